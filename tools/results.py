@@ -1,0 +1,59 @@
+"""Result pieces shared by every tool: the base models, ``Estimate`` and ``Check``."""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = ["Check", "CheckStatus", "Estimate", "ToolRequest", "ToolResult"]
+
+CheckStatus = Literal["pass", "warn", "fail", "not_tested"]
+
+
+class ToolRequest(BaseModel):
+    """Base of every tool request: strict, frozen, no unknown fields."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+class ToolResult(BaseModel):
+    """Base of every tool result: frozen, no unknown fields, serialisable to JSON byte for byte.
+
+    ``allow_inf_nan=False`` is a safety net: a result that would carry NaN or infinity cannot be
+    constructed, so a number computed from garbage never reaches a user.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class Check(ToolResult):
+    """A diagnostic, or an identifying assumption with the evidence for it."""
+
+    name: str = Field(description="Short name of the check, e.g. 'full_week'.")
+    status: CheckStatus = Field(
+        description="pass, warn, fail, or not_tested (an assumption the data cannot test; the detail names "
+        "the sensitivity analysis that speaks to it)."
+    )
+    detail: str = Field(description="What was checked and what was found, with the numbers.")
+
+
+class Estimate(ToolResult):
+    """A point estimate with its standard error, confidence interval and p-value."""
+
+    estimate: float = Field(description="The point estimate.")
+    std_error: float = Field(description="Standard error of the estimate.", ge=0)
+    ci_lower: float = Field(description="Lower bound of the (1 - alpha) confidence interval.")
+    ci_upper: float = Field(description="Upper bound of the (1 - alpha) confidence interval.")
+    p_value: float = Field(description="p-value of the test of no effect.", ge=0, le=1)
+    alpha: float = Field(default=0.05, description="Significance level; the interval covers 1 - alpha.")
+
+    @model_validator(mode="after")
+    def _finite_and_ordered(self) -> Estimate:
+        values = (self.estimate, self.std_error, self.ci_lower, self.ci_upper, self.p_value, self.alpha)
+        if not all(math.isfinite(v) for v in values):
+            raise ValueError("an Estimate must hold finite numbers only")
+        if self.ci_lower > self.ci_upper:
+            raise ValueError("ci_lower must not exceed ci_upper")
+        return self
