@@ -42,7 +42,7 @@ def _pip(*args: str) -> None:
 
 def ensure_env(extras: str = "") -> None:
     """Create the venv if needed and install whyscope (editable) with ``extras`` if pyproject changed."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py runs on the host python, before any check
         sys.exit(f"whyscope needs Python 3.11 or newer; this is {sys.version.split()[0]}.")
     if not PYTHON.exists():
         _say(f"creating a virtual environment in {VENV}")

@@ -1,0 +1,154 @@
+"""The ``whyscope`` command line.
+
+Start-up stays light: this module imports only the standard library at the top, so ``whyscope --help``
+never loads pandas, statsmodels, scikit-learn or openai; each command imports what it needs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from assistant import __version__
+
+if TYPE_CHECKING:
+    from tools.data import Catalog
+
+    from tools.errors import ToolError
+
+__all__ = ["build_parser", "main"]
+
+EXIT_OK = 0
+EXIT_TOOL_ERROR = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="whyscope",
+        description="Scope product experiments and causal questions, then answer them with tested statistics.",
+        epilog="Without a command, whyscope runs its built-in demo: a power calculation on example numbers.",
+    )
+    parser.add_argument("--version", action="version", version=f"whyscope {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    commands.add_parser("demo", help="print a worked power calculation (no API key, no data needed)")
+
+    tool = commands.add_parser("tool", help="list, inspect and run the statistics tools directly")
+    tool_commands = tool.add_subparsers(dest="tool_command", metavar="TOOL_COMMAND", required=True)
+    tool_commands.add_parser("list", help="the registered tools, one per line")
+    schema = tool_commands.add_parser("schema", help="print a tool's strict JSON schema")
+    schema.add_argument("name", help="tool name, e.g. power")
+    run = tool_commands.add_parser(
+        "run",
+        help="run a tool and print its result as JSON (exit 2 with an error object on bad input)",
+        description="Run a tool. The request is a JSON object given inline or as @file.json.",
+    )
+    run.add_argument("name", help="tool name, e.g. power")
+    run.add_argument("--json", dest="request", default="{}", help="the request: '{...}' or @request.json")
+    run.add_argument(
+        "--data",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="attach a CSV or Parquet file under NAME (repeatable); the request refers to it by name",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command in (None, "demo"):
+        from assistant.demo import run_demo
+
+        return run_demo(sys.stdout)
+    if args.command == "tool":
+        handler = {"list": _tool_list, "schema": _tool_schema, "run": _tool_run}[args.tool_command]
+        return handler(args)
+    raise AssertionError(f"unhandled command {args.command!r}")  # pragma: no cover - argparse guards it
+
+
+def _tool_list(args: argparse.Namespace) -> int:
+    from tools.registry import TOOLS
+
+    width = max(len(spec.name) for spec in TOOLS)
+    for spec in TOOLS:
+        _write(f"{spec.name:<{width}}  {spec.summary}")
+    return EXIT_OK
+
+
+def _tool_schema(args: argparse.Namespace) -> int:
+    from assistant.schemas import tool_schema
+    from tools.errors import ToolError
+
+    try:
+        schema = tool_schema(args.name)
+    except ToolError as error:
+        return _fail(error)
+    _write(json.dumps(schema, indent=2, ensure_ascii=False))
+    return EXIT_OK
+
+
+def _tool_run(args: argparse.Namespace) -> int:
+    from tools.errors import ToolError
+    from tools.registry import dispatch, get_tool
+
+    try:
+        get_tool(args.name)
+        request = _read_request(args.request)
+        catalog = _attach(args.data) if args.data else None
+    except ToolError as error:
+        return _fail(error)
+    outcome = dispatch(args.name, request, catalog)
+    if isinstance(outcome, ToolError):
+        return _fail(outcome)
+    _write(outcome.model_dump_json(indent=2))
+    return EXIT_OK
+
+
+def _read_request(text: str) -> str:
+    from tools.errors import ToolError
+
+    if not text.startswith("@"):
+        return text
+    path = Path(text[1:]).expanduser()
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ToolError(
+            "file_not_found",
+            f"The request file '{path}' does not exist.",
+            "Give an existing JSON file after '@', or the JSON itself: --json '{\"metric\": ...}'.",
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ToolError(
+            "unreadable_request",
+            f"The request file '{path}' could not be read: {exc}.",
+            "Save the request as a UTF-8 JSON file.",
+        ) from None
+
+
+def _attach(items: Sequence[str]) -> Catalog:
+    from tools.data import Catalog, parse_data_argument
+
+    catalog = Catalog()
+    for item in items:
+        name, path = parse_data_argument(item)
+        catalog.add(path, name)
+    return catalog
+
+
+def _fail(error: ToolError) -> int:
+    _write(json.dumps(error.to_dict(), indent=2, ensure_ascii=False))
+    return EXIT_TOOL_ERROR
+
+
+def _write(text: str, stream: Any = None) -> None:
+    (stream or sys.stdout).write(text + "\n")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -60,9 +60,7 @@ class ToolSpec:
         return "dataset" in self.request.model_fields
 
 
-TOOLS: tuple[ToolSpec, ...] = (
-    ToolSpec(name="power", request=PowerRequest, result=PowerResult, function=power),
-)
+TOOLS: tuple[ToolSpec, ...] = (ToolSpec(name="power", request=PowerRequest, result=PowerResult, function=power),)
 
 _BY_NAME: dict[str, ToolSpec] = {spec.name: spec for spec in TOOLS}
 if len(_BY_NAME) != len(TOOLS):  # pragma: no cover - guards the table above
@@ -118,7 +116,7 @@ def parse_request(spec: ToolSpec, arguments: str | Mapping[str, Any]) -> ToolReq
             raise ToolError(
                 "invalid_json",
                 f"The arguments for '{spec.name}' are not valid JSON: {exc}.",
-                "Send one complete JSON object, e.g. {\"field\": value}.",
+                'Send one complete JSON object, e.g. {"field": value}.',
             ) from None
     else:
         payload = dict(arguments)

@@ -1,0 +1,16 @@
+"""Power and sample size for A/B and A/B/n tests on a proportion or a mean.
+
+Means use the exact two-sample t-test power (noncentral t), so Cohen's d = 0.5 at alpha = 0.05 and 80%
+power gives 64 per group, as G*Power and R's ``power.t.test`` do. Proportions use the normal
+approximation with the pooled variance under H0 and the unpooled variance under H1 (R's
+``power.prop.test``, statsmodels' ``power_proportions_2indep``). Cluster randomisation enters through the
+design effect, CUPED through the variance it removes, several treatment arms through Bonferroni.
+
+Modules: ``models`` (request and result), ``formulas`` (the equations and solvers), ``report`` (checks,
+method and summary text), ``tool`` (the function the registry calls).
+"""
+
+from tools.power.models import PowerCurvePoint, PowerRequest, PowerResult
+from tools.power.tool import power
+
+__all__ = ["PowerCurvePoint", "PowerRequest", "PowerResult", "power"]

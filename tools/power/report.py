@@ -1,0 +1,199 @@
+"""What the power tool says besides its numbers: checks, warnings, the method and the summary sentence."""
+
+from __future__ import annotations
+
+import math
+
+from tools.power.formulas import DEFAULT_POWER, Design
+from tools.power.models import PowerRequest
+from tools.results import Check
+
+MIN_CLUSTERS_PER_ARM = 20
+
+
+def standardized_effect(design: Design, request: PowerRequest, delta: float) -> float:
+    if design.metric == "mean":
+        assert request.std_dev is not None
+        return delta / request.std_dev
+    p1 = design.baseline
+    return 2.0 * math.asin(math.sqrt(p1 + delta)) - 2.0 * math.asin(math.sqrt(p1))
+
+
+def diagnose(
+    request: PowerRequest,
+    design: Design,
+    n1: int,
+    n2: int,
+    delta: float,
+    achieved: float,
+    duration: int | None,
+    clusters: int | None,
+    mde_relative: float | None,
+) -> tuple[list[Check], list[str]]:
+    checks: list[Check] = []
+    warnings: list[str] = []
+    if design.metric == "proportion":
+        p1, p2 = design.baseline, design.baseline + delta
+        expected = min(n1 * p1, n1 * (1 - p1), n2 * p2, n2 * (1 - p2)) / design.design_effect
+        ok = expected >= 10
+        checks.append(
+            Check(
+                name="normal_approximation",
+                status="pass" if ok else "warn",
+                detail=f"Smallest expected count of successes or failures in an arm: {expected:,.1f} "
+                f"({'at least' if ok else 'below'} 10, the usual floor for the normal approximation).",
+            )
+        )
+        if not ok:
+            warnings.append(
+                "Few expected conversions per arm: the normal approximation is rough here; treat the sample "
+                "size as a lower bound."
+            )
+    else:
+        ok = min(n1, n2) / design.design_effect >= 30
+        checks.append(
+            Check(
+                name="sample_size_floor",
+                status="pass" if ok else "warn",
+                detail=f"Effective units in the smallest arm: {min(n1, n2) / design.design_effect:,.1f} "
+                f"({'at least' if ok else 'below'} 30). Heavy-tailed metrics such as revenue need far more "
+                "for the t-test's normality to hold.",
+            )
+        )
+    if duration is not None:
+        full_week = duration >= 7
+        checks.append(
+            Check(
+                name="full_week",
+                status="pass" if full_week else "warn",
+                detail=f"Duration {duration} day(s) {'covers' if full_week else 'does not cover'} a full week.",
+            )
+        )
+        if not full_week:
+            warnings.append(
+                f"The sample is reached in {duration} day(s), less than one full week: run at least 7 days so "
+                "that weekday/weekend cycles and novelty effects are averaged out."
+            )
+    if clusters is not None:
+        enough = clusters >= MIN_CLUSTERS_PER_ARM
+        checks.append(
+            Check(
+                name="clusters_per_arm",
+                status="pass" if enough else "warn",
+                detail=f"{clusters} clusters in control with design effect {design.design_effect:.3g} "
+                f"({'at least' if enough else 'fewer than'} {MIN_CLUSTERS_PER_ARM}).",
+            )
+        )
+        if not enough:
+            warnings.append(
+                f"Only {clusters} clusters per arm: with fewer than {MIN_CLUSTERS_PER_ARM}, cluster-robust "
+                "inference is unreliable; add clusters rather than units per cluster."
+            )
+        checks.append(
+            Check(
+                name="icc_assumption",
+                status="not_tested",
+                detail=f"The ICC of {request.icc:g} is an assumption; if the real ICC is higher, power is lower. "
+                "Estimate it from pre-period data and rerun with the upper end of its range.",
+            )
+        )
+    if request.variance_reduction:
+        checks.append(
+            Check(
+                name="variance_reduction_assumption",
+                status="not_tested",
+                detail=f"CUPED is assumed to remove {request.variance_reduction:.0%} of the variance; if the "
+                "pre-period covariate explains less, power is lower. Rerun with variance_reduction=null for the "
+                "no-CUPED bound.",
+            )
+        )
+    if request.arms > 2:
+        checks.append(
+            Check(
+                name="multiple_comparisons",
+                status="pass",
+                detail=f"{request.arms - 1} treatment-vs-control comparisons, each tested at "
+                f"alpha = {design.alpha:.4g} (Bonferroni) so the family-wise error stays at {request.alpha:g}.",
+            )
+        )
+    if request.solve_for == "power":
+        adequate = achieved >= DEFAULT_POWER
+        checks.append(
+            Check(
+                name="adequate_power",
+                status="pass" if adequate else "warn",
+                detail=f"Power {achieved:.1%} is {'at least' if adequate else 'below'} the usual 80%.",
+            )
+        )
+        if not adequate:
+            warnings.append(
+                f"Underpowered: a real effect of this size would be missed {1 - achieved:.0%} of the time, and a "
+                "significant result would likely overstate the effect."
+            )
+    if request.solve_for == "mde" and mde_relative is not None and abs(mde_relative) > 0.2:
+        warnings.append(
+            f"The smallest detectable change is {abs(mde_relative):.1%} of the baseline; most product changes "
+            "move a metric far less, so a null result would say little."
+        )
+    return checks, warnings
+
+
+def method_text(request: PowerRequest, design: Design) -> str:
+    sided = {"two-sided": "two-sided", "larger": "one-sided (increase)", "smaller": "one-sided (decrease)"}
+    if design.metric == "mean":
+        parts = [
+            f"{sided[design.alternative]} two-sample t-test with a common standard deviation: exact power from "
+            "the noncentral t distribution, df = n_control + n_treatment - 2, noncentrality = "
+            "effect / (sd * sqrt(1/n_control + 1/n_treatment))"
+        ]
+    else:
+        parts = [
+            f"{sided[design.alternative]} two-proportion z-test, normal approximation with the pooled variance "
+            "under H0 and the unpooled variance under H1 (as R's power.prop.test and statsmodels' "
+            "power_proportions_2indep)"
+        ]
+        if request.solve_for == "mde" and design.alternative == "two-sided":
+            parts.append("the MDE is reported for an increase")
+    if request.variance_reduction:
+        parts.append(f"variance multiplied by 1 - R^2 = {design.variance_factor:.4g} for CUPED")
+    if design.design_effect != 1.0:
+        parts.append(
+            f"sample sizes divided by the design effect 1 + (m - 1) * ICC = {design.design_effect:.4g} "
+            f"(m = {request.cluster_size:g}, ICC = {request.icc:g})"
+        )
+    if request.arms > 2:
+        parts.append(f"Bonferroni: alpha {request.alpha:g} / {request.arms - 1} comparisons = {design.alpha:.4g}")
+    if request.solve_for == "sample_size":
+        parts.append("sample sizes rounded up to whole units")
+    return "; ".join(parts) + "."
+
+
+def summary_sentence(
+    request: PowerRequest,
+    n1: int,
+    n2: int,
+    n_total: int,
+    delta: float,
+    mde_relative: float | None,
+    achieved: float,
+    target: float | None,
+    duration: int | None,
+) -> str:
+    effect = f"{delta:+.4g}" + (f" ({mde_relative:+.2%} relative)" if mde_relative is not None else "")
+    test = f"alpha = {request.alpha:g} ({request.alternative})"
+    arms = f"{n1:,} units in control and {n2:,} in " + ("treatment" if request.arms == 2 else "each treatment arm")
+    days = f", about {duration:,} day(s) at {request.daily_units:,.6g} units a day" if duration else ""
+    if request.solve_for == "sample_size":
+        return (
+            f"To detect a change of {effect} from a baseline of {request.baseline:g} with at least {target:.0%} "
+            f"power at {test}, you need {arms} ({n_total:,} in total){days}; power at that size is {achieved:.1%}."
+        )
+    if request.solve_for == "mde":
+        return (
+            f"With {arms} ({n_total:,} in total{days}), the smallest change detectable with {achieved:.0%} power "
+            f"at {test} is {effect} from a baseline of {request.baseline:g}."
+        )
+    return (
+        f"With {arms} ({n_total:,} in total{days}), the power to detect a change of {effect} from a baseline of "
+        f"{request.baseline:g} at {test} is {achieved:.1%}."
+    )
