@@ -15,6 +15,7 @@ tails, which moves these powers by less than 1e-5.
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -98,7 +99,9 @@ def test_mean_power_matches_statsmodels(d: float, n: int, ratio: float, alternat
         np.testing.assert_allclose(result.power, stats.norm.cdf(noncentrality - z), atol=1e-4)
 
 
-@pytest.mark.parametrize(("d", "ratio", "target"), [(0.1, 1.0, 0.8), (0.25, 2.0, 0.9), (0.6, 0.5, 0.8), (0.04, 1.0, 0.95)])
+@pytest.mark.parametrize(
+    ("d", "ratio", "target"), [(0.1, 1.0, 0.8), (0.25, 2.0, 0.9), (0.6, 0.5, 0.8), (0.04, 1.0, 0.95)]
+)
 def test_mean_sample_size_is_statsmodels_rounded_up(d: float, ratio: float, target: float) -> None:
     continuous = TTestIndPower().solve_power(effect_size=d, alpha=0.05, power=target, ratio=ratio)
     result = run(metric="mean", baseline=10.0, std_dev=1.0, mde=d, power=target, allocation_ratio=ratio)
@@ -109,7 +112,9 @@ def test_mean_sample_size_is_statsmodels_rounded_up(d: float, ratio: float, targ
 @pytest.mark.parametrize(("n", "ratio", "target"), [(30, 1.0, 0.8), (400, 2.0, 0.9), (5_000, 0.5, 0.8)])
 def test_mean_mde_matches_statsmodels(n: int, ratio: float, target: float) -> None:
     d = TTestIndPower().solve_power(nobs1=n, alpha=0.05, power=target, ratio=ratio)
-    result = run(metric="mean", baseline=10.0, std_dev=3.0, n_per_arm=n, allocation_ratio=ratio, power=target, solve_for="mde")
+    result = run(
+        metric="mean", baseline=10.0, std_dev=3.0, n_per_arm=n, allocation_ratio=ratio, power=target, solve_for="mde"
+    )
     # statsmodels' own root finder stops at about 1e-6 relative; its power function is exact
     np.testing.assert_allclose(result.mde_absolute, 3.0 * d, rtol=5e-5)
     np.testing.assert_allclose(result.mde_relative, 3.0 * d / 10.0, rtol=5e-5)
@@ -179,14 +184,24 @@ def test_relative_and_absolute_mde_agree() -> None:
     np.testing.assert_allclose(relative.mde_relative, 0.05)
 
 
-def test_cluster_design_effect_multiplies_the_individual_sample_size() -> None:
-    individual = TTestIndPower().solve_power(effect_size=0.2, alpha=0.05, power=0.8)
-    result = run(metric="mean", baseline=5.0, std_dev=1.0, mde=0.2, cluster_size=25.0, icc=0.05)
+def test_cluster_design_matches_a_t_test_on_cluster_means() -> None:
+    # With equal clusters of m units, the cluster means have variance sd^2 * (ICC + (1 - ICC) / m), so the design
+    # is a two-sample t-test on k clusters per arm: statsmodels solves it in clusters.
+    m, icc, delta, sd = 25.0, 0.05, 0.2, 1.0
+    cluster_d = delta / (sd * math.sqrt(icc + (1 - icc) / m))
+    clusters = TTestIndPower().solve_power(effect_size=cluster_d, alpha=0.05, power=0.8)
+    result = run(metric="mean", baseline=5.0, std_dev=sd, mde=delta, cluster_size=m, icc=icc)
     design_effect = 1 + 24 * 0.05
     np.testing.assert_allclose(result.design_effect, design_effect)
-    assert result.n_per_arm == math.ceil(design_effect * individual)
-    assert result.clusters_per_arm == math.ceil(result.n_per_arm / 25)
+    assert result.n_per_arm == math.ceil(m * clusters)
+    assert result.clusters_per_arm == math.ceil(result.n_per_arm / m)
     assert "design effect" in result.method
+    # and the power at that size agrees with the cluster-level t-test
+    check = TTestIndPower().power(effect_size=cluster_d, nobs1=result.n_per_arm / m, alpha=0.05)
+    np.testing.assert_allclose(result.power, check, rtol=1e-9)
+    # it is roughly the individual sample size times the design effect (df differ slightly)
+    individual = TTestIndPower().solve_power(effect_size=delta / sd, alpha=0.05, power=0.8)
+    assert design_effect * individual <= result.n_per_arm <= design_effect * individual * 1.03
 
 
 def test_variance_reduction_scales_sample_size_by_one_minus_r_squared() -> None:
@@ -248,14 +263,14 @@ def test_curve_has_enough_ordered_points(solve_for: str) -> None:
     if solve_for == "mde":
         assert result.curve_kind == "mde_vs_n"
         effects = [p.mde_absolute for p in result.curve]
-        assert all(a > b for a, b in zip(effects, effects[1:], strict=False))  # more units, smaller MDE
+        assert all(a > b for a, b in itertools.pairwise(effects))  # more units, smaller MDE
         at_n = [p for p in result.curve if p.n_per_arm == 8_000]
         assert at_n
         np.testing.assert_allclose(at_n[0].mde_absolute, result.mde_absolute, rtol=1e-8)
     else:
         assert result.curve_kind == "power_vs_n"
         powers = [p.power for p in result.curve]
-        assert all(a <= b for a, b in zip(powers, powers[1:], strict=False))
+        assert all(a <= b for a, b in itertools.pairwise(powers))
         assert powers[0] < result.power < powers[-1]
 
 

@@ -34,14 +34,16 @@ class Design:
     sigma: float  # standard deviation per unit after CUPED (means only)
     variance_factor: float  # 1 - R^2
     design_effect: float
+    cluster_size: float | None  # units per randomized cluster; the t-test's df then count clusters
     ratio: float
     alpha: float  # per comparison
     alternative: Alternative
 
     @property
     def min_control_n(self) -> float:
-        """Smallest control arm for which the test is defined: 2 effective units in every arm."""
-        return self.design_effect * max(2.0, 2.0 / self.ratio)
+        """Smallest control arm for which the test is defined: 2 effective units (and clusters) in every arm."""
+        per_unit = max(self.design_effect, self.cluster_size or 1.0)
+        return per_unit * max(2.0, 2.0 / self.ratio)
 
 
 def power_vec(design: Design, n1: FloatArray, n2: FloatArray, delta: FloatArray) -> FloatArray:
@@ -51,7 +53,8 @@ def power_vec(design: Design, n1: FloatArray, n2: FloatArray, delta: FloatArray)
     alt = design.alternative
     tail_alpha = design.alpha / 2 if alt == "two-sided" else design.alpha
     if design.metric == "mean":
-        df = n1e + n2e - 2.0
+        # a cluster-randomized t-test compares cluster means: its degrees of freedom count clusters
+        df = (n1 + n2) / design.cluster_size - 2.0 if design.cluster_size else n1e + n2e - 2.0
         noncentrality = delta / (design.sigma * np.sqrt(1.0 / n1e + 1.0 / n2e))
         critical: FloatArray = np.asarray(special.stdtrit(df, 1.0 - tail_alpha), dtype=np.float64)
         upper = nct_sf(df, noncentrality, critical)

@@ -161,6 +161,8 @@ def method_text(request: PowerRequest, design: Design) -> str:
             f"sample sizes divided by the design effect 1 + (m - 1) * ICC = {design.design_effect:.4g} "
             f"(m = {request.cluster_size:g}, ICC = {request.icc:g})"
         )
+    if design.cluster_size and design.metric == "mean":
+        parts.append("df = clusters in both arms - 2 (the t-test on cluster means)")
     if request.arms > 2:
         parts.append(f"Bonferroni: alpha {request.alpha:g} / {request.arms - 1} comparisons = {design.alpha:.4g}")
     if request.solve_for == "sample_size":

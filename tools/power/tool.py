@@ -46,12 +46,13 @@ def power(request: PowerRequest, data: object = None) -> PowerResult:
         assert request.n_per_arm is not None
         n1 = request.n_per_arm
         n2 = treatment_n(n1, ratio)
-        if n1 < design.min_control_n or n2 < design.design_effect * 2:
+        if n1 < design.min_control_n:
             raise ToolError(
                 "too_few_units",
-                f"{n1} units in control and {n2} per treatment arm leave fewer than 2 effective units per arm"
-                + (f" after the design effect of {design.design_effect:.3g}" if design.design_effect > 1 else "")
-                + ".",
+                f"{n1:,} units in control and {n2:,} per treatment arm leave fewer than 2 effective units"
+                + (" or clusters" if design.cluster_size else "")
+                + " in an arm; the smallest testable control arm here has "
+                + f"{math.ceil(design.min_control_n):,} units.",
                 "Increase n_per_arm (or the allocation_ratio), or solve_for='sample_size' to see what is needed.",
             )
         if request.solve_for == "mde":
@@ -190,6 +191,7 @@ def _validate(request: PowerRequest) -> tuple[Design, float | None, float | None
         sigma=sigma,
         variance_factor=variance_factor,
         design_effect=design_effect,
+        cluster_size=request.cluster_size,
         ratio=request.allocation_ratio,
         alpha=request.alpha / (request.arms - 1),
         alternative=request.alternative,
