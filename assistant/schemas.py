@@ -15,10 +15,37 @@ __all__ = ["all_tool_schemas", "tool_schema"]
 
 
 def tool_schema(spec: ToolSpec | str) -> dict[str, Any]:
-    """The strict Chat Completions tool definition of one tool (a spec or a registered name)."""
+    """The strict Chat Completions tool definition of one tool (a spec or a registered name).
+
+    Built by ``openai.pydantic_function_tool``, then trimmed of what costs tokens and tells the model nothing:
+    the ``title`` of every node and the copy of the tool description inside ``parameters``.
+    """
     if isinstance(spec, str):
         spec = get_tool(spec)
-    return dict(pydantic_function_tool(spec.request, name=spec.name, description=spec.description))
+    schema = dict(pydantic_function_tool(spec.request, name=spec.name, description=spec.description))
+    function = dict(schema["function"])
+    parameters = _without_titles(function["parameters"])
+    parameters.pop("description", None)
+    function["parameters"] = parameters
+    schema["function"] = function
+    return schema
+
+
+def _without_titles(node: Any) -> Any:
+    """A copy of a JSON schema without ``title`` keywords (field names called "title" are kept)."""
+    if isinstance(node, list):
+        return [_without_titles(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    copy: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "title" and isinstance(value, str):
+            continue
+        if key in ("properties", "$defs", "definitions") and isinstance(value, dict):
+            copy[key] = {name: _without_titles(sub) for name, sub in value.items()}
+        else:
+            copy[key] = _without_titles(value)
+    return copy
 
 
 def all_tool_schemas() -> list[dict[str, Any]]:

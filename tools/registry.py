@@ -46,8 +46,10 @@ class ToolSpec:
 
     @property
     def description(self) -> str:
-        """What the model reads to decide when to use the tool: the request model's docstring."""
-        return inspect.cleandoc(self.request.__doc__ or "")
+        """What the model reads to decide when to use the tool: the request model's docstring, paragraphs
+        unwrapped (source line breaks inside a paragraph only cost tokens)."""
+        paragraphs = inspect.cleandoc(self.request.__doc__ or "").split("\n\n")
+        return "\n\n".join(" ".join(line.strip() for line in p.splitlines()) for p in paragraphs)
 
     @property
     def summary(self) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -50,10 +49,7 @@ class Estimate(ToolResult):
     alpha: float = Field(default=0.05, description="Significance level; the interval covers 1 - alpha.")
 
     @model_validator(mode="after")
-    def _finite_and_ordered(self) -> Estimate:
-        values = (self.estimate, self.std_error, self.ci_lower, self.ci_upper, self.p_value, self.alpha)
-        if not all(math.isfinite(v) for v in values):
-            raise ValueError("an Estimate must hold finite numbers only")
+    def _ordered(self) -> Estimate:
         if self.ci_lower > self.ci_upper:
             raise ValueError("ci_lower must not exceed ci_upper")
         return self

@@ -1,0 +1,161 @@
+"""The whyscope command line, driven in-process and once through the installed console script."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assistant.cli import main
+
+POWER = {"metric": "mean", "baseline": 10.0, "std_dev": 2.0, "mde": 1.0}
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    code = main(list(argv))
+    return code, capsys.readouterr().out
+
+
+def error_of(output: str) -> dict[str, Any]:
+    payload = json.loads(output)
+    assert set(payload) == {"error"}
+    assert set(payload["error"]) == {"code", "message", "hint"}
+    return dict(payload["error"])
+
+
+def test_tool_list_names_every_tool(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run_cli(capsys, "tool", "list")
+    assert code == 0
+    assert out.splitlines()[0].split()[0] == "power"
+    assert "Power and sample size" in out
+
+
+def test_tool_schema_prints_the_strict_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run_cli(capsys, "tool", "schema", "power")
+    assert code == 0
+    schema = json.loads(out)
+    assert schema["function"]["name"] == "power"
+    assert schema["function"]["strict"] is True
+
+
+def test_tool_schema_of_unknown_tool(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run_cli(capsys, "tool", "schema", "powr")
+    assert code == 2
+    assert error_of(out)["code"] == "unknown_tool"
+
+
+def test_tool_run_prints_the_result_as_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run_cli(capsys, "tool", "run", "power", "--json", json.dumps(POWER))
+    assert code == 0
+    result = json.loads(out)
+    assert result["n_per_arm"] == 64
+    assert result["n_total"] == 128
+    assert len(result["curve"]) >= 50
+    assert result["summary"].startswith("To detect a change of +1")
+
+
+def test_tool_run_reads_a_request_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    request = tmp_path / "request.json"
+    request.write_text(json.dumps({**POWER, "mde": None, "solve_for": "mde", "n_per_arm": 64}), encoding="utf-8")
+    code, out = run_cli(capsys, "tool", "run", "power", "--json", f"@{request}")
+    assert code == 0
+    assert json.loads(out)["mde_absolute"] == pytest.approx(1.0, rel=0.01)
+
+
+def test_tool_run_with_a_missing_request_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out = run_cli(capsys, "tool", "run", "power", "--json", f"@{tmp_path / 'nope.json'}")
+    assert code == 2
+    assert error_of(out)["code"] == "file_not_found"
+
+
+@pytest.mark.parametrize(
+    ("request_text", "code_expected", "named"),
+    [
+        ('{"metric": "mean"', "invalid_json", "not valid JSON"),
+        ('{"metric": "mean", "baseline": 1, "std_dev": 1, "mde": 1, "colour": 1}', "invalid_arguments", "colour"),
+        ('{"metric": "mean", "baseline": 1, "std_dev": 1, "mde": 0}', "zero_mde", "mde"),
+        ('{"metric": "proportion", "baseline": 12, "mde": 0.01}', "baseline_out_of_range", "12"),
+    ],
+)
+def test_tool_run_bad_input_exits_2_with_an_error_object(
+    capsys: pytest.CaptureFixture[str], request_text: str, code_expected: str, named: str
+) -> None:
+    code, out = run_cli(capsys, "tool", "run", "power", "--json", request_text)
+    assert code == 2
+    error = error_of(out)
+    assert error["code"] == code_expected
+    assert named in error["message"]
+    assert error["hint"]
+
+
+def test_tool_run_unknown_tool(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run_cli(capsys, "tool", "run", "regression", "--json", "{}")
+    assert code == 2
+    assert error_of(out)["code"] == "unknown_tool"
+
+
+def test_tool_run_with_a_missing_data_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out = run_cli(
+        capsys, "tool", "run", "power", "--json", json.dumps(POWER), "--data", f"sales={tmp_path / 'missing.csv'}"
+    )
+    assert code == 2
+    assert error_of(out)["code"] == "file_not_found"
+
+
+def test_tool_run_attaches_data(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    data = tmp_path / "history.csv"
+    data.write_text("user_id,revenue\n001,5.0\n002,7.5\n", encoding="utf-8")
+    code, out = run_cli(capsys, "tool", "run", "power", "--json", json.dumps(POWER), "--data", f"history={data}")
+    assert code == 0  # power ignores data; the file was still loaded and validated
+    assert json.loads(out)["n_per_arm"] == 64
+
+
+def test_demo_prints_numbers_from_the_power_tool(capsys: pytest.CaptureFixture[str]) -> None:
+    from assistant.demo import DEMO_REQUEST
+    from tools.power import PowerRequest, power
+
+    expected = power(PowerRequest.model_validate(DEMO_REQUEST))
+    code, out = run_cli(capsys)
+    assert code == 0
+    assert expected.summary in out
+    assert f"{expected.n_total:,}" in out
+    assert f"{expected.duration_days:,}" in out
+    assert "whyscope tool run power" in out
+    # the plot's bottom axis spans the curve
+    assert f"{expected.curve[0].n_per_arm:,}" in out
+
+
+def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert "whyscope 0." in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "tool" in out and "demo" in out
+
+
+def test_console_script_is_installed_and_works() -> None:
+    script = shutil.which("whyscope", path=str(Path(sys.executable).parent))
+    assert script, "the whyscope console script is not installed next to this python"
+    completed = subprocess.run(
+        [script, "tool", "run", "power", "--json", json.dumps(POWER)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads(completed.stdout)["n_per_arm"] == 64
+    completed = subprocess.run(
+        [script, "tool", "run", "power", "--json", "{"], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert completed.returncode == 2
+    assert json.loads(completed.stdout)["error"]["code"] == "invalid_json"
+    assert "Traceback" not in completed.stderr

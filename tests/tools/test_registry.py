@@ -1,0 +1,201 @@
+"""The registry's dispatcher: untrusted arguments in, a result or a ToolError out, never an exception."""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from typing import Any
+
+import pytest
+from pydantic import Field
+
+from tools import registry
+from tools.errors import ToolError
+from tools.power import PowerRequest, PowerResult
+from tools.registry import TOOLS, ToolSpec, dispatch, get_tool, tool_names
+from tools.results import Check, Estimate, ToolRequest, ToolResult
+
+GOOD = {"metric": "mean", "baseline": 10.0, "std_dev": 2.0, "mde": 1.0}
+
+
+def test_registry_lists_each_tool_once_with_documented_models() -> None:
+    assert tool_names() == [spec.name for spec in TOOLS]
+    assert len(set(tool_names())) == len(TOOLS)
+    assert "power" in tool_names()
+    for spec in TOOLS:
+        assert spec.description, f"{spec.name}'s request model needs a docstring: it is what the model reads"
+        assert spec.request.model_config.get("extra") == "forbid"
+        assert spec.request.model_config.get("frozen") is True
+        assert spec.result.model_config.get("extra") == "forbid"
+        for model in (spec.request, spec.result):
+            for name, field in model.model_fields.items():
+                assert field.description, f"{model.__name__}.{name} has no description"
+
+
+def test_dispatch_runs_a_tool_from_json_text_and_from_a_mapping() -> None:
+    from_text = dispatch("power", json.dumps(GOOD))
+    from_mapping = dispatch("power", GOOD)
+    assert isinstance(from_text, PowerResult)
+    assert from_text.n_per_arm == 64
+    assert from_text.model_dump_json() == from_mapping.model_dump_json()
+
+
+def test_unknown_tool_lists_valid_names_and_suggests_one() -> None:
+    outcome = dispatch("pwoer", GOOD)
+    assert isinstance(outcome, ToolError)
+    assert outcome.code == "unknown_tool"
+    assert "Did you mean 'power'?" in outcome.hint
+    assert "power" in outcome.hint
+    with pytest.raises(ToolError):
+        get_tool("")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{"metric": "mean", "baseline": 1', "", "not json", '{"metric": "mean",}', '{"a": Infinity}'],
+)
+def test_invalid_json_is_a_tool_error(text: str) -> None:
+    outcome = dispatch("power", text)
+    assert isinstance(outcome, ToolError)
+    assert outcome.code in {"invalid_json", "invalid_arguments"}  # "" parses as {} and then misses fields
+    if text not in ("",):
+        assert outcome.code == "invalid_json"
+
+
+@pytest.mark.parametrize("text", ["[1, 2]", '"power"', "42", "null"])
+def test_json_that_is_not_an_object(text: str) -> None:
+    outcome = dispatch("power", text)
+    assert isinstance(outcome, ToolError)
+    assert outcome.code == "invalid_json"
+    assert "JSON object" in outcome.message
+
+
+def test_oversized_arguments_are_refused_unparsed() -> None:
+    outcome = dispatch("power", '{"metric": "' + "x" * 200_000 + '"}')
+    assert isinstance(outcome, ToolError)
+    assert outcome.code == "invalid_json"
+    assert "characters" in outcome.message
+
+
+def test_schema_errors_name_every_field() -> None:
+    outcome = dispatch("power", {"metric": "mean", "baselin": 10.0, "std_dev": "2", "mde": 1.0})
+    assert isinstance(outcome, ToolError)
+    assert outcome.code == "invalid_arguments"
+    assert "unknown field 'baselin'" in outcome.message
+    assert "missing required field 'baseline'" in outcome.message
+    assert "'std_dev'" in outcome.message  # a string is not a number in strict mode
+    assert "Did you mean 'baseline'?" in outcome.hint
+    assert "Valid fields:" in outcome.hint
+
+
+def test_integer_fields_refuse_floats_and_floats_accept_integers() -> None:
+    outcome = dispatch("power", {**GOOD, "mde": None, "solve_for": "mde", "n_per_arm": 100.5})
+    assert isinstance(outcome, ToolError)
+    assert "'n_per_arm'" in outcome.message
+    assert isinstance(dispatch("power", {"metric": "mean", "baseline": 10, "std_dev": 2, "mde": 1}), PowerResult)
+
+
+# --- failure containment, with throwaway tools registered for the test ----------------------------------
+
+
+class EchoRequest(ToolRequest):
+    """A test tool."""
+
+    value: float = Field(description="A number.")
+
+
+class EchoResult(ToolResult):
+    """A test result."""
+
+    value: float = Field(description="The number.")
+    warnings: list[str] = Field(default_factory=list, description="Warnings.")
+
+
+class DataRequest(ToolRequest):
+    """A test tool that reads a dataset."""
+
+    dataset: str = Field(description="Dataset name.")
+
+
+@pytest.fixture
+def register(monkeypatch: pytest.MonkeyPatch) -> Any:
+    def add(name: str, function: Any, request: type[ToolRequest] = EchoRequest) -> None:
+        spec = ToolSpec(name=name, request=request, result=EchoResult, function=function)
+        monkeypatch.setitem(registry._BY_NAME, name, spec)
+
+    return add
+
+
+def test_a_crashing_tool_becomes_an_internal_error(register: Any) -> None:
+    def crash(request: EchoRequest, data: object) -> EchoResult:
+        raise ZeroDivisionError("division by zero")
+
+    register("crash", crash)
+    outcome = dispatch("crash", {"value": 1.0})
+    assert isinstance(outcome, ToolError)
+    assert outcome.code == "internal_error"
+    assert "ZeroDivisionError" in outcome.message
+    assert "Traceback" not in outcome.message
+
+
+def test_a_nan_result_is_refused_not_shown(register: Any) -> None:
+    register("nan", lambda request, data: EchoResult(value=math.nan))
+    outcome = dispatch("nan", {"value": 1.0})
+    assert isinstance(outcome, ToolError)
+    assert outcome.code == "numerical_failure"
+    assert "no number was reported" in outcome.hint
+
+
+def test_library_warnings_become_visible_caveats(register: Any) -> None:
+    def noisy(request: EchoRequest, data: object) -> EchoResult:
+        warnings.warn("Maximum Likelihood optimization failed to converge", RuntimeWarning, stacklevel=1)
+        return EchoResult(value=request.value)
+
+    register("noisy", noisy)
+    outcome = dispatch("noisy", {"value": 2.0})
+    assert isinstance(outcome, EchoResult)
+    assert outcome.value == 2.0
+    assert outcome.warnings == [
+        "Library warning during noisy: RuntimeWarning: Maximum Likelihood optimization failed to converge"
+    ]
+
+
+def test_a_tool_error_raised_inside_a_tool_is_returned(register: Any) -> None:
+    def refuse(request: EchoRequest, data: object) -> EchoResult:
+        raise ToolError("bad_value", "The value is bad.", "Use a good one.")
+
+    register("refuse", refuse)
+    assert dispatch("refuse", {"value": 1.0}) == ToolError("bad_value", "The value is bad.", "Use a good one.")
+
+
+def test_a_data_tool_without_attached_data(register: Any) -> None:
+    register("needs_data", lambda request, data: EchoResult(value=1.0), DataRequest)
+    outcome = dispatch("needs_data", {"dataset": "sales"})
+    assert isinstance(outcome, ToolError)
+    assert outcome.code == "no_data"
+    assert "--data" in outcome.hint
+
+
+def test_tool_error_wire_form() -> None:
+    error = ToolError("code_x", "What is wrong.", "How to fix it.")
+    assert error.to_dict() == {"error": {"code": "code_x", "message": "What is wrong.", "hint": "How to fix it."}}
+    assert str(error) == "What is wrong."
+
+
+def test_shared_result_pieces_refuse_garbage() -> None:
+    estimate = Estimate(estimate=1.0, std_error=0.5, ci_lower=0.02, ci_upper=1.98, p_value=0.045)
+    assert estimate.alpha == 0.05
+    with pytest.raises(ValueError, match="ci_lower"):
+        Estimate(estimate=1.0, std_error=0.5, ci_lower=2.0, ci_upper=1.0, p_value=0.5)
+    with pytest.raises(ValueError):
+        Estimate(estimate=math.inf, std_error=0.5, ci_lower=0.0, ci_upper=1.0, p_value=0.5)
+    with pytest.raises(ValueError):
+        Check(name="x", status="maybe", detail="")  # type: ignore[arg-type]
+
+
+def test_power_request_docstring_is_the_tool_description() -> None:
+    spec = get_tool("power")
+    assert spec.request is PowerRequest
+    assert spec.description.startswith("Power and sample size")
+    assert "Never compute these numbers yourself" in spec.description
