@@ -9,6 +9,7 @@ alpha per comparison (Bonferroni) before anything here is called.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -48,32 +49,51 @@ class Design:
 
 def power_vec(design: Design, n1: FloatArray, n2: FloatArray, delta: FloatArray) -> FloatArray:
     """Power of the treatment-vs-control test, vectorised over sample sizes and (signed) effects."""
+    if design.metric == "mean":
+        df, critical, std_error = t_test_terms(design, n1, n2)
+        return t_test_power(design.alternative, df, critical, delta / std_error)
     n1e = n1 / design.design_effect
     n2e = n2 / design.design_effect
-    alt = design.alternative
-    tail_alpha = design.alpha / 2 if alt == "two-sided" else design.alpha
-    if design.metric == "mean":
-        # a cluster-randomized t-test compares cluster means: its degrees of freedom count clusters
-        df = (n1 + n2) / design.cluster_size - 2.0 if design.cluster_size else n1e + n2e - 2.0
-        noncentrality = delta / (design.sigma * np.sqrt(1.0 / n1e + 1.0 / n2e))
-        critical: FloatArray = np.asarray(special.stdtrit(df, 1.0 - tail_alpha), dtype=np.float64)
-        upper = nct_sf(df, noncentrality, critical)
-        lower = nct_sf(df, -noncentrality, critical)  # P(T' < -c) by symmetry
+    p1 = design.baseline
+    p2 = p1 + delta
+    pooled = (n1e * p1 + n2e * p2) / (n1e + n2e)
+    sd_null = np.sqrt(design.variance_factor * pooled * (1.0 - pooled) * (1.0 / n1e + 1.0 / n2e))
+    sd_alt = np.sqrt(design.variance_factor * (p1 * (1.0 - p1) / n1e + p2 * (1.0 - p2) / n2e))
+    z = float(special.ndtri(1.0 - _tail_alpha(design)))
+    if design.alternative == "larger":
+        result = special.ndtr((delta - z * sd_null) / sd_alt)
+    elif design.alternative == "smaller":
+        result = special.ndtr((-delta - z * sd_null) / sd_alt)
     else:
-        p1 = design.baseline
-        p2 = p1 + delta
-        pooled = (n1e * p1 + n2e * p2) / (n1e + n2e)
-        sd_null = np.sqrt(design.variance_factor * pooled * (1.0 - pooled) * (1.0 / n1e + 1.0 / n2e))
-        sd_alt = np.sqrt(design.variance_factor * (p1 * (1.0 - p1) / n1e + p2 * (1.0 - p2) / n2e))
-        z = float(special.ndtri(1.0 - tail_alpha))
-        upper = np.asarray(special.ndtr((delta - z * sd_null) / sd_alt), dtype=np.float64)
-        lower = np.asarray(special.ndtr((-delta - z * sd_null) / sd_alt), dtype=np.float64)
-    if alt == "larger":
-        result = upper
-    elif alt == "smaller":
-        result = lower
+        result = special.ndtr((delta - z * sd_null) / sd_alt) + special.ndtr((-delta - z * sd_null) / sd_alt)
+    return np.asarray(np.clip(result, 0.0, 1.0), dtype=np.float64)
+
+
+def _tail_alpha(design: Design) -> float:
+    return design.alpha / 2 if design.alternative == "two-sided" else design.alpha
+
+
+def t_test_terms(design: Design, n1: FloatArray, n2: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Degrees of freedom, critical value and standard error (per unit of effect) of the two-sample t-test."""
+    n1e = n1 / design.design_effect
+    n2e = n2 / design.design_effect
+    # a cluster-randomized t-test compares cluster means: its degrees of freedom count clusters
+    df = (n1 + n2) / design.cluster_size - 2.0 if design.cluster_size else n1e + n2e - 2.0
+    critical = np.asarray(special.stdtrit(df, 1.0 - _tail_alpha(design)), dtype=np.float64)
+    std_error = design.sigma * np.sqrt(1.0 / n1e + 1.0 / n2e)
+    return np.asarray(df, dtype=np.float64), critical, np.asarray(std_error, dtype=np.float64)
+
+
+def t_test_power(
+    alternative: Alternative, df: FloatArray, critical: FloatArray, noncentrality: FloatArray
+) -> FloatArray:
+    """Exact power of the t-test from the noncentral t distribution; only the tails that count are computed."""
+    if alternative == "larger":
+        result = nct_sf(df, noncentrality, critical)
+    elif alternative == "smaller":
+        result = nct_sf(df, -noncentrality, critical)  # P(T' < -c) by symmetry
     else:
-        result = upper + lower
+        result = nct_sf(df, noncentrality, critical) + nct_sf(df, -noncentrality, critical)
     return np.asarray(np.clip(result, 0.0, 1.0), dtype=np.float64)
 
 
@@ -100,23 +120,27 @@ def treatment_n(n1: int, ratio: float) -> int:
 
 
 def solve_increasing(
-    func: object,
+    func: Callable[[FloatArray], FloatArray],
     lo: FloatArray,
     hi: FloatArray,
     target: float,
     *,
-    rtol: float = 1e-12,
-    max_iter: int = 200,
+    ftol: float = 1e-13,
+    rtol: float = 1e-13,
+    max_iter: int = 100,
+    f_lo: FloatArray | None = None,
+    f_hi: FloatArray | None = None,
 ) -> FloatArray:
     """Vectorised Illinois (regula falsi) root of ``func(x) = target`` for increasing ``func`` on [lo, hi].
 
-    Needs ``func(lo) <= target <= func(hi)`` elementwise; converges superlinearly, a few iterations each.
+    Needs ``func(lo) <= target <= func(hi)`` elementwise. Stops when every power is within ``ftol`` of the
+    target or every bracket is narrower than ``rtol`` relative; from a good bracket that takes a handful of
+    iterations, each one vectorised call of ``func``. ``f_lo`` and ``f_hi`` are ``func`` at the ends, if known.
     """
-    assert callable(func)
-    lo, hi = lo.astype(float).copy(), hi.astype(float).copy()
-    f_lo = func(lo) - target
-    f_hi = func(hi) - target
-    side = np.zeros(lo.shape, dtype=int)
+    lo, hi = lo.astype(np.float64, copy=True), hi.astype(np.float64, copy=True)
+    f_lo = (func(lo) if f_lo is None else f_lo) - target
+    f_hi = (func(hi) if f_hi is None else f_hi) - target
+    side = np.zeros(lo.shape, dtype=np.int8)
     x = hi.copy()
     for _ in range(max_iter):
         denom = f_hi - f_lo
@@ -124,16 +148,32 @@ def solve_increasing(
             x = np.where(denom != 0, (lo * f_hi - hi * f_lo) / denom, 0.5 * (lo + hi))
         x = np.where((x <= lo) | (x >= hi) | ~np.isfinite(x), 0.5 * (lo + hi), x)
         f_x = func(x) - target
+        if np.all(np.abs(f_x) <= ftol):
+            break
         above = f_x > 0
-        # root in [lo, x]: move hi; otherwise move lo. Illinois: halve the stale end's value.
+        # the root is in [lo, x] (move hi) or in [x, hi] (move lo); Illinois halves a stale end's value
         hi = np.where(above, x, hi)
         f_hi = np.where(above, f_x, np.where(side == -1, f_hi / 2, f_hi))
         lo = np.where(above, lo, x)
         f_lo = np.where(above, np.where(side == 1, f_lo / 2, f_lo), f_x)
-        side = np.where(above, 1, -1)
-        if np.all((hi - lo) <= rtol * np.maximum(np.abs(hi), 1e-300)) or np.all(f_x == 0):
+        side = np.where(above, 1, -1).astype(np.int8)
+        if np.all(hi - lo <= rtol * np.abs(hi)):
             break
     return np.asarray(x, dtype=np.float64)
+
+
+def _z_sum(design: Design, target: float) -> float:
+    """z_(1 - alpha) + z_(power), the normal approximation's multiplier of the standard error."""
+    tail = design.alpha / 2 if design.alternative == "two-sided" else design.alpha
+    return float(special.ndtri(1.0 - tail) + special.ndtri(target))
+
+
+def _variance_per_unit(design: Design, delta: float) -> float:
+    """Variance of the estimated difference times the control arm's size (normal approximation)."""
+    if design.metric == "mean":
+        return design.sigma**2 * (1.0 + 1.0 / design.ratio) * design.design_effect
+    p1, p2 = design.baseline, design.baseline + delta
+    return design.variance_factor * (p1 * (1 - p1) + p2 * (1 - p2) / design.ratio) * design.design_effect
 
 
 def solve_sample_size(design: Design, delta: float, target: float) -> float:
@@ -143,20 +183,34 @@ def solve_sample_size(design: Design, delta: float, target: float) -> float:
     def func(n: FloatArray) -> FloatArray:
         return power_vec(design, n, n * ratio, np.full_like(n, delta))
 
-    lo = design.min_control_n
-    if func(np.array([lo]))[0] >= target:
-        return lo
-    hi = max(2.0 * lo, 16.0)
-    while func(np.array([hi]))[0] < target:
-        hi *= 4.0
-        if hi > MAX_UNITS:
-            raise ToolError(
-                "sample_size_too_large",
-                f"Detecting an effect of {delta:+.4g} would need more than {MAX_UNITS:,} units per arm.",
-                "The effect is too small relative to the metric's noise: choose a larger mde, reduce variance "
-                "(variance_reduction with CUPED), or consider a different metric.",
-            )
+    def at(n: float) -> float:
+        return float(func(np.array([n]))[0])
+
+    smallest = design.min_control_n
+    if at(smallest) >= target:
+        return smallest
+    # bracket the root around the normal approximation, widening only if the t correction needs it
+    guess = _z_sum(design, target) ** 2 * _variance_per_unit(design, delta) / delta**2
+    lo = max(smallest, 0.7 * guess)
+    if at(lo) > target:
+        lo = smallest
+    hi = max(1.5 * guess, lo + 8.0)
+    if guess > MAX_UNITS:
+        raise _too_large(delta)
+    while at(hi) < target:
+        hi *= 2.0
+        if hi > 4 * MAX_UNITS:
+            raise _too_large(delta)
     return float(solve_increasing(func, np.array([lo]), np.array([hi]), target)[0])
+
+
+def _too_large(delta: float) -> ToolError:
+    return ToolError(
+        "sample_size_too_large",
+        f"Detecting an effect of {delta:+.4g} would need more than {MAX_UNITS:,} units per arm.",
+        "The effect is too small relative to the metric's noise: choose a larger mde, reduce variance "
+        "(variance_reduction with CUPED), or consider a different metric.",
+    )
 
 
 def mde_bounds(design: Design) -> tuple[float, float]:
@@ -168,29 +222,59 @@ def mde_bounds(design: Design) -> tuple[float, float]:
     return sign, room * (1.0 - 1e-9)
 
 
-def solve_mde_vec(design: Design, n1: FloatArray, n2: FloatArray, target: float) -> FloatArray:
-    """Signed MDE at each (n1, n2); NaN where even the largest admissible effect falls short of ``target``."""
+def solve_mde_vec(design: Design, n1: FloatArray, n2: FloatArray, target: float, *, ftol: float = 1e-13) -> FloatArray:
+    """Signed MDE at each (n1, n2); NaN where even the largest admissible effect falls short of ``target``.
+
+    ``ftol`` is how close to the target the power at the returned effect must be (a plot needs less).
+    """
     sign, limit = mde_bounds(design)
+    if design.metric == "mean":
+        # df, critical value and standard error do not depend on the effect: compute them once
+        df, critical, std_error = t_test_terms(design, n1, n2)
 
-    def func(magnitude: FloatArray) -> FloatArray:
-        return power_vec(design, n1, n2, sign * magnitude)
+        def func(magnitude: FloatArray) -> FloatArray:
+            return t_test_power(design.alternative, df, critical, sign * magnitude / std_error)
 
-    lo = np.zeros_like(n1)
-    if math.isinf(limit):
-        # normal-approximation guess, then widen until power exceeds the target
-        se = design.sigma * np.sqrt(design.design_effect * (1.0 / n1 + 1.0 / n2))
-        hi = 2.0 * se * (special.ndtri(1 - design.alpha / 2) + special.ndtri(target)) + 1e-300
-        for _ in range(60):
-            short = func(hi) < target
-            if not np.any(short):
-                break
-            hi = np.where(short, hi * 4.0, hi)
-        feasible = np.ones(n1.shape, dtype=bool)
+        unit_variance = design.sigma**2
     else:
-        hi = np.full_like(n1, limit)
-        feasible = func(hi) >= target
-    magnitude = solve_increasing(func, lo, hi, target)
-    return np.where(feasible, sign * magnitude, np.nan)
+
+        def func(magnitude: FloatArray) -> FloatArray:
+            return power_vec(design, n1, n2, sign * magnitude)
+
+        unit_variance = design.variance_factor * design.baseline * (1.0 - design.baseline)
+
+    # bracket the root around the normal approximation (variance at the baseline), widening where needed
+    guess = _z_sum(design, target) * np.sqrt(unit_variance * design.design_effect * (1.0 / n1 + 1.0 / n2))
+    lo = np.minimum(0.7 * guess, 0.5 * limit)
+    f_lo = func(lo)
+    if np.any(f_lo > target):
+        lo = np.where(f_lo > target, 0.0, lo)
+        f_lo = func(lo)
+    hi = np.minimum(np.maximum(1.5 * guess, 2.0 * lo), limit)
+    f_hi = func(hi)
+    for _ in range(80):
+        short = (f_hi < target) & (hi < limit)
+        if not np.any(short):
+            break
+        hi = np.where(short, np.minimum(hi * 2.0, limit), hi)
+        f_hi = func(hi)
+    feasible = f_hi >= target
+    if np.all(feasible):
+        return sign * solve_increasing(func, lo, hi, target, ftol=ftol, f_lo=f_lo, f_hi=f_hi)
+    mde = np.full_like(n1, np.nan)
+    if np.any(feasible):  # only proportions can be infeasible: the rate cannot leave (0, 1)
+        m1, m2 = n1[feasible], n2[feasible]
+        magnitude = solve_increasing(
+            lambda m: power_vec(design, m1, m2, sign * m),
+            lo[feasible],
+            hi[feasible],
+            target,
+            ftol=ftol,
+            f_lo=f_lo[feasible],
+            f_hi=f_hi[feasible],
+        )
+        mde[feasible] = sign * magnitude
+    return mde
 
 
 def solve_mde(design: Design, n1: int, n2: int, target: float) -> float:

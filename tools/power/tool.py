@@ -26,6 +26,7 @@ from tools.power.report import diagnose, method_text, standardized_effect, summa
 __all__ = ["power"]
 
 CURVE_POINTS = 100
+CURVE_FTOL = 1e-9  # a plotted MDE whose power is within 1e-9 of the target
 
 
 def power(request: PowerRequest, data: object = None) -> PowerResult:
@@ -255,7 +256,7 @@ def _curve(
         assert target is not None
         grid = _curve_grid(design, n1)
         n2 = np.ceil(grid * ratio - 1e-9)
-        effects = solve_mde_vec(design, grid, n2, target)
+        effects = solve_mde_vec(design, grid, n2, target, ftol=CURVE_FTOL)
         powers = np.full_like(grid, target)
         kind: Literal["power_vs_n", "mde_vs_n"] = "mde_vs_n"
     else:
