@@ -6,6 +6,7 @@ prints comes from the tool's result.
 
 from __future__ import annotations
 
+import textwrap
 from typing import TextIO
 
 __all__ = ["DEMO_REQUEST", "render_curve", "run_demo"]
@@ -40,7 +41,7 @@ def run_demo(out: TextIO) -> int:
         "  Scenario: checkout converts 4.2% of visitors; a 5% relative lift would justify shipping;",
         "  12,000 eligible visitors a day, split 50/50; two-sided test at alpha 0.05, 80% power.",
         "",
-        f"  {result.summary}",
+        *textwrap.wrap(result.summary, width=100, initial_indent="  ", subsequent_indent="  "),
         "",
         f"  control            {result.n_per_arm:>12,}",
         f"  treatment          {result.n_treatment:>12,}",
@@ -52,8 +53,8 @@ def run_demo(out: TextIO) -> int:
         "  Power against users per arm:",
         *render_curve(result),
         "",
-        f"  Method: {result.method}",
-        *[f"  Warning: {text}" for text in result.warnings],
+        *textwrap.wrap(f"Method: {result.method}", width=100, initial_indent="  ", subsequent_indent="    "),
+        *[line for text in result.warnings for line in textwrap.wrap(f"Warning: {text}", 100, initial_indent="  ")],
         "",
         "  Try your own numbers:",
         '    whyscope tool run power --json \'{"metric": "mean", "baseline": 25, "std_dev": 40, '

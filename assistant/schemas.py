@@ -22,13 +22,12 @@ def tool_schema(spec: ToolSpec | str) -> dict[str, Any]:
     """
     if isinstance(spec, str):
         spec = get_tool(spec)
-    schema = dict(pydantic_function_tool(spec.request, name=spec.name, description=spec.description))
-    function = dict(schema["function"])
-    parameters = _without_titles(function["parameters"])
+    built = pydantic_function_tool(spec.request, name=spec.name, description=spec.description)
+    function: dict[str, Any] = {**built["function"]}
+    parameters: dict[str, Any] = _without_titles(function["parameters"])
     parameters.pop("description", None)
     function["parameters"] = parameters
-    schema["function"] = function
-    return schema
+    return {"type": built["type"], "function": function}
 
 
 def _without_titles(node: Any) -> Any:

@@ -44,11 +44,7 @@ def test_agent_never_imports_textual_in_source() -> None:
 
 
 def _modules_after(code: str) -> list[str]:
-    probe = (
-        "import sys, json\n"
-        f"{code}\n"
-        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n"
-    )
+    probe = f"import sys, json\n{code}\nprint(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}})))\n"
     completed = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True, timeout=120
     )

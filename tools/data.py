@@ -1,22 +1,26 @@
 """Loading user-attached CSV/Parquet files safely into pandas, and the catalog of named datasets.
 
 Every bad input becomes a :class:`~tools.errors.ToolError` naming the file and the fix. The format is
-detected from the file's bytes, never its extension; text is decoded strictly; rows are validated before
-pandas sees them; every column is read as text and converted to a number only when that loses nothing.
+detected from the file's bytes, never its extension; text is decoded strictly; rows are validated with the
+csv module before pandas reads them; every CSV column is read as text and made numeric only when that
+loses nothing (no leading zeros, no integers beyond 2**53, no non-numeric values).
 """
 
 from __future__ import annotations
 
+import bisect
 import csv
 import difflib
 import gzip
 import hashlib
 import io
+import itertools
 import os
 import re
 import unicodedata
 import zipfile
 import zlib
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,23 +28,19 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from tools.errors import ToolError
 
-__all__ = [
-    "MAX_FILE_BYTES",
-    "NA_VALUES",
-    "Catalog",
-    "Dataset",
-    "display_name",
-    "load_table",
-    "parse_data_argument",
-]
+__all__ = ["MAX_FILE_BYTES", "Catalog", "Dataset", "display_name", "load_table", "parse_data_argument"]
 
 #: Largest file (and largest decompressed content) read into memory.
 MAX_FILE_BYTES = 2 * 1024**3
 #: The only strings read as missing, exactly as written (no stripping, no case folding).
 NA_VALUES = ("", "NA", "N/A", "null", "NULL", "NaN", "nan", "None", "-")
+#: How much text the delimiter sniffer looks at.
 SNIFF_CHARS = 64 * 1024
 
 Format = Literal["csv", "parquet"]
@@ -48,43 +48,57 @@ _DELIMITERS = (",", ";", "\t", "|")
 _REFUSED_SUFFIXES = frozenset({".pkl", ".pickle", ".joblib", ".npy", ".npz", ".py", ".pyc", ".so", ".exe"})
 _PARQUET_SUFFIXES = frozenset({".parquet", ".pq"})
 _COMPRESSED_SUFFIXES = frozenset({".gz", ".zip"})
-_OTHER_COMPRESSION = {b"BZh": "bzip2", b"\xfd7zXZ\x00": "xz", b"\x28\xb5\x2f\xfd": "zstd"}
+_OTHER_MAGIC = {b"\x93NUMPY": "a NumPy array file", b"\x7fELF": "an executable", b"BZh": "bzip2-compressed"}
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NUMBER_RE = r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[iI]nf(?:inity)?|INF)"
 _INT_RE = r"[+-]?\d+"
 _LEADING_ZERO_RE = r"[+-]?0\d"
 _DECIMAL_COMMA_RE = r"[+-]?\d{1,3}(?:\.\d{3})*,\d+|[+-]?\d+,\d+"
-_MAX_EXACT_INT = str(2**53)  # 16 digits: integers longer than this lose precision as float64
+_MAX_EXACT_INT = str(2**53)  # 16 digits; same-length digit strings compare like the numbers
 _BIDI = frozenset([*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C])
+_BOMS = {b"\xff\xfe\x00\x00": "utf-32", b"\x00\x00\xfe\xff": "utf-32", b"\xff\xfe": "utf-16", b"\xfe\xff": "utf-16"}
 _NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_HINTS = {
+    "file_not_found": "Check the path and the file name (the path is relative to the working directory).",
+    "not_readable": "Check that you have permission to read the file.",
+    "not_a_file": "Attach a single CSV or Parquet file.",
+    "unsupported_format": "Export the data as CSV or Parquet; pickles and code are never opened (they can run code).",
+    "file_too_large": "Attach a smaller extract (fewer rows or columns), e.g. Parquet with only the needed columns.",
+    "corrupt_archive": "Check that the download finished, or attach the uncompressed file.",
+    "no_data_rows": "Attach a file with a header row followed by at least one row of data.",
+    "malformed_csv": "Fix that line (an unquoted delimiter, a missing value or a stray quote) and attach it again.",
+    "duplicate_columns": "Rename the columns so that every name is unique, then attach the file again.",
+    "invalid_parquet": "The file may be truncated or corrupt: export or download it again.",
+    "bad_encoding": "Pass the file's encoding, e.g. encoding='cp1252' (Excel on Windows) or 'latin-1', "
+    "or re-save the file as UTF-8.",
+}
+
+
+def _fail(code: str, message: str, hint: str | None = None) -> ToolError:
+    return ToolError(code, message, _HINTS[code] if hint is None else hint)
 
 
 def display_name(column: str, limit: int = 60) -> str:
     """A column name made safe to show: control, bidi and line-breaking characters escaped, then truncated.
 
-    Newlines, carriage returns and tabs become ``\\n``, ``\\r``, ``\\t``; other control characters (so
-    ANSI escape sequences lose their ESC), lone surrogates, line/paragraph separators and bidi overrides
-    become ``\\uXXXX``. Past ``limit`` characters the name is cut (never inside an escape) and ends in
-    ``…``. Markup such as ``[bold]`` is left as text: renderers must not parse markup. Lookups always use
-    the original name.
+    Newlines, carriage returns and tabs become ``\\n``, ``\\r``, ``\\t``; other control characters (so an
+    ANSI escape sequence loses its ESC), lone surrogates, line/paragraph separators, the BOM and the bidi
+    controls U+202A-U+202E, U+2066-U+2069 become ``\\uXXXX``. Past ``limit`` characters the name is cut
+    (never inside an escape) and ends in ``…``. Markup such as ``[bold]`` stays as text: renderers must
+    not parse markup. Lookups always use the original name.
     """
     parts: list[str] = []
     for ch in str(column):
         if ch in _NAMED_ESCAPES:
             parts.append(_NAMED_ESCAPES[ch])
-        elif ord(ch) in _BIDI or unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") or ch == "\ufeff":
+        elif ord(ch) in _BIDI or ch == "\ufeff" or unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp"):
             parts.append(f"\\u{ord(ch):04x}")
         else:
             parts.append(ch)
-    if sum(map(len, parts)) <= limit:
+    ends = list(itertools.accumulate(map(len, parts)))
+    if not ends or ends[-1] <= limit:
         return "".join(parts)
-    kept, size = [], 0
-    for part in parts:
-        if size + len(part) > max(limit - 1, 0):
-            break
-        kept.append(part)
-        size += len(part)
-    return "".join(kept) + "…"
+    return "".join(parts[: bisect.bisect_right(ends, limit - 1)]) + "…"
 
 
 def _quote(name: str) -> str:
@@ -94,82 +108,63 @@ def _quote(name: str) -> str:
 def parse_data_argument(text: str) -> tuple[str | None, str]:
     """Split ``NAME=PATH`` into ``(NAME, PATH)``; text without a valid ``NAME=`` prefix is all path."""
     name, sep, path = text.partition("=")
-    if sep and _NAME_RE.fullmatch(name) and path:
+    if sep and path and _NAME_RE.fullmatch(name):
         return name, path
     return None, text
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _human(n_bytes: int) -> str:
-    size = float(n_bytes)
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{n_bytes} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
-        size /= 1024
-    raise AssertionError("unreachable")  # pragma: no cover
+    if n_bytes < 1024:
+        return f"{n_bytes} bytes"
+    exponent = min(int(np.log2(n_bytes) // 10), 3)
+    return f"{n_bytes / 1024**exponent:.1f} {('KiB', 'MiB', 'GiB')[exponent - 1]}"
 
 
-# --------------------------------------------------------------------------------------------- reading
+# --------------------------------------------------------------------------------------------- bytes
 def _read_bytes(path: Path, fname: str, max_bytes: int) -> bytes:
     """The file's bytes, after the checks that need no content: existence, type, extension and size."""
     try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise ToolError(
-            "file_not_found", f"File '{fname}' does not exist.", f"Check the path '{display_name(str(path))}'."
-        ) from None
-    except OSError as exc:
-        raise ToolError("not_readable", f"File '{fname}' cannot be read: {exc.strerror}.", _PERM) from None
-    if not path.is_file():
-        kind = "a directory" if path.is_dir() else "not a regular file"
-        raise ToolError("not_a_file", f"'{fname}' is {kind}.", "Attach a single CSV or Parquet file.")
-    suffixes = [s.lower() for s in path.suffixes[-2:]]
-    if suffixes and suffixes[-1] in _COMPRESSED_SUFFIXES:
-        suffixes = suffixes[:-1]
-    if suffixes and suffixes[-1] in _REFUSED_SUFFIXES:
-        raise _unsupported(fname, f"a '{suffixes[-1]}' file")
-    if info.st_size > max_bytes:
-        raise _too_large(fname, f"is {_human(info.st_size)}", max_bytes)
-    try:
+        size = path.stat().st_size
+        if not path.is_file():
+            kind = "a directory" if path.is_dir() else "not a regular file"
+            raise _fail("not_a_file", f"'{fname}' is {kind}, not a data file.")
+        suffixes = [s.lower() for s in path.suffixes[-2:] if s.lower() not in _COMPRESSED_SUFFIXES]
+        if suffixes and suffixes[-1] in _REFUSED_SUFFIXES:
+            raise _unsupported(fname, f"a '{suffixes[-1]}' file")
+        if size > max_bytes:
+            raise _too_large(fname, f"is {_human(size)}, above the", max_bytes)
         with path.open("rb") as handle:
             data = handle.read(max_bytes + 1)
+    except FileNotFoundError:
+        raise _fail("file_not_found", f"File '{fname}' does not exist.") from None
     except OSError as exc:
-        raise ToolError("not_readable", f"File '{fname}' cannot be read: {exc.strerror}.", _PERM) from None
+        raise _fail("not_readable", f"File '{fname}' cannot be read: {exc.strerror or exc}.") from None
     if len(data) > max_bytes:
-        raise _too_large(fname, "grew while being read and is now", max_bytes)
+        raise _too_large(fname, "is larger than the", max_bytes)
     return data
 
 
-_PERM = "Check that the file exists and that you have permission to read it."
-
-
-def _too_large(fname: str, what: str, max_bytes: int) -> ToolError:
-    return ToolError(
-        "file_too_large",
-        f"File '{fname}' {what} larger than the {_human(max_bytes)} limit."
-        if what.startswith("grew") or what.startswith("decompresses")
-        else f"File '{fname}' {what}, above the {_human(max_bytes)} limit.",
-        "Attach a smaller extract (fewer rows or columns), e.g. saved as Parquet with only the needed columns.",
-    )
+def _too_large(fname: str, clause: str, max_bytes: int) -> ToolError:
+    return _fail("file_too_large", f"File '{fname}' {clause} {_human(max_bytes)} limit.")
 
 
 def _unsupported(fname: str, what: str) -> ToolError:
-    return ToolError(
-        "unsupported_format",
-        f"File '{fname}' is {what}, not a data table; it was not opened.",
-        "Export the data as CSV or Parquet (pickles and code are never loaded: they can run code).",
-    )
+    return _fail("unsupported_format", f"File '{fname}' is {what}, not a data table; it was not opened.")
 
 
 def _refuse_by_magic(data: bytes, fname: str) -> None:
+    """Refuse pickles, arrays, executables and unsupported compression by their first bytes."""
     if len(data) >= 2 and data[0] == 0x80 and 2 <= data[1] <= 5:
         raise _unsupported(fname, "a Python pickle")
-    if data.startswith(b"\x93NUMPY"):
-        raise _unsupported(fname, "a NumPy array file")
-    if data.startswith(b"\x7fELF") or (data.startswith(b"MZ") and b"\x00" in data[:64]):
+    if data.startswith(b"MZ") and b"\x00" in data[:64]:
         raise _unsupported(fname, "an executable")
-    for magic, kind in _OTHER_COMPRESSION.items():
+    for magic, what in _OTHER_MAGIC.items():
         if data.startswith(magic):
-            raise _unsupported(fname, f"{kind}-compressed (only gzip and zip are read)")
+            raise _unsupported(fname, what)
 
 
 def _decompress(data: bytes, fname: str, max_bytes: int, notes: list[str]) -> bytes:
@@ -181,38 +176,31 @@ def _decompress(data: bytes, fname: str, max_bytes: int, notes: list[str]) -> by
             notes.append(f"'{fname}' was decompressed from gzip")
         else:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                members = [
-                    i for i in archive.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX/")
-                ]
+                members = [m for m in archive.infolist() if not m.is_dir() and "__MACOSX" not in m.filename]
                 if len(members) != 1:
-                    raise ToolError(
+                    raise _fail(
                         "unsupported_format",
-                        f"Zip archive '{fname}' holds {len(members)} files; expected exactly one table.",
+                        f"Zip archive '{fname}' holds {len(members)} files; it must hold exactly one table.",
                         "Put a single CSV or Parquet file in the archive, or extract the one you need.",
                     )
-                member = members[0]
-                inner = display_name(member.filename)
-                if Path(member.filename).suffix.lower() in _REFUSED_SUFFIXES:
+                inner = display_name(members[0].filename)
+                if Path(members[0].filename).suffix.lower() in _REFUSED_SUFFIXES:
                     raise _unsupported(f"{fname}:{inner}", "not a data table")
-                if member.file_size > max_bytes:
-                    raise _too_large(fname, "decompresses to", max_bytes)
-                with archive.open(member) as handle:
+                with archive.open(members[0]) as handle:
                     out = handle.read(max_bytes + 1)
-            notes.append(f"read '{inner}' from the zip archive '{fname}'")
+            notes.append(f"'{inner}' was read from the zip archive '{fname}'")
     except (OSError, EOFError, zlib.error, zipfile.BadZipFile, RuntimeError, NotImplementedError) as exc:
-        raise ToolError(
-            "corrupt_archive",
-            f"Compressed file '{fname}' could not be decompressed: {str(exc)[:200]}.",
-            "Check that the download finished, or attach the uncompressed file.",
-        ) from None
+        raise _fail("corrupt_archive", f"'{fname}' could not be decompressed: {str(exc)[:200]}.") from None
     if len(out) > max_bytes:
-        raise _too_large(fname, "decompresses to", max_bytes)
+        raise _too_large(fname, "decompresses to more than the", max_bytes)
     return out
 
 
-def _load(
-    path: Path, encoding: str | None, max_bytes: int
-) -> tuple[pd.DataFrame, Format, list[str], str]:
+def _no_rows(fname: str, why: str) -> ToolError:
+    return _fail("no_data_rows", f"File '{fname}' {why}: the file has no data rows.")
+
+
+def _load(path: Path, encoding: str | None, max_bytes: int) -> tuple[pd.DataFrame, Format, list[str], str]:
     """Read, hash, detect and parse one file: ``(frame, format, notes, sha256 of the file's bytes)``."""
     fname = display_name(path.name)
     data = _read_bytes(path, fname, max_bytes)
@@ -223,27 +211,17 @@ def _load(
     _refuse_by_magic(data, fname)
     if data.startswith((b"\x1f\x8b", b"PK\x03\x04")):
         data = _decompress(data, fname, max_bytes, notes)
-        if not data:
-            raise _no_rows(fname, "decompresses to nothing")
         _refuse_by_magic(data, fname)
-    is_parquet_name = path.suffix.lower() in _PARQUET_SUFFIXES
+    parquet_name = path.suffix.lower() in _PARQUET_SUFFIXES
     if data.startswith(b"PAR1"):
-        if not is_parquet_name and not notes:
+        if not parquet_name and not notes:
             notes.append(f"'{fname}' is a Parquet file (detected from its contents) and was read as Parquet")
         return _read_parquet(data, fname, notes), "parquet", notes, digest
-    if is_parquet_name:
+    if parquet_name and not notes:
         if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
             raise _invalid_parquet(fname, "it does not start with the Parquet magic bytes")
         notes.append(f"'{fname}' is text, not Parquet (detected from its contents); it was read as CSV")
     return _read_csv(data, fname, encoding, notes), "csv", notes, digest
-
-
-def _no_rows(fname: str, why: str) -> ToolError:
-    return ToolError(
-        "no_data_rows",
-        f"File '{fname}' {why}: the file has no data rows.",
-        "Attach a file with a header row followed by at least one row of data.",
-    )
 
 
 def load_table(
@@ -252,3 +230,312 @@ def load_table(
     """Load a CSV or Parquet file. Returns ``(frame, format, notes)``; raises ToolError for bad input."""
     frame, fmt, notes, _ = _load(Path(path).expanduser(), encoding, max_bytes)
     return frame, fmt, notes
+
+
+# ----------------------------------------------------------------------------------------------- CSV
+def _decode(data: bytes, fname: str, encoding: str | None, notes: list[str]) -> str:
+    """Strict decoding: ``encoding`` if given, else UTF-16/32 when a BOM says so, else UTF-8 (BOM dropped)."""
+    codec, skip = encoding or "utf-8", 0
+    if encoding is None:
+        codec = next((name for bom, name in _BOMS.items() if data.startswith(bom)), "utf-8")
+        skip = 3 if data.startswith(b"\xef\xbb\xbf") else 0  # the UTF-8 BOM is dropped silently
+        if codec != "utf-8":
+            notes.append(f"'{fname}' was decoded as {codec.upper()} (it starts with a byte-order mark)")
+    label = display_name(codec, 40)
+    try:
+        text = data[skip:].decode(codec)
+    except LookupError:
+        raise _fail("bad_encoding", f"'{label}' (asked for '{fname}') is not a known text encoding.") from None
+    except UnicodeDecodeError as exc:
+        offset = skip + exc.start
+        raise _fail(
+            "bad_encoding",
+            f"File '{fname}' is not valid {label}: byte 0x{data[offset]:02x} at byte offset {offset} "
+            "cannot be decoded.",
+            None if encoding is None else f"Check that {label} is the file's encoding, or re-save it as UTF-8.",
+        ) from None
+    if "\x00" in text:
+        raise _fail(
+            "bad_encoding",
+            f"File '{fname}' read as {label} contains NUL characters: it is binary, or UTF-16 without a BOM.",
+            "Pass the right encoding (e.g. encoding='utf-16') or export the data as a UTF-8 CSV.",
+        )
+    return text.removeprefix("\ufeff")
+
+
+def _sniff_delimiter(text: str) -> str:
+    """The candidate giving the most consistent field count (more than one field) over the first ~64 KB."""
+    sample = text[:SNIFF_CHARS]
+    if len(text) > SNIFF_CHARS and "\n" in sample:
+        sample = sample[: sample.rindex("\n")]
+    best, best_key = ",", (0.0, 0)
+    for delim in _DELIMITERS:
+        try:
+            rows = [row for row in csv.reader(io.StringIO(sample, newline=""), delimiter=delim) if row]
+        except csv.Error:
+            continue
+        if rows and len(rows[0]) > 1:
+            key = (sum(len(row) == len(rows[0]) for row in rows) / len(rows), len(rows[0]))
+            if key > best_key:
+                best, best_key = delim, key
+    return best
+
+
+def _scan_rows(text: str, delim: str, fname: str) -> tuple[list[str], int]:
+    """Read every record with the csv module: the exact header, the row count, and ragged-row errors."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim, strict=True)
+    header: list[str] = []
+    n_rows, line = 0, 1  # ``line``: the physical line the current record starts on
+    try:
+        for row in reader:
+            if not row or (len(row) == 1 and row[0] and not row[0].strip(" \t")):
+                pass  # a blank or whitespace-only line, which pandas skips too
+            elif not header:
+                header = row
+            elif len(row) != len(header):
+                message = f"line {line} has {len(row)} fields but the header has {len(header)}"
+                raise _fail("malformed_csv", f"File '{fname}' is malformed: {message}.")
+            else:
+                n_rows += 1
+            line = reader.line_num + 1
+    except csv.Error as exc:
+        reason = f"line {line}: {exc}"
+        if "end of data" in str(exc) or "field limit" in str(exc):
+            reason = f"the quoted field starting on line {line} is never closed"
+        raise _fail("malformed_csv", f"File '{fname}' is malformed: {reason}.") from None
+    if not header:
+        raise _no_rows(fname, "holds only blank lines")
+    if n_rows == 0:
+        raise _no_rows(fname, "has a header but nothing below it")
+    return header, n_rows
+
+
+def _refuse_duplicates(names: list[str], fname: str) -> None:
+    dupes = [name for name, count in Counter(names).items() if count > 1]
+    if dupes:
+        listed = ", ".join(_quote(name) for name in dupes)
+        raise _fail("duplicate_columns", f"File '{fname}' has duplicate column names: {listed}.")
+
+
+def _read_csv(data: bytes, fname: str, encoding: str | None, notes: list[str]) -> pd.DataFrame:
+    text = _decode(data, fname, encoding, notes)
+    delim = _sniff_delimiter(text)
+    header, n_rows = _scan_rows(text, delim, fname)
+    _refuse_duplicates(header, fname)
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text, newline=""), sep=delim, header=0, names=header, dtype=str, keep_default_na=False,
+            na_filter=False, on_bad_lines="error", engine="c",
+        )  # fmt: skip
+    except (pd.errors.ParserError, ValueError) as exc:  # the csv scan should have caught it first
+        raise _fail("malformed_csv", f"File '{fname}' is malformed: {str(exc)[:200]}.") from None
+    if len(frame) != n_rows or list(frame.columns) != header:
+        message = f"File '{fname}' could not be read consistently ({n_rows} rows expected, {len(frame)} read)."
+        raise _fail("malformed_csv", message, "Re-export the file from its source as a standard CSV.")
+    return pd.DataFrame({name: _type_column(frame[name], name, notes) for name in header})
+
+
+def _type_column(raw: pd.Series[str], name: str, notes: list[str]) -> pd.Series:
+    """Apply the missing-value policy, then make the column numeric only if that loses nothing."""
+    label = _quote(name)
+    missing = raw.isin(NA_VALUES)
+    if missing.any():
+        tokens = ", ".join(repr(token) for token in sorted(set(raw[missing])))
+        notes.append(f"{_count(int(missing.sum()), 'value')} in column {label} read as missing ({tokens})")
+    text = raw.where(~missing)
+    stripped = raw.str.strip()
+    values = stripped[~missing]
+    if values.empty:
+        return text
+    numeric = stripped.str.fullmatch(_NUMBER_RE) & ~missing
+    if numeric.sum() == len(values):
+        integer = values.str.fullmatch(_INT_RE)
+        digits = values[integer].str.lstrip("+-")
+        if values.str.match(_LEADING_ZERO_RE).any():
+            notes.append(f"column {label} was kept as text: it has numbers with leading zeros (an identifier?)")
+            return text
+        if ((digits.str.len() > 16) | ((digits.str.len() == 16) & (digits > _MAX_EXACT_INT))).any():
+            notes.append(f"column {label} was kept as text: it has integers beyond 2**53 (an identifier?)")
+            return text
+        if integer.all() and not missing.any():
+            return values.astype("int64")
+        out = pd.Series(np.nan, index=raw.index, dtype="float64")
+        out[~missing] = values.astype("float64")
+        _note_infinite(out, label, notes)
+        return out
+    if values.str.fullmatch(_DECIMAL_COMMA_RE).all():
+        notes.append(f"column {label} looks numeric with a decimal comma (e.g. '{values.iloc[0]}'); kept as text")
+    elif int(numeric.sum()) * 2 >= len(values):
+        row = int(np.flatnonzero(~(numeric | missing).to_numpy())[0])
+        example = display_name(str(raw.iloc[row]), 30)
+        notes.append(
+            f"column {label} is mostly numeric but has non-numeric values, e.g. '{example}' (row {row + 1}); "
+            "kept as text"
+        )
+    return text
+
+
+def _note_infinite(series: pd.Series, label: str, notes: list[str]) -> None:
+    count = int(np.isinf(series.to_numpy(dtype="float64", na_value=np.nan)).sum())
+    if count:
+        notes.append(f"column {label} has {_count(count, 'infinite value')} (tools treat them as invalid)")
+
+
+# ------------------------------------------------------------------------------------------- Parquet
+def _invalid_parquet(fname: str, why: str) -> ToolError:
+    return _fail("invalid_parquet", f"File '{fname}' is not valid Parquet: {why}.")
+
+
+def _read_parquet(data: bytes, fname: str, notes: list[str]) -> pd.DataFrame:
+    if len(data) < 12 or not data.endswith(b"PAR1"):
+        raise _invalid_parquet(fname, "it is truncated (the Parquet footer is missing)")
+    try:
+        parquet = pq.ParquetFile(pa.BufferReader(data))
+        _refuse_duplicates(list(parquet.schema_arrow.names), fname)
+        table = parquet.read()
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise _invalid_parquet(fname, (str(exc).splitlines() or [type(exc).__name__])[0][:200].rstrip(".")) from None
+    if table.num_rows == 0 or table.num_columns == 0:
+        raise _no_rows(fname, "holds a schema but no rows")
+    columns = dict(zip(table.column_names, table.columns, strict=True))
+    if dropped := [name for name in columns if re.fullmatch(r"__index_level_\d+__", name)]:
+        notes.append(f"the unnamed pandas index stored in '{fname}' was dropped ({', '.join(dropped)})")
+    return pd.DataFrame(
+        {name: _convert_arrow(column, name, fname, notes) for name, column in columns.items() if name not in dropped}
+    )
+
+
+def _convert_arrow(column: pa.ChunkedArray, name: str, fname: str, notes: list[str]) -> pd.Series:
+    """One Arrow column as a pandas Series, with every lossy or unusual type converted explicitly."""
+    label, kind = _quote(name), column.type
+    series: pd.Series
+    try:
+        if pa.types.is_dictionary(kind) and not pa.types.is_string(kind.value_type):
+            column = column.cast(kind.value_type)
+            kind = column.type
+        if pa.types.is_dictionary(kind):
+            series = column.to_pandas().astype("category")
+        elif pa.types.is_nested(kind):
+            notes.append(f"column {label} is nested (struct/list) and cannot be analysed")
+            series = column.to_pandas()
+        elif pa.types.is_decimal(kind):
+            notes.append(f"column {label} is {kind}; converted to float64 (about 15 significant digits)")
+            series = column.cast(pa.float64()).to_pandas()
+        elif pa.types.is_integer(kind) and column.null_count:
+            bounds = pc.min_max(column).as_py()
+            wide = max(abs(bounds["min"]), abs(bounds["max"])) > 2**53
+            if wide:
+                notes.append(f"column {label} was kept as text: it has integers beyond 2**53 and missing values")
+            series = column.cast(pa.string() if wide else pa.float64()).to_pandas()
+        elif pa.types.is_boolean(kind) and column.null_count:
+            series = column.to_pandas().astype("boolean")
+        elif pa.types.is_timestamp(kind) and kind.tz is not None:
+            notes.append(f"column {label} has time zone {kind.tz}; its timestamps were converted to UTC")
+            series = column.to_pandas().dt.tz_convert("UTC")
+        else:
+            series = column.to_pandas(date_as_object=False)
+    except (pa.ArrowException, ValueError, TypeError, OverflowError) as exc:
+        message = f"Column {label} of '{fname}' has type {kind}, which cannot be loaded: {str(exc)[:120]}."
+        raise _fail("unsupported_format", message, "Cast or drop that column before exporting.") from None
+    if pd.api.types.is_float_dtype(series.dtype):
+        _note_infinite(series, label, notes)
+    return series
+
+
+# ------------------------------------------------------------------------------------------- catalog
+@dataclass(frozen=True)
+class Dataset:
+    """One attached file: its name in the conversation, where it came from and what was loaded.
+
+    Equality and hashing ignore ``frame``: two loads of the same bytes under the same name are equal.
+    """
+
+    name: str
+    path: Path
+    format: Format
+    frame: pd.DataFrame = field(compare=False, repr=False)
+    sha256: str
+    n_rows: int
+    columns: tuple[str, ...]
+    notes: tuple[str, ...]
+
+
+def _default_name(path: Path) -> str:
+    stem = path.name
+    for _ in range(2):
+        suffix = Path(stem).suffix.lower()
+        if suffix in {*_COMPRESSED_SUFFIXES, *_PARQUET_SUFFIXES, ".csv", ".tsv", ".txt"}:
+            stem = stem[: -len(suffix)]
+    name = re.sub(r"[^A-Za-z0-9_]+", "_", stem).strip("_")[:64] or "data"
+    return f"d_{name}" if name[0].isdigit() else name
+
+
+def _file_sha256(path: Path) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+class Catalog:
+    """The datasets attached to a conversation, by name, in the order they were first attached."""
+
+    def __init__(self) -> None:
+        self._datasets: dict[str, Dataset] = {}
+
+    def add(self, path: str | os.PathLike[str], name: str | None = None, *, encoding: str | None = None) -> Dataset:
+        """Load ``path`` under ``name`` (default: the sanitised file stem); re-adding a name replaces it."""
+        resolved = Path(path).expanduser().resolve()
+        if name is None:
+            name = _default_name(resolved)
+        elif not _NAME_RE.fullmatch(name):
+            raise ToolError(
+                "invalid_dataset_name",
+                f"'{display_name(name)}' cannot name a dataset.",
+                "Use letters, digits and underscores, not starting with a digit (e.g. sales_2024).",
+            )
+        frame, fmt, notes, digest = _load(resolved, encoding, MAX_FILE_BYTES)
+        columns = tuple(str(column) for column in frame.columns)
+        dataset = Dataset(name, resolved, fmt, frame, digest, len(frame), columns, tuple(notes))
+        self._datasets[name] = dataset
+        return dataset
+
+    def get(self, name: str) -> Dataset:
+        """The dataset called ``name``; an unknown name is a ToolError naming the closest attached one."""
+        dataset = self._datasets.get(name)
+        if dataset is None:
+            close = difflib.get_close_matches(name, self.names(), n=1)
+            hint = f"Did you mean '{close[0]}'? " if close else ""
+            attached = ", ".join(self.names()) or "none yet (attach a CSV or Parquet file first)"
+            raise ToolError(
+                "unknown_dataset",
+                f"No dataset named '{display_name(name)}' is attached.",
+                f"{hint}Attached datasets: {attached}.",
+            )
+        return dataset
+
+    def frame(self, name: str) -> pd.DataFrame:
+        """The dataset's frame, as a shallow copy-on-write copy: changes to it never reach the catalog."""
+        return self.get(name).frame.copy(deep=False)
+
+    def names(self) -> list[str]:
+        """The attached dataset names, in attachment order."""
+        return list(self._datasets)
+
+    def changed_on_disk(self, name: str) -> bool:
+        """Whether the file's bytes differ from those loaded, or the file is gone: reload before analysing."""
+        dataset = self.get(name)
+        return _file_sha256(dataset.path) != dataset.sha256
+
+    def __len__(self) -> int:
+        return len(self._datasets)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._datasets
+
+    def __iter__(self) -> Iterator[Dataset]:
+        return iter(list(self._datasets.values()))
