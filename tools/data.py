@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 
 from tools.errors import ToolError
 
-__all__ = ["MAX_FILE_BYTES", "Catalog", "Dataset", "display_name", "load_table", "parse_data_argument"]
+__all__ = ["MAX_FILE_BYTES", "NA_VALUES", "Catalog", "Dataset", "display_name", "load_table", "parse_data_argument"]
 
 #: Largest file (and largest decompressed content) read into memory.
 MAX_FILE_BYTES = 2 * 1024**3
@@ -422,8 +422,7 @@ def _convert_arrow(column: pa.ChunkedArray, name: str, fname: str, notes: list[s
             notes.append(f"column {label} is {kind}; converted to float64 (about 15 significant digits)")
             series = column.cast(pa.float64()).to_pandas()
         elif pa.types.is_integer(kind) and column.null_count:
-            bounds = pc.min_max(column).as_py()
-            wide = max(abs(bounds["min"]), abs(bounds["max"])) > 2**53
+            wide = any(v is not None and abs(v) > 2**53 for v in pc.min_max(column).as_py().values())
             if wide:
                 notes.append(f"column {label} was kept as text: it has integers beyond 2**53 and missing values")
             series = column.cast(pa.string() if wide else pa.float64()).to_pandas()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import decimal
 import gzip
 import io
+import os
 import pickle
 import zipfile
 from datetime import UTC, datetime
@@ -92,6 +93,22 @@ def test_a_missing_file_and_a_directory_are_refused(tmp_path: Path) -> None:
     directory = error_of(tmp_path)
     assert directory.code == "not_a_file"
     assert "directory" in directory.message
+
+
+def test_an_unreadable_file_and_a_fifo_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path, "locked.csv", GOOD_CSV)
+
+    def denied(self: Path, *args: object, **kwargs: object) -> object:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Path, "open", denied)
+        error = error_of(path)
+    assert error.code == "not_readable"
+    assert "locked.csv" in error.message and "Permission denied" in error.message
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    assert error_of(fifo).code == "not_a_file"  # never opened, so never blocks
 
 
 def test_parquet_named_csv_is_read_as_parquet_with_a_note(tmp_path: Path) -> None:
@@ -260,6 +277,13 @@ def test_tab_pipe_and_comma_delimiters_are_sniffed_respecting_quotes(tmp_path: P
     assert frame["x"].tolist() == [1, 2]
 
 
+def test_blank_and_whitespace_only_lines_are_skipped_and_quoted_newlines_kept(tmp_path: Path) -> None:
+    content = 'a,b\r\n\r\n1,"two\r\nlines"\r\n   \r\n3,x\r\n\r\n'
+    frame, _, _ = load_table(str(write(tmp_path, "blank.csv", content)))
+    assert frame["a"].tolist() == [1, 3]
+    assert frame["b"].tolist() == ["two\r\nlines", "x"]
+
+
 # -------------------------------------------------------------------------------------------- malformed input
 def test_a_row_with_too_many_fields_is_malformed_with_its_line_number(tmp_path: Path) -> None:
     error = error_of(write(tmp_path, "ragged.csv", "a,b\n1,2\n3,4,5\n6,7\n"))
@@ -370,6 +394,8 @@ def test_parquet_types_are_converted_explicitly(tmp_path: Path) -> None:
     table = pa.table(
         {
             "nullable_int": pa.array([1, None, 3], pa.int64()),
+            "wide_int": pa.array([2**60, None, 1], pa.int64()),
+            "empty_int": pa.array([None, None, None], pa.int32()),
             "category": pa.array(["a", "b", "a"]).dictionary_encode(),
             "amount": pa.array([decimal.Decimal("1.10"), None, decimal.Decimal("3.25")], pa.decimal128(10, 2)),
             "seen": pa.array([datetime(2024, 1, 1, tzinfo=UTC)] * 3, pa.timestamp("us", tz="Europe/Paris")),
@@ -382,6 +408,8 @@ def test_parquet_types_are_converted_explicitly(tmp_path: Path) -> None:
     frame, _, notes = load_table(write(tmp_path, "types.parquet", parquet_bytes(table)))
     assert frame["nullable_int"].dtype == np.float64
     assert frame["nullable_int"].isna().tolist() == [False, True, False]
+    assert frame["wide_int"].tolist()[0] == str(2**60)
+    assert frame["empty_int"].isna().all()
     assert isinstance(frame["category"].dtype, pd.CategoricalDtype)
     assert frame["amount"].dtype == np.float64
     assert frame["amount"].iloc[2] == 3.25
@@ -393,6 +421,14 @@ def test_parquet_types_are_converted_explicitly(tmp_path: Path) -> None:
     assert "column 'nested' is nested (struct/list) and cannot be analysed" in notes
     assert "column 'tags' is nested (struct/list) and cannot be analysed" in notes
     assert any("'ratio'" in note and "1 infinite value" in note for note in notes)
+
+
+def test_an_unnamed_pandas_index_in_parquet_is_dropped_with_a_note(tmp_path: Path) -> None:
+    table = pa.Table.from_pandas(pd.DataFrame({"x": [1.0, 2.0]}, index=[10, 20]))
+    assert "__index_level_0__" in table.column_names
+    frame, _, notes = load_table(write(tmp_path, "indexed.parquet", parquet_bytes(table)))
+    assert list(frame.columns) == ["x"]
+    assert any("index" in note and "dropped" in note for note in notes)
 
 
 # ---------------------------------------------------------------------------------------------------- catalog
