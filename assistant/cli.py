@@ -17,7 +17,6 @@ from assistant import __version__
 
 if TYPE_CHECKING:
     from tools.data import Catalog
-
     from tools.errors import ToolError
 
 __all__ = ["build_parser", "main"]
