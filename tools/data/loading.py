@@ -1,4 +1,4 @@
-"""Loading user-attached CSV/Parquet files safely into pandas, and the catalog of named datasets.
+"""Loading user-attached CSV/Parquet files safely into pandas.
 
 Every bad input becomes a :class:`~tools.errors.ToolError` naming the file and the fix. The format is
 detected from the file's bytes, never its extension; text is decoded strictly; rows are validated with the
@@ -8,21 +8,15 @@ loses nothing (no leading zeros, no integers beyond 2**53, no non-numeric values
 
 from __future__ import annotations
 
-import bisect
 import csv
-import difflib
 import gzip
 import hashlib
 import io
-import itertools
 import os
 import re
-import unicodedata
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -32,32 +26,59 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from tools.data.names import display_name, quote_name
 from tools.errors import ToolError
 
-__all__ = ["MAX_FILE_BYTES", "NA_VALUES", "Catalog", "Dataset", "display_name", "load_table", "parse_data_argument"]
+__all__ = ["MAX_FILE_BYTES", "NA_VALUES", "Format", "load_table", "read_file"]
 
 #: Largest file (and largest decompressed content) read into memory.
 MAX_FILE_BYTES = 2 * 1024**3
+
+
 #: The only strings read as missing, exactly as written (no stripping, no case folding).
 NA_VALUES = ("", "NA", "N/A", "null", "NULL", "NaN", "nan", "None", "-")
+
+
 #: How much text the delimiter sniffer looks at.
 SNIFF_CHARS = 64 * 1024
 
+
 Format = Literal["csv", "parquet"]
+
+
 _DELIMITERS = (",", ";", "\t", "|")
+
+
 _REFUSED_SUFFIXES = frozenset({".pkl", ".pickle", ".joblib", ".npy", ".npz", ".py", ".pyc", ".so", ".exe"})
-_PARQUET_SUFFIXES = frozenset({".parquet", ".pq"})
-_COMPRESSED_SUFFIXES = frozenset({".gz", ".zip"})
+
+
+PARQUET_SUFFIXES = frozenset({".parquet", ".pq"})
+
+
+COMPRESSED_SUFFIXES = frozenset({".gz", ".zip"})
+
+
 _OTHER_MAGIC = {b"\x93NUMPY": "a NumPy array file", b"\x7fELF": "an executable", b"BZh": "bzip2-compressed"}
-_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 _NUMBER_RE = r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[iI]nf(?:inity)?|INF)"
+
+
 _INT_RE = r"[+-]?\d+"
+
+
 _LEADING_ZERO_RE = r"[+-]?0\d"
+
+
 _DECIMAL_COMMA_RE = r"[+-]?\d{1,3}(?:\.\d{3})*,\d+|[+-]?\d+,\d+"
+
+
 _MAX_EXACT_INT = str(2**53)  # 16 digits; same-length digit strings compare like the numbers
-_BIDI = frozenset([*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C])
+
+
 _BOMS = {b"\xff\xfe\x00\x00": "utf-32", b"\x00\x00\xfe\xff": "utf-32", b"\xff\xfe": "utf-16", b"\xfe\xff": "utf-16"}
-_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
 _HINTS = {
     "file_not_found": "Check the path and the file name (the path is relative to the working directory).",
     "not_readable": "Check that you have permission to read the file.",
@@ -78,41 +99,6 @@ def _fail(code: str, message: str, hint: str | None = None) -> ToolError:
     return ToolError(code, message, _HINTS[code] if hint is None else hint)
 
 
-def display_name(column: str, limit: int = 60) -> str:
-    """A column name made safe to show: control, bidi and line-breaking characters escaped, then truncated.
-
-    Newlines, carriage returns and tabs become ``\\n``, ``\\r``, ``\\t``; other control characters (so an
-    ANSI escape sequence loses its ESC), lone surrogates, line/paragraph separators, the BOM and the bidi
-    controls U+202A-U+202E, U+2066-U+2069 become ``\\uXXXX``. Past ``limit`` characters the name is cut
-    (never inside an escape) and ends in ``…``. Markup such as ``[bold]`` stays as text: renderers must
-    not parse markup. Lookups always use the original name.
-    """
-    parts: list[str] = []
-    for ch in str(column):
-        if ch in _NAMED_ESCAPES:
-            parts.append(_NAMED_ESCAPES[ch])
-        elif ord(ch) in _BIDI or ch == "\ufeff" or unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp"):
-            parts.append(f"\\u{ord(ch):04x}")
-        else:
-            parts.append(ch)
-    ends = list(itertools.accumulate(map(len, parts)))
-    if not ends or ends[-1] <= limit:
-        return "".join(parts)
-    return "".join(parts[: bisect.bisect_right(ends, limit - 1)]) + "…"
-
-
-def _quote(name: str) -> str:
-    return f"'{display_name(name)}'"
-
-
-def parse_data_argument(text: str) -> tuple[str | None, str]:
-    """Split ``NAME=PATH`` into ``(NAME, PATH)``; text without a valid ``NAME=`` prefix is all path."""
-    name, sep, path = text.partition("=")
-    if sep and path and _NAME_RE.fullmatch(name):
-        return name, path
-    return None, text
-
-
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
@@ -124,7 +110,6 @@ def _human(n_bytes: int) -> str:
     return f"{n_bytes / 1024**exponent:.1f} {('KiB', 'MiB', 'GiB')[exponent - 1]}"
 
 
-# --------------------------------------------------------------------------------------------- bytes
 def _read_bytes(path: Path, fname: str, max_bytes: int) -> bytes:
     """The file's bytes, after the checks that need no content: existence, type, extension and size."""
     try:
@@ -132,7 +117,7 @@ def _read_bytes(path: Path, fname: str, max_bytes: int) -> bytes:
         if not path.is_file():
             kind = "a directory" if path.is_dir() else "not a regular file"
             raise _fail("not_a_file", f"'{fname}' is {kind}, not a data file.")
-        suffixes = [s.lower() for s in path.suffixes[-2:] if s.lower() not in _COMPRESSED_SUFFIXES]
+        suffixes = [s.lower() for s in path.suffixes[-2:] if s.lower() not in COMPRESSED_SUFFIXES]
         if suffixes and suffixes[-1] in _REFUSED_SUFFIXES:
             raise _unsupported(fname, f"a '{suffixes[-1]}' file")
         if size > max_bytes:
@@ -200,7 +185,7 @@ def _no_rows(fname: str, why: str) -> ToolError:
     return _fail("no_data_rows", f"File '{fname}' {why}: the file has no data rows.")
 
 
-def _load(path: Path, encoding: str | None, max_bytes: int) -> tuple[pd.DataFrame, Format, list[str], str]:
+def read_file(path: Path, encoding: str | None, max_bytes: int) -> tuple[pd.DataFrame, Format, list[str], str]:
     """Read, hash, detect and parse one file: ``(frame, format, notes, sha256 of the file's bytes)``."""
     fname = display_name(path.name)
     data = _read_bytes(path, fname, max_bytes)
@@ -212,7 +197,7 @@ def _load(path: Path, encoding: str | None, max_bytes: int) -> tuple[pd.DataFram
     if data.startswith((b"\x1f\x8b", b"PK\x03\x04")):
         data = _decompress(data, fname, max_bytes, notes)
         _refuse_by_magic(data, fname)
-    parquet_name = path.suffix.lower() in _PARQUET_SUFFIXES
+    parquet_name = path.suffix.lower() in PARQUET_SUFFIXES
     if data.startswith(b"PAR1"):
         if not parquet_name and not notes:
             notes.append(f"'{fname}' is a Parquet file (detected from its contents) and was read as Parquet")
@@ -228,11 +213,10 @@ def load_table(
     path: str | os.PathLike[str], *, encoding: str | None = None, max_bytes: int = MAX_FILE_BYTES
 ) -> tuple[pd.DataFrame, str, list[str]]:
     """Load a CSV or Parquet file. Returns ``(frame, format, notes)``; raises ToolError for bad input."""
-    frame, fmt, notes, _ = _load(Path(path).expanduser(), encoding, max_bytes)
+    frame, fmt, notes, _ = read_file(Path(path).expanduser(), encoding, max_bytes)
     return frame, fmt, notes
 
 
-# ----------------------------------------------------------------------------------------------- CSV
 def _decode(data: bytes, fname: str, encoding: str | None, notes: list[str]) -> str:
     """Strict decoding: ``encoding`` if given, else UTF-16/32 when a BOM says so, else UTF-8 (BOM dropped)."""
     codec, skip = encoding or "utf-8", 0
@@ -313,7 +297,7 @@ def _scan_rows(text: str, delim: str, fname: str) -> tuple[list[str], int]:
 def _refuse_duplicates(names: list[str], fname: str) -> None:
     dupes = [name for name, count in Counter(names).items() if count > 1]
     if dupes:
-        listed = ", ".join(_quote(name) for name in dupes)
+        listed = ", ".join(quote_name(name) for name in dupes)
         raise _fail("duplicate_columns", f"File '{fname}' has duplicate column names: {listed}.")
 
 
@@ -337,7 +321,7 @@ def _read_csv(data: bytes, fname: str, encoding: str | None, notes: list[str]) -
 
 def _type_column(raw: pd.Series[str], name: str, notes: list[str]) -> pd.Series:
     """Apply the missing-value policy, then make the column numeric only if that loses nothing."""
-    label = _quote(name)
+    label = quote_name(name)
     missing = raw.isin(NA_VALUES)
     if missing.any():
         tokens = ", ".join(repr(token) for token in sorted(set(raw[missing])))
@@ -381,7 +365,6 @@ def _note_infinite(series: pd.Series, label: str, notes: list[str]) -> None:
         notes.append(f"column {label} has {_count(count, 'infinite value')} (tools treat them as invalid)")
 
 
-# ------------------------------------------------------------------------------------------- Parquet
 def _invalid_parquet(fname: str, why: str) -> ToolError:
     return _fail("invalid_parquet", f"File '{fname}' is not valid Parquet: {why}.")
 
@@ -407,7 +390,7 @@ def _read_parquet(data: bytes, fname: str, notes: list[str]) -> pd.DataFrame:
 
 def _convert_arrow(column: pa.ChunkedArray, name: str, fname: str, notes: list[str]) -> pd.Series:
     """One Arrow column as a pandas Series, with every lossy or unusual type converted explicitly."""
-    label, kind = _quote(name), column.type
+    label, kind = quote_name(name), column.type
     series: pd.Series
     try:
         if pa.types.is_dictionary(kind) and not pa.types.is_string(kind.value_type):
@@ -439,102 +422,3 @@ def _convert_arrow(column: pa.ChunkedArray, name: str, fname: str, notes: list[s
     if pd.api.types.is_float_dtype(series.dtype):
         _note_infinite(series, label, notes)
     return series
-
-
-# ------------------------------------------------------------------------------------------- catalog
-@dataclass(frozen=True)
-class Dataset:
-    """One attached file: its name in the conversation, where it came from and what was loaded.
-
-    Equality and hashing ignore ``frame``: two loads of the same bytes under the same name are equal.
-    """
-
-    name: str
-    path: Path
-    format: Format
-    frame: pd.DataFrame = field(compare=False, repr=False)
-    sha256: str
-    n_rows: int
-    columns: tuple[str, ...]
-    notes: tuple[str, ...]
-
-
-def _default_name(path: Path) -> str:
-    stem = path.name
-    for _ in range(2):
-        suffix = Path(stem).suffix.lower()
-        if suffix in {*_COMPRESSED_SUFFIXES, *_PARQUET_SUFFIXES, ".csv", ".tsv", ".txt"}:
-            stem = stem[: -len(suffix)]
-    name = re.sub(r"[^A-Za-z0-9_]+", "_", stem).strip("_")[:64] or "data"
-    return f"d_{name}" if name[0].isdigit() else name
-
-
-def _file_sha256(path: Path) -> str | None:
-    digest = hashlib.sha256()
-    try:
-        with path.open("rb") as handle:
-            while chunk := handle.read(1 << 20):
-                digest.update(chunk)
-    except OSError:
-        return None
-    return digest.hexdigest()
-
-
-class Catalog:
-    """The datasets attached to a conversation, by name, in the order they were first attached."""
-
-    def __init__(self) -> None:
-        self._datasets: dict[str, Dataset] = {}
-
-    def add(self, path: str | os.PathLike[str], name: str | None = None, *, encoding: str | None = None) -> Dataset:
-        """Load ``path`` under ``name`` (default: the sanitised file stem); re-adding a name replaces it."""
-        resolved = Path(path).expanduser().resolve()
-        if name is None:
-            name = _default_name(resolved)
-        elif not _NAME_RE.fullmatch(name):
-            raise ToolError(
-                "invalid_dataset_name",
-                f"'{display_name(name)}' cannot name a dataset.",
-                "Use letters, digits and underscores, not starting with a digit (e.g. sales_2024).",
-            )
-        frame, fmt, notes, digest = _load(resolved, encoding, MAX_FILE_BYTES)
-        columns = tuple(str(column) for column in frame.columns)
-        dataset = Dataset(name, resolved, fmt, frame, digest, len(frame), columns, tuple(notes))
-        self._datasets[name] = dataset
-        return dataset
-
-    def get(self, name: str) -> Dataset:
-        """The dataset called ``name``; an unknown name is a ToolError naming the closest attached one."""
-        dataset = self._datasets.get(name)
-        if dataset is None:
-            close = difflib.get_close_matches(name, self.names(), n=1)
-            hint = f"Did you mean '{close[0]}'? " if close else ""
-            attached = ", ".join(self.names()) or "none yet (attach a CSV or Parquet file first)"
-            raise ToolError(
-                "unknown_dataset",
-                f"No dataset named '{display_name(name)}' is attached.",
-                f"{hint}Attached datasets: {attached}.",
-            )
-        return dataset
-
-    def frame(self, name: str) -> pd.DataFrame:
-        """The dataset's frame, as a shallow copy-on-write copy: changes to it never reach the catalog."""
-        return self.get(name).frame.copy(deep=False)
-
-    def names(self) -> list[str]:
-        """The attached dataset names, in attachment order."""
-        return list(self._datasets)
-
-    def changed_on_disk(self, name: str) -> bool:
-        """Whether the file's bytes differ from those loaded, or the file is gone: reload before analysing."""
-        dataset = self.get(name)
-        return _file_sha256(dataset.path) != dataset.sha256
-
-    def __len__(self) -> int:
-        return len(self._datasets)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._datasets
-
-    def __iter__(self) -> Iterator[Dataset]:
-        return iter(list(self._datasets.values()))

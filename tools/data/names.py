@@ -1,0 +1,53 @@
+"""Dataset and column names: safe display, and the ``NAME=PATH`` form of an attached file."""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import re
+import unicodedata
+
+__all__ = ["NAME_RE", "display_name", "parse_data_argument", "quote_name"]
+
+NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+_BIDI = frozenset([*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C])
+
+
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def display_name(column: str, limit: int = 60) -> str:
+    """A column name made safe to show: control, bidi and line-breaking characters escaped, then truncated.
+
+    Newlines, carriage returns and tabs become ``\\n``, ``\\r``, ``\\t``; other control characters (so an
+    ANSI escape sequence loses its ESC), lone surrogates, line/paragraph separators, the BOM and the bidi
+    controls U+202A-U+202E, U+2066-U+2069 become ``\\uXXXX``. Past ``limit`` characters the name is cut
+    (never inside an escape) and ends in ``…``. Markup such as ``[bold]`` stays as text: renderers must
+    not parse markup. Lookups always use the original name.
+    """
+    parts: list[str] = []
+    for ch in str(column):
+        if ch in _NAMED_ESCAPES:
+            parts.append(_NAMED_ESCAPES[ch])
+        elif ord(ch) in _BIDI or ch == "\ufeff" or unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp"):
+            parts.append(f"\\u{ord(ch):04x}")
+        else:
+            parts.append(ch)
+    ends = list(itertools.accumulate(map(len, parts)))
+    if not ends or ends[-1] <= limit:
+        return "".join(parts)
+    return "".join(parts[: bisect.bisect_right(ends, limit - 1)]) + "…"
+
+
+def quote_name(name: str) -> str:
+    return f"'{display_name(name)}'"
+
+
+def parse_data_argument(text: str) -> tuple[str | None, str]:
+    """Split ``NAME=PATH`` into ``(NAME, PATH)``; text without a valid ``NAME=`` prefix is all path."""
+    name, sep, path = text.partition("=")
+    if sep and path and NAME_RE.fullmatch(name):
+        return name, path
+    return None, text
