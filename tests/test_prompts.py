@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -36,6 +39,23 @@ def test_every_prompt_referenced_in_code_exists() -> None:
     assert referenced <= set(prompts.available()), referenced - set(prompts.available())
 
 
-def test_prompts_are_packaged_in_the_wheel() -> None:
-    pyproject = ROOT.joinpath("pyproject.toml").read_text(encoding="utf-8")
-    assert re.search(r'packages = \[[^\]]*"prompts"', pyproject)
+def test_prompts_ship_in_the_wheel(tmp_path: Path) -> None:
+    """Build the wheel as pip would and look inside: the prompt files, the packages, the console script."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "hatchling", "build", "-t", "wheel", "-d", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    (wheel,) = tmp_path.glob("whyscope-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+        assert "whyscope = assistant.cli:main" in archive.read(entry_points).decode()
+    for prompt in prompts.available():
+        assert f"prompts/{prompt}.md" in names
+    assert {"tools/py.typed", "assistant/py.typed", "tools/power/formulas.py", "tools/data/loading.py"} <= names
+    assert not any(n.startswith("tests/") for n in names)
