@@ -190,13 +190,14 @@ def solve_sample_size(design: Design, delta: float, target: float) -> float:
     if at(smallest) >= target:
         return smallest
     # bracket the root around the normal approximation, widening only if the t correction needs it
-    guess = _z_sum(design, target) ** 2 * _variance_per_unit(design, delta) / delta**2
+    scale = _z_sum(design, target) * math.sqrt(_variance_per_unit(design, delta))
+    if abs(delta) * math.sqrt(MAX_UNITS) < scale:  # the guess alone is past the cap (and may not be a float)
+        raise _too_large(delta)
+    guess = (scale / delta) ** 2
     lo = max(smallest, 0.7 * guess)
     if at(lo) > target:
         lo = smallest
     hi = max(1.5 * guess, lo + 8.0)
-    if guess > MAX_UNITS:
-        raise _too_large(delta)
     while at(hi) < target:
         hi *= 2.0
         if hi > 4 * MAX_UNITS:
