@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -285,3 +286,25 @@ def test_huge_sample_sizes_stay_finite() -> None:
 def test_result_is_deterministic_byte_for_byte() -> None:
     fields: dict[str, Any] = {"metric": "proportion", "baseline": 0.05, "n_per_arm": 12_345, "solve_for": "mde"}
     assert run(**fields).model_dump_json() == run(**fields).model_dump_json()
+
+
+SUMMARY_CASES: list[dict[str, Any]] = [
+    {"metric": "proportion", "baseline": 0.042, "mde": 0.05, "mde_kind": "relative", "daily_units": 12_000.0},
+    {"metric": "proportion", "baseline": 0.3, "mde": 0.02, "cluster_size": 40.0, "icc": 0.02, "arms": 3},
+    {"metric": "mean", "baseline": 25.0, "std_dev": 40.0, "n_per_arm": 5_000, "solve_for": "mde"},
+    {"metric": "mean", "baseline": 25.0, "std_dev": 40.0, "n_per_arm": 5_000, "mde": 1.0, "solve_for": "power"},
+]
+
+
+@pytest.mark.parametrize("fields", SUMMARY_CASES)
+def test_every_number_in_the_summary_is_a_field_of_the_result(fields: dict[str, Any]) -> None:
+    result = run(**fields)
+    values = [v for v in result.model_dump().values() if isinstance(v, int | float) and not isinstance(v, bool)]
+    for token in re.findall(r"[+-]?\d[\d,]*\.?\d*%?", result.summary):
+        number = float(token.rstrip("%").replace(",", ""))
+        candidates = [number / 100, number] if token.endswith("%") else [number]
+        assert any(math.isclose(c, v, rel_tol=5e-3, abs_tol=5e-4) for c in candidates for v in values), (
+            f"{token} in the summary is not one of the result's numbers"
+        )
+    if "cluster_size" in fields:
+        assert f"{result.clusters_per_arm:,} clusters of 40 units" in result.summary

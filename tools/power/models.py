@@ -150,6 +150,8 @@ class PowerResult(ToolResult):
     )
     power: float = Field(description="Power of the design at the reported sample size and effect.")
     target_power: float | None = Field(description="The power asked for (null when power was solved for).")
+    cluster_size: float | None = Field(description="Units per randomized cluster, as given (cluster designs).")
+    icc: float | None = Field(description="Intra-cluster correlation, as given (cluster designs).")
     design_effect: float = Field(description="Variance inflation from clustering, 1 + (m - 1) * ICC.")
     variance_reduction: float = Field(description="Share of variance removed by CUPED that was assumed.")
     daily_units: float | None = Field(description="Units entering per day, as given.")

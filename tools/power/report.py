@@ -180,22 +180,26 @@ def summary_sentence(
     achieved: float,
     target: float | None,
     duration: int | None,
+    clusters: int | None,
 ) -> str:
     effect = f"{delta:+.4g}" + (f" ({mde_relative:+.2%} relative)" if mde_relative is not None else "")
     test = f"alpha = {request.alpha:g} ({request.alternative})"
     arms = f"{n1:,} units in control and {n2:,} in " + ("treatment" if request.arms == 2 else "each treatment arm")
     days = f", about {duration:,} day(s) at {request.daily_units:,.6g} units a day" if duration else ""
+    total = f"{n_total:,} in total"
+    if clusters is not None and request.cluster_size is not None:
+        total += f", {clusters:,} clusters of {request.cluster_size:g} units in control"
     if request.solve_for == "sample_size":
         return (
             f"To detect a change of {effect} from a baseline of {request.baseline:g} with at least {target:.0%} "
-            f"power at {test}, you need {arms} ({n_total:,} in total){days}; power at that size is {achieved:.1%}."
+            f"power at {test}, you need {arms} ({total}){days}; power at that size is {achieved:.1%}."
         )
     if request.solve_for == "mde":
         return (
-            f"With {arms} ({n_total:,} in total{days}), the smallest change detectable with {achieved:.0%} power "
+            f"With {arms} ({total}{days}), the smallest change detectable with {achieved:.0%} power "
             f"at {test} is {effect} from a baseline of {request.baseline:g}."
         )
     return (
-        f"With {arms} ({n_total:,} in total{days}), the power to detect a change of {effect} from a baseline of "
+        f"With {arms} ({total}{days}), the power to detect a change of {effect} from a baseline of "
         f"{request.baseline:g} at {test} is {achieved:.1%}."
     )

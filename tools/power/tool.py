@@ -90,6 +90,8 @@ def power(request: PowerRequest, data: object = None) -> PowerResult:
         "standardized_effect": standardized_effect(design, request, delta),
         "power": achieved,
         "target_power": target,
+        "cluster_size": request.cluster_size,
+        "icc": request.icc,
         "design_effect": design.design_effect,
         "variance_reduction": 1.0 - design.variance_factor,
         "daily_units": request.daily_units,
@@ -102,7 +104,7 @@ def power(request: PowerRequest, data: object = None) -> PowerResult:
     }
     return PowerResult(
         **fields,
-        summary=summary_sentence(request, n1, n2, n_total, delta, mde_relative, achieved, target, duration),
+        summary=summary_sentence(request, n1, n2, n_total, delta, mde_relative, achieved, target, duration, clusters),
     )
 
 
