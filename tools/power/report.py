@@ -19,6 +19,24 @@ def standardized_effect(design: Design, request: PowerRequest, delta: float) -> 
     return 2.0 * math.asin(math.sqrt(p1 + delta)) - 2.0 * math.asin(math.sqrt(p1))
 
 
+class _Findings:
+    """Checks and warnings collected for one result."""
+
+    def __init__(self) -> None:
+        self.checks: list[Check] = []
+        self.warnings: list[str] = []
+
+    def gate(self, name: str, ok: bool, detail: str, warning: str | None = None) -> None:
+        """A check that passes or warns; a warning sentence goes with a failed one."""
+        self.checks.append(Check(name=name, status="pass" if ok else "warn", detail=detail))
+        if not ok and warning:
+            self.warnings.append(warning)
+
+    def assumption(self, name: str, detail: str) -> None:
+        """An assumption the numbers rest on and no data here can test."""
+        self.checks.append(Check(name=name, status="not_tested", detail=detail))
+
+
 def diagnose(
     request: PowerRequest,
     design: Design,
@@ -30,112 +48,79 @@ def diagnose(
     clusters: int | None,
     mde_relative: float | None,
 ) -> tuple[list[Check], list[str]]:
-    checks: list[Check] = []
-    warnings: list[str] = []
+    found = _Findings()
     if design.metric == "proportion":
         p1, p2 = design.baseline, design.baseline + delta
         expected = min(n1 * p1, n1 * (1 - p1), n2 * p2, n2 * (1 - p2)) / design.design_effect
         ok = expected >= 10
-        checks.append(
-            Check(
-                name="normal_approximation",
-                status="pass" if ok else "warn",
-                detail=f"Smallest expected count of successes or failures in an arm: {expected:,.1f} "
-                f"({'at least' if ok else 'below'} 10, the usual floor for the normal approximation).",
-            )
+        found.gate(
+            "normal_approximation",
+            ok,
+            f"Smallest expected count of successes or failures in an arm: {expected:,.1f} "
+            f"({'at least' if ok else 'below'} 10, the usual floor for the normal approximation).",
+            "Few expected conversions per arm: the normal approximation is rough here; treat the sample size as a "
+            "lower bound.",
         )
-        if not ok:
-            warnings.append(
-                "Few expected conversions per arm: the normal approximation is rough here; treat the sample "
-                "size as a lower bound."
-            )
     else:
-        ok = min(n1, n2) / design.design_effect >= 30
-        checks.append(
-            Check(
-                name="sample_size_floor",
-                status="pass" if ok else "warn",
-                detail=f"Effective units in the smallest arm: {min(n1, n2) / design.design_effect:,.1f} "
-                f"({'at least' if ok else 'below'} 30). Heavy-tailed metrics such as revenue need far more "
-                "for the t-test's normality to hold.",
-            )
+        effective = min(n1, n2) / design.design_effect
+        found.gate(
+            "sample_size_floor",
+            effective >= 30,
+            f"Effective units in the smallest arm: {effective:,.1f} ({'at least' if effective >= 30 else 'below'} "
+            "30). Heavy-tailed metrics such as revenue need far more for the t-test's normality to hold.",
         )
     if duration is not None:
         full_week = duration >= 7
-        checks.append(
-            Check(
-                name="full_week",
-                status="pass" if full_week else "warn",
-                detail=f"Duration {duration} day(s) {'covers' if full_week else 'does not cover'} a full week.",
-            )
+        found.gate(
+            "full_week",
+            full_week,
+            f"Duration {duration} day(s) {'covers' if full_week else 'does not cover'} a full week.",
+            f"The sample is reached in {duration} day(s), less than one full week: run at least 7 days so that "
+            "weekday/weekend cycles and novelty effects are averaged out.",
         )
-        if not full_week:
-            warnings.append(
-                f"The sample is reached in {duration} day(s), less than one full week: run at least 7 days so "
-                "that weekday/weekend cycles and novelty effects are averaged out."
-            )
     if clusters is not None:
         enough = clusters >= MIN_CLUSTERS_PER_ARM
-        checks.append(
-            Check(
-                name="clusters_per_arm",
-                status="pass" if enough else "warn",
-                detail=f"{clusters} clusters in control with design effect {design.design_effect:.3g} "
-                f"({'at least' if enough else 'fewer than'} {MIN_CLUSTERS_PER_ARM}).",
-            )
+        found.gate(
+            "clusters_per_arm",
+            enough,
+            f"{clusters} clusters in control with design effect {design.design_effect:.3g} "
+            f"({'at least' if enough else 'fewer than'} {MIN_CLUSTERS_PER_ARM}).",
+            f"Only {clusters} clusters per arm: with fewer than {MIN_CLUSTERS_PER_ARM}, cluster-robust inference is "
+            "unreliable; add clusters rather than units per cluster.",
         )
-        if not enough:
-            warnings.append(
-                f"Only {clusters} clusters per arm: with fewer than {MIN_CLUSTERS_PER_ARM}, cluster-robust "
-                "inference is unreliable; add clusters rather than units per cluster."
-            )
-        checks.append(
-            Check(
-                name="icc_assumption",
-                status="not_tested",
-                detail=f"The ICC of {request.icc:g} is an assumption; if the real ICC is higher, power is lower. "
-                "Estimate it from pre-period data and rerun with the upper end of its range.",
-            )
+        found.assumption(
+            "icc_assumption",
+            f"The ICC of {request.icc:g} is an assumption; if the real ICC is higher, power is lower. Estimate it "
+            "from pre-period data and rerun with the upper end of its range.",
         )
     if request.variance_reduction:
-        checks.append(
-            Check(
-                name="variance_reduction_assumption",
-                status="not_tested",
-                detail=f"CUPED is assumed to remove {request.variance_reduction:.0%} of the variance; if the "
-                "pre-period covariate explains less, power is lower. Rerun with variance_reduction=null for the "
-                "no-CUPED bound.",
-            )
+        found.assumption(
+            "variance_reduction_assumption",
+            f"CUPED is assumed to remove {request.variance_reduction:.0%} of the variance; if the pre-period "
+            "covariate explains less, power is lower. Rerun with variance_reduction=null for the no-CUPED bound.",
         )
     if request.arms > 2:
-        checks.append(
-            Check(
-                name="multiple_comparisons",
-                status="pass",
-                detail=f"{request.arms - 1} treatment-vs-control comparisons, each tested at "
-                f"alpha = {design.alpha:.4g} (Bonferroni) so the family-wise error stays at {request.alpha:g}.",
-            )
+        found.gate(
+            "multiple_comparisons",
+            True,
+            f"{request.arms - 1} treatment-vs-control comparisons, each tested at alpha = {design.alpha:.4g} "
+            f"(Bonferroni) so the family-wise error stays at {request.alpha:g}.",
         )
     if request.solve_for == "power":
         adequate = achieved >= DEFAULT_POWER
-        checks.append(
-            Check(
-                name="adequate_power",
-                status="pass" if adequate else "warn",
-                detail=f"Power {achieved:.1%} is {'at least' if adequate else 'below'} the usual 80%.",
-            )
+        found.gate(
+            "adequate_power",
+            adequate,
+            f"Power {achieved:.1%} is {'at least' if adequate else 'below'} the usual 80%.",
+            f"Underpowered: a real effect of this size would be missed {1 - achieved:.0%} of the time, and a "
+            "significant result would likely overstate the effect.",
         )
-        if not adequate:
-            warnings.append(
-                f"Underpowered: a real effect of this size would be missed {1 - achieved:.0%} of the time, and a "
-                "significant result would likely overstate the effect."
-            )
     if request.solve_for == "mde" and mde_relative is not None and abs(mde_relative) > 0.2:
-        warnings.append(
-            f"The smallest detectable change is {abs(mde_relative):.1%} of the baseline; most product changes "
-            "move a metric far less, so a null result would say little."
+        found.warnings.append(
+            f"The smallest detectable change is {abs(mde_relative):.1%} of the baseline; most product changes move "
+            "a metric far less, so a null result would say little."
         )
-    return checks, warnings
+    return found.checks, found.warnings
 
 
 def method_text(request: PowerRequest, design: Design) -> str:
