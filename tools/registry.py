@@ -9,6 +9,7 @@ the tool and returns its result or a :class:`~tools.errors.ToolError` — it nev
 from __future__ import annotations
 
 import difflib
+import importlib
 import inspect
 import json
 import warnings
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from tools.ab_test.models import AbTestRequest, AbTestResult
 from tools.errors import ToolError
 from tools.power import PowerRequest, PowerResult, power
 from tools.results import ToolRequest, ToolResult
@@ -37,12 +39,24 @@ MAX_ARGUMENT_CHARS = 100_000
 
 @dataclass(frozen=True)
 class ToolSpec:
-    """One registered tool: its stable name, request and result models, and pure function."""
+    """One registered tool: its stable name, request and result models, and pure function.
+
+    ``function`` is the function itself or its import path ``"package.module:name"``, loaded on first use so
+    that listing tools and building schemas never imports what a tool needs to run (pandas, say).
+    """
 
     name: str
     request: type[ToolRequest]
     result: type[ToolResult]
-    function: ToolFunction
+    implementation: ToolFunction | str
+
+    @property
+    def function(self) -> ToolFunction:
+        if not isinstance(self.implementation, str):
+            return self.implementation
+        module, _, attribute = self.implementation.partition(":")
+        function: ToolFunction = getattr(importlib.import_module(module), attribute)
+        return function
 
     @property
     def description(self) -> str:
@@ -62,7 +76,10 @@ class ToolSpec:
         return "dataset" in self.request.model_fields
 
 
-TOOLS: tuple[ToolSpec, ...] = (ToolSpec(name="power", request=PowerRequest, result=PowerResult, function=power),)
+TOOLS: tuple[ToolSpec, ...] = (
+    ToolSpec(name="power", request=PowerRequest, result=PowerResult, implementation=power),
+    ToolSpec(name="ab_test", request=AbTestRequest, result=AbTestResult, implementation="tools.ab_test.tool:ab_test"),
+)
 
 _BY_NAME: dict[str, ToolSpec] = {spec.name: spec for spec in TOOLS}
 if len(_BY_NAME) != len(TOOLS):  # pragma: no cover - guards the table above

@@ -121,7 +121,7 @@ class DataRequest(ToolRequest):
 @pytest.fixture
 def register(monkeypatch: pytest.MonkeyPatch) -> Any:
     def add(name: str, function: Any, request: type[ToolRequest] = EchoRequest) -> None:
-        spec = ToolSpec(name=name, request=request, result=EchoResult, function=function)
+        spec = ToolSpec(name=name, request=request, result=EchoResult, implementation=function)
         monkeypatch.setitem(registry._BY_NAME, name, spec)
 
     return add

@@ -1,0 +1,24 @@
+"""Analysis of randomized experiments (A/B and A/B/n tests), from rows or from dashboard numbers.
+
+Modules: ``models`` (request and result), ``inputs`` (validation; rows and summaries to per-arm moments),
+``stats`` (moments, estimators, tests), ``decision`` (corrections, verdicts, the decision), ``tool`` (the
+function the registry calls).
+"""
+
+from typing import TYPE_CHECKING, Any
+
+from tools.ab_test.models import AbTestRequest, AbTestResult
+
+if TYPE_CHECKING:
+    from tools.ab_test.tool import ab_test
+
+__all__ = ["AbTestRequest", "AbTestResult", "ab_test"]
+
+
+def __getattr__(name: str) -> Any:
+    # the function pulls in pandas; the models do not, so listing tools and their schemas stays light
+    if name == "ab_test":
+        from tools.ab_test.tool import ab_test
+
+        return ab_test
+    raise AttributeError(name)

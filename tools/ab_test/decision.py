@@ -1,0 +1,144 @@
+"""Multiple-testing corrections, per-comparison verdicts, and the ship / don't ship decision."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from tools.ab_test.models import ArmDecision, Comparison, Decision
+
+__all__ = ["adjust", "decide"]
+
+
+def adjust(p_values: Sequence[float], method: str) -> list[float]:
+    """Holm's step-down or Benjamini-Hochberg's step-up adjusted p-values (``none`` returns them as given)."""
+    p = np.asarray(p_values, dtype=np.float64)
+    m = len(p)
+    if method == "none" or m <= 1:
+        return [float(v) for v in p]
+    order = np.argsort(p, kind="stable")
+    ranked = p[order]
+    if method == "holm":
+        steps = np.maximum.accumulate((m - np.arange(m)) * ranked)
+    elif method == "benjamini-hochberg":
+        steps = np.minimum.accumulate(m / np.arange(m, 0, -1) * ranked[::-1])[::-1]
+    else:  # pragma: no cover - the request model restricts the choices
+        raise ValueError(f"unknown correction {method!r}")
+    adjusted = np.empty(m)
+    adjusted[order] = np.minimum(steps, 1.0)
+    return [float(v) for v in adjusted]
+
+
+def _good(comparison: Comparison) -> bool:
+    """Whether the point estimate moved in the metric's good direction."""
+    delta = comparison.absolute.estimate
+    return delta > 0 if comparison.direction == "increase" else delta < 0
+
+
+def _pct(value: float) -> str:
+    return f"{value:+.2%}"
+
+
+def decide_arm(arm: str, comparisons: list[Comparison], decision_rule: float | None, srm_failed: bool) -> ArmDecision:
+    """One treatment arm's decision from its primary metrics and guardrails."""
+    reasons: list[str] = []
+    if srm_failed:
+        reasons.append("The sample ratio does not match the plan (SRM): the assignment cannot be trusted.")
+        return ArmDecision(arm=arm, decision="investigate", reasons=reasons)
+    primaries = [c for c in comparisons if c.role == "primary"]
+    guardrails = [c for c in comparisons if c.role == "guardrail"]
+    blocked = False
+    harmful = False
+    for g in guardrails:
+        if g.verdict == "breached":
+            harmful = True
+            reasons.append(f"Guardrail '{g.metric}' is breached (relative change {_lift(g)}).")
+        elif g.verdict == "not_shown_non_inferior":
+            blocked = True
+            reasons.append(
+                f"Guardrail '{g.metric}' is not shown to be within its {g.non_inferiority_margin:.2%} margin "
+                f"(relative change {_lift(g)}, non-inferiority p = {g.non_inferiority_p_value:.3g})."
+            )
+    outcome: list[Decision] = []
+    for c in primaries:
+        rel = c.relative
+        if c.verdict == "regression":
+            outcome.append("don't ship")
+            reasons.append(f"Primary metric '{c.metric}' got worse ({_lift(c)}, p = {c.p_value_adjusted:.3g}).")
+        elif c.verdict == "improvement":
+            if decision_rule is not None and rel is not None and rel.estimate * _sign(c) < decision_rule:
+                too_small = rel.ci_upper < decision_rule if c.direction == "increase" else -rel.ci_lower < decision_rule
+                outcome.append("don't ship" if too_small else "inconclusive")
+                reasons.append(
+                    f"Primary metric '{c.metric}' improved ({_lift(c)}, p = {c.p_value_adjusted:.3g}) but by less "
+                    f"than the {decision_rule:.2%} the decision rule requires"
+                    + (" (the interval excludes it)." if too_small else ".")
+                )
+            else:
+                outcome.append("ship")
+                reasons.append(f"Primary metric '{c.metric}' improved ({_lift(c)}, p = {c.p_value_adjusted:.3g}).")
+        else:
+            rules_out = (
+                decision_rule is not None
+                and rel is not None
+                and (rel.ci_upper < decision_rule if c.direction == "increase" else -rel.ci_lower < decision_rule)
+            )
+            outcome.append("don't ship" if rules_out else "inconclusive")
+            reasons.append(
+                f"Primary metric '{c.metric}' shows no detectable change ({_lift(c)}, p = {c.p_value_adjusted:.3g})"
+                + (f"; the interval rules out the {decision_rule:.2%} lift required." if rules_out else ".")
+            )
+    if harmful or "don't ship" in outcome:
+        decision: Decision = "don't ship"
+    elif outcome and all(o == "ship" for o in outcome) and not blocked:
+        decision = "ship"
+    else:
+        decision = "inconclusive"
+    if not primaries:
+        reasons.append("No primary metric was given, so there is nothing to ship on.")
+    return ArmDecision(arm=arm, decision=decision, reasons=reasons)
+
+
+def _sign(comparison: Comparison) -> float:
+    return 1.0 if comparison.direction == "increase" else -1.0
+
+
+def _lift(comparison: Comparison) -> str:
+    if comparison.relative is None:
+        return f"{comparison.absolute.estimate:+.4g} absolute"
+    return f"{_pct(comparison.relative.estimate)} relative"
+
+
+def decide(
+    arms: list[str],
+    comparisons: list[Comparison],
+    decision_rule: float | None,
+    srm_failed: bool,
+) -> tuple[list[ArmDecision], Decision, list[str]]:
+    """Per-arm decisions and the overall one: ship the best shippable arm; otherwise say why not."""
+    per_arm = [decide_arm(arm, [c for c in comparisons if c.arm == arm], decision_rule, srm_failed) for arm in arms]
+    if srm_failed:
+        return per_arm, "investigate", per_arm[0].reasons
+    shippable = [d for d in per_arm if d.decision == "ship"]
+    if shippable:
+        best = max(shippable, key=lambda d: _primary_gain(d.arm, comparisons))
+        reasons = [f"Ship arm '{best.arm}'.", *best.reasons]
+        if len(shippable) > 1:
+            reasons.append(
+                f"{len(shippable)} arms qualify; '{best.arm}' has the largest primary lift (the arms were not "
+                "compared with each other)."
+            )
+        return per_arm, "ship", reasons
+    if all(d.decision == "don't ship" for d in per_arm):
+        return per_arm, "don't ship", [r for d in per_arm for r in (f"Arm '{d.arm}':", *d.reasons)]
+    return per_arm, "inconclusive", [r for d in per_arm for r in (f"Arm '{d.arm}':", *d.reasons)]
+
+
+def _primary_gain(arm: str, comparisons: list[Comparison]) -> float:
+    gains = [
+        (c.relative.estimate if c.relative is not None else c.absolute.estimate) * _sign(c)
+        for c in comparisons
+        if c.arm == arm and c.role == "primary"
+    ]
+    return min(gains) if gains else 0.0

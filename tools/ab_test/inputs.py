@@ -1,0 +1,416 @@
+"""From a request and its data (rows or dashboard summaries) to validated per-arm moments.
+
+Every problem with the input is a ToolError naming the column, the values and the fix; rows left out for a
+reason (missing values, units seen in two arms) are counted and reported, never dropped silently.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from tools.ab_test.models import AbTestRequest, ArmSummary, MetricSpec
+from tools.ab_test.stats import Moments, group_moments
+from tools.data.names import display_name
+from tools.errors import ToolError
+
+__all__ = ["MetricData", "Prepared", "prepare_rows", "prepare_summaries"]
+
+CONTROL_NAMES = ("control", "ctrl", "baseline", "a", "0", "false", "off", "holdout", "default", "c")
+ID_COLUMN = re.compile(r"(^|_)(user|customer|account|device|visitor|member|client|person)(_?id)?$|^id$", re.I)
+POST_PERIOD = re.compile(r"post|after|during|outcome|result", re.I)
+
+
+@dataclass
+class MetricData:
+    """One metric's moments per arm (control first), with and without capping."""
+
+    spec: MetricSpec
+    moments: list[Moments]
+    ratio: bool  # estimate as a ratio of means (ratio metrics, or any metric summed per randomization unit)
+    uncapped: list[Moments] | None = None
+    cap: float | None = None
+    capped_values: int = 0
+    excluded_rows: int = 0
+    largest_unit_share: float | None = None  # share of the metric's total from its single largest unit
+
+
+@dataclass
+class Prepared:
+    """Everything the analysis needs, data-source independent."""
+
+    arms: list[str]  # control first
+    units: list[int]  # randomized units per arm, for the SRM check
+    metrics: list[MetricData]
+    source: str
+    notes: list[str] = field(default_factory=list)
+    unit_label: str = "units"
+    crossover_units: int = 0
+
+
+# --- arms ------------------------------------------------------------------------------------------------
+
+
+def choose_control(labels: list[str], control: str | None) -> list[str]:
+    """The arm labels ordered control first (then by label); ToolErrors for one arm or an unclear control."""
+    if len(labels) < 2:
+        raise ToolError(
+            "one_arm",
+            f"Only one arm is present ({', '.join(repr(x) for x in labels) or 'none'}); a comparison needs two.",
+            "Check the arm column and any filtering: the data should hold control and at least one treatment.",
+        )
+    if control is not None:
+        if control not in labels:
+            close = difflib.get_close_matches(control, labels, n=1)
+            raise ToolError(
+                "unknown_control",
+                f"The control arm '{display_name(control)}' is not among the arms found: {_labels(labels)}.",
+                (f"Did you mean '{close[0]}'? " if close else "") + "Give one of the labels exactly as in the data.",
+            )
+    else:
+        candidates = [label for label in labels if label.strip().lower() in CONTROL_NAMES]
+        if len(candidates) != 1:
+            raise ToolError(
+                "control_ambiguous",
+                f"Cannot tell which arm is control among {_labels(labels)}.",
+                "Give `control` with the control arm's label.",
+            )
+        control = candidates[0]
+    return [control, *sorted(label for label in labels if label != control)]
+
+
+def _labels(labels: list[str]) -> str:
+    shown = ", ".join(f"'{display_name(x, 40)}'" for x in labels[:12])
+    return "{" + shown + (", …" if len(labels) > 12 else "") + "}"
+
+
+def expected_shares(request: AbTestRequest, arms: list[str]) -> list[float]:
+    """Planned share per arm (normalised); equal when no split was given."""
+    if request.expected_split is None:
+        return [1.0 / len(arms)] * len(arms)
+    planned = {s.arm: s.share for s in request.expected_split}
+    if set(planned) != set(arms) or len(planned) != len(request.expected_split):
+        raise ToolError(
+            "split_mismatch",
+            f"expected_split names arms {_labels(sorted(planned))}, but the data has {_labels(arms)}.",
+            "Give one share per arm, with the labels exactly as in the data.",
+        )
+    total = sum(planned.values())
+    return [planned[a] / total for a in arms]
+
+
+# --- row-level data --------------------------------------------------------------------------------------
+
+
+def _column(frame: pd.DataFrame, name: str, role: str) -> pd.Series:
+    if name not in frame.columns:
+        columns = [str(c) for c in frame.columns]
+        close = difflib.get_close_matches(name, columns, n=3)
+        raise ToolError(
+            "unknown_column",
+            f"The {role} column '{display_name(name)}' is not in the dataset.",
+            (f"Did you mean {', '.join(repr(c) for c in close)}? " if close else "")
+            + f"The dataset has {len(columns)} columns"
+            + (f": {', '.join(display_name(c, 40) for c in columns[:20])}." if len(columns) <= 20 else "."),
+        )
+    return frame[name]
+
+
+def _numeric(series: pd.Series, name: str, what: str) -> NDArray[np.float64]:
+    """A column as float64 with NaN for missing values; non-numbers and infinities are ToolErrors."""
+    if pd.api.types.is_bool_dtype(series.dtype):
+        values = series.astype("float64").to_numpy(dtype=np.float64, na_value=np.nan)
+    elif pd.api.types.is_numeric_dtype(series.dtype):
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        text = series.dropna().astype(str)
+        bad = text[pd.to_numeric(text, errors="coerce").isna()]
+        positions = np.flatnonzero(series.index.isin(bad.index))[:3]
+        examples = ", ".join(f"'{display_name(str(series.iloc[i]), 30)}' (row {i + 1})" for i in positions)
+        raise ToolError(
+            "non_numeric_metric",
+            f"The {what} column '{display_name(name)}' is not numeric: {examples or 'it holds text'}.",
+            "Clean the column so every value is a number (or empty for missing), or pick another column.",
+        )
+    infinite = np.isinf(values)
+    if infinite.any():
+        rows = np.flatnonzero(infinite)[:3] + 1
+        raise ToolError(
+            "non_finite_values",
+            f"The {what} column '{display_name(name)}' has {int(infinite.sum()):,} infinite value(s) "
+            f"(rows {', '.join(map(str, rows))}).",
+            "Replace or remove the infinite values; they usually come from a division by zero upstream.",
+        )
+    return np.asarray(values, dtype=np.float64)
+
+
+def prepare_rows(request: AbTestRequest, frame: pd.DataFrame) -> Prepared:
+    """Validate row-level data and reduce it to moments per arm."""
+    if request.arm_column is None:
+        raise ToolError(
+            "missing_arm_column", "Row-level analysis needs arm_column.", "Name the column holding each row's arm."
+        )
+    if request.summaries is not None:
+        raise ToolError(
+            "conflicting_inputs",
+            "Both a dataset and summaries were given.",
+            "Use one: the dataset (row-level) or the summaries (dashboard numbers).",
+        )
+    notes: list[str] = []
+    arm_raw = _column(frame, request.arm_column, "arm")
+    arm_missing = arm_raw.isna().to_numpy()
+    codes_all, uniques = pd.factorize(arm_raw.astype("string"), use_na_sentinel=True)
+    labels = [str(u) for u in uniques]
+    if arm_missing.any():
+        notes.append(f"{int(arm_missing.sum()):,} row(s) with no arm label were left out.")
+    arms = choose_control(labels, request.control)
+    remap = np.array([arms.index(label) for label in labels], dtype=np.intp)
+    keep = codes_all >= 0
+    row_arm = np.full(len(frame), -1, dtype=np.intp)
+    row_arm[keep] = remap[codes_all[keep]]
+
+    cluster_codes: NDArray[np.intp] | None = None
+    unit_label = "units"
+    crossover = 0
+    if request.cluster_column is not None:
+        unit_label = f"'{display_name(request.cluster_column)}' units"
+        cluster_raw = _column(frame, request.cluster_column, "cluster")
+        cluster_codes_all, cluster_uniques = pd.factorize(cluster_raw, use_na_sentinel=True)
+        missing_cluster = (cluster_codes_all < 0) & keep
+        if missing_cluster.any():
+            notes.append(f"{int(missing_cluster.sum()):,} row(s) with no '{request.cluster_column}' were left out.")
+        keep &= cluster_codes_all >= 0
+        n_clusters = len(cluster_uniques)
+        first_arm = np.full(n_clusters, -1, dtype=np.intp)
+        kept_idx = np.flatnonzero(keep)
+        first_arm[cluster_codes_all[kept_idx[::-1]]] = row_arm[kept_idx[::-1]]  # any arm seen for the cluster
+        mixed = np.zeros(n_clusters, dtype=bool)
+        mixed[cluster_codes_all[kept_idx]] |= row_arm[kept_idx] != first_arm[cluster_codes_all[kept_idx]]
+        crossover = int(mixed.sum())
+        if crossover:
+            dropped_rows = int(mixed[cluster_codes_all[kept_idx]].sum())
+            notes.append(
+                f"{crossover:,} '{request.cluster_column}' unit(s) appear in more than one arm; their "
+                f"{dropped_rows:,} row(s) were left out."
+            )
+            keep[kept_idx] &= ~mixed[cluster_codes_all[kept_idx]]
+        cluster_codes = cluster_codes_all
+
+    metrics = [
+        _metric_from_rows(request, frame, spec, row_arm, keep, cluster_codes, len(arms), notes)
+        for spec in request.metrics
+    ]
+    if cluster_codes is not None:
+        kept = np.flatnonzero(keep)
+        present = np.zeros(int(cluster_codes.max()) + 1 if len(cluster_codes) else 0, dtype=bool)
+        arm_of = np.full(len(present), -1, dtype=np.intp)
+        present[cluster_codes[kept]] = True
+        arm_of[cluster_codes[kept]] = row_arm[kept]
+        units = np.bincount(arm_of[present], minlength=len(arms)).tolist()
+    else:
+        units = np.bincount(row_arm[keep], minlength=len(arms)).tolist()
+    return Prepared(
+        arms=arms,
+        units=[int(u) for u in units],
+        metrics=metrics,
+        source="rows",
+        notes=notes,
+        unit_label=unit_label,
+        crossover_units=crossover,
+    )
+
+
+def _metric_from_rows(
+    request: AbTestRequest,
+    frame: pd.DataFrame,
+    spec: MetricSpec,
+    row_arm: NDArray[np.intp],
+    keep: NDArray[np.bool_],
+    cluster_codes: NDArray[np.intp] | None,
+    n_arms: int,
+    notes: list[str],
+) -> MetricData:
+    column = spec.column or spec.name
+    y = _numeric(_column(frame, column, f"metric '{spec.name}'"), column, "metric")
+    valid = keep & ~np.isnan(y)
+    if spec.kind == "binary":
+        observed = np.unique(y[valid])
+        bad = observed[(observed != 0) & (observed != 1)]
+        if len(bad):
+            raise ToolError(
+                "not_binary",
+                f"Metric '{display_name(spec.name)}' is binary but column '{display_name(column)}' holds "
+                f"{', '.join(f'{v:g}' for v in bad[:5])}" + (" …" if len(bad) > 5 else "") + ".",
+                "A binary metric is 0/1 per unit; use kind='continuous' for counts or amounts.",
+            )
+    d = None
+    if spec.kind == "ratio":
+        if spec.denominator_column is None:
+            raise ToolError(
+                "missing_denominator",
+                f"Ratio metric '{display_name(spec.name)}' needs denominator_column.",
+                "Name the column summed in the denominator (e.g. sessions), or use kind='continuous'.",
+            )
+        d = _numeric(_column(frame, spec.denominator_column, "denominator"), spec.denominator_column, "denominator")
+        if (d[valid & ~np.isnan(d)] < 0).any():
+            raise ToolError(
+                "negative_denominator",
+                f"The denominator column '{display_name(spec.denominator_column)}' has negative values.",
+                "A ratio's denominator counts something (sessions, orders): it cannot be negative.",
+            )
+        valid &= ~np.isnan(d)
+    x = None
+    if spec.covariate_column is not None:
+        if cluster_codes is not None:
+            raise ToolError(
+                "unsupported_combination",
+                "CUPED with cluster_column is not supported yet.",
+                "Run without covariate_column, or aggregate the data to one row per randomized unit first.",
+            )
+        x = _numeric(_column(frame, spec.covariate_column, "covariate"), spec.covariate_column, "covariate")
+        valid &= ~np.isnan(x)
+    excluded = int(keep.sum() - valid.sum())
+    if excluded:
+        notes.append(f"Metric '{spec.name}': {excluded:,} row(s) with missing values were left out.")
+    data = MetricData(spec=spec, moments=[], ratio=spec.kind == "ratio" or cluster_codes is not None)
+    data.excluded_rows = excluded
+
+    rows = np.flatnonzero(valid)
+    yv, arm = y[rows], row_arm[rows]
+    dv = d[rows] if d is not None else None
+    xv = x[rows] if x is not None else None
+    if request.winsorize is not None and spec.kind == "continuous" and len(yv):
+        data.cap = float(np.quantile(yv, request.winsorize))
+        data.capped_values = int((yv > data.cap).sum())
+        data.uncapped = _moments(arm, n_arms, yv, dv, xv, cluster_codes, rows)
+        yv = np.minimum(yv, data.cap)
+    if spec.kind == "continuous" and len(yv):
+        total = float(np.abs(yv).sum())
+        data.largest_unit_share = float(np.abs(yv).max()) / total if total > 0 else None
+    data.moments = _moments(arm, n_arms, yv, dv, xv, cluster_codes, rows)
+    return data
+
+
+def _moments(
+    arm: NDArray[np.intp],
+    n_arms: int,
+    y: NDArray[np.float64],
+    d: NDArray[np.float64] | None,
+    x: NDArray[np.float64] | None,
+    cluster_codes: NDArray[np.intp] | None,
+    rows: NDArray[np.intp],
+) -> list[Moments]:
+    if cluster_codes is None:
+        return group_moments(arm, n_arms, y, d, x)
+    # sum the metric (and the denominator, or the row count) per randomized unit, then a ratio of means
+    clusters = cluster_codes[rows]
+    ids, dense = np.unique(clusters, return_inverse=True)
+    y_sum = np.asarray(np.bincount(dense, weights=y, minlength=len(ids)), dtype=np.float64)
+    d_sum = np.asarray(np.bincount(dense, weights=d, minlength=len(ids)), dtype=np.float64)
+    cluster_arm = np.empty(len(ids), dtype=np.intp)
+    cluster_arm[dense] = arm
+    return group_moments(cluster_arm, n_arms, y_sum, d_sum, None)
+
+
+# --- summaries -------------------------------------------------------------------------------------------
+
+
+def prepare_summaries(request: AbTestRequest) -> Prepared:
+    """Validate dashboard numbers and turn them into the same moments rows would give."""
+    assert request.summaries is not None
+    for field_name in ("arm_column", "cluster_column", "winsorize"):
+        if getattr(request, field_name) is not None:
+            raise ToolError(
+                "needs_rows",
+                f"{field_name} needs row-level data, but only summaries were given.",
+                f"Attach the rows as a dataset, or drop {field_name}.",
+            )
+    entries: dict[tuple[str, str], ArmSummary] = {}
+    for s in request.summaries:
+        key = (s.arm, s.metric)
+        if key in entries:
+            raise ToolError(
+                "duplicate_summary",
+                f"Two summaries for metric '{display_name(s.metric)}' in arm '{display_name(s.arm)}'.",
+                "Give one summary per arm and metric.",
+            )
+        entries[key] = s
+    labels = sorted({s.arm for s in request.summaries})
+    arms = choose_control(labels, request.control)
+    notes: list[str] = []
+    metrics = []
+    for spec in request.metrics:
+        if spec.kind == "ratio" or spec.covariate_column is not None:
+            raise ToolError(
+                "needs_rows",
+                f"Metric '{display_name(spec.name)}' is a ratio or uses CUPED, which needs row-level data.",
+                "Attach the rows as a dataset, or analyse it as a plain mean without a covariate.",
+            )
+        moments = []
+        for arm in arms:
+            entry = entries.get((arm, spec.name))
+            if entry is None:
+                raise ToolError(
+                    "missing_summary",
+                    f"No summary for metric '{display_name(spec.name)}' in arm '{display_name(arm)}'.",
+                    "Give n with mean and std_dev (continuous) or n with conversions (binary) for every arm.",
+                )
+            moments.append(_summary_moments(spec, entry))
+        metrics.append(MetricData(spec=spec, moments=moments, ratio=False))
+    primary = next((m for m in metrics if m.spec.role == "primary"), metrics[0])
+    units = [m.n for m in primary.moments]
+    for m in metrics:
+        if [x.n for x in m.moments] != units:
+            notes.append(
+                f"Metric '{m.spec.name}' reports different unit counts per arm than '{primary.spec.name}'; the "
+                f"sample-ratio check uses '{primary.spec.name}'."
+            )
+    return Prepared(arms=arms, units=units, metrics=metrics, source="summaries", notes=notes)
+
+
+def _summary_moments(spec: MetricSpec, s: ArmSummary) -> Moments:
+    where = f"metric '{display_name(spec.name)}' in arm '{display_name(s.arm)}'"
+    if spec.kind == "binary":
+        if s.conversions is not None:
+            if s.conversions > s.n:
+                raise ToolError(
+                    "invalid_summary",
+                    f"{where}: {s.conversions:,} conversions out of {s.n:,} units.",
+                    "Conversions cannot exceed the number of units; check the numbers.",
+                )
+            p = s.conversions / s.n
+        elif s.mean is not None:
+            if not 0 <= s.mean <= 1:
+                raise ToolError(
+                    "invalid_summary",
+                    f"{where}: a binary metric's rate must be in [0, 1]; got {s.mean:g}.",
+                    "Give the rate as a fraction (0.12 for 12%), or the conversions.",
+                )
+            p = s.mean
+        else:
+            raise ToolError("invalid_summary", f"{where}: no conversions or rate.", "Give n and conversions.")
+        return Moments(n=s.n, mean_y=p, m2_y=p * (1 - p) * s.n)
+    if s.mean is None or s.std_dev is None:
+        raise ToolError(
+            "invalid_summary",
+            f"{where}: a continuous metric needs mean and std_dev.",
+            "Give n, mean and std_dev (the standard deviation per unit, not the standard error).",
+        )
+    return Moments(n=s.n, mean_y=s.mean, m2_y=s.std_dev**2 * (s.n - 1))
+
+
+def repeated_id_columns(frame: pd.DataFrame, request: AbTestRequest) -> list[str]:
+    """ID-like columns whose values repeat: a sign that rows are finer than the randomized unit."""
+    if request.cluster_column is not None:
+        return []
+    found = []
+    for column in frame.columns:
+        name = str(column)
+        if ID_COLUMN.search(name) and frame[column].duplicated().any():
+            found.append(name)
+    return found

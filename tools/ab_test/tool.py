@@ -1,0 +1,344 @@
+"""The ab_test tool: SRM first, then every metric in every treatment arm against control, then the decision."""
+
+from __future__ import annotations
+
+import pandas as pd
+from scipy import special
+
+from tools.ab_test.decision import adjust, decide
+from tools.ab_test.inputs import (
+    POST_PERIOD,
+    MetricData,
+    Prepared,
+    expected_shares,
+    prepare_rows,
+    prepare_summaries,
+    repeated_id_columns,
+)
+from tools.ab_test.models import (
+    AbTestRequest,
+    AbTestResult,
+    ArmCount,
+    Comparison,
+    CupedDetail,
+    SrmResult,
+)
+from tools.ab_test.stats import ArmEstimate, arm_estimate, compare, critical, cuped_theta, pool, relative_lift
+from tools.data.names import display_name
+from tools.errors import ToolError
+from tools.results import Check
+
+__all__ = ["ab_test"]
+
+SRM_THRESHOLD = 0.001
+MIN_UNITS_WARN = 30
+OUTLIER_SHARE = 0.01
+
+
+def ab_test(request: AbTestRequest, data: pd.DataFrame | None = None) -> AbTestResult:
+    """Analyse the experiment described by ``request`` on ``data`` (rows) or on ``request.summaries``."""
+    if data is not None:
+        prepared = prepare_rows(request, data)
+    elif request.summaries is not None:
+        prepared = prepare_summaries(request)
+    else:
+        raise ToolError(
+            "no_input",
+            "ab_test needs data: a dataset with arm_column, or summaries.",
+            "Attach the experiment's rows and give dataset and arm_column, or give the dashboard numbers as summaries.",
+        )
+    arms = prepared.arms
+    shares = expected_shares(request, arms)
+    srm = _srm(arms, prepared.units, shares)
+    comparisons = [c for metric in prepared.metrics for c in _compare_metric(request, prepared, metric)]
+    comparisons = _adjusted(request, comparisons)
+    decisions, decision, reasons = decide(arms[1:], comparisons, request.decision_rule, srm.status == "fail")
+    checks, warnings = _checks(request, prepared, srm, data)
+    return AbTestResult(
+        estimand="Average treatment effect of assignment (intention to treat): the difference in each metric's "
+        "mean (or ratio of means) between each treatment arm and control.",
+        method=_method(request, prepared),
+        source="rows" if prepared.source == "rows" else "summaries",
+        dataset=request.dataset if prepared.source == "rows" else None,
+        control_arm=arms[0],
+        arms=arms,
+        n_obs=sum(prepared.units),
+        alpha=request.alpha,
+        alternative=request.alternative,
+        correction=request.correction,
+        srm=srm,
+        comparisons=comparisons,
+        decisions=decisions,
+        decision=decision,
+        decision_reasons=reasons,
+        checks=checks,
+        warnings=warnings,
+        summary=_summary(request, arms, comparisons, srm, decision),
+    )
+
+
+def _srm(arms: list[str], units: list[int], shares: list[float]) -> SrmResult:
+    total = sum(units)
+    expected = [total * s for s in shares]
+    chi2 = sum((o - e) ** 2 / e for o, e in zip(units, expected, strict=True)) if total else 0.0
+    df = len(arms) - 1
+    p_value = float(special.chdtrc(df, chi2)) if total else 1.0
+    return SrmResult(
+        observed=[ArmCount(arm=a, count=float(u)) for a, u in zip(arms, units, strict=True)],
+        expected=[ArmCount(arm=a, count=e) for a, e in zip(arms, expected, strict=True)],
+        chi2=chi2,
+        df=df,
+        p_value=p_value,
+        status="fail" if p_value < SRM_THRESHOLD else "pass",
+    )
+
+
+def _compare_metric(request: AbTestRequest, prepared: Prepared, metric: MetricData) -> list[Comparison]:
+    spec = metric.spec
+    moments = metric.moments
+    for arm, m in zip(prepared.arms, moments, strict=True):
+        if m.n < 2:
+            raise ToolError(
+                "too_few_units",
+                f"Metric '{display_name(spec.name)}' has {m.n} unit(s) in arm '{display_name(arm)}'; inference "
+                "needs at least 2 per arm.",
+                "Collect more data first; the power tool tells how many units the experiment needs.",
+            )
+        if metric.ratio and m.mean_d <= 0:
+            raise ToolError(
+                "zero_denominator",
+                f"Metric '{display_name(spec.name)}': the denominator sums to zero in arm '{display_name(arm)}'.",
+                "Check the denominator column; a ratio needs a positive denominator in every arm.",
+            )
+    theta = None
+    pooled_x = 0.0
+    if spec.covariate_column is not None:
+        everyone = pool(moments)
+        theta = cuped_theta(everyone)
+        pooled_x = everyone.mean_x
+        if theta is None:
+            raise ToolError(
+                "constant_covariate",
+                f"The covariate '{display_name(spec.covariate_column)}' of metric '{display_name(spec.name)}' does "
+                "not vary, so CUPED cannot use it.",
+                "Use a pre-period value that differs between units, or drop covariate_column.",
+            )
+    welch = spec.kind == "continuous" and not metric.ratio
+
+    def estimate(moment_list: list[int], use_theta: float | None) -> list[ArmEstimate]:
+        return [
+            arm_estimate(moments[i], kind=spec.kind, ratio=metric.ratio, theta=use_theta, pooled_mean_x=pooled_x)
+            for i in moment_list
+        ]
+
+    control = estimate([0], theta)[0]
+    plain_control = estimate([0], None)[0]
+    results = []
+    for index, arm in enumerate(prepared.arms[1:], start=1):
+        treatment = estimate([index], theta)[0]
+        absolute, _ = compare(control, treatment, alpha=request.alpha, alternative=request.alternative, welch=welch)
+        if absolute.std_error == 0:
+            raise ToolError(
+                "zero_variance",
+                f"Metric '{display_name(spec.name)}' does not vary in arm '{display_name(arm)}' nor in control "
+                f"(every unit has the same value), so no test is possible.",
+                "Check that the column is the metric you meant and that the data are not a constant placeholder.",
+            )
+        relative = relative_lift(control, treatment, alpha=request.alpha, alternative=request.alternative)
+        cuped = None
+        if theta is not None:
+            plain, _ = compare(
+                plain_control,
+                estimate([index], None)[0],
+                alpha=request.alpha,
+                alternative=request.alternative,
+                welch=welch,
+            )
+            assert spec.covariate_column is not None
+            cuped = CupedDetail(
+                covariate_column=spec.covariate_column,
+                theta=theta,
+                variance_reduction=1.0 - absolute.std_error**2 / plain.std_error**2 if plain.std_error > 0 else 0.0,
+                unadjusted=plain,
+            )
+        uncapped = None
+        if metric.uncapped is not None:
+            raw = [arm_estimate(metric.uncapped[i], kind=spec.kind, ratio=metric.ratio) for i in (0, index)]
+            uncapped, _ = compare(raw[0], raw[1], alpha=request.alpha, alternative=request.alternative, welch=welch)
+        margin_p = None
+        if spec.role == "guardrail" and spec.non_inferiority_margin is not None and relative is not None:
+            sign = 1.0 if spec.direction == "increase" else -1.0
+            margin_p = float(
+                special.ndtr(-(sign * relative.estimate + spec.non_inferiority_margin) / relative.std_error)
+            )
+        results.append(
+            Comparison(
+                metric=spec.name,
+                role=spec.role,
+                kind=spec.kind,
+                direction=spec.direction,
+                arm=arm,
+                control_arm=prepared.arms[0],
+                n_control=control.n,
+                n_treatment=treatment.n,
+                control_mean=control.value,
+                treatment_mean=treatment.value,
+                absolute=absolute,
+                relative=relative,
+                test=_test_name(spec.kind, metric.ratio, theta is not None),
+                cuped=cuped,
+                uncapped=uncapped,
+                p_value_raw=absolute.p_value,
+                p_value_adjusted=absolute.p_value,
+                non_inferiority_margin=spec.non_inferiority_margin if spec.role == "guardrail" else None,
+                non_inferiority_p_value=margin_p,
+                verdict="no_detectable_change",
+            )
+        )
+    return results
+
+
+def _test_name(kind: str, ratio: bool, cuped: bool) -> str:
+    if ratio:
+        return "z-test on a ratio of means, delta-method standard error"
+    base = "Welch t-test" if kind == "continuous" else "two-proportion z-test (unpooled standard error)"
+    return base + (" on CUPED-adjusted values" if cuped else "")
+
+
+def _adjusted(request: AbTestRequest, comparisons: list[Comparison]) -> list[Comparison]:
+    """Adjust p-values within the primary and within the secondary family; then set every verdict."""
+    adjusted = {id(c): c.p_value_raw for c in comparisons}
+    for role in ("primary", "secondary"):
+        family = [c for c in comparisons if c.role == role]
+        for c, p in zip(family, adjust([c.p_value_raw for c in family], request.correction), strict=True):
+            adjusted[id(c)] = p
+    return [
+        c.model_copy(update={"p_value_adjusted": adjusted[id(c)], "verdict": _verdict(request, c, adjusted[id(c)])})
+        for c in comparisons
+    ]
+
+
+def _verdict(request: AbTestRequest, c: Comparison, p_adjusted: float) -> str:
+    good = c.absolute.estimate > 0 if c.direction == "increase" else c.absolute.estimate < 0
+    if c.role != "guardrail":
+        if p_adjusted >= request.alpha:
+            return "no_detectable_change"
+        return "improvement" if good else "regression"
+    # guardrails: a one-sided question about harm
+    sign = 1.0 if c.direction == "increase" else -1.0
+    if c.non_inferiority_margin is not None and c.relative is not None:
+        bound = sign * c.relative.estimate + critical(request.alpha, None, "larger") * c.relative.std_error
+        if bound < -c.non_inferiority_margin:
+            return "breached"
+        assert c.non_inferiority_p_value is not None
+        return "non_inferior" if c.non_inferiority_p_value < request.alpha else "not_shown_non_inferior"
+    harm_z = -sign * c.absolute.estimate / c.absolute.std_error
+    return "breached" if float(special.ndtr(-harm_z)) < request.alpha else "no_detectable_change"
+
+
+def _checks(
+    request: AbTestRequest, prepared: Prepared, srm: SrmResult, data: pd.DataFrame | None
+) -> tuple[list[Check], list[str]]:
+    checks: list[Check] = []
+    warnings = list(prepared.notes)
+    observed = ", ".join(f"{c.arm}: {int(c.count):,}" for c in srm.observed)
+    checks.append(
+        Check(
+            name="sample_ratio",
+            status=srm.status,
+            detail=f"{prepared.unit_label.capitalize()} per arm {observed}; chi-square {srm.chi2:.3g} on {srm.df} df, "
+            f"p = {srm.p_value:.3g} (fails below {SRM_THRESHOLD}).",
+        )
+    )
+    if srm.status == "fail":
+        warnings.insert(
+            0,
+            f"SAMPLE RATIO MISMATCH (p = {srm.p_value:.2g}): the arms do not have the planned sizes, so assignment "
+            "or logging is broken and no metric result can be trusted. Investigate before reading the metrics.",
+        )
+    smallest = min(prepared.units)
+    checks.append(
+        Check(
+            name="units_per_arm",
+            status="pass" if smallest >= MIN_UNITS_WARN else "warn",
+            detail=f"Smallest arm has {smallest:,} {prepared.unit_label} (warning below {MIN_UNITS_WARN}).",
+        )
+    )
+    if smallest < MIN_UNITS_WARN:
+        warnings.append(f"Only {smallest:,} units in the smallest arm: the tests' normal approximations are rough.")
+    for metric in prepared.metrics:
+        spec = metric.spec
+        if metric.cap is not None:
+            warnings.append(
+                f"Metric '{spec.name}' was capped at {metric.cap:.6g} (the {request.winsorize:.0%} quantile): "
+                f"{metric.capped_values:,} value(s) capped; `uncapped` holds the raw difference."
+            )
+        if metric.largest_unit_share is not None and metric.largest_unit_share > OUTLIER_SHARE:
+            warnings.append(
+                f"A single unit contributes {metric.largest_unit_share:.1%} of metric '{spec.name}''s total: "
+                "one outlier can swing the result; consider winsorize."
+            )
+        if spec.covariate_column is not None:
+            checks.append(
+                Check(
+                    name=f"cuped_pre_period:{spec.name}",
+                    status="not_tested",
+                    detail=f"CUPED assumes '{spec.covariate_column}' was measured before assignment; a covariate "
+                    "affected by the treatment biases the estimate. Compare with `cuped.unadjusted`.",
+                )
+            )
+            if POST_PERIOD.search(spec.covariate_column):
+                warnings.append(
+                    f"The covariate '{spec.covariate_column}' looks like it may be measured after assignment; "
+                    "CUPED needs a pre-period value."
+                )
+    if data is not None:
+        repeated = repeated_id_columns(data, request)
+        if repeated:
+            warnings.append(
+                f"Rows repeat {', '.join(repr(c) for c in repeated)}: if those units were randomized, give "
+                "cluster_column so that standard errors count units, not rows."
+            )
+    if request.alternative != "two-sided":
+        warnings.append(f"One-sided test ({request.alternative}): it cannot detect a change in the other direction.")
+    return checks, warnings
+
+
+def _method(request: AbTestRequest, prepared: Prepared) -> str:
+    parts = [
+        f"Sample-ratio check: chi-square goodness of fit of {prepared.unit_label} per arm against the planned split "
+        f"(fails below p = {SRM_THRESHOLD})",
+        "binary metrics: two-proportion z-test with the unpooled standard error; continuous: Welch t-test; ratio "
+        "metrics and metrics summed per randomized unit: z-test with delta-method standard errors",
+        "relative lift: treatment / control - 1 with a delta-method standard error",
+    ]
+    if any(m.spec.covariate_column for m in prepared.metrics):
+        parts.append("CUPED: y - theta (x - mean x), theta pooled over all arms")
+    if request.winsorize is not None:
+        parts.append(f"continuous metrics capped at their pooled {request.winsorize:g} quantile")
+    parts.append(
+        f"multiple testing: {request.correction} within the primary and within the secondary metrics (x arms); "
+        "guardrails: one-sided non-inferiority z-test on the relative change at alpha"
+    )
+    return "; ".join(parts) + "."
+
+
+def _summary(
+    request: AbTestRequest, arms: list[str], comparisons: list[Comparison], srm: SrmResult, decision: str
+) -> str:
+    srm_text = f"SRM check {'FAILED' if srm.status == 'fail' else 'passed'} (p = {srm.p_value:.3g})"
+    primary = [c for c in comparisons if c.role == "primary"]
+    if not primary:
+        return f"Decision: {decision}; {srm_text}; no primary metric was given."
+    parts = []
+    level = f"{1 - request.alpha:.0%}"
+    for c in primary:
+        if c.relative is not None:
+            effect = (
+                f"{c.relative.estimate:+.2%} relative ({level} CI {c.relative.ci_lower:+.2%} to "
+                f"{c.relative.ci_upper:+.2%})"
+            )
+        else:
+            effect = f"{c.absolute.estimate:+.4g} ({level} CI {c.absolute.ci_lower:+.4g} to {c.absolute.ci_upper:+.4g})"
+        parts.append(f"'{c.metric}' in {c.arm} vs {c.control_arm}: {effect}, p = {c.p_value_adjusted:.3g}")
+    return f"Decision: {decision}. " + "; ".join(parts) + f". {srm_text}."
