@@ -136,14 +136,14 @@ def _compare_metric(request: AbTestRequest, prepared: Prepared, metric: MetricDa
     results = []
     for index, arm in enumerate(prepared.arms[1:], start=1):
         treatment = estimate([index], theta)[0]
-        absolute, _ = compare(control, treatment, alpha=request.alpha, alternative=request.alternative, welch=welch)
-        if absolute.std_error == 0:
+        if control.variance + treatment.variance <= 0:
             raise ToolError(
                 "zero_variance",
                 f"Metric '{display_name(spec.name)}' does not vary in arm '{display_name(arm)}' nor in control "
                 f"(every unit has the same value), so no test is possible.",
                 "Check that the column is the metric you meant and that the data are not a constant placeholder.",
             )
+        absolute, _ = compare(control, treatment, alpha=request.alpha, alternative=request.alternative, welch=welch)
         relative = relative_lift(control, treatment, alpha=request.alpha, alternative=request.alternative)
         cuped = None
         if theta is not None:

@@ -1,0 +1,347 @@
+"""ab_test: bad input gets a clear ToolError; checks, warnings and decisions say what the data support."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tools.ab_test.models import AbTestRequest, AbTestResult
+from tools.ab_test.tool import ab_test
+from tools.errors import ToolError
+
+
+def experiment(
+    n: int = 4_000, *, lift: float = 0.0, seed: int = 0, arms: tuple[str, ...] = ("control", "treatment")
+) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    arm = rng.choice(list(arms), size=n)
+    treated = arm != arms[0]
+    pre = rng.gamma(2.0, 10.0, size=n)
+    return pd.DataFrame(
+        {
+            "user_id": np.arange(n),
+            "arm": arm,
+            "converted": rng.binomial(1, np.where(treated, 0.10 * (1 + lift), 0.10)),
+            "revenue": 0.8 * pre + rng.normal(0, 10, size=n) + np.where(treated, 20.0 * lift, 0.0),
+            "pre_revenue": pre,
+            "sessions": rng.poisson(3, size=n) + 1,
+        }
+    )
+
+
+def run(frame: pd.DataFrame | None = None, **fields: Any) -> AbTestResult:
+    fields.setdefault("arm_column", "arm" if frame is not None else None)
+    fields.setdefault("metrics", [{"name": "converted", "kind": "binary"}])
+    return ab_test(AbTestRequest(**fields), frame)
+
+
+def error(frame: pd.DataFrame | None = None, **fields: Any) -> ToolError:
+    with pytest.raises(ToolError) as caught:
+        run(frame, **fields)
+    assert caught.value.message and caught.value.hint
+    return caught.value
+
+
+# --- bad input -------------------------------------------------------------------------------------------
+
+
+def test_no_input_at_all() -> None:
+    assert error(None).code == "no_input"
+
+
+def test_rows_and_summaries_together() -> None:
+    summaries = [{"arm": "control", "metric": "converted", "n": 10, "conversions": 1}]
+    assert error(experiment(), summaries=summaries).code == "conflicting_inputs"
+
+
+def test_rows_need_an_arm_column() -> None:
+    assert error(experiment(), arm_column=None).code == "missing_arm_column"
+
+
+def test_unknown_column_suggests_the_closest() -> None:
+    e = error(experiment(), metrics=[{"name": "convrted", "kind": "binary"}])
+    assert e.code == "unknown_column"
+    assert "convrted" in e.message
+    assert "'converted'" in e.hint
+
+
+def test_one_arm_only() -> None:
+    data = experiment()
+    e = error(data[data.arm == "control"])
+    assert e.code == "one_arm"
+    assert "'control'" in e.message
+
+
+def test_control_must_exist_or_be_inferable() -> None:
+    data = experiment(arms=("blue", "green"))
+    assert error(data).code == "control_ambiguous"
+    e = error(data, control="red")
+    assert e.code == "unknown_control"
+    assert "'blue'" in e.message and "'green'" in e.message
+    assert run(data, control="blue").control_arm == "blue"
+
+
+def test_expected_split_must_name_the_arms_found() -> None:
+    e = error(experiment(), expected_split=[{"arm": "control", "share": 1}, {"arm": "variant", "share": 1}])
+    assert e.code == "split_mismatch"
+    assert "'treatment'" in e.message and "'variant'" in e.message
+
+
+def test_non_numeric_metric_names_values_and_rows() -> None:
+    data = experiment(20)
+    data["revenue"] = data["revenue"].astype(str)
+    data.loc[3, "revenue"] = "$5"
+    e = error(data, metrics=[{"name": "revenue"}])
+    assert e.code == "non_numeric_metric"
+    assert "'$5' (row 4)" in e.message
+
+
+def test_infinite_values_are_refused() -> None:
+    data = experiment(50)
+    data.loc[7, "revenue"] = np.inf
+    e = error(data, metrics=[{"name": "revenue"}])
+    assert e.code == "non_finite_values"
+    assert "row" in e.message and "8" in e.message
+
+
+def test_binary_metric_must_be_zero_or_one() -> None:
+    data = experiment(50)
+    data.loc[0, "converted"] = 2
+    e = error(data)
+    assert e.code == "not_binary"
+    assert "2" in e.message
+
+
+def test_constant_metric_cannot_be_tested() -> None:
+    data = experiment(100)
+    data["converted"] = 0
+    assert error(data).code == "zero_variance"
+
+
+def test_an_arm_with_one_unit() -> None:
+    data = experiment(100)
+    data.loc[data.index[data.arm == "treatment"][1:], "arm"] = "control"
+    e = error(data)
+    assert e.code == "too_few_units"
+
+
+def test_ratio_metric_needs_a_non_negative_denominator() -> None:
+    data = experiment(100)
+    assert error(data, metrics=[{"name": "rps", "column": "revenue", "kind": "ratio"}]).code == "missing_denominator"
+    data.loc[0, "sessions"] = -1
+    spec = {"name": "rps", "column": "revenue", "kind": "ratio", "denominator_column": "sessions"}
+    assert error(data, metrics=[spec]).code == "negative_denominator"
+
+
+def test_cuped_with_clusters_is_refused_for_now() -> None:
+    spec = {"name": "revenue", "covariate_column": "pre_revenue"}
+    assert error(experiment(100), metrics=[spec], cluster_column="user_id").code == "unsupported_combination"
+
+
+def test_constant_covariate() -> None:
+    data = experiment(100)
+    data["pre_revenue"] = 1.0
+    assert error(data, metrics=[{"name": "revenue", "covariate_column": "pre_revenue"}]).code == "constant_covariate"
+
+
+@pytest.mark.parametrize(
+    ("summaries", "code"),
+    [
+        ([{"arm": "control", "metric": "converted", "n": 100, "conversions": 10}], "one_arm"),
+        (
+            [
+                {"arm": "control", "metric": "converted", "n": 100, "conversions": 10},
+                {"arm": "treatment", "metric": "other", "n": 100, "conversions": 10},
+            ],
+            "missing_summary",
+        ),
+        (
+            [
+                {"arm": "control", "metric": "converted", "n": 100, "conversions": 10},
+                {"arm": "control", "metric": "converted", "n": 100, "conversions": 11},
+            ],
+            "duplicate_summary",
+        ),
+        (
+            [
+                {"arm": "control", "metric": "converted", "n": 100, "conversions": 10},
+                {"arm": "treatment", "metric": "converted", "n": 100, "conversions": 110},
+            ],
+            "invalid_summary",
+        ),
+        (
+            [
+                {"arm": "control", "metric": "converted", "n": 100, "mean": 0.1},
+                {"arm": "treatment", "metric": "converted", "n": 100, "mean": 12.0},
+            ],
+            "invalid_summary",
+        ),
+    ],
+)
+def test_summary_problems(summaries: list[dict[str, Any]], code: str) -> None:
+    assert error(None, summaries=summaries).code == code
+
+
+def test_summaries_cannot_do_what_needs_rows() -> None:
+    summaries = [
+        {"arm": "control", "metric": "revenue", "n": 100, "mean": 10.0, "std_dev": 2.0},
+        {"arm": "treatment", "metric": "revenue", "n": 100, "mean": 11.0, "std_dev": 2.0},
+    ]
+    assert error(None, summaries=summaries, metrics=[{"name": "revenue"}], winsorize=0.99).code == "needs_rows"
+    cuped = [{"name": "revenue", "covariate_column": "pre"}]
+    assert error(None, summaries=summaries, metrics=cuped).code == "needs_rows"
+    no_sd = [{**s, "std_dev": None} for s in summaries]
+    assert error(None, summaries=no_sd, metrics=[{"name": "revenue"}]).code == "invalid_summary"
+
+
+# --- what the result says --------------------------------------------------------------------------------
+
+
+def test_missing_values_are_counted_not_dropped_silently() -> None:
+    data = experiment(500)
+    data.loc[:9, "revenue"] = np.nan
+    result = run(data, metrics=[{"name": "revenue"}])
+    assert any("10 row(s) with missing values" in w for w in result.warnings)
+    assert result.comparisons[0].n_control + result.comparisons[0].n_treatment == 490
+
+
+def test_sample_ratio_mismatch_forces_investigate() -> None:
+    data = experiment(20_000, lift=0.3, seed=1)
+    keep = (data.arm == "control") | (np.arange(len(data)) % 10 != 0)  # lose 10% of treatment
+    result = run(data[keep].reset_index(drop=True))
+    assert result.srm.status == "fail"
+    assert result.srm.p_value < 0.001
+    assert result.decision == "investigate"
+    assert result.warnings[0].startswith("SAMPLE RATIO MISMATCH")
+    assert [c.status for c in result.checks if c.name == "sample_ratio"] == ["fail"]
+
+
+def test_clear_improvement_ships_and_clear_harm_does_not() -> None:
+    good = run(experiment(40_000, lift=0.25, seed=2))
+    assert good.comparisons[0].verdict == "improvement"
+    assert good.decision == "ship"
+    bad = run(experiment(40_000, lift=-0.25, seed=3))
+    assert bad.comparisons[0].verdict == "regression"
+    assert bad.decision == "don't ship"
+
+
+def test_direction_decrease_turns_a_drop_into_an_improvement() -> None:
+    result = run(
+        experiment(40_000, lift=-0.25, seed=3),
+        metrics=[{"name": "converted", "kind": "binary", "direction": "decrease"}],
+    )
+    assert result.comparisons[0].verdict == "improvement"
+    assert result.decision == "ship"
+
+
+def test_no_effect_is_inconclusive() -> None:
+    result = run(experiment(2_000, seed=4))
+    assert result.comparisons[0].verdict == "no_detectable_change"
+    assert result.decision == "inconclusive"
+
+
+def test_decision_rule_requires_a_large_enough_lift() -> None:
+    result = run(experiment(40_000, lift=0.25, seed=2), decision_rule=1.0)  # a 100% lift is required
+    assert result.comparisons[0].verdict == "improvement"
+    assert result.decision == "don't ship"
+    assert any("decision rule" in r for r in result.decision_reasons)
+
+
+def test_breached_guardrail_blocks_shipping() -> None:
+    data = experiment(40_000, lift=0.25, seed=5)
+    data.loc[data.arm == "treatment", "revenue"] -= 10.0  # net of the lift's +5, revenue falls ~30%
+    metrics = [
+        {"name": "converted", "kind": "binary"},
+        {"name": "revenue", "role": "guardrail", "non_inferiority_margin": 0.01},
+    ]
+    result = run(data, metrics=metrics)
+    guardrail = next(c for c in result.comparisons if c.role == "guardrail")
+    assert guardrail.verdict == "breached"
+    assert result.decision == "don't ship"
+    assert any("Guardrail 'revenue' is breached" in r for r in result.decision_reasons)
+
+
+def test_guardrail_not_shown_non_inferior_makes_it_inconclusive() -> None:
+    data = experiment(40_000, lift=0.25, seed=6)
+    data.loc[data.arm == "treatment", "revenue"] -= 5.0  # cancels the lift's +5: revenue unchanged
+    metrics = [
+        {"name": "converted", "kind": "binary"},
+        {"name": "revenue", "role": "guardrail", "non_inferiority_margin": 0.0001},
+    ]
+    result = run(data, metrics=metrics)
+    guardrail = next(c for c in result.comparisons if c.role == "guardrail")
+    assert guardrail.verdict == "not_shown_non_inferior"
+    assert guardrail.non_inferiority_p_value is not None and guardrail.non_inferiority_p_value > 0.05
+    assert result.decision == "inconclusive"
+
+
+def test_cuped_reports_theta_and_reduction() -> None:
+    result = run(experiment(5_000, seed=7), metrics=[{"name": "revenue", "covariate_column": "pre_revenue"}])
+    cuped = result.comparisons[0].cuped
+    assert cuped is not None
+    assert 0.5 < cuped.variance_reduction < 0.9
+    assert cuped.unadjusted.std_error > result.comparisons[0].absolute.std_error
+    assert any(c.name == "cuped_pre_period:revenue" and c.status == "not_tested" for c in result.checks)
+
+
+def test_covariate_named_like_a_post_period_value_is_flagged() -> None:
+    data = experiment(500).rename(columns={"pre_revenue": "revenue_after_launch"})
+    result = run(data, metrics=[{"name": "revenue", "covariate_column": "revenue_after_launch"}])
+    assert any("measured after assignment" in w for w in result.warnings)
+
+
+def test_winsorize_caps_and_keeps_the_raw_difference() -> None:
+    data = experiment(2_000, seed=8)
+    data.loc[5, "revenue"] = 1e7
+    raw = run(data, metrics=[{"name": "revenue"}])
+    assert any("single unit contributes" in w for w in raw.warnings)
+    capped = run(data, metrics=[{"name": "revenue"}], winsorize=0.99)
+    comparison = capped.comparisons[0]
+    assert comparison.uncapped is not None
+    np.testing.assert_allclose(comparison.uncapped.estimate, raw.comparisons[0].absolute.estimate)
+    assert comparison.absolute.std_error < comparison.uncapped.std_error / 10
+    assert any("capped at" in w and "20 value(s) capped" in w for w in capped.warnings)
+
+
+def test_repeated_unit_ids_suggest_a_cluster_column() -> None:
+    data = experiment(1_000)
+    data["user_id"] = data["user_id"] // 3
+    result = run(data)
+    assert any("cluster_column" in w and "'user_id'" in w for w in result.warnings)
+    clustered = run(
+        data.assign(arm=np.where((data.user_id % 2) == 0, "control", "treatment")), cluster_column="user_id"
+    )
+    assert not any("cluster_column" in w for w in clustered.warnings)
+    assert clustered.srm.observed[0].count + clustered.srm.observed[1].count == data.user_id.nunique()
+
+
+def test_units_in_two_arms_are_left_out_and_reported() -> None:
+    data = experiment(1_000)
+    data["user_id"] = data["user_id"] // 2  # pairs of rows share a user, usually with different arms
+    result = run(data, cluster_column="user_id")
+    crossed = int((data.groupby("user_id").arm.nunique() > 1).sum())
+    assert crossed > 0
+    assert any(f"{crossed:,} 'user_id' unit(s) appear in more than one arm" in w for w in result.warnings)
+    assert sum(c.count for c in result.srm.observed) == data.user_id.nunique() - crossed
+
+
+def test_three_arms_are_each_compared_with_control() -> None:
+    result = run(experiment(6_000, arms=("control", "v1", "v2")))
+    assert result.arms == ["control", "v1", "v2"]
+    assert [c.arm for c in result.comparisons] == ["v1", "v2"]
+    assert len(result.decisions) == 2
+
+
+def test_result_is_deterministic_and_its_summary_uses_its_own_numbers() -> None:
+    data = experiment(3_000, lift=0.2, seed=9)
+    first, second = run(data), run(data)
+    assert first.model_dump_json() == second.model_dump_json()
+    c = first.comparisons[0]
+    assert c.relative is not None
+    for token in (f"{c.relative.estimate:+.2%}", f"{c.relative.ci_lower:+.2%}", f"{c.p_value_adjusted:.3g}"):
+        assert token in first.summary
+    assert re.search(r"Decision: (ship|don't ship|inconclusive|investigate)\.", first.summary)
