@@ -159,3 +159,97 @@ def test_console_script_is_installed_and_works() -> None:
     assert completed.returncode == 2
     assert json.loads(completed.stdout)["error"]["code"] == "invalid_json"
     assert "Traceback" not in completed.stderr
+
+
+def _experiment_frame() -> Any:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(42)
+    n = 4_000
+    arm = rng.choice(["control", "treatment"], size=n)
+    return pd.DataFrame(
+        {
+            "user_id": [f"u{i:05d}" for i in range(n)],
+            "arm": arm,
+            "converted": rng.binomial(1, np.where(arm == "treatment", 0.13, 0.10)),
+            "revenue": rng.gamma(2.0, 5.0, size=n),
+        }
+    )
+
+
+AB_REQUEST = {
+    "dataset": "exp",
+    "arm_column": "arm",
+    "metrics": [
+        {"name": "converted", "kind": "binary"},
+        {"name": "revenue", "role": "guardrail", "non_inferiority_margin": 0.2},
+    ],
+}
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_ab_test_from_a_file(capsys: pytest.CaptureFixture[str], tmp_path: Path, suffix: str) -> None:
+    frame = _experiment_frame()
+    path = tmp_path / f"experiment.{suffix}"
+    if suffix == "csv":
+        frame.to_csv(path, index=False)
+    else:
+        frame.to_parquet(path, index=False)
+    code, out = run_cli(capsys, "tool", "run", "ab_test", "--json", json.dumps(AB_REQUEST), "--data", f"exp={path}")
+    assert code == 0, out
+    result = json.loads(out)
+    assert result["source"] == "rows"
+    assert result["control_arm"] == "control"
+    assert result["n_obs"] == 4_000
+    assert result["srm"]["status"] == "pass"
+    converted = result["comparisons"][0]
+    expected = frame.groupby("arm").converted.mean()
+    assert converted["control_mean"] == pytest.approx(expected["control"])
+    assert converted["treatment_mean"] == pytest.approx(expected["treatment"])
+    assert result["decision"] in {"ship", "don't ship", "inconclusive", "investigate"}
+
+
+def test_ab_test_from_summary_numbers_matches_the_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    frame = _experiment_frame()
+    path = tmp_path / "experiment.csv"
+    frame.to_csv(path, index=False)
+    request = {**AB_REQUEST, "metrics": AB_REQUEST["metrics"][:1]}
+    _, rows_out = run_cli(capsys, "tool", "run", "ab_test", "--json", json.dumps(request), "--data", f"exp={path}")
+    counts = frame.groupby("arm").converted.agg(["size", "sum"])
+    summaries = [
+        {"arm": arm, "metric": "converted", "n": int(row["size"]), "conversions": int(row["sum"])}
+        for arm, row in counts.iterrows()
+    ]
+    summary_request = {"summaries": summaries, "metrics": [{"name": "converted", "kind": "binary"}]}
+    code, summary_out = run_cli(capsys, "tool", "run", "ab_test", "--json", json.dumps(summary_request))
+    assert code == 0, summary_out
+    from_rows, from_summaries = json.loads(rows_out), json.loads(summary_out)
+    assert from_summaries["source"] == "summaries"
+    assert from_summaries["comparisons"][0]["absolute"] == from_rows["comparisons"][0]["absolute"]
+    assert from_summaries["comparisons"][0]["relative"] == from_rows["comparisons"][0]["relative"]
+
+
+def test_ab_test_bad_column_from_the_shell(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "experiment.csv"
+    _experiment_frame().to_csv(path, index=False)
+    request = {**AB_REQUEST, "arm_column": "variant"}
+    code, out = run_cli(capsys, "tool", "run", "ab_test", "--json", json.dumps(request), "--data", f"exp={path}")
+    assert code == 2
+    assert error_of(out)["code"] == "unknown_column"
+    code, out = run_cli(capsys, "tool", "run", "ab_test", "--json", json.dumps(AB_REQUEST))
+    assert code == 2
+    assert error_of(out)["code"] == "no_data"
+    code, out = run_cli(
+        capsys,
+        "tool",
+        "run",
+        "ab_test",
+        "--json",
+        json.dumps({**AB_REQUEST, "dataset": "expt"}),
+        "--data",
+        f"exp={path}",
+    )
+    assert code == 2
+    assert error_of(out)["code"] == "unknown_dataset"
+    assert "exp" in error_of(out)["hint"]
