@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from numpy.typing import NDArray
 
 from tools.ab_test.models import AbTestRequest, ArmSummary, MetricSpec
@@ -24,6 +25,11 @@ __all__ = ["MetricData", "Prepared", "prepare_rows", "prepare_summaries"]
 CONTROL_NAMES = ("control", "ctrl", "baseline", "a", "0", "false", "off", "holdout", "default", "c")
 ID_COLUMN = re.compile(r"(^|_)(user|customer|account|device|visitor|member|client|person)(_?id)?$|^id$", re.I)
 POST_PERIOD = re.compile(r"post|after|during|outcome|result", re.I)
+
+#: Above this many rows, an ID-like column is checked for repeats in full only when it holds integers that are
+#: sorted or densely numbered (both exact and fast); otherwise its first this-many rows are checked.
+REPEAT_CHECK_ROWS = 1 << 18
+_BITMAP_BLOCK = 1 << 16
 
 
 @dataclass
@@ -125,6 +131,8 @@ def _numeric(series: pd.Series, name: str, what: str) -> NDArray[np.float64]:
     """A column as float64 with NaN for missing values; non-numbers and infinities are ToolErrors."""
     if pd.api.types.is_bool_dtype(series.dtype):
         values = series.astype("float64").to_numpy(dtype=np.float64, na_value=np.nan)
+    elif pd.api.types.is_integer_dtype(series.dtype):
+        return np.asarray(series.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)  # never infinite
     elif pd.api.types.is_numeric_dtype(series.dtype):
         values = series.to_numpy(dtype=np.float64, na_value=np.nan)
     else:
@@ -149,6 +157,21 @@ def _numeric(series: pd.Series, name: str, what: str) -> NDArray[np.float64]:
     return np.asarray(values, dtype=np.float64)
 
 
+def _arm_codes(arm: pd.Series) -> tuple[NDArray[np.signedinteger], list[str]]:
+    """``pandas.factorize`` of the column as text: a code per row (-1 when missing) and the labels in order of
+    first appearance. Arrow-backed text (what the loader makes) is dictionary-encoded by Arrow directly, as
+    pandas would, without its conversions."""
+    if not (isinstance(arm.dtype, pd.StringDtype) and arm.dtype.storage == "pyarrow"):
+        codes, uniques = pd.factorize(arm.astype("string"), use_na_sentinel=True)
+        return np.asarray(codes, dtype=np.intp), [str(u) for u in uniques]
+    combined = pa.chunked_array(pa.array(arm.array)).dictionary_encode().combine_chunks()
+    indices = combined.indices
+    if indices.null_count:
+        indices = indices.fill_null(-1)
+    labels = [str(label) for label in combined.dictionary.to_pylist()]
+    return np.asarray(indices.to_numpy(zero_copy_only=False)), labels  # int32 codes, as Arrow made them
+
+
 def prepare_rows(request: AbTestRequest, frame: pd.DataFrame) -> Prepared:
     """Validate row-level data and reduce it to moments per arm."""
     if request.arm_column is None:
@@ -164,15 +187,15 @@ def prepare_rows(request: AbTestRequest, frame: pd.DataFrame) -> Prepared:
     notes: list[str] = []
     arm_raw = _column(frame, request.arm_column, "arm")
     arm_missing = arm_raw.isna().to_numpy()
-    codes_all, uniques = pd.factorize(arm_raw.astype("string"), use_na_sentinel=True)
-    labels = [str(u) for u in uniques]
+    codes_all, labels = _arm_codes(arm_raw)
     if arm_missing.any():
         notes.append(f"{int(arm_missing.sum()):,} row(s) with no arm label were left out.")
     arms = choose_control(labels, request.control)
     remap = np.array([arms.index(label) for label in labels], dtype=np.intp)
     keep = codes_all >= 0
-    row_arm = np.full(len(frame), -1, dtype=np.intp)
-    row_arm[keep] = remap[codes_all[keep]]
+    # labels already in the analysis order keep their codes; otherwise code -1 (no arm) picks the trailing -1
+    lookup = np.append(remap, -1).astype(np.int8 if len(arms) < 128 else np.intp)
+    row_arm = codes_all if np.array_equal(remap, np.arange(len(labels))) else lookup[codes_all]
 
     cluster_codes: NDArray[np.intp] | None = None
     unit_label = "units"
@@ -229,7 +252,7 @@ def _metric_from_rows(
     request: AbTestRequest,
     frame: pd.DataFrame,
     spec: MetricSpec,
-    row_arm: NDArray[np.intp],
+    row_arm: NDArray[np.signedinteger],
     keep: NDArray[np.bool_],
     cluster_codes: NDArray[np.intp] | None,
     n_arms: int,
@@ -237,10 +260,11 @@ def _metric_from_rows(
 ) -> MetricData:
     column = spec.column or spec.name
     y = _numeric(_column(frame, column, f"metric '{spec.name}'"), column, "metric")
-    valid = keep & ~np.isnan(y)
+    valid = _and_present(keep, y)
     if spec.kind == "binary":
-        observed = np.unique(y[valid])
-        bad = observed[(observed != 0) & (observed != 1)]
+        odd = (y != 0) & (y != 1)
+        odd &= valid
+        bad = np.unique(y[odd]) if odd.any() else y[:0]  # the values other than 0 and 1, sorted
         if len(bad):
             raise ToolError(
                 "not_binary",
@@ -257,13 +281,13 @@ def _metric_from_rows(
                 "Name the column summed in the denominator (e.g. sessions), or use kind='continuous'.",
             )
         d = _numeric(_column(frame, spec.denominator_column, "denominator"), spec.denominator_column, "denominator")
-        if (d[valid & ~np.isnan(d)] < 0).any():
+        valid = _and_present(valid, d)
+        if ((d < 0) & valid).any():
             raise ToolError(
                 "negative_denominator",
                 f"The denominator column '{display_name(spec.denominator_column)}' has negative values.",
                 "A ratio's denominator counts something (sessions, orders): it cannot be negative.",
             )
-        valid &= ~np.isnan(d)
     x = None
     if spec.covariate_column is not None:
         if cluster_codes is not None:
@@ -273,42 +297,53 @@ def _metric_from_rows(
                 "Run without covariate_column, or aggregate the data to one row per randomized unit first.",
             )
         x = _numeric(_column(frame, spec.covariate_column, "covariate"), spec.covariate_column, "covariate")
-        valid &= ~np.isnan(x)
-    excluded = int(keep.sum() - valid.sum())
+        valid = _and_present(valid, x)
+    excluded = int(np.count_nonzero(keep)) - int(np.count_nonzero(valid))
     if excluded:
         notes.append(f"Metric '{spec.name}': {excluded:,} row(s) with missing values were left out.")
     data = MetricData(spec=spec, moments=[], ratio=spec.kind == "ratio" or cluster_codes is not None)
     data.excluded_rows = excluded
 
-    rows = np.flatnonzero(valid)
-    yv, arm = y[rows], row_arm[rows]
-    dv = d[rows] if d is not None else None
-    xv = x[rows] if x is not None else None
+    rows = None if excluded == 0 and len(keep) == int(np.count_nonzero(keep)) else valid  # None: every row
+
+    def used(values: NDArray[np.float64]) -> NDArray[np.float64]:
+        return values if rows is None else np.compress(rows, values)
+
+    yv, arm = used(y), row_arm if rows is None else np.compress(rows, row_arm)
+    dv = used(d) if d is not None else None
+    xv = used(x) if x is not None else None
     if request.winsorize is not None and spec.kind == "continuous" and len(yv):
         data.cap = float(np.quantile(yv, request.winsorize))
         data.capped_values = int((yv > data.cap).sum())
         data.uncapped = _moments(arm, n_arms, yv, dv, xv, cluster_codes, rows)
         yv = np.minimum(yv, data.cap)
     if spec.kind == "continuous" and len(yv):
-        total = float(np.abs(yv).sum())
-        data.largest_unit_share = float(np.abs(yv).max()) / total if total > 0 else None
+        size = yv if yv.min() >= 0 else np.abs(yv)  # the same sums: |v| is v for every v >= 0
+        total = float(size.sum())
+        data.largest_unit_share = float(size.max()) / total if total > 0 else None
     data.moments = _moments(arm, n_arms, yv, dv, xv, cluster_codes, rows)
     return data
 
 
+def _and_present(mask: NDArray[np.bool_], values: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """``mask & ~isnan(values)``, as a new array; ``mask`` itself when nothing is missing."""
+    missing = np.isnan(values)
+    return mask & ~missing if missing.any() else mask
+
+
 def _moments(
-    arm: NDArray[np.intp],
+    arm: NDArray[np.signedinteger],
     n_arms: int,
     y: NDArray[np.float64],
     d: NDArray[np.float64] | None,
     x: NDArray[np.float64] | None,
     cluster_codes: NDArray[np.intp] | None,
-    rows: NDArray[np.intp],
+    rows: NDArray[np.bool_] | None,
 ) -> list[Moments]:
     if cluster_codes is None:
         return group_moments(arm, n_arms, y, d, x)
     # sum the metric (and the denominator, or the row count) per randomized unit, then a ratio of means
-    clusters = cluster_codes[rows]
+    clusters = cluster_codes if rows is None else np.compress(rows, cluster_codes)
     ids, dense = np.unique(clusters, return_inverse=True)
     y_sum = np.asarray(np.bincount(dense, weights=y, minlength=len(ids)), dtype=np.float64)
     d_sum = np.asarray(np.bincount(dense, weights=d, minlength=len(ids)), dtype=np.float64)
@@ -411,6 +446,32 @@ def repeated_id_columns(frame: pd.DataFrame, request: AbTestRequest) -> list[str
     found = []
     for column in frame.columns:
         name = str(column)
-        if ID_COLUMN.search(name) and frame[column].duplicated().any():
+        if ID_COLUMN.search(name) and _repeats(frame[column]):
             found.append(name)
     return found
+
+
+def _repeats(series: pd.Series) -> bool:
+    """Whether any value repeats (``duplicated().any()``). Exact up to :data:`REPEAT_CHECK_ROWS` rows and for
+    integer IDs that are sorted or densely numbered; other long columns are checked on their first rows."""
+    if len(series) <= REPEAT_CHECK_ROWS:
+        return bool(series.duplicated().any())
+    if pd.api.types.is_integer_dtype(series.dtype) and isinstance(series.dtype, np.dtype):
+        values = series.to_numpy()
+        head = values[:65]
+        if (head[1:] > head[:-1]).all() and (values[1:] > values[:-1]).all():
+            return False  # strictly increasing
+        low, high = int(values.min()), int(values.max())
+        span = high - low + 1
+        if span < len(values):
+            return True  # more rows than distinct possible values
+        if span <= 4 * len(values):
+            seen = np.zeros(span, dtype=bool)
+            offsets = np.empty(min(len(values), _BITMAP_BLOCK), dtype=np.int64)
+            for start in range(0, len(values), _BITMAP_BLOCK):
+                block = values[start : start + _BITMAP_BLOCK]
+                # in 64-bit arithmetic, wrapping around if need be: the offsets from `low` are 0 .. span - 1
+                np.subtract(block, values.dtype.type(low), out=offsets[: len(block)], dtype=np.int64, casting="unsafe")
+                seen[offsets[: len(block)]] = True
+            return int(np.count_nonzero(seen)) < len(values)
+    return bool(series.iloc[:REPEAT_CHECK_ROWS].duplicated().any())

@@ -43,6 +43,14 @@ NA_VALUES = ("", "NA", "N/A", "null", "NULL", "NaN", "nan", "None", "-")
 SNIFF_CHARS = 64 * 1024
 
 
+#: Block size for hashing a file that is not held in memory.
+_HASH_BLOCK = 4 * 1024**2
+
+
+#: Columns of a Parquet file read (in parallel) and converted to pandas at a time.
+_READ_COLUMNS = 2
+
+
 Format = Literal["csv", "parquet"]
 
 
@@ -110,8 +118,10 @@ def _human(n_bytes: int) -> str:
     return f"{n_bytes / 1024**exponent:.1f} {('KiB', 'MiB', 'GiB')[exponent - 1]}"
 
 
-def _read_bytes(path: Path, fname: str, max_bytes: int) -> bytes:
-    """The file's bytes, after the checks that need no content: existence, type, extension and size."""
+def _read_bytes(path: Path, fname: str, max_bytes: int, limit: int | None = None) -> bytes:
+    """The file's bytes, after the checks that need no content: existence, type, extension and size.
+
+    With ``limit``, only the first ``limit`` bytes are read (the checks are the same)."""
     try:
         size = path.stat().st_size
         if not path.is_file():
@@ -123,7 +133,7 @@ def _read_bytes(path: Path, fname: str, max_bytes: int) -> bytes:
         if size > max_bytes:
             raise _too_large(fname, f"is {_human(size)}, above the", max_bytes)
         with path.open("rb") as handle:
-            data = handle.read(max_bytes + 1)
+            data = handle.read(max_bytes + 1 if limit is None else limit)
     except FileNotFoundError:
         raise _fail("file_not_found", f"File '{fname}' does not exist.") from None
     except OSError as exc:
@@ -131,6 +141,30 @@ def _read_bytes(path: Path, fname: str, max_bytes: int) -> bytes:
     if len(data) > max_bytes:
         raise _too_large(fname, "is larger than the", max_bytes)
     return data
+
+
+def _identity(path: Path) -> tuple[int, int, int, int]:
+    """What changes when a file is replaced or written to: device, inode, size and modification time."""
+    stat = path.stat()
+    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+def _hash_file(path: Path, fname: str, max_bytes: int) -> tuple[str, int, bytes]:
+    """sha256 of the file read in blocks (no copy of the whole file), its length and its last 4 bytes."""
+    digest, length, tail = hashlib.sha256(), 0, b""
+    try:
+        with path.open("rb") as handle:
+            while block := handle.read(_HASH_BLOCK):
+                digest.update(block)
+                length += len(block)
+                tail = (tail + block[-4:])[-4:]
+                if length > max_bytes:
+                    raise _too_large(fname, "is larger than the", max_bytes)
+    except FileNotFoundError:
+        raise _fail("file_not_found", f"File '{fname}' does not exist.") from None
+    except OSError as exc:
+        raise _fail("not_readable", f"File '{fname}' cannot be read: {exc.strerror or exc}.") from None
+    return digest.hexdigest(), length, tail
 
 
 def _too_large(fname: str, clause: str, max_bytes: int) -> ToolError:
@@ -186,8 +220,16 @@ def _no_rows(fname: str, why: str) -> ToolError:
 
 
 def read_file(path: Path, encoding: str | None, max_bytes: int) -> tuple[pd.DataFrame, Format, list[str], str]:
-    """Read, hash, detect and parse one file: ``(frame, format, notes, sha256 of the file's bytes)``."""
+    """Read, hash, detect and parse one file: ``(frame, format, notes, sha256 of the file's bytes)``.
+
+    A Parquet file (by its first bytes) is hashed in blocks and parsed by Arrow from the file itself, so it is
+    never held in memory twice; if the file changes meanwhile, it is read again the ordinary way, in one go.
+    """
     fname = display_name(path.name)
+    if _read_bytes(path, fname, max_bytes, limit=4) == b"PAR1":
+        parsed = _read_parquet_file(path, fname, max_bytes)
+        if parsed is not None:
+            return parsed
     data = _read_bytes(path, fname, max_bytes)
     digest = hashlib.sha256(data).hexdigest()
     notes: list[str] = []
@@ -369,23 +411,90 @@ def _invalid_parquet(fname: str, why: str) -> ToolError:
     return _fail("invalid_parquet", f"File '{fname}' is not valid Parquet: {why}.")
 
 
+def _read_parquet_file(path: Path, fname: str, max_bytes: int) -> tuple[pd.DataFrame, Format, list[str], str] | None:
+    """:func:`read_file` for a file starting with the Parquet magic bytes, without holding its bytes; None when
+    the file changed while it was read (the caller then reads it again in one go)."""
+    notes: list[str] = []
+    if path.suffix.lower() not in PARQUET_SUFFIXES:
+        notes.append(f"'{fname}' is a Parquet file (detected from its contents) and was read as Parquet")
+    try:
+        before = _identity(path)
+    except OSError:
+        return None
+    digest, length, tail = _hash_file(path, fname, max_bytes)
+    frame: pd.DataFrame | ToolError
+    if length < 12 or tail != b"PAR1":
+        frame = _invalid_parquet(fname, "it is truncated (the Parquet footer is missing)")
+    else:
+        try:
+            with pa.OSFile(str(path)) as source:
+                frame = _parquet_frame(source, fname, notes)
+        except ToolError as error:
+            frame = error
+        except (pa.ArrowException, OSError):
+            return None
+    try:
+        if _identity(path) != before:
+            return None  # what was parsed may not be what was hashed
+    except OSError:
+        return None
+    if isinstance(frame, ToolError):
+        raise frame
+    return frame, "parquet", notes, digest
+
+
 def _read_parquet(data: bytes, fname: str, notes: list[str]) -> pd.DataFrame:
     if len(data) < 12 or not data.endswith(b"PAR1"):
         raise _invalid_parquet(fname, "it is truncated (the Parquet footer is missing)")
+    return _parquet_frame(pa.BufferReader(data), fname, notes)
+
+
+def _parquet_frame(source: pa.NativeFile, fname: str, notes: list[str]) -> pd.DataFrame:
+    """Parse Parquet from ``source``. A flat schema is read :data:`_READ_COLUMNS` columns at a time, each column
+    converted to pandas before the next are read, so the Arrow copy of the whole table never exists; errors
+    come in the same order as from one read of every column (a column that cannot be read, then one that
+    cannot be converted)."""
     try:
-        parquet = pq.ParquetFile(pa.BufferReader(data))
-        _refuse_duplicates(list(parquet.schema_arrow.names), fname)
-        table = parquet.read()
+        parquet = pq.ParquetFile(source)
+        schema = parquet.schema_arrow
+        _refuse_duplicates(list(schema.names), fname)
+        flat = not any("." in field.name or pa.types.is_nested(field.type) for field in schema)
+        whole = parquet.read() if not flat or parquet.metadata.num_rows == 0 or not schema.names else None
     except (pa.ArrowException, OSError, ValueError) as exc:
-        raise _invalid_parquet(fname, (str(exc).splitlines() or [type(exc).__name__])[0][:200].rstrip(".")) from None
-    if table.num_rows == 0 or table.num_columns == 0:
+        raise _parquet_error(fname, exc) from None
+    if whole is not None and (whole.num_rows == 0 or whole.num_columns == 0):
         raise _no_rows(fname, "holds a schema but no rows")
-    columns = dict(zip(table.column_names, table.columns, strict=True))
-    if dropped := [name for name in columns if re.fullmatch(r"__index_level_\d+__", name)]:
+    names = list(schema.names)
+    if dropped := [name for name in names if re.fullmatch(r"__index_level_\d+__", name)]:
         notes.append(f"the unnamed pandas index stored in '{fname}' was dropped ({', '.join(dropped)})")
-    return pd.DataFrame(
-        {name: _convert_arrow(column, name, fname, notes) for name, column in columns.items() if name not in dropped}
-    )
+    converted: dict[str, pd.Series] = {}
+    failure: ToolError | None = None
+    step = len(names) if whole is not None else _READ_COLUMNS
+    for batch in [names[i : i + step] for i in range(0, len(names), step)]:
+        if whole is not None:
+            table, whole = whole, None
+        else:
+            try:
+                table = parquet.read(columns=batch)
+            except (pa.ArrowException, OSError, ValueError) as exc:
+                raise _parquet_error(fname, exc) from None
+        columns = dict(zip(batch, table.columns, strict=True))
+        del table
+        for name in batch:
+            column = columns.pop(name)
+            if name not in dropped and failure is None:
+                try:
+                    converted[name] = _convert_arrow(column, name, fname, notes)
+                except ToolError as error:
+                    failure = error  # raised once every column has been read
+            del column
+    if failure is not None:
+        raise failure
+    return pd.DataFrame(converted, copy=False)  # no copy: the columns stay apart, as converted
+
+
+def _parquet_error(fname: str, exc: Exception) -> ToolError:
+    return _invalid_parquet(fname, (str(exc).splitlines() or [type(exc).__name__])[0][:200].rstrip("."))
 
 
 def _convert_arrow(column: pa.ChunkedArray, name: str, fname: str, notes: list[str]) -> pd.Series:
