@@ -345,3 +345,17 @@ def test_result_is_deterministic_and_its_summary_uses_its_own_numbers() -> None:
     for token in (f"{c.relative.estimate:+.2%}", f"{c.relative.ci_lower:+.2%}", f"{c.p_value_adjusted:.3g}"):
         assert token in first.summary
     assert re.search(r"Decision: (ship|don't ship|inconclusive|investigate)\.", first.summary)
+
+
+def test_control_inference_prefers_the_most_conventional_name() -> None:
+    for arms, control in [(("A", "B", "C"), "A"), (("control", "b", "c"), "control"), (("c", "t"), "c")]:
+        result = run(experiment(3_000, arms=arms))
+        assert result.control_arm == control
+        assert any(c.name == "control_arm" and f"'{control}'" in c.detail for c in result.checks)
+    assert error(experiment(3_000, arms=("Control", "control", "v"))).code == "control_ambiguous"
+
+
+def test_cuped_on_a_ratio_metric_is_refused_rather_than_silently_skipped() -> None:
+    spec = {"name": "rps", "column": "revenue", "kind": "ratio", "denominator_column": "sessions"}
+    e = error(experiment(200), metrics=[{**spec, "covariate_column": "pre_revenue"}])
+    assert e.code == "unsupported_combination"

@@ -35,7 +35,6 @@ from tools.ab_test.decision import adjust
 from tools.ab_test.models import AbTestRequest, AbTestResult, ArmShare, ArmSummary, Comparison, MetricSpec
 from tools.ab_test.tool import ab_test
 from tools.data import Catalog
-from tools.errors import ToolError
 from tools.registry import dispatch
 from tools.results import Estimate
 
@@ -608,13 +607,6 @@ def test_abn_with_explicit_control_label() -> None:
         assert_matches_welch(c.absolute, values[c.arm], values["v2"], "two-sided")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: choose_control treats every label in CONTROL_NAMES as equally likely, so an arm named 'C' (or "
-    "'c') makes {'control', 'B', 'C'} (and the classic {'A', 'B', 'C'}) 'control_ambiguous' instead of picking "
-    "the better-ranked name",
-    raises=ToolError,
-)
 @pytest.mark.parametrize("labels", [("control", "B", "C"), ("A", "B", "C")])
 def test_abn_control_inferred_when_another_arm_is_named_c(labels: tuple[str, str, str]) -> None:
     frame, _ = abn_frame(labels)

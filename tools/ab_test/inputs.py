@@ -79,14 +79,19 @@ def choose_control(labels: list[str], control: str | None) -> list[str]:
                 (f"Did you mean '{close[0]}'? " if close else "") + "Give one of the labels exactly as in the data.",
             )
     else:
-        candidates = [label for label in labels if label.strip().lower() in CONTROL_NAMES]
-        if len(candidates) != 1:
+        # the best-ranked conventional name wins ('control' over 'a' over 'c'); a tie is ambiguous
+        ranked = sorted(
+            (CONTROL_NAMES.index(label.strip().lower()), label)
+            for label in labels
+            if label.strip().lower() in CONTROL_NAMES
+        )
+        if not ranked or (len(ranked) > 1 and ranked[0][0] == ranked[1][0]):
             raise ToolError(
                 "control_ambiguous",
                 f"Cannot tell which arm is control among {_labels(labels)}.",
                 "Give `control` with the control arm's label.",
             )
-        control = candidates[0]
+        control = ranked[0][1]
     return [control, *sorted(label for label in labels if label != control)]
 
 
@@ -290,6 +295,12 @@ def _metric_from_rows(
             )
     x = None
     if spec.covariate_column is not None:
+        if spec.kind == "ratio":
+            raise ToolError(
+                "unsupported_combination",
+                f"CUPED on the ratio metric '{display_name(spec.name)}' is not supported yet.",
+                "Drop covariate_column for this metric, or analyse a per-unit metric (kind='continuous') with CUPED.",
+            )
         if cluster_codes is not None:
             raise ToolError(
                 "unsupported_combination",

@@ -256,6 +256,15 @@ def _checks(
             f"SAMPLE RATIO MISMATCH (p = {srm.p_value:.2g}): the arms do not have the planned sizes, so assignment "
             "or logging is broken and no metric result can be trusted. Investigate before reading the metrics.",
         )
+    if request.control is None:
+        checks.append(
+            Check(
+                name="control_arm",
+                status="pass",
+                detail=f"Control inferred as '{display_name(prepared.arms[0])}' from its label; give `control` to "
+                "choose another arm.",
+            )
+        )
     smallest = min(prepared.units)
     checks.append(
         Check(
