@@ -359,3 +359,13 @@ def test_cuped_on_a_ratio_metric_is_refused_rather_than_silently_skipped() -> No
     spec = {"name": "rps", "column": "revenue", "kind": "ratio", "denominator_column": "sessions"}
     e = error(experiment(200), metrics=[{**spec, "covariate_column": "pre_revenue"}])
     assert e.code == "unsupported_combination"
+
+
+def test_a_categorical_arm_column_gives_the_same_answer_as_text() -> None:
+    data = experiment(3_000, lift=0.2, seed=10)
+    as_text = run(data)
+    categorical = data.assign(arm=pd.Categorical(data.arm, categories=["unused", "treatment", "control"]))
+    as_category = run(categorical)
+    assert as_category.arms == as_text.arms == ["control", "treatment"]
+    assert as_category.comparisons == as_text.comparisons
+    assert as_category.srm == as_text.srm

@@ -166,6 +166,16 @@ def _arm_codes(arm: pd.Series) -> tuple[NDArray[np.signedinteger], list[str]]:
     """``pandas.factorize`` of the column as text: a code per row (-1 when missing) and the labels in order of
     first appearance. Arrow-backed text (what the loader makes) is dictionary-encoded by Arrow directly, as
     pandas would, without its conversions."""
+    if isinstance(arm.dtype, pd.CategoricalDtype):
+        # the codes exist already; categories that no row uses are not arms
+        codes = np.asarray(arm.cat.codes.to_numpy(), dtype=np.intp)
+        used = np.bincount(codes[codes >= 0], minlength=len(arm.cat.categories)) > 0
+        labels = [str(label) for label, keep in zip(arm.cat.categories, used, strict=True) if keep]
+        if not used.all():
+            renumber = np.append(np.cumsum(used) - 1, -1)
+            renumber[np.flatnonzero(~used)] = -1
+            codes = renumber[codes]
+        return codes, labels
     if not (isinstance(arm.dtype, pd.StringDtype) and arm.dtype.storage == "pyarrow"):
         codes, uniques = pd.factorize(arm.astype("string"), use_na_sentinel=True)
         return np.asarray(codes, dtype=np.intp), [str(u) for u in uniques]
