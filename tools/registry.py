@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from tools.ab_test.models import AbTestRequest, AbTestResult
 from tools.errors import ToolError
 from tools.power import PowerRequest, PowerResult, power
+from tools.recommend import RecommendMethodRequest, RecommendMethodResult, recommend_method
 from tools.results import ToolRequest, ToolResult
 
 if TYPE_CHECKING:
@@ -79,6 +80,12 @@ class ToolSpec:
 TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(name="power", request=PowerRequest, result=PowerResult, implementation=power),
     ToolSpec(name="ab_test", request=AbTestRequest, result=AbTestResult, implementation="tools.ab_test.tool:ab_test"),
+    ToolSpec(
+        name="recommend_method",
+        request=RecommendMethodRequest,
+        result=RecommendMethodResult,
+        implementation=recommend_method,
+    ),
 )
 
 _BY_NAME: dict[str, ToolSpec] = {spec.name: spec for spec in TOOLS}

@@ -1,0 +1,156 @@
+"""recommend_method on textbook situations: the design each one calls for, and honesty when none fits.
+
+Scenarios follow the standard cases in Kohavi, Tang & Xu (2020, ch. 22 on interference), Angrist & Pischke (2009:
+RDD, DiD, IV), Abadie et al. (2010: synthetic control for one treated region) and Cunningham (2021).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tools.recommend import RecommendMethodRequest, recommend_method
+from tools.registry import dispatch, tool_names
+
+SCENARIOS: list[tuple[str, dict[str, Any], str, bool]] = [
+    ("checkout redesign, users can be randomized", {"can_randomize": True, "interference": False}, "ab_test", True),
+    (
+        "marketplace pricing: buyers and sellers interact",
+        {"can_randomize": True, "interference": True},
+        "cluster_ab_test",
+        True,
+    ),
+    ("loan offers by credit-score threshold", {"can_randomize": False, "assignment": "cutoff"}, "rdd", True),
+    (
+        "fraud model launched market by market",
+        {
+            "assignment": "rollout_by_group_over_time",
+            "has_pre_period_data": True,
+            "treated_units": 12,
+            "control_units": 30,
+        },
+        "diff_in_diff",
+        True,
+    ),
+    (
+        "feature launched in one country only",
+        {
+            "assignment": "single_unit",
+            "has_pre_period_data": True,
+            "pre_periods": 52,
+            "treated_units": 1,
+            "control_units": 20,
+        },
+        "synthetic_control",
+        True,
+    ),
+    (
+        "premium opt-in, usage and tenure recorded",
+        {"assignment": "self_selected", "observed_confounders": True, "has_pre_period_data": True},
+        "propensity",
+        True,
+    ),
+    (
+        "opt-in for unknown reasons, nothing measured before",
+        {"assignment": "self_selected", "observed_confounders": False, "has_pre_period_data": False},
+        "not_identifiable",
+        False,
+    ),
+    ("randomized invitations to a webinar", {"assignment": "instrument"}, "instrumental_variable", True),
+    (
+        "site-wide redesign on one date, with history",
+        {"assignment": "all_at_once", "has_pre_period_data": True, "control_units": 0},
+        "interrupted_time_series",
+        False,
+    ),
+    (
+        "site-wide redesign on one date, some markets held out",
+        {"assignment": "all_at_once", "has_pre_period_data": True, "control_units": 8},
+        "diff_in_diff",
+        True,
+    ),
+    (
+        "site-wide redesign, no history and no comparison",
+        {"assignment": "all_at_once", "has_pre_period_data": False, "control_units": 0},
+        "not_identifiable",
+        False,
+    ),
+    (
+        "staggered rollout with no pre-period data",
+        {"assignment": "rollout_by_group_over_time", "has_pre_period_data": False},
+        "not_identifiable",
+        False,
+    ),
+    (
+        "opt-in feature that could still be randomized",
+        {"can_randomize": True, "assignment": "self_selected", "observed_confounders": True},
+        "ab_test",
+        True,
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "facts", "method", "identifiable"), SCENARIOS, ids=[s[0] for s in SCENARIOS])
+def test_textbook_scenarios(name: str, facts: dict[str, Any], method: str, identifiable: bool) -> None:
+    result = recommend_method(RecommendMethodRequest(**facts))
+    assert result.recommendations, name
+    top = result.recommendations[0]
+    assert top.method == method, (name, [r.method for r in result.recommendations])
+    assert result.identifiable is identifiable
+    assert [r.rank for r in result.recommendations] == list(range(1, len(result.recommendations) + 1))
+    if method != "not_identifiable":
+        assert top.assumptions and top.diagnostics and top.data_needed
+    assert top.why in result.summary
+
+
+def test_not_identifiable_says_what_would_help() -> None:
+    result = recommend_method(
+        RecommendMethodRequest(assignment="self_selected", observed_confounders=False, has_pre_period_data=False)
+    )
+    assert result.summary.startswith("The effect is not identifiable")
+    assert any("encouragement" in h for h in result.what_would_help)
+    assert any("Randomize" in h for h in result.what_would_help)
+    assert result.warnings
+
+
+def test_interference_demotes_the_unit_level_test() -> None:
+    result = recommend_method(RecommendMethodRequest(can_randomize=True, interference=True))
+    by_method = {r.method: r for r in result.recommendations}
+    assert by_method["ab_test"].suitability == "not_recommended"
+    assert result.recommendations[-1].method == "ab_test"
+
+
+def test_randomizable_but_self_selected_says_to_randomize() -> None:
+    result = recommend_method(RecommendMethodRequest(can_randomize=True, assignment="self_selected"))
+    assert any("can still be randomized" in w for w in result.warnings)
+
+
+def test_unknown_facts_ask_questions_instead_of_guessing() -> None:
+    result = recommend_method(RecommendMethodRequest())
+    assert result.recommendations == []
+    assert not result.identifiable
+    assert any("How did units get the change" in q for q in result.questions)
+    assert "answer the questions" in result.summary
+    opted_in = recommend_method(RecommendMethodRequest(assignment="self_selected"))
+    assert any("reasons users opted in" in q for q in opted_in.questions)
+    assert opted_in.recommendations[0].suitability == "possible"
+
+
+def test_availability_follows_the_registry() -> None:
+    result = recommend_method(RecommendMethodRequest(can_randomize=True, interference=False))
+    assert result.recommendations[0].tool == "ab_test"
+    assert result.recommendations[0].available is ("ab_test" in tool_names())
+    later = recommend_method(RecommendMethodRequest(assignment="cutoff")).recommendations[0]
+    assert later.tool == "rdd"
+    assert later.available is ("rdd" in tool_names())
+    if not later.available:
+        assert "cannot run it yet" in recommend_method(RecommendMethodRequest(assignment="cutoff")).summary
+
+
+def test_through_the_dispatcher_and_deterministic() -> None:
+    first = dispatch("recommend_method", {"assignment": "cutoff"})
+    second = dispatch("recommend_method", '{"assignment": "cutoff"}')
+    assert first.model_dump_json() == second.model_dump_json()
+    bad = dispatch("recommend_method", {"assignment": "by_coin_flip"})
+    assert getattr(bad, "code", None) == "invalid_arguments"
