@@ -1,0 +1,85 @@
+"""The brief fills slot by slot through update_brief; its schema is strict; nothing is confirmed by default."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from assistant.agent.brief import SLOTS, Brief, UpdateBriefRequest, apply_update
+
+
+def test_a_new_brief_has_every_slot_missing_and_asks_the_first_question() -> None:
+    brief = Brief()
+    assert brief.missing() == list(SLOTS)
+    assert not brief.complete
+    assert brief.next_question() == "What exactly changes, and for whom?"
+
+
+def test_updates_fill_the_brief_and_keep_the_why_chain() -> None:
+    brief = Brief()
+    brief = apply_update(
+        brief,
+        UpdateBriefRequest(
+            slot="intervention",
+            value="AI summaries on the ticket page",
+            status="proposed",
+            why_question="Why add summaries?",
+            why_answer="Agents spend too long reading long tickets.",
+        ),
+    )
+    assert brief.intervention.status == "proposed"
+    assert brief.missing()[0] == "intervention"  # proposed is not confirmed
+    brief = apply_update(brief, UpdateBriefRequest(slot="intervention", value="AI summaries", status="confirmed"))
+    brief = apply_update(
+        brief,
+        UpdateBriefRequest(
+            slot="outcome", value="median handle time", status="confirmed", guardrails=["CSAT", "reopen rate"]
+        ),
+    )
+    assert brief.outcome.guardrails == ("CSAT", "reopen rate")
+    brief = apply_update(brief, UpdateBriefRequest(slot="outcome", value="mean handle time", status="confirmed"))
+    assert brief.outcome.guardrails == ("CSAT", "reopen rate")  # kept when not re-sent
+    assert [step.answer for step in brief.why_chain] == ["Agents spend too long reading long tickets."]
+    for slot in ("population", "unit", "counterfactual", "decision"):
+        brief = apply_update(brief, UpdateBriefRequest(slot=slot, value="x", status="confirmed"))
+    assert brief.complete and brief.next_question() is None
+
+
+def test_assumptions_are_recorded_when_the_user_moves_on() -> None:
+    brief = apply_update(
+        Brief(),
+        UpdateBriefRequest(
+            slot="unit",
+            value="users",
+            status="proposed",
+            assumption="Users, not sessions, are randomized (the user did not confirm).",
+        ),
+    )
+    assert brief.assumptions == ("Users, not sessions, are randomized (the user did not confirm).",)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"slot": "budget", "value": "x", "status": "confirmed"},
+        {"slot": "unit", "value": "", "status": "confirmed"},
+        {"slot": "unit", "value": "users", "status": "missing"},
+        {"slot": "unit", "value": "users", "status": "confirmed", "guardrails": ["CSAT"]},
+        {"slot": "unit", "value": "users", "status": "confirmed", "why_question": "Why?"},
+        {"slot": "unit", "value": "users", "status": "confirmed", "colour": "red"},
+    ],
+)
+def test_bad_updates_are_refused(fields: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        UpdateBriefRequest.model_validate(fields)
+
+
+def test_update_brief_has_a_strict_schema() -> None:
+    from openai import pydantic_function_tool
+
+    schema = pydantic_function_tool(UpdateBriefRequest, name="update_brief")["function"]
+    assert schema["strict"] is True
+    parameters = schema["parameters"]
+    assert parameters["additionalProperties"] is False
+    assert sorted(parameters["required"]) == sorted(parameters["properties"])
+    assert all(spec.get("description") for spec in parameters["properties"].values())
