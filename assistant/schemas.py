@@ -5,13 +5,23 @@ Lives in ``assistant`` because it needs ``openai``, which ``tools`` never import
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from openai import pydantic_function_tool
+from pydantic import BaseModel
 
 from tools.registry import TOOLS, ToolSpec, get_tool
 
-__all__ = ["all_tool_schemas", "tool_schema"]
+__all__ = ["all_tool_schemas", "tool_schema", "update_brief_schema"]
+
+
+def update_brief_schema() -> dict[str, Any]:
+    """The conversation's own tool that fills the brief (not a statistics tool, so not in the registry)."""
+    from assistant.agent.brief import UpdateBriefRequest
+
+    paragraphs = inspect.cleandoc(UpdateBriefRequest.__doc__ or "").split("\n\n")
+    return _strict("update_brief", UpdateBriefRequest, "\n\n".join(" ".join(p.split()) for p in paragraphs))
 
 
 def tool_schema(spec: ToolSpec | str) -> dict[str, Any]:
@@ -22,7 +32,11 @@ def tool_schema(spec: ToolSpec | str) -> dict[str, Any]:
     """
     if isinstance(spec, str):
         spec = get_tool(spec)
-    built = pydantic_function_tool(spec.request, name=spec.name, description=spec.description)
+    return _strict(spec.name, spec.request, spec.description)
+
+
+def _strict(name: str, model: type[BaseModel], description: str) -> dict[str, Any]:
+    built = pydantic_function_tool(model, name=name, description=description)
     function: dict[str, Any] = {**built["function"]}
     parameters: dict[str, Any] = _without_titles(function["parameters"])
     parameters.pop("description", None)

@@ -1,0 +1,263 @@
+"""The tool-calling loop: user message → backend → tool calls validated and run → results back → … → answer.
+
+Bounded (rounds, repeated calls, malformed-argument repairs, tool-output size), and it never loses the
+conversation: every failure becomes an event and a message, and the history stays consistent (every tool call
+the model made is answered). Events go to a callback so a UI thread can stream them.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+import prompts
+from assistant.agent.backends import AssistantTurn, Backend, BackendError, Message
+from assistant.agent.brief import Brief, UpdateBriefRequest, apply_update
+from assistant.agent.provenance import unverified_numbers
+from tools.errors import ToolError
+from tools.registry import dispatch
+
+__all__ = [
+    "BriefUpdated",
+    "Conversation",
+    "Done",
+    "Event",
+    "Failed",
+    "Notice",
+    "TextDelta",
+    "ToolFinished",
+    "ToolStarted",
+]
+
+MAX_ROUNDS = 6
+MAX_REPEATS = 3
+MAX_REPAIRS = 2
+MAX_TOOL_CHARS = 20_000
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolStarted:
+    call_id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True)
+class ToolFinished:
+    call_id: str
+    name: str
+    result: dict[str, Any] | None
+    error: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class BriefUpdated:
+    brief: Brief
+
+
+@dataclass(frozen=True)
+class Notice:
+    message: str
+
+
+@dataclass(frozen=True)
+class Failed:
+    kind: str
+    message: str
+    hint: str
+
+
+@dataclass(frozen=True)
+class Done:
+    text: str
+    unverified: tuple[str, ...]
+    complete: bool
+
+
+Event = TextDelta | ToolStarted | ToolFinished | BriefUpdated | Notice | Failed | Done
+
+
+class Cancelled(Exception):
+    """The user cancelled the turn."""
+
+
+@dataclass
+class Conversation:
+    """One conversation: its messages, brief, tool results and the loop that advances it."""
+
+    backend: Backend
+    catalog: Any = None  # tools.data.Catalog; Any keeps pandas out of this module's imports
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    max_rounds: int = MAX_ROUNDS
+    messages: list[Message] = field(default_factory=list)
+    brief: Brief = field(default_factory=Brief)
+    sources: list[Any] = field(default_factory=list)  # tool results and user texts, for provenance
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        if not self.messages:
+            self.messages.append({"role": "system", "content": prompts.load("system")})
+        if not self.tools:
+            from assistant.schemas import all_tool_schemas, update_brief_schema
+
+            self.tools = [*all_tool_schemas(), update_brief_schema()]
+
+    def send(self, text: str, emit: Callable[[Event], None]) -> Done:
+        """Advance the conversation by one user message; every step is reported through ``emit``."""
+        self.cancel.clear()
+        self.messages.append({"role": "user", "content": text})
+        self.sources.append(text)
+        seen: dict[str, int] = {}
+        repairs = 0
+        for round_number in range(self.max_rounds + 1):
+            final_round = round_number == self.max_rounds
+            if final_round:
+                emit(Notice(f"Stopped after {self.max_rounds} rounds of tool calls; asking for a summary."))
+            try:
+                turn = self._call(emit, tools=[] if final_round else self.tools)
+            except Cancelled:
+                return self._finish(emit, "", complete=False, note="Cancelled.")
+            except BackendError as error:
+                emit(Failed(error.kind, error.message, error.hint))
+                return self._finish(emit, "", complete=False)
+            except Exception as exc:  # a bug must not take the conversation with it
+                emit(
+                    Failed(
+                        "internal_error",
+                        f"The model call failed unexpectedly ({type(exc).__name__}).",
+                        "This is a bug in whyscope; the conversation is kept, send the message again.",
+                    )
+                )
+                return self._finish(emit, "", complete=False)
+            if turn.refusal or turn.finish_reason == "content_filter":
+                message = turn.refusal or "The model's provider filtered this response."
+                emit(Notice(message))
+                self.messages.append({"role": "assistant", "content": turn.text or message})
+                return self._finish(emit, turn.text, complete=False)
+            if not turn.tool_calls:
+                self.messages.append({"role": "assistant", "content": turn.text})
+                return self._finish(emit, turn.text, complete=turn.finish_reason != "length")
+            if turn.finish_reason == "length":
+                # cut mid-arguments: never run a half-written call
+                self.messages.append({"role": "assistant", "content": turn.text})
+                emit(
+                    Failed(
+                        "truncated",
+                        "The model's answer was cut off mid tool call, so nothing was run.",
+                        "Ask again, perhaps more narrowly.",
+                    )
+                )
+                return self._finish(emit, turn.text, complete=False)
+            self._record_calls(turn)
+            for call in turn.tool_calls:
+                key = f"{call.name}\x00{call.arguments}"
+                seen[key] = seen.get(key, 0) + 1
+                content, invalid_json = self._run(call.id, call.name, call.arguments, seen[key], emit)
+                repairs += invalid_json
+                self.messages.append({"role": "tool", "tool_call_id": call.id, "content": content})
+            if repairs > MAX_REPAIRS:
+                emit(
+                    Failed(
+                        "malformed_tool_calls",
+                        "The model kept sending malformed tool arguments.",
+                        "Rephrase the request, or run the tool directly with /run.",
+                    )
+                )
+                return self._finish(emit, turn.text, complete=False)
+        raise AssertionError("unreachable")  # pragma: no cover - the final round has no tools
+
+    # -- one model call ------------------------------------------------------------------------------------
+
+    def _call(self, emit: Callable[[Event], None], tools: list[dict[str, Any]]) -> AssistantTurn:
+        def on_text(text: str) -> None:
+            if self.cancel.is_set():
+                raise Cancelled
+            emit(TextDelta(text))
+
+        if self.cancel.is_set():
+            raise Cancelled
+        return self.backend.complete(self.messages, tools, on_text)
+
+    def _record_calls(self, turn: AssistantTurn) -> None:
+        self.messages.append(
+            {
+                "role": "assistant",
+                "content": turn.text or None,
+                "tool_calls": [
+                    {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                    for c in turn.tool_calls
+                ],
+            }
+        )
+
+    # -- one tool call -------------------------------------------------------------------------------------
+
+    def _run(
+        self, call_id: str, name: str, arguments: str, repeat: int, emit: Callable[[Event], None]
+    ) -> tuple[str, int]:
+        """Run a tool call; returns the content for the model and 1 if the arguments were not valid JSON."""
+        emit(ToolStarted(call_id, name, arguments))
+        if repeat > MAX_REPEATS:
+            error = {
+                "code": "repeated_call",
+                "message": f"'{name}' was already called with these arguments {repeat - 1} times in this turn.",
+                "hint": "Use the result you have and answer the user.",
+            }
+            emit(ToolFinished(call_id, name, None, error))
+            return json.dumps({"error": error}), 0
+        if name == "update_brief":
+            return self._update_brief(call_id, arguments, emit)
+        outcome = dispatch(name, arguments, self.catalog)
+        if isinstance(outcome, ToolError):
+            payload = outcome.to_dict()
+            emit(ToolFinished(call_id, name, None, payload["error"]))
+            return json.dumps(payload), int(outcome.code == "invalid_json")
+        result = outcome.model_dump(mode="json")
+        self.sources.append(result)
+        emit(ToolFinished(call_id, name, result, None))
+        return _for_model(result), 0
+
+    def _update_brief(self, call_id: str, arguments: str, emit: Callable[[Event], None]) -> tuple[str, int]:
+        try:
+            update = UpdateBriefRequest.model_validate_json(arguments or "{}")
+        except ValidationError as exc:
+            invalid_json = any(e["type"] == "json_invalid" for e in exc.errors())
+            error = {
+                "code": "invalid_json" if invalid_json else "invalid_arguments",
+                "message": "Invalid update_brief arguments: "
+                + "; ".join(f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in exc.errors()),
+                "hint": "Send slot, value and status (and guardrails only for the outcome slot).",
+            }
+            emit(ToolFinished(call_id, "update_brief", None, error))
+            return json.dumps({"error": error}), int(invalid_json)
+        self.brief = apply_update(self.brief, update)
+        emit(BriefUpdated(self.brief))
+        result = {"updated": update.slot, "still_to_confirm": self.brief.missing()}
+        emit(ToolFinished(call_id, "update_brief", result, None))
+        return json.dumps(result), 0
+
+    def _finish(self, emit: Callable[[Event], None], text: str, *, complete: bool, note: str = "") -> Done:
+        if note:
+            emit(Notice(note))
+        flagged = tuple(m.text.strip() for m in unverified_numbers(text, self.sources))
+        done = Done(text=text, unverified=flagged, complete=complete)
+        emit(done)
+        return done
+
+
+def _for_model(result: dict[str, Any]) -> str:
+    """A tool result as the model sees it: JSON, cut at MAX_TOOL_CHARS with a marker (the UI keeps it all)."""
+    text = json.dumps(result, ensure_ascii=False)
+    if len(text) <= MAX_TOOL_CHARS:
+        return text
+    return text[:MAX_TOOL_CHARS] + f" …[truncated: {len(text) - MAX_TOOL_CHARS:,} more characters]"
