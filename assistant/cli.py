@@ -36,6 +36,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("demo", help="print a worked power calculation (no API key, no data needed)")
 
+    chat = commands.add_parser(
+        "chat",
+        help="converse on plain stdin/stdout (guided mode without an API key)",
+        description="One message per input line; exits at the end of input. Sessions are saved as they go.",
+    )
+    chat.add_argument("--offline", action="store_true", help="use the guided mode even if a model is configured")
+    chat.add_argument("--model", help="model name (default: OPENAI_MODEL or the config file)")
+    chat.add_argument("--base-url", help="OpenAI-compatible endpoint (default: OPENAI_BASE_URL)")
+    chat.add_argument("--data", action="append", default=[], metavar="NAME=PATH", help="attach a CSV or Parquet file")
+    chat.add_argument("--resume", action="store_true", help="continue the last session")
+
     tool = commands.add_parser("tool", help="list, inspect and run the statistics tools directly")
     tool_commands = tool.add_subparsers(dest="tool_command", metavar="TOOL_COMMAND", required=True)
     tool_commands.add_parser("list", help="the registered tools, one per line")
@@ -64,6 +75,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from assistant.demo import run_demo
 
         return run_demo(sys.stdout)
+    if args.command == "chat":
+        from assistant.chat import run_chat
+        from assistant.config import load_settings
+
+        settings = load_settings(model=args.model, base_url=args.base_url, offline=args.offline)
+        return run_chat(settings, args.data, args.resume, sys.stdin, sys.stdout)
     if args.command == "tool":
         handler = {"list": _tool_list, "schema": _tool_schema, "run": _tool_run}[args.tool_command]
         return handler(args)

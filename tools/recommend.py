@@ -425,7 +425,12 @@ def _result(request: RecommendMethodRequest, plan: _Plan, identifiable: bool) ->
     elif recommendations:
         top = recommendations[0]
         status = "" if top.available else " (whyscope cannot run it yet)"
-        summary = f"Recommended design: {top.method.replace('_', ' ')}{status}. {top.why}"
+        name = top.method.replace("_", " ")
+        if top.suitability == "recommended":
+            summary = f"Recommended design: {name}{status}. {top.why}"
+        else:
+            ask = f" To decide: {plan.questions[0]}" if plan.questions else ""
+            summary = f"Not identifiable yet with what is known; the closest design is {name}{status}. {top.why}{ask}"
     else:
         summary = "Not enough is known to recommend a design; answer the questions listed."
     return RecommendMethodResult(

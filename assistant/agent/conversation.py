@@ -19,6 +19,7 @@ import prompts
 from assistant.agent.backends import AssistantTurn, Backend, BackendError, Message
 from assistant.agent.brief import Brief, UpdateBriefRequest, apply_update
 from assistant.agent.provenance import unverified_numbers
+from assistant.agent.session import SessionStore
 from tools.errors import ToolError
 from tools.registry import dispatch
 
@@ -103,10 +104,15 @@ class Conversation:
     brief: Brief = field(default_factory=Brief)
     sources: list[Any] = field(default_factory=list)  # tool results and user texts, for provenance
     cancel: threading.Event = field(default_factory=threading.Event)
+    store: SessionStore | None = None
 
     def __post_init__(self) -> None:
-        if not self.messages:
-            self.messages.append({"role": "system", "content": prompts.load("system")})
+        # the current system prompt always leads (a resumed session keeps its turns, not an old prompt)
+        self.messages[:] = [m for m in self.messages if m.get("role") != "system"]
+        self.messages.insert(0, {"role": "system", "content": prompts.load("system")})
+        for message in self.messages:
+            if message.get("role") == "user":
+                self.sources.append(message.get("content") or "")
         if not self.tools:
             from assistant.schemas import all_tool_schemas, update_brief_schema
 
@@ -115,7 +121,7 @@ class Conversation:
     def send(self, text: str, emit: Callable[[Event], None]) -> Done:
         """Advance the conversation by one user message; every step is reported through ``emit``."""
         self.cancel.clear()
-        self.messages.append({"role": "user", "content": text})
+        self._append({"role": "user", "content": text})
         self.sources.append(text)
         seen: dict[str, int] = {}
         repairs = 0
@@ -142,14 +148,14 @@ class Conversation:
             if turn.refusal or turn.finish_reason == "content_filter":
                 message = turn.refusal or "The model's provider filtered this response."
                 emit(Notice(message))
-                self.messages.append({"role": "assistant", "content": turn.text or message})
+                self._append({"role": "assistant", "content": turn.text or message})
                 return self._finish(emit, turn.text, complete=False)
             if not turn.tool_calls:
-                self.messages.append({"role": "assistant", "content": turn.text})
+                self._append({"role": "assistant", "content": turn.text})
                 return self._finish(emit, turn.text, complete=turn.finish_reason != "length")
             if turn.finish_reason == "length":
                 # cut mid-arguments: never run a half-written call
-                self.messages.append({"role": "assistant", "content": turn.text})
+                self._append({"role": "assistant", "content": turn.text})
                 emit(
                     Failed(
                         "truncated",
@@ -164,7 +170,7 @@ class Conversation:
                 seen[key] = seen.get(key, 0) + 1
                 content, invalid_json = self._run(call.id, call.name, call.arguments, seen[key], emit)
                 repairs += invalid_json
-                self.messages.append({"role": "tool", "tool_call_id": call.id, "content": content})
+                self._append({"role": "tool", "tool_call_id": call.id, "content": content})
             if repairs > MAX_REPAIRS:
                 emit(
                     Failed(
@@ -188,8 +194,13 @@ class Conversation:
             raise Cancelled
         return self.backend.complete(self.messages, tools, on_text)
 
+    def _append(self, message: Message) -> None:
+        self.messages.append(message)
+        if self.store is not None:
+            self.store.message(message)
+
     def _record_calls(self, turn: AssistantTurn) -> None:
-        self.messages.append(
+        self._append(
             {
                 "role": "assistant",
                 "content": turn.text or None,
@@ -241,6 +252,8 @@ class Conversation:
             emit(ToolFinished(call_id, "update_brief", None, error))
             return json.dumps({"error": error}), int(invalid_json)
         self.brief = apply_update(self.brief, update)
+        if self.store is not None:
+            self.store.brief(self.brief)
         emit(BriefUpdated(self.brief))
         result = {"updated": update.slot, "still_to_confirm": self.brief.missing()}
         emit(ToolFinished(call_id, "update_brief", result, None))
