@@ -109,7 +109,7 @@ class Conversation:
     def __post_init__(self) -> None:
         # the current system prompt always leads (a resumed session keeps its turns, not an old prompt)
         self.messages[:] = [m for m in self.messages if m.get("role") != "system"]
-        self.messages.insert(0, {"role": "system", "content": prompts.load("system")})
+        self.messages.insert(0, {"role": "system", "content": system_prompt()})
         for message in self.messages:
             if message.get("role") == "user":
                 self.sources.append(message.get("content") or "")
@@ -266,6 +266,11 @@ class Conversation:
         done = Done(text=text, unverified=flagged, complete=complete)
         emit(done)
         return done
+
+
+def system_prompt() -> str:
+    """The system message: who whyscope is, how to scope, how to choose and run a method."""
+    return "\n\n".join(prompts.load(name).strip() for name in ("system", "scoping_guide", "method_guide"))
 
 
 def _for_model(result: dict[str, Any]) -> str:

@@ -12,7 +12,7 @@ import respx
 
 from assistant.agent.backends import OpenAIBackend, OpenAISettings
 
-BASE_URL = "http://llm.test/v1"
+BASE_URL = "https://llm.test/v1"
 
 
 @pytest.fixture(autouse=True)

@@ -21,7 +21,7 @@ from assistant.agent.conversation import (
     TextDelta,
     ToolFinished,
 )
-from tests.assistant.agent.conftest import error_response, sse, text_stream, tool_call_stream
+from tests.assistant.agent.conftest import BASE_URL, error_response, sse, text_stream, tool_call_stream
 
 POWER_ARGS = {
     "metric": "proportion",
@@ -243,3 +243,44 @@ def test_an_unexpected_backend_exception_keeps_the_conversation() -> None:
     done, events = run(conversation, "hi")
     assert any(isinstance(e, Failed) and e.kind == "internal_error" for e in events)
     assert conversation.messages[-1]["content"] == "hi" and not done.complete
+
+
+def test_whyscope_chat_against_a_mocked_api(llm: respx.Route, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from assistant.chat import run_chat
+    from assistant.config import load_settings
+
+    llm.side_effect = [
+        sse(
+            tool_call_stream(
+                (
+                    "c1",
+                    "update_brief",
+                    {
+                        "slot": "intervention",
+                        "value": "AI summaries",
+                        "status": "proposed",
+                        "guardrails": None,
+                        "why_question": None,
+                        "why_answer": None,
+                        "assumption": None,
+                    },
+                )
+            )
+        ),
+        sse(text_stream("Why do you want summaries?")),
+        sse(tool_call_stream(("c2", "power", POWER_ARGS))),
+        sse(text_stream("You need 14,751 users per arm.")),
+    ]
+    settings = load_settings()
+    assert not settings.guided and settings.base_url == BASE_URL
+    out = io.StringIO()
+    run_chat(settings, [], False, io.StringIO("We want AI summaries\nSize it for a 10% lift on 10%\n"), out)
+    text = out.getvalue()
+    assert f"[mode] {settings.model} at {BASE_URL}" in text
+    assert "Why do you want summaries?" in text
+    assert "[tool] power done: To detect a change" in text
+    assert "You need 14,751 users per arm." in text
+    assert "[unverified" not in text
+    assert "sk-test" not in text
