@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--data", action="append", default=[], metavar="NAME=PATH", help="attach a CSV or Parquet file")
     chat.add_argument("--resume", action="store_true", help="continue the last session")
 
+    export = commands.add_parser("export", help="write the last session's transcript as Markdown")
+    export.add_argument("-o", "--output", metavar="FILE", help="write to FILE (refuses to overwrite) instead of stdout")
+
     tool = commands.add_parser("tool", help="list, inspect and run the statistics tools directly")
     tool_commands = tool.add_subparsers(dest="tool_command", metavar="TOOL_COMMAND", required=True)
     tool_commands.add_parser("list", help="the registered tools, one per line")
@@ -81,10 +84,38 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         settings = load_settings(model=args.model, base_url=args.base_url, offline=args.offline)
         return run_chat(settings, args.data, args.resume, sys.stdin, sys.stdout)
+    if args.command == "export":
+        return _export(args.output)
     if args.command == "tool":
         handler = {"list": _tool_list, "schema": _tool_schema, "run": _tool_run}[args.tool_command]
         return handler(args)
     raise AssertionError(f"unhandled command {args.command!r}")  # pragma: no cover - argparse guards it
+
+
+def _export(output: str | None) -> int:
+    from assistant.agent.session import export_markdown, latest_session, load_session
+
+    path = latest_session()
+    if path is None:
+        sys.stderr.write("No session to export yet: start one with `whyscope chat`.\n")
+        return EXIT_TOOL_ERROR
+    loaded = load_session(path)
+    text = export_markdown(loaded.messages, loaded.brief)
+    if output is None:
+        sys.stdout.write(text)
+        return EXIT_OK
+    target = Path(output).expanduser()
+    try:
+        with target.open("x", encoding="utf-8") as handle:  # never overwrite silently
+            handle.write(text)
+    except FileExistsError:
+        sys.stderr.write(f"{target} exists; choose another name.\n")
+        return EXIT_TOOL_ERROR
+    except OSError as exc:
+        sys.stderr.write(f"Cannot write {target}: {exc.strerror or exc}.\n")
+        return EXIT_TOOL_ERROR
+    sys.stdout.write(f"Wrote {target}\n")
+    return EXIT_OK
 
 
 def _tool_list(args: argparse.Namespace) -> int:

@@ -92,3 +92,20 @@ def test_chat_saves_and_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     loaded = load_session(path)
     assert loaded.brief.intervention.value == "AI summaries for agents"
     assert loaded.brief.outcome.guardrails == ("CSAT",)
+
+
+def test_export_command_writes_the_last_session_without_overwriting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from assistant.cli import main
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    assert main(["export"]) == 2  # nothing yet
+    run_chat(load_settings(offline=True), [], False, io.StringIO("AI summaries for agents\n"), io.StringIO())
+    target = tmp_path / "transcript.md"
+    assert main(["export", "-o", str(target)]) == 0
+    assert "**intervention** [confirmed]: AI summaries for agents" in target.read_text(encoding="utf-8")
+    assert main(["export", "-o", str(target)]) == 2  # exists: refused
+    capsys.readouterr()
+    assert main(["export"]) == 0
+    assert "# whyscope session" in capsys.readouterr().out
