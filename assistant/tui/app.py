@@ -1,0 +1,360 @@
+"""The whyscope terminal app: chat on the left, the brief and the data on the right, tool cards inline.
+
+Every model call and tool run happens in a worker thread; the worker talks back only through messages, so the
+UI stays responsive and Esc can cancel a turn.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import Footer, Header, Input
+
+from assistant.agent.backends import Backend
+from assistant.agent.conversation import (
+    BriefUpdated,
+    Conversation,
+    Done,
+    Event,
+    Failed,
+    Notice,
+    TextDelta,
+    ToolFinished,
+    ToolStarted,
+)
+from assistant.agent.guided import GuidedBackend
+from assistant.agent.session import SessionStore, export_markdown
+from assistant.tui.widgets.brief_panel import BriefPanel
+from assistant.tui.widgets.chat_input import ChatInput
+from assistant.tui.widgets.datasets_panel import DatasetsPanel
+from assistant.tui.widgets.messages import AssistantMessage, NoticeMessage, UserMessage
+from assistant.tui.widgets.tool_card import ToolCard
+
+__all__ = ["WhyscopeApp"]
+
+HELP = """Commands (no model needed):
+/help                 this list
+/load PATH [NAME]     attach a CSV or Parquet file
+/data                 the attached datasets
+/brief                the brief so far
+/power k=v …          run the power tool, e.g. /power metric=proportion baseline=0.1 mde=0.05 mde_kind=relative
+/run TOOL {json}      run any tool with a JSON request
+/export PATH          save the transcript as Markdown
+/model                which model (or the guided mode) is answering
+/clear                clear the chat view (the session is kept)
+/quit                 leave
+Esc cancels a running turn."""
+
+
+@dataclass
+class EngineEvent(Message):
+    """An event from the conversation engine, posted from the worker thread."""
+
+    event: Event
+
+
+@dataclass
+class CommandOutput(Message):
+    """The outcome of a slash command run in a worker."""
+
+    text: str
+    kind: str = "note"
+    catalog_changed: bool = False
+
+
+class WhyscopeApp(App[None]):
+    """The app. ``backend`` is injected (tests script it); ``catalog``/``store`` are optional."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "whyscope"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "cancel turn"),
+        Binding("ctrl+q", "quit", "quit"),
+        Binding("ctrl+l", "clear", "clear view"),
+    ]
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        catalog: Any = None,
+        store: SessionStore | None = None,
+        messages: list[dict[str, Any]] | None = None,
+        brief: Any = None,
+    ) -> None:
+        super().__init__()
+        if catalog is None:
+            from tools.data import Catalog
+
+            catalog = Catalog()
+        self.catalog = catalog
+        self.backend = backend
+        self.conversation = Conversation(backend, catalog=catalog, messages=list(messages or []), store=store)
+        if brief is not None:
+            self.conversation.brief = brief
+        self.busy = False
+        self._reply: AssistantMessage | None = None
+        self._cards: dict[str, ToolCard] = {}
+        self.sub_title = (
+            backend.name
+            if not isinstance(backend, GuidedBackend)
+            else ("guided mode — no LLM · set OPENAI_API_KEY, or --base-url for a local server such as Ollama")
+        )
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="main"):
+            yield VerticalScroll(id="chat")
+            with Vertical(id="side"):
+                yield BriefPanel()
+                yield DatasetsPanel()
+        yield ChatInput()
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        self.query_one(BriefPanel).show(self.conversation.brief)
+        self.query_one(DatasetsPanel).show(self.catalog)
+        chat = self.query_one("#chat", VerticalScroll)
+        for message in self.conversation.messages:
+            if message.get("role") == "user":
+                await chat.mount(UserMessage(str(message.get("content") or "")))
+            elif message.get("role") == "assistant" and message.get("content"):
+                reply = AssistantMessage()
+                await chat.mount(reply)
+                await reply.add(str(message["content"]))
+        if isinstance(self.backend, GuidedBackend):
+            reply = AssistantMessage()
+            await chat.mount(reply)
+            await reply.add(self.backend.opening())
+        self.query_one(ChatInput).focus()
+
+    # -- input -----------------------------------------------------------------------------------------------
+
+    @on(Input.Submitted, "#chat-input")
+    async def submitted(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        box = self.query_one(ChatInput)
+        if not text:
+            return
+        box.remember(text)
+        box.value = ""
+        if text.startswith("/"):
+            await self.command(text)
+            return
+        if self.busy:
+            self.notify("Still answering; press Esc to cancel.", severity="warning")
+            return
+        await self.query_one("#chat", VerticalScroll).mount(UserMessage(text))
+        self.busy = True
+        self._reply = None
+        self.converse(text)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="turn")
+    def converse(self, text: str) -> None:
+        def emit(event: Event) -> None:
+            self.post_message(EngineEvent(event))
+
+        self.conversation.send(text, emit)
+
+    async def on_engine_event(self, message: EngineEvent) -> None:
+        event = message.event
+        chat = self.query_one("#chat", VerticalScroll)
+        if isinstance(event, TextDelta):
+            if self._reply is None:
+                self._reply = AssistantMessage()
+                await chat.mount(self._reply)
+            await self._reply.add(event.text)
+        elif isinstance(event, ToolStarted):
+            card = ToolCard(event.call_id, event.name, event.arguments)
+            self._cards[event.call_id] = card
+            await chat.mount(card)
+            self._reply = None
+        elif isinstance(event, ToolFinished):
+            card_or_none = self._cards.get(event.call_id)
+            if card_or_none is not None:
+                card_or_none.finish(event.result, event.error)
+        elif isinstance(event, BriefUpdated):
+            self.query_one(BriefPanel).show(event.brief)
+        elif isinstance(event, Notice):
+            await chat.mount(NoticeMessage(event.message))
+        elif isinstance(event, Failed):
+            await chat.mount(NoticeMessage(f"{event.message} {event.hint}", kind="error"))
+            self.notify(event.message, severity="error")
+        elif isinstance(event, Done):
+            if event.unverified:
+                await chat.mount(
+                    NoticeMessage(
+                        "Unverified numbers (not from a tool or your words): " + ", ".join(event.unverified),
+                        kind="unverified",
+                    )
+                )
+            self.busy = False
+            self._reply = None
+        chat.scroll_end(animate=False)
+
+    def action_cancel(self) -> None:
+        if self.busy:
+            self.conversation.cancel.set()
+            self.notify("Cancelling…")
+
+    async def action_clear(self) -> None:
+        await self.query_one("#chat", VerticalScroll).remove_children()
+
+    # -- slash commands --------------------------------------------------------------------------------------
+
+    async def command(self, text: str) -> None:
+        chat = self.query_one("#chat", VerticalScroll)
+        name, _, rest = text.partition(" ")
+        rest = rest.strip()
+        await chat.mount(UserMessage(text))
+        if name == "/help":
+            await chat.mount(NoticeMessage(HELP))
+        elif name == "/quit":
+            self.exit()
+        elif name == "/clear":
+            await self.action_clear()
+        elif name == "/brief":
+            await chat.mount(NoticeMessage(export_markdown([], self.conversation.brief).split("## Conversation")[0]))
+        elif name == "/data":
+            names = [f"{d.name}: {d.n_rows:,} rows, {len(d.columns)} columns" for d in self.catalog]
+            await chat.mount(NoticeMessage("\n".join(names) or "No data attached: /load PATH"))
+        elif name == "/model":
+            await chat.mount(
+                NoticeMessage(
+                    f"Answering: {self.sub_title}. Start with --model/--base-url (or "
+                    "OPENAI_API_KEY) to use a model; --offline for the guided mode."
+                )
+            )
+        elif name == "/prereg":
+            await chat.mount(
+                NoticeMessage(
+                    "Pre-registration documents are not available yet; they arrive with the pre-registration feature.",
+                    kind="error",
+                )
+            )
+        elif name == "/export":
+            self.export(rest)
+        elif name == "/load":
+            if not rest:
+                await chat.mount(NoticeMessage("Usage: /load PATH [NAME]", kind="error"))
+            else:
+                self.load(rest)
+        elif name in ("/power", "/run"):
+            request = self._tool_request(name, rest)
+            if isinstance(request, str):
+                await chat.mount(NoticeMessage(request, kind="error"))
+            else:
+                tool, arguments = request
+                card = ToolCard(f"cmd-{len(self._cards)}", tool, json.dumps(arguments))
+                self._cards[card.call_id] = card
+                await chat.mount(card)
+                self.run_tool(card.call_id, tool, arguments)
+        else:
+            await chat.mount(NoticeMessage(f"Unknown command {name}; /help lists them.", kind="error"))
+        chat.scroll_end(animate=False)
+
+    def _tool_request(self, name: str, rest: str) -> tuple[str, dict[str, Any]] | str:
+        if name == "/run":
+            tool, _, payload = rest.partition(" ")
+            if not tool:
+                return "Usage: /run TOOL {json}"
+            try:
+                arguments = json.loads(payload or "{}")
+            except json.JSONDecodeError as exc:
+                return f"That JSON is not valid: {exc}."
+            return (tool, arguments) if isinstance(arguments, dict) else "The request must be a JSON object."
+        arguments = {}
+        try:
+            parts = shlex.split(rest)
+        except ValueError as exc:
+            return f"Could not read the arguments: {exc}."
+        for part in parts:
+            key, sep, value = part.partition("=")
+            if not sep:
+                return f"'{part}' is not key=value (e.g. baseline=0.1)."
+            arguments[key] = _value(value)
+        return "power", arguments
+
+    @work(thread=True, exit_on_error=False, group="commands")
+    def run_tool(self, call_id: str, tool: str, arguments: dict[str, Any]) -> None:
+        from tools.errors import ToolError
+        from tools.registry import dispatch
+
+        outcome = dispatch(tool, arguments, self.catalog)
+        if isinstance(outcome, ToolError):
+            self.post_message(EngineEvent(ToolFinished(call_id, tool, None, outcome.to_dict()["error"])))
+        else:
+            self.post_message(EngineEvent(ToolFinished(call_id, tool, outcome.model_dump(mode="json"), None)))
+
+    @work(thread=True, exit_on_error=False, group="commands")
+    def load(self, arguments: str) -> None:
+        from tools.errors import ToolError
+
+        try:
+            parts = shlex.split(arguments)
+        except ValueError as exc:
+            self.post_message(CommandOutput(f"Could not read the path: {exc}.", "error"))
+            return
+        path, name = parts[0], (parts[1] if len(parts) > 1 else None)
+        try:
+            dataset = self.catalog.add(path, name)
+        except ToolError as error:
+            self.post_message(CommandOutput(f"{error.message} {error.hint}", "error"))
+            return
+        notes = "".join(f"\n  note: {n}" for n in dataset.notes)
+        self.post_message(
+            CommandOutput(
+                f"Attached '{dataset.name}': {dataset.n_rows:,} rows; columns {', '.join(dataset.columns)}{notes}",
+                catalog_changed=True,
+            )
+        )
+
+    @work(thread=True, exit_on_error=False, group="commands")
+    def export(self, path: str) -> None:
+        if not path:
+            self.post_message(CommandOutput("Usage: /export PATH", "error"))
+            return
+        text = export_markdown(self.conversation.messages, self.conversation.brief)
+        target = Path(path).expanduser()
+        try:
+            with target.open("x", encoding="utf-8") as handle:
+                handle.write(text)
+        except FileExistsError:
+            self.post_message(CommandOutput(f"{target} exists; choose another name.", "error"))
+            return
+        except OSError as exc:
+            self.post_message(CommandOutput(f"Cannot write {target}: {exc.strerror or exc}.", "error"))
+            return
+        self.post_message(CommandOutput(f"Transcript saved to {target}."))
+
+    async def on_command_output(self, message: CommandOutput) -> None:
+        chat = self.query_one("#chat", VerticalScroll)
+        await chat.mount(NoticeMessage(message.text, kind=message.kind))
+        if message.kind == "error":
+            self.notify(message.text.split(". ")[0], severity="error")
+        if message.catalog_changed:
+            self.query_one(DatasetsPanel).show(self.catalog)
+        chat.scroll_end(animate=False)
+
+
+def _value(text: str) -> Any:
+    """A /power value: a number when it reads as one, null for 'null'/'none', otherwise the text."""
+    if text.lower() in ("null", "none"):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text

@@ -1,0 +1,37 @@
+"""The brief: the six slots with their status, filling as the dialogue goes."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from assistant.agent.brief import SLOTS, Brief
+from assistant.tui.widgets.messages import safe
+
+MARK = {"missing": "○", "proposed": "◐", "confirmed": "●"}
+
+
+class BriefPanel(Static):
+    """Renders a Brief; call :meth:`show` with each new version."""
+
+    def __init__(self) -> None:
+        super().__init__(id="brief")
+        self.brief = Brief()
+
+    def on_mount(self) -> None:
+        self.show(self.brief)
+
+    def show(self, brief: Brief) -> None:
+        self.brief = brief
+        text = Text("Brief\n", style="bold")
+        for slot in SLOTS:
+            value = brief.slot(slot)
+            text.append(f"{MARK[value.status]} {slot}: ", style="bold" if value.status == "confirmed" else "")
+            text.append(safe(value.value or "—") + "\n")
+            if slot == "outcome" and brief.outcome.guardrails:
+                text.append("   guardrails: " + safe(", ".join(brief.outcome.guardrails)) + "\n")
+        if brief.why_chain:
+            text.append("\nWhy\n", style="bold")
+            for step in brief.why_chain:
+                text.append("• " + safe(step.answer) + "\n")
+        self.update(text)

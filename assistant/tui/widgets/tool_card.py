@@ -1,0 +1,62 @@
+"""A tool call in the chat: name, key inputs, headline, status; expands to the full result, checks and warnings."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.widgets import Collapsible, Static
+
+from assistant.tui.widgets.messages import safe
+from assistant.tui.widgets.plot import plot_result
+
+
+class ToolCard(Collapsible):
+    """One tool call; its title shows the state, its body the details once it finished."""
+
+    def __init__(self, call_id: str, name: str, arguments: str) -> None:
+        super().__init__(title=f"⚙ {name} — running…", collapsed=True, classes="tool-card")
+        self.call_id = call_id
+        self.tool_name = name
+        self.arguments = arguments
+        self.result: dict[str, Any] | None = None
+        self.error: dict[str, Any] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(f"inputs: {safe(_short(self.arguments))}"), classes="tool-inputs")
+
+    def finish(self, result: dict[str, Any] | None, error: dict[str, Any] | None) -> None:
+        self.result, self.error = result, error
+        if error is not None:
+            self.title = f"✗ {self.tool_name} — {safe(str(error.get('message', 'error')))}"
+            self.add_class("failed")
+            self.query_one(".tool-inputs", Static).update(Text(f"hint: {safe(str(error.get('hint', '')))}"))
+            return
+        assert result is not None
+        headline = result.get("summary") or ("brief updated" if self.tool_name == "update_brief" else "done")
+        self.title = f"✓ {self.tool_name} — {safe(str(headline))}"
+        self.add_class("done")
+        lines = [*plot_result(result), *_details(result)]
+        self.query_one(".tool-inputs", Static).update(Text("\n".join(lines)))
+
+
+def _short(arguments: str, limit: int = 300) -> str:
+    try:
+        shown = json.dumps({k: v for k, v in json.loads(arguments or "{}").items() if v is not None})
+    except (json.JSONDecodeError, AttributeError):
+        shown = arguments
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+
+
+def _details(result: dict[str, Any]) -> list[str]:
+    lines = []
+    for check in result.get("checks", []):
+        lines.append(f"[{check.get('status')}] {check.get('name')}: {check.get('detail')}")
+    lines += [f"warning: {w}" for w in result.get("warnings", [])]
+    if result.get("method"):
+        lines.append(f"method: {result['method']}")
+    scalars = {k: v for k, v in result.items() if isinstance(v, int | float | str) and k not in ("summary", "method")}
+    lines += [f"{k}: {v}" for k, v in scalars.items()]
+    return [safe(line) for line in lines]

@@ -1,0 +1,173 @@
+"""Pilot tests of the app with an injected, scripted backend (no network, no LLM)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assistant.agent.backends import AssistantTurn, BackendError
+from assistant.agent.guided import GuidedBackend
+from assistant.agent.session import SessionStore, load_session
+from assistant.agent.stream import ToolCallDraft
+from assistant.tui.app import WhyscopeApp
+from assistant.tui.widgets.brief_panel import BriefPanel
+from assistant.tui.widgets.messages import AssistantMessage, NoticeMessage, UserMessage
+from assistant.tui.widgets.tool_card import ToolCard
+
+POWER = '{"metric": "proportion", "baseline": 0.1, "mde": 0.1, "mde_kind": "relative"}'
+BRIEF = '{"slot": "unit", "value": "users", "status": "confirmed"}'
+
+
+class Scripted:
+    """A backend that plays back turns; ``gate`` can hold a turn open to test cancel."""
+
+    name = "scripted-model"
+
+    def __init__(self, turns: list[AssistantTurn | Exception], gate: threading.Event | None = None) -> None:
+        self.turns = list(turns)
+        self.gate = gate
+
+    def complete(
+        self, messages: Sequence[dict[str, Any]], tools: Sequence[Mapping[str, Any]], on_text: Callable[[str], None]
+    ) -> AssistantTurn:
+        turn = self.turns.pop(0)
+        if isinstance(turn, Exception):
+            raise turn
+        for word in turn.text.split(" "):
+            on_text(word + " ")
+            if self.gate is not None:
+                self.gate.wait(2)
+        return turn
+
+
+def text(words: str) -> AssistantTurn:
+    return AssistantTurn(text=words, finish_reason="stop")
+
+
+def calls(*pairs: tuple[str, str]) -> AssistantTurn:
+    drafts = [ToolCallDraft(id=f"c{i}", name=n, arguments=a) for i, (n, a) in enumerate(pairs)]
+    return AssistantTurn(tool_calls=drafts, finish_reason="tool_calls")
+
+
+async def send(pilot: Any, app: WhyscopeApp, message: str) -> None:
+    box = app.query_one("#chat-input")
+    box.value = message  # type: ignore[attr-defined]
+    await pilot.press("enter")
+    for _ in range(100):
+        await pilot.pause(0.02)
+        if not app.busy:
+            break
+    await pilot.pause()
+
+
+async def test_a_message_streams_a_reply() -> None:
+    app = WhyscopeApp(Scripted([text("What changes, and for whom?")]))
+    async with app.run_test() as pilot:
+        await send(pilot, app, "We want AI summaries")
+        assert [str(m.render()) for m in app.query(UserMessage)] == ["We want AI summaries"]
+        replies = list(app.query(AssistantMessage))
+        assert replies and replies[-1].text.strip() == "What changes, and for whom?"
+
+
+async def test_a_tool_card_shows_its_numbers_and_the_brief_panel_updates() -> None:
+    app = WhyscopeApp(Scripted([calls(("update_brief", BRIEF), ("power", POWER)), text("Done.")]))
+    async with app.run_test() as pilot:
+        await send(pilot, app, "size it")
+        cards = list(app.query(ToolCard))
+        assert [c.tool_name for c in cards] == ["update_brief", "power"]
+        power = cards[1]
+        assert power.result is not None and power.result["n_per_arm"] == 14_751
+        assert "14,751" in str(power.title)
+        assert app.query_one(BriefPanel).brief.unit.value == "users"
+
+
+async def test_power_and_run_commands_need_no_model() -> None:
+    app = WhyscopeApp(Scripted([]))
+    async with app.run_test() as pilot:
+        await send(pilot, app, "/power metric=proportion baseline=0.1 mde=0.1 mde_kind=relative")
+        await pilot.pause(0.2)
+        card = list(app.query(ToolCard))[-1]
+        assert card.result is not None and card.result["n_per_arm"] == 14_751
+        await send(pilot, app, '/run power {"metric": "proportion", "baseline": 12, "mde": 0.01}')
+        await pilot.pause(0.2)
+        failed = list(app.query(ToolCard))[-1]
+        assert failed.error is not None and failed.error["code"] == "baseline_out_of_range"
+        await send(pilot, app, "/run power {not json")
+        assert "not valid" in str(list(app.query(NoticeMessage))[-1].render())
+
+
+async def test_loading_a_bad_file_shows_an_error_and_keeps_the_session(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.csv"
+    bad.write_text("a,b\n1,2\n3\n", encoding="utf-8")
+    good = tmp_path / "ok.csv"
+    good.write_text("arm,y\ncontrol,1\ntreatment,2\n", encoding="utf-8")
+    app = WhyscopeApp(Scripted([text("Still here.")]))
+    async with app.run_test() as pilot:
+        await send(pilot, app, f"/load {bad}")
+        await pilot.pause(0.3)
+        assert "malformed" in str(list(app.query(NoticeMessage))[-1].render())
+        await send(pilot, app, f"/load {good} exp")
+        await pilot.pause(0.3)
+        assert "exp" in app.catalog
+        await send(pilot, app, "are you there?")
+        assert list(app.query(AssistantMessage))[-1].text.strip() == "Still here."
+
+
+async def test_escape_cancels_a_running_turn() -> None:
+    gate = threading.Event()
+    app = WhyscopeApp(Scripted([text("one two three four five six")], gate=gate))
+    async with app.run_test() as pilot:
+        box = app.query_one("#chat-input")
+        box.value = "go"  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+        assert app.busy
+        await pilot.press("escape")
+        gate.set()
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if not app.busy:
+                break
+        assert not app.busy
+        assert len(list(app.query(AssistantMessage))[-1].text.split()) < 6
+
+
+async def test_backend_errors_are_shown_and_the_conversation_continues() -> None:
+    app = WhyscopeApp(
+        Scripted([BackendError("unreachable", "Cannot reach llm.test.", "Is it running?"), text("Back again.")])
+    )
+    async with app.run_test() as pilot:
+        await send(pilot, app, "hello")
+        assert "Cannot reach llm.test." in str(list(app.query(NoticeMessage))[-1].render())
+        await send(pilot, app, "hello again")
+        assert list(app.query(AssistantMessage))[-1].text.strip() == "Back again."
+
+
+async def test_markup_in_text_is_shown_literally() -> None:
+    app = WhyscopeApp(Scripted([text("ok")]))
+    async with app.run_test() as pilot:
+        await send(pilot, app, "[bold]hi[/bold] [@click=app.quit]x[/] \x1b]52;c;AAAA\x07")
+        shown = str(list(app.query(UserMessage))[-1].render())
+        assert "[bold]hi[/bold]" in shown and "\x1b" not in shown
+        assert app.is_running
+
+
+async def test_guided_mode_opens_with_its_first_question_and_resume_restores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WHYSCOPE_HOME", str(tmp_path))
+    store = SessionStore(tmp_path / "s.jsonl")
+    app = WhyscopeApp(GuidedBackend(), store=store)
+    async with app.run_test() as pilot:
+        assert "What change are you considering" in app.query(AssistantMessage).first().text
+        await send(pilot, app, "AI summaries for support agents")
+        assert app.query_one(BriefPanel).brief.intervention.value == "AI summaries for support agents"
+    loaded = load_session(store.path)
+    resumed = WhyscopeApp(GuidedBackend(brief=loaded.brief), messages=loaded.messages, brief=loaded.brief)
+    async with resumed.run_test():
+        assert resumed.query_one(BriefPanel).brief.intervention.value == "AI summaries for support agents"
+        assert any("AI summaries" in str(m.render()) for m in resumed.query(UserMessage))
