@@ -10,7 +10,6 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from assistant.agent.backends import Backend, OpenAIBackend, OpenAISettings
 from assistant.agent.conversation import (
     BriefUpdated,
     Conversation,
@@ -23,8 +22,8 @@ from assistant.agent.conversation import (
     ToolStarted,
 )
 from assistant.agent.guided import GuidedBackend
-from assistant.agent.session import SessionStore, latest_session, load_session
 from assistant.config import Settings, redact
+from assistant.launch import prepare
 
 __all__ = ["run_chat"]
 
@@ -36,57 +35,13 @@ def run_chat(settings: Settings, data: Sequence[str], resume: bool, stdin: TextI
         stdout.write(redact(text))
         stdout.flush()
 
-    for warning in settings.warnings:
-        say(f"[note] {warning}\n")
-    catalog = None
-    if data:
-        from tools.data import Catalog, parse_data_argument
-        from tools.errors import ToolError
-
-        catalog = Catalog()
-        for item in data:
-            name, file_path = parse_data_argument(item)
-            try:
-                dataset = catalog.add(file_path, name)
-            except ToolError as error:
-                say(f"[error] {error.message} {error.hint}\n")
-                continue
-            say(f"[data] {dataset.name}: {dataset.n_rows:,} rows, columns {', '.join(dataset.columns)}\n")
-
-    messages: list[dict[str, object]] = []
-    store = None
-    brief = None
-    if resume:
-        path = latest_session()
-        if path is None:
-            say("[note] No earlier session to resume; starting a new one.\n")
-        else:
-            loaded = load_session(path)
-            messages, brief = loaded.messages, loaded.brief
-            for warning in loaded.warnings:
-                say(f"[note] {warning}\n")
-            store = SessionStore(path)
-            say(f"[session] resumed {path.name} ({len(messages)} messages)\n")
-    store = store or SessionStore(model="guided" if settings.guided else settings.model)
-
-    backend: Backend
-    if settings.guided:
-        guided = GuidedBackend(brief=brief) if brief is not None else GuidedBackend()
-        backend = guided
+    launch = prepare(settings, data, resume, lambda line: say(line + "\n"))
+    backend, store, brief = launch.backend, launch.store, launch.brief
+    if isinstance(backend, GuidedBackend):
         say("[mode] guided mode — no LLM (set OPENAI_API_KEY, or --base-url for a local server such as Ollama)\n")
     else:
-        assert settings.api_key is not None
-        backend = OpenAIBackend(
-            OpenAISettings(
-                model=settings.model,
-                api_key=settings.api_key,
-                base_url=settings.base_url,
-                timeout=settings.timeout,
-                strict_tools=settings.strict_tools,
-                parallel_tool_calls=settings.parallel_tool_calls,
-            )
-        )
         say(f"[mode] {settings.model} at {settings.base_url}\n")
+    catalog, messages = launch.catalog, launch.messages
     conversation = Conversation(backend, catalog=catalog, messages=messages, store=store)
     if brief is not None:
         conversation.brief = brief

@@ -29,9 +29,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="whyscope",
         description="Scope product experiments and causal questions, then answer them with tested statistics.",
-        epilog="Without a command, whyscope runs its built-in demo: a power calculation on example numbers.",
+        epilog="Without a command, whyscope opens the app (the guided mode with example data when no model is set).",
     )
     parser.add_argument("--version", action="version", version=f"whyscope {__version__}")
+    _conversation_options(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     commands.add_parser("demo", help="print a worked power calculation (no API key, no data needed)")
@@ -41,11 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="converse on plain stdin/stdout (guided mode without an API key)",
         description="One message per input line; exits at the end of input. Sessions are saved as they go.",
     )
-    chat.add_argument("--offline", action="store_true", help="use the guided mode even if a model is configured")
-    chat.add_argument("--model", help="model name (default: OPENAI_MODEL or the config file)")
-    chat.add_argument("--base-url", help="OpenAI-compatible endpoint (default: OPENAI_BASE_URL)")
-    chat.add_argument("--data", action="append", default=[], metavar="NAME=PATH", help="attach a CSV or Parquet file")
-    chat.add_argument("--resume", action="store_true", help="continue the last session")
+    _conversation_options(chat)
 
     export = commands.add_parser("export", help="write the last session's transcript as Markdown")
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE (refuses to overwrite) instead of stdout")
@@ -72,9 +69,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _conversation_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--offline", action="store_true", help="use the guided mode even if a model is configured")
+    parser.add_argument("--model", help="model name (default: OPENAI_MODEL or the config file)")
+    parser.add_argument("--base-url", help="OpenAI-compatible endpoint (default: OPENAI_BASE_URL)")
+    parser.add_argument(
+        "--data", action="append", default=[], metavar="[NAME=]PATH", help="attach a CSV or Parquet file"
+    )
+    parser.add_argument("--resume", action="store_true", help="continue the last session")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command in (None, "demo"):
+    if args.command is None:
+        return _app(args)
+    if args.command == "demo":
         from assistant.demo import run_demo
 
         return run_demo(sys.stdout)
@@ -90,6 +99,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler = {"list": _tool_list, "schema": _tool_schema, "run": _tool_run}[args.tool_command]
         return handler(args)
     raise AssertionError(f"unhandled command {args.command!r}")  # pragma: no cover - argparse guards it
+
+
+def _app(args: argparse.Namespace) -> int:
+    from assistant.tui.app import WhyscopeApp
+
+    def launcher(say: Any) -> Any:
+        # runs in a worker after the first frame: settings, data and the backend load while the window is up
+        from assistant.config import load_settings
+        from assistant.launch import prepare
+
+        settings = load_settings(model=args.model, base_url=args.base_url, offline=args.offline)
+        return prepare(settings, args.data, args.resume, say, with_example=True)
+
+    WhyscopeApp(launcher=launcher).run()
+    return EXIT_OK
 
 
 def _export(output: str | None) -> int:

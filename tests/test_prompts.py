@@ -58,4 +58,6 @@ def test_prompts_ship_in_the_wheel(tmp_path: Path) -> None:
     for prompt in prompts.available():
         assert f"prompts/{prompt}.md" in names
     assert {"tools/py.typed", "assistant/py.typed", "tools/power/formulas.py", "tools/data/loading.py"} <= names
+    assert "assistant/example_data/checkout.csv" in names  # the app's built-in example data
+    assert "assistant/tui/app.tcss" in names
     assert not any(n.startswith("tests/") for n in names)

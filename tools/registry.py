@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from tools.ab_test.models import AbTestRequest, AbTestResult
 from tools.errors import ToolError
-from tools.power import PowerRequest, PowerResult, power
+from tools.power.models import PowerRequest, PowerResult
 from tools.recommend import RecommendMethodRequest, RecommendMethodResult, recommend_method
 from tools.results import ToolRequest, ToolResult
 
@@ -78,7 +78,7 @@ class ToolSpec:
 
 
 TOOLS: tuple[ToolSpec, ...] = (
-    ToolSpec(name="power", request=PowerRequest, result=PowerResult, implementation=power),
+    ToolSpec(name="power", request=PowerRequest, result=PowerResult, implementation="tools.power.tool:power"),
     ToolSpec(name="ab_test", request=AbTestRequest, result=AbTestResult, implementation="tools.ab_test.tool:ab_test"),
     ToolSpec(
         name="recommend_method",

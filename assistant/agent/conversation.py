@@ -113,14 +113,14 @@ class Conversation:
         for message in self.messages:
             if message.get("role") == "user":
                 self.sources.append(message.get("content") or "")
-        if not self.tools:
-            from assistant.schemas import all_tool_schemas, update_brief_schema
-
-            self.tools = [*all_tool_schemas(), update_brief_schema()]
 
     def send(self, text: str, emit: Callable[[Event], None]) -> Done:
         """Advance the conversation by one user message; every step is reported through ``emit``."""
         self.cancel.clear()
+        if not self.tools:  # built on first use: the schemas need openai, which start-up does not
+            from assistant.schemas import all_tool_schemas, update_brief_schema
+
+            self.tools = [*all_tool_schemas(), update_brief_schema()]
         self._append({"role": "user", "content": text})
         self.sources.append(text)
         seen: dict[str, int] = {}

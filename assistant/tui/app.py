@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import shlex
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -19,20 +21,12 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Footer, Header, Input
 
-from assistant.agent.backends import Backend
-from assistant.agent.conversation import (
-    BriefUpdated,
-    Conversation,
-    Done,
-    Event,
-    Failed,
-    Notice,
-    TextDelta,
-    ToolFinished,
-    ToolStarted,
-)
-from assistant.agent.guided import GuidedBackend
-from assistant.agent.session import SessionStore, export_markdown
+if TYPE_CHECKING:  # the engine (pydantic, the registry) loads after the first frame, in the start-up worker
+    from assistant.agent.backends import Backend
+    from assistant.agent.conversation import Conversation, Event
+    from assistant.agent.session import SessionStore
+    from assistant.launch import Launch
+
 from assistant.tui.widgets.brief_panel import BriefPanel
 from assistant.tui.widgets.chat_input import ChatInput
 from assistant.tui.widgets.datasets_panel import DatasetsPanel
@@ -63,6 +57,22 @@ class EngineEvent(Message):
 
 
 @dataclass
+class Started(Message):
+    """The launcher finished (``launch`` is None when it failed; ``notes`` say what happened)."""
+
+    launch: Launch | None
+    notes: list[str]
+
+
+class _NoStore:
+    """Stands in for a session store when none is wanted (tests)."""
+
+
+def _no_store() -> Any:
+    return _NoStore()
+
+
+@dataclass
 class CommandOutput(Message):
     """The outcome of a slash command run in a worker."""
 
@@ -84,30 +94,63 @@ class WhyscopeApp(App[None]):
 
     def __init__(
         self,
-        backend: Backend,
+        backend: Backend | None = None,
         *,
+        launcher: Callable[[Callable[[str], None]], Launch] | None = None,
         catalog: Any = None,
         store: SessionStore | None = None,
         messages: list[dict[str, Any]] | None = None,
         brief: Any = None,
     ) -> None:
+        """Give a ``backend`` (ready at once; tests) or a ``launcher`` that prepares everything in a worker after
+        the first frame (the command line: heavy imports and data loading never delay the window)."""
         super().__init__()
-        if catalog is None:
-            from tools.data import Catalog
-
-            catalog = Catalog()
-        self.catalog = catalog
-        self.backend = backend
-        self.conversation = Conversation(backend, catalog=catalog, messages=list(messages or []), store=store)
-        if brief is not None:
-            self.conversation.brief = brief
+        self.launcher = launcher
         self.busy = False
         self._reply: AssistantMessage | None = None
         self._cards: dict[str, ToolCard] = {}
+        self._startup_notes: list[str] = []
+        self.first_frame_at: float | None = None  # perf_counter() when the first frame was drawn
+        self.catalog: Any = catalog
+        self.backend: Backend | None = None
+        self.conversation: Conversation | None = None
+        if backend is not None:
+            if catalog is None:
+                from tools.data import Catalog
+
+                catalog = Catalog()
+            from assistant.launch import Launch
+
+            self._install(
+                Launch(
+                    backend=backend,
+                    catalog=catalog,
+                    store=store or _no_store(),
+                    messages=list(messages or []),
+                    brief=brief,
+                )
+            )
+
+    @property
+    def session(self) -> Conversation:
+        """The conversation (input is disabled until start-up has created it)."""
+        assert self.conversation is not None, "used before start-up finished"
+        return self.conversation
+
+    def _install(self, launch: Launch) -> None:
+        from assistant.agent.conversation import Conversation
+        from assistant.agent.guided import GuidedBackend
+
+        self.backend = launch.backend
+        self.catalog = launch.catalog
+        store = launch.store if not isinstance(launch.store, _NoStore) else None
+        self.conversation = Conversation(launch.backend, catalog=launch.catalog, messages=launch.messages, store=store)
+        if launch.brief is not None:
+            self.conversation.brief = launch.brief
         self.sub_title = (
-            backend.name
-            if not isinstance(backend, GuidedBackend)
-            else ("guided mode — no LLM · set OPENAI_API_KEY, or --base-url for a local server such as Ollama")
+            "guided mode — no LLM · set OPENAI_API_KEY, or --base-url for a local server such as Ollama"
+            if isinstance(launch.backend, GuidedBackend)
+            else launch.backend.name
         )
 
     def compose(self) -> ComposeResult:
@@ -121,9 +164,50 @@ class WhyscopeApp(App[None]):
         yield Footer()
 
     async def on_mount(self) -> None:
+        box = self.query_one(ChatInput)
+        box.focus()
+        self.call_after_refresh(self._first_frame)
+        if self.conversation is None and self.launcher is not None:
+            box.disabled = True
+            box.placeholder = "starting…"
+            return
+        await self._show_conversation()
+
+    def _first_frame(self) -> None:
+        """The window is on screen: now the heavy start-up work may begin (in a worker)."""
+        self.first_frame_at = time.perf_counter()
+        if self.conversation is None and self.launcher is not None:
+            self.start()
+
+    @work(thread=True, exit_on_error=False, group="start")
+    def start(self) -> None:
+        assert self.launcher is not None
+        notes: list[str] = []
+        try:
+            launch = self.launcher(notes.append)
+        except Exception as exc:  # the window must stay up and say why
+            self.post_message(Started(None, [*notes, f"[error] whyscope could not start: {type(exc).__name__}: {exc}"]))
+            return
+        self.post_message(Started(launch, notes))
+
+    async def on_started(self, message: Started) -> None:
+        self._startup_notes = message.notes
+        if message.launch is not None:
+            self._install(message.launch)
+        box = self.query_one(ChatInput)
+        box.disabled = message.launch is None
+        box.placeholder = "Type a message, or /help"
+        box.focus()
+        await self._show_conversation()
+
+    async def _show_conversation(self) -> None:
+        chat = self.query_one("#chat", VerticalScroll)
+        for note in self._startup_notes:
+            await chat.mount(NoticeMessage(note, kind="error" if note.startswith("[error]") else "note"))
+        if self.conversation is None:
+            return
         self.query_one(BriefPanel).show(self.conversation.brief)
         self.query_one(DatasetsPanel).show(self.catalog)
-        chat = self.query_one("#chat", VerticalScroll)
         for message in self.conversation.messages:
             if message.get("role") == "user":
                 await chat.mount(UserMessage(str(message.get("content") or "")))
@@ -131,11 +215,12 @@ class WhyscopeApp(App[None]):
                 reply = AssistantMessage()
                 await chat.mount(reply)
                 await reply.add(str(message["content"]))
+        from assistant.agent.guided import GuidedBackend
+
         if isinstance(self.backend, GuidedBackend):
             reply = AssistantMessage()
             await chat.mount(reply)
             await reply.add(self.backend.opening())
-        self.query_one(ChatInput).focus()
 
     # -- input -----------------------------------------------------------------------------------------------
 
@@ -163,9 +248,19 @@ class WhyscopeApp(App[None]):
         def emit(event: Event) -> None:
             self.post_message(EngineEvent(event))
 
-        self.conversation.send(text, emit)
+        self.session.send(text, emit)
 
     async def on_engine_event(self, message: EngineEvent) -> None:
+        from assistant.agent.conversation import (
+            BriefUpdated,
+            Done,
+            Failed,
+            Notice,
+            TextDelta,
+            ToolFinished,
+            ToolStarted,
+        )
+
         event = message.event
         chat = self.query_one("#chat", VerticalScroll)
         if isinstance(event, TextDelta):
@@ -203,7 +298,7 @@ class WhyscopeApp(App[None]):
 
     def action_cancel(self) -> None:
         if self.busy:
-            self.conversation.cancel.set()
+            self.session.cancel.set()
             self.notify("Cancelling…")
 
     async def action_clear(self) -> None:
@@ -223,7 +318,9 @@ class WhyscopeApp(App[None]):
         elif name == "/clear":
             await self.action_clear()
         elif name == "/brief":
-            await chat.mount(NoticeMessage(export_markdown([], self.conversation.brief).split("## Conversation")[0]))
+            from assistant.agent.session import export_markdown
+
+            await chat.mount(NoticeMessage(export_markdown([], self.session.brief).split("## Conversation")[0]))
         elif name == "/data":
             names = [f"{d.name}: {d.n_rows:,} rows, {len(d.columns)} columns" for d in self.catalog]
             await chat.mount(NoticeMessage("\n".join(names) or "No data attached: /load PATH"))
@@ -286,6 +383,7 @@ class WhyscopeApp(App[None]):
 
     @work(thread=True, exit_on_error=False, group="commands")
     def run_tool(self, call_id: str, tool: str, arguments: dict[str, Any]) -> None:
+        from assistant.agent.conversation import ToolFinished
         from tools.errors import ToolError
         from tools.registry import dispatch
 
@@ -320,10 +418,12 @@ class WhyscopeApp(App[None]):
 
     @work(thread=True, exit_on_error=False, group="commands")
     def export(self, path: str) -> None:
+        from assistant.agent.session import export_markdown
+
         if not path:
             self.post_message(CommandOutput("Usage: /export PATH", "error"))
             return
-        text = export_markdown(self.conversation.messages, self.conversation.brief)
+        text = export_markdown(self.session.messages, self.session.brief)
         target = Path(path).expanduser()
         try:
             with target.open("x", encoding="utf-8") as handle:

@@ -163,6 +163,10 @@ async def test_guided_mode_opens_with_its_first_question_and_resume_restores(
     store = SessionStore(tmp_path / "s.jsonl")
     app = WhyscopeApp(GuidedBackend(), store=store)
     async with app.run_test() as pilot:
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if any(m.text for m in app.query(AssistantMessage)):
+                break
         assert "What change are you considering" in app.query(AssistantMessage).first().text
         await send(pilot, app, "AI summaries for support agents")
         assert app.query_one(BriefPanel).brief.intervention.value == "AI summaries for support agents"
@@ -171,3 +175,43 @@ async def test_guided_mode_opens_with_its_first_question_and_resume_restores(
     async with resumed.run_test():
         assert resumed.query_one(BriefPanel).brief.intervention.value == "AI summaries for support agents"
         assert any("AI summaries" in str(m.render()) for m in resumed.query(UserMessage))
+
+
+def test_the_panel_lists_the_same_slots_as_the_brief() -> None:
+    from assistant.agent.brief import SLOTS as ENGINE_SLOTS
+    from assistant.tui.widgets.brief_panel import SLOTS as PANEL_SLOTS
+
+    assert PANEL_SLOTS == ENGINE_SLOTS
+
+
+async def test_the_command_line_app_starts_through_its_launcher(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WHYSCOPE_HOME", str(tmp_path))
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    from assistant.config import load_settings
+    from assistant.launch import prepare
+
+    app = WhyscopeApp(launcher=lambda say: prepare(load_settings(offline=True), [], False, say, with_example=True))
+    async with app.run_test() as pilot:
+        for _ in range(200):
+            await pilot.pause(0.02)
+            if app.conversation is not None and any(m.text for m in app.query(AssistantMessage)):
+                break
+        assert "checkout" in app.catalog  # the bundled example data
+        assert "What change are you considering" in app.query(AssistantMessage).first().text
+        assert not app.query_one("#chat-input").disabled
+
+
+async def test_a_failing_launcher_keeps_the_window_and_says_why() -> None:
+    def broken(say: Callable[[str], None]) -> Any:
+        raise OSError("disk full")
+
+    app = WhyscopeApp(launcher=broken)
+    async with app.run_test() as pilot:
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if list(app.query(NoticeMessage)):
+                break
+        assert "could not start: OSError: disk full" in str(app.query(NoticeMessage).first().render())
+        assert app.query_one("#chat-input").disabled

@@ -120,7 +120,7 @@ def test_demo_prints_numbers_from_the_power_tool(capsys: pytest.CaptureFixture[s
     from tools.power import PowerRequest, power
 
     expected = power(PowerRequest.model_validate(DEMO_REQUEST))
-    code, out = run_cli(capsys)
+    code, out = run_cli(capsys, "demo")
     assert code == 0
     assert expected.summary in " ".join(out.split())  # wrapped for the terminal, same words
     assert f"{expected.n_total:,}" in out

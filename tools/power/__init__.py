@@ -10,7 +10,20 @@ Modules: ``models`` (request and result), ``formulas`` (the equations and solver
 method and summary text), ``tool`` (the function the registry calls).
 """
 
+from typing import TYPE_CHECKING, Any
+
 from tools.power.models import PowerCurvePoint, PowerRequest, PowerResult
-from tools.power.tool import power
+
+if TYPE_CHECKING:
+    from tools.power.tool import power
 
 __all__ = ["PowerCurvePoint", "PowerRequest", "PowerResult", "power"]
+
+
+def __getattr__(name: str) -> Any:
+    # the solver pulls in scipy; the models do not, so the registry and the app start fast
+    if name == "power":
+        from tools.power.tool import power
+
+        return power
+    raise AttributeError(name)

@@ -18,12 +18,11 @@ from numpy.typing import NDArray
 from scipy import special
 
 from tools.errors import ToolError
+from tools.power.models import DEFAULT_POWER, MAX_UNITS, Alternative
 
-Alternative = Literal["two-sided", "larger", "smaller"]
+__all__ = ["DEFAULT_POWER", "MAX_UNITS", "Alternative", "Design", "FloatArray", "power_vec", "solve_sample_size"]
+
 FloatArray = NDArray[np.float64]
-
-DEFAULT_POWER = 0.8
-MAX_UNITS = 10**12
 
 
 @dataclass(frozen=True)

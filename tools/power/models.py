@@ -6,10 +6,13 @@ from typing import Literal
 
 from pydantic import Field
 
-from tools.power.formulas import MAX_UNITS, Alternative
 from tools.results import Check, ToolRequest, ToolResult
 
-__all__ = ["PowerCurvePoint", "PowerRequest", "PowerResult"]
+__all__ = ["DEFAULT_POWER", "MAX_UNITS", "Alternative", "PowerCurvePoint", "PowerRequest", "PowerResult"]
+
+Alternative = Literal["two-sided", "larger", "smaller"]
+DEFAULT_POWER = 0.8
+MAX_UNITS = 10**12
 
 
 class PowerRequest(ToolRequest):

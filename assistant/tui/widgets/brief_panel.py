@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from rich.text import Text
 from textual.widgets import Static
 
-from assistant.agent.brief import SLOTS, Brief
 from assistant.tui.widgets.messages import safe
+
+if TYPE_CHECKING:
+    from assistant.agent.brief import Brief
+
+#: The scoping slots in order (the same names as assistant.agent.brief.SLOTS, which needs pydantic).
+SLOTS = ("intervention", "outcome", "population", "unit", "counterfactual", "decision")
 
 MARK = {"missing": "○", "proposed": "◐", "confirmed": "●"}
 
@@ -16,16 +23,17 @@ class BriefPanel(Static):
 
     def __init__(self) -> None:
         super().__init__(id="brief")
-        self.brief = Brief()
+        self.brief: Any = None
 
     def on_mount(self) -> None:
-        self.show(self.brief)
+        if self.brief is None:
+            self.update(Text("Brief\n", style="bold") + Text("starting…"))
 
     def show(self, brief: Brief) -> None:
         self.brief = brief
         text = Text("Brief\n", style="bold")
         for slot in SLOTS:
-            value = brief.slot(slot)
+            value = getattr(brief, slot)
             text.append(f"{MARK[value.status]} {slot}: ", style="bold" if value.status == "confirmed" else "")
             text.append(safe(value.value or "—") + "\n")
             if slot == "outcome" and brief.outcome.guardrails:

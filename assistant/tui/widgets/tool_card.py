@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 from rich.text import Text
-from textual.app import ComposeResult
 from textual.widgets import Collapsible, Static
 
 from assistant.tui.widgets.messages import safe
@@ -17,15 +16,13 @@ class ToolCard(Collapsible):
     """One tool call; its title shows the state, its body the details once it finished."""
 
     def __init__(self, call_id: str, name: str, arguments: str) -> None:
-        super().__init__(title=f"⚙ {name} — running…", collapsed=True, classes="tool-card")
+        details = Static(Text(f"inputs: {safe(_short(arguments))}"), classes="tool-inputs")
+        super().__init__(details, title=f"⚙ {name} — running…", collapsed=True, classes="tool-card")
         self.call_id = call_id
         self.tool_name = name
         self.arguments = arguments
         self.result: dict[str, Any] | None = None
         self.error: dict[str, Any] | None = None
-
-    def compose(self) -> ComposeResult:
-        yield Static(Text(f"inputs: {safe(_short(self.arguments))}"), classes="tool-inputs")
 
     def finish(self, result: dict[str, Any] | None, error: dict[str, Any] | None) -> None:
         self.result, self.error = result, error
