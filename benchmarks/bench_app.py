@@ -19,7 +19,7 @@ started = time.perf_counter()
 from assistant.config import load_settings
 from assistant.launch import prepare
 from assistant.tui.app import WhyscopeApp
-from assistant.tui.widgets.messages import AssistantMessage
+from assistant.tui.widgets.assistant_message import AssistantMessage
 
 def launcher(say):
     return prepare(load_settings(offline=True), [], False, say, with_example=True)

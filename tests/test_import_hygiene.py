@@ -80,3 +80,21 @@ def test_running_power_from_the_cli_loads_no_pandas_or_openai() -> None:
     )
     loaded = set(_modules_after(code))
     assert not loaded & {"pandas", "statsmodels", "sklearn", "openai", "textual"}
+
+
+def test_the_app_module_loads_only_textual_before_the_first_frame() -> None:
+    loaded = set(_modules_after("import assistant.tui.app"))
+    assert not loaded & {"pandas", "numpy", "scipy", "statsmodels", "openai", "pydantic", "tools"}, loaded & {
+        "pandas",
+        "numpy",
+        "scipy",
+        "statsmodels",
+        "openai",
+        "pydantic",
+        "tools",
+    }
+
+
+def test_the_agent_never_imports_textual_at_run_time() -> None:
+    loaded = set(_modules_after("import assistant.agent.conversation, assistant.agent.guided, assistant.chat"))
+    assert "textual" not in loaded

@@ -26,11 +26,12 @@ if TYPE_CHECKING:  # the engine (pydantic, the registry) loads after the first f
     from assistant.agent.conversation import Conversation, Event
     from assistant.agent.session import SessionStore
     from assistant.launch import Launch
+    from assistant.tui.widgets.assistant_message import AssistantMessage
 
 from assistant.tui.widgets.brief_panel import BriefPanel
 from assistant.tui.widgets.chat_input import ChatInput
 from assistant.tui.widgets.datasets_panel import DatasetsPanel
-from assistant.tui.widgets.messages import AssistantMessage, NoticeMessage, UserMessage
+from assistant.tui.widgets.messages import NoticeMessage, UserMessage
 from assistant.tui.widgets.tool_card import ToolCard
 
 __all__ = ["WhyscopeApp"]
@@ -201,6 +202,8 @@ class WhyscopeApp(App[None]):
         await self._show_conversation()
 
     async def _show_conversation(self) -> None:
+        from assistant.tui.widgets.assistant_message import AssistantMessage
+
         chat = self.query_one("#chat", VerticalScroll)
         for note in self._startup_notes:
             await chat.mount(NoticeMessage(note, kind="error" if note.startswith("[error]") else "note"))
@@ -260,6 +263,7 @@ class WhyscopeApp(App[None]):
             ToolFinished,
             ToolStarted,
         )
+        from assistant.tui.widgets.assistant_message import AssistantMessage
 
         event = message.event
         chat = self.query_one("#chat", VerticalScroll)

@@ -14,8 +14,9 @@ from assistant.agent.guided import GuidedBackend
 from assistant.agent.session import SessionStore, load_session
 from assistant.agent.stream import ToolCallDraft
 from assistant.tui.app import WhyscopeApp
+from assistant.tui.widgets.assistant_message import AssistantMessage
 from assistant.tui.widgets.brief_panel import BriefPanel
-from assistant.tui.widgets.messages import AssistantMessage, NoticeMessage, UserMessage
+from assistant.tui.widgets.messages import NoticeMessage, UserMessage
 from assistant.tui.widgets.tool_card import ToolCard
 
 POWER = '{"metric": "proportion", "baseline": 0.1, "mde": 0.1, "mde_kind": "relative"}'

@@ -1,9 +1,9 @@
-"""Chat messages: the user's (plain text, never parsed as markup) and the assistant's (streamed Markdown)."""
+"""Chat messages: the user's and whyscope's own notices, as plain text (never parsed as markup)."""
 
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Markdown, Static
+from textual.widgets import Static
 
 from assistant.config import redact
 
@@ -18,18 +18,6 @@ class UserMessage(Static):
 
     def __init__(self, text: str) -> None:
         super().__init__(Text(safe(text)), classes="user-message")
-
-
-class AssistantMessage(Markdown):
-    """The assistant's reply, growing as it streams."""
-
-    def __init__(self) -> None:
-        super().__init__("", classes="assistant-message")
-        self.text = ""
-
-    async def add(self, delta: str) -> None:
-        self.text += safe(delta)
-        await self.append(safe(delta))
 
 
 class NoticeMessage(Static):
