@@ -19,7 +19,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import Footer, Header, Input
+from textual.widgets import Footer, Header
 
 if TYPE_CHECKING:  # the engine (pydantic, the registry) loads after the first frame, in the start-up worker
     from assistant.agent.backends import Backend
@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # the engine (pydantic, the registry) loads after the first f
     from assistant.tui.widgets.assistant_message import AssistantMessage
 
 from assistant.tui.widgets.brief_panel import BriefPanel
-from assistant.tui.widgets.chat_input import ChatInput
+from assistant.tui.widgets.chat_input import MAX_CHARS, ChatInput
 from assistant.tui.widgets.datasets_panel import DatasetsPanel
 from assistant.tui.widgets.messages import NoticeMessage, UserMessage
 from assistant.tui.widgets.tool_card import ToolCard
@@ -197,7 +197,7 @@ class WhyscopeApp(App[None]):
             self._install(message.launch)
         box = self.query_one(ChatInput)
         box.disabled = message.launch is None
-        box.placeholder = "Type a message, or /help"
+        box.placeholder = "Type a message, or /help  (Enter sends, Ctrl+J adds a line)"
         box.focus()
         await self._show_conversation()
 
@@ -227,11 +227,20 @@ class WhyscopeApp(App[None]):
 
     # -- input -----------------------------------------------------------------------------------------------
 
-    @on(Input.Submitted, "#chat-input")
-    async def submitted(self, event: Input.Submitted) -> None:
+    @on(ChatInput.Submitted)
+    async def submitted(self, event: ChatInput.Submitted) -> None:
         text = event.value.strip()
         box = self.query_one(ChatInput)
         if not text:
+            return
+        if len(text) > MAX_CHARS:
+            await self.query_one("#chat", VerticalScroll).mount(
+                NoticeMessage(
+                    f"That message is {len(text):,} characters; the limit is {MAX_CHARS:,}. Nothing was "
+                    "sent: attach long content as a file with /load.",
+                    kind="error",
+                )
+            )
             return
         box.remember(text)
         box.value = ""
@@ -289,6 +298,8 @@ class WhyscopeApp(App[None]):
             await chat.mount(NoticeMessage(f"{event.message} {event.hint}", kind="error"))
             self.notify(event.message, severity="error")
         elif isinstance(event, Done):
+            if event.unverified and self._reply is not None:
+                await self._reply.mark(event.unverified)
             if event.unverified:
                 await chat.mount(
                     NoticeMessage(

@@ -16,6 +16,7 @@ from assistant.agent.stream import ToolCallDraft
 from assistant.tui.app import WhyscopeApp
 from assistant.tui.widgets.assistant_message import AssistantMessage
 from assistant.tui.widgets.brief_panel import BriefPanel
+from assistant.tui.widgets.chat_input import ChatInput
 from assistant.tui.widgets.messages import NoticeMessage, UserMessage
 from assistant.tui.widgets.tool_card import ToolCard
 
@@ -216,3 +217,44 @@ async def test_a_failing_launcher_keeps_the_window_and_says_why() -> None:
                 break
         assert "could not start: OSError: disk full" in str(app.query(NoticeMessage).first().render())
         assert app.query_one("#chat-input").disabled
+
+
+async def test_unverified_numbers_are_marked_where_they_stand() -> None:
+    app = WhyscopeApp(Scripted([calls(("power", POWER)), text("You need 14,751 per arm, about 20,000 in all.")]))
+    async with app.run_test() as pilot:
+        await send(pilot, app, "size it")
+        reply = list(app.query(AssistantMessage))[-1]
+        assert "14,751 per arm" in reply.text and "20,000 ⚠" in reply.text
+        assert "Unverified numbers" in str(list(app.query(NoticeMessage))[-1].render())
+
+
+async def test_multi_line_input_history_and_completion() -> None:
+    app = WhyscopeApp(Scripted([text("one"), text("two")]))
+    async with app.run_test() as pilot:
+        box = app.query_one(ChatInput)
+        box.value = "first line"
+        await pilot.press("ctrl+j")
+        box.insert("second line")
+        await pilot.press("enter")
+        for _ in range(50):
+            await pilot.pause(0.02)
+            if not app.busy:
+                break
+        assert str(list(app.query(UserMessage))[-1].render()) == "first line\nsecond line"
+        await send(pilot, app, "again")
+        await pilot.press("up")
+        assert box.value == "again"
+        await pilot.press("up")
+        assert box.value == "first line\nsecond line"
+        box.value = "/he"
+        await pilot.press("tab")
+        assert box.value == "/help "
+
+
+async def test_an_oversized_message_is_not_sent() -> None:
+    backend = Scripted([])
+    app = WhyscopeApp(backend)
+    async with app.run_test() as pilot:
+        await send(pilot, app, "x" * 30_000)
+        assert "limit is 20,000" in str(list(app.query(NoticeMessage))[-1].render())
+        assert app.session.messages[-1]["role"] == "system"  # nothing reached the conversation

@@ -17,3 +17,16 @@ class AssistantMessage(Markdown):
     async def add(self, delta: str) -> None:
         self.text += safe(delta)
         await self.append(safe(delta))
+
+    async def mark(self, numbers: tuple[str, ...] | list[str]) -> None:
+        """Flag numbers that no tool result or user message supports, where they stand in the text."""
+        text, start = self.text, 0
+        for number in numbers:
+            at = text.find(number, start)
+            if at < 0:
+                continue
+            flagged = f"{number} ⚠"
+            text = text[:at] + flagged + text[at + len(number) :]
+            start = at + len(flagged)
+        self.text = text
+        await self.update(text)

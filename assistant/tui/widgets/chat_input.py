@@ -1,44 +1,85 @@
-"""The message box: Enter sends, Up/Down walk the history, Tab completes slash commands and paths."""
+"""The message box: Enter sends, Ctrl+J adds a line, Up/Down walk the history, Tab completes commands and paths."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
 
-from textual.binding import Binding, BindingType
-from textual.widgets import Input
+from textual import events
+from textual.message import Message
+from textual.widgets import TextArea
 
 COMMANDS = ("/help", "/load", "/data", "/brief", "/power", "/run", "/prereg", "/export", "/model", "/clear", "/quit")
 MAX_CHARS = 20_000
 
 
-class ChatInput(Input):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up", "history(-1)", "previous", show=False),
-        Binding("down", "history(1)", "next", show=False),
-        Binding("tab", "complete", "complete", show=False),
-    ]
+class ChatInput(TextArea):
+    """A multi-line box that sends on Enter."""
+
+    @dataclass
+    class Submitted(Message):
+        """The user sent ``value``."""
+
+        input: ChatInput
+        value: str
 
     def __init__(self) -> None:
-        super().__init__(placeholder="Type a message, or /help", id="chat-input", max_length=MAX_CHARS)
-        self.history: list[str] = []
+        super().__init__(
+            id="chat-input",
+            soft_wrap=True,
+            tab_behavior="focus",
+            show_line_numbers=False,
+            compact=True,
+            highlight_cursor_line=False,
+            placeholder="Type a message, or /help  (Enter sends, Ctrl+J adds a line)",
+        )
+        self.sent: list[str] = []
         self._position = 0
 
+    @property
+    def value(self) -> str:
+        return self.text
+
+    @value.setter
+    def value(self, text: str) -> None:
+        self.load_text(text)
+        self.move_cursor(self.document.end)
+
     def remember(self, text: str) -> None:
-        if text and (not self.history or self.history[-1] != text):
-            self.history.append(text)
-        self._position = len(self.history)
+        if text and (not self.sent or self.sent[-1] != text):
+            self.sent.append(text)
+        self._position = len(self.sent)
 
-    def action_history(self, step: int) -> None:
-        if not self.history:
+    async def _on_key(self, event: events.Key) -> None:
+        if event.key == "enter":
+            event.prevent_default()
+            event.stop()
+            self.post_message(self.Submitted(self, self.text))
             return
-        self._position = max(0, min(len(self.history), self._position + step))
-        self.value = self.history[self._position] if self._position < len(self.history) else ""
-        self.cursor_position = len(self.value)
+        if event.key == "ctrl+j":
+            event.prevent_default()
+            event.stop()
+            self.insert("\n")
+            return
+        if event.key == "tab" and self.text.startswith("/"):
+            event.prevent_default()
+            event.stop()
+            self.complete()
+            return
+        if event.key in ("up", "down") and "\n" not in self.text and self.sent:
+            event.prevent_default()
+            event.stop()
+            self.walk_history(-1 if event.key == "up" else 1)
+            return
+        await super()._on_key(event)
 
-    def action_complete(self) -> None:
-        value = self.value
-        if value.startswith("/") and " " not in value:
+    def walk_history(self, step: int) -> None:
+        self._position = max(0, min(len(self.sent), self._position + step))
+        self.value = self.sent[self._position] if self._position < len(self.sent) else ""
+
+    def complete(self) -> None:
+        value = self.text
+        if " " not in value:
             matches = [c for c in COMMANDS if c.startswith(value)]
             if len(matches) == 1:
                 self.value = matches[0] + " "
@@ -53,4 +94,3 @@ class ChatInput(Input):
             if len(options) == 1:
                 option = options[0]
                 self.value = "/load " + str(option) + ("/" if option.is_dir() else "")
-        self.cursor_position = len(self.value)
