@@ -19,7 +19,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import Footer, Header
+from textual.widgets import Footer, Header, Static
 
 if TYPE_CHECKING:  # the engine (pydantic, the registry) loads after the first frame, in the start-up worker
     from assistant.agent.backends import Backend
@@ -161,23 +161,27 @@ class WhyscopeApp(App[None]):
             with Vertical(id="side"):
                 yield BriefPanel()
                 yield DatasetsPanel()
-        yield ChatInput()
+        if self.conversation is not None:
+            yield ChatInput()
+        else:  # the text area is built after the first frame, with the engine (it costs a fifth of a second)
+            yield Static("starting…", id="input-placeholder")
         yield Footer()
 
     async def on_mount(self) -> None:
-        box = self.query_one(ChatInput)
-        box.focus()
         self.call_after_refresh(self._first_frame)
         if self.conversation is None and self.launcher is not None:
-            box.disabled = True
-            box.placeholder = "starting…"
             return
+        self.query_one(ChatInput).focus()
         await self._show_conversation()
 
-    def _first_frame(self) -> None:
+    async def _first_frame(self) -> None:
         """The window is on screen: now the heavy start-up work may begin (in a worker)."""
         self.first_frame_at = time.perf_counter()
         if self.conversation is None and self.launcher is not None:
+            box = ChatInput()
+            box.disabled = True
+            await self.query_one("#input-placeholder", Static).remove()
+            await self.mount(box, before=self.query_one(Footer))
             self.start()
 
     @work(thread=True, exit_on_error=False, group="start")
