@@ -263,12 +263,3 @@ def relative_lift(control: ArmEstimate, treatment: ArmEstimate, *, alpha: float,
     low, high = interval(lift, se, alpha, None, alternative)
     p = _p_and_quantile(lift / se, None, alternative)
     return Estimate(estimate=lift, std_error=se, ci_lower=low, ci_upper=high, p_value=p, alpha=alpha)
-
-
-def one_sided_p(statistic: float) -> float:
-    """P(Z > statistic)."""
-    return float(special.ndtr(-statistic))
-
-
-def z_quantile(probability: float) -> float:
-    return float(special.ndtri(probability))
