@@ -6,7 +6,6 @@ end of input. Sessions are saved as they go; ``--resume`` continues the last one
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from typing import TextIO
 
@@ -23,7 +22,7 @@ from assistant.agent.conversation import (
 )
 from assistant.agent.guided import GuidedBackend
 from assistant.config import Settings, redact
-from assistant.launch import prepare
+from assistant.launch import GUIDED_HINT, prepare
 
 __all__ = ["run_chat"]
 
@@ -38,7 +37,7 @@ def run_chat(settings: Settings, data: Sequence[str], resume: bool, stdin: TextI
     launch = prepare(settings, data, resume, lambda line: say(line + "\n"))
     backend, store, brief = launch.backend, launch.store, launch.brief
     if isinstance(backend, GuidedBackend):
-        say("[mode] guided mode — no LLM (set OPENAI_API_KEY, or --base-url for a local server such as Ollama)\n")
+        say(f"[mode] {GUIDED_HINT}\n")
     else:
         say(f"[mode] {settings.model} at {settings.base_url}\n")
     catalog, messages = launch.catalog, launch.messages
@@ -84,11 +83,6 @@ def run_chat(settings: Settings, data: Sequence[str], resume: bool, stdin: TextI
             continue
         say(f"> {line}\n")
         conversation.send(line, emit)
-    say(f"[session] saved to {store.path}\n")
+    if store is not None:
+        say(f"[session] saved to {store.path}\n")
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - exercised through assistant.cli
-    from assistant.config import load_settings
-
-    return run_chat(load_settings(), [], False, sys.stdin, sys.stdout)

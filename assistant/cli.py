@@ -217,8 +217,8 @@ def _fail(error: ToolError) -> int:
     return EXIT_TOOL_ERROR
 
 
-def _write(text: str, stream: Any = None) -> None:
-    (stream or sys.stdout).write(text + "\n")
+def _write(text: str) -> None:
+    sys.stdout.write(text + "\n")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,14 +14,16 @@ from assistant.agent.guided import GuidedBackend
 from assistant.agent.session import SessionStore, latest_session, load_session
 from assistant.config import Settings
 
-__all__ = ["Launch", "example_data", "prepare"]
+__all__ = ["GUIDED_HINT", "Launch", "example_data", "prepare"]
+
+GUIDED_HINT = "guided mode — no LLM · set OPENAI_API_KEY, or --base-url for a local server such as Ollama"
 
 
 @dataclass
 class Launch:
     backend: Backend
     catalog: Any
-    store: SessionStore
+    store: SessionStore | None  # None: do not record (tests)
     messages: list[dict[str, Any]] = field(default_factory=list)
     brief: Brief | None = None
 

@@ -65,14 +65,6 @@ class Started(Message):
     notes: list[str]
 
 
-class _NoStore:
-    """Stands in for a session store when none is wanted (tests)."""
-
-
-def _no_store() -> Any:
-    return _NoStore()
-
-
 @dataclass
 class CommandOutput(Message):
     """The outcome of a slash command run in a worker."""
@@ -126,7 +118,7 @@ class WhyscopeApp(App[None]):
                 Launch(
                     backend=backend,
                     catalog=catalog,
-                    store=store or _no_store(),
+                    store=store,
                     messages=list(messages or []),
                     brief=brief,
                 )
@@ -141,18 +133,16 @@ class WhyscopeApp(App[None]):
     def _install(self, launch: Launch) -> None:
         from assistant.agent.conversation import Conversation
         from assistant.agent.guided import GuidedBackend
+        from assistant.launch import GUIDED_HINT
 
         self.backend = launch.backend
         self.catalog = launch.catalog
-        store = launch.store if not isinstance(launch.store, _NoStore) else None
-        self.conversation = Conversation(launch.backend, catalog=launch.catalog, messages=launch.messages, store=store)
+        self.conversation = Conversation(
+            launch.backend, catalog=launch.catalog, messages=launch.messages, store=launch.store
+        )
         if launch.brief is not None:
             self.conversation.brief = launch.brief
-        self.sub_title = (
-            "guided mode — no LLM · set OPENAI_API_KEY, or --base-url for a local server such as Ollama"
-            if isinstance(launch.backend, GuidedBackend)
-            else launch.backend.name
-        )
+        self.sub_title = GUIDED_HINT if isinstance(launch.backend, GuidedBackend) else launch.backend.name
 
     def compose(self) -> ComposeResult:
         yield Header()

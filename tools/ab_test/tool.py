@@ -73,7 +73,7 @@ def ab_test(request: AbTestRequest, data: pd.DataFrame | None = None) -> AbTestR
         decision_reasons=reasons,
         checks=checks,
         warnings=warnings,
-        summary=_summary(request, arms, comparisons, srm, decision),
+        summary=_summary(request, comparisons, srm, decision),
     )
 
 
@@ -332,9 +332,7 @@ def _method(request: AbTestRequest, prepared: Prepared) -> str:
     return "; ".join(parts) + "."
 
 
-def _summary(
-    request: AbTestRequest, arms: list[str], comparisons: list[Comparison], srm: SrmResult, decision: str
-) -> str:
+def _summary(request: AbTestRequest, comparisons: list[Comparison], srm: SrmResult, decision: str) -> str:
     srm_text = f"SRM check {'FAILED' if srm.status == 'fail' else 'passed'} (p = {srm.p_value:.3g})"
     primary = [c for c in comparisons if c.role == "primary"]
     if not primary:
