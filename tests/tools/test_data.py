@@ -532,3 +532,22 @@ def test_datasets_compare_and_hash_without_touching_the_frame(tmp_path: Path) ->
 )
 def test_parse_data_argument(text: str, expected: tuple[str | None, str]) -> None:
     assert parse_data_argument(text) == expected
+
+
+def test_large_parquet_text_with_few_values_loads_as_categorical_and_ids_stay_text(tmp_path: Path) -> None:
+    n = 100_000
+    table = pa.table(
+        {
+            "user_id": [f"u{i:08d}" for i in range(n)],
+            "arm": np.where(np.arange(n) % 3 == 0, "control", "treatment"),
+            "country": pa.array(["DE", "FR", None, "US"] * (n // 4)),
+        }
+    )
+    frame, fmt, _notes = load_table(write(tmp_path, "big.parquet", parquet_bytes(table)))
+    assert fmt == "parquet"
+    assert isinstance(frame["arm"].dtype, pd.CategoricalDtype)
+    assert isinstance(frame["country"].dtype, pd.CategoricalDtype)
+    assert is_text(frame["user_id"])
+    assert frame["arm"].astype(str).tolist() == table["arm"].to_pylist()
+    assert int(frame["country"].isna().sum()) == n // 4
+    assert frame["country"].iloc[:4].tolist()[:2] == ["DE", "FR"]

@@ -49,6 +49,9 @@ _HASH_BLOCK = 4 * 1024**2
 
 #: Columns of a Parquet file read (in parallel) and converted to pandas at a time.
 _READ_COLUMNS = 2
+#: A text column whose dictionary page stays this small in every row group is read as a categorical.
+_SMALL_DICTIONARY_BYTES = 1 << 16
+_CATEGORICAL_MIN_ROWS = 1 << 16
 
 
 Format = Literal["csv", "parquet"]
@@ -469,6 +472,11 @@ def _parquet_frame(source: pa.NativeFile, fname: str, notes: list[str]) -> pd.Da
         notes.append(f"the unnamed pandas index stored in '{fname}' was dropped ({', '.join(dropped)})")
     converted: dict[str, pd.Series] = {}
     failure: ToolError | None = None
+    if whole is None and (categorical := _dictionary_text_columns(parquet)):
+        try:
+            parquet = pq.ParquetFile(source, read_dictionary=sorted(categorical))
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise _parquet_error(fname, exc) from None
     step = len(names) if whole is not None else _READ_COLUMNS
     for batch in [names[i : i + step] for i in range(0, len(names), step)]:
         if whole is not None:
@@ -491,6 +499,35 @@ def _parquet_frame(source: pa.NativeFile, fname: str, notes: list[str]) -> pd.Da
     if failure is not None:
         raise failure
     return pd.DataFrame(converted, copy=False)  # no copy: the columns stay apart, as converted
+
+
+def _dictionary_text_columns(parquet: pq.ParquetFile) -> set[str]:
+    """Text columns with a small dictionary page in every row group: few distinct values (arms, countries,
+    platforms). They are read as categoricals, which saves converting each row's text and gives the codes that
+    grouping needs. A writer that meets many distinct values (IDs) fills its dictionary page to the limit
+    (1 MiB in Arrow) and falls back to plain pages; such a column stays text."""
+    metadata = parquet.metadata
+    text = {
+        field.name
+        for field in parquet.schema_arrow
+        if pa.types.is_string(field.type) or pa.types.is_large_string(field.type)
+    }
+    if not text or metadata.num_rows < _CATEGORICAL_MIN_ROWS:
+        return set()  # small files gain nothing, and keep the same types as from CSV
+    found = set()
+    for j in range(metadata.num_columns):
+        name = parquet.schema.column(j).path
+        if name not in text:
+            continue
+        chunks = [metadata.row_group(group).column(j) for group in range(metadata.num_row_groups)]
+        if all(
+            chunk.has_dictionary_page
+            and chunk.dictionary_page_offset is not None
+            and 0 < chunk.data_page_offset - chunk.dictionary_page_offset <= _SMALL_DICTIONARY_BYTES
+            for chunk in chunks
+        ):
+            found.add(name)
+    return found
 
 
 def _parquet_error(fname: str, exc: Exception) -> ToolError:
