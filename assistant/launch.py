@@ -14,7 +14,7 @@ from assistant.agent.guided import GuidedBackend
 from assistant.agent.session import SessionStore, latest_session, load_session
 from assistant.config import Settings
 
-__all__ = ["GUIDED_HINT", "Launch", "example_data", "prepare"]
+__all__ = ["EXAMPLES", "GUIDED_HINT", "Launch", "example_data", "prepare"]
 
 GUIDED_HINT = "guided mode — no LLM · set OPENAI_API_KEY, or --base-url for a local server such as Ollama"
 
@@ -28,12 +28,21 @@ class Launch:
     brief: Brief | None = None
 
 
-def example_data() -> Path | None:
-    """The bundled example experiment (a wheel ships it in assistant/example_data; a checkout has examples/)."""
-    packaged = resources.files("assistant").joinpath("example_data", "checkout.csv")
+#: The bundled example datasets, by the name they get in the catalog: one per design whyscope runs.
+EXAMPLES: dict[str, str] = {
+    "checkout": "checkout.csv",  # a randomized experiment (ab_test)
+    "staggered_rollout": "staggered_rollout.csv",  # a region-by-region rollout (diff_in_diff)
+    "agent_mode_opt_in": "agent_mode_opt_in.csv",  # an opt-in feature (propensity)
+    "paywall_cutoff": "paywall_cutoff.csv",  # a paywall after a number of free queries (rdd)
+}
+
+
+def example_data(file_name: str = "checkout.csv") -> Path | None:
+    """A bundled example dataset (a wheel ships them in assistant/example_data; a checkout has examples/data)."""
+    packaged = resources.files("assistant").joinpath("example_data", file_name)
     if packaged.is_file():
         return Path(str(packaged))
-    checkout = Path(__file__).resolve().parents[1] / "examples" / "data" / "checkout.csv"
+    checkout = Path(__file__).resolve().parents[1] / "examples" / "data" / file_name
     return checkout if checkout.is_file() else None
 
 
@@ -48,8 +57,8 @@ def prepare(
         say(f"[note] {warning}")
     catalog = Catalog()
     items = list(data)
-    if not items and with_example and settings.guided and (sample := example_data()) is not None:
-        items = [f"checkout={sample}"]
+    if not items and with_example and settings.guided:
+        items = [f"{name}={path}" for name, file in EXAMPLES.items() if (path := example_data(file)) is not None]
     for item in items:
         name, file_path = parse_data_argument(item)
         try:
@@ -81,7 +90,7 @@ def prepare(
 
     backend: Backend
     if settings.guided:
-        backend = GuidedBackend(brief=brief) if brief is not None else GuidedBackend()
+        backend = GuidedBackend(brief=brief, catalog=catalog) if brief is not None else GuidedBackend(catalog=catalog)
     else:
         assert settings.api_key is not None
         backend = OpenAIBackend(

@@ -1,8 +1,11 @@
 """The guided mode: a deterministic interviewer that needs no LLM and speaks through the same loop.
 
 It asks the six scoping questions with its own "why" follow-ups, records each answer with ``update_brief``,
-asks how the change is assigned and calls ``recommend_method``, then asks for the numbers ``power`` needs and
-calls it. Its own sentences contain no numbers: every number it shows comes from a tool or from the user.
+asks how the change is assigned and calls ``recommend_method``. For an experiment it then asks for the numbers
+``power`` needs and calls it; for a design it can run on attached data (difference-in-differences, propensity
+scores, regression discontinuity) it proposes the dataset and the role of each column, runs the analysis, and
+offers the design's robustness battery (``refute``). Its own sentences contain no numbers: every number it
+shows comes from a tool or from the user.
 """
 
 from __future__ import annotations
@@ -16,6 +19,15 @@ from typing import Any
 import prompts
 from assistant.agent.backends import AssistantTurn, Message
 from assistant.agent.brief import SLOTS, Brief
+from assistant.agent.guided_analysis import (
+    ANALYSES,
+    describe_roles,
+    missing_roles,
+    parse_roles,
+    request_for,
+    suggest_dataset,
+    suggest_roles,
+)
 from assistant.agent.stream import ToolCallDraft
 
 __all__ = ["GuidedBackend"]
@@ -43,7 +55,10 @@ QUESTIONS: dict[str, str] = {
     "std_dev": "What is the standard deviation of that average per unit? (from past data)",
     "mde": "What is the smallest relative lift worth detecting, as a percentage?",
     "daily_units": "How many eligible units enter per day, all arms together? (say 'skip' if unknown)",
+    "refute_offer": "Shall I challenge this estimate with the robustness checks for its design (placebo tests, "
+    "stability, sensitivity to what was not measured)? (yes / no)",
 }
+ACCEPT = {"ok", "okay", "yes", "y", "use it", "use them", "fine", "sure", "go", "looks good", "correct"}
 SLOT_QUESTIONS = {"intervention", "outcome", "population", "unit", "counterfactual", "decision"}
 ASSIGNMENTS = [
     ("cutoff", ("cutoff", "threshold", "score")),
@@ -87,6 +102,7 @@ class GuidedBackend:
     brief: Brief = field(default_factory=Brief)
     name: str = "guided mode — no LLM"
     facts: dict[str, Any] = field(default_factory=dict)
+    catalog: Any = None  # tools.data.Catalog: the attached datasets (read for names and columns only)
     pending: str | None = None
     _calls: int = 0
     _done: set[str] = field(default_factory=set)
@@ -146,7 +162,7 @@ class GuidedBackend:
         if "recommend_method" not in self._done:
             return "recommend_method"
         if not self.facts.get("sizing"):
-            return None
+            return self._next_analysis()
         for key in ("metric_kind", "baseline", "std_dev", "mde", "daily_units"):
             if key == "std_dev" and self.facts.get("metric") != "mean":
                 continue
@@ -154,9 +170,54 @@ class GuidedBackend:
                 return key
         return "power" if "power" not in self._done else None
 
+    def _next_analysis(self) -> str | None:
+        if self.facts.get("method") not in ANALYSES or not self._datasets():
+            return None
+        for key in ("dataset", "columns", "analysis", "refute_offer"):
+            if key not in self._done:
+                return key
+        return "refute" if self.facts.get("refute") and "refute" not in self._done else None
+
+    def _datasets(self) -> dict[str, list[str]]:
+        """Attached dataset names and their columns."""
+        if self.catalog is None:
+            return {}
+        return {dataset.name: list(dataset.columns) for dataset in self.catalog}
+
+    def _question(self, key: str) -> str:
+        if key == "dataset":
+            names = list(self._datasets())
+            suggested = suggest_dataset(self.facts["method"], names)
+            ask = f"Reply 'ok' to use '{suggested}', or name another." if suggested else "Reply with its name."
+            return f"Which attached dataset holds the data? Attached: {', '.join(names)}. {ask}"
+        if key == "columns":
+            analysis = ANALYSES[self.facts["method"]]
+            dataset = self.facts["dataset"]
+            columns = self._datasets().get(dataset, [])
+            roles = self.facts.setdefault(
+                "suggested_roles", suggest_roles(self.facts["method"], columns, self._slot_value("outcome"))
+            )
+            proposal = describe_roles(roles) or "(nothing matched)"
+            missing = missing_roles(self.facts["method"], roles)
+            need = f" Still needed: {', '.join(missing)}." if missing else ""
+            return (
+                f"{analysis.question}\n\nColumns of '{dataset}': {', '.join(columns)}.\n"
+                f"Proposed from their names: {proposal}.{need}\n"
+                "Reply 'ok' to use it, or correct any part as role=column (separate parts with ';')."
+            )
+        return QUESTIONS[key]
+
     def _ask(self, key: str | None, on_text: Callable[[str], None], prefix: str = "") -> AssistantTurn:
         if key in ("recommend_method", "power"):
             return self._tool_turn(key, self._arguments(key), on_text, prefix)
+        if key == "analysis":
+            method = self.facts["method"]
+            request = request_for(method, self.facts["dataset"], self.facts["roles"])
+            self.facts["analysis_request"] = request
+            return self._tool_turn(ANALYSES[method].tool, request, on_text, prefix)
+        if key == "refute":
+            target = {"tool": ANALYSES[self.facts["method"]].tool, "request": self.facts["analysis_request"]}
+            return self._tool_turn("refute", {"target": target}, on_text, prefix)
         if key is None:
             self.pending = None
             return self._say(
@@ -164,11 +225,13 @@ class GuidedBackend:
                 on_text,
             )
         self.pending = key
-        return self._say(prefix + QUESTIONS[key], on_text)
+        return self._say(prefix + self._question(key), on_text)
 
     def _take(self, key: str, answer: str, on_text: Callable[[str], None]) -> AssistantTurn | None:
         if not answer:
-            return self._say("I did not catch an answer. " + QUESTIONS[key], on_text)
+            return self._say("I did not catch an answer. " + self._question(key), on_text)
+        if key in ("dataset", "columns"):
+            return self._take_analysis(key, answer, on_text)
         if key in SLOT_QUESTIONS:
             self._done.add(key)
             self.pending = None
@@ -201,11 +264,11 @@ class GuidedBackend:
                 "assumption": None,
             }
             return self._tool_turn("update_brief", arguments, on_text)
-        if key in ("can_randomize", "interference", "has_pre"):
+        if key in ("can_randomize", "interference", "has_pre", "refute_offer"):
             decided = _yes_no(answer)
             if decided is None:
                 return self._say("Please answer yes or no. " + QUESTIONS[key], on_text)
-            self.facts[key] = decided
+            self.facts["refute" if key == "refute_offer" else key] = decided
         elif key == "assignment":
             lowered = answer.lower()
             found = next((name for name, words in ASSIGNMENTS if any(w in lowered for w in words)), None)
@@ -232,6 +295,46 @@ class GuidedBackend:
             if key == "mde" and (percent or abs(value) >= 1):
                 value = value / 100
             self.facts[key] = value
+        self._done.add(key)
+        self.pending = None
+        return None
+
+    def _take_analysis(self, key: str, answer: str, on_text: Callable[[str], None]) -> AssistantTurn | None:
+        accepted = answer.strip().lower().strip(".!") in ACCEPT
+        if key == "dataset":
+            names = list(self._datasets())
+            chosen = suggest_dataset(self.facts["method"], names) if accepted else None
+            if chosen is None:
+                lowered = answer.strip().strip("'\"").lower()
+                chosen = next((n for n in names if n.lower() == lowered), None) or next(
+                    (n for n in names if lowered and lowered in n.lower()), None
+                )
+            if chosen is None:
+                return self._say("I could not find that dataset. " + self._question(key), on_text)
+            self.facts["dataset"] = chosen
+            self.facts.pop("suggested_roles", None)
+        else:
+            method = self.facts["method"]
+            roles = dict(self.facts.get("suggested_roles") or {})
+            if not accepted:
+                given = parse_roles(answer, method)
+                if not given:
+                    return self._say("I could not read any role=column pair. " + self._question(key), on_text)
+                if "cohort" in given:
+                    roles.pop("treatment", None)
+                if "treatment" in given and method == "diff_in_diff":
+                    roles.pop("cohort", None)
+                roles.update(given)
+            missing = missing_roles(method, roles)
+            if missing:
+                self.facts["suggested_roles"] = roles
+                return self._say(f"Still needed: {', '.join(missing)}. " + self._question(key), on_text)
+            try:
+                request_for(method, self.facts["dataset"], roles)
+            except ValueError as exc:
+                return self._say(f"{exc}. " + self._question(key), on_text)
+            self.facts["roles"] = roles
+            self.facts["suggested_roles"] = roles
         self._done.add(key)
         self.pending = None
         return None
@@ -281,19 +384,28 @@ class GuidedBackend:
                 for key in ("baseline", "std_dev", "mde", "daily_units"):
                     self._done.discard(key)
                 self._done.discard("power")
+            elif call_name in {a.tool for a in ANALYSES.values()}:  # a column did not fit: ask again
+                self._done -= {"columns", "analysis"}
+            elif call_name == "refute":
+                self._done.add("refute")
             return self._ask(self._next(), on_text, prefix=f"{error['message']} {error['hint']}\n\n")
         if call_name == "update_brief":
             self.facts[f"value_{arguments.get('slot')}"] = arguments.get("value")
             return self._ask(self._next(), on_text)
         if call_name == "recommend_method":
             self._done.add("recommend_method")
-            top = (payload.get("recommendations") or [{}])[0].get("method")
-            self.facts["sizing"] = top in ("ab_test", "cluster_ab_test")
+            top = (payload.get("recommendations") or [{}])[0]
+            self.facts["method"] = top.get("method") if top.get("available") else None
+            self.facts["sizing"] = top.get("method") in ("ab_test", "cluster_ab_test")
             return self._ask(self._next(), on_text, prefix=payload.get("summary", "") + "\n\n")
         if call_name == "power":
             self._done.add("power")
             notes = "".join(f"\n- {w}" for w in payload.get("warnings", []))
             return self._ask(None, on_text, prefix=payload.get("summary", "") + notes + "\n\n")
+        if call_name in {a.tool for a in ANALYSES.values()} or call_name == "refute":
+            self._done.add("analysis" if call_name != "refute" else "refute")
+            notes = "".join(f"\n- {w}" for w in payload.get("warnings", [])[:5])
+            return self._ask(self._next(), on_text, prefix=payload.get("summary", "") + notes + "\n\n")
         return self._ask(self._next(), on_text)
 
     @staticmethod
@@ -314,7 +426,7 @@ class GuidedBackend:
     def _tool_turn(
         self, name: str, arguments: dict[str, Any], on_text: Callable[[str], None], prefix: str = ""
     ) -> AssistantTurn:
-        if name in ("recommend_method", "power"):
+        if name != "update_brief":
             self.pending = None
         self._calls += 1
         if prefix:
