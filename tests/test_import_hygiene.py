@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("pandas", "statsmodels", "sklearn", "openai")
+HEAVY = ("pandas", "statsmodels", "sklearn", "openai", "matplotlib", "duckdb")
 
 
 def imported_top_level_modules(package: str) -> dict[str, set[str]]:
