@@ -1,0 +1,77 @@
+"""Which tools each request offers the model: the scoping tools always, a design's tools once the
+conversation reaches that design.
+
+Every schema costs tokens on every request (the four design tools together are about as large as all the
+rest), so the first request offers the tools a scoping conversation needs — the brief, the plan,
+``recommend_method``, ``power`` and ``ab_test`` — and a design tool joins once ``recommend_method`` has
+proposed it, the user or the model has named it, or it ran already. The dispatcher runs any registered tool
+the model calls, offered or not, so a tool is never out of reach; offering only decides what the model sees.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+__all__ = ["ALWAYS", "offered"]
+
+#: Offered on every request (conversation-state tools are added by the caller).
+ALWAYS = ("recommend_method", "power", "ab_test")
+
+#: Words in the conversation that bring a design's tool in (lower case, matched on word starts).
+MENTIONS: dict[str, tuple[str, ...]] = {
+    "diff_in_diff": (
+        "diff_in_diff",
+        "difference-in-difference",
+        "difference in difference",
+        "diff-in-diff",
+        "event study",
+        "staggered",
+        "rollout",
+        "rolled out",
+        "parallel trend",
+    ),
+    "propensity": ("propensity", "opt-in", "opt in", "opted in", "matching", "ipw", "aipw", "observational"),
+    "rdd": ("rdd", "regression discontinuity", "cutoff", "cut-off", "threshold", "running variable"),
+    "refute": ("refute", "robustness", "placebo", "sensitivity", "e-value", "robust is"),
+}
+_ESTIMATORS = ("ab_test", "diff_in_diff", "propensity", "rdd")
+
+
+def offered(messages: Sequence[Mapping[str, Any]], registered: Iterable[str]) -> list[str]:
+    """The registered tool names to offer with the next request, in registry order."""
+    names = list(registered)
+    wanted = set(ALWAYS)
+    text_parts: list[str] = []
+    for message in messages:
+        role = message.get("role")
+        if role in ("user", "assistant") and isinstance(message.get("content"), str):
+            text_parts.append(message["content"])
+        for call in message.get("tool_calls") or []:
+            wanted.add(str(call.get("function", {}).get("name", "")))
+        if role == "tool":
+            wanted |= _recommended(message.get("content"))
+    text = " ".join(text_parts).lower() + " "
+    for tool, words in MENTIONS.items():
+        if any(re.search(r"(?<![a-z])" + re.escape(word), text) for word in words):
+            wanted.add(tool)
+    if wanted & set(_ESTIMATORS) - {"ab_test"}:
+        wanted.add("refute")  # an analysis to challenge is near
+    return [name for name in names if name in wanted]
+
+
+def _recommended(content: Any) -> set[str]:
+    """The tools a ``recommend_method`` result proposes (recommended or possible)."""
+    if not isinstance(content, str) or '"recommendations"' not in content:
+        return set()
+    try:
+        payload = json.loads(content)
+    except json.JSONDecodeError:
+        return set()
+    found = set()
+    for item in payload.get("recommendations") or []:
+        if isinstance(item, Mapping) and item.get("tool") and item.get("suitability") != "not_recommended":
+            found.add(str(item["tool"]))
+    return found

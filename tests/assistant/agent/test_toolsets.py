@@ -1,0 +1,50 @@
+"""Design tools join the request once the conversation reaches them."""
+
+from __future__ import annotations
+
+import json
+
+from assistant.agent.toolsets import ALWAYS, offered
+
+REGISTERED = ["power", "ab_test", "diff_in_diff", "propensity", "rdd", "refute", "recommend_method"]
+
+
+def test_the_first_request_offers_the_scoping_tools_only() -> None:
+    assert offered([{"role": "user", "content": "We changed the checkout button."}], REGISTERED) == [
+        "power",
+        "ab_test",
+        "recommend_method",
+    ]
+    assert set(ALWAYS) <= set(REGISTERED)
+
+
+def test_naming_a_design_offers_its_tool_and_refute() -> None:
+    said = [{"role": "user", "content": "We rolled out the fraud model region by region."}]
+    assert offered(said, REGISTERED) == ["power", "ab_test", "diff_in_diff", "refute", "recommend_method"]
+    cutoff = [{"role": "user", "content": "Users get the paywall after a cutoff of free queries."}]
+    assert "rdd" in offered(cutoff, REGISTERED)
+    # the English "did" is not a design, and a word inside another word does not count
+    assert offered([{"role": "user", "content": "What did it do? To be candid, we just launched it."}], REGISTERED) == [
+        "power",
+        "ab_test",
+        "recommend_method",
+    ]
+
+
+def test_a_recommendation_and_an_earlier_call_offer_their_tools() -> None:
+    recommendation = {
+        "recommendations": [
+            {"method": "propensity", "tool": "propensity", "suitability": "possible"},
+            {"method": "rdd", "tool": "rdd", "suitability": "not_recommended"},
+        ]
+    }
+    messages = [
+        {"role": "user", "content": "Users chose it."},
+        {"role": "assistant", "content": "", "tool_calls": [{"id": "1", "function": {"name": "recommend_method"}}]},
+        {"role": "tool", "tool_call_id": "1", "content": json.dumps(recommendation)},
+    ]
+    names = offered(messages, REGISTERED)
+    assert "propensity" in names and "refute" in names and "rdd" not in names
+    called = [{"role": "assistant", "content": None, "tool_calls": [{"id": "2", "function": {"name": "rdd"}}]}]
+    assert "rdd" in offered(called, REGISTERED)
+    assert offered([{"role": "tool", "content": "not json {"}], REGISTERED) == ["power", "ab_test", "recommend_method"]
