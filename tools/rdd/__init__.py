@@ -1,0 +1,26 @@
+"""Regression discontinuity: sharp and fuzzy RD at rdrobust's standard, with its diagnostics and plot data.
+
+Modules: ``models`` (request and result), ``inputs`` (validation, missing values, sorting), ``local`` (kernel
+windows, nearest-neighbour variance, local polynomial fits), ``bandwidth`` (the mserd / msetwo selectors),
+``estimate`` (conventional and robust bias-corrected inference on plain arrays), ``density`` (the
+Cattaneo-Jansson-Ma manipulation test), ``diagnostics`` (covariates, placebo cutoffs, bandwidth sensitivity),
+``plot`` (the RD plot's data), ``report`` (words), ``tool`` (the functions the registry and the refute tool call).
+"""
+
+from typing import TYPE_CHECKING, Any
+
+from tools.rdd.models import RddRequest, RddResult
+
+if TYPE_CHECKING:
+    from tools.rdd.tool import density_test, headline, rdd, rdd_at_cutoff
+
+__all__ = ["RddRequest", "RddResult", "density_test", "headline", "rdd", "rdd_at_cutoff"]
+
+
+def __getattr__(name: str) -> Any:
+    # the functions pull in numpy and pandas; the models do not, so listing tools and their schemas stays light
+    if name in ("rdd", "headline", "density_test", "rdd_at_cutoff"):
+        from tools.rdd import tool
+
+        return getattr(tool, name)
+    raise AttributeError(name)

@@ -1,0 +1,171 @@
+"""The RD estimate from sorted arrays: bandwidths, conventional and robust bias-corrected inference (numpy only).
+
+``rd_fit`` is the whole estimator on plain arrays, so that the refute tool, the diagnostics and the benchmark can
+call it without pandas. Effects are right minus left here; the tool turns them into treated minus untreated.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from statistics import NormalDist
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tools.rdd.bandwidth import Bandwidths, Selector, select_bandwidths
+from tools.rdd.local import FloatArray, Kernel, Side, SideEstimate, intercept_variance, side_estimate
+
+__all__ = ["Inference", "RdFit", "normal_p_value", "normal_quantile", "rd_fit", "split_sides"]
+
+
+def normal_quantile(alpha: float) -> float:
+    """The two-sided critical value z_{1 - alpha/2}."""
+    return NormalDist().inv_cdf(1 - alpha / 2)
+
+
+def normal_p_value(z: float) -> float:
+    """Two-sided p-value of a standard normal statistic."""
+    return math.erfc(abs(z) / math.sqrt(2))
+
+
+@dataclass(frozen=True)
+class Inference:
+    estimate: float
+    std_error: float
+    ci_lower: float
+    ci_upper: float
+    p_value: float
+
+
+def _inference(estimate: float, se: float, alpha: float) -> Inference:
+    z = normal_quantile(alpha)
+    p = normal_p_value(estimate / se) if se > 0 else (0.0 if estimate != 0 else 1.0)
+    return Inference(estimate, se, estimate - z * se, estimate + z * se, p)
+
+
+@dataclass(frozen=True)
+class RdFit:
+    """Right-minus-left RD estimates at the cutoff (the LATE for a fuzzy design)."""
+
+    conventional: Inference
+    robust: Inference  # bias-corrected point, robust standard error
+    first_stage: Inference | None  # take-up jump (fuzzy), conventional point and robust interval
+    first_stage_conventional: Inference | None
+    bandwidths: Bandwidths
+    n_h_left: int
+    n_h_right: int
+    n_b_left: int
+    n_b_right: int
+    left: SideEstimate
+    right: SideEstimate
+    n_clusters: int | None
+
+
+def split_sides(
+    x: FloatArray, y: FloatArray, c: float, cluster: NDArray[np.intp] | None = None, *, presorted: bool = False
+) -> tuple[Side, Side]:
+    """Split at c (x < c left, x >= c right, as rdrobust does) and sort each side once by x. y is (n, k)."""
+    if presorted:
+        cut = int(np.searchsorted(x, c, side="left"))
+        parts = [np.arange(cut), np.arange(cut, len(x))]
+    else:
+        below = x < c
+        parts = []
+        for mask in (below, ~below):
+            rows = np.flatnonzero(mask)
+            parts.append(rows[np.argsort(x[rows])])  # ties in any order: every result is invariant to it
+    left_rows, right_rows = parts
+    left = Side(x=x[left_rows], y=y[left_rows], cluster=cluster[left_rows] if cluster is not None else None, below=True)
+    right = Side(x=x[right_rows], y=y[right_rows], cluster=cluster[right_rows] if cluster is not None else None)
+    return left, right
+
+
+def rd_fit(
+    left: Side,
+    right: Side,
+    c: float,
+    *,
+    p: int = 1,
+    kernel: Kernel = "triangular",
+    selector: Selector = "mserd",
+    h: float | None = None,
+    b: float | None = None,
+    alpha: float = 0.05,
+    fuzzy: bool = False,
+    bandwidths: Bandwidths | None = None,
+) -> RdFit:
+    """rdrobust's sharp or fuzzy RD on two sorted sides (y columns: outcome[, take-up]).
+
+    Bandwidths: ``bandwidths`` as given, else h (and b, default h) on both sides, else selected by ``selector``.
+    Raises BandwidthError when the selector is not identified and NotIdentified when a bandwidth holds too few
+    distinct values.
+    """
+    if bandwidths is not None:
+        bw = bandwidths
+    elif h is None:
+        # rdrobust selects sharp-style bandwidths when take-up does not vary on a side
+        sharp_bw = fuzzy and (np.var(left.y[:, 1]) == 0 or np.var(right.y[:, 1]) == 0)
+        if fuzzy and not sharp_bw:
+            bw = select_bandwidths(left, right, c, p, kernel, selector, True)
+        else:
+            bw = select_bandwidths(_outcome_only(left), _outcome_only(right), c, p, kernel, selector, False)
+        if b is not None:
+            bw = Bandwidths(bw.h_left, bw.h_right, b, b, bw.mass_points)
+    else:
+        bb = h if b is None else b
+        bw = Bandwidths(h, h, bb, bb, mass_points=False)
+    est_l = side_estimate(left, c, bw.h_left, bw.b_left, p, kernel)
+    est_r = side_estimate(right, c, bw.h_right, bw.b_right, p, kernel)
+    tau_cl = est_r.conventional - est_l.conventional
+    tau_bc = est_r.bias_corrected - est_l.bias_corrected
+    first = first_cl = None
+    if fuzzy:
+        ty, tt = float(tau_cl[0]), float(tau_cl[1])
+        s = np.array([1 / tt, -ty / tt**2])
+        point_cl = ty / tt
+        bias = np.array([ty - float(tau_bc[0]), tt - float(tau_bc[1])])
+        point_bc = point_cl - float(s @ bias)
+        s_t = np.array([0.0, 1.0])
+        v_t_cl = _variance(est_l, est_r, s_t, "cl")
+        v_t_rb = _variance(est_l, est_r, s_t, "rb")
+        first_cl = _inference(tt, math.sqrt(v_t_cl), alpha)
+        first = _inference(float(tau_bc[1]), math.sqrt(v_t_rb), alpha)
+    else:
+        s = np.ones(1)
+        point_cl, point_bc = float(tau_cl[0]), float(tau_bc[0])
+    v_cl = _variance(est_l, est_r, s, "cl")
+    v_rb = _variance(est_l, est_r, s, "rb")
+    n_clusters = None
+    if left.cluster is not None and right.cluster is not None:
+        used = [sc for sc in (est_l.cluster, est_r.cluster) if sc is not None]
+        n_clusters = len(np.unique(np.concatenate(used))) if used else 0
+    return RdFit(
+        conventional=_inference(point_cl, math.sqrt(v_cl), alpha),
+        robust=_inference(point_bc, math.sqrt(v_rb), alpha),
+        first_stage=first,
+        first_stage_conventional=first_cl,
+        bandwidths=bw,
+        n_h_left=est_l.n_h,
+        n_h_right=est_r.n_h,
+        n_b_left=est_l.n_b,
+        n_b_right=est_r.n_b,
+        left=est_l,
+        right=est_r,
+        n_clusters=n_clusters,
+    )
+
+
+def _variance(left: SideEstimate, right: SideEstimate, s: FloatArray, kind: str) -> float:
+    total = 0.0
+    for est in (left, right):
+        scores = est.cl_scores if kind == "cl" else est.rb_scores
+        k_df = est.p + 1 if kind == "cl" else est.q + 1
+        total += intercept_variance(scores, s, est.cluster, k_df)
+    return total
+
+
+def _outcome_only(side: Side) -> Side:
+    if side.y.shape[1] == 1:
+        return side
+    return side.derived(side.x, None, 1)

@@ -1,0 +1,186 @@
+"""From a request and its data frame to validated, sorted arrays on each side of the cutoff.
+
+Every problem is a ToolError naming the column and the fix; rows with missing values are dropped and counted.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from tools.data.names import display_name
+from tools.errors import ToolError
+from tools.rdd.estimate import split_sides
+from tools.rdd.local import FloatArray, Side
+from tools.rdd.models import RddRequest
+
+__all__ = ["MIN_PER_SIDE", "Prepared", "column", "numeric", "prepare"]
+
+MIN_PER_SIDE = 10
+
+
+@dataclass
+class Prepared:
+    left: Side
+    right: Side
+    x_sorted: FloatArray  # the running variable of the rows analysed, ascending
+    x_density: FloatArray  # every non-missing running-variable value, ascending (for the density test)
+    x: FloatArray  # the running variable of the rows kept, in data order
+    rows: NDArray[np.intp]  # positions of the rows kept in the data
+    cluster: NDArray[np.intp] | None  # cluster codes of the rows kept
+    notes: list[str] = field(default_factory=list)
+    n_dropped: int = 0
+    n_obs: int = 0
+
+
+def column(frame: pd.DataFrame, name: str, role: str) -> pd.Series:
+    if name not in frame.columns:
+        columns = [str(c) for c in frame.columns]
+        close = difflib.get_close_matches(name, columns, n=3)
+        raise ToolError(
+            "unknown_column",
+            f"The {role} column '{display_name(name)}' is not in the dataset.",
+            (f"Did you mean {', '.join(repr(c) for c in close)}? " if close else "")
+            + f"The dataset has {len(columns)} columns"
+            + (f": {', '.join(display_name(c, 40) for c in columns[:20])}." if len(columns) <= 20 else "."),
+        )
+    return frame[name]
+
+
+def numeric(series: pd.Series, name: str, role: str) -> FloatArray:
+    """A column as float64 with NaN for missing values; text and infinities are ToolErrors."""
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+        values = np.asarray(series.astype("float64").to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
+    else:
+        text = series.dropna().astype(str)
+        bad = text[pd.to_numeric(text, errors="coerce").isna()]
+        examples = ", ".join(f"'{display_name(str(v), 30)}'" for v in bad.iloc[:3])
+        raise ToolError(
+            "non_numeric_column",
+            f"The {role} column '{display_name(name)}' is not numeric: {examples or 'it holds text'}.",
+            "Pick a numeric column, or clean this one so every value is a number (or empty for missing).",
+        )
+    infinite = np.isinf(values)
+    if infinite.any():
+        raise ToolError(
+            "non_finite_values",
+            f"The {role} column '{display_name(name)}' has {int(infinite.sum()):,} infinite value(s).",
+            "Replace or remove the infinite values; they usually come from a division by zero upstream.",
+        )
+    return values
+
+
+def _cluster_codes(series: pd.Series) -> NDArray[np.intp]:
+    codes, _ = pd.factorize(series, use_na_sentinel=True)
+    return np.asarray(codes, dtype=np.intp)
+
+
+def prepare(request: RddRequest, data: pd.DataFrame | None) -> Prepared:
+    """Validate the columns, drop incomplete rows (counted), check the cutoff, split and sort the two sides."""
+    if data is None:
+        raise ToolError(
+            "no_data",
+            "rdd needs row-level data: one row per unit with the running variable and the outcome.",
+            "Attach the dataset and give its name as `dataset`.",
+        )
+    names = [request.running, request.outcome, *([request.fuzzy] if request.fuzzy else [])]
+    if len(set(names)) != len(names):
+        raise ToolError(
+            "same_column",
+            "The running variable, the outcome and the take-up column must be different columns.",
+            "Give the score that decides treatment as `running` and what you measure afterwards as `outcome`.",
+        )
+    x = numeric(column(data, request.running, "running-variable"), request.running, "running-variable")
+    x_all = x
+    y = numeric(column(data, request.outcome, "outcome"), request.outcome, "outcome")
+    parts = [y]
+    if request.fuzzy is not None:
+        parts.append(numeric(column(data, request.fuzzy, "take-up"), request.fuzzy, "take-up"))
+    has_x = ~np.isnan(x)
+    keep = has_x.copy()
+    for values in parts:
+        keep &= ~np.isnan(values)
+    cluster = None
+    if request.cluster is not None:
+        cluster = _cluster_codes(column(data, request.cluster, "cluster"))
+        keep &= cluster >= 0
+    notes = []
+    dropped = int(len(x) - np.count_nonzero(keep))
+    if dropped:
+        used = ", ".join(f"'{display_name(n)}'" for n in [*names, *([request.cluster] if request.cluster else [])])
+        notes.append(f"{dropped:,} row(s) with a missing value in {used} were left out.")
+    rows = np.flatnonzero(keep)
+    if not keep.all():
+        x = x[keep]
+        parts = [v[keep] for v in parts]
+        cluster = cluster[keep] if cluster is not None else None
+    c = request.cutoff
+    if len(x) == 0:
+        raise ToolError(
+            "too_few_observations",
+            "No row has both the running variable and the outcome.",
+            "Check the columns; they may be empty or entirely missing.",
+        )
+    lo, hi = float(np.min(x)), float(np.max(x))
+    if not lo < c < hi:
+        raise ToolError(
+            "cutoff_outside_data",
+            f"The cutoff {c:g} is outside the running variable's range ({lo:g} to {hi:g}), so there is no data on "
+            "one side.",
+            "Give the cutoff in the running variable's units, strictly between its smallest and largest value.",
+        )
+    if request.fuzzy is not None:
+        take_up = parts[1]
+        odd = np.unique(take_up[(take_up != 0) & (take_up != 1)])
+        if len(odd):
+            raise ToolError(
+                "take_up_not_binary",
+                f"The take-up column '{display_name(request.fuzzy)}' holds values other than 0 and 1: "
+                f"{', '.join(f'{v:g}' for v in odd[:5])}.",
+                "Give a 0/1 column saying whether each unit actually received the treatment.",
+            )
+    y_matrix = np.column_stack(parts)
+    left, right = split_sides(x, y_matrix, c, cluster)
+    for side, where in ((left, "below"), (right, "at or above")):
+        if side.n < MIN_PER_SIDE:
+            raise ToolError(
+                "too_few_observations",
+                f"Only {side.n} row(s) {where} the cutoff {c:g}; the RD needs at least {MIN_PER_SIDE} on each side.",
+                "Check the cutoff and the running variable, or collect more data near the cutoff.",
+            )
+        if side.distinct() < request.polynomial + 2:
+            raise ToolError(
+                "too_few_distinct_values",
+                f"The running variable takes only {side.distinct()} distinct value(s) {where} the cutoff; a "
+                f"polynomial of order {request.polynomial} with its bias correction needs {request.polynomial + 2}.",
+                "Use a lower polynomial order, or a finer running variable; with very few values an RD is not "
+                "identified.",
+            )
+    if request.fuzzy is not None:
+        t_l, t_r = left.y[:, 1], right.y[:, 1]
+        if np.var(t_l) == 0 and np.var(t_r) == 0 and abs(np.mean(t_l) - np.mean(t_r)) < 1e-8:
+            raise ToolError(
+                "no_first_stage",
+                f"Take-up '{display_name(request.fuzzy)}' is the same on both sides of the cutoff, so crossing the "
+                "cutoff does not change treatment and the fuzzy RD is not identified.",
+                "Check the take-up column; if the cutoff does not change treatment, an RD cannot estimate its effect.",
+            )
+    x_sorted = np.concatenate([left.x, right.x])
+    x_density = x_sorted if len(x_sorted) == int(np.count_nonzero(has_x)) else np.sort(x_all[has_x])
+    return Prepared(
+        left=left,
+        right=right,
+        x_sorted=x_sorted,
+        x_density=x_density,
+        x=x,
+        rows=rows,
+        cluster=cluster,
+        notes=notes,
+        n_dropped=dropped,
+        n_obs=len(x_sorted),
+    )

@@ -1,0 +1,218 @@
+"""Request and result models of the rdd tool."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from tools.results import Check, Estimate, ToolRequest, ToolResult
+
+__all__ = [
+    "BandwidthChoice",
+    "CovariateBalance",
+    "DensityTest",
+    "FirstStage",
+    "PlaceboCutoff",
+    "RdPlot",
+    "RdPlotSide",
+    "RddRequest",
+    "RddResult",
+    "SensitivityRow",
+]
+
+Kernel = Literal["triangular", "uniform", "epanechnikov"]
+Selector = Literal["mserd", "msetwo"]
+Side = Literal["above", "below"]
+MAX_COVARIATES = 20
+
+
+class RddRequest(ToolRequest):
+    """Regression discontinuity: the effect of a treatment that switches on when a score crosses a cutoff.
+
+    Use when units are treated because a running variable passes a threshold (a paywall after 10 free queries, a
+    loyalty tier at 1,000 points, a model acting when its score passes 0.8, an eligibility rule). Units just either
+    side of the cutoff are comparable, so the jump in the outcome there is the effect, for units at the cutoff.
+    Estimates as rdrobust does: local polynomial on each side with an MSE-optimal bandwidth, robust bias-corrected
+    confidence interval (the one to report), conventional estimate beside it. Give `fuzzy` when crossing the cutoff
+    only changes the chance of treatment (the result is then the effect on those who comply). Runs the
+    manipulation (density) test, covariate continuity, placebo cutoffs and bandwidth sensitivity, and returns the
+    RD plot's data. Never compute these numbers yourself.
+    """
+
+    dataset: str = Field(description="Name of an attached dataset with one row per unit.", min_length=1)
+    outcome: str = Field(description="Column with the outcome measured after treatment.", min_length=1)
+    running: str = Field(
+        description="Column with the running variable (the score compared with the cutoff).", min_length=1
+    )
+    cutoff: float = Field(default=0.0, description="The cutoff value of the running variable.")
+    treatment_side: Side = Field(
+        default="above",
+        description="'above' when units at or above the cutoff are treated (the default), 'below' when units "
+        "below it are. The effect is always reported as treated minus untreated.",
+    )
+    fuzzy: str | None = Field(
+        default=None,
+        description="Column with actual treatment take-up (0/1) when crossing the cutoff only changes the chance "
+        "of treatment (fuzzy design: the effect on compliers, with the first stage reported). Null for a sharp "
+        "design.",
+    )
+    polynomial: int = Field(
+        default=1, ge=0, le=4, description="Order p of the local polynomial (1, local linear, is standard)."
+    )
+    kernel: Kernel = Field(default="triangular", description="Kernel weighting observations by distance to the cutoff.")
+    bandwidth: float | None = Field(
+        default=None,
+        gt=0,
+        description="Bandwidth h on both sides, in the running variable's units (the bias-correction bandwidth b "
+        "is then h too). Null selects h and b from the data (see bandwidth_selector).",
+    )
+    bandwidth_selector: Selector = Field(
+        default="mserd",
+        description="'mserd' (one MSE-optimal bandwidth for both sides, the default) or 'msetwo' (one per side).",
+    )
+    cluster: str | None = Field(
+        default=None,
+        description="Column identifying clusters (e.g. account for user rows) for cluster-robust standard errors. "
+        "Null for none.",
+    )
+    covariates: list[str] | None = Field(
+        default=None,
+        description="Pre-determined columns (measured before treatment) to test for continuity at the cutoff; "
+        "a jump in one suggests the groups differ by more than the treatment. Null for none.",
+        max_length=MAX_COVARIATES,
+    )
+    alpha: float = Field(default=0.05, gt=0, le=0.5, description="Significance level (0.05 gives 95% intervals).")
+    diagnostics: bool = Field(
+        default=True,
+        description="Run the covariate, placebo-cutoff and bandwidth-sensitivity checks (false for the estimate "
+        "alone, faster on very large data). The density test always runs.",
+    )
+
+
+class BandwidthChoice(ToolResult):
+    """The bandwidths used on each side."""
+
+    h_left: float = Field(description="Estimation bandwidth h below the cutoff.")
+    h_right: float = Field(description="Estimation bandwidth h above the cutoff.")
+    b_left: float = Field(description="Bias-correction (pilot) bandwidth b below the cutoff.")
+    b_right: float = Field(description="Bias-correction bandwidth b above the cutoff.")
+    selector: Literal["mserd", "msetwo", "manual"] = Field(description="How h and b were chosen.")
+    mass_points_adjusted: bool = Field(
+        description="True when the running variable has many repeated values and the pilot bandwidths were "
+        "widened to hold at least 10 distinct values (rdrobust's masspoints='adjust')."
+    )
+
+
+class FirstStage(ToolResult):
+    """Fuzzy designs: the jump in treatment take-up at the cutoff (treated side minus untreated side)."""
+
+    conventional: Estimate = Field(description="Take-up jump, conventional estimate and interval.")
+    robust: Estimate = Field(description="Take-up jump, bias-corrected with the robust interval.")
+    f_statistic: float = Field(description="Strength of the first stage: (conventional jump / its SE) squared.")
+    weak: bool = Field(description="True when f_statistic is below 10 (a weak first stage: the LATE is unreliable).")
+
+
+class DensityTest(ToolResult):
+    """Cattaneo-Jansson-Ma manipulation test: is the density of the running variable continuous at the cutoff?"""
+
+    density_below: float = Field(description="Estimated density just below the cutoff.")
+    density_above: float = Field(description="Estimated density just above the cutoff.")
+    t_statistic: float = Field(description="Test statistic of the difference (jackknife standard error).")
+    p_value: float = Field(description="p-value of no discontinuity; a small value suggests sorting around the cutoff.")
+    h_below: float = Field(description="Bandwidth below the cutoff.")
+    h_above: float = Field(description="Bandwidth above the cutoff.")
+    n_below: int = Field(description="Observations within the bandwidth below the cutoff.")
+    n_above: int = Field(description="Observations within the bandwidth above the cutoff.")
+
+
+class CovariateBalance(ToolResult):
+    """The RD estimate on a pre-determined covariate: it should not jump."""
+
+    covariate: str = Field(description="The covariate.")
+    robust: Estimate | None = Field(
+        description="Jump at the cutoff (treated minus untreated), robust bias-corrected; null when not tested."
+    )
+    bandwidth: float | None = Field(description="The covariate's own MSE-optimal bandwidth h (below the cutoff).")
+    n_obs: int = Field(description="Rows with the covariate present.")
+    status: Literal["pass", "warn", "not_tested"] = Field(
+        description="'warn' when the jump is significant at alpha; 'not_tested' when it could not be estimated."
+    )
+    detail: str = Field(description="What was found, or why it was not tested.")
+
+
+class PlaceboCutoff(ToolResult):
+    """The RD at a fake cutoff inside one side, where no effect should appear."""
+
+    cutoff: float = Field(description="The placebo cutoff (the median of the running variable on that side).")
+    side: Literal["treated", "untreated"] = Field(description="The side of the real cutoff it lies on.")
+    robust: Estimate | None = Field(description="Outcome jump at the placebo cutoff, robust bias-corrected.")
+    status: Literal["pass", "warn", "not_tested"] = Field(description="'warn' when the placebo jump is significant.")
+    detail: str = Field(description="What was found, or why it was not tested.")
+
+
+class SensitivityRow(ToolResult):
+    """The estimate at a multiple of the chosen bandwidth."""
+
+    multiplier: float = Field(description="Multiple of the chosen h (and b).")
+    h_left: float = Field(description="Bandwidth h below the cutoff.")
+    h_right: float = Field(description="Bandwidth h above the cutoff.")
+    robust: Estimate | None = Field(description="Robust bias-corrected estimate at that bandwidth.")
+    detail: str = Field(description="Effective observations, or why it could not be estimated.")
+
+
+class RdPlotSide(ToolResult):
+    """One side of the RD plot."""
+
+    bin_centers: list[float] = Field(description="Midpoints of the evenly spaced bins.")
+    bin_means: list[float] = Field(description="Mean outcome in each bin (bins without rows are left out).")
+    bin_counts: list[int] = Field(description="Rows in each bin.")
+    fit_x: list[float] = Field(description="Grid of running-variable values from the cutoff to the bandwidth edge.")
+    fit_y: list[float] = Field(description="The fitted local polynomial (order `polynomial`, bandwidth h) on fit_x.")
+
+
+class RdPlot(ToolResult):
+    """Data for the RD plot: binned means either side and the fitted polynomials meeting the cutoff."""
+
+    cutoff: float = Field(description="The cutoff (draw a vertical line here).")
+    below: RdPlotSide = Field(description="The side below the cutoff.")
+    above: RdPlotSide = Field(description="The side above the cutoff.")
+    n_bins_below: int = Field(description="Bins below the cutoff.")
+    n_bins_above: int = Field(description="Bins above the cutoff.")
+    bin_method: str = Field(description="How the number of bins was chosen.")
+    jump: float = Field(description="Gap between the two fitted curves at the cutoff (above minus below).")
+
+
+class RddResult(ToolResult):
+    """The answer of the rdd tool."""
+
+    estimand: str = Field(description="What is estimated.")
+    method: str = Field(description="Estimator, bandwidth rule, kernel, polynomial and variance, in words.")
+    design: Literal["sharp", "fuzzy"] = Field(description="Sharp (treatment switches at the cutoff) or fuzzy.")
+    dataset: str = Field(description="The dataset analysed.")
+    outcome: str = Field(description="The outcome column.")
+    running: str = Field(description="The running-variable column.")
+    cutoff: float = Field(description="The cutoff.")
+    treatment_side: Side = Field(description="Which side of the cutoff is treated.")
+    conventional: Estimate = Field(description="Conventional local polynomial estimate with its (not bias-aware) CI.")
+    robust: Estimate = Field(
+        description="Bias-corrected estimate with the robust standard error, CI and p-value: the one to report."
+    )
+    bandwidth: BandwidthChoice = Field(description="Bandwidths h and b on each side and how they were chosen.")
+    kernel: Kernel = Field(description="Kernel.")
+    polynomial: int = Field(description="Order p of the local polynomial (bias correction uses p + 1).")
+    n_effective_left: int = Field(description="Rows within h below the cutoff.")
+    n_effective_right: int = Field(description="Rows within h above the cutoff.")
+    n_left: int = Field(description="Rows below the cutoff (after dropping missing values).")
+    n_right: int = Field(description="Rows at or above the cutoff.")
+    n_obs: int = Field(description="Rows analysed.")
+    n_clusters: int | None = Field(description="Clusters within the bandwidths, when clustered.")
+    first_stage: FirstStage | None = Field(description="Fuzzy designs: the take-up jump.")
+    density_test: DensityTest | None = Field(description="The manipulation test (null if it could not run).")
+    covariate_balance: list[CovariateBalance] = Field(description="Continuity of each pre-determined covariate.")
+    placebo_cutoffs: list[PlaceboCutoff] = Field(description="Placebo cutoffs, one on each side.")
+    bandwidth_sensitivity: list[SensitivityRow] = Field(description="The estimate at 0.5, 0.75, 1, 1.5 and 2 times h.")
+    bins: RdPlot = Field(description="Data for the RD plot.")
+    checks: list[Check] = Field(description="Diagnostics and identifying assumptions with their evidence.")
+    warnings: list[str] = Field(description="What the user should know before relying on the numbers.")
+    summary: str = Field(description="One sentence stating the answer, built from the numbers above.")

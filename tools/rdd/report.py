@@ -1,0 +1,242 @@
+"""The words of an RD result: estimand, method, checks, warnings and the summary sentence."""
+
+from __future__ import annotations
+
+from tools.data.names import display_name
+from tools.rdd.models import (
+    BandwidthChoice,
+    CovariateBalance,
+    DensityTest,
+    FirstStage,
+    PlaceboCutoff,
+    RddRequest,
+    SensitivityRow,
+)
+from tools.results import Check, Estimate
+
+__all__ = ["checks_and_warnings", "estimand", "method", "summary"]
+
+MIN_EFFECTIVE = 20
+FEW_DISTINCT = 30
+FEW_CLUSTERS = 20
+WEAK_F = 10.0
+DENSITY_FAIL = 0.01
+
+
+def estimand(request: RddRequest) -> str:
+    running = display_name(request.running)
+    if request.fuzzy is None:
+        return (
+            f"Effect of the treatment on '{display_name(request.outcome)}' for units at the cutoff ({running} = "
+            f"{request.cutoff:g}): the jump in the mean outcome there, treated side minus untreated side."
+        )
+    return (
+        f"Local average treatment effect (LATE) at the cutoff ({running} = {request.cutoff:g}): the jump in "
+        f"'{display_name(request.outcome)}' divided by the jump in take-up '{display_name(request.fuzzy)}', for "
+        "units at the cutoff whose treatment follows the cutoff (compliers)."
+    )
+
+
+def method(request: RddRequest, bandwidth: BandwidthChoice, clustered: bool) -> str:
+    p = request.polynomial
+    how = (
+        f"bandwidth h given ({bandwidth.h_left:.4g}; b = h)"
+        if bandwidth.selector == "manual"
+        else f"MSE-optimal bandwidths ({bandwidth.selector}: "
+        + ("one h and one b for both sides" if bandwidth.selector == "mserd" else "h and b per side")
+        + (", pilots widened for mass points" if bandwidth.mass_points_adjusted else "")
+        + ")"
+    )
+    variance = (
+        f"cluster-robust variance (CR1) by '{display_name(request.cluster)}'"
+        if clustered and request.cluster is not None
+        else "heteroskedasticity-robust nearest-neighbour variance (3 neighbours)"
+    )
+    parts = [
+        f"Local polynomial regression of order {p} on each side with a {request.kernel} kernel (Calonico, Cattaneo "
+        f"& Titiunik 2014; as rdrobust computes it), {how}",
+        f"bias correction from a local polynomial of order {p + 1} at bandwidth b and robust bias-corrected "
+        f"confidence intervals; {variance}",
+    ]
+    if request.fuzzy is not None:
+        parts.append("fuzzy design: the outcome jump over the take-up jump, with the delta-method variance")
+    parts.append(
+        "manipulation test: Cattaneo-Jansson-Ma local polynomial density test (rddensity's defaults); "
+        "falsification: the same RD on each covariate, at placebo cutoffs (the median of each side) and at 0.5-2 "
+        "times h"
+    )
+    return "; ".join(parts) + "."
+
+
+def checks_and_warnings(
+    request: RddRequest,
+    *,
+    robust: Estimate,
+    n_effective: tuple[int, int],
+    distinct: tuple[int, int],
+    bandwidth: BandwidthChoice,
+    first_stage: FirstStage | None,
+    density: DensityTest | None,
+    covariates: list[CovariateBalance],
+    placebos: list[PlaceboCutoff],
+    sensitivity: list[SensitivityRow],
+    n_clusters: int | None,
+    notes: list[str],
+) -> tuple[list[Check], list[str]]:
+    alpha = request.alpha
+    checks = [
+        Check(
+            name="continuity_at_cutoff",
+            status="not_tested",
+            detail="The design assumes nothing but the treatment changes at the cutoff (the outcome's mean would "
+            "be continuous without it). This cannot be tested directly; the density, covariate and placebo "
+            "checks below speak to it.",
+        )
+    ]
+    warnings = list(notes)
+    if density is None:
+        checks.append(Check(name="density", status="not_tested", detail="Too few observations for the density test."))
+    else:
+        status = "fail" if density.p_value < DENSITY_FAIL else "warn" if density.p_value < alpha else "pass"
+        checks.append(
+            Check(
+                name="density",
+                status=status,
+                detail=f"Density of the running variable just below {density.density_below:.4g} and just above "
+                f"{density.density_above:.4g} the cutoff (t = {density.t_statistic:.3g}, p = {density.p_value:.3g})."
+                + (" Units may be sorting around the cutoff." if status != "pass" else ""),
+            )
+        )
+        if status != "pass":
+            warnings.append(
+                f"The running variable's density jumps at the cutoff (p = {density.p_value:.3g}): units may "
+                "manipulate their score to land on one side, which would bias the estimate."
+            )
+    if request.covariates:
+        flagged = [c for c in covariates if c.status == "warn"]
+        tested = [c for c in covariates if c.status != "not_tested"]
+        status = "not_tested" if not tested else "warn" if flagged else "pass"
+        checks.append(
+            Check(
+                name="covariate_continuity",
+                status=status,
+                detail=" ".join(c.detail for c in covariates) or "Covariate checks were skipped (diagnostics=false).",
+            )
+        )
+        if flagged:
+            warnings.append(
+                f"{len(flagged)} of {len(tested)} covariate(s) jump at the cutoff "
+                f"({', '.join(repr(c.covariate) for c in flagged)}): the two sides may differ by more than the "
+                "treatment (with several covariates, one may jump by chance)."
+            )
+    else:
+        checks.append(
+            Check(
+                name="covariate_continuity",
+                status="not_tested",
+                detail="No pre-determined covariates were given; give `covariates` to test that they are "
+                "continuous at the cutoff.",
+            )
+        )
+    if placebos:
+        flagged_p = [p for p in placebos if p.status == "warn"]
+        tested_p = [p for p in placebos if p.status != "not_tested"]
+        checks.append(
+            Check(
+                name="placebo_cutoffs",
+                status="not_tested" if not tested_p else "warn" if flagged_p else "pass",
+                detail=" ".join(p.detail for p in placebos),
+            )
+        )
+    estimates = [r.robust for r in sensitivity if r.robust is not None]
+    if estimates:
+        flips = [e for e in estimates if e.estimate * robust.estimate < 0 and e.p_value < alpha]
+        spread = ", ".join(f"{r.multiplier:g}h: {r.robust.estimate:+.4g}" for r in sensitivity if r.robust is not None)
+        checks.append(
+            Check(
+                name="bandwidth_sensitivity",
+                status="warn" if flips else "pass",
+                detail=f"Robust estimates by bandwidth: {spread}."
+                + (" Some bandwidths give a significant effect of the opposite sign." if flips else ""),
+            )
+        )
+    smallest = min(n_effective)
+    checks.append(
+        Check(
+            name="effective_sample",
+            status="pass" if smallest >= MIN_EFFECTIVE else "warn",
+            detail=f"{n_effective[0]:,} observations within h below and {n_effective[1]:,} above the cutoff "
+            f"(warning below {MIN_EFFECTIVE}).",
+        )
+    )
+    if smallest < MIN_EFFECTIVE:
+        warnings.append(f"Only {smallest} observations within the bandwidth on one side: the estimate is fragile.")
+    discrete = bandwidth.mass_points_adjusted or min(distinct) < FEW_DISTINCT
+    checks.append(
+        Check(
+            name="running_variable_distinct_values",
+            status="warn" if discrete else "pass",
+            detail=f"{distinct[0]:,} distinct running-variable values below and {distinct[1]:,} above the cutoff"
+            + (
+                " (many repeated values: the pilot bandwidths were widened)." if bandwidth.mass_points_adjusted else "."
+            ),
+        )
+    )
+    if discrete:
+        warnings.append(
+            "The running variable is discrete (few distinct values or many repeats): the RD extrapolates between "
+            "the values nearest the cutoff, so the estimate leans on the polynomial's shape."
+        )
+    if first_stage is not None:
+        checks.append(
+            Check(
+                name="first_stage",
+                status="warn" if first_stage.weak else "pass",
+                detail=f"Take-up jumps by {first_stage.conventional.estimate:+.3g} at the cutoff (F = "
+                f"{first_stage.f_statistic:.3g}; weak below {WEAK_F:g}).",
+            )
+        )
+        if first_stage.weak:
+            warnings.append(
+                f"Weak first stage (F = {first_stage.f_statistic:.3g}): take-up barely changes at the cutoff, so the "
+                "LATE and its interval are unreliable."
+            )
+        if first_stage.conventional.estimate < 0:
+            warnings.append(
+                "Take-up is lower on the treated side than on the other: check treatment_side and the take-up column."
+            )
+    if n_clusters is not None and n_clusters < FEW_CLUSTERS:
+        warnings.append(
+            f"Only {n_clusters} clusters within the bandwidths: cluster-robust standard errors are unreliable with "
+            "so few."
+        )
+    return checks, warnings
+
+
+def summary(
+    request: RddRequest,
+    robust: Estimate,
+    conventional: Estimate,
+    bandwidth: BandwidthChoice,
+    n_effective: tuple[int, int],
+    first_stage: FirstStage | None,
+    density: DensityTest | None,
+) -> str:
+    level = f"{1 - request.alpha:.0%}"
+    what = (
+        f"crossing into treatment changes '{request.outcome}' by"
+        if first_stage is None
+        else f"the treatment changes '{request.outcome}' for compliers by"
+    )
+    text = (
+        f"At the cutoff {request.cutoff:g} of '{request.running}', {what} {robust.estimate:+.4g} (robust {level} CI "
+        f"{robust.ci_lower:+.4g} to {robust.ci_upper:+.4g}, p = {robust.p_value:.3g}; conventional estimate "
+        f"{conventional.estimate:+.4g}), with h = {bandwidth.h_left:.4g}"
+        + (f"/{bandwidth.h_right:.4g}" if bandwidth.h_right != bandwidth.h_left else "")
+        + f" and {n_effective[0]:,} + {n_effective[1]:,} observations within it"
+    )
+    if first_stage is not None:
+        text += f"; take-up jumps by {first_stage.robust.estimate:+.3g}"
+    if density is not None:
+        text += f"; density test p = {density.p_value:.3g}"
+    return text + "."

@@ -1,0 +1,234 @@
+"""The rdd tool: the RD estimate with robust bias-corrected inference, its diagnostics and the RD plot's data."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tools.errors import ToolError
+from tools.rdd.bandwidth import BandwidthError
+from tools.rdd.density import cjm_density
+from tools.rdd.diagnostics import covariate_balance, estimate_model, placebo_cutoffs, sensitivity
+from tools.rdd.estimate import RdFit, rd_fit, split_sides
+from tools.rdd.inputs import MIN_PER_SIDE, Prepared, prepare
+from tools.rdd.local import NotIdentified
+from tools.rdd.models import BandwidthChoice, DensityTest, FirstStage, RddRequest, RddResult
+from tools.rdd.plot import rd_plot
+from tools.rdd.report import WEAK_F, checks_and_warnings, estimand, method, summary
+from tools.results import Estimate
+
+__all__ = ["density_test", "headline", "rdd", "rdd_at_cutoff"]
+
+
+def _fit(request: RddRequest, prepared: Prepared) -> RdFit:
+    try:
+        return rd_fit(
+            prepared.left,
+            prepared.right,
+            request.cutoff,
+            p=request.polynomial,
+            kernel=request.kernel,
+            selector=request.bandwidth_selector,
+            h=request.bandwidth,
+            alpha=request.alpha,
+            fuzzy=request.fuzzy is not None,
+        )
+    except BandwidthError as error:
+        raise ToolError(
+            "bandwidth_failed",
+            "No bandwidth could be selected: the running variable has too little variation near the cutoff "
+            "(typically a handful of repeated values).",
+            "Give `bandwidth` explicitly, or use a finer running variable; with very few values an RD may not be "
+            "identified.",
+        ) from error
+    except NotIdentified as error:
+        raise ToolError(
+            "too_few_in_bandwidth",
+            f"Within the bandwidth there are fewer than {request.polynomial + 2} distinct running-variable values "
+            "on one side, too few to fit the polynomials.",
+            "Give a wider `bandwidth` (or none, to select it from the data), or a lower `polynomial`.",
+        ) from error
+
+
+def rdd(request: RddRequest, data: pd.DataFrame | None = None) -> RddResult:
+    """Estimate the regression discontinuity described by ``request`` on ``data``."""
+    prepared = prepare(request, data)
+    assert data is not None
+    fuzzy = request.fuzzy is not None
+    sign = 1.0 if request.treatment_side == "above" else -1.0
+    fit = _fit(request, prepared)
+    effect_sign = 1.0 if fuzzy else sign  # the LATE is a ratio of jumps: the same whichever side is treated
+    conventional = estimate_model(fit.conventional, effect_sign, request.alpha)
+    robust = estimate_model(fit.robust, effect_sign, request.alpha)
+    bw = fit.bandwidths
+    bandwidth = BandwidthChoice(
+        h_left=bw.h_left,
+        h_right=bw.h_right,
+        b_left=bw.b_left,
+        b_right=bw.b_right,
+        selector="manual" if request.bandwidth is not None else request.bandwidth_selector,
+        mass_points_adjusted=bw.mass_points,
+    )
+    first_stage = None
+    if fit.first_stage is not None and fit.first_stage_conventional is not None:
+        fs_conventional = estimate_model(fit.first_stage_conventional, sign, request.alpha)
+        f_stat = (fs_conventional.estimate / fs_conventional.std_error) ** 2 if fs_conventional.std_error else 0.0
+        first_stage = FirstStage(
+            conventional=fs_conventional,
+            robust=estimate_model(fit.first_stage, sign, request.alpha),
+            f_statistic=f_stat,
+            weak=f_stat < WEAK_F,
+        )
+    density = _density(prepared.x_density, request.cutoff)
+    notes = list(prepared.notes)
+    covariates, placebos, rows = [], [], []
+    if request.diagnostics:
+        covariates = covariate_balance(request, data, prepared.x, prepared.rows, prepared.cluster, sign)
+        placebos = placebo_cutoffs(request, prepared.left, prepared.right, sign)
+        rows = sensitivity(request, prepared.left, prepared.right, fit, sign, fuzzy)
+    elif request.covariates:
+        notes.append("Covariate, placebo and sensitivity checks were skipped (diagnostics=false).")
+    n_effective = (fit.n_h_left, fit.n_h_right)
+    checks, warnings = checks_and_warnings(
+        request,
+        robust=robust,
+        n_effective=n_effective,
+        distinct=(prepared.left.distinct(), prepared.right.distinct()),
+        bandwidth=bandwidth,
+        first_stage=first_stage,
+        density=density,
+        covariates=covariates,
+        placebos=placebos,
+        sensitivity=rows,
+        n_clusters=fit.n_clusters,
+        notes=notes,
+    )
+    plot = rd_plot(
+        prepared.left,
+        prepared.right,
+        request.cutoff,
+        bw.h_left,
+        bw.h_right,
+        fit.left.poly[:, 0],
+        fit.right.poly[:, 0],
+    )
+    return RddResult(
+        estimand=estimand(request),
+        method=method(request, bandwidth, request.cluster is not None),
+        design="fuzzy" if fuzzy else "sharp",
+        dataset=request.dataset,
+        outcome=request.outcome,
+        running=request.running,
+        cutoff=request.cutoff,
+        treatment_side=request.treatment_side,
+        conventional=conventional,
+        robust=robust,
+        bandwidth=bandwidth,
+        kernel=request.kernel,
+        polynomial=request.polynomial,
+        n_effective_left=fit.n_h_left,
+        n_effective_right=fit.n_h_right,
+        n_left=prepared.left.n,
+        n_right=prepared.right.n,
+        n_obs=prepared.n_obs,
+        n_clusters=fit.n_clusters,
+        first_stage=first_stage,
+        density_test=density,
+        covariate_balance=covariates,
+        placebo_cutoffs=placebos,
+        bandwidth_sensitivity=rows,
+        bins=plot,
+        checks=checks,
+        warnings=warnings,
+        summary=summary(request, robust, conventional, bandwidth, n_effective, first_stage, density),
+    )
+
+
+def _density(x_sorted: np.ndarray[Any, np.dtype[np.float64]], cutoff: float) -> DensityTest | None:
+    below = int(np.searchsorted(x_sorted, cutoff, side="left"))
+    if min(below, len(x_sorted) - below) < MIN_PER_SIDE:
+        return None
+    try:
+        with np.errstate(all="ignore"):
+            d = cjm_density(x_sorted, cutoff)
+    except (np.linalg.LinAlgError, ValueError, ZeroDivisionError):
+        return None
+    values = (d.density_left, d.density_right, d.t_statistic, d.p_value, d.h_left, d.h_right)
+    if not all(math.isfinite(v) for v in values):
+        return None
+    return DensityTest(
+        density_below=d.density_left,
+        density_above=d.density_right,
+        t_statistic=d.t_statistic,
+        p_value=min(1.0, max(0.0, d.p_value)),
+        h_below=d.h_left,
+        h_above=d.h_right,
+        n_below=d.n_left,
+        n_above=d.n_right,
+    )
+
+
+def headline(request: RddRequest, data: pd.DataFrame | None) -> float:
+    """The robust bias-corrected point estimate (treated minus untreated) alone, without diagnostics: the number
+    the refute tool re-estimates. Equal to ``rdd(request, data).robust.estimate``."""
+    prepared = prepare(request, data)
+    fit = _fit(request, prepared)
+    sign = 1.0 if request.treatment_side == "above" or request.fuzzy is not None else -1.0
+    return sign * fit.robust.estimate
+
+
+def density_test(running: Any, cutoff: float = 0.0) -> DensityTest:
+    """The Cattaneo-Jansson-Ma manipulation test on a running variable (array or Series; missing values ignored)."""
+    x = np.asarray(pd.to_numeric(pd.Series(running), errors="raise"), dtype=np.float64)
+    x = np.sort(x[~np.isnan(x)])
+    if len(x) == 0 or not x[0] < cutoff < x[-1]:
+        raise ToolError(
+            "cutoff_outside_data",
+            f"The cutoff {cutoff:g} is not inside the running variable's range.",
+            "Give a cutoff strictly between the smallest and largest value.",
+        )
+    result = _density(x, cutoff)
+    if result is None:
+        raise ToolError(
+            "too_few_observations",
+            "Too few observations on one side of the cutoff for the density test.",
+            "The test needs at least 10 observations on each side (and more for a useful answer).",
+        )
+    return result
+
+
+def rdd_at_cutoff(request: RddRequest, data: pd.DataFrame | None, cutoff: float) -> Estimate:
+    """A placebo RD: the outcome's jump (robust, treated minus untreated orientation) at a fake ``cutoff``, using
+    only the rows on the same side of the real cutoff as the fake one (so the real jump cannot leak in)."""
+    prepared = prepare(request, data)
+    side = prepared.left if cutoff < request.cutoff else prepared.right
+    inner_left, inner_right = split_sides(side.x, side.y[:, :1], cutoff, side.cluster, presorted=True)
+    if min(inner_left.n, inner_right.n) < MIN_PER_SIDE:
+        raise ToolError(
+            "too_few_observations",
+            f"Fewer than {MIN_PER_SIDE} rows on one side of the placebo cutoff {cutoff:g} (within the same side of "
+            f"the real cutoff {request.cutoff:g}).",
+            "Pick a placebo cutoff well inside one side of the data, e.g. the median of that side.",
+        )
+    placebo = request.model_copy(update={"cutoff": cutoff, "fuzzy": None, "bandwidth": None})
+    try:
+        fit = rd_fit(
+            inner_left,
+            inner_right,
+            cutoff,
+            p=placebo.polynomial,
+            kernel=placebo.kernel,
+            selector=placebo.bandwidth_selector,
+            alpha=placebo.alpha,
+        )
+    except (BandwidthError, NotIdentified) as error:
+        raise ToolError(
+            "bandwidth_failed",
+            f"No bandwidth could be selected at the placebo cutoff {cutoff:g}.",
+            "Pick a placebo cutoff with more distinct running-variable values around it.",
+        ) from error
+    sign = 1.0 if request.treatment_side == "above" else -1.0
+    return estimate_model(fit.robust, sign, request.alpha)
