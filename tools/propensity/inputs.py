@@ -199,15 +199,15 @@ def prepare(request: PropensityRequest, data: pd.DataFrame | None) -> Prepared:
     missing = np.zeros(len(data), dtype=bool)
     dropped: list[tuple[str, int]] = []
     notes: list[str] = []
-    for name, values in (
+    for name, absent in (
         (request.outcome, np.isnan(outcome)),
         (request.treatment, data[request.treatment].isna().to_numpy()),
         *((c, data[c].isna().to_numpy()) for c in used),
     ):
-        count = int(values.sum())
+        count = int(absent.sum())
         if count:
             dropped.append((f"missing value in '{display_name(name)}'", count))
-            missing |= values
+            missing |= absent
     if np.isinf(outcome).any():
         raise ToolError(
             "non_finite",

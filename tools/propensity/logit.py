@@ -25,10 +25,16 @@ REUSE_HESSIAN_ROWS = 100_000
 REUSE_BELOW_STEP = 0.02
 #: X'WX is accumulated over blocks of rows whose weighted copy stays in cache.
 BLOCK_ROWS = 1 << 14
-#: A coefficient beyond this many log-odds per standard deviation of its covariate means the likelihood has
-#: no maximum (separation): the fit runs away instead of converging.
-RUNAWAY = 30.0
+#: Separation: this many consecutive steps longer than STALL_STEP that raise the log-likelihood by less than
+#: STALL_GAIN mean the likelihood has no maximum (the fit drifts off to infinity).
+STALL_ITERATIONS = 4
+STALL_STEP = 0.5
+STALL_GAIN = 1e-6
 WARM_START_ROWS = 50_000
+#: Steps larger than this (in log-odds per standard deviation) are checked against the likelihood and halved
+#: until it rises; smaller steps are near the optimum, where Newton's method is safe.
+SAFE_STEP = 0.1
+MAX_HALVINGS = 30
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,10 @@ class LogitFit:
         assert self.scaled_hessian is not None
         inverse = linalg.cho_solve(linalg.cho_factor(self.scaled_hessian), np.eye(len(self.scaled_hessian)))
         return np.asarray(self.transform @ inverse @ self.transform.T, dtype=np.float64)
+
+
+def _log_likelihood(eta: FloatArray, d: FloatArray) -> float:
+    return float(d @ eta - np.sum(np.logaddexp(0.0, eta)))
 
 
 def _raw_hessian(x: FloatArray, w: FloatArray) -> FloatArray:
@@ -81,6 +91,7 @@ def _newton(
     last_step = np.inf
     factor: tuple[FloatArray, bool] | None = None
     reuse = len(x) > REUSE_HESSIAN_ROWS
+    stalled = 0
     for iteration in range(1, max_iterations + 1):
         p = special.expit(eta)
         residual = d - p
@@ -92,10 +103,26 @@ def _newton(
                 return beta, eta, iteration, False, True, None
         step = linalg.cho_solve(factor, gradient, check_finite=False)
         last_step = float(np.max(np.abs(step)))
-        beta = beta + step
-        raw = transform @ beta
-        eta = x @ raw[1:] + raw[0]
-        if not np.all(np.isfinite(beta)) or np.max(np.abs(beta[1:]), initial=0.0) > RUNAWAY:
+        candidate = beta + step
+        raw = transform @ candidate
+        new_eta = x @ raw[1:] + raw[0]
+        if last_step > SAFE_STEP:
+            # far from the optimum a full Newton step can overshoot: halve it until the likelihood rises
+            current = _log_likelihood(eta, d)
+            for _ in range(MAX_HALVINGS):
+                new = _log_likelihood(new_eta, d)
+                if new >= current:
+                    break
+                step = step / 2.0
+                candidate = beta + step
+                raw = transform @ candidate
+                new_eta = x @ raw[1:] + raw[0]
+            # separation: the coefficients keep moving while the likelihood no longer changes
+            stalled = stalled + 1 if new - current < STALL_GAIN and last_step > STALL_STEP else 0
+            if stalled >= STALL_ITERATIONS:
+                return candidate, new_eta, iteration, False, True, None
+        beta, eta = candidate, new_eta
+        if not np.all(np.isfinite(beta)):
             return beta, eta, iteration, False, True, None
         if last_step < STEP_TOLERANCE:
             p = special.expit(eta)
