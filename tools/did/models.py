@@ -1,0 +1,218 @@
+"""Request and result models of the diff_in_diff tool."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from tools.results import Check, Estimate, ToolRequest, ToolResult
+
+__all__ = [
+    "CohortEffect",
+    "CohortInfo",
+    "DiffInDiffRequest",
+    "DiffInDiffResult",
+    "EventTimeEstimate",
+    "GroupTimeEstimate",
+    "PretrendTest",
+]
+
+EstimatorChoice = Literal["auto", "twfe", "event_study", "callaway_santanna"]
+Estimator = Literal["twfe", "event_study", "callaway_santanna"]
+ControlGroup = Literal["never_treated", "not_yet_treated"]
+EventSource = Literal["twfe_event_study", "callaway_santanna"]
+#: A period as the data gives it: an integer, or an ISO date for date columns.
+PeriodLabel = int | str
+
+MAX_COVARIATES = 50
+MAX_WINDOW = 1000
+
+
+class DiffInDiffRequest(ToolRequest):
+    """Difference-in-differences on a panel (units observed over periods) when a change reached some units and not
+    others, at one date or rolled out over time (region by region, market by market): what did it do?
+
+    Give the outcome, the unit and time columns, and either `treatment` (0/1 per row: treated in this period) or
+    `cohort` (per row, the first period the unit was treated; empty or 0 if never). `auto` runs the two-way
+    fixed-effects regression and its event study when everyone adopted at once, and Callaway-Sant'Anna when
+    adoption was staggered (two-way fixed effects is biased then, and is reported beside it). Reports the pre-trend
+    test, a placebo in time, cluster-robust inference and the event study for the plot. Never compute these
+    numbers yourself.
+    """
+
+    dataset: str = Field(description="Name of an attached dataset with one row per unit and period.")
+    outcome: str = Field(description="Column with the outcome measured per unit and period.")
+    unit: str = Field(description="Column identifying the panel unit (region, store, user...).")
+    time: str = Field(
+        description="Column with the period: integers (year, week number) or dates that parse unambiguously "
+        "(ISO like 2024-03-01, or 2024-03)."
+    )
+    treatment: str | None = Field(
+        default=None,
+        description="Column with 0/1 per row: 1 when the unit is treated in that period (stays 1 once it starts). "
+        "Give this or `cohort`, not both.",
+    )
+    cohort: str | None = Field(
+        default=None,
+        description="Column with, per row, the first period in which the row's unit is treated (same units as "
+        "`time`); empty or 0 for never-treated units. Give this or `treatment`, not both.",
+    )
+    estimator: EstimatorChoice = Field(
+        default="auto",
+        description="'auto' (TWFE when all treated units adopt at once, Callaway-Sant'Anna when adoption is "
+        "staggered), 'twfe' (static two-way fixed effects), 'event_study' (TWFE with relative-time indicators; "
+        "the ATT is their average after adoption) or 'callaway_santanna'.",
+    )
+    control_group: ControlGroup = Field(
+        default="never_treated",
+        description="Callaway-Sant'Anna comparison units: 'never_treated' or 'not_yet_treated' (never-treated plus "
+        "units adopting later).",
+    )
+    cluster: str | None = Field(
+        default=None, description="Column to cluster standard errors on; null clusters on the unit column."
+    )
+    weights: str | None = Field(
+        default=None,
+        description="Column of analytic weights (e.g. population); positive. Callaway-Sant'Anna needs them "
+        "constant within a unit. Null for equal weights.",
+    )
+    covariates: list[str] | None = Field(
+        default=None,
+        max_length=MAX_COVARIATES,
+        description="Time-varying control columns for 'twfe' and 'event_study' (not supported by "
+        "'callaway_santanna' yet). Null for none.",
+    )
+    reference_period: int = Field(
+        default=-1,
+        ge=-MAX_WINDOW,
+        le=-1,
+        description="Event time left out of the regression event study (periods relative to adoption; -1 is the "
+        "period just before).",
+    )
+    leads: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_WINDOW,
+        description="Pre-adoption periods shown in the event study (earlier ones are binned into the first); "
+        "null for all available.",
+    )
+    lags: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_WINDOW,
+        description="Post-adoption periods shown in the event study after period 0 (later ones are binned into "
+        "the last); null for all available.",
+    )
+    base_period: Literal["varying", "universal"] = Field(
+        default="varying",
+        description="Callaway-Sant'Anna pre-period comparisons: 'varying' (each period against the one before, as "
+        "the R did package does by default) or 'universal' (every period against the one before adoption).",
+    )
+    alpha: float = Field(default=0.05, gt=0, le=0.5, description="Significance level (0.05 gives 95% intervals).")
+
+
+class EventTimeEstimate(ToolResult):
+    """One point of the event study: the effect at a number of periods relative to adoption."""
+
+    relative_period: int = Field(description="Periods since adoption (0 = first treated period, -1 = the one before).")
+    estimate: float = Field(description="Estimated effect at this relative period (0 at the reference period).")
+    std_error: float = Field(ge=0, description="Standard error (0 at the reference period).")
+    ci_lower: float = Field(description="Lower bound of the (1 - alpha) confidence interval.")
+    ci_upper: float = Field(description="Upper bound of the (1 - alpha) confidence interval.")
+    p_value: float = Field(ge=0, le=1, description="p-value of no effect (1 at the reference period).")
+    n_obs: int = Field(description="Treated unit-period observations at this relative period.")
+    reference: bool = Field(description="True for the omitted reference period (fixed at 0).")
+
+
+class GroupTimeEstimate(ToolResult):
+    """Callaway-Sant'Anna ATT(g, t): the effect in period t on the units first treated in period g."""
+
+    cohort: PeriodLabel = Field(description="First treated period of the cohort.")
+    period: PeriodLabel = Field(description="Calendar period.")
+    relative_period: int = Field(description="Periods since the cohort's adoption.")
+    estimate: float = Field(description="ATT(g, t).")
+    std_error: float = Field(ge=0, description="Standard error from the influence function, clustered.")
+    ci_lower: float = Field(description="Lower bound of the (1 - alpha) pointwise interval.")
+    ci_upper: float = Field(description="Upper bound of the (1 - alpha) pointwise interval.")
+    p_value: float = Field(ge=0, le=1, description="p-value of no effect.")
+    post: bool = Field(description="True when period >= cohort (an effect); False for a pre-period placebo.")
+
+
+class CohortEffect(ToolResult):
+    """Callaway-Sant'Anna 'group' aggregation: the average effect on one cohort after it adopted."""
+
+    cohort: PeriodLabel = Field(description="First treated period of the cohort.")
+    effect: Estimate = Field(description="Average of the cohort's post-adoption ATT(g, t).")
+
+
+class CohortInfo(ToolResult):
+    """An adoption cohort."""
+
+    cohort: PeriodLabel = Field(description="First treated period.")
+    n_units: int = Field(description="Units first treated in that period.")
+
+
+class PretrendTest(ToolResult):
+    """Joint test that all pre-adoption effects (leads) are zero: evidence about parallel trends.
+
+    With G clusters and q leads, the cluster-robust Wald statistic W is referred to an F distribution with the
+    Hotelling-type small-sample correction F = W (G - q) / (q (G - 1)) ~ F(q, G - q), which keeps the test's size
+    near alpha when q is not small relative to G (the plain W / q against F(q, G - 1) over-rejects there).
+    """
+
+    source: EventSource = Field(
+        description="Which leads were tested: the regression event study's, or Callaway-Sant'Anna's event-time "
+        "effects before adoption."
+    )
+    wald: float = Field(description="Cluster-robust Wald statistic b' V^-1 b of the leads.")
+    statistic: float = Field(description="F statistic W (G - q) / (q (G - 1)).")
+    df: int = Field(description="Number of leads tested, q (numerator degrees of freedom).")
+    df_denominator: int = Field(description="Denominator degrees of freedom, clusters - q.")
+    p_value: float = Field(ge=0, le=1, description="p-value; small values reject parallel pre-trends.")
+    status: Literal["pass", "fail"] = Field(description="'fail' when p_value < alpha.")
+
+
+class DiffInDiffResult(ToolResult):
+    """The answer of the diff_in_diff tool."""
+
+    estimand: str = Field(description="What is estimated: 'ATT', the average effect on the treated units.")
+    estimator: Estimator = Field(description="The estimator behind `att`.")
+    method: str = Field(description="The estimators, comparisons and inference used, in words.")
+    dataset: str = Field(description="The dataset analysed.")
+    outcome: str = Field(description="The outcome column.")
+    att: Estimate = Field(description="The headline average effect on the treated.")
+    twfe: Estimate = Field(description="The static two-way fixed-effects coefficient, always reported.")
+    att_dynamic: Estimate | None = Field(
+        description="Callaway-Sant'Anna: the average of the event-study effects over periods 0, 1, ... (null "
+        "otherwise)."
+    )
+    att_group: Estimate | None = Field(
+        description="Callaway-Sant'Anna: cohort effects averaged with cohort-size weights (null otherwise)."
+    )
+    event_study: list[EventTimeEstimate] = Field(
+        description="Effect by period relative to adoption, the plot data (reference period included at 0)."
+    )
+    event_study_source: EventSource = Field(description="Which estimator produced `event_study`.")
+    pretrend: PretrendTest | None = Field(description="Joint test of the leads; null with no pre-period to test.")
+    placebo: Estimate | None = Field(
+        description="Placebo in time: TWFE on the periods before any adoption with a fake adoption half-way; "
+        "should be near 0. Null when there are too few pre-periods or no never-treated units."
+    )
+    group_time: list[GroupTimeEstimate] = Field(description="Callaway-Sant'Anna ATT(g, t) cells (empty otherwise).")
+    cohort_effects: list[CohortEffect] = Field(description="Callaway-Sant'Anna effect per cohort (empty otherwise).")
+    control_group: ControlGroup = Field(description="Comparison units for Callaway-Sant'Anna.")
+    reference_period: int = Field(description="Event time omitted in the regression event study.")
+    alpha: float = Field(description="Significance level.")
+    n_obs: int = Field(description="Unit-period rows used by the headline estimator.")
+    n_units: int = Field(description="Units used by the headline estimator.")
+    n_periods: int = Field(description="Periods in the panel.")
+    n_treated_units: int = Field(description="Units treated at some point (in the headline estimator's sample).")
+    n_clusters: int = Field(description="Clusters for the standard errors.")
+    n_treated_clusters: int = Field(description="Clusters containing at least one treated unit.")
+    cohorts: list[CohortInfo] = Field(description="Adoption cohorts and their sizes.")
+    never_treated_units: int = Field(description="Units never treated in the data.")
+    balanced: bool = Field(description="Whether every unit is observed in every period.")
+    checks: list[Check] = Field(description="Identifying assumptions and diagnostics, with the evidence.")
+    warnings: list[str] = Field(description="What the user should know before relying on the numbers.")
+    summary: str = Field(description="One sentence stating the answer, built from the numbers above.")

@@ -1,0 +1,356 @@
+"""The diff_in_diff tool: validate the panel, pick the estimator, estimate, diagnose.
+
+``diff_in_diff`` is the full analysis; ``headline`` recomputes only its ``att.estimate`` (same code, no
+diagnostics, no placebo, no standard errors) for simulations that refit many times; ``event_study_fit`` returns
+the event-study coefficients with their covariance for sensitivity analysis (Rambachan-Roth bounds).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+from scipy import special
+
+from tools.did.checks import diagnose, method_text, summary_text
+from tools.did.cs import CsResult, callaway_santanna
+from tools.did.models import (
+    CohortEffect,
+    CohortInfo,
+    DiffInDiffRequest,
+    DiffInDiffResult,
+    Estimator,
+    EventSource,
+    EventTimeEstimate,
+    GroupTimeEstimate,
+    PretrendTest,
+)
+from tools.did.panel import NEVER, Panel, prepare_panel
+from tools.did.twfe import (
+    EventStudy,
+    EventStudyFit,
+    estimate_t,
+    event_fit,
+    event_study,
+    post_average,
+    pretrend_f,
+    regression_sample,
+    static_twfe,
+    wald_f,
+)
+from tools.errors import ToolError
+from tools.results import Estimate
+
+__all__ = ["diff_in_diff", "event_study_fit", "headline"]
+
+
+@dataclass(frozen=True)
+class Plan:
+    estimator: Estimator
+    staggered: bool
+
+
+def _panel(request: DiffInDiffRequest, data: pd.DataFrame | None) -> Panel:
+    if data is None:
+        raise ToolError(
+            "no_data",
+            "diff_in_diff needs a panel dataset (one row per unit and period).",
+            "Attach the data and give its name as dataset, with the outcome, unit, time and treatment columns.",
+        )
+    return prepare_panel(request, data)
+
+
+def _plan(request: DiffInDiffRequest, panel: Panel) -> Plan:
+    ever = panel.cohort != NEVER
+    if not ever.any():
+        raise ToolError(
+            "no_treated_units",
+            "No unit is ever treated in the data.",
+            "Check the treatment (or cohort) column and the filters applied to the data.",
+        )
+    timings = np.unique(panel.cohort[ever])
+    if ever.all() and len(timings) == 1:
+        raise ToolError(
+            "no_comparison_units",
+            f"All {panel.n_units:,} units are treated from the same period: there is no untreated comparison.",
+            "Add units that were not treated (or were treated later); otherwise the effect cannot be separated "
+            "from what happened to everyone at that time.",
+        )
+    staggered = len(timings) > 1
+    auto: Estimator = "callaway_santanna" if staggered else "twfe"
+    estimator: Estimator = auto if request.estimator == "auto" else request.estimator
+    if estimator == "callaway_santanna" and request.covariates:
+        raise ToolError(
+            "covariates_unsupported",
+            "Callaway-Sant'Anna with covariates is not supported yet"
+            + (" (and adoption here is staggered, so 'auto' picks it)." if request.estimator == "auto" else "."),
+            "Drop covariates to get the robust estimate, or use estimator='event_study' with covariates knowing "
+            "that TWFE-based estimates can be biased under staggered adoption.",
+        )
+    return Plan(estimator, staggered)
+
+
+def headline(request: DiffInDiffRequest, data: pd.DataFrame | None) -> float:
+    """Exactly ``diff_in_diff(request, data).att.estimate``, without diagnostics or standard errors."""
+    panel = _panel(request, data)
+    plan = _plan(request, panel)
+    if plan.estimator == "callaway_santanna":
+        cs = callaway_santanna(panel, request.control_group, request.base_period, inference=False)
+        return cs.simple.estimate
+    sample = regression_sample(panel)
+    names = panel.covariate_names
+    if plan.estimator == "twfe":
+        return float(static_twfe(sample, names, with_covariance=False).coefficients[0])
+    study = event_study(sample, names, request.reference_period, request.leads, request.lags, with_covariance=False)
+    return _post_weights_average(study)
+
+
+def _post_weights_average(study: EventStudy) -> float:
+    k = len(study.relative_periods)
+    weights = np.array([study.counts[e] if e >= 0 else 0 for e in study.relative_periods], dtype=np.float64)
+    if weights.sum() == 0:
+        raise ToolError(
+            "no_post_periods", "No treated unit is observed after adoption.", "Include periods after the change."
+        )
+    return float(weights @ study.fit.coefficients[:k] / weights.sum())
+
+
+def event_study_fit(request: DiffInDiffRequest, data: pd.DataFrame | None) -> EventStudyFit:
+    """Event-study coefficients (reference omitted) and their cluster-robust covariance.
+
+    Staggered adoption under 'auto' or 'callaway_santanna': Callaway-Sant'Anna 'dynamic' effects with a universal
+    base period (every relative period against g - 1, so -1 is the zero reference), covariance from the influence
+    functions. Otherwise the TWFE event study with its CRV1 covariance.
+    """
+    panel = _panel(request, data)
+    plan = _plan(request, panel)
+    if plan.estimator == "callaway_santanna":
+        cs = callaway_santanna(panel, request.control_group, "universal", request.leads, request.lags)
+        periods = sorted(e for e in cs.dynamic if e != -1)
+        aggregates = [cs.dynamic[e] for e in periods]
+        return EventStudyFit(
+            relative_periods=periods,
+            coefficients=np.array([a.estimate for a in aggregates], dtype=np.float64),
+            covariance=cs.covariance(aggregates),
+            reference_period=-1,
+            n_pre=sum(1 for e in periods if e < 0),
+        )
+    sample = regression_sample(panel)
+    study = event_study(sample, panel.covariate_names, request.reference_period, request.leads, request.lags)
+    return event_fit(study)
+
+
+def diff_in_diff(request: DiffInDiffRequest, data: pd.DataFrame | None = None) -> DiffInDiffResult:
+    """Analyse the panel ``data`` as described by ``request``."""
+    panel = _panel(request, data)
+    plan = _plan(request, panel)
+    notes = list(panel.notes)
+    sample = regression_sample(panel)
+    names = panel.covariate_names
+    alpha = request.alpha
+    static = static_twfe(sample, names)
+    twfe = estimate_t(float(static.coefficients[0]), float(static.covariance[0, 0]), static.df_t, alpha)
+
+    study: EventStudy | None = None
+    if plan.estimator != "callaway_santanna":
+        try:
+            study = event_study(sample, names, request.reference_period, request.leads, request.lags)
+        except ToolError as error:
+            if plan.estimator == "event_study" or error.code != "bad_reference_period":
+                raise
+            notes.append(f"No event study: {error.message}")
+        if study is not None and study.dropped:
+            notes.append(
+                "Event-study period(s) "
+                + ", ".join(str(e) for e in study.dropped)
+                + " could not be separated from the fixed effects (no never-treated units) and were left out."
+            )
+    cs: CsResult | None = None
+    if plan.estimator == "callaway_santanna":
+        cs = callaway_santanna(panel, request.control_group, request.base_period, request.leads, request.lags)
+        notes.extend(cs.notes)
+
+    if cs is not None:
+        att = _normal(cs.simple.estimate, cs.simple.std_error, alpha)
+        events = _cs_events(cs, alpha, request.base_period)
+        pretrend = _pretrend(_cs_pretrend(cs), "callaway_santanna", alpha)
+        source: EventSource = "callaway_santanna"
+        n_obs, n_units, n_clusters, treated_clusters = cs.n_obs, cs.n_units, cs.n_clusters, cs.treated_clusters
+        cohort_sizes = cs.cohort_sizes
+        n_never = cs.n_never
+    else:
+        if plan.estimator == "event_study":
+            assert study is not None
+            att = post_average(study, alpha)
+        else:
+            att = twfe
+        events = _twfe_events(study, alpha) if study is not None else []
+        pretrend = None if study is None else _pretrend(pretrend_f(study, sample.n_clusters), "twfe_event_study", alpha)
+        source = "twfe_event_study"
+        n_obs, n_units, n_clusters = len(sample.y), sample.fe.n_units, sample.n_clusters
+        treated_clusters = len(np.unique(sample.cluster[sample.cohort_row != NEVER]))
+        codes, sizes = np.unique(panel.cohort[panel.cohort != NEVER], return_counts=True)
+        cohort_sizes = {int(c): int(s) for c, s in zip(codes, sizes, strict=True)}
+        n_never = int((panel.cohort == NEVER).sum())
+    placebo = _placebo(panel, alpha)
+    n_leads = sum(1 for e in events if e.relative_period < 0 and not e.reference)
+    untested = (
+        "there is no pre-adoption period besides the reference"
+        if n_leads == 0
+        else f"{n_leads} leads but only {n_clusters} clusters, too many to test jointly (set `leads` lower)"
+    )
+    diagnostics = diagnose(
+        request, panel, sample, plan.estimator, plan.staggered, att, twfe, pretrend, placebo, n_clusters,
+        treated_clusters, notes, untested,
+    )  # fmt: skip
+    n_treated = sum(cohort_sizes.values())
+    return DiffInDiffResult(
+        estimand="ATT",
+        estimator=plan.estimator,
+        method=method_text(request, plan.estimator, plan.staggered, n_clusters),
+        dataset=request.dataset,
+        outcome=request.outcome,
+        att=att,
+        twfe=twfe,
+        att_dynamic=None if cs is None or cs.dynamic_overall is None else _agg(cs.dynamic_overall, alpha),
+        att_group=None if cs is None or cs.group_overall is None else _agg(cs.group_overall, alpha),
+        event_study=events,
+        event_study_source=source,
+        pretrend=pretrend,
+        placebo=placebo,
+        group_time=[] if cs is None else _group_time(cs, panel, alpha),
+        cohort_effects=[]
+        if cs is None
+        else [CohortEffect(cohort=panel.periods[g], effect=_agg(a, alpha)) for g, a in cs.group.items()],
+        control_group=request.control_group,
+        reference_period=request.reference_period,
+        alpha=alpha,
+        n_obs=n_obs,
+        n_units=n_units,
+        n_periods=panel.n_periods,
+        n_treated_units=n_treated,
+        n_clusters=n_clusters,
+        n_treated_clusters=treated_clusters,
+        cohorts=[CohortInfo(cohort=panel.periods[g], n_units=s) for g, s in sorted(cohort_sizes.items())],
+        never_treated_units=n_never,
+        balanced=panel.balanced,
+        checks=diagnostics.checks,
+        warnings=diagnostics.warnings,
+        summary=summary_text(request, plan.estimator, att, twfe, n_treated, len(cohort_sizes), pretrend),
+    )
+
+
+def _normal(value: float, se: float, alpha: float) -> Estimate:
+    z = float(special.ndtri(1 - alpha / 2))
+    p = float(2 * special.ndtr(-abs(value) / se)) if se > 0 else (1.0 if value == 0 else 0.0)
+    return Estimate(
+        estimate=value, std_error=se, ci_lower=value - z * se, ci_upper=value + z * se, p_value=p, alpha=alpha
+    )
+
+
+def _agg(aggregate: object, alpha: float) -> Estimate:
+    return _normal(aggregate.estimate, aggregate.std_error, alpha)  # type: ignore[attr-defined]
+
+
+def _event(e: int, est: Estimate, n_obs: int) -> EventTimeEstimate:
+    return EventTimeEstimate(
+        relative_period=e, estimate=est.estimate, std_error=est.std_error, ci_lower=est.ci_lower,
+        ci_upper=est.ci_upper, p_value=est.p_value, n_obs=n_obs, reference=False,
+    )  # fmt: skip
+
+
+def _reference(e: int, n_obs: int) -> EventTimeEstimate:
+    return EventTimeEstimate(
+        relative_period=e, estimate=0.0, std_error=0.0, ci_lower=0.0, ci_upper=0.0, p_value=1.0, n_obs=n_obs,
+        reference=True,
+    )  # fmt: skip
+
+
+def _twfe_events(study: EventStudy, alpha: float) -> list[EventTimeEstimate]:
+    out = [_reference(study.reference_period, study.counts.get(study.reference_period, 0))]
+    for i, e in enumerate(study.relative_periods):
+        est = estimate_t(float(study.fit.coefficients[i]), float(study.fit.covariance[i, i]), study.fit.df_t, alpha)
+        out.append(_event(e, est, study.counts[e]))
+    return sorted(out, key=lambda x: x.relative_period)
+
+
+def _cs_events(cs: CsResult, alpha: float, base_period: str) -> list[EventTimeEstimate]:
+    out = [_event(e, _agg(a, alpha), cs.dynamic_counts[e]) for e, a in sorted(cs.dynamic.items())]
+    if base_period == "universal":
+        out = [_reference(-1, 0) if x.relative_period == -1 else x for x in out]
+    return out
+
+
+def _pretrend(
+    test: tuple[float, float, int, int, float] | None, source: EventSource, alpha: float
+) -> PretrendTest | None:
+    if test is None:
+        return None
+    wald, f_value, q, dfd, p = test
+    return PretrendTest(
+        source=source, wald=wald, statistic=f_value, df=q, df_denominator=dfd, p_value=p,
+        status="pass" if p >= alpha else "fail",
+    )  # fmt: skip
+
+
+def _cs_pretrend(cs: CsResult) -> tuple[float, float, int, int, float] | None:
+    """Callaway-Sant'Anna's event-time effects before adoption (the plotted leads), jointly zero."""
+    leads = [cs.dynamic[e] for e in sorted(cs.dynamic) if e < 0 and cs.dynamic[e].std_error > 0]
+    if not leads:
+        return None
+    b = np.array([a.estimate for a in leads])
+    return wald_f(b, cs.covariance(leads), cs.n_clusters)
+
+
+def _group_time(cs: CsResult, panel: Panel, alpha: float) -> list[GroupTimeEstimate]:
+    out = []
+    for g, t, value, se in zip(cs.cohorts, cs.periods, cs.att, cs.std_error, strict=True):
+        est = _normal(float(value), float(se), alpha)
+        out.append(
+            GroupTimeEstimate(
+                cohort=panel.periods[int(g)],
+                period=panel.periods[int(t)],
+                relative_period=int(t - g),
+                estimate=est.estimate,
+                std_error=est.std_error,
+                ci_lower=est.ci_lower,
+                ci_upper=est.ci_upper,
+                p_value=est.p_value,
+                post=bool(t >= g),
+            )
+        )
+    return out
+
+
+def _placebo(panel: Panel, alpha: float) -> Estimate | None:
+    """TWFE on the periods before the first adoption, with every eventually-treated unit 'adopting' half-way."""
+    ever = (panel.cohort != NEVER) & (panel.cohort > 0)
+    if not ever.any() or not (panel.cohort == NEVER).any():
+        return None
+    first = int(panel.cohort[ever].min())
+    if first < 2:
+        return None
+    rows = np.flatnonzero((panel.time < first) & (panel.cohort[panel.unit] != 0))
+    fake = np.where(ever, first // 2, NEVER).astype(np.int64)
+    units, unit = np.unique(panel.unit[rows], return_inverse=True)
+    clusters, cluster = np.unique(panel.cluster[rows], return_inverse=True)
+    sub = replace(
+        panel,
+        y=panel.y[rows],
+        unit=unit.astype(np.int64),
+        n_units=len(units),
+        time=panel.time[rows],
+        n_periods=first,
+        cohort=fake[units],
+        weights=None if panel.weights is None else panel.weights[rows],
+        cluster=cluster.astype(np.int64),
+        n_clusters=len(clusters),
+        covariates=None if panel.covariates is None else panel.covariates[rows],
+    )
+    try:
+        sample = regression_sample(sub)
+        fit = static_twfe(sample, panel.covariate_names)
+    except ToolError:
+        return None
+    return estimate_t(float(fit.coefficients[0]), float(fit.covariance[0, 0]), fit.df_t, alpha)

@@ -1,0 +1,210 @@
+"""Two-way fixed-effects least squares: the within transformation, coefficients and CRV1 standard errors.
+
+Never dummy columns: unit and period effects are swept out by group means computed with ``np.bincount`` on the
+integer codes. A balanced panel whose weights (if any) are constant within each unit has the closed form
+``x - mean_unit - mean_period + grand mean`` (the two projections commute); anything else is demeaned by
+alternating projections (unit means, then period means, repeated) until a sweep moves no value by more than
+``TOLERANCE`` times the column's scale.
+
+Standard errors are CRV1, with exactly the small-sample correction of pyfixest's default ``ssc()``
+(``k_adj=True, k_fixef="nonnested", G_adj=True``), which is fixest's default:
+
+    V = (N - 1) / (N - df_k) * G / (G - 1) * B^-1 M B^-1,   B = X~' W X~,   M = sum_g s_g s_g',
+    s_g = sum over rows i in cluster g of w_i x~_i u~_i,
+
+where ``N`` is the number of rows (analytic weights), ``G`` the number of clusters and
+
+    df_k = k + (K_unit + K_time - 1) - K_nested + n_nested.
+
+``k`` counts the estimated slopes, ``K_unit`` and ``K_time`` the levels of the two fixed effects (the ``- 1``:
+one level per fixed effect after the first is redundant). A fixed effect is *nested* in the clusters when each
+of its levels lies within a single cluster (the unit effect, when clustering by unit or by a coarser group);
+``K_nested`` sums the levels of the nested fixed effects and ``n_nested`` counts them. So clustering by unit
+gives ``df_k = k + K_time``. Inference uses t(G - 1). Like pyfixest's default ``fixef_rm="singleton"``,
+observations that are alone in their unit or period are dropped first (repeatedly), since they carry no
+information once the fixed effects are estimated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tools.errors import ToolError
+
+__all__ = ["Fit", "Regressors", "crv1", "demean", "drop_singletons", "fit_within"]
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+TOLERANCE = 1e-13
+MAX_SWEEPS = 100_000
+#: A column whose demeaned norm is below this fraction of its raw norm is collinear with the fixed effects.
+COLLINEAR = 1e-9
+
+
+@dataclass(frozen=True)
+class Regressors:
+    """The two fixed effects and weights shared by every regression on one panel sample."""
+
+    unit: IntArray
+    time: IntArray
+    n_units: int
+    n_periods: int
+    weights: FloatArray | None
+    closed_form: bool
+
+
+@dataclass(frozen=True)
+class Fit:
+    """Coefficients with their CRV1 covariance and degrees of freedom."""
+
+    names: list[str]
+    coefficients: FloatArray
+    covariance: FloatArray
+    df_t: int  # G - 1
+    dropped: list[str]  # columns dropped as collinear (only those the caller allowed to drop)
+
+
+def drop_singletons(unit: IntArray, time: IntArray, n_units: int, n_periods: int) -> NDArray[np.bool_]:
+    """Rows to keep: repeatedly drop rows alone in their unit or their period (pyfixest's ``fixef_rm``)."""
+    keep = np.ones(len(unit), dtype=bool)
+    while True:
+        unit_count = np.bincount(unit[keep], minlength=n_units)
+        time_count = np.bincount(time[keep], minlength=n_periods)
+        if (unit_count != 1).all() and (time_count != 1).all():
+            return keep
+        alone = (unit_count[unit] == 1) | (time_count[time] == 1)
+        keep &= ~alone
+
+
+def regressors(unit: IntArray, time: IntArray, n_units: int, n_periods: int, weights: FloatArray | None) -> Regressors:
+    """The fixed-effect structure; decides whether the closed-form two-way demeaning is exact."""
+    balanced = len(unit) == n_units * n_periods  # duplicates were refused, so this is a full grid
+    closed = balanced
+    if closed and weights is not None:
+        unit_w = np.bincount(unit, weights=weights, minlength=n_units) / n_periods
+        closed = bool(np.allclose(weights, unit_w[unit], rtol=1e-12, atol=0.0))
+    return Regressors(unit, time, n_units, n_periods, weights, closed)
+
+
+def _means(codes: IntArray, n: int, x: FloatArray, w: FloatArray | None, w_sum: FloatArray) -> FloatArray:
+    sums = np.bincount(codes, weights=x if w is None else x * w, minlength=n)
+    return np.asarray(sums / w_sum, dtype=np.float64)
+
+
+def demean(x: FloatArray, fe: Regressors) -> FloatArray:
+    """One column with both fixed effects swept out (weighted when ``fe.weights`` is set)."""
+    w = fe.weights
+    unit_w = np.bincount(fe.unit, weights=w, minlength=fe.n_units).astype(np.float64)
+    time_w = np.bincount(fe.time, weights=w, minlength=fe.n_periods).astype(np.float64)
+    if fe.closed_form:
+        unit_mean = _means(fe.unit, fe.n_units, x, w, unit_w)
+        time_mean = _means(fe.time, fe.n_periods, x, w, time_w)
+        grand = float(np.dot(time_mean, time_w) / time_w.sum())
+        out = x - unit_mean[fe.unit]
+        out -= time_mean[fe.time]
+        out += grand
+        return out
+    out = x - _means(fe.unit, fe.n_units, x, w, unit_w)[fe.unit]
+    scale = max(float(np.max(np.abs(x))) if len(x) else 0.0, 1e-300)
+    for _ in range(MAX_SWEEPS):
+        time_mean = _means(fe.time, fe.n_periods, out, w, time_w)
+        out -= time_mean[fe.time]
+        unit_mean = _means(fe.unit, fe.n_units, out, w, unit_w)
+        out -= unit_mean[fe.unit]
+        if max(float(np.max(np.abs(time_mean))), float(np.max(np.abs(unit_mean)))) <= TOLERANCE * scale:
+            return out
+    raise ToolError(
+        "no_convergence",
+        "The fixed-effects demeaning did not converge (the panel is very sparse or split into disconnected parts).",
+        "Check that units share periods with each other; drop units observed in a single period.",
+    )
+
+
+def fit_within(
+    y: FloatArray,
+    x: FloatArray,
+    names: list[str],
+    fe: Regressors,
+    cluster: IntArray,
+    n_clusters: int,
+    droppable: set[str] | None = None,
+    with_covariance: bool = True,
+) -> Fit:
+    """Least squares of ``y`` on ``x`` (columns named ``names``) with unit and period effects; CRV1 covariance.
+
+    Columns collinear with the fixed effects or with earlier columns are dropped when listed in ``droppable``
+    (reported in ``Fit.dropped``); any other collinear column is a ToolError naming it.
+    """
+    y_dm = demean(y, fe)
+    x_dm = np.column_stack([demean(np.ascontiguousarray(x[:, j]), fe) for j in range(x.shape[1])])
+    keep_cols = _independent(x, x_dm, names, fe.weights, droppable or set())
+    dropped = [n for j, n in enumerate(names) if j not in keep_cols]
+    x_dm = x_dm[:, keep_cols]
+    kept_names = [names[j] for j in keep_cols]
+    w = fe.weights
+    xw = x_dm if w is None else x_dm * w[:, None]
+    bread = xw.T @ x_dm
+    beta: FloatArray = np.asarray(np.linalg.solve(bread, xw.T @ y_dm), dtype=np.float64)
+    if not with_covariance:
+        return Fit(kept_names, beta, np.full((len(beta), len(beta)), np.nan), n_clusters - 1, dropped)
+    resid = y_dm - x_dm @ beta
+    covariance = crv1(xw * resid[:, None], bread, fe, cluster, n_clusters)
+    return Fit(kept_names, beta, covariance, n_clusters - 1, dropped)
+
+
+def _independent(
+    x: FloatArray, x_dm: FloatArray, names: list[str], w: FloatArray | None, droppable: set[str]
+) -> list[int]:
+    """Indices of columns to keep: greedy, in order, dropping those (nearly) spanned by FE and earlier columns."""
+    kept: list[int] = []
+    for j in range(x_dm.shape[1]):
+        raw = float(np.sqrt(np.dot(x[:, j], x[:, j] if w is None else x[:, j] * w)))
+        col = x_dm[:, j]
+        if kept:
+            basis = x_dm[:, kept]
+            bw = basis if w is None else basis * w[:, None]
+            coef = np.linalg.lstsq(bw.T @ basis, bw.T @ col, rcond=None)[0]
+            col = col - basis @ coef
+        norm = float(np.sqrt(np.dot(col, col if w is None else col * w)))
+        if raw > 0 and norm > COLLINEAR * raw:
+            kept.append(j)
+        elif names[j] not in droppable:
+            raise ToolError(
+                "collinear",
+                f"'{names[j]}' is collinear with the unit and period effects"
+                + (" or with the other regressors." if kept else ".")
+                + " Its effect cannot be separated from them.",
+                "Drop that column: a control that is constant within units or periods is already absorbed, and a "
+                "treatment that starts at the same period for every unit has no untreated comparison.",
+            )
+    return kept
+
+
+def crv1(scores: FloatArray, bread: FloatArray, fe: Regressors, cluster: IntArray, n_clusters: int) -> FloatArray:
+    """CRV1 covariance with pyfixest's default small-sample correction (see the module docstring)."""
+    n, k = scores.shape
+    sums = np.column_stack([np.bincount(cluster, weights=scores[:, j], minlength=n_clusters) for j in range(k)])
+    meat = sums.T @ sums
+    bread_inv = np.linalg.inv(bread)
+    k_fe = fe.n_units + fe.n_periods - 1  # n_fe = 2: one level of the second effect is redundant
+    nested = [
+        levels
+        for levels, codes in ((fe.n_units, fe.unit), (fe.n_periods, fe.time))
+        if _nested(codes, levels, cluster, n_clusters)
+    ]
+    df_k = k + k_fe - sum(nested) + len(nested)
+    g = n_clusters
+    adjust = (n - 1) / (n - df_k) * g / (g - 1)
+    covariance = adjust * (bread_inv @ meat @ bread_inv)
+    return np.asarray((covariance + covariance.T) / 2, dtype=np.float64)
+
+
+def _nested(codes: IntArray, levels: int, cluster: IntArray, n_clusters: int) -> bool:
+    """Whether every level of a fixed effect lies within a single cluster."""
+    first = np.full(levels, -1, dtype=np.int64)
+    first[codes] = cluster
+    return bool((first[codes] == cluster).all())
