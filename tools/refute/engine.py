@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
@@ -80,7 +80,12 @@ class Runner:
             )
 
     def simulate(self, check: str, draw: Draw, n: int) -> Draws:
-        """Run ``n`` draws of ``check`` (in parallel when workers > 1); ToolErrors mark failed draws."""
+        """Run ``n`` seeded draws of ``check`` (in parallel when workers > 1)."""
+        return self.run(check, [lambda i=i: draw(self.rng(check, i)) for i in range(n)])
+
+    def run(self, check: str, tasks: Sequence[Callable[[], tuple[float, float]]]) -> Draws:
+        """Run independent re-estimates in parallel; a ToolError marks a failed draw (NaN) with its message."""
+        n = len(tasks)
         values = np.full((n, 2), np.nan)
         failures: list[str] = []
         lock = threading.Lock()
@@ -91,7 +96,7 @@ class Runner:
                 if stop.is_set() or (self.cancel is not None and self.cancel.is_set()):
                     return 0
                 try:
-                    values[i] = draw(self.rng(check, i))
+                    values[i] = tasks[i]()
                 except ToolError as error:
                     with lock:
                         failures.append(error.message)
@@ -100,7 +105,7 @@ class Runner:
         workers = self.workers or 1
         chunk = max(1, n // (workers * 4))
         chunks = [range(start, min(start + chunk, n)) for start in range(0, n, chunk)]
-        if workers == 1:
+        if workers == 1 or n == 1:
             for indices in chunks:
                 run_chunk(indices)
                 self.step(check, len(indices))

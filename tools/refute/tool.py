@@ -21,7 +21,7 @@ __all__ = ["DESIGNS", "refute"]
 #: Design adapters, imported on use (a target tool that is not installed yet is refused cleanly).
 DESIGNS = {
     "ab_test": "tools.refute.designs.ab_test:AbTestDesign",
-    "propensity": "tools.refute.designs.propensity:PropensityDesign",
+    "propensity": "tools.refute.designs.propensity:PropensityScoreDesign",
     "diff_in_diff": "tools.refute.designs.did:DiffInDiffDesign",
     "rdd": "tools.refute.designs.rdd:RddDesign",
 }
@@ -51,7 +51,7 @@ def refute(
     design = _design_class(tool)(request.target.request, data, request.alpha)
     names = _resolve_checks(design, list(request.checks))
     n = request.simulations
-    total = sum(n if name in SIMULATED else 1 for name in names)
+    total = sum(n if name in SIMULATED else design.steps(name, n) for name in names)
     runner = Runner(seed=request.seed, total=total, progress=progress, cancel=cancel, workers=workers)
     runner.step("original analysis", 0)
     results: list[RefuteCheck] = []
@@ -59,8 +59,9 @@ def refute(
         if name in SIMULATED:
             results.append(_simulated(design, name, request, runner))
         else:
+            before = runner.done
             results.append(design.diagnostic(name, runner, n))
-            runner.step(name)
+            runner.step(name, max(0, design.steps(name, n) - (runner.done - before)))
     verdict, decided_by = overall(results)
     warnings = list(design.warnings)
     if not (design.original.ci_lower > 0 or design.original.ci_upper < 0):

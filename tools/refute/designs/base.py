@@ -168,6 +168,10 @@ class Design(ABC):
         """A check that is not a simulation of the generic kind (design diagnostics, sensitivity analyses)."""
         raise NotImplementedError(name)
 
+    def steps(self, name: str, simulations: int) -> int:
+        """Progress steps of a check that is not a generic simulation (re-estimates it runs, else 1)."""
+        return 1
+
     def sensitivity(self) -> Sensitivity:
         """The sensitivity figures gathered while the checks ran."""
         return Sensitivity(e_value=None, omitted_variable_bounds=None, parallel_trends=None, breakdown_mbar=None)
