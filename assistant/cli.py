@@ -66,6 +66,25 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME=PATH",
         help="attach a CSV or Parquet file under NAME (repeatable); the request refers to it by name",
     )
+    run.add_argument(
+        "--plan",
+        metavar="PLAN.json",
+        help="a frozen pre-registration (whyscope prereg … --format json): the result lists every deviation from it",
+    )
+
+    prereg = commands.add_parser(
+        "prereg",
+        help="write a pre-registration document from a brief file",
+        description="Render a brief file (brief, study plan, power request) as a frozen pre-registration: Markdown, "
+        "standalone HTML, or JSON (the machine-readable plan for `tool run --plan`). Missing items are listed with "
+        "the question that would fill them.",
+    )
+    prereg.add_argument("brief", metavar="BRIEF.json", help="the brief file (see examples/briefs/)")
+    prereg.add_argument("-o", "--output", metavar="FILE", help="write to FILE (never overwrites) instead of stdout")
+    prereg.add_argument(
+        "--format", choices=("md", "html", "json"), help="output format (default: from FILE's extension, else md)"
+    )
+    prereg.add_argument("--draft", action="store_true", help="do not freeze (no content hash or timestamp)")
     return parser
 
 
@@ -95,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_chat(settings, args.data, args.resume, sys.stdin, sys.stdout)
     if args.command == "export":
         return _export(args.output)
+    if args.command == "prereg":
+        return _prereg(args)
     if args.command == "tool":
         handler = {"list": _tool_list, "schema": _tool_schema, "run": _tool_run}[args.tool_command]
         return handler(args)
@@ -142,6 +163,25 @@ def _export(output: str | None) -> int:
     return EXIT_OK
 
 
+def _prereg(args: argparse.Namespace) -> int:
+    from assistant.prereg.files import build_document, format_for, load_source, write_new
+    from assistant.prereg.render import render
+    from tools.errors import ToolError
+
+    fmt = args.format or (format_for(args.output) if args.output else "md")
+    try:
+        document = build_document(load_source(args.brief), frozen=not args.draft)
+        text = render(document, fmt)
+        if args.output is None:
+            sys.stdout.write(text)
+            return EXIT_OK
+        target = write_new(args.output, text)
+    except ToolError as error:
+        return _fail(error)
+    _write(f"Wrote {target} ({document.prereg.completeness.sentence()}).")
+    return EXIT_OK
+
+
 def _tool_list(args: argparse.Namespace) -> int:
     from tools.registry import TOOLS
 
@@ -171,13 +211,39 @@ def _tool_run(args: argparse.Namespace) -> int:
         get_tool(args.name)
         request = _read_request(args.request)
         catalog = _attach(args.data) if args.data else None
+        plan = _load_plan(args.plan) if args.plan else None
     except ToolError as error:
         return _fail(error)
     outcome = dispatch(args.name, request, catalog)
     if isinstance(outcome, ToolError):
         return _fail(outcome)
-    _write(outcome.model_dump_json(indent=2))
+    if plan is None:
+        _write(outcome.model_dump_json(indent=2))
+        return EXIT_OK
+    _write(json.dumps(_checked(args.name, request, outcome, plan, catalog), indent=2, ensure_ascii=False))
     return EXIT_OK
+
+
+def _load_plan(path: str) -> Any:
+    from assistant.prereg.files import load_plan
+
+    return load_plan(path)
+
+
+def _checked(name: str, request: str, outcome: Any, plan: Any, catalog: Catalog | None) -> dict[str, Any]:
+    """The result with its deviations from the frozen plan (``plan_check``) and a pre_registration check."""
+    from assistant.prereg.deviations import COMPARISONS, Execution, check_deviations
+    from assistant.prereg.tool import attach_report
+    from tools.registry import get_tool, parse_request
+
+    result: dict[str, Any] = outcome.model_dump(mode="json")
+    if name not in COMPARISONS:
+        return {**result, "plan_check": None}
+    full = parse_request(get_tool(name), request).model_dump(mode="json")
+    dataset = full.get("dataset")
+    sha = catalog.get(dataset).sha256 if catalog is not None and dataset and dataset in catalog else None
+    report = check_deviations(plan, Execution(method=name, request=full, result=result, dataset_sha256=sha))
+    return attach_report(result, report)
 
 
 def _read_request(text: str) -> str:

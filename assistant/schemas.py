@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from tools.registry import TOOLS, ToolSpec, get_tool
 
-__all__ = ["all_tool_schemas", "tool_schema", "update_brief_schema"]
+__all__ = ["all_tool_schemas", "tool_schema", "update_brief_schema", "write_prereg_schema"]
 
 
 def update_brief_schema() -> dict[str, Any]:
@@ -22,6 +22,14 @@ def update_brief_schema() -> dict[str, Any]:
 
     paragraphs = inspect.cleandoc(UpdateBriefRequest.__doc__ or "").split("\n\n")
     return _strict("update_brief", UpdateBriefRequest, "\n\n".join(" ".join(p.split()) for p in paragraphs))
+
+
+def write_prereg_schema() -> dict[str, Any]:
+    """The conversation's tool that drafts and freezes the pre-registration (conversation state, like update_brief)."""
+    from assistant.prereg.tool import WritePreregRequest
+
+    paragraphs = inspect.cleandoc(WritePreregRequest.__doc__ or "").split("\n\n")
+    return _strict("write_prereg", WritePreregRequest, "\n\n".join(" ".join(p.split()) for p in paragraphs))
 
 
 def tool_schema(spec: ToolSpec | str) -> dict[str, Any]:

@@ -19,9 +19,10 @@ import prompts
 from assistant.agent.backends import AssistantTurn, Backend, BackendError, Message
 from assistant.agent.brief import Brief, UpdateBriefRequest, apply_update
 from assistant.agent.provenance import unverified_numbers
-from assistant.agent.session import SessionStore
+from assistant.agent.session import SessionStore, load_prereg
+from assistant.prereg.tool import PreregState, attach_report
 from tools.errors import ToolError
-from tools.registry import dispatch
+from tools.registry import dispatch, get_tool, parse_request
 
 __all__ = [
     "BriefUpdated",
@@ -105,8 +106,11 @@ class Conversation:
     sources: list[Any] = field(default_factory=list)  # tool results and user texts, for provenance
     cancel: threading.Event = field(default_factory=threading.Event)
     store: SessionStore | None = None
+    prereg: PreregState = field(default_factory=PreregState)
 
     def __post_init__(self) -> None:
+        if self.store is not None and (restored := load_prereg(self.store.path)) is not None:
+            self.prereg = restored  # a resumed session keeps its plan (and the frozen plan its hash)
         # the current system prompt always leads (a resumed session keeps its turns, not an old prompt)
         self.messages[:] = [m for m in self.messages if m.get("role") != "system"]
         self.messages.insert(0, {"role": "system", "content": system_prompt()})
@@ -118,9 +122,9 @@ class Conversation:
         """Advance the conversation by one user message; every step is reported through ``emit``."""
         self.cancel.clear()
         if not self.tools:  # built on first use: the schemas need openai, which start-up does not
-            from assistant.schemas import all_tool_schemas, update_brief_schema
+            from assistant.schemas import all_tool_schemas, update_brief_schema, write_prereg_schema
 
-            self.tools = [*all_tool_schemas(), update_brief_schema()]
+            self.tools = [*all_tool_schemas(), update_brief_schema(), write_prereg_schema()]
         self._append({"role": "user", "content": text})
         self.sources.append(text)
         seen: dict[str, int] = {}
@@ -228,15 +232,49 @@ class Conversation:
             return json.dumps({"error": error}), 0
         if name == "update_brief":
             return self._update_brief(call_id, arguments, emit)
+        if name == "write_prereg":
+            return self._write_prereg(call_id, arguments, emit)
         outcome = dispatch(name, arguments, self.catalog)
         if isinstance(outcome, ToolError):
             payload = outcome.to_dict()
             emit(ToolFinished(call_id, name, None, payload["error"]))
             return json.dumps(payload), int(outcome.code == "invalid_json")
         result = outcome.model_dump(mode="json")
+        if name == "power":
+            from tools.power.models import PowerResult
+
+            assert isinstance(outcome, PowerResult)
+            self.prereg.power = outcome
+            if self.store is not None and self.prereg.frozen is None:
+                self.store.prereg(self.prereg)
+        self._check_against_plan(name, arguments, result, emit)
         self.sources.append(result)
         emit(ToolFinished(call_id, name, result, None))
         return _for_model(result), 0
+
+    def _check_against_plan(
+        self, name: str, arguments: str, result: dict[str, Any], emit: Callable[[Event], None]
+    ) -> None:
+        """With a frozen plan, an analysis result carries its deviations (``plan_check``) and a check line."""
+        if self.prereg.frozen is None:
+            return
+        request = parse_request(get_tool(name), arguments).model_dump(mode="json")  # valid: the tool just ran
+        report = self.prereg.check(name, request, result, self.catalog)
+        if report is None:
+            return
+        result.update(attach_report(result, report))
+        emit(Notice(f"Checked against the frozen plan: {report.summary}"))
+
+    def _write_prereg(self, call_id: str, arguments: str, emit: Callable[[Event], None]) -> tuple[str, int]:
+        try:
+            result = self.prereg.write(self.brief, arguments, self.catalog)
+        except ToolError as error:
+            emit(ToolFinished(call_id, "write_prereg", None, error.to_dict()["error"]))
+            return json.dumps(error.to_dict()), int(error.code == "invalid_json")
+        if self.store is not None:
+            self.store.prereg(self.prereg)
+        emit(ToolFinished(call_id, "write_prereg", result, None))
+        return json.dumps(result, ensure_ascii=False), 0
 
     def _update_brief(self, call_id: str, arguments: str, emit: Callable[[Event], None]) -> tuple[str, int]:
         try:

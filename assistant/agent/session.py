@@ -11,12 +11,22 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.agent.brief import SLOTS, Brief
 from assistant.config import data_dir, redact
 
-__all__ = ["SESSION_VERSION", "LoadedSession", "SessionStore", "export_markdown", "latest_session"]
+if TYPE_CHECKING:
+    from assistant.prereg.tool import PreregState
+
+__all__ = [
+    "SESSION_VERSION",
+    "LoadedSession",
+    "SessionStore",
+    "export_markdown",
+    "latest_session",
+    "load_prereg",
+]
 
 SESSION_VERSION = 1
 
@@ -58,12 +68,24 @@ class SessionStore:
     def brief(self, brief: Brief) -> None:
         self.append({"type": "brief", "brief": brief.model_dump(mode="json")})
 
+    def prereg(self, state: PreregState) -> None:
+        """The pre-registration state: the draft plan, the last power result and the frozen plan (if any)."""
+        self.append(
+            {
+                "type": "prereg",
+                "plan": state.plan.model_dump(mode="json"),
+                "power": state.power.model_dump(mode="json") if state.power is not None else None,
+                "frozen": state.frozen.model_dump(mode="json") if state.frozen is not None else None,
+            }
+        )
+
 
 @dataclass
 class LoadedSession:
     messages: list[dict[str, Any]] = field(default_factory=list)
     brief: Brief = field(default_factory=Brief)
     warnings: list[str] = field(default_factory=list)
+    prereg: PreregState | None = None
 
 
 def load_session(path: Path) -> LoadedSession:
@@ -83,8 +105,52 @@ def load_session(path: Path) -> LoadedSession:
             loaded.messages.append(record["message"])
         elif kind == "brief":
             loaded.brief = Brief.model_validate(record["brief"])
+        elif kind == "prereg":
+            state = _prereg_state(record)
+            if state is None:
+                loaded.warnings.append(f"The pre-registration on line {number} of {path.name} is damaged; skipped.")
+            else:
+                loaded.prereg = state
     _drop_dangling_tool_turn(loaded)
     return loaded
+
+
+def _prereg_state(record: dict[str, Any]) -> PreregState | None:
+    from pydantic import ValidationError
+
+    from assistant.prereg.freeze import verify
+    from assistant.prereg.models import PlanDocument, StudyPlan
+    from assistant.prereg.tool import PreregState
+    from tools.power.models import PowerResult
+
+    try:
+        state = PreregState(
+            plan=StudyPlan.model_validate_json(json.dumps(record.get("plan") or {})),
+            power=PowerResult.model_validate_json(json.dumps(record["power"])) if record.get("power") else None,
+            frozen=PlanDocument.model_validate_json(json.dumps(record["frozen"])) if record.get("frozen") else None,
+        )
+    except (ValidationError, TypeError):
+        return None
+    return None if state.frozen is not None and not verify(state.frozen) else state
+
+
+def load_prereg(path: Path) -> PreregState | None:
+    """The last pre-registration state recorded in a session file (None if there is none or it is damaged)."""
+    state = None
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        if '"prereg"' not in line:
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if record.get("type") == "prereg":
+            state = _prereg_state(record) or state
+    return state
 
 
 def _drop_dangling_tool_turn(loaded: LoadedSession) -> None:

@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 
 from assistant.agent.conversation import system_prompt
-from assistant.schemas import all_tool_schemas, update_brief_schema
+from assistant.schemas import all_tool_schemas, update_brief_schema, write_prereg_schema
 
 TOKEN_BUDGET = 6_000
 CHARS_PER_TOKEN = 3.5
 
 
 def first_request_chars() -> int:
-    tools = [*all_tool_schemas(), update_brief_schema()]
+    tools = [*all_tool_schemas(), update_brief_schema(), write_prereg_schema()]
     return len(system_prompt()) + sum(len(json.dumps(t, separators=(",", ":"))) for t in tools)
 
 

@@ -1,0 +1,449 @@
+"""Assemble a :class:`PreRegistration` from a brief, a study plan and a power result — inventing nothing.
+
+Each item is built from what the session holds. What is absent is listed as missing with the question that would
+fill it; brief slots the user has not confirmed are marked unconfirmed. Numbers appear only as the tools and the
+user gave them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from assistant.agent.brief import Brief, Slot
+from assistant.prereg.mapping import ITEMS
+from assistant.prereg.models import (
+    AbTestPlan,
+    Completeness,
+    DiffInDiffPlan,
+    Item,
+    ItemStatus,
+    PreRegistration,
+    PropensityPlan,
+    RddPlan,
+    StudyPlan,
+)
+from tools.ab_test.models import MetricSpec
+from tools.power.models import PowerResult
+
+__all__ = ["ROBUSTNESS_TEXT", "assemble", "primary_metric"]
+
+Built = tuple[ItemStatus, str | None] | tuple[ItemStatus, str | None, str]
+
+TESTS = {"binary": "two-proportion z-test", "continuous": "Welch t-test", "ratio": "delta-method test of the ratio"}
+ROBUSTNESS_TEXT = {
+    "placebo_treatment": "placebo treatment (a random fake treatment should show no effect)",
+    "random_common_cause": "random common cause (adding a random covariate should not move the estimate)",
+    "data_subset": "data subsets (the estimate should be stable on random subsets)",
+    "bootstrap": "bootstrap (resampled estimates)",
+    "dummy_outcome": "dummy outcome (an outcome the change cannot affect should show no effect)",
+    "placebo_time": "placebo in time (a fake adoption date before the real one should show no effect)",
+    "placebo_cutoff": "placebo cutoffs (fake cutoffs should show no jump)",
+    "leave_one_out": "leave one out (drop each treated unit or cohort in turn)",
+    "e_value": "E-value (how strong unmeasured confounding would have to be)",
+    "omitted_variable_bounds": "omitted-variable bounds (sensitivity to an unobserved confounder)",
+    "parallel_trends_sensitivity": "parallel-trends sensitivity (bounds under violations of parallel trends)",
+}
+
+
+def num(value: float) -> str:
+    """A number as given (no rounding beyond Python's shortest representation)."""
+    return f"{value:,}" if isinstance(value, int) else f"{value:g}"
+
+
+def primary_metric(plan: AbTestPlan) -> MetricSpec | None:
+    return next((m for m in plan.metrics if m.role == "primary"), None)
+
+
+def assemble(brief: Brief, plan: StudyPlan | None = None, power: PowerResult | None = None) -> PreRegistration:
+    """The pre-registration of a brief, a study plan and (optionally) a power result."""
+    plan = plan or StudyPlan()
+    context = _Context(brief, plan, power)
+    items = []
+    for item_spec in ITEMS:
+        built = BUILDERS[item_spec.key](context)
+        status, value = built[0], built[1]
+        source = built[2] if len(built) == 3 else item_spec.source
+        question = None if status in ("complete", "not_applicable") else item_spec.question
+        items.append(
+            Item(
+                key=item_spec.key,
+                section=item_spec.section,
+                label=item_spec.label,
+                status=status,
+                value=value,
+                source=source,
+                question=question,
+            )
+        )
+    applicable = [i for i in items if i.status != "not_applicable"]
+    completeness = Completeness(
+        complete=sum(i.status == "complete" for i in applicable),
+        applicable=len(applicable),
+        unconfirmed=sum(i.status == "unconfirmed" for i in applicable),
+        missing=sum(i.status == "missing" for i in applicable),
+    )
+    return PreRegistration(
+        title=_title(brief, plan),
+        method=plan.analysis.method if plan.analysis is not None else None,
+        items=tuple(items),
+        completeness=completeness,
+        brief=brief,
+        plan=plan,
+        power=power,
+    )
+
+
+def _title(brief: Brief, plan: StudyPlan) -> str:
+    if plan.title:
+        return plan.title
+    if brief.intervention.value and brief.outcome.value:
+        return f"Pre-registration: {brief.intervention.value} — effect on {brief.outcome.value}"
+    return "Pre-registration (untitled)"
+
+
+class _Context:
+    def __init__(self, brief: Brief, plan: StudyPlan, power: PowerResult | None) -> None:
+        self.brief = brief
+        self.plan = plan
+        self.power = power
+        self.analysis = plan.analysis
+        self.ab = plan.analysis if isinstance(plan.analysis, AbTestPlan) else None
+
+
+def _slot(slot: Slot) -> Built:
+    if slot.value is None or slot.status == "missing":
+        return "missing", None
+    return ("complete" if slot.status == "confirmed" else "unconfirmed"), slot.value
+
+
+def _text(value: str | None) -> Built:
+    return ("complete", value) if value else ("missing", None)
+
+
+def _question(c: _Context) -> Built:
+    chain = c.brief.why_chain
+    if not chain:
+        return "missing", None
+    return "complete", "\n".join(f"{step.question} — {step.answer}" for step in chain)
+
+
+def _hypotheses(c: _Context) -> Built:
+    if not c.plan.hypothesis:
+        return "missing", None
+    lines = [c.plan.hypothesis]
+    if c.ab is not None and (metric := primary_metric(c.ab)) is not None:
+        alternative = c.ab.alternative or (c.power.alternative if c.power else None)
+        test = f"; tested {alternative}" if alternative else ""
+        lines.append(f"Direction: {metric.name} is expected to {metric.direction}{test}.")
+    return "complete", "\n".join(lines)
+
+
+def _assignment(c: _Context) -> Built:
+    if not c.plan.assignment:
+        return "missing", None
+    lines = [c.plan.assignment]
+    if c.ab is not None and c.ab.expected_split:
+        lines.append("Planned split: " + ", ".join(f"{s.arm} {num(s.share)}" for s in c.ab.expected_split) + ".")
+    if c.power is not None:
+        lines.append(
+            f"Arms: {c.power.arms} (allocation ratio {num(c.power.allocation_ratio)} treatment units per control unit)."
+        )
+    return "complete", "\n".join(lines)
+
+
+def _sample_size(c: _Context) -> Built:
+    p = c.power
+    if p is None:
+        return ("complete", c.plan.sample_size, "plan.sample_size") if c.plan.sample_size else ("missing", None)
+    lines = [f"From the power tool: {p.summary}"]
+    lines.append(
+        f"Control arm {p.n_per_arm:,} units, each treatment arm {p.n_treatment:,}, {p.n_total:,} in total; "
+        f"power {num(p.power)} to detect {num(p.mde_absolute)} in absolute terms"
+        + (f" ({num(p.mde_relative)} relative)" if p.mde_relative is not None else "")
+        + f" from a baseline of {num(p.baseline)}, alpha {num(p.alpha)} ({p.alternative})."
+    )
+    if p.clusters_per_arm is not None and p.cluster_size is not None and p.icc is not None:
+        lines.append(
+            f"Cluster design: {p.clusters_per_arm:,} clusters in the control arm of {num(p.cluster_size)} units, "
+            f"ICC {num(p.icc)}, design effect {num(p.design_effect)}."
+        )
+    if p.variance_reduction:
+        lines.append(f"Assumes CUPED removes {num(p.variance_reduction)} of the variance.")
+    lines.append(f"Method: {p.method}")
+    if c.plan.sample_size:
+        lines.append(c.plan.sample_size)
+    return "complete", "\n".join(lines), "power result"
+
+
+STOPPING = {
+    "fixed_horizon": "Fixed horizon: the analysis runs once, when the planned sample size is reached; interim "
+    "looks do not lead to decisions (no peeking).",
+    "sequential": "Sequential design: interim analyses are planned; the boundaries are part of this plan.",
+}
+
+
+def _duration(c: _Context) -> Built:
+    duration = c.plan.duration
+    if duration is None and c.power is not None and c.power.duration_days is not None:
+        assert c.power.daily_units is not None
+        duration = f"{c.power.duration_days} days at {num(c.power.daily_units)} eligible units per day (power tool)."
+    if duration is None or c.plan.stopping is None:
+        partial = " ".join(x for x in (duration, STOPPING.get(c.plan.stopping or "")) if x)
+        return "missing", partial or None
+    return "complete", f"{duration}\n{STOPPING[c.plan.stopping]}"
+
+
+def _quality(c: _Context) -> Built:
+    a = c.analysis
+    if a is None:
+        return "missing", c.plan.quality_checks
+    automatic = {
+        "ab_test": "Sample-ratio-mismatch check before any metric: chi-square of the units per arm against the "
+        "planned split; p < 0.001 marks the experiment untrustworthy and the decision becomes 'investigate'.",
+        "diff_in_diff": "Pre-trend evidence: joint Wald test that all leads are zero, and a placebo-in-time "
+        "estimate; the number of clusters and panel balance are reported.",
+        "propensity": "Covariate balance before and after weighting or matching, and common support.",
+        "rdd": "Density test of the running variable at the cutoff (manipulation), and bandwidth sensitivity.",
+    }[a.method]
+    if c.plan.quality_checks:
+        return "complete", f"{automatic}\n{c.plan.quality_checks}"
+    if a.method == "ab_test":  # an experiment also states whether an A/A test ran
+        return "missing", automatic
+    return "complete", automatic
+
+
+def _primary(c: _Context) -> Built:
+    status, value = _slot(c.brief.outcome)[:2]
+    if status == "missing" or value is None:
+        return "missing", None
+    lines = [value]
+    a = c.analysis
+    if isinstance(a, AbTestPlan):
+        metric = primary_metric(a)
+        if metric is None:
+            return "missing", value
+        column = metric.column or metric.name
+        denominator = f" / {metric.denominator_column}" if metric.denominator_column else ""
+        lines.append(f"Measured as '{column}{denominator}' ({metric.kind}); good direction: {metric.direction}.")
+        lines.append(
+            f"Estimand: the average effect of assignment to treatment on {metric.name} per randomized unit "
+            "(intention to treat): treatment minus control, and the relative lift."
+        )
+    elif isinstance(a, DiffInDiffPlan):
+        lines.append(f"Measured as '{a.outcome}'." if a.outcome else "Outcome column not yet named.")
+        lines.append("Estimand: the average effect on the treated units after adoption (ATT).")
+    elif isinstance(a, PropensityPlan):
+        lines.append(f"Measured as '{a.outcome}'." if a.outcome else "Outcome column not yet named.")
+        if a.estimand is None:
+            return "missing", "\n".join(lines)
+        lines.append(f"Estimand: {a.estimand} (average effect on the treated / in the whole population).")
+    elif isinstance(a, RddPlan):
+        lines.append(f"Measured as '{a.outcome}'." if a.outcome else "Outcome column not yet named.")
+        if a.running and a.cutoff is not None:
+            lines.append(f"Estimand: the local effect at the cutoff {num(a.cutoff)} of '{a.running}'.")
+    return status, "\n".join(lines)
+
+
+def _guardrails(c: _Context) -> Built:
+    outcome = c.brief.outcome
+    status, _ = _slot(outcome)[:2]
+    if status == "missing":
+        return "missing", None
+    if not outcome.guardrails:
+        return status, "None declared."
+    lines = []
+    missing = False
+    for name in outcome.guardrails:
+        planned = next((m for m in c.ab.metrics if m.role == "guardrail" and m.name == name), None) if c.ab else None
+        if c.ab is not None and planned is None:
+            missing = True
+            lines.append(f"{name}: not yet in the analysis plan (column, direction and margin).")
+        elif planned is not None:
+            margin = (
+                f"non-inferiority margin {num(planned.non_inferiority_margin)} (relative)"
+                if planned.non_inferiority_margin is not None
+                else "any significant harm counts as a breach"
+            )
+            lines.append(
+                f"{name}: '{planned.column or planned.name}' ({planned.kind}), good direction "
+                f"{planned.direction}; {margin}."
+            )
+        else:
+            lines.append(name)
+    return ("missing" if missing else status), "\n".join(lines)
+
+
+def _covariates(c: _Context) -> Built:
+    a = c.analysis
+    if a is None:
+        return "missing", None
+    if isinstance(a, AbTestPlan):
+        cuped = [f"{m.name}: CUPED on '{m.covariate_column}'" for m in a.metrics if m.covariate_column]
+        if c.power is not None and c.power.variance_reduction:
+            cuped.append(f"The power calculation assumed a variance reduction of {num(c.power.variance_reduction)}.")
+        return "complete", "\n".join(cuped) or "None (unadjusted comparison)."
+    covariates = a.covariates
+    if covariates is None or (isinstance(a, PropensityPlan) and not covariates):
+        return "missing", None
+    return "complete", ", ".join(f"'{x}'" for x in covariates) or "None."
+
+
+def _method(c: _Context) -> Built:
+    a = c.analysis
+    if a is None:
+        return "missing", None
+    if isinstance(a, AbTestPlan):
+        if not a.metrics:
+            return "missing", "ab_test (metrics not yet specified)"
+        tests = sorted({f"{TESTS[m.kind]} for {m.kind} metrics" for m in a.metrics})
+        lines = [f"ab_test on {_where(a.dataset, a.arm_column)}: " + "; ".join(tests) + "."]
+        if a.control:
+            lines.append(f"Control arm: '{a.control}'.")
+        lines.append(
+            "Guardrails: one-sided non-inferiority tests."
+            if any(m.role == "guardrail" for m in a.metrics)
+            else "No guardrail tests."
+        )
+        if a.alternative is None:
+            return "missing", "\n".join(lines)
+        lines.append(f"Primary and secondary tests are {a.alternative}.")
+        return "complete", "\n".join(lines)
+    if isinstance(a, DiffInDiffPlan):
+        if a.estimator is None or a.outcome is None or a.unit is None or a.time is None:
+            return "missing", None
+        assigned = f"treatment '{a.treatment}'" if a.treatment else f"cohort '{a.cohort}'"
+        lines = [
+            f"diff_in_diff, estimator {a.estimator}, control group {a.control_group or 'never_treated (default)'}; "
+            f"outcome '{a.outcome}', unit '{a.unit}', time '{a.time}', {assigned}."
+        ]
+        window = [
+            f"reference period {a.reference_period}" if a.reference_period is not None else None,
+            f"{a.leads} leads" if a.leads is not None else None,
+            f"{a.lags} lags" if a.lags is not None else None,
+        ]
+        if any(window):
+            lines.append("Event window: " + ", ".join(w for w in window if w) + ".")
+        return "complete", "\n".join(lines)
+    if isinstance(a, PropensityPlan):
+        if not a.methods or a.outcome is None or a.treatment is None:
+            return "missing", None
+        extra = [
+            f"trimming at {num(a.trim)}" if a.trim is not None else None,
+            f"caliper {num(a.caliper)}" if a.caliper is not None else None,
+        ]
+        text = f"propensity: {', '.join(a.methods)}; outcome '{a.outcome}', treatment '{a.treatment}'"
+        return "complete", text + "".join(f"; {e}" for e in extra if e) + "."
+    if a.outcome is None or a.running is None or a.cutoff is None:
+        return "missing", None
+    design = f"fuzzy (take-up '{a.fuzzy}')" if a.fuzzy else "sharp"
+    parts = [
+        f"rdd ({design}) on '{a.running}' at {num(a.cutoff)}, treated {a.treatment_side or 'above'} the cutoff",
+        f"polynomial order {a.polynomial}" if a.polynomial is not None else None,
+        f"{a.kernel} kernel" if a.kernel else None,
+        f"bandwidth by {a.bandwidth_selector}" if a.bandwidth_selector else None,
+    ]
+    return "complete", "; ".join(p for p in parts if p) + "."
+
+
+def _where(dataset: str | None, arm_column: str | None) -> str:
+    data = f"dataset '{dataset}'" if dataset else "the experiment's data"
+    return f"{data}, arms in '{arm_column}'" if arm_column else data
+
+
+def _inference(c: _Context) -> Built:
+    a = c.analysis
+    if a is None:
+        return "missing", None
+    if isinstance(a, AbTestPlan):
+        if a.cluster_column:
+            return "complete", (
+                f"Rows are finer than the randomized unit: metrics are summed per '{a.cluster_column}' and standard "
+                "errors treat that unit as independent."
+            )
+        return "complete", "Each row is one randomized unit; unit-level standard errors."
+    if isinstance(a, DiffInDiffPlan):
+        cluster = a.cluster or a.unit
+        return (
+            ("complete", f"Cluster-robust standard errors clustered by '{cluster}'.") if cluster else ("missing", None)
+        )
+    if isinstance(a, PropensityPlan):
+        return "complete", "Standard errors as the propensity tool reports them for each method."
+    return "complete", "Conventional and robust bias-corrected confidence intervals, as the rdd tool reports them."
+
+
+def _alpha(c: _Context) -> Built:
+    a = c.analysis
+    alpha = a.alpha if a is not None else None
+    source = "plan.analysis.alpha"
+    if alpha is None and c.power is not None:
+        alpha, source = c.power.alpha, "power result (alpha)"
+    if alpha is None:
+        return "missing", None
+    text = f"Significance level {num(alpha)}."
+    if isinstance(a, AbTestPlan):
+        if a.correction is None:
+            return "missing", text, source
+        text += f" Multiple-testing correction within the primary and within the secondary metrics: {a.correction}."
+        source += "; plan.analysis.correction"
+    return "complete", text, source
+
+
+def _outliers(c: _Context) -> Built:
+    outliers = c.plan.outliers
+    if c.ab is not None and c.ab.winsorize is not None:
+        capped = f"Continuous metrics capped at the {num(c.ab.winsorize)} quantile of the pooled data."
+        outliers = f"{capped} {outliers}" if outliers else capped
+    parts = [
+        f"Outliers: {outliers}" if outliers else None,
+        f"Missing data: {c.plan.missing_data}" if c.plan.missing_data else None,
+    ]
+    text = "\n".join(p for p in parts if p) or None
+    return ("complete" if outliers and c.plan.missing_data else "missing"), text
+
+
+def _robustness(c: _Context) -> Built:
+    checks = c.plan.robustness_checks
+    if checks is None:
+        return "missing", None
+    return "complete", "\n".join(f"{name}: {ROBUSTNESS_TEXT[name]}" for name in checks) or "None planned."
+
+
+def _decision(c: _Context) -> Built:
+    status, value = _slot(c.brief.decision)[:2]
+    if status == "missing" or value is None:
+        return "missing", None
+    lines = [value]
+    if c.ab is not None:
+        if c.ab.decision_rule is not None:
+            lines.append(
+                f"Ship only if the primary metric's relative lift is at least {num(c.ab.decision_rule)} "
+                "and significant."
+            )
+        lines.append("A breached guardrail means don't ship; a failed sample-ratio check means investigate.")
+    return status, "\n".join(lines)
+
+
+BUILDERS: dict[str, Callable[[_Context], Built]] = {
+    "question": _question,
+    "hypotheses": _hypotheses,
+    "counterfactual": lambda c: _slot(c.brief.counterfactual),
+    "unit": lambda c: _slot(c.brief.unit),
+    "assignment": _assignment,
+    "data_status": lambda c: _text(c.plan.data_status),
+    "population": lambda c: _slot(c.brief.population),
+    "exclusions": lambda c: _text(c.plan.population_filter),
+    "sample_size": _sample_size,
+    "duration_stopping": _duration,
+    "quality_checks": _quality,
+    "intervention": lambda c: _slot(c.brief.intervention),
+    "primary_metric": _primary,
+    "guardrails": _guardrails,
+    "covariates": _covariates,
+    "method": _method,
+    "inference": _inference,
+    "alpha_correction": _alpha,
+    "outliers_missing": _outliers,
+    "robustness": _robustness,
+    "decision_rule": _decision,
+}
+assert set(BUILDERS) == {s.key for s in ITEMS}

@@ -1,0 +1,443 @@
+"""Plan versus execution: every way an analysis departs from its frozen plan, and which analyses stay confirmatory.
+
+A pure function, :func:`check_deviations`, compares the plan's analysis with the executed request field by field
+through a per-method comparison table (:data:`COMPARISONS`: field → category, severity, and whether a null in the
+plan means "not stated"), adds the checks that are not single fields (metrics planned but not analysed or added,
+population filter and data hash, sample size reached against planned), and labels each analysis. An analysis is
+**confirmatory** only when it was pre-specified and no major deviation touches it; otherwise it is
+**exploratory**, with the reasons. Extending it to a new estimator means adding its table.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from assistant.prereg.models import PlanDocument
+
+__all__ = [
+    "COMPARISONS",
+    "METRIC_COMPARISONS",
+    "AnalysisLabel",
+    "Deviation",
+    "DeviationReport",
+    "Execution",
+    "FieldRule",
+    "check_deviations",
+]
+
+Category = Literal[
+    "method", "metric", "test", "covariates", "alpha", "correction", "population", "sample_size", "decision_rule"
+]
+Severity = Literal["major", "minor"]
+#: Sample-size tolerances: reaching less than this share of the plan is a major deviation (an interim look) under a
+#: fixed horizon; more than OVERSHOOT times the plan is a minor one (the experiment ran past its stopping point).
+SHORTFALL = 0.95
+OVERSHOOT = 1.10
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    """How one request field is compared: its category, how serious a change is, and what a null plan means."""
+
+    field: str
+    category: Category
+    severity: Severity = "major"
+    unstated_if_none: bool = True  # null in the plan = "not stated" (else null is itself the plan: e.g. no capping)
+    as_set: bool = False  # lists compared without order (covariates)
+
+
+_AB = (
+    FieldRule("dataset", "population", unstated_if_none=True),
+    FieldRule("arm_column", "test", "minor"),
+    FieldRule("control", "test", unstated_if_none=True),
+    FieldRule("cluster_column", "test", unstated_if_none=False),
+    FieldRule("expected_split", "test", "minor", unstated_if_none=False),
+    FieldRule("alpha", "alpha"),
+    FieldRule("alternative", "test"),
+    FieldRule("correction", "correction"),
+    FieldRule("winsorize", "test", unstated_if_none=False),
+    FieldRule("decision_rule", "decision_rule", unstated_if_none=False),
+)
+_DID = (
+    FieldRule("dataset", "population"),
+    FieldRule("outcome", "metric"),
+    *(FieldRule(f, "test") for f in ("unit", "time", "treatment", "cohort", "estimator", "control_group")),
+    FieldRule("reference_period", "test"),
+    FieldRule("leads", "test", "minor"),
+    FieldRule("lags", "test", "minor"),
+    FieldRule("cluster", "test"),
+    FieldRule("weights", "test", unstated_if_none=False),
+    FieldRule("covariates", "covariates", as_set=True, unstated_if_none=False),
+    FieldRule("base_period", "test", "minor"),
+    FieldRule("alpha", "alpha"),
+)
+_PROPENSITY = (
+    FieldRule("dataset", "population"),
+    FieldRule("outcome", "metric"),
+    FieldRule("treatment", "test"),
+    FieldRule("treated_value", "test", unstated_if_none=False),
+    FieldRule("covariates", "covariates", as_set=True),
+    FieldRule("estimand", "test"),
+    FieldRule("methods", "test", as_set=True),
+    FieldRule("trim", "test", unstated_if_none=False),
+    FieldRule("caliper", "test", unstated_if_none=False),
+    FieldRule("neighbors", "test", "minor"),
+    FieldRule("alpha", "alpha"),
+)
+_RDD = (
+    FieldRule("dataset", "population"),
+    FieldRule("outcome", "metric"),
+    *(FieldRule(f, "test") for f in ("running", "cutoff", "treatment_side", "polynomial", "kernel")),
+    FieldRule("bandwidth", "test", unstated_if_none=False),
+    FieldRule("bandwidth_selector", "test"),
+    FieldRule("fuzzy", "test", unstated_if_none=False),
+    FieldRule("cluster", "test", unstated_if_none=False),
+    FieldRule("covariates", "covariates", as_set=True, unstated_if_none=False),
+    FieldRule("alpha", "alpha"),
+)
+#: Request-level comparison table per method (the lead extends this when a tool's request grows).
+COMPARISONS: dict[str, tuple[FieldRule, ...]] = {
+    "ab_test": _AB,
+    "diff_in_diff": _DID,
+    "propensity": _PROPENSITY,
+    "rdd": _RDD,
+}
+#: Per-metric comparison for ab_test (metrics matched by name).
+METRIC_COMPARISONS: tuple[FieldRule, ...] = (
+    FieldRule("column", "metric", unstated_if_none=False),
+    FieldRule("kind", "test"),
+    FieldRule("denominator_column", "metric", unstated_if_none=False),
+    FieldRule("role", "metric"),
+    FieldRule("direction", "metric"),
+    FieldRule("covariate_column", "covariates", unstated_if_none=False),
+    FieldRule("non_inferiority_margin", "metric", unstated_if_none=False),
+)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Execution(_Model):
+    """What ran: the tool, its full request (defaults filled in), its result, and what is known about the data."""
+
+    method: str
+    request: dict[str, Any]
+    result: dict[str, Any] | None = None
+    dataset_sha256: str | None = None
+    population_filter: str | None = None
+
+
+class Deviation(_Model):
+    category: Category
+    field: str
+    planned: str
+    executed: str
+    severity: Severity
+    metric: str | None = None  # None: touches every analysis
+    detail: str
+
+
+class AnalysisLabel(_Model):
+    metric: str
+    arm: str | None
+    role: str | None
+    label: Literal["confirmatory", "exploratory"]
+    reasons: tuple[str, ...]
+
+
+class DeviationReport(_Model):
+    plan_hash: str | None
+    method: str
+    status: Literal["pass", "warn", "fail"]
+    deviations: tuple[Deviation, ...]
+    analyses: tuple[AnalysisLabel, ...]
+    notes: tuple[str, ...]
+    summary: str
+
+
+def check_deviations(document: PlanDocument, execution: Execution) -> DeviationReport:
+    """Every deviation of ``execution`` from the plan in ``document``, and a label per analysis."""
+    plan = document.prereg.plan
+    analysis = plan.analysis
+    deviations: list[Deviation] = []
+    notes: list[str] = []
+    if document.freeze is None:
+        notes.append("The plan is a draft (not frozen): nothing here is confirmatory until a plan is frozen.")
+    if analysis is None:
+        deviations.append(_dev("method", "method", None, execution.method, "major", None, "No analysis was planned."))
+    elif analysis.method != execution.method:
+        deviations.append(
+            _dev(
+                "method",
+                "method",
+                analysis.method,
+                execution.method,
+                "major",
+                None,
+                f"The plan specified {analysis.method}, but {execution.method} ran.",
+            )
+        )
+    else:
+        planned = analysis.model_dump(mode="json")
+        if analysis.method == "ab_test" and planned.get("alpha") is None and document.prereg.power is not None:
+            planned["alpha"] = document.prereg.power.alpha  # the level the sample size was computed for
+        deviations += _compare(COMPARISONS.get(analysis.method, ()), planned, execution.request, None)
+        if analysis.method == "ab_test":
+            deviations += _compare_metrics(planned.get("metrics") or [], execution.request.get("metrics") or [])
+    deviations += _population(document, execution, notes)
+    deviations += _sample_size(document, execution, notes)
+    analyses = _labels(document, execution, deviations)
+    status: Literal["pass", "warn", "fail"] = (
+        "fail" if any(d.severity == "major" for d in deviations) else "warn" if deviations else "pass"
+    )
+    n_conf = sum(a.label == "confirmatory" for a in analyses)
+    summary = (
+        f"{len(deviations)} deviation(s) from the plan "
+        f"({sum(d.severity == 'major' for d in deviations)} major); "
+        f"{n_conf} of {len(analyses)} analyses confirmatory, {len(analyses) - n_conf} exploratory."
+    )
+    return DeviationReport(
+        plan_hash=document.freeze.content_hash if document.freeze else None,
+        method=execution.method,
+        status=status,
+        deviations=tuple(deviations),
+        analyses=analyses,
+        notes=tuple(notes),
+        summary=summary,
+    )
+
+
+# -- field comparison ----------------------------------------------------------------------------------------------
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "not stated"
+    if isinstance(value, list):
+        return ", ".join(_show(v) for v in value) or "none"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_show(v)}" for k, v in value.items())
+    return str(value)
+
+
+def _normal(value: Any, as_set: bool) -> Any:
+    if isinstance(value, list):
+        if value and all(isinstance(v, Mapping) and set(v) == {"arm", "share"} for v in value):
+            total = sum(float(v["share"]) for v in value)
+            return tuple(sorted((str(v["arm"]), round(float(v["share"]) / total, 9)) for v in value))
+        items = tuple(_normal(v, False) for v in value)
+        return tuple(sorted(items, key=repr)) if as_set else items
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _equal(planned: Any, executed: Any, as_set: bool) -> bool:
+    a, b = _normal(planned, as_set), _normal(executed, as_set)
+    if as_set and a in ((), None) and b in ((), None):  # an empty list and null both mean "none"
+        return True
+    if isinstance(a, int | float) and isinstance(b, int | float) and not isinstance(a, bool):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+    return bool(a == b)
+
+
+def _dev(
+    category: Category, field: str, planned: Any, executed: Any, severity: Severity, metric: str | None, detail: str
+) -> Deviation:
+    return Deviation(
+        category=category,
+        field=field,
+        planned=_show(planned),
+        executed=_show(executed),
+        severity=severity,
+        metric=metric,
+        detail=detail,
+    )
+
+
+def _compare(
+    rules: tuple[FieldRule, ...], planned: Mapping[str, Any], executed: Mapping[str, Any], metric: str | None
+) -> list[Deviation]:
+    found = []
+    where = f" for {metric}" if metric else ""
+    for rule in rules:
+        plan_value, run_value = planned.get(rule.field), executed.get(rule.field)
+        if plan_value is None and rule.unstated_if_none:
+            if run_value is not None:
+                found.append(
+                    _dev(
+                        rule.category,
+                        rule.field,
+                        None,
+                        run_value,
+                        "minor",
+                        metric,
+                        f"{rule.field}{where} was not stated in the plan; the analysis used {_show(run_value)}.",
+                    )
+                )
+            continue
+        if not _equal(plan_value, run_value, rule.as_set):
+            found.append(
+                _dev(
+                    rule.category,
+                    rule.field,
+                    plan_value,
+                    run_value,
+                    rule.severity,
+                    metric,
+                    f"{rule.field}{where}: planned {_show(plan_value)}, analysed with {_show(run_value)}.",
+                )
+            )
+    return found
+
+
+def _compare_metrics(planned: list[dict[str, Any]], executed: list[dict[str, Any]]) -> list[Deviation]:
+    found = []
+    ran = {m["name"]: m for m in executed}
+    for plan_metric in planned:
+        name = plan_metric["name"]
+        if name not in ran:
+            found.append(
+                _dev(
+                    "metric",
+                    "metrics",
+                    name,
+                    None,
+                    "major",
+                    name,
+                    f"The planned {plan_metric['role']} metric '{name}' was not analysed.",
+                )
+            )
+            continue
+        run_metric = dict(ran[name])
+        plan_metric = dict(plan_metric)
+        for side in (plan_metric, run_metric):
+            side["column"] = side.get("column") or name
+        found += _compare(METRIC_COMPARISONS, plan_metric, run_metric, name)
+    planned_names = {m["name"] for m in planned}
+    for name, run_metric in ran.items():
+        if name not in planned_names:
+            found.append(
+                _dev(
+                    "metric",
+                    "metrics",
+                    None,
+                    name,
+                    "minor",
+                    name,
+                    f"'{name}' ({run_metric.get('role', 'primary')}) was not in the plan: it is exploratory.",
+                )
+            )
+    return found
+
+
+# -- population and sample size ------------------------------------------------------------------------------------
+
+
+def _squash(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+def _population(document: PlanDocument, execution: Execution, notes: list[str]) -> list[Deviation]:
+    plan = document.prereg.plan
+    found = []
+    if plan.population_filter and execution.population_filter is None:
+        notes.append(f"The run does not state its population filter; the plan's is: {plan.population_filter}")
+    elif execution.population_filter is not None and (
+        plan.population_filter is None or _squash(plan.population_filter) != _squash(execution.population_filter)
+    ):
+        found.append(
+            _dev(
+                "population",
+                "population_filter",
+                plan.population_filter,
+                execution.population_filter,
+                "major",
+                None,
+                "The analysed population differs from the planned one.",
+            )
+        )
+    if plan.dataset_sha256 and execution.dataset_sha256 and plan.dataset_sha256 != execution.dataset_sha256:
+        found.append(
+            _dev(
+                "population",
+                "dataset_sha256",
+                plan.dataset_sha256[:12],
+                execution.dataset_sha256[:12],
+                "major",
+                None,
+                "The data changed after the plan was frozen (content hashes differ).",
+            )
+        )
+    return found
+
+
+def _planned_units(document: PlanDocument) -> tuple[int, str] | None:
+    power = document.prereg.power
+    if power is None:
+        return None
+    if power.clusters_per_arm is not None:
+        treated = math.ceil(power.clusters_per_arm * power.allocation_ratio)
+        return power.clusters_per_arm + (power.arms - 1) * treated, "clusters"
+    return power.n_total, "units"
+
+
+def _sample_size(document: PlanDocument, execution: Execution, notes: list[str]) -> list[Deviation]:
+    planned = _planned_units(document)
+    reached = (execution.result or {}).get("n_obs")
+    if planned is None or not isinstance(reached, int):
+        if execution.result is not None:
+            notes.append("No planned sample size from a power calculation to compare with the units analysed.")
+        return []
+    target, what = planned
+    sequential = document.prereg.plan.stopping == "sequential"
+    if reached < target:
+        major = reached < SHORTFALL * target and not sequential
+        detail = f"{reached:,} of the planned {target:,} {what} were analysed" + (
+            ": an interim look, so a fixed-horizon conclusion is not supported." if major else "."
+        )
+        return [_dev("sample_size", "n_obs", target, reached, "major" if major else "minor", None, detail)]
+    if reached > OVERSHOOT * target:
+        detail = f"{reached:,} {what} analysed against {target:,} planned: the experiment ran past its stopping point."
+        return [_dev("sample_size", "n_obs", target, reached, "minor", None, detail)]
+    return []
+
+
+# -- labels --------------------------------------------------------------------------------------------------------
+
+
+def _labels(document: PlanDocument, execution: Execution, deviations: list[Deviation]) -> tuple[AnalysisLabel, ...]:
+    draft = ("the plan is not frozen",) if document.freeze is None else ()
+    common = [d.detail for d in deviations if d.severity == "major" and d.metric is None]
+    rows: list[tuple[str, str | None, str | None]] = []
+    result = execution.result or {}
+    if execution.method == "ab_test":
+        comparisons = result.get("comparisons")
+        if comparisons:
+            rows = [(c["metric"], c.get("arm"), c.get("role")) for c in comparisons]
+        else:
+            rows = [(m["name"], None, m.get("role")) for m in execution.request.get("metrics") or []]
+    else:
+        rows = [(str(execution.request.get("outcome") or "outcome"), None, "primary")]
+    labels = []
+    for metric, arm, role in rows:
+        reasons = [*draft, *common]
+        reasons += [
+            d.detail for d in deviations if d.metric == metric and (d.severity == "major" or d.planned == "not stated")
+        ]
+        labels.append(
+            AnalysisLabel(
+                metric=metric,
+                arm=arm,
+                role=role,
+                label="exploratory" if reasons else "confirmatory",
+                reasons=tuple(reasons),
+            )
+        )
+    return tuple(labels)

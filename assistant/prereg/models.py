@@ -1,0 +1,259 @@
+"""The typed pre-registration: the analysis plan (one model per method), the study plan, items and documents.
+
+Nothing here computes statistics. A plan holds what the user agreed, in the vocabulary of the tool that will run
+the analysis (the same field names as its request), so the executed request can be compared with it field by
+field (see :mod:`assistant.prereg.deviations`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from assistant.agent.brief import Brief
+from tools.ab_test.models import ArmShare, MetricSpec
+from tools.power.models import PowerRequest, PowerResult
+
+__all__ = [
+    "ROBUSTNESS_CHECKS",
+    "SCHEMA_VERSION",
+    "TEXT_ANSWERS",
+    "AbTestPlan",
+    "AnalysisPlan",
+    "Completeness",
+    "DiffInDiffPlan",
+    "FreezeStamp",
+    "Item",
+    "ItemStatus",
+    "PlanDocument",
+    "PreRegistration",
+    "PreregSource",
+    "PropensityPlan",
+    "RddPlan",
+    "RobustnessCheck",
+    "Section",
+    "StudyPlan",
+    "TextAnswer",
+]
+
+SCHEMA_VERSION: Literal["whyscope.prereg/1"] = "whyscope.prereg/1"
+
+Alternative = Literal["two-sided", "larger", "smaller"]
+Correction = Literal["none", "holm", "benjamini-hochberg"]
+RobustnessCheck = Literal[
+    "placebo_treatment",
+    "random_common_cause",
+    "data_subset",
+    "bootstrap",
+    "dummy_outcome",
+    "placebo_time",
+    "placebo_cutoff",
+    "leave_one_out",
+    "e_value",
+    "omitted_variable_bounds",
+    "parallel_trends_sensitivity",
+]
+ROBUSTNESS_CHECKS: tuple[str, ...] = RobustnessCheck.__args__  # type: ignore[attr-defined]
+
+#: The study-plan items answered in words (write_prereg's ``answers``): key → what it holds.
+TextAnswer = Literal[
+    "title",
+    "hypothesis",
+    "data_status",
+    "assignment",
+    "population_filter",
+    "sample_size",
+    "duration",
+    "missing_data",
+    "outliers",
+    "quality_checks",
+]
+TEXT_ANSWERS: tuple[str, ...] = TextAnswer.__args__  # type: ignore[attr-defined]
+
+Section = Literal["study_information", "design_plan", "sampling_plan", "variables", "analysis_plan", "other"]
+ItemStatus = Literal["complete", "unconfirmed", "missing", "not_applicable"]
+MAX_TEXT = 2_000
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
+Column = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+# -- analysis plans: one per method, a discriminated union on `method` --------------------------------------------
+
+
+class AbTestPlan(_Model):
+    """A planned ab_test run: the same fields as the ab_test request (null = not stated in the plan)."""
+
+    method: Literal["ab_test"] = "ab_test"
+    dataset: Column | None = Field(default=None, description="Dataset name the analysis will use, if known.")
+    arm_column: Column | None = Field(default=None, description="Column holding the arm label.")
+    control: Column | None = Field(default=None, description="Control arm label.")
+    cluster_column: Column | None = Field(default=None, description="Randomization unit when rows are finer.")
+    metrics: tuple[MetricSpec, ...] = Field(default=(), description="Metrics with role, direction, CUPED, margins.")
+    expected_split: tuple[ArmShare, ...] | None = Field(default=None, description="Planned share per arm.")
+    alpha: float | None = Field(default=None, gt=0, le=0.5, description="Significance level.")
+    alternative: Alternative | None = Field(default=None, description="Direction of the primary test.")
+    correction: Correction | None = Field(default=None, description="Multiple-testing correction.")
+    winsorize: float | None = Field(default=None, gt=0.5, lt=1, description="Upper quantile cap, or null.")
+    decision_rule: float | None = Field(default=None, ge=0, le=10, description="Smallest relative lift to ship.")
+
+
+class DiffInDiffPlan(_Model):
+    """A planned diff_in_diff run (field names of the diff_in_diff request)."""
+
+    method: Literal["diff_in_diff"] = "diff_in_diff"
+    dataset: Column | None = None
+    outcome: Column | None = None
+    unit: Column | None = None
+    time: Column | None = None
+    treatment: Column | None = None
+    cohort: Column | None = None
+    estimator: Literal["auto", "twfe", "event_study", "callaway_santanna"] | None = None
+    control_group: Literal["never_treated", "not_yet_treated"] | None = None
+    reference_period: int | None = None
+    leads: int | None = Field(default=None, ge=0)
+    lags: int | None = Field(default=None, ge=0)
+    cluster: Column | None = None
+    weights: Column | None = None
+    covariates: tuple[Column, ...] | None = None
+    base_period: Literal["varying", "universal"] | None = None
+    alpha: float | None = Field(default=None, gt=0, le=0.5)
+
+
+class PropensityPlan(_Model):
+    """A planned propensity run (field names of the propensity request)."""
+
+    method: Literal["propensity"] = "propensity"
+    dataset: Column | None = None
+    outcome: Column | None = None
+    treatment: Column | None = None
+    treated_value: Column | None = None
+    covariates: tuple[Column, ...] | None = None
+    estimand: Literal["ATT", "ATE"] | None = None
+    methods: tuple[Literal["ipw", "matching", "aipw"], ...] | None = None
+    trim: float | None = Field(default=None, ge=0, lt=0.5)
+    caliper: float | None = Field(default=None, gt=0)
+    neighbors: int | None = Field(default=None, ge=1, le=20)
+    alpha: float | None = Field(default=None, gt=0, le=0.5)
+
+
+class RddPlan(_Model):
+    """A planned rdd run (field names of the rdd request)."""
+
+    method: Literal["rdd"] = "rdd"
+    dataset: Column | None = None
+    outcome: Column | None = None
+    running: Column | None = None
+    cutoff: float | None = None
+    treatment_side: Literal["above", "below"] | None = None
+    polynomial: int | None = Field(default=None, ge=0, le=4)
+    kernel: Literal["triangular", "uniform", "epanechnikov"] | None = None
+    bandwidth: float | None = Field(default=None, gt=0)
+    bandwidth_selector: Literal["mserd", "msetwo"] | None = None
+    fuzzy: Column | None = None
+    cluster: Column | None = None
+    covariates: tuple[Column, ...] | None = None
+    alpha: float | None = Field(default=None, gt=0, le=0.5)
+
+
+AnalysisPlan = Annotated[AbTestPlan | DiffInDiffPlan | PropensityPlan | RddPlan, Field(discriminator="method")]
+
+
+class StudyPlan(_Model):
+    """What the pre-registration needs beyond the brief: each field null until the user states it."""
+
+    title: Text | None = None
+    hypothesis: Text | None = Field(default=None, description="The hypothesis in the user's words.")
+    data_status: Text | None = Field(default=None, description="Whether data exist yet, and who has seen them.")
+    assignment: Text | None = Field(default=None, description="How units get the change (randomization or not).")
+    population_filter: Text | None = Field(default=None, description="Rows included and excluded, as a rule.")
+    sample_size: Text | None = Field(default=None, description="Sample size when no power result applies.")
+    duration: Text | None = Field(default=None, description="How long data are collected.")
+    stopping: Literal["fixed_horizon", "sequential"] | None = None
+    missing_data: Text | None = None
+    outliers: Text | None = None
+    quality_checks: Text | None = Field(default=None, description="A/A test and other data-quality checks.")
+    robustness_checks: tuple[RobustnessCheck, ...] | None = None
+    analysis: AnalysisPlan | None = None
+    dataset_sha256: str | None = Field(default=None, description="Content hash of the analysis data at freezing.")
+
+
+class PreregSource(_Model):
+    """A brief file (``whyscope prereg BRIEF.json``): the brief, the study plan, and the power calculation.
+
+    ``power`` is the power request (run when the document is built, so its numbers come from the tool);
+    ``power_result`` a result saved from a session. At most one of them.
+    """
+
+    brief: Brief = Brief()
+    plan: StudyPlan = StudyPlan()
+    power: PowerRequest | None = None
+    power_result: PowerResult | None = None
+
+
+# -- the document -------------------------------------------------------------------------------------------------
+
+
+class Item(_Model):
+    """One answer of the pre-registration, with where it came from, or the question that would fill it."""
+
+    key: str
+    section: Section
+    label: str
+    status: ItemStatus
+    value: str | None
+    source: str
+    question: str | None
+
+
+class Completeness(_Model):
+    complete: int
+    applicable: int
+    unconfirmed: int
+    missing: int
+
+    def sentence(self) -> str:
+        text = f"{self.complete} of {self.applicable} items complete"
+        extra = [f"{n} {word}" for n, word in ((self.unconfirmed, "unconfirmed"), (self.missing, "missing")) if n]
+        return text + (f" ({', '.join(extra)})" if extra else "")
+
+
+class PreRegistration(_Model):
+    """The assembled pre-registration: every item, the inputs it came from, and how complete it is."""
+
+    title: str
+    method: str | None
+    items: tuple[Item, ...]
+    completeness: Completeness
+    brief: Brief
+    plan: StudyPlan
+    power: PowerResult | None
+
+    def item(self, key: str) -> Item:
+        return next(i for i in self.items if i.key == key)
+
+
+class FreezeStamp(_Model):
+    """When the plan was frozen, the SHA-256 of its content, and the software that will analyse it."""
+
+    frozen_at: str = Field(description="UTC time, ISO 8601 with a Z.")
+    content_hash: str = Field(description="'sha256:' + hex digest of the canonical JSON of the pre-registration.")
+    software: dict[str, str] = Field(default_factory=dict)
+
+
+class PlanDocument(_Model):
+    """The machine-readable plan (the JSON rendering): a pre-registration and, once frozen, its stamp."""
+
+    schema_version: Literal["whyscope.prereg/1"] = SCHEMA_VERSION
+    prereg: PreRegistration
+    freeze: FreezeStamp | None = None
+
+    @property
+    def frozen(self) -> bool:
+        return self.freeze is not None

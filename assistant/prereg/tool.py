@@ -1,0 +1,234 @@
+"""The ``write_prereg`` conversation tool and the session's pre-registration state.
+
+The model records what the user agreed (text answers by item key, the stopping rule, robustness checks, and the
+planned analysis as the request it would send to the analysis tool); every call returns how complete the plan is
+and the questions still open. ``freeze`` fixes the plan with a hash and a UTC time; afterwards the plan cannot
+change, and every run of the planned analysis tool is checked against it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from assistant.agent.brief import Brief
+from assistant.prereg.assemble import assemble
+from assistant.prereg.deviations import COMPARISONS, DeviationReport, Execution, check_deviations
+from assistant.prereg.freeze import Clock, freeze
+from assistant.prereg.models import (
+    AnalysisPlan,
+    PlanDocument,
+    RobustnessCheck,
+    StudyPlan,
+    TextAnswer,
+)
+from tools.errors import ToolError
+from tools.power.models import PowerResult
+
+__all__ = ["Answer", "PreregState", "WritePreregRequest", "apply_write", "attach_report", "parse_analysis"]
+
+MAX_TEXT = 2_000
+ANALYSIS_TOOLS = ("ab_test", "diff_in_diff", "propensity", "rdd")
+_ANALYSIS = TypeAdapter(AnalysisPlan)
+#: How the model fills each item: a brief slot (update_brief), a write_prereg field, or a tool.
+FILL = {
+    "question": "update_brief why_question/why_answer",
+    "hypotheses": "answers.hypothesis + analysis_request",
+    "counterfactual": "update_brief",
+    "unit": "update_brief",
+    "assignment": "answers.assignment",
+    "data_status": "answers.data_status",
+    "population": "update_brief",
+    "exclusions": "answers.population_filter",
+    "sample_size": "the power tool, or answers.sample_size",
+    "duration_stopping": "answers.duration + stopping",
+    "quality_checks": "answers.quality_checks",
+    "intervention": "update_brief",
+    "primary_metric": "update_brief + analysis_request",
+    "guardrails": "update_brief + analysis_request",
+    "covariates": "analysis_request",
+    "method": "analysis_tool + analysis_request",
+    "inference": "analysis_request",
+    "alpha_correction": "analysis_request",
+    "outliers_missing": "answers.outliers + answers.missing_data",
+    "robustness": "robustness_checks",
+    "decision_rule": "update_brief + analysis_request",
+}
+
+
+class Answer(BaseModel):
+    """A plan item in words."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    item: TextAnswer = Field(description="Item key.")
+    text: str = Field(description="The user's answer.", min_length=1, max_length=MAX_TEXT)
+
+
+class WritePreregRequest(BaseModel):
+    """Draft or freeze the pre-registration (brief + last power result + planned analysis).
+
+    Record only what the user said; the result lists missing items with the question to ask. freeze=true only
+    when the user asks; a frozen plan cannot change.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    answers: list[Answer] | None = Field(default=None, description="Plan items in words.")
+    stopping: Literal["fixed_horizon", "sequential"] | None = Field(default=None, description="Stopping rule.")
+    robustness_checks: list[RobustnessCheck] | None = Field(default=None, description="Planned refute checks.")
+    analysis_tool: Literal["ab_test", "diff_in_diff", "propensity", "rdd"] | None = Field(
+        default=None, description="Tool for the analysis."
+    )
+    analysis_request: str | None = Field(default=None, description="Its planned request, as a JSON object.")
+    freeze: bool = Field(description="Freeze the plan now.")
+
+
+def parse_analysis(tool: str, text: str) -> AnalysisPlan:
+    """The planned analysis from a tool name and its planned request (JSON); ToolError on bad input."""
+    if len(text) > 20_000:
+        raise ToolError("invalid_arguments", "analysis_request is too long.", "Send the planned request only.")
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ToolError(
+            "invalid_json", f"analysis_request is not valid JSON: {exc}.", "Send one JSON object."
+        ) from None
+    if not isinstance(payload, dict):
+        raise ToolError("invalid_arguments", "analysis_request must be a JSON object.", 'Send {"field": value}.')
+    payload = {k: v for k, v in payload.items() if not (k == "summaries" and v is None) and k != "method"}
+    try:
+        return _ANALYSIS.validate_json(json.dumps({**payload, "method": tool}))
+    except ValidationError as exc:
+        detail = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'][1:]) or 'request'}: {e['msg']}" for e in exc.errors()[:8]
+        )
+        raise ToolError(
+            "invalid_arguments",
+            f"The planned {tool} request is invalid: {detail}.",
+            f"Use the field names of the {tool} tool; leave unknown values out.",
+        ) from None
+
+
+def apply_write(plan: StudyPlan, request: WritePreregRequest) -> StudyPlan:
+    """A new study plan with the request's answers applied (freeze is handled by :class:`PreregState`)."""
+    changes: dict[str, Any] = {}
+    if len(request.answers or []) > 20:
+        raise ToolError("invalid_arguments", "More than 20 answers in one call.", "Send at most 20 answers.")
+    for answer in request.answers or []:
+        changes[answer.item] = answer.text
+    if request.stopping is not None:
+        changes["stopping"] = request.stopping
+    if request.robustness_checks is not None:
+        changes["robustness_checks"] = tuple(dict.fromkeys(request.robustness_checks))
+    if (request.analysis_tool is None) != (request.analysis_request is None):
+        raise ToolError(
+            "invalid_arguments",
+            "analysis_tool and analysis_request go together.",
+            "Send both (the tool and its planned request), or neither.",
+        )
+    if request.analysis_tool is not None and request.analysis_request is not None:
+        changes["analysis"] = parse_analysis(request.analysis_tool, request.analysis_request)
+    return StudyPlan.model_validate({**plan.model_dump(), **changes})
+
+
+@dataclass
+class PreregState:
+    """A session's pre-registration: the draft plan, the last power result, and the frozen document if any."""
+
+    plan: StudyPlan = field(default_factory=StudyPlan)
+    power: PowerResult | None = None
+    frozen: PlanDocument | None = None
+
+    def document(self, brief: Brief) -> PlanDocument:
+        """The frozen document, or else the current draft."""
+        if self.frozen is not None:
+            return self.frozen
+        return PlanDocument(prereg=assemble(brief, self.plan, self.power))
+
+    def freeze(self, brief: Brief, catalog: Any = None, *, clock: Clock | None = None) -> PlanDocument:
+        """Freeze the current draft (recording the analysis data's content hash when that data is attached)."""
+        if self.frozen is not None:
+            return self.frozen
+        plan = self.plan
+        dataset = plan.analysis.dataset if plan.analysis is not None else None
+        if dataset and catalog is not None and dataset in catalog:
+            plan = plan.model_copy(update={"dataset_sha256": catalog.get(dataset).sha256})
+        prereg = assemble(brief, plan, self.power)
+        self.frozen = freeze(prereg) if clock is None else freeze(prereg, clock=clock)
+        return self.frozen
+
+    def write(self, brief: Brief, arguments: str, catalog: Any = None) -> dict[str, Any]:
+        """Run write_prereg's arguments; the result for the model. Raises ToolError for bad input."""
+        try:
+            request = WritePreregRequest.model_validate_json(arguments or "{}")
+        except ValidationError as exc:
+            invalid_json = any(e["type"] == "json_invalid" for e in exc.errors())
+            raise ToolError(
+                "invalid_json" if invalid_json else "invalid_arguments",
+                "Invalid write_prereg arguments: "
+                + "; ".join(f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in exc.errors()[:8]),
+                "Send answers, stopping, robustness_checks, analysis_tool, analysis_request and freeze.",
+            ) from None
+        changes = request.model_copy(update={"freeze": False}) != WritePreregRequest(freeze=False)
+        if self.frozen is not None:
+            if changes:
+                raise ToolError(
+                    "plan_frozen",
+                    f"The plan was frozen at {self.frozen.freeze.frozen_at if self.frozen.freeze else '?'} and "
+                    "cannot change.",
+                    "Run the analysis; departures from the plan are reported with its result as deviations.",
+                )
+            return self._outcome(self.frozen)
+        self.plan = apply_write(self.plan, request)
+        draft = PlanDocument(prereg=assemble(brief, self.plan, self.power))
+        if request.freeze:
+            open_items = [i for i in draft.prereg.items if i.status in ("missing", "unconfirmed")]
+            if open_items:
+                raise ToolError(
+                    "prereg_incomplete",
+                    f"The plan cannot be frozen: {draft.prereg.completeness.sentence()}. Still open: "
+                    + "; ".join(f"{i.key} ({i.question})" for i in open_items[:8]),
+                    "Ask the user these questions and record the answers (update_brief for brief slots), then freeze.",
+                )
+            return self._outcome(self.freeze(brief, catalog))
+        return self._outcome(draft)
+
+    @staticmethod
+    def _outcome(document: PlanDocument) -> dict[str, Any]:
+        prereg = document.prereg
+        state = "Frozen pre-registration" if document.freeze else "Pre-registration draft"
+        result: dict[str, Any] = {
+            "summary": f"{state}: {prereg.completeness.sentence()}.",
+            "missing": [
+                {"item": i.key, "status": i.status, "question": i.question, "fill_with": FILL[i.key]}
+                for i in prereg.items
+                if i.status in ("missing", "unconfirmed")
+            ],
+        }
+        if document.freeze is not None:
+            result["frozen_at"] = document.freeze.frozen_at
+            result["content_hash"] = document.freeze.content_hash
+        return result
+
+    def check(
+        self, tool: str, request: dict[str, Any], result: dict[str, Any], catalog: Any = None
+    ) -> DeviationReport | None:
+        """The deviation report for an analysis run, when a frozen plan exists and the tool is an analysis."""
+        if self.frozen is None or tool not in COMPARISONS:
+            return None
+        dataset = request.get("dataset")
+        sha = catalog.get(dataset).sha256 if dataset and catalog is not None and dataset in catalog else None
+        return check_deviations(self.frozen, Execution(method=tool, request=request, result=result, dataset_sha256=sha))
+
+
+def attach_report(result: dict[str, Any], report: DeviationReport) -> dict[str, Any]:
+    """A tool result (JSON form) with the deviation report as ``plan_check`` and a ``pre_registration`` check."""
+    detail = report.summary + "".join(f" {d.detail}" for d in report.deviations[:6])
+    if len(report.deviations) > 6:
+        detail += f" (and {len(report.deviations) - 6} more in plan_check)"
+    check = {"name": "pre_registration", "status": report.status, "detail": detail}
+    return {**result, "checks": [*result.get("checks", []), check], "plan_check": report.model_dump(mode="json")}
