@@ -3,8 +3,8 @@
 The k nearest units of the other arm are found by binary search in its sorted scores and expanding outwards
 (exact in one dimension, no tree). Every unit at the same distance as the k-th nearest is a match too, each
 weighted 1/(number of matches) (Abadie and Imbens 2006). Standard errors are Abadie and Imbens' (2006) for the
-population effect, with conditional variances from the two nearest units of the same arm; the score is
-treated as known.
+population effect, with conditional variances from the two nearest units of the same arm, plus Abadie and
+Imbens' (2016) adjustment for matching on an estimated score (when the propensity model is given).
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ IntArray = NDArray[np.intp]
 
 #: Same-arm neighbours used to estimate each unit's conditional outcome variance.
 VARIANCE_NEIGHBOURS = 2
+#: Neighbours per arm used to estimate cov(X, Y | score) for the estimated-score adjustment.
+COVARIANCE_NEIGHBOURS = 2
 
 
 def knn_ranges(query: FloatArray, pool: FloatArray, k: int) -> tuple[IntArray, IntArray]:
@@ -102,6 +104,23 @@ def _scatter(target: FloatArray, first: IntArray, last: IntArray, weight: FloatA
     target -= np.bincount(last, weights=weight, minlength=size)[:size]
 
 
+def _local_covariance(values: FloatArray, x: FloatArray, y: FloatArray, query: FloatArray) -> FloatArray:
+    """cov(X, Y) among the nearest units of one arm (sorted by ``values``) to each query score (rows: queries)."""
+    first, last = knn_ranges(query, values, min(COVARIANCE_NEIGHBOURS, len(values)))
+    xc = x - x.mean(axis=0)
+    yc = y - y.mean()
+    zero = np.zeros((1, x.shape[1]))
+    sum_x = np.concatenate((zero, np.cumsum(xc, axis=0)))
+    sum_xy = np.concatenate((zero, np.cumsum(xc * yc[:, None], axis=0)))
+    sum_y = np.concatenate(([0.0], np.cumsum(yc)))
+    size = (last - first).astype(np.float64)
+    group_x = sum_x[last] - sum_x[first]
+    group_y = sum_y[last] - sum_y[first]
+    group_xy = sum_xy[last] - sum_xy[first]
+    covariance = (group_xy - group_x * (group_y / size)[:, None]) / np.maximum(size - 1.0, 1.0)[:, None]
+    return np.asarray(covariance, dtype=np.float64)
+
+
 def _own_variance(values: FloatArray, outcome: FloatArray) -> FloatArray:
     """Conditional variance of each unit's outcome from its nearest same-arm units (both sorted by value)."""
     if len(values) <= VARIANCE_NEIGHBOURS:
@@ -134,6 +153,7 @@ def match_estimate(
     k: int,
     caliper: float | None,
     with_se: bool = True,
+    model: tuple[FloatArray, FloatArray] | None = None,
 ) -> MatchResult:
     """Matching estimate of the ATT or ATE on ``score`` (the logit of the propensity score)."""
     treated_index = np.flatnonzero(treated)
@@ -158,7 +178,7 @@ def match_estimate(
         if with_se:
             sigma2 = _own_variance(c_score, c_y)
             variance = (np.sum((gaps - estimate) ** 2) + np.sum((use**2 - use2) * sigma2)) / n_used**2
-            std_error = float(np.sqrt(max(variance, 0.0)))
+            std_error = _adjusted(variance, score, treated, outcome, model, estimand, k, estimate)
         return MatchResult(estimate, std_error, n_used, int((~ok).sum()), 0, weights)
     to_treated = _match_arm(c_score, t_score, t_y, k, caliper)
     ok_t, ok_c = to_control.matched, to_treated.matched
@@ -180,5 +200,78 @@ def match_estimate(
             (use_c**2 + 2 * use_c * ok_c - use2_c) * sigma2_c
         )
         variance = (np.sum((gaps - estimate) ** 2) + extra) / n_used**2
-        std_error = float(np.sqrt(max(variance, 0.0)))
+        std_error = _adjusted(variance, score, treated, outcome, model, estimand, k, estimate)
     return MatchResult(estimate, std_error, n_used, int((~ok_t).sum()), int((~ok_c).sum()), weights)
+
+
+def _adjusted(
+    variance: float,
+    score: FloatArray,
+    treated: NDArray[np.bool_],
+    outcome: FloatArray,
+    model: tuple[FloatArray, FloatArray] | None,
+    estimand: str,
+    k: int,
+    estimate: float,
+) -> float:
+    """The standard error, with the estimated-score adjustment when the propensity model is given."""
+    if model is not None:
+        x, covariance = model
+        adjusted = variance + estimated_score_adjustment(
+            score, treated, outcome, x, covariance, estimand=estimand, k=k, estimate=estimate
+        )
+        if adjusted > 0:  # a finite-sample failure of the adjustment keeps the known-score variance
+            variance = adjusted
+    return float(np.sqrt(max(variance, 0.0)))
+
+
+def estimated_score_adjustment(
+    score: FloatArray,
+    treated: NDArray[np.bool_],
+    outcome: FloatArray,
+    x: FloatArray,
+    covariance: FloatArray,
+    *,
+    estimand: str,
+    k: int,
+    estimate: float,
+) -> float:
+    """Abadie and Imbens (2016): the change in the matching estimator's variance because the score was estimated.
+
+    ``x`` holds the propensity model's columns without the intercept, ``covariance`` the logit coefficients'
+    covariance (intercept first). ATE: -c' V c; ATT: -c' V c + g' V g, with g the derivative of the ATT with
+    respect to the coefficients and c = g + E[(cov(X, mu1 | e) + e/(1-e) cov(X, mu0 | e)) f] / E[e]; conditional
+    covariances and mu come from matching on the score.
+    """
+    e = 1.0 / (1.0 + np.exp(-score))
+    density = e * (1.0 - e)
+    design = np.column_stack((np.ones(len(score)), x))
+    treated_index = np.flatnonzero(treated)
+    control_index = np.flatnonzero(~treated)
+    t_order = treated_index[np.argsort(score[treated_index], kind="stable")]
+    c_order = control_index[np.argsort(score[control_index], kind="stable")]
+    cov1 = _local_covariance(score[t_order], design[t_order], outcome[t_order], score)
+    cov0 = _local_covariance(score[c_order], design[c_order], outcome[c_order], score)
+    n = len(score)
+    if estimand == "ATE":
+        terms = (cov1 / e[:, None] + cov0 / (1.0 - e)[:, None]) * density[:, None]
+        return -_quadratic(terms, n, covariance)
+    # mu1 - mu0 at every unit: own outcome in its own arm, the mean of its k nearest matches in the other
+    to_control = _match_arm(score[t_order], score[c_order], outcome[c_order], k, None)
+    to_treated = _match_arm(score[c_order], score[t_order], outcome[t_order], k, None)
+    gap = np.empty(n)
+    gap[t_order] = outcome[t_order] - to_control.counterfactual
+    gap[c_order] = to_treated.counterfactual - outcome[c_order]
+    n_treated = len(t_order)
+    g_terms = design * ((gap - estimate) * density)[:, None]
+    c_terms = g_terms + (cov1 + (e / (1.0 - e))[:, None] * cov0) * density[:, None]
+    return _quadratic(g_terms, n_treated, covariance) - _quadratic(c_terms, n_treated, covariance)
+
+
+def _quadratic(terms: FloatArray, divisor: int, covariance: FloatArray) -> float:
+    """An unbiased estimate of c'Vc for c = E[terms] * n / divisor, estimated by terms.sum(0) / divisor: the
+    square of the noisy estimate minus its own sampling variance, trace(V Var(c))."""
+    c = terms.sum(axis=0) / divisor
+    centred = terms - terms.mean(axis=0)
+    sampling = centred.T @ centred / divisor**2
+    return float(c @ covariance @ c - np.sum(covariance * sampling))

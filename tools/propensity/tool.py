@@ -150,6 +150,7 @@ def _run(
             k=request.neighbors,
             caliper=_caliper_width(request, fitted),
             with_se=with_se,
+            model=(fitted.x, fitted.fit.covariance()) if with_se else None,
         )
         if result.n_used == 0:
             raise ToolError(
