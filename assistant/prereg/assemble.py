@@ -29,6 +29,8 @@ __all__ = ["ROBUSTNESS_TEXT", "assemble", "primary_metric"]
 
 Built = tuple[ItemStatus, str | None] | tuple[ItemStatus, str | None, str]
 
+#: ab_test's sample-ratio threshold (tools.ab_test.tool.SRM_THRESHOLD, which imports pandas; a test keeps them equal).
+SRM_THRESHOLD = 0.001
 TESTS = {"binary": "two-proportion z-test", "continuous": "Welch t-test", "ratio": "delta-method test of the ratio"}
 ROBUSTNESS_TEXT = {
     "placebo_treatment": "placebo treatment (a random fake treatment should show no effect)",
@@ -199,7 +201,7 @@ def _quality(c: _Context) -> Built:
         return "missing", c.plan.quality_checks
     automatic = {
         "ab_test": "Sample-ratio-mismatch check before any metric: chi-square of the units per arm against the "
-        "planned split; p < 0.001 marks the experiment untrustworthy and the decision becomes 'investigate'.",
+        f"planned split; p < {SRM_THRESHOLD} marks the experiment untrustworthy and the decision becomes 'investigate'.",
         "diff_in_diff": "Pre-trend evidence: joint Wald test that all leads are zero, and a placebo-in-time "
         "estimate; the number of clusters and panel balance are reported.",
         "propensity": "Covariate balance before and after weighting or matching, and common support.",

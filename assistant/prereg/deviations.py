@@ -38,6 +38,7 @@ Severity = Literal["major", "minor"]
 #: fixed horizon; more than OVERSHOOT times the plan is a minor one (the experiment ran past its stopping point).
 SHORTFALL = 0.95
 OVERSHOOT = 1.10
+UNSTATED = "not stated"  # what a deviation shows for a field the plan left open
 
 
 @dataclass(frozen=True)
@@ -170,7 +171,9 @@ def check_deviations(document: PlanDocument, execution: Execution) -> DeviationR
     if document.freeze is None:
         notes.append("The plan is a draft (not frozen): nothing here is confirmatory until a plan is frozen.")
     if analysis is None:
-        deviations.append(_dev("method", "method", None, execution.method, "major", None, "No analysis was planned."))
+        deviations.append(
+            _dev("method", "method", UNSTATED, execution.method, "major", None, "No analysis was planned.")
+        )
     elif analysis.method != execution.method:
         deviations.append(
             _dev(
@@ -218,7 +221,7 @@ def check_deviations(document: PlanDocument, execution: Execution) -> DeviationR
 
 def _show(value: Any) -> str:
     if value is None:
-        return "not stated"
+        return "none"
     if isinstance(value, list):
         return ", ".join(_show(v) for v in value) or "none"
     if isinstance(value, dict):
@@ -253,7 +256,7 @@ def _dev(
     return Deviation(
         category=category,
         field=field,
-        planned=_show(planned),
+        planned=planned if planned is UNSTATED else _show(planned),
         executed=_show(executed),
         severity=severity,
         metric=metric,
@@ -274,7 +277,7 @@ def _compare(
                     _dev(
                         rule.category,
                         rule.field,
-                        None,
+                        UNSTATED,
                         run_value,
                         "minor",
                         metric,
@@ -429,7 +432,7 @@ def _labels(document: PlanDocument, execution: Execution, deviations: list[Devia
     for metric, arm, role in rows:
         reasons = [*draft, *common]
         reasons += [
-            d.detail for d in deviations if d.metric == metric and (d.severity == "major" or d.planned == "not stated")
+            d.detail for d in deviations if d.metric == metric and (d.severity == "major" or d.field == "metrics")
         ]
         labels.append(
             AnalysisLabel(

@@ -44,6 +44,7 @@ HELP = """Commands (no model needed):
 /power k=v …          run the power tool, e.g. /power metric=proportion baseline=0.1 mde=0.05 mde_kind=relative
 /run TOOL {json}      run any tool with a JSON request
 /export PATH          save the transcript as Markdown
+/prereg [PATH|freeze] show the pre-registration, freeze it, or write it (.md, .html, .json)
 /model                which model (or the guided mode) is answering
 /clear                clear the chat view (the session is kept)
 /quit                 leave
@@ -341,12 +342,7 @@ class WhyscopeApp(App[None]):
                 )
             )
         elif name == "/prereg":
-            await chat.mount(
-                NoticeMessage(
-                    "Pre-registration documents are not available yet; they arrive with the pre-registration feature.",
-                    kind="error",
-                )
-            )
+            self.prereg(rest)
         elif name == "/export":
             self.export(rest)
         elif name == "/load":
@@ -424,6 +420,12 @@ class WhyscopeApp(App[None]):
                 catalog_changed=True,
             )
         )
+
+    @work(thread=True, exit_on_error=False, group="commands")
+    def prereg(self, argument: str) -> None:
+        from assistant.prereg.commands import prereg_command
+
+        self.post_message(CommandOutput(*prereg_command(self.session, argument)))
 
     @work(thread=True, exit_on_error=False, group="commands")
     def export(self, path: str) -> None:
