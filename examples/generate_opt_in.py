@@ -70,7 +70,8 @@ def main() -> None:
     means = frame.groupby("opted_in")["task_completion"].mean()
     gap = means[1] - means[0]
     print(  # noqa: T201
-        f"{len(frame):,} users, {frame.opted_in.mean():.1%} opted in; naive gap {gap:.2f}; true ATT {att:.2f}, ATE {ate:.2f}"
+        f"{len(frame):,} users, {frame.opted_in.mean():.1%} opted in; naive gap {gap:.2f}; "
+        f"true ATT {att:.2f}, ATE {ate:.2f}"
     )
 
 
