@@ -269,8 +269,12 @@ def prepare_panel(request: DiffInDiffRequest, frame: pd.DataFrame) -> Panel:
     unit_raw = take(unit_codes)
     unit, n_units = _dense(np.asarray(unit_raw, dtype=np.int64))
     keys = np.asarray(take(time_key), dtype=np.int64)
-    period_keys, time = np.unique(keys, return_inverse=True)
-    time = time.astype(np.int64)
+    first_seen, uniques = pd.factorize(keys)
+    order = np.argsort(uniques)
+    period_keys = np.asarray(uniques, dtype=np.int64)[order]
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    time = rank[first_seen]
     n_periods = len(period_keys)
     if n_periods < 2:
         raise ToolError(
@@ -282,7 +286,8 @@ def prepare_panel(request: DiffInDiffRequest, frame: pd.DataFrame) -> Panel:
     _refuse_duplicates(unit, time, n_units, n_periods, frame, request, rows)
 
     if treat_values is not None:
-        cohort = _cohort_from_treatment(unit, time, np.asarray(take(treat_values)) == 1, n_units, frame, request, rows)
+        treated_rows = np.asarray(take(treat_values)) == 1
+        cohort = _cohort_from_treatment(unit, time, treated_rows, n_units, frame, request, rows, notes)
     else:
         assert cohort_key is not None and cohort_never is not None
         cohort = _cohort_from_column(
@@ -361,6 +366,7 @@ def _cohort_from_treatment(
     frame: pd.DataFrame,
     request: DiffInDiffRequest,
     rows: NDArray[np.intp] | None,
+    notes: list[str],
 ) -> IntArray:
     cohort = np.full(n_units, NEVER, dtype=np.int64)
     np.minimum.at(cohort, unit[treated], time[treated])
@@ -377,6 +383,15 @@ def _cohort_from_treatment(
             "assume that treatment stays on once it starts, so nothing was computed.",
             "If the change was permanent, code treatment as 1 from the first treated period on (or give `cohort`); "
             "if it really turned off, this design does not fit.",
+        )
+    ever = cohort[unit] != NEVER
+    seen_before = np.zeros(n_units, dtype=bool)
+    seen_before[unit[ever & (time == cohort[unit] - 1)]] = True
+    unclear = int(((cohort != NEVER) & (cohort > 0) & ~seen_before).sum())
+    if unclear:
+        notes.append(
+            f"{unclear:,} treated unit(s) are not observed in the period just before their first treated row, so "
+            "their adoption may have been earlier than the data show; give `cohort` if it is known."
         )
     return cohort
 

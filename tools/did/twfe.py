@@ -98,11 +98,10 @@ def _recode(codes: IntArray) -> tuple[IntArray, int]:
     return dense.astype(np.int64), len(uniques)
 
 
-def _design(sample: Sample, columns: list[FloatArray], names: list[str], covariate_names: list[str]) -> FloatArray:
-    parts = [*columns]
+def _columns(sample: Sample, columns: list[FloatArray]) -> list[FloatArray]:
     if sample.covariates is not None:
-        parts.extend(sample.covariates[:, j] for j in range(sample.covariates.shape[1]))
-    return np.column_stack(parts) if parts else np.empty((len(sample.y), 0))
+        columns.extend(np.ascontiguousarray(sample.covariates[:, j]) for j in range(sample.covariates.shape[1]))
+    return columns
 
 
 def static_twfe(sample: Sample, covariate_names: list[str], with_covariance: bool = True) -> Fit:
@@ -114,11 +113,11 @@ def static_twfe(sample: Sample, covariate_names: list[str], with_covariance: boo
             "No row is treated: no unit ever receives the treatment in the data.",
             "Check the treatment (or cohort) column and the filters applied to the data.",
         )
-    x = _design(sample, [treated], [TREATMENT], covariate_names)
+    names = [TREATMENT, *covariate_names]
+    columns = _columns(sample, [treated])
     return fit_within(
-        sample.y, x, [TREATMENT, *covariate_names], sample.fe, sample.cluster, sample.n_clusters,
-        with_covariance=with_covariance,
-    )  # fmt: skip
+        sample.y, columns, names, sample.fe, sample.cluster, sample.n_clusters, with_covariance=with_covariance
+    )
 
 
 def estimate_t(value: float, variance: float, df: int, alpha: float) -> Estimate:
@@ -179,15 +178,15 @@ def event_study(
     # column order for the collinearity pass: the most distant lead last, so that it is the one dropped when the
     # design is short of rank (no never-treated units leave one relative period unidentified)
     order = event_periods[1:] + event_periods[:1] if event_periods and event_periods[0] < 0 else event_periods
+    ever_rows = np.flatnonzero(ever)
     columns = []
     for e in order:
         col = np.zeros(len(sample.y))
-        col[np.flatnonzero(ever)[binned == e]] = 1.0
+        col[ever_rows[binned == e]] = 1.0
         columns.append(col)
     names = [f"rel_{e}" for e in order]
-    x = _design(sample, columns, names, covariate_names)
     fit = fit_within(
-        sample.y, x, [*names, *covariate_names], sample.fe, sample.cluster, sample.n_clusters,
+        sample.y, _columns(sample, columns), [*names, *covariate_names], sample.fe, sample.cluster, sample.n_clusters,
         droppable=set(names), with_covariance=with_covariance,
     )  # fmt: skip
     dropped = sorted(int(n[4:]) for n in fit.dropped)

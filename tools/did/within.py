@@ -27,6 +27,7 @@ information once the fixed effects are estimated.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,6 +56,9 @@ class Regressors:
     n_periods: int
     weights: FloatArray | None
     closed_form: bool
+    unit_weight: FloatArray  # (weighted) row count per unit
+    time_weight: FloatArray  # (weighted) row count per period
+    layout: str | None = None  # "unit_major" (rows sorted by unit, then period) or "time_major", balanced only
 
 
 @dataclass(frozen=True)
@@ -82,12 +86,33 @@ def drop_singletons(unit: IntArray, time: IntArray, n_units: int, n_periods: int
 
 def regressors(unit: IntArray, time: IntArray, n_units: int, n_periods: int, weights: FloatArray | None) -> Regressors:
     """The fixed-effect structure; decides whether the closed-form two-way demeaning is exact."""
-    balanced = len(unit) == n_units * n_periods  # duplicates were refused, so this is a full grid
-    closed = balanced
+    unit_w = np.bincount(unit, weights=weights, minlength=n_units).astype(np.float64)
+    time_w = np.bincount(time, weights=weights, minlength=n_periods).astype(np.float64)
+    closed = len(unit) == n_units * n_periods  # duplicates were refused, so this is a full grid
     if closed and weights is not None:
-        unit_w = np.bincount(unit, weights=weights, minlength=n_units) / n_periods
-        closed = bool(np.allclose(weights, unit_w[unit], rtol=1e-12, atol=0.0))
-    return Regressors(unit, time, n_units, n_periods, weights, closed)
+        closed = bool(np.allclose(weights, (unit_w / n_periods)[unit], rtol=1e-12, atol=0.0))
+    layout = None
+    if closed:
+        grid = (n_units, n_periods)
+        if _is_grid(unit.reshape(grid), time.reshape(grid)):
+            layout = "unit_major"
+        elif _is_grid(unit.reshape(grid[::-1]).T, time.reshape(grid[::-1]).T):
+            layout = "time_major"
+    return Regressors(unit, time, n_units, n_periods, weights, closed, unit_w, time_w, layout)
+
+
+def _is_grid(unit: IntArray, time: IntArray) -> bool:
+    """Whether row (i, t) of the reshaped codes holds unit i' (the same along the row) and period t."""
+    if not (time == np.arange(time.shape[1])).all() or not (unit == unit[:, :1]).all():
+        return False
+    return bool(len(np.unique(unit[:, 0])) == unit.shape[0])
+
+
+def _grid(x: FloatArray, fe: Regressors) -> FloatArray:
+    """The column as a units x periods matrix (a view) for a panel in one of the grid layouts."""
+    if fe.layout == "unit_major":
+        return x.reshape(fe.n_units, fe.n_periods)
+    return x.reshape(fe.n_periods, fe.n_units).T
 
 
 def _means(codes: IntArray, n: int, x: FloatArray, w: FloatArray | None, w_sum: FloatArray) -> FloatArray:
@@ -95,20 +120,31 @@ def _means(codes: IntArray, n: int, x: FloatArray, w: FloatArray | None, w_sum: 
     return np.asarray(sums / w_sum, dtype=np.float64)
 
 
-def demean(x: FloatArray, fe: Regressors) -> FloatArray:
-    """One column with both fixed effects swept out (weighted when ``fe.weights`` is set)."""
-    w = fe.weights
-    unit_w = np.bincount(fe.unit, weights=w, minlength=fe.n_units).astype(np.float64)
-    time_w = np.bincount(fe.time, weights=w, minlength=fe.n_periods).astype(np.float64)
+def demean(x: FloatArray, fe: Regressors, out: FloatArray | None = None) -> FloatArray:
+    """One column with both fixed effects swept out (weighted when ``fe.weights`` is set); into ``out`` if given."""
+    w, unit_w, time_w = fe.weights, fe.unit_weight, fe.time_weight
+    if out is None:
+        out = np.empty(len(x))
+    if fe.layout is not None:
+        # rows i, columns t (any unit order): x - row mean - weighted column mean + weighted grand mean
+        grid, target = _grid(x, fe), _grid(out, fe)
+        row_mean = grid.mean(axis=1, keepdims=True)
+        if w is None:
+            col_mean = grid.mean(axis=0)
+        else:
+            unit_weight = _grid(w, fe)[:, 0]
+            col_mean = unit_weight @ grid / unit_weight.sum()
+        np.subtract(grid, row_mean, out=target)
+        target -= col_mean - float(col_mean.mean())
+        return out
     if fe.closed_form:
         unit_mean = _means(fe.unit, fe.n_units, x, w, unit_w)
         time_mean = _means(fe.time, fe.n_periods, x, w, time_w)
         grand = float(np.dot(time_mean, time_w) / time_w.sum())
-        out = x - unit_mean[fe.unit]
-        out -= time_mean[fe.time]
-        out += grand
+        np.subtract(x, unit_mean[fe.unit], out=out)
+        out -= time_mean[fe.time] - grand
         return out
-    out = x - _means(fe.unit, fe.n_units, x, w, unit_w)[fe.unit]
+    np.subtract(x, _means(fe.unit, fe.n_units, x, w, unit_w)[fe.unit], out=out)
     scale = max(float(np.max(np.abs(x))) if len(x) else 0.0, 1e-300)
     for _ in range(MAX_SWEEPS):
         time_mean = _means(fe.time, fe.n_periods, out, w, time_w)
@@ -126,7 +162,7 @@ def demean(x: FloatArray, fe: Regressors) -> FloatArray:
 
 def fit_within(
     y: FloatArray,
-    x: FloatArray,
+    columns: Sequence[FloatArray],
     names: list[str],
     fe: Regressors,
     cluster: IntArray,
@@ -134,43 +170,45 @@ def fit_within(
     droppable: set[str] | None = None,
     with_covariance: bool = True,
 ) -> Fit:
-    """Least squares of ``y`` on ``x`` (columns named ``names``) with unit and period effects; CRV1 covariance.
+    """Least squares of ``y`` on ``columns`` (named ``names``) with unit and period effects; CRV1 covariance.
 
     Columns collinear with the fixed effects or with earlier columns are dropped when listed in ``droppable``
     (reported in ``Fit.dropped``); any other collinear column is a ToolError naming it.
     """
-    y_dm = demean(y, fe)
-    x_dm = np.column_stack([demean(np.ascontiguousarray(x[:, j]), fe) for j in range(x.shape[1])])
-    keep_cols = _independent(x, x_dm, names, fe.weights, droppable or set())
-    dropped = [n for j, n in enumerate(names) if j not in keep_cols]
-    x_dm = x_dm[:, keep_cols]
-    kept_names = [names[j] for j in keep_cols]
     w = fe.weights
+    y_dm = demean(y, fe)
+    x_dm = np.empty((len(y), len(columns)), order="F")
+    raw_norm = np.empty(len(columns))
+    for j, column in enumerate(columns):
+        raw_norm[j] = float(np.dot(column, column if w is None else column * w))
+        demean(column, fe, out=x_dm[:, j])
     xw = x_dm if w is None else x_dm * w[:, None]
-    bread = xw.T @ x_dm
+    gram = xw.T @ x_dm
+    keep_cols = _independent(gram, raw_norm, names, droppable or set())
+    dropped = [n for j, n in enumerate(names) if j not in keep_cols]
+    kept_names = [names[j] for j in keep_cols]
+    if len(keep_cols) < len(columns):
+        x_dm, xw = x_dm[:, keep_cols], xw[:, keep_cols]
+    bread = gram[np.ix_(keep_cols, keep_cols)]
     beta: FloatArray = np.asarray(np.linalg.solve(bread, xw.T @ y_dm), dtype=np.float64)
     if not with_covariance:
         return Fit(kept_names, beta, np.full((len(beta), len(beta)), np.nan), n_clusters - 1, dropped)
     resid = y_dm - x_dm @ beta
-    covariance = crv1(xw * resid[:, None], bread, fe, cluster, n_clusters)
+    covariance = crv1(xw, resid, bread, fe, cluster, n_clusters)
     return Fit(kept_names, beta, covariance, n_clusters - 1, dropped)
 
 
-def _independent(
-    x: FloatArray, x_dm: FloatArray, names: list[str], w: FloatArray | None, droppable: set[str]
-) -> list[int]:
-    """Indices of columns to keep: greedy, in order, dropping those (nearly) spanned by FE and earlier columns."""
+def _independent(gram: FloatArray, raw_norm: FloatArray, names: list[str], droppable: set[str]) -> list[int]:
+    """Indices of columns to keep: greedy, in order, dropping those (nearly) spanned by the fixed effects and the
+    columns kept before them (residual sum of squares from the Gram matrix of the demeaned columns)."""
     kept: list[int] = []
-    for j in range(x_dm.shape[1]):
-        raw = float(np.sqrt(np.dot(x[:, j], x[:, j] if w is None else x[:, j] * w)))
-        col = x_dm[:, j]
+    for j in range(gram.shape[0]):
+        residual = float(gram[j, j])
         if kept:
-            basis = x_dm[:, kept]
-            bw = basis if w is None else basis * w[:, None]
-            coef = np.linalg.lstsq(bw.T @ basis, bw.T @ col, rcond=None)[0]
-            col = col - basis @ coef
-        norm = float(np.sqrt(np.dot(col, col if w is None else col * w)))
-        if raw > 0 and norm > COLLINEAR * raw:
+            g_kk = gram[np.ix_(kept, kept)]
+            g_kj = gram[kept, j]
+            residual -= float(g_kj @ np.linalg.solve(g_kk, g_kj))
+        if raw_norm[j] > 0 and residual > COLLINEAR**2 * raw_norm[j]:
             kept.append(j)
         elif names[j] not in droppable:
             raise ToolError(
@@ -184,10 +222,19 @@ def _independent(
     return kept
 
 
-def crv1(scores: FloatArray, bread: FloatArray, fe: Regressors, cluster: IntArray, n_clusters: int) -> FloatArray:
-    """CRV1 covariance with pyfixest's default small-sample correction (see the module docstring)."""
-    n, k = scores.shape
-    sums = np.column_stack([np.bincount(cluster, weights=scores[:, j], minlength=n_clusters) for j in range(k)])
+def crv1(
+    xw: FloatArray, resid: FloatArray, bread: FloatArray, fe: Regressors, cluster: IntArray, n_clusters: int
+) -> FloatArray:
+    """CRV1 covariance with pyfixest's default small-sample correction (see the module docstring); the scores
+    are the rows of ``xw`` (weighted demeaned regressors) times the residuals."""
+    n, k = xw.shape
+    scores = xw * resid[:, None]
+    if cluster is fe.unit and fe.layout == "unit_major":
+        sums = scores.reshape(fe.n_units, fe.n_periods, k).sum(axis=1)
+    else:
+        sums = np.empty((n_clusters, k))
+        for j in range(k):
+            sums[:, j] = np.bincount(cluster, weights=scores[:, j], minlength=n_clusters)
     meat = sums.T @ sums
     bread_inv = np.linalg.inv(bread)
     k_fe = fe.n_units + fe.n_periods - 1  # n_fe = 2: one level of the second effect is redundant
@@ -205,6 +252,8 @@ def crv1(scores: FloatArray, bread: FloatArray, fe: Regressors, cluster: IntArra
 
 def _nested(codes: IntArray, levels: int, cluster: IntArray, n_clusters: int) -> bool:
     """Whether every level of a fixed effect lies within a single cluster."""
+    if codes is cluster:
+        return True
     first = np.full(levels, -1, dtype=np.int64)
     first[codes] = cluster
     return bool((first[codes] == cluster).all())
