@@ -1,0 +1,53 @@
+"""/prereg in the app: show the draft, freeze it, write it (never over an existing file)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from assistant.agent.brief import Brief
+from assistant.agent.session import SessionStore, load_session
+from assistant.tui.app import WhyscopeApp
+from assistant.tui.widgets.messages import NoticeMessage
+from tests.assistant.test_app import Scripted, send
+from tests.assistant.test_prereg_golden import ROOT
+
+BRIEF = Brief.model_validate(
+    json.loads((ROOT / "examples" / "briefs" / "ai_feature_ab.json").read_text(encoding="utf-8"))["brief"]
+)
+
+
+def last_notice(app: WhyscopeApp) -> str:
+    return str(list(app.query(NoticeMessage))[-1].render())
+
+
+async def command(pilot: object, app: WhyscopeApp, text: str) -> str:
+    await send(pilot, app, text)
+    for _ in range(50):
+        await pilot.pause(0.02)  # type: ignore[attr-defined]
+        if str(list(app.query(NoticeMessage))[-1].render()) != text:
+            break
+    return last_notice(app)
+
+
+async def test_prereg_shows_freezes_and_writes(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path / "session.jsonl")
+    app = WhyscopeApp(Scripted([]), brief=BRIEF, store=store)
+    async with app.run_test() as pilot:
+        shown = await command(pilot, app, "/prereg")
+        assert "Draft: not frozen" in shown and "8 of 21 items complete (13 missing)" in shown
+        target = tmp_path / "plan.html"
+        written = await command(pilot, app, f"/prereg {target}")
+        assert f"written to {target} (html, draft" in written and target.read_text(encoding="utf-8").startswith(
+            "<!DOCTYPE html>"
+        )
+        again = await command(pilot, app, f"/prereg {target}")
+        assert "exists" in again
+        frozen = await command(pilot, app, "/prereg freeze")
+        assert frozen.startswith("Plan frozen at ") and "sha256:" in frozen
+        assert app.session.prereg.frozen is not None
+        json_target = tmp_path / "plan.json"
+        assert "frozen plan" in await command(pilot, app, f"/prereg {json_target}")
+        assert json.loads(json_target.read_text(encoding="utf-8"))["freeze"]["content_hash"].startswith("sha256:")
+    loaded = load_session(store.path)
+    assert loaded.prereg is not None and loaded.prereg.frozen is not None
