@@ -352,9 +352,21 @@ EXPERIMENTAL_BENCHMARK = 1794  # Dehejia and Wahba (1999): NSW treated minus NSW
 SPECIFICATIONS = {
     "linear": ["age", "educ", "black", "hisp", "marr", "nodegree", "re74", "re75"],
     "Dehejia-Wahba": [
-        "age", "age^2", "age^3", "educ", "educ^2", "marr", "nodegree", "black", "hisp",
-        "re74", "re75", "re74==0", "re75==0", "educ*re74",
-    ],  # fmt: skip
+        "age",
+        "age^2",
+        "age^3",
+        "educ",
+        "educ^2",
+        "marr",
+        "nodegree",
+        "black",
+        "hisp",
+        "re74",
+        "re75",
+        "re74==0",
+        "re75==0",
+        "educ*re74",
+    ],
 }
 
 
