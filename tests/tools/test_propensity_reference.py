@@ -261,12 +261,12 @@ def brute_force_matching(
         gaps.append(y[i] - counterfactual if treated[i] else counterfactual - y[i])
     estimate = float(np.mean(gaps))
     sigma2 = np.zeros(n)
-    for i in range(n):
-        same = np.flatnonzero(treated == treated[i])
-        distance = np.abs(score[i] - score[same])
+    for unit in range(n):
+        same = np.flatnonzero(treated == treated[unit])
+        distance = np.abs(score[unit] - score[same])
         kth = np.sort(distance)[2]  # two neighbours beyond the unit itself (at distance 0)
-        group = same[(distance <= kth) & (same != i)]
-        sigma2[i] = len(group) / (len(group) + 1.0) * (y[i] - y[group].mean()) ** 2
+        group = same[(distance <= kth) & (same != unit)]
+        sigma2[unit] = len(group) / (len(group) + 1.0) * (y[unit] - y[group].mean()) ** 2
     if estimand == "ATT":
         extra = np.sum(((use**2 - use_squared) * sigma2)[~treated])
     else:
