@@ -58,7 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a tool. The request is a JSON object given inline or as @file.json.",
     )
     run.add_argument("name", help="tool name, e.g. power")
-    run.add_argument("--json", dest="request", default="{}", help="the request: '{...}' or @request.json")
+    run.add_argument(
+        "--json",
+        dest="request",
+        default=None,
+        help="the request: '{...}' or @request.json (with --plan and no --json: the plan's own request)",
+    )
     run.add_argument(
         "--data",
         action="append",
@@ -209,9 +214,9 @@ def _tool_run(args: argparse.Namespace) -> int:
 
     try:
         get_tool(args.name)
-        request = _read_request(args.request)
-        catalog = _attach(args.data) if args.data else None
         plan = _load_plan(args.plan) if args.plan else None
+        request = _read_request(args.request) if args.request is not None else _planned_request(args.name, plan)
+        catalog = _attach(args.data) if args.data else None
     except ToolError as error:
         return _fail(error)
     outcome = dispatch(args.name, request, catalog)
@@ -228,6 +233,23 @@ def _load_plan(path: str) -> Any:
     from assistant.prereg.files import load_plan
 
     return load_plan(path)
+
+
+def _planned_request(name: str, plan: Any) -> str:
+    """The request a frozen plan specifies for tool ``name`` (or an empty request without a plan)."""
+    if plan is None:
+        return "{}"
+    from tools.errors import ToolError
+
+    analysis = plan.prereg.plan.analysis
+    if analysis is None or analysis.method != name:
+        planned = analysis.method if analysis is not None else "no analysis"
+        raise ToolError(
+            "plan_mismatch",
+            f"The plan specifies {planned}, not {name}, so there is no planned {name} request to run.",
+            "Give the request with --json, or run the planned tool.",
+        )
+    return json.dumps({k: v for k, v in analysis.model_dump(mode="json").items() if k != "method"})
 
 
 def _checked(name: str, request: str, outcome: Any, plan: Any, catalog: Catalog | None) -> dict[str, Any]:

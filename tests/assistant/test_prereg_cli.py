@@ -136,3 +136,14 @@ def test_an_edited_or_draft_plan_is_refused_before_running(
     assert run_cli(capsys, "prereg", str(BRIEF), "--draft", "-o", str(draft))[0] == 0
     code, out = run_cli(capsys, "tool", "run", "ab_test", "--json", ab_request(), "--plan", str(draft))
     assert code == 2 and error_code(out) == "plan_not_frozen"
+
+
+def test_with_a_plan_and_no_request_the_planned_request_runs(
+    capsys: pytest.CaptureFixture[str], frozen_plan: Path
+) -> None:
+    data = f"ai_feature_ab={DATA}"
+    code, out = run_cli(capsys, "tool", "run", "ab_test", "--plan", str(frozen_plan), "--data", data)
+    result = json.loads(out)
+    assert code == 0 and result["plan_check"]["deviations"] == [] and result["dataset"] == "ai_feature_ab"
+    code, out = run_cli(capsys, "tool", "run", "power", "--plan", str(frozen_plan))
+    assert code == 2 and error_code(out) == "plan_mismatch"
