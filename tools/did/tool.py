@@ -34,6 +34,7 @@ from tools.did.twfe import (
     event_fit,
     event_study,
     post_average,
+    post_value,
     pretrend_f,
     regression_sample,
     static_twfe,
@@ -103,17 +104,7 @@ def headline(request: DiffInDiffRequest, data: pd.DataFrame | None) -> float:
     if plan.estimator == "twfe":
         return float(static_twfe(sample, names, with_covariance=False).coefficients[0])
     study = event_study(sample, names, request.reference_period, request.leads, request.lags, with_covariance=False)
-    return _post_weights_average(study)
-
-
-def _post_weights_average(study: EventStudy) -> float:
-    k = len(study.relative_periods)
-    weights = np.array([study.counts[e] if e >= 0 else 0 for e in study.relative_periods], dtype=np.float64)
-    if weights.sum() == 0:
-        raise ToolError(
-            "no_post_periods", "No treated unit is observed after adoption.", "Include periods after the change."
-        )
-    return float(weights @ study.fit.coefficients[:k] / weights.sum())
+    return post_value(study)
 
 
 def event_study_fit(request: DiffInDiffRequest, data: pd.DataFrame | None) -> EventStudyFit:
@@ -277,8 +268,8 @@ def _twfe_events(study: EventStudy, alpha: float) -> list[EventTimeEstimate]:
 
 def _cs_events(cs: CsResult, alpha: float, base_period: str) -> list[EventTimeEstimate]:
     out = [_event(e, _agg(a, alpha), cs.dynamic_counts[e]) for e, a in sorted(cs.dynamic.items())]
-    if base_period == "universal":
-        out = [_reference(-1, 0) if x.relative_period == -1 else x for x in out]
+    if base_period == "universal" and out and out[0].relative_period < -1:
+        out = sorted([*out, _reference(-1, cs.dynamic_counts.get(0, 0))], key=lambda x: x.relative_period)
     return out
 
 

@@ -225,18 +225,27 @@ def event_fit(study: EventStudy) -> EventStudyFit:
     )
 
 
-def post_average(study: EventStudy, alpha: float) -> Estimate:
-    """The event-study ATT: post-adoption coefficients averaged with weights = treated rows at each period."""
-    k = len(study.relative_periods)
+def post_weights(study: EventStudy) -> FloatArray:
+    """Weights of the event-study ATT: treated rows at each post-adoption period, normalised (0 for leads)."""
     weights = np.array([study.counts[e] if e >= 0 else 0 for e in study.relative_periods], dtype=np.float64)
     if weights.sum() == 0:
         raise ToolError(
             "no_post_periods", "No treated unit is observed after adoption.", "Include periods after the change."
         )
-    weights /= weights.sum()
-    value = float(weights @ study.fit.coefficients[:k])
+    return np.asarray(weights / weights.sum(), dtype=np.float64)
+
+
+def post_value(study: EventStudy) -> float:
+    """The event-study ATT: post-adoption coefficients averaged with weights = treated rows at each period."""
+    return float(post_weights(study) @ study.fit.coefficients[: len(study.relative_periods)])
+
+
+def post_average(study: EventStudy, alpha: float) -> Estimate:
+    """``post_value`` with its t(G - 1) interval."""
+    k = len(study.relative_periods)
+    weights = post_weights(study)
     variance = float(weights @ study.fit.covariance[:k, :k] @ weights)
-    return estimate_t(value, variance, study.fit.df_t, alpha)
+    return estimate_t(post_value(study), variance, study.fit.df_t, alpha)
 
 
 def wald_f(b: FloatArray, v: FloatArray, n_clusters: int) -> tuple[float, float, int, int, float] | None:
