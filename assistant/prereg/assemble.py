@@ -201,7 +201,8 @@ def _quality(c: _Context) -> Built:
         return "missing", c.plan.quality_checks
     automatic = {
         "ab_test": "Sample-ratio-mismatch check before any metric: chi-square of the units per arm against the "
-        f"planned split; p < {SRM_THRESHOLD} marks the experiment untrustworthy and the decision becomes 'investigate'.",
+        f"planned split; p < {SRM_THRESHOLD} marks the experiment untrustworthy and the decision becomes "
+        "'investigate'.",
         "diff_in_diff": "Pre-trend evidence: joint Wald test that all leads are zero, and a placebo-in-time "
         "estimate; the number of clusters and panel balance are reported.",
         "propensity": "Covariate balance before and after weighting or matching, and common support.",

@@ -64,13 +64,18 @@ def _aspredicted(key: str) -> str:
 # -- Markdown ------------------------------------------------------------------------------------------------------
 
 
+def _md(text: str) -> str:
+    """User text made inert in Markdown: a backslash before '<' so no renderer reads it as raw HTML."""
+    return text.replace("<", "\\<")
+
+
 def _md_cell(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    return _md(text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " "))
 
 
 def render_markdown(document: PlanDocument) -> str:
     prereg = document.prereg
-    out = [f"# {prereg.title}", ""]
+    out = [f"# {_md(prereg.title)}", ""]
     out += [f"> {line}" if i == 0 else f">\n> {line}" for i, line in enumerate(_status_lines(document))]
     out.append("")
     for number, section, items in _by_section(document):
@@ -80,9 +85,9 @@ def render_markdown(document: PlanDocument) -> str:
             if item.status == "missing":
                 out += [f"**Missing.** {item.question}", ""]
                 if item.value:
-                    out += [f"So far: {line}" for line in item.value.splitlines()] + [""]
+                    out += [f"So far: {_md(line)}" for line in item.value.splitlines()] + [""]
             else:
-                out += [line for value_line in (item.value or "").splitlines() for line in (value_line, "")]
+                out += [line for value_line in (item.value or "").splitlines() for line in (_md(value_line), "")]
                 if item.status == "unconfirmed":
                     out += [f"*Proposed, not yet confirmed by the user.* {item.question}", ""]
             out += [f"*Source: {item.source}.*", ""]
@@ -94,7 +99,7 @@ def render_markdown(document: PlanDocument) -> str:
 def _md_other(document: PlanDocument) -> list[str]:
     prereg = document.prereg
     out = ["### Assumptions made during scoping", ""]
-    out += [f"- {a}" for a in prereg.brief.assumptions] or ["None recorded."]
+    out += [f"- {_md(a)}" for a in prereg.brief.assumptions] or ["None recorded."]
     out += ["", "### Deviations from this plan", "", DEVIATIONS_NOTE, ""]
     open_items = [i for i in prereg.items if i.status in ("missing", "unconfirmed")]
     out += ["### Still to answer", ""]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import sys
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
@@ -113,6 +114,8 @@ def test_user_text_is_escaped_in_html_and_kept_literal_in_markdown_tables() -> N
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;CSAT&quot;" in html
     assert "<script>" not in html and "&lt;long&gt;" in html
     markdown = (GOLDEN / "partial.md").read_text(encoding="utf-8")
+    assert re.search(r"(?<!\\)<", markdown) is None  # every '<' escaped: no raw HTML for any renderer
+    assert "\\<script>alert(1)\\</script>" in markdown
     table = markdown.split("### Where each answer comes from")[1]
     assert all(line.count("|") - line.count("\\|") == 6 for line in table.splitlines() if line.startswith("| "))
 
