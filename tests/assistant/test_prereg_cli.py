@@ -147,3 +147,11 @@ def test_with_a_plan_and_no_request_the_planned_request_runs(
     assert code == 0 and result["plan_check"]["deviations"] == [] and result["dataset"] == "ai_feature_ab"
     code, out = run_cli(capsys, "tool", "run", "power", "--plan", str(frozen_plan))
     assert code == 2 and error_code(out) == "plan_mismatch"
+
+
+def test_an_unwritable_target_is_an_error_and_leaves_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out = run_cli(capsys, "prereg", str(BRIEF), "-o", str(tmp_path / "no" / "such" / "dir" / "plan.md"))
+    assert code == 2 and error_code(out) == "unwritable"
+    assert list(tmp_path.iterdir()) == []

@@ -107,3 +107,16 @@ def test_a_conversation_without_a_frozen_plan_leaves_results_alone(
     chat.send("Analyse.", events.append)
     finished = next(e for e in events if isinstance(e, ToolFinished))
     assert finished.result is not None and "plan_check" not in finished.result
+
+
+def test_a_frozen_plan_edited_in_the_session_file_is_not_restored(tmp_path: Path) -> None:
+    from assistant.prereg.tool import PreregState
+    from tests.assistant.test_prereg_golden import example
+
+    store = SessionStore(tmp_path / "s.jsonl")
+    store.prereg(PreregState(frozen=example("ai_feature_ab")))
+    assert load_session(store.path).prereg is not None
+    text = store.path.read_text(encoding="utf-8").replace('"alpha": 0.05', '"alpha": 0.1')
+    store.path.write_text(text, encoding="utf-8")
+    loaded = load_session(store.path)
+    assert loaded.prereg is None and any("pre-registration" in w for w in loaded.warnings)
