@@ -104,9 +104,7 @@ def test_robustness_values_match_the_published_darfur_example(darfur: pd.DataFra
 def test_robustness_values_match_pysensemakr_on_darfur(darfur: pd.DataFrame) -> None:
     sensemakr = pytest.importorskip("sensemakr")
     smf = pytest.importorskip("statsmodels.formula.api")
-    model = smf.ols(
-        "peacefactor ~ directlyharmed + " + " + ".join(DARFUR_COVARIATES) + " + village", data=darfur
-    ).fit()
+    model = smf.ols("peacefactor ~ directlyharmed + " + " + ".join(DARFUR_COVARIATES) + " + village", data=darfur).fit()
     stats = sensemakr.Sensemakr(model=model, treatment="directlyharmed").sensitivity_stats
     fit = ols_sensitivity(*_darfur_design(darfur), alpha=0.05)
     np.testing.assert_allclose(
@@ -218,8 +216,14 @@ def test_breakdown_mbar_is_where_honestdid_first_includes_zero(event_study: dict
     def includes_zero(mbar: float) -> bool:
         grid = np.array([-1e-9, 0.0, 1e-9])
         result = honestdid.computeConditionalCS_DeltaRM(
-            beta[: n_pre + 1], sigma[: n_pre + 1, : n_pre + 1], n_pre, 1, Mbar=mbar, gridPoints=3,
-            grid_lb=grid[0], grid_ub=grid[-1],
+            beta[: n_pre + 1],
+            sigma[: n_pre + 1, : n_pre + 1],
+            n_pre,
+            1,
+            Mbar=mbar,
+            gridPoints=3,
+            grid_lb=grid[0],
+            grid_ub=grid[-1],
         )
         return bool(result["accept"].iloc[1] == 1)
 

@@ -65,7 +65,7 @@ def distribution(draws: Draws, alpha: float) -> Distribution | None:
 
 def inconclusive(name: str, procedure: str, reason: str, dist: Distribution | None = None) -> RefuteCheck:
     return RefuteCheck(
-        name=name,  # type: ignore[arg-type]
+        name=name,
         null=NULLS.get(name, ""),
         procedure=procedure,
         estimate=None,
@@ -147,7 +147,7 @@ def placebo_check(
         estimate=dist.mean,
         distribution=dist,
         p_value=ri_p,
-        verdict=verdict,  # type: ignore[arg-type]
+        verdict=verdict,
         detail=detail + f" Centred means within {CENTRE_Z} Monte-Carlo SEs of 0.",
         explanation=explanation,
     )

@@ -7,6 +7,7 @@ algebra, sorting, sklearn/statsmodels fits) release the GIL, so threads use both
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -81,7 +82,10 @@ class Runner:
 
     def simulate(self, check: str, draw: Draw, n: int) -> Draws:
         """Run ``n`` seeded draws of ``check`` (in parallel when workers > 1)."""
-        return self.run(check, [lambda i=i: draw(self.rng(check, i)) for i in range(n)])
+        return self.run(check, [functools.partial(self._draw, draw, check, i) for i in range(n)])
+
+    def _draw(self, draw: Draw, check: str, index: int) -> tuple[float, float]:
+        return draw(self.rng(check, index))
 
     def run(self, check: str, tasks: Sequence[Callable[[], tuple[float, float]]]) -> Draws:
         """Run independent re-estimates in parallel; a ToolError marks a failed draw (NaN) with its message."""

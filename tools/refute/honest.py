@@ -42,7 +42,8 @@ def rm_constraints(n_pre: int, mbar: float, s: int, positive: bool) -> NDArray[n
     a = np.vstack([diffs - bound, -diffs - bound])
     a = a[np.sum(a**2, axis=1) > 1e-10]
     a = np.delete(a, n_pre, axis=1)
-    return a[a[:, -1] != 0]
+    post_rows: NDArray[np.float64] = a[a[:, -1] != 0]
+    return post_rows
 
 
 def _truncated_normal_quantile(p: float, lower: float, upper: float, mu: float, sd: float) -> float:
@@ -148,7 +149,9 @@ def rm_interval(
     )
 
 
-def accepts_zero(betahat: NDArray[np.float64], sigma: NDArray[np.float64], n_pre: int, mbar: float, alpha: float) -> bool:
+def accepts_zero(
+    betahat: NDArray[np.float64], sigma: NDArray[np.float64], n_pre: int, mbar: float, alpha: float
+) -> bool:
     """Whether 0 is inside the robust confidence set at Mbar."""
     beta, cov = _prepare(betahat, sigma, n_pre)
     post = np.zeros(len(beta))

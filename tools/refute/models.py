@@ -76,7 +76,7 @@ class RefuteRequest(ToolRequest):
 
     target: RefuteTarget = Field(description="The analysis to challenge: {tool, request}.")
     checks: list[CheckName | Literal["auto"]] = Field(
-        default_factory=lambda: ["auto"],
+        default_factory=lambda: list[CheckName | Literal["auto"]](["auto"]),
         min_length=1,
         max_length=len(CHECK_NAMES) + 1,
         description="['auto'] for the design's battery, or check names (e.g. ['placebo_treatment', 'e_value']).",

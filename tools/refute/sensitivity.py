@@ -50,10 +50,7 @@ def e_value(risk_ratio: float) -> float:
 
 def e_value_risk_ratio(risk_ratio: float, ci_lower: float, ci_upper: float) -> EValueFigures:
     """E-values of a risk ratio and of its confidence limit closest to 1 (1 when the interval contains 1)."""
-    if ci_lower <= 1.0 <= ci_upper:
-        ci = 1.0
-    else:
-        ci = e_value(ci_lower if risk_ratio > 1 else ci_upper)
+    ci = 1.0 if ci_lower <= 1.0 <= ci_upper else e_value(ci_lower if risk_ratio > 1 else ci_upper)
     return EValueFigures(risk_ratio=risk_ratio, point=e_value(risk_ratio), ci=ci)
 
 
@@ -116,7 +113,7 @@ def adjusted_estimate(
 ) -> tuple[float, float, float, float]:
     """The estimate, standard error and CI after adding a confounder with these partial R2s (bias towards 0)."""
     bias = std_error * math.sqrt(r2yz_dx * r2dz_x / (1 - r2dz_x)) * math.sqrt(dof)
-    adjusted = math.copysign(abs(estimate) - bias, estimate) if estimate != 0 else -bias
+    adjusted = (1.0 if estimate >= 0 else -1.0) * (abs(estimate) - bias)  # reduced towards 0, and beyond
     se = std_error * math.sqrt((1 - r2yz_dx) / (1 - r2dz_x)) * math.sqrt(dof / (dof - 1))
     critical = float(stats.t.ppf(1 - alpha / 2, dof - 1))
     return adjusted, se, adjusted - critical * se, adjusted + critical * se
@@ -135,10 +132,12 @@ class OlsSensitivity:
 
     @property
     def strongest(self) -> BenchmarkBound | None:
-        """The benchmark that moves the estimate most (its adjusted t closest to 0)."""
+        """The benchmark that moves the estimate most: its adjusted confidence limit nearest 0 (or beyond it)."""
         if not self.benchmarks:
             return None
-        return min(self.benchmarks, key=lambda b: abs(b.estimate) / b.std_error)
+        if self.estimate >= 0:
+            return min(self.benchmarks, key=lambda b: b.ci_lower)
+        return max(self.benchmarks, key=lambda b: b.ci_upper)
 
 
 def _ols_t(design: NDArray[np.float64], y: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64], int]:

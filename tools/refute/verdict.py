@@ -27,13 +27,14 @@ FALSIFICATION = frozenset(
 
 def overall(checks: list[RefuteCheck]) -> tuple[str, list[str]]:
     """robust / fragile / failed, and the checks that decided it."""
-    failed = [c.name for c in checks if c.verdict == "fail"]
+    failed: list[str] = [c.name for c in checks if c.verdict == "fail"]
     falsified = [name for name in failed if name in FALSIFICATION]
     if falsified:
         return "failed", falsified
     if failed:
         return "fragile", failed
-    return "robust", [c.name for c in checks if c.verdict == "pass"]
+    passed: list[str] = [c.name for c in checks if c.verdict == "pass"]
+    return "robust", passed
 
 
 def summary(headline: str, original: Estimate, checks: list[RefuteCheck], verdict: str, decided_by: list[str]) -> str:

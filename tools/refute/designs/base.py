@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 from tools.errors import ToolError
 from tools.refute.engine import Runner
 from tools.refute.models import RefuteCheck, Sensitivity
-from tools.results import Estimate, ToolRequest
+from tools.results import Estimate, ToolRequest, ToolResult
 
 __all__ = ["SIMULATED", "Design", "Units", "parse_target", "random_name"]
 
@@ -33,7 +33,7 @@ def parse_target(tool: str, payload: Mapping[str, Any], request_model: type[Tool
     try:
         spec = registry.get_tool(tool)
     except ToolError:  # not registered yet: validate with an equivalent spec
-        spec = registry.ToolSpec(name=tool, request=request_model, result=ToolRequest, implementation=function)
+        spec = registry.ToolSpec(name=tool, request=request_model, result=ToolResult, implementation=function)
     return registry.parse_request(spec, dict(payload))
 
 
@@ -106,7 +106,7 @@ class Design(ABC):
     auto: ClassVar[tuple[str, ...]]
 
     #: What a unit is here ("users", "units (whole panels)") and how the placebo re-assigns treatment.
-    unit_word: ClassVar[str] = "rows"
+    unit_word: str = "rows"
     placebo_how: ClassVar[str] = "across rows"
 
     original: Estimate
@@ -119,6 +119,8 @@ class Design(ABC):
     def __init__(self, frame: pd.DataFrame, alpha: float) -> None:
         self.frame = frame
         self.alpha = alpha
+        self.test_alpha = alpha  # set by the tool: alpha over the battery's falsification tests (Bonferroni)
+        self.test_note = ""
         self.warnings = []
 
     # --- re-estimates ------------------------------------------------------------------------------------

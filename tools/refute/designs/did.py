@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -131,7 +132,7 @@ class DiffInDiffDesign(Design):
     def _check(self, name: str, null: str, procedure: str, **fields: Any) -> RefuteCheck:
         fields.setdefault("estimate", None)
         fields.setdefault("p_value", None)
-        return RefuteCheck(name=name, null=null, procedure=procedure, distribution=None, **fields)  # type: ignore[arg-type]
+        return RefuteCheck(name=name, null=null, procedure=procedure, distribution=None, **fields)
 
     def _pre_trends(self) -> RefuteCheck:
         test = self.result.pretrend
@@ -139,16 +140,23 @@ class DiffInDiffDesign(Design):
         procedure = "Joint test of the event study's pre-adoption effects (from the diff_in_diff result)."
         if test is None:
             return self._check(
-                "pre_trends", null, procedure, verdict="inconclusive",
+                "pre_trends",
+                null,
+                procedure,
+                verdict="inconclusive",
                 detail="No pre-adoption period to test (one pre-period or none).",
                 explanation="Parallel trends cannot be checked here; the parallel-trends sensitivity speaks to it.",
             )
-        ok = test.p_value >= self.result.alpha
+        ok = test.p_value >= self.test_alpha
         return self._check(
-            "pre_trends", null, procedure, estimate=test.statistic, p_value=test.p_value,
+            "pre_trends",
+            null,
+            procedure,
+            estimate=test.statistic,
+            p_value=test.p_value,
             verdict="pass" if ok else "fail",
             detail=f"Joint test of {test.df} leads ({test.source}): statistic {test.statistic:.3g}, "
-            f"p = {test.p_value:.3g} (fails below {self.result.alpha:g}).",
+            f"p = {test.p_value:.3g} (fails below {self.test_alpha:.3g}{self.test_note}).",
             explanation="The groups moved together before the change, which supports the comparison."
             if ok
             else "The groups were already drifting apart before the change, so the estimate mixes that drift with "
@@ -161,16 +169,23 @@ class DiffInDiffDesign(Design):
         procedure = "Two-way fixed effects on the pre-adoption periods only, with adoption moved half-way into them."
         if placebo is None:
             return self._check(
-                "placebo_time", null, procedure, verdict="inconclusive",
+                "placebo_time",
+                null,
+                procedure,
+                verdict="inconclusive",
                 detail="Too few pre-adoption periods, or no never-treated units, for a placebo in time.",
                 explanation="This check cannot speak for or against the estimate here; rely on the others.",
             )
-        ok = placebo.p_value >= self.alpha
+        ok = placebo.p_value >= self.test_alpha
         return self._check(
-            "placebo_time", null, procedure, estimate=placebo.estimate, p_value=placebo.p_value,
+            "placebo_time",
+            null,
+            procedure,
+            estimate=placebo.estimate,
+            p_value=placebo.p_value,
             verdict="pass" if ok else "fail",
             detail=f"Placebo effect {placebo.estimate:.4g} (CI {placebo.ci_lower:.4g} to {placebo.ci_upper:.4g}), "
-            f"p = {placebo.p_value:.3g} (fails below {self.alpha:g}).",
+            f"p = {placebo.p_value:.3g} (fails below {self.test_alpha:.3g}{self.test_note}).",
             explanation="No effect appears where there can be none."
             if ok
             else "An 'effect' appears before the change happened, so trends differ and the estimate is suspect.",
@@ -206,7 +221,10 @@ class DiffInDiffDesign(Design):
         procedure = f"Dropped each {kind} in turn ({len(groups)} refits) and re-estimated."
         if len(groups) < 2:
             return self._check(
-                "leave_one_out", null, procedure, verdict="inconclusive",
+                "leave_one_out",
+                null,
+                procedure,
+                verdict="inconclusive",
                 detail=f"Only {len(groups)} {kind}(s): dropping it leaves no treated units.",
                 explanation="With a single treated unit or cohort, the estimate rests on it entirely.",
             )
@@ -217,12 +235,17 @@ class DiffInDiffDesign(Design):
             keep[rows] = False
             return self.estimate(self.frame.loc[keep].reset_index(drop=True))
 
-        draws = runner.run("leave_one_out", [lambda rows=rows: task(rows) for rows in groups])
+        draws = runner.run("leave_one_out", [functools.partial(task, rows) for rows in groups])
         values = draws.estimates
         if len(values) < 2:
             return self._check(
-                "leave_one_out", null, procedure, verdict="inconclusive",
-                detail=f"Only {len(values)} refits succeeded" + (f" ({draws.failures[0]})" if draws.failures else "") + ".",
+                "leave_one_out",
+                null,
+                procedure,
+                verdict="inconclusive",
+                detail=f"Only {len(values)} refits succeeded"
+                + (f" ({draws.failures[0]})" if draws.failures else "")
+                + ".",
                 explanation="This check cannot speak for or against the estimate here; rely on the others.",
             )
         low, high = float(values.min()), float(values.max())
@@ -230,7 +253,11 @@ class DiffInDiffDesign(Design):
         outside = int(np.sum((values < o.ci_lower) | (values > o.ci_upper)))
         ok = outside == 0
         return self._check(
-            "leave_one_out", null, procedure, estimate=float(values.mean()), verdict="pass" if ok else "fail",
+            "leave_one_out",
+            null,
+            procedure,
+            estimate=float(values.mean()),
+            verdict="pass" if ok else "fail",
             detail=f"Estimates without one {kind} range from {low:.4g} to {high:.4g} (original {o.estimate:.4g}, CI "
             f"{o.ci_lower:.4g} to {o.ci_upper:.4g}); {outside} of {len(values)} fall outside the original interval "
             "(fails when any does).",
@@ -253,7 +280,10 @@ class DiffInDiffDesign(Design):
         n_pre = int(fit.n_pre)
         if n_pre < 1 or fit.reference_period != -1 or not periods or periods[n_pre] != 0:
             return self._check(
-                "parallel_trends_sensitivity", null, procedure, verdict="inconclusive",
+                "parallel_trends_sensitivity",
+                null,
+                procedure,
+                verdict="inconclusive",
                 detail="Needs at least one pre-period coefficient, reference period -1 and a period-0 coefficient "
                 f"(got relative periods {periods}, reference {fit.reference_period}).",
                 explanation="The sensitivity of the estimate to parallel-trend violations cannot be measured here.",
@@ -290,7 +320,12 @@ class DiffInDiffDesign(Design):
                 "The effect survives trend violations after adoption as large as the largest seen before it.",
             )
         return self._check(
-            "parallel_trends_sensitivity", null, procedure, estimate=breakdown, verdict=verdict, detail=detail,
+            "parallel_trends_sensitivity",
+            null,
+            procedure,
+            estimate=breakdown,
+            verdict=verdict,
+            detail=detail,
             explanation=explanation,
         )
 

@@ -141,13 +141,13 @@ class PropensityScoreDesign(Design):
         verdict = "fail" if failed else "pass" if found else "inconclusive"
         notes = " ".join(f"[{c.status}] {c.detail}" for c in failed + warned)
         return RefuteCheck(
-            name=name,  # type: ignore[arg-type]
+            name=name,
             null=null,
             procedure=f"Read from the propensity result's {name.replace('_', ' ')} diagnostics.",
             estimate=None,
             distribution=None,
             p_value=None,
-            verdict=verdict,  # type: ignore[arg-type]
+            verdict=verdict,
             detail=numbers + (f" {notes}" if notes else ""),
             explanation=bad if failed else good if found else "The propensity result reported no such diagnostic.",
         )
@@ -176,7 +176,7 @@ class PropensityScoreDesign(Design):
             sd = float(np.sqrt((outcome[treated].var(ddof=1) + outcome[~treated].var(ddof=1)) / 2))
             figures = e_value_difference(est.estimate, est.ci_lower, est.ci_upper, sd)
             scale = "standardized_difference"
-        self._e_value = EValue(scale=scale, risk_ratio=figures.risk_ratio, point=figures.point, ci=figures.ci)  # type: ignore[arg-type]
+        self._e_value = EValue(scale=scale, risk_ratio=figures.risk_ratio, point=figures.point, ci=figures.ci)
         significant = est.ci_lower > 0 or est.ci_upper < 0
         how = "as a risk ratio" if scale == "risk_ratio" else "as a risk ratio via RR = exp(0.91 d), d = effect / SD"
         detail = (
@@ -184,7 +184,10 @@ class PropensityScoreDesign(Design):
             f"{figures.ci:.2f} for the confidence limit closest to no effect (fails below {E_VALUE_FLOOR})."
         )
         if not significant:
-            verdict, explanation = "inconclusive", "The interval already includes no effect: there is nothing to explain away."
+            verdict, explanation = (
+                "inconclusive",
+                "The interval already includes no effect: there is nothing to explain away.",
+            )
         elif figures.ci < E_VALUE_FLOOR:
             verdict, explanation = (
                 "fail",
@@ -204,7 +207,7 @@ class PropensityScoreDesign(Design):
             estimate=figures.point,
             distribution=None,
             p_value=None,
-            verdict=verdict,  # type: ignore[arg-type]
+            verdict=verdict,
             detail=detail,
             explanation=explanation,
         )
@@ -243,8 +246,9 @@ class PropensityScoreDesign(Design):
         )
         detail = (
             f"Outcome regression on treatment + covariates: {fit.estimate:.4g} (SE {fit.std_error:.3g}); partial R2 "
-            f"of treatment {fit.partial_r2:.3g}; robustness value RV {fit.rv:.3f} (a confounder explaining {fit.rv:.1%} "
-            f"of the residual variance of both treatment and outcome would zero it), RV at alpha {fit.rv_alpha:.3f}."
+            f"of treatment {fit.partial_r2:.3g}; robustness value RV {fit.rv:.3f} (a confounder explaining "
+            f"{fit.rv:.1%} of the residual variance of both treatment and outcome would zero it), RV at alpha "
+            f"{fit.rv_alpha:.3f}."
         )
         if best is not None:
             detail += (
@@ -253,7 +257,10 @@ class PropensityScoreDesign(Design):
                 f"{best.ci_lower:.4g} to {best.ci_upper:.4g})."
             )
         if fit.rv_alpha == 0:
-            verdict, explanation = "inconclusive", "The regression estimate is not significant even without confounding."
+            verdict, explanation = (
+                "inconclusive",
+                "The regression estimate is not significant even without confounding.",
+            )
         elif best is None:
             verdict, explanation = "inconclusive", "No covariate to benchmark against."
         elif best.ci_lower <= 0 <= best.ci_upper or np.sign(best.estimate) != np.sign(fit.estimate):
@@ -277,7 +284,7 @@ class PropensityScoreDesign(Design):
             estimate=fit.rv,
             distribution=None,
             p_value=None,
-            verdict=verdict,  # type: ignore[arg-type]
+            verdict=verdict,
             detail=detail,
             explanation=explanation,
         )

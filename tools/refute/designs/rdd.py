@@ -39,9 +39,7 @@ class RddDesign(Design):
         self.request = request
         self.result = rdd(request.model_copy(update={"diagnostics": True}), frame)
         self.original = self.result.robust
-        self.headline = (
-            f"robust bias-corrected jump in '{request.outcome}' at {request.running} = {request.cutoff:g}"
-        )
+        self.headline = f"robust bias-corrected jump in '{request.outcome}' at {request.running} = {request.cutoff:g}"
         self.estimand = self.result.estimand
         self.n_obs = self.result.n_obs
         self.outcome_column = request.outcome
@@ -64,7 +62,7 @@ class RddDesign(Design):
     def _check(self, name: str, null: str, procedure: str, **fields: Any) -> RefuteCheck:
         fields.setdefault("estimate", None)
         fields.setdefault("p_value", None)
-        return RefuteCheck(name=name, null=null, procedure=procedure, distribution=None, **fields)  # type: ignore[arg-type]
+        return RefuteCheck(name=name, null=null, procedure=procedure, distribution=None, **fields)
 
     def diagnostic(self, name: str, runner: Runner, simulations: int) -> RefuteCheck:
         if name == "density_test":
@@ -81,17 +79,24 @@ class RddDesign(Design):
         test = self.result.density_test
         if test is None:
             return self._check(
-                "density_test", null, procedure, verdict="inconclusive",
+                "density_test",
+                null,
+                procedure,
+                verdict="inconclusive",
                 detail="The density test could not run (too few observations near the cutoff).",
                 explanation="Manipulation of the running variable cannot be ruled out from the data.",
             )
-        ok = test.p_value >= self.alpha
+        ok = test.p_value >= self.test_alpha
         return self._check(
-            "density_test", null, procedure, estimate=test.t_statistic, p_value=test.p_value,
+            "density_test",
+            null,
+            procedure,
+            estimate=test.t_statistic,
+            p_value=test.p_value,
             verdict="pass" if ok else "fail",
             detail=f"Density {test.density_below:.4g} just below and {test.density_above:.4g} just above the cutoff "
             f"(n {test.n_below:,} and {test.n_above:,} within bandwidth); t = {test.t_statistic:.3g}, p = "
-            f"{test.p_value:.3g} (fails below {self.alpha:g}).",
+            f"{test.p_value:.3g} (fails below {self.test_alpha:.3g}{self.test_note}).",
             explanation="No sign that units sorted themselves across the cutoff."
             if ok
             else "Units bunch on one side of the cutoff, so those just above and below are not comparable and the "
@@ -104,7 +109,10 @@ class RddDesign(Design):
         tested = [c for c in self.result.covariate_balance if c.robust is not None]
         if not tested:
             return self._check(
-                "covariate_continuity", null, procedure, verdict="inconclusive",
+                "covariate_continuity",
+                null,
+                procedure,
+                verdict="inconclusive",
                 detail="No pre-determined covariate was given (or none could be estimated): give `covariates` in the "
                 "rdd request.",
                 explanation="Whether the groups differ by more than the treatment cannot be checked.",
@@ -117,10 +125,15 @@ class RddDesign(Design):
             adjusted = min(1.0, c.robust.p_value * k)
             worst = min(worst, adjusted)
             parts.append(f"'{display_name(c.covariate)}': jump {c.robust.estimate:.4g}, p = {c.robust.p_value:.3g}")
-        ok = worst >= self.alpha
+        ok = worst >= self.test_alpha
         return self._check(
-            "covariate_continuity", null, procedure, p_value=worst, verdict="pass" if ok else "fail",
-            detail="; ".join(parts) + f" (smallest Bonferroni-adjusted p {worst:.3g}, fails below {self.alpha:g}).",
+            "covariate_continuity",
+            null,
+            procedure,
+            p_value=worst,
+            verdict="pass" if ok else "fail",
+            detail="; ".join(parts)
+            + f" (smallest Bonferroni-adjusted p {worst:.3g}, fails below {self.test_alpha:.3g}{self.test_note}).",
             explanation="Units on either side look alike apart from the treatment."
             if ok
             else "A covariate jumps at the cutoff too, so part of the outcome jump may come from it.",
@@ -136,7 +149,11 @@ class RddDesign(Design):
         if not tested:
             reasons = "; ".join(p.detail for p in self.result.placebo_cutoffs) or "no placebo cutoff could be placed"
             return self._check(
-                "placebo_cutoff", null, procedure, verdict="inconclusive", detail=reasons + ".",
+                "placebo_cutoff",
+                null,
+                procedure,
+                verdict="inconclusive",
+                detail=reasons + ".",
                 explanation="This check cannot speak for or against the estimate here; rely on the others.",
             )
         k = len(tested)
@@ -149,10 +166,15 @@ class RddDesign(Design):
                 f"{p.side} side at {p.cutoff:.4g}: jump {p.robust.estimate:.4g} (CI {p.robust.ci_lower:.4g} to "
                 f"{p.robust.ci_upper:.4g}), p = {p.robust.p_value:.3g}"
             )
-        ok = worst >= self.alpha
+        ok = worst >= self.test_alpha
         return self._check(
-            "placebo_cutoff", null, procedure, p_value=worst, verdict="pass" if ok else "fail",
-            detail="; ".join(parts) + f" (smallest Bonferroni-adjusted p {worst:.3g}, fails below {self.alpha:g}).",
+            "placebo_cutoff",
+            null,
+            procedure,
+            p_value=worst,
+            verdict="pass" if ok else "fail",
+            detail="; ".join(parts)
+            + f" (smallest Bonferroni-adjusted p {worst:.3g}, fails below {self.test_alpha:.3g}{self.test_note}).",
             explanation="The outcome only jumps where the treatment starts."
             if ok
             else "The outcome also jumps where nothing happens, so the real jump may reflect a curved trend rather "
@@ -165,7 +187,10 @@ class RddDesign(Design):
         rows = [r for r in self.result.bandwidth_sensitivity if r.robust is not None]
         if len(rows) < 2:
             return self._check(
-                "bandwidth_sensitivity", null, procedure, verdict="inconclusive",
+                "bandwidth_sensitivity",
+                null,
+                procedure,
+                verdict="inconclusive",
                 detail="Fewer than two bandwidths could be estimated.",
                 explanation="This check cannot speak for or against the estimate here; rely on the others.",
             )
@@ -180,8 +205,13 @@ class RddDesign(Design):
             )
         ok = misses == 0
         return self._check(
-            "bandwidth_sensitivity", null, procedure, estimate=float(max(r.robust.estimate for r in rows if r.robust)
-            - min(r.robust.estimate for r in rows if r.robust)), verdict="pass" if ok else "fail",
+            "bandwidth_sensitivity",
+            null,
+            procedure,
+            estimate=float(
+                max(r.robust.estimate for r in rows if r.robust) - min(r.robust.estimate for r in rows if r.robust)
+            ),
+            verdict="pass" if ok else "fail",
             detail="; ".join(parts) + f". {misses} interval(s) exclude the headline {o:.4g} (fails when any does).",
             explanation="The answer does not hinge on the bandwidth choice."
             if ok
