@@ -111,6 +111,17 @@ def test_bandwidth_too_narrow() -> None:
     assert error_code(design(n=200), bandwidth=0.004) == "too_few_in_bandwidth"
 
 
+def test_too_few_clusters() -> None:
+    frame = design(account=np.where(design()["x"] < 0, "a", "b"))
+    assert error_code(frame, cluster="account") == "too_few_clusters"
+
+
+def test_constant_outcome_is_degenerate() -> None:
+    frame = design()
+    frame["y"] = 3.0
+    assert error_code(frame, bandwidth=0.5) == "degenerate_fit"
+
+
 def test_helpers_refuse_bad_input() -> None:
     with pytest.raises(ToolError) as caught:
         density_test(np.linspace(0, 1, 100), cutoff=2.0)

@@ -211,3 +211,15 @@ def test_plot_bins_match_rdplot(senate: pd.DataFrame, capsys: pytest.CaptureFixt
     np.testing.assert_allclose(result.bins.above.fit_y[0] - result.bins.below.fit_y[-1], result.conventional.estimate)
     np.testing.assert_allclose(result.bins.jump, result.conventional.estimate, rtol=1e-12)
     assert sum(result.bins.below.bin_counts) == result.n_left and sum(result.bins.above.bin_counts) == result.n_right
+
+
+def test_senate_matches_the_published_rdrobust_output(senate: pd.DataFrame) -> None:
+    """Calonico, Cattaneo, Farrell & Titiunik (2017), "rdrobust: Software for regression-discontinuity designs",
+    Stata Journal 17(2), the first example (``rdrobust vote margin``): sample sizes, bandwidths and the
+    conventional estimate as printed (4 decimals; h and b 3), the robust interval to 2 decimals."""
+    result = ours(CASES[0], senate)
+    assert (result.n_left, result.n_right, result.n_effective_left, result.n_effective_right) == (595, 702, 360, 323)
+    assert round(result.bandwidth.h_left, 3) == 17.754 and round(result.bandwidth.b_left, 3) == 28.028
+    assert round(result.conventional.estimate, 4) == 7.4141 and round(result.conventional.std_error, 4) == 1.4587
+    assert (round(result.conventional.ci_lower, 4), round(result.conventional.ci_upper, 4)) == (4.5551, 10.2732)
+    assert (round(result.robust.ci_lower, 2), round(result.robust.ci_upper, 2)) == (4.09, 10.92)

@@ -9,16 +9,20 @@ Cattaneo-Jansson-Ma manipulation test), ``diagnostics`` (covariates, placebo cut
 
 from typing import TYPE_CHECKING, Any
 
-from tools.rdd.models import RddRequest, RddResult
-
 if TYPE_CHECKING:
+    from tools.rdd.models import RddRequest, RddResult
     from tools.rdd.tool import density_test, headline, rdd, rdd_at_cutoff
 
 __all__ = ["RddRequest", "RddResult", "density_test", "headline", "rdd", "rdd_at_cutoff"]
 
 
 def __getattr__(name: str) -> Any:
-    # the functions pull in numpy and pandas; the models do not, so listing tools and their schemas stays light
+    # Everything loads on first use: the models need pydantic, the functions numpy and pandas, and the estimator
+    # core (tools.rdd.estimate) needs numpy alone, so a numpy-only caller pays for nothing else.
+    if name in ("RddRequest", "RddResult"):
+        from tools.rdd import models
+
+        return getattr(models, name)
     if name in ("rdd", "headline", "density_test", "rdd_at_cutoff"):
         from tools.rdd import tool
 

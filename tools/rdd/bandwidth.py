@@ -17,7 +17,7 @@ from typing import Literal
 
 import numpy as np
 
-from tools.rdd.local import FloatArray, Kernel, Side, fit, meat, window
+from tools.rdd.local import Fit, FloatArray, Kernel, Side, fit, meat, window
 
 __all__ = ["Bandwidths", "select_bandwidths"]
 
@@ -52,11 +52,11 @@ class _SidePieces:
         self.fuzzy = fuzzy
         self._v: dict[tuple[int, int], tuple[float, float, FloatArray]] = {}
 
-    def _residuals(self, sl: slice, f_design: FloatArray, f_beta: FloatArray) -> FloatArray:
+    def _residuals(self, sl: slice, f: Fit) -> FloatArray:
         side = self.side
         if side.cluster is None:
             return side.residuals(sl)
-        return np.asarray(side.y[sl] - f_design @ f_beta, dtype=np.float64)
+        return f.residuals(side.y[sl])
 
     def variance_fit(self, o: int, nu: int) -> tuple[float, float, FloatArray]:
         """(V, BConst, s) of the order-o fit at the pilot bandwidth for derivative nu."""
@@ -74,13 +74,13 @@ class _SidePieces:
             scale = math.factorial(nu) / h**nu
             tau_y, tau_t = tau_y * scale, tau_t * scale
             s = np.array([1 / tau_t, -tau_y / tau_t**2])
-        res = self._residuals(sl, f.design, f.beta)
-        ell = (f.design * w[:, None]) @ f.inv_gram[:, nu]
-        scores = ell[:, None] * (res @ s)[:, None]
+        res = self._residuals(sl, f)
+        ell = f.row_weights(nu)
+        scores = (ell * np.einsum("ij,j->i", res, s))[:, None]
         cl = side.cluster[sl] if side.cluster is not None else None
         v_scaled = float(meat(scores, cl, o + 1)[0, 0])
         v_nu = v_scaled / h ** (2 * nu)
-        bconst = float((f.inv_gram @ ((f.design * w[:, None]).T @ u ** (o + 1)))[nu])
+        bconst = float((f.inv_gram @ f.moments[o + 1 : 2 * o + 2])[nu])  # R'W u^(o+1) are moments o+1..2o+1
         value = ((2 * nu + 1) * h ** (2 * nu + 1) * v_nu, bconst, s)
         self._v[key] = value
         return value
@@ -98,9 +98,9 @@ class _SidePieces:
         beta_last = f.beta[-1] / h_b**o_b
         reg = 0.0
         if scale > 0:
-            res = self._residuals(sl, f.design, f.beta)
-            ell = (f.design * w[:, None]) @ f.inv_gram[:, -1]
-            scores = ell[:, None] * (res @ s)[:, None]
+            res = self._residuals(sl, f)
+            ell = f.row_weights(o_b)
+            scores = (ell * np.einsum("ij,j->i", res, s))[:, None]
             cl = side.cluster[sl] if side.cluster is not None else None
             v_b = float(meat(scores, cl, o_b + 1)[0, 0]) / h_b ** (2 * o_b)
             reg = 3 * bconst**2 * v_b

@@ -62,8 +62,8 @@ def _fv(y: FloatArray, x: FloatArray, n: int, hl: float, hr: float, p: int, s: i
         hp[2 * power] = hl**power
         hp[2 * power + 1] = hr**power
     xpw = xp * w[:, None]
-    s_inv = inverse(xpw.T @ xp)
-    b = (s_inv @ (xpw.T @ y)) / hp
+    s_inv = inverse(np.einsum("ij,ik->jk", xpw, xp))  # einsum: no threaded BLAS on tall data
+    b = (s_inv @ np.einsum("ij,i->j", xpw, y)) / hp
     # jackknife: row i's influence is the sum of the weighted design rows after it, over n - 1
     tail = np.cumsum(xpw[::-1], axis=0)[::-1]  # tail[i] = sum over rows k >= i
     lmat = (np.vstack([tail[1:], np.zeros((1, xp.shape[1]))])) / (n - 1)  # rows k > i
@@ -71,7 +71,7 @@ def _fv(y: FloatArray, x: FloatArray, n: int, hl: float, hr: float, p: int, s: i
         first = np.flatnonzero(np.r_[True, x[1:] != x[:-1]])
         freq = np.diff(np.r_[first, nh])
         lmat = np.repeat(lmat[first], freq, axis=0)
-    v = (s_inv @ (lmat.T @ lmat) @ s_inv) / np.outer(hp, hp)
+    v = (s_inv @ np.einsum("ij,ik->jk", lmat, lmat) @ s_inv) / np.outer(hp, hp)
     hat = np.array([b[2], b[3], b[3] - b[2], b[3] + b[2]])
     jk = np.array([v[2, 2], v[3, 3], v[2, 2] + v[3, 3] - 2 * v[2, 3], v[2, 2] + v[3, 3] + 2 * v[2, 3]])
     dl, dr = b[2 * s], b[2 * s + 1]

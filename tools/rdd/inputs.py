@@ -161,6 +161,16 @@ def prepare(request: RddRequest, data: pd.DataFrame | None) -> Prepared:
                 "Use a lower polynomial order, or a finer running variable; with very few values an RD is not "
                 "identified.",
             )
+    if request.cluster is not None:
+        for side, where in ((left, "below"), (right, "at or above")):
+            assert side.cluster is not None
+            if len(np.unique(side.cluster)) < 2:
+                raise ToolError(
+                    "too_few_clusters",
+                    f"All rows {where} the cutoff belong to one '{display_name(request.cluster)}' cluster, so "
+                    "cluster-robust standard errors cannot be computed.",
+                    "Cluster by a finer unit, or drop `cluster` if rows are independent.",
+                )
     if request.fuzzy is not None:
         t_l, t_r = left.y[:, 1], right.y[:, 1]
         if np.var(t_l) == 0 and np.var(t_r) == 0 and abs(np.mean(t_l) - np.mean(t_r)) < 1e-8:

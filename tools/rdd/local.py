@@ -52,20 +52,48 @@ class NNCache:
         self.lo = self.hi = np.zeros(0, dtype=np.intp)
         self.sums = np.zeros((1, y.shape[1]))
 
+    def _compute(self, a: int, e: int) -> None:
+        self.start, self.stop = a, e
+        self.lo, self.hi = nn_ranges(self.x, self.dups, self.dupsid, np.arange(a, e), a, e)
+        self._sums()
+
+    def _extend(self, a: int, e: int) -> None:
+        """Widen the cached window to [a, e): new rows, and rows whose neighbours reached the old edges."""
+        if not (self.dups[a:e] > 1).any():
+            self._compute(a, e)  # without repeated values the vectorized full pass is the faster one
+            return
+        lo = np.empty(e - a, dtype=np.intp)
+        hi = np.empty(e - a, dtype=np.intp)
+        old = slice(self.start - a, self.stop - a)
+        lo[old], hi[old] = self.lo, self.hi
+        redo = np.zeros(e - a, dtype=bool)
+        redo[: self.start - a] = True
+        redo[self.stop - a :] = True
+        if a < self.start:
+            redo[old] |= self.lo <= self.start
+        if e > self.stop:
+            redo[old] |= self.hi >= self.stop
+        rows = np.flatnonzero(redo)
+        lo[rows], hi[rows] = nn_ranges(self.x, self.dups, self.dupsid, rows + a, a, e)
+        self.start, self.stop, self.lo, self.hi = a, e, lo, hi
+        self._sums()
+
+    def _sums(self) -> None:
+        centred = self.y[self.start : self.stop] - self.centre
+        self.sums = np.vstack([np.zeros((1, self.y.shape[1])), np.cumsum(centred, axis=0)])
+
     def residuals(self, sl: slice) -> FloatArray:
         a, e = int(sl.start), int(sl.stop)
-        if not (self.start <= a and e <= self.stop and self.stop > self.start):
-            self.start, self.stop = a, e
-            self.lo, self.hi = nn_ranges(self.x, self.dups, self.dupsid, np.arange(a, e), a, e)
-            centred = self.y[a:e] - self.centre
-            self.sums = np.vstack([np.zeros((1, self.y.shape[1])), np.cumsum(centred, axis=0)])
-            lo, hi = self.lo, self.hi
-        else:
-            lo = self.lo[a - self.start : e - self.start].copy()
-            hi = self.hi[a - self.start : e - self.start].copy()
-            outside = np.flatnonzero((lo < a) | (hi > e))
-            if len(outside):
-                lo[outside], hi[outside] = nn_ranges(self.x, self.dups, self.dupsid, outside + a, a, e)
+        if self.stop <= self.start or e <= self.start or a >= self.stop:
+            self._compute(a, e)
+        elif a < self.start or e > self.stop:
+            self._extend(min(a, self.start), max(e, self.stop))
+        lo = self.lo[a - self.start : e - self.start]
+        hi = self.hi[a - self.start : e - self.start]
+        outside = np.flatnonzero((lo < a) | (hi > e))
+        if len(outside):
+            lo, hi = lo.copy(), hi.copy()
+            lo[outside], hi[outside] = nn_ranges(self.x, self.dups, self.dupsid, outside + a, a, e)
         centred = self.y[a:e] - self.centre
         j = (hi - lo - 1).astype(np.float64)
         sums = self.sums[hi - self.start] - self.sums[lo - self.start]
@@ -96,8 +124,11 @@ class Side:
         if len(self.dups) != n:
             if n == 0:
                 self.dups = self.dupsid = np.zeros(0, dtype=np.intp)
+            elif not (repeated := self.x[1:] == self.x[:-1]).any():
+                self.dups = np.ones(n, dtype=np.intp)
+                self.dupsid = self.dups
             else:
-                starts = np.flatnonzero(np.concatenate(([True], self.x[1:] != self.x[:-1])))
+                starts = np.flatnonzero(np.concatenate(([True], ~repeated)))
                 lengths = np.diff(np.append(starts, n))
                 run = np.repeat(np.arange(len(starts)), lengths)
                 self.dups = lengths[run]
@@ -177,6 +208,8 @@ def nn_ranges(
     neighbours within rows [start, stop): at least 3 neighbours, whole tie runs at a time, both directions when
     equally close (within a relative tolerance), as rdrobust's nearest-neighbour variance chooses them."""
     pos = np.asarray(positions, dtype=np.intp)
+    if len(pos) == stop - start and len(pos) > 2 * NN_MATCHES and not (dups[start:stop] > 1).any():
+        return _nn_ranges_distinct(x[start:stop], start)
     rpos = dups[pos] - dupsid[pos]
     lpos = dupsid[pos] - 1
     cap = min(NN_MATCHES, stop - start - 1)
@@ -204,12 +237,40 @@ def nn_ranges(
     return pos - lpos, pos + rpos + 1
 
 
-def vander(u: FloatArray, order: int) -> FloatArray:
-    """Columns 1, u, ..., u^order."""
-    out = np.empty((len(u), order + 1))
-    out[:, 0] = 1.0
-    for j in range(1, order + 1):
-        np.multiply(out[:, j - 1], u, out=out[:, j])
+def _nn_ranges_distinct(x: FloatArray, offset: int) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """nn_ranges for every row of a window without repeated values: the same choices, from shifted slices."""
+    n = len(x)
+    gaps_left = np.full((NN_MATCHES + 1, n), np.inf)  # gaps_left[k - 1][i] = x[i] - x[i - k]
+    gaps_right = np.full((NN_MATCHES + 1, n), np.inf)  # gaps_right[k - 1][i] = x[i + k] - x[i]
+    for k in range(1, NN_MATCHES + 2):
+        gaps_left[k - 1, k:] = x[k:] - x[:-k]
+        gaps_right[k - 1, :-k] = x[k:] - x[:-k]
+    rows = np.arange(n)
+    lpos = np.zeros(n, dtype=np.intp)
+    rpos = np.zeros(n, dtype=np.intp)
+    for _ in range(NN_MATCHES):
+        active = lpos + rpos < NN_MATCHES
+        dleft = gaps_left[lpos, rows]
+        dright = gaps_right[rpos, rows]
+        left_out = np.isinf(dleft)
+        right_out = np.isinf(dright)
+        inside = ~left_out & ~right_out
+        with np.errstate(invalid="ignore"):
+            tol = np.maximum(dleft, dright) * _NN_TOL
+            closer_right = inside & (dleft - dright > tol)
+            closer_left = inside & ~closer_right & (dright - dleft > tol)
+        tie = inside & ~closer_right & ~closer_left
+        rpos += active & (left_out | closer_right | tie)
+        lpos += active & ((~left_out & right_out) | closer_left | tie)
+    return rows - lpos + offset, rows + rpos + 1 + offset
+
+
+def horner(coefs: FloatArray, u: FloatArray) -> FloatArray:
+    """The polynomial sum_j coefs[j] u^j at every u."""
+    out = np.full(len(u), float(coefs[-1]))
+    for c in coefs[-2::-1]:
+        out *= u
+        out += c
     return out
 
 
@@ -224,12 +285,15 @@ def inverse(gram: FloatArray) -> FloatArray:
 
 
 def meat(scores: FloatArray, cluster: NDArray[np.intp] | None, k_df: int) -> FloatArray:
-    """Sum of outer products of the rows of ``scores`` (n, k); per cluster with the CR1 factor when clustered."""
+    """Sum of outer products of the rows of ``scores`` (n, k); per cluster with the CR1 factor when clustered.
+
+    Products over rows use einsum, not BLAS: threaded BLAS on tall, thin data is slower on a busy machine.
+    """
     if cluster is None:
         if scores.shape[1] == 1:
             column = scores[:, 0]
-            return np.array([[float(np.dot(column, column))]])
-        return np.asarray(scores.T @ scores, dtype=np.float64)
+            return np.array([[float(np.einsum("i,i->", column, column))]])
+        return np.asarray(np.einsum("ij,ik->jk", scores, scores), dtype=np.float64)
     codes, dense = np.unique(cluster, return_inverse=True)
     g = len(codes)
     n = len(cluster)
@@ -240,20 +304,41 @@ def meat(scores: FloatArray, cluster: NDArray[np.intp] | None, k_df: int) -> Flo
 
 @dataclass
 class Fit:
-    """A kernel-weighted polynomial fit in the scaled variable u = (x - c) / scale."""
+    """A kernel-weighted polynomial fit in the scaled variable u = (x - c) / scale, built from power sums.
+
+    The Gram matrix sum_i w_i u_i^(j+k) and the cross-products sum_i w_i u_i^j y_i come from one pass of powers,
+    without forming the n x (order + 1) design: the same numbers as R'WR and R'Wy, at a fraction of the cost.
+    """
 
     beta: FloatArray  # (order + 1, k) coefficients in u
     inv_gram: FloatArray  # (R'WR)^-1
-    design: FloatArray  # R (n, order + 1)
-    weights: FloatArray  # kernel weights (n,)
+    moments: FloatArray  # sum_i w_i u_i^m for m = 0 .. 2 * order + 1
+    xwy: FloatArray  # (order + 1, k): R'Wy
+    u: FloatArray
+    weights: FloatArray
+
+    def row_weights(self, j: int) -> FloatArray:
+        """Each row's weight in coefficient j: w_i * (e_j' (R'WR)^-1 r_i)."""
+        return self.weights * horner(self.inv_gram[:, j], self.u)
+
+    def residuals(self, y: FloatArray) -> FloatArray:
+        """y minus the fitted polynomial, per column."""
+        return np.column_stack([y[:, k] - horner(self.beta[:, k], self.u) for k in range(y.shape[1])])
 
 
 def fit(u: FloatArray, w: FloatArray, y: FloatArray, order: int) -> Fit:
-    design = vander(u, order)
-    weighted = design * w[:, None]
-    inv_gram = inverse(weighted.T @ design)
-    beta = inv_gram @ (weighted.T @ y)
-    return Fit(beta=np.asarray(beta), inv_gram=inv_gram, design=design, weights=w)
+    power = w.copy()
+    moments = np.empty(2 * order + 2)
+    xwy = np.empty((order + 1, y.shape[1]))
+    for m in range(2 * order + 2):
+        if m:
+            power *= u
+        moments[m] = power.sum()
+        if m <= order:
+            xwy[m] = np.einsum("i,ik->k", power, y)
+    gram = np.array([[moments[i + j] for j in range(order + 1)] for i in range(order + 1)])
+    inv_gram = inverse(gram)
+    return Fit(beta=inv_gram @ xwy, inv_gram=inv_gram, moments=moments, xwy=xwy, u=u, weights=w)
 
 
 class NotIdentified(ValueError):
@@ -292,20 +377,20 @@ def side_estimate(side: Side, c: float, h: float, b: float, p: int, kernel: Kern
         raise NotIdentified(f"fewer than {q + 1} distinct values within the bandwidth")
     fit_p = fit(u_h, w_h, y, p)
     fit_q = fit(u_b, w_b, y, q)
-    # bias-corrected linear weights: Q = R_p W_h - (h/b)^(p+1) * (R_q invG_q[p+1]) W_b * L'
-    rw_p = fit_p.design * w_h[:, None]
-    lvec = rw_p.T @ (u_h ** (p + 1))
-    m = (fit_q.design @ fit_q.inv_gram[p + 1, :]) * w_b
-    q_weights = rw_p - (h / b) ** (p + 1) * np.outer(m, lvec)
-    beta_bc = fit_p.inv_gram @ (q_weights.T @ y)
+    # bias-corrected linear weights: Q = R_p W_h - (h/b)^(p+1) * m * L' with m = (R_q invG_q[p+1]) W_b and
+    # L = R_p' W_h u_h^(p+1) (moments p+1 .. 2p+1 of the order-p fit)
+    lvec = fit_p.moments[p + 1 : 2 * p + 2]
+    m = fit_q.row_weights(p + 1)
+    ratio = (h / b) ** (p + 1)
+    beta_bc = fit_p.inv_gram @ (fit_p.xwy - ratio * np.outer(lvec, np.einsum("i,ik->k", m, y)))
     cluster = side.cluster[sl] if side.cluster is not None else None
     if cluster is None:
         res_p = res_q = side.residuals(sl)
     else:
-        res_p = y - fit_p.design @ fit_p.beta
-        res_q = y - fit_q.design @ fit_q.beta
-    ell_p = rw_p @ fit_p.inv_gram[:, 0]  # row i's weight in the intercept (conventional)
-    ell_q = q_weights @ fit_p.inv_gram[:, 0]
+        res_p = fit_p.residuals(y)
+        res_q = fit_q.residuals(y)
+    ell_p = fit_p.row_weights(0)  # row i's weight in the intercept (conventional)
+    ell_q = ell_p - ratio * float(lvec @ fit_p.inv_gram[:, 0]) * m
     return SideEstimate(
         conventional=np.asarray(fit_p.beta[0]),
         bias_corrected=np.asarray(beta_bc[0]),
@@ -322,5 +407,5 @@ def side_estimate(side: Side, c: float, h: float, b: float, p: int, kernel: Kern
 
 def intercept_variance(scores: FloatArray, s: FloatArray, cluster: NDArray[np.intp] | None, k_df: int) -> float:
     """Variance of the combination s of the intercepts whose per-row scores are given."""
-    combined = scores @ s
+    combined = np.einsum("ij,j->i", scores, s)
     return float(meat(combined[:, None], cluster, k_df)[0, 0])

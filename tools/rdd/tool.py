@@ -24,6 +24,25 @@ __all__ = ["density_test", "headline", "rdd", "rdd_at_cutoff"]
 
 
 def _fit(request: RddRequest, prepared: Prepared) -> RdFit:
+    fit = _raw_fit(request, prepared)
+    errors = (fit.conventional.std_error, fit.robust.std_error)
+    if not all(math.isfinite(se) and se > 0 for se in errors):
+        if request.cluster is not None:
+            raise ToolError(
+                "too_few_clusters",
+                f"Within the bandwidth one side of the cutoff has a single '{request.cluster}' cluster, so "
+                "cluster-robust standard errors cannot be computed.",
+                "Cluster by a finer unit, widen the bandwidth, or drop `cluster` if rows are independent.",
+            )
+        raise ToolError(
+            "degenerate_fit",
+            "The outcome does not vary near the cutoff, so no standard error can be computed.",
+            "Check that the outcome column is the metric you meant; a constant outcome has no effect to estimate.",
+        )
+    return fit
+
+
+def _raw_fit(request: RddRequest, prepared: Prepared) -> RdFit:
     try:
         return rd_fit(
             prepared.left,
