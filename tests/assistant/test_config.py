@@ -47,3 +47,10 @@ def test_a_broken_config_file_is_reported_not_fatal(home: Path) -> None:
     (home / "config.toml").write_text("model = [unclosed", encoding="utf-8")
     settings = load_settings(environ={})
     assert any("Ignored" in w for w in settings.warnings)
+
+
+def test_redact_masks_keys_but_not_words_that_contain_sk_dash() -> None:
+    from assistant.config import redact
+
+    text = "task-success rate, risk-adjusted disk-usage-metric; key sk-abc123def456ghi789 and Bearer abcdefghij123"
+    assert redact(text) == "task-success rate, risk-adjusted disk-usage-metric; key [redacted] and [redacted]"
