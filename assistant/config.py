@@ -18,7 +18,9 @@ __all__ = ["Settings", "data_dir", "load_settings", "redact"]
 
 DEFAULT_MODEL = "gpt-4.1-mini"
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
-_SECRET = re.compile(r"((?<![A-Za-z0-9])sk-[A-Za-z0-9_\-]{8,}|(?i:api[-_]?key)=[^&\s]+|(?i:bearer)\s+[A-Za-z0-9._\-]{8,})")
+_SECRET = re.compile(
+    r"((?<![A-Za-z0-9])sk-[A-Za-z0-9_\-]{8,}|(?i:api[-_]?key)=[^&\s]+|(?i:bearer)\s+[A-Za-z0-9._\-]{8,})"
+)
 
 
 def _home() -> Path | None:

@@ -30,7 +30,7 @@ def _kind(result: Mapping[str, Any]) -> str | None:
         return "event_study"
     if result.get("score_histogram"):
         return "propensity"
-    if isinstance(result.get("bins"), Mapping) and (result["bins"].get("left") or result["bins"].get("right")):
+    if isinstance(result.get("bins"), Mapping) and (result["bins"].get("below") or result["bins"].get("above")):
         return "rdd"
     return None
 
@@ -133,13 +133,12 @@ def _propensity(figure: Any, result: Mapping[str, Any]) -> None:
 def _rdd(figure: Any, result: Mapping[str, Any]) -> None:
     axes = figure.add_subplot()
     bins = result["bins"]
-    for side, color in (("left", "C0"), ("right", "C1")):
+    for side, color in (("below", "C0"), ("above", "C1")):
         points = bins.get(side) or {}
-        if points.get("x"):
-            axes.scatter(points["x"], points["y"], s=14, color=color)
-        fit = bins.get(f"fit_{side}") or {}
-        if fit.get("x"):
-            axes.plot(fit["x"], fit["y"], color=color, linewidth=2)
+        if points.get("bin_centers"):
+            axes.scatter(points["bin_centers"], points["bin_means"], s=14, color=color)
+        if points.get("fit_x"):
+            axes.plot(points["fit_x"], points["fit_y"], color=color, linewidth=2)
     cutoff = bins.get("cutoff", result.get("cutoff"))
     if isinstance(cutoff, int | float):
         axes.axvline(cutoff, color="black", linestyle="--", linewidth=0.8)

@@ -107,6 +107,7 @@ class Conversation:
     cancel: threading.Event = field(default_factory=threading.Event)
     store: SessionStore | None = None
     prereg: PreregState = field(default_factory=PreregState)
+    _schemas: dict[str, dict[str, Any]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.store is not None and (restored := load_prereg(self.store.path)) is not None:
@@ -121,10 +122,6 @@ class Conversation:
     def send(self, text: str, emit: Callable[[Event], None]) -> Done:
         """Advance the conversation by one user message; every step is reported through ``emit``."""
         self.cancel.clear()
-        if not self.tools:  # built on first use: the schemas need openai, which start-up does not
-            from assistant.schemas import all_tool_schemas, update_brief_schema, write_prereg_schema
-
-            self.tools = [*all_tool_schemas(), update_brief_schema(), write_prereg_schema()]
         self._append({"role": "user", "content": text})
         self.sources.append(text)
         seen: dict[str, int] = {}
@@ -134,7 +131,7 @@ class Conversation:
             if final_round:
                 emit(Notice(f"Stopped after {self.max_rounds} rounds of tool calls; asking for a summary."))
             try:
-                turn = self._call(emit, tools=[] if final_round else self.tools)
+                turn = self._call(emit, tools=[] if final_round else self._offered_tools())
             except Cancelled:
                 return self._finish(emit, "", complete=False, note="Cancelled.")
             except BackendError as error:
@@ -187,6 +184,24 @@ class Conversation:
         raise AssertionError("unreachable")  # pragma: no cover - the final round has no tools
 
     # -- one model call ------------------------------------------------------------------------------------
+
+    def _offered_tools(self) -> list[dict[str, Any]]:
+        """The schemas for this request: ``tools`` when given (tests), else the scoping tools and the design
+        tools the conversation has reached (see :mod:`assistant.agent.toolsets`). Built on first use: the
+        schemas need openai, which start-up does not."""
+        if self.tools:
+            return self.tools
+        from assistant.agent.toolsets import offered
+        from assistant.schemas import tool_schema, update_brief_schema, write_prereg_schema
+        from tools.registry import tool_names
+
+        if not self._schemas:
+            self._schemas = {"update_brief": update_brief_schema(), "write_prereg": write_prereg_schema()}
+        names = offered(self.messages, tool_names())
+        for name in names:
+            if name not in self._schemas:
+                self._schemas[name] = tool_schema(name)
+        return [*(self._schemas[name] for name in names), self._schemas["update_brief"], self._schemas["write_prereg"]]
 
     def _call(self, emit: Callable[[Event], None], tools: list[dict[str, Any]]) -> AssistantTurn:
         def on_text(text: str) -> None:

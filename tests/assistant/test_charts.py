@@ -54,6 +54,12 @@ def test_plot_result_picks_the_chart_from_the_result() -> None:
     }
     drawn = plot_result(propensity)
     assert drawn[0].startswith("propensity scores by arm") and any("age" in line for line in drawn)
-    rd = {"bins": {"cutoff": 0.0, "left": {"x": [-1.0], "y": [1.0]}, "right": {"x": [1.0], "y": [2.0]}}}
+    rd = {
+        "bins": {
+            "cutoff": 0.0,
+            "below": {"bin_centers": [-1.0], "bin_means": [1.0], "fit_x": [], "fit_y": []},
+            "above": {"bin_centers": [1.0], "bin_means": [2.0], "fit_x": [], "fit_y": []},
+        }
+    }
     assert plot_result(rd)[0].startswith("outcome against the running variable")
     assert plot_result({"summary": "no plot"}) == []

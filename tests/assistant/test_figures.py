@@ -32,10 +32,8 @@ RESULTS: dict[str, dict[str, Any]] = {
         "robust": {"estimate": 1.5, "ci_lower": 1.0, "ci_upper": 2.0},
         "bins": {
             "cutoff": 10.0,
-            "left": {"x": [8.0, 9.0], "y": [1.0, 1.1]},
-            "right": {"x": [11.0, 12.0], "y": [2.6, 2.7]},
-            "fit_left": {"x": [8.0, 10.0], "y": [1.0, 1.2]},
-            "fit_right": {"x": [10.0, 12.0], "y": [2.5, 2.7]},
+            "below": {"bin_centers": [8.0, 9.0], "bin_means": [1.0, 1.1], "fit_x": [8.0, 10.0], "fit_y": [1.0, 1.2]},
+            "above": {"bin_centers": [11.0, 12.0], "bin_means": [2.6, 2.7], "fit_x": [10.0, 12.0], "fit_y": [2.5, 2.7]},
         },
     },
 }

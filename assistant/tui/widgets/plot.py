@@ -91,14 +91,14 @@ def _propensity(result: dict[str, Any]) -> list[str]:
 
 def _rd_plot(bins: dict[str, Any]) -> list[str]:
     series: list[tuple[list[float], list[float], str]] = []
-    for side in ("left", "right"):
-        fit = bins.get(f"fit_{side}") or {}
-        if fit.get("x"):
-            series.append((list(fit["x"]), list(fit["y"]), "·"))
-    for side in ("left", "right"):
+    for side in ("below", "above"):
         points = bins.get(side) or {}
-        if points.get("x"):
-            series.append((list(points["x"]), list(points["y"]), "●"))
+        if points.get("fit_x"):
+            series.append((list(points["fit_x"]), list(points["fit_y"]), "·"))
+    for side in ("below", "above"):
+        points = bins.get(side) or {}
+        if points.get("bin_centers"):
+            series.append((list(points["bin_centers"]), list(points["bin_means"]), "●"))
     cutoff = bins.get("cutoff")
     lines = scatter(series, vertical=cutoff if isinstance(cutoff, int | float) else None)
     if not lines:

