@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from tools.ab_test.models import AbTestRequest, AbTestResult
 from tools.errors import ToolError
 from tools.power.models import PowerRequest, PowerResult
+from tools.rdd.models import RddRequest, RddResult
 from tools.recommend import RecommendMethodRequest, RecommendMethodResult, recommend_method
 from tools.results import ToolRequest, ToolResult
 
@@ -80,6 +81,7 @@ class ToolSpec:
 TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(name="power", request=PowerRequest, result=PowerResult, implementation="tools.power.tool:power"),
     ToolSpec(name="ab_test", request=AbTestRequest, result=AbTestResult, implementation="tools.ab_test.tool:ab_test"),
+    ToolSpec(name="rdd", request=RddRequest, result=RddResult, implementation="tools.rdd.tool:rdd"),
     ToolSpec(
         name="recommend_method",
         request=RecommendMethodRequest,

@@ -61,7 +61,7 @@ _WORDS: dict[str, tuple[str, ...]] = {
     "time": ("period", "month", "week", "date", "day", "year", "quarter", "time"),
     "cohort": ("cohort", "first_treated", "first_period", "adoption", "launch_period", "launched"),
     "treatment": ("treated", "treatment", "opted_in", "opt_in", "enabled", "adopted", "uses_", "took"),
-    "running": ("score", "running", "queries", "points", "usage", "distance", "margin"),
+    "running": ("score", "running", "credits", "queries", "points", "usage", "used", "distance", "margin"),
     "outcome": ("outcome", "converted", "conversion", "revenue", "orders", "tasks", "retention", "retained", "y"),
 }
 _POST_TREATMENT = re.compile(r"post|after|during|outcome|result|since", re.I)
