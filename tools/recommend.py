@@ -52,6 +52,19 @@ TOOL_FOR: dict[str, str | None] = {
 }
 FEW_UNITS = 5
 
+#: How each method is named in sentences.
+METHOD_NAMES: dict[str, str] = {
+    "ab_test": "a randomized A/B test",
+    "cluster_ab_test": "a cluster-randomized A/B test",
+    "diff_in_diff": "difference-in-differences",
+    "synthetic_control": "synthetic control",
+    "rdd": "regression discontinuity",
+    "propensity": "propensity-score adjustment (IPW, matching, AIPW)",
+    "instrumental_variable": "instrumental variables",
+    "interrupted_time_series": "interrupted time series",
+    "not_identifiable": "none",
+}
+
 
 class RecommendMethodRequest(ToolRequest):
     """Recommend the causal design that fits how the change was (or can be) assigned: A/B test, cluster test,
@@ -425,7 +438,7 @@ def _result(request: RecommendMethodRequest, plan: _Plan, identifiable: bool) ->
     elif recommendations:
         top = recommendations[0]
         status = "" if top.available else " (whyscope cannot run it yet)"
-        name = top.method.replace("_", " ")
+        name = METHOD_NAMES[top.method]
         if top.suitability == "recommended":
             summary = f"Recommended design: {name}{status}. {top.why}"
         else:

@@ -154,3 +154,10 @@ def test_through_the_dispatcher_and_deterministic() -> None:
     assert first.model_dump_json() == second.model_dump_json()
     bad = dispatch("recommend_method", {"assignment": "by_coin_flip"})
     assert getattr(bad, "code", None) == "invalid_arguments"
+
+
+def test_the_summary_names_the_design_in_words_and_registered_designs_are_runnable() -> None:
+    result = recommend_method(RecommendMethodRequest(can_randomize=False, assignment="cutoff"))
+    assert result.summary.startswith("Recommended design: regression discontinuity.")
+    top = result.recommendations[0]
+    assert (top.method, top.tool, top.available) == ("rdd", "rdd", "rdd" in tool_names())

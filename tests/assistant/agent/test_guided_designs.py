@@ -1,0 +1,74 @@
+"""The guided mode beyond experiments: it recommends the design, proposes the example dataset and its columns,
+runs the analysis on real data and offers the robustness battery — with no number of its own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.agent.conversation import Conversation, Done, Event, ToolFinished
+from assistant.agent.guided import GuidedBackend
+from assistant.launch import EXAMPLES
+from tools.data import Catalog
+from tools.registry import tool_names
+
+DATA = Path(__file__).resolve().parents[3] / "examples" / "data"
+SCOPING = [
+    "The change under study",
+    "It should help users",
+    "the metric",
+    "eligible users",
+    "users",
+    "comparable users without it",
+    "ship if the metric rises",
+    "a drop in the guardrails would change our mind",
+    "no",  # cannot randomize
+]
+
+
+def catalog() -> Catalog:
+    examples = Catalog()
+    for name, file_name in EXAMPLES.items():
+        if (DATA / file_name).is_file():
+            examples.add(DATA / file_name, name)
+    return examples
+
+
+def converse(answers: list[str]) -> tuple[list[Event], list[Done]]:
+    data = catalog()
+    backend = GuidedBackend(catalog=data)
+    conversation = Conversation(backend, catalog=data)
+    backend.opening()
+    events: list[Event] = []
+    return events, [conversation.send(answer, events.append) for answer in answers]
+
+
+def finished(events: list[Event], name: str) -> ToolFinished:
+    return next(e for e in events if isinstance(e, ToolFinished) and e.name == name)
+
+
+@pytest.mark.skipif("rdd" not in tool_names(), reason="rdd not registered")
+def test_a_cutoff_runs_the_rd_design_on_the_paywall_example() -> None:
+    answers = [*SCOPING, "by a score cutoff", "yes", "ok"]
+    events, dones = converse(answers)
+    assert "Which attached dataset" in dones[-2].text and "'paywall_cutoff'" in dones[-2].text
+    proposal = dones[-1].text
+    assert "outcome=" in proposal and "running=credits_used" in proposal and "Still needed: cutoff" in proposal
+    events, dones = converse([*answers, "outcome=converted_30d; cutoff=10", "no"])
+    rdd = finished(events, "rdd")
+    assert rdd.error is None and rdd.result is not None
+    assert rdd.result["cutoff"] == 10 and rdd.result["outcome"] == "converted_30d"
+    assert rdd.result["summary"] in dones[-2].text
+    assert "robustness checks" in dones[-2].text
+    assert "scoping is complete" in dones[-1].text
+    assert all(d.unverified == () for d in dones)
+
+
+@pytest.mark.skipif("rdd" not in tool_names(), reason="rdd not registered")
+def test_a_column_the_tool_rejects_is_asked_for_again_with_the_tools_words() -> None:
+    answers = [*SCOPING, "by a score cutoff", "yes", "ok", "outcome=no_such_column; cutoff=10"]
+    events, dones = converse(answers)
+    error = finished(events, "rdd").error
+    assert error is not None and error["code"] == "unknown_column"
+    assert error["message"] in dones[-1].text and "Which column holds the outcome" in dones[-1].text
