@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from tools.errors import ToolError
 from tools.refute import checks as generic
@@ -65,13 +66,16 @@ def refute(
     runner = Runner(seed=request.seed, total=total, progress=progress, cancel=cancel, workers=workers)
     runner.step("original analysis", 0)
     results: list[RefuteCheck] = []
-    for name in names:
-        if name in SIMULATED:
-            results.append(_simulated(design, name, request, runner))
-        else:
-            before = runner.done
-            results.append(design.diagnostic(name, runner, n))
-            runner.step(name, max(0, design.steps(name, n) - (runner.done - before)))
+    # One BLAS thread per refit: the refits are small (n x k with k small), where OpenBLAS's own threads spin
+    # and double the CPU time; the parallelism comes from running refits side by side instead.
+    with threadpool_limits(limits=1, user_api="blas"):
+        for name in names:
+            if name in SIMULATED:
+                results.append(_simulated(design, name, request, runner))
+            else:
+                before = runner.done
+                results.append(design.diagnostic(name, runner, n))
+                runner.step(name, max(0, design.steps(name, n) - (runner.done - before)))
     verdict, decided_by = overall(results)
     warnings = list(design.warnings)
     if not (design.original.ci_lower > 0 or design.original.ci_upper < 0):
