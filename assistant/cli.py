@@ -72,6 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="attach a CSV or Parquet file under NAME (repeatable); the request refers to it by name",
     )
     run.add_argument(
+        "--plot",
+        metavar="FILE.png",
+        help="also save the result's figure as PNG (power curve, event study, overlap and balance, RD plot)",
+    )
+    run.add_argument(
         "--plan",
         metavar="PLAN.json",
         help="a frozen pre-registration (whyscope prereg … --format json): the result lists every deviation from it",
@@ -217,6 +222,10 @@ def _tool_run(args: argparse.Namespace) -> int:
         plan = _load_plan(args.plan) if args.plan else None
         request = _read_request(args.request) if args.request is not None else _planned_request(args.name, plan)
         catalog = _attach(args.data) if args.data else None
+        if args.plot is not None and not args.plot.lower().endswith(".png"):
+            raise ToolError(
+                "invalid_plot_path", f"--plot {args.plot}: figures are saved as PNG.", "End the name in .png."
+            )
     except ToolError as error:
         return _fail(error)
     outcome = dispatch(args.name, request, catalog)
@@ -224,9 +233,23 @@ def _tool_run(args: argparse.Namespace) -> int:
         return _fail(outcome)
     if plan is None:
         _write(outcome.model_dump_json(indent=2))
-        return EXIT_OK
-    _write(json.dumps(_checked(args.name, request, outcome, plan, catalog), indent=2, ensure_ascii=False))
+    else:
+        _write(json.dumps(_checked(args.name, request, outcome, plan, catalog), indent=2, ensure_ascii=False))
+    if args.plot is not None:
+        _save_plot(outcome.model_dump(mode="json"), args.plot)
     return EXIT_OK
+
+
+def _save_plot(result: dict[str, Any], path: str) -> None:
+    """The figure beside the JSON; a result without one, or an unwritable path, is a note on stderr."""
+    from assistant.figures import FigureError, save_figure
+
+    try:
+        saved = save_figure(result, path)
+    except FigureError as error:
+        sys.stderr.write(f"[plot] not saved: {error}\n")
+    else:
+        sys.stderr.write(f"[plot] saved {saved}\n")
 
 
 def _load_plan(path: str) -> Any:

@@ -253,3 +253,25 @@ def test_ab_test_bad_column_from_the_shell(capsys: pytest.CaptureFixture[str], t
     assert code == 2
     assert error_of(out)["code"] == "unknown_dataset"
     assert "exp" in error_of(out)["hint"]
+
+
+def test_tool_run_saves_the_figure_beside_the_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    figure = tmp_path / "power.png"
+    code = main(["tool", "run", "power", "--json", json.dumps(POWER), "--plot", str(figure)])
+    captured = capsys.readouterr()
+    assert code == 0 and json.loads(captured.out)["curve"]
+    assert figure.read_bytes()[:4] == b"\x89PNG" and f"[plot] saved {figure}" in captured.err
+
+
+def test_tool_run_refuses_a_plot_name_that_is_not_png(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out = run_cli(capsys, "tool", "run", "power", "--json", json.dumps(POWER), "--plot", str(tmp_path / "a.pdf"))
+    assert code == 2 and error_of(out)["code"] == "invalid_plot_path"
+    assert not (tmp_path / "a.pdf").exists()
+
+
+def test_tool_run_with_a_result_that_has_no_figure_says_so(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    request = {"can_randomize": True}
+    code = main(["tool", "run", "recommend_method", "--json", json.dumps(request), "--plot", str(tmp_path / "r.png")])
+    captured = capsys.readouterr()
+    assert code == 0 and "[plot] not saved: This result has no figure" in captured.err
+    assert not (tmp_path / "r.png").exists()
