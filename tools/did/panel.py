@@ -18,7 +18,7 @@ from tools.data.names import display_name
 from tools.did.models import DiffInDiffRequest, PeriodLabel
 from tools.errors import ToolError
 
-__all__ = ["NEVER", "Panel", "prepare_panel"]
+__all__ = ["NEVER", "Panel", "dense_codes", "prepare_panel"]
 
 #: Cohort code of a never-treated unit: later than any period, so ``period >= cohort`` is never true.
 NEVER = np.int64(1) << 40
@@ -95,6 +95,16 @@ def _numeric(series: pd.Series, name: str, role: str) -> FloatArray:
 
 
 def _factorize(series: pd.Series) -> tuple[IntArray, int]:
+    """Dense integer codes (-1 for missing) and their count. Integer IDs in a compact range are coded by offset
+    (an O(n) bincount, no hashing); anything else goes through ``pandas.factorize``."""
+    if pd.api.types.is_integer_dtype(series.dtype) and isinstance(series.dtype, np.dtype) and len(series):
+        values = series.to_numpy()
+        low, high = int(values.min()), int(values.max())
+        if high - low <= 4 * len(values) + 1024:
+            offset = (values - low).astype(np.int64)
+            present = np.bincount(offset) > 0
+            dense = np.cumsum(present) - 1
+            return dense[offset].astype(np.int64), int(present.sum())
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
     return np.asarray(codes, dtype=np.int64), len(uniques)
 
@@ -145,6 +155,8 @@ def _period_values(series: pd.Series, name: str) -> tuple[NDArray[np.int64], boo
         if stamps.dt.tz is not None:
             stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
         return np.asarray(stamps.to_numpy(dtype="datetime64[ns]").astype(np.int64)), True
+    if pd.api.types.is_integer_dtype(series.dtype) and isinstance(series.dtype, np.dtype):
+        return np.asarray(series.to_numpy(), dtype=np.int64), False
     if pd.api.types.is_numeric_dtype(series.dtype):
         values = series.to_numpy(dtype=np.float64, na_value=np.nan)
         present = values[~np.isnan(values)]
@@ -267,14 +279,21 @@ def prepare_panel(request: DiffInDiffRequest, frame: pd.DataFrame) -> Panel:
     if rows is not None and len(rows) == 0:
         raise ToolError("no_data_rows", "No row has all the needed values.", "Check the columns for missing values.")
     unit_raw = take(unit_codes)
-    unit, n_units = _dense(np.asarray(unit_raw, dtype=np.int64))
+    unit, n_units = dense_codes(np.asarray(unit_raw, dtype=np.int64))
     keys = np.asarray(take(time_key), dtype=np.int64)
-    first_seen, uniques = pd.factorize(keys)
-    order = np.argsort(uniques)
-    period_keys = np.asarray(uniques, dtype=np.int64)[order]
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    time = rank[first_seen]
+    low, high = int(keys.min()), int(keys.max())
+    if high - low <= 4 * len(keys) + 1024:  # integer periods: codes by offset, in calendar order
+        offset = keys - low
+        present = np.bincount(offset) > 0
+        period_keys = np.flatnonzero(present).astype(np.int64) + low
+        time = (np.cumsum(present) - 1)[offset].astype(np.int64)
+    else:  # timestamps (nanoseconds): hash, then order the few distinct periods
+        first_seen, uniques = pd.factorize(keys)
+        order = np.argsort(uniques)
+        period_keys = np.asarray(uniques, dtype=np.int64)[order]
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        time = rank[first_seen]
     n_periods = len(period_keys)
     if n_periods < 2:
         raise ToolError(
@@ -294,7 +313,7 @@ def prepare_panel(request: DiffInDiffRequest, frame: pd.DataFrame) -> Panel:
             unit, np.asarray(take(cohort_key)), np.asarray(take(cohort_never)), period_keys, n_units, request, notes
         )
     if cluster_all is not None:
-        cluster, n_clusters = _dense(np.asarray(take(cluster_all), dtype=np.int64))
+        cluster, n_clusters = dense_codes(np.asarray(take(cluster_all), dtype=np.int64))
     else:
         cluster, n_clusters = unit, n_units
     weights = None if weights_all is None else np.asarray(take(weights_all), dtype=np.float64)
@@ -317,8 +336,8 @@ def prepare_panel(request: DiffInDiffRequest, frame: pd.DataFrame) -> Panel:
     )
 
 
-def _dense(codes: IntArray) -> tuple[IntArray, int]:
-    """Codes renumbered 0..k-1 (in order of first appearance is not needed: any dense numbering)."""
+def dense_codes(codes: IntArray) -> tuple[IntArray, int]:
+    """Non-negative codes renumbered 0..k-1 in their sorted order (a bincount, no hashing), and k."""
     present = np.bincount(codes)
     if (present > 0).all():
         return codes, len(present)

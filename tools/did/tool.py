@@ -26,7 +26,7 @@ from tools.did.models import (
     GroupTimeEstimate,
     PretrendTest,
 )
-from tools.did.panel import NEVER, Panel, prepare_panel
+from tools.did.panel import NEVER, Panel, dense_codes, prepare_panel
 from tools.did.twfe import (
     EventStudy,
     EventStudyFit,
@@ -180,7 +180,7 @@ def diff_in_diff(request: DiffInDiffRequest, data: pd.DataFrame | None = None) -
         pretrend = None if study is None else _pretrend(pretrend_f(study, sample.n_clusters), "twfe_event_study", alpha)
         source = "twfe_event_study"
         n_obs, n_units, n_clusters = len(sample.y), sample.fe.n_units, sample.n_clusters
-        treated_clusters = len(np.unique(sample.cluster[sample.cohort_row != NEVER]))
+        treated_clusters = int(np.count_nonzero(np.bincount(sample.cluster[sample.cohort_row != NEVER])))
         codes, sizes = np.unique(panel.cohort[panel.cohort != NEVER], return_counts=True)
         cohort_sizes = {int(c): int(s) for c, s in zip(codes, sizes, strict=True)}
         n_never = int((panel.cohort == NEVER).sum())
@@ -324,19 +324,20 @@ def _placebo(panel: Panel, alpha: float) -> Estimate | None:
         return None
     rows = np.flatnonzero((panel.time < first) & (panel.cohort[panel.unit] != 0))
     fake = np.where(ever, first // 2, NEVER).astype(np.int64)
-    units, unit = np.unique(panel.unit[rows], return_inverse=True)
-    clusters, cluster = np.unique(panel.cluster[rows], return_inverse=True)
+    present = np.bincount(panel.unit[rows], minlength=panel.n_units) > 0
+    unit, n_units = dense_codes(panel.unit[rows])
+    cluster, n_clusters = dense_codes(panel.cluster[rows])
     sub = replace(
         panel,
         y=panel.y[rows],
-        unit=unit.astype(np.int64),
-        n_units=len(units),
+        unit=unit,
+        n_units=n_units,
         time=panel.time[rows],
         n_periods=first,
-        cohort=fake[units],
+        cohort=fake[present],
         weights=None if panel.weights is None else panel.weights[rows],
-        cluster=cluster.astype(np.int64),
-        n_clusters=len(clusters),
+        cluster=cluster,
+        n_clusters=n_clusters,
         covariates=None if panel.covariates is None else panel.covariates[rows],
     )
     try:

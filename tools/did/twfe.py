@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import special, stats
+from scipy import special
 
-from tools.did.panel import NEVER, Panel
+from tools.did.panel import NEVER, Panel, dense_codes
 from tools.did.within import Fit, Regressors, drop_singletons, fit_within, regressors
 from tools.errors import ToolError
 from tools.results import Estimate
@@ -94,8 +96,7 @@ def regression_sample(panel: Panel) -> Sample:
 
 
 def _recode(codes: IntArray) -> tuple[IntArray, int]:
-    uniques, dense = np.unique(codes, return_inverse=True)
-    return dense.astype(np.int64), len(uniques)
+    return dense_codes(codes)
 
 
 def _columns(sample: Sample, columns: list[FloatArray]) -> list[FloatArray]:
@@ -123,8 +124,8 @@ def static_twfe(sample: Sample, covariate_names: list[str], with_covariance: boo
 def estimate_t(value: float, variance: float, df: int, alpha: float) -> Estimate:
     """An estimate with t(df) interval and two-sided p-value."""
     se = float(np.sqrt(max(variance, 0.0)))
-    crit = float(stats.t.ppf(1 - alpha / 2, df))
-    p = float(2 * stats.t.sf(abs(value) / se, df)) if se > 0 else (1.0 if value == 0 else 0.0)
+    crit = float(special.stdtrit(df, 1 - alpha / 2))
+    p = float(2 * special.stdtr(df, -abs(value) / se)) if se > 0 else (1.0 if value == 0 else 0.0)
     return Estimate(
         estimate=value, std_error=se, ci_lower=value - crit * se, ci_upper=value + crit * se, p_value=min(p, 1.0),
         alpha=alpha,
@@ -172,21 +173,18 @@ def event_study(
             "Use reference_period=-1, or a lead that exists in the data and inside `leads`.",
         )
     binned = np.clip(relative, low, high)
-    periods, counts = np.unique(binned, return_counts=True)
-    count_of = {int(e): int(c) for e, c in zip(periods, counts, strict=True)}
+    tally = np.bincount(binned - low, minlength=high - low + 1)
+    periods = np.flatnonzero(tally) + low
+    count_of = {int(e): int(tally[e - low]) for e in periods}
     event_periods = [int(e) for e in periods if e != reference_period]
     # column order for the collinearity pass: the most distant lead last, so that it is the one dropped when the
     # design is short of rank (no never-treated units leave one relative period unidentified)
     order = event_periods[1:] + event_periods[:1] if event_periods and event_periods[0] < 0 else event_periods
-    ever_rows = np.flatnonzero(ever)
-    columns = []
-    for e in order:
-        col = np.zeros(len(sample.y))
-        col[ever_rows[binned == e]] = 1.0
-        columns.append(col)
     names = [f"rel_{e}" for e in order]
+    covariates = [] if sample.covariates is None else list(sample.covariates.T)
+    columns = _Indicators(np.flatnonzero(ever), binned, order, len(sample.y), covariates)
     fit = fit_within(
-        sample.y, _columns(sample, columns), [*names, *covariate_names], sample.fe, sample.cluster, sample.n_clusters,
+        sample.y, columns, [*names, *covariate_names], sample.fe, sample.cluster, sample.n_clusters,
         droppable=set(names), with_covariance=with_covariance,
     )  # fmt: skip
     dropped = sorted(int(n[4:]) for n in fit.dropped)
@@ -207,6 +205,35 @@ def event_study(
         dropped=fit.dropped,
     )
     return EventStudy(fit, sorted(kept), count_of, reference_period, dropped)
+
+
+class _Indicators(Sequence[FloatArray]):
+    """The event-time indicator columns, built one at a time when the regression asks for them (then the
+    covariates): the dense n x k design never exists, only its demeaned copy."""
+
+    def __init__(
+        self, rows: IntArray, binned: IntArray, order: list[int], n: int, covariates: list[FloatArray]
+    ) -> None:
+        self.rows, self.binned, self.order, self.n, self.covariates = rows, binned, order, n, covariates
+
+    def __len__(self) -> int:
+        return len(self.order) + len(self.covariates)
+
+    @overload
+    def __getitem__(self, index: int) -> FloatArray: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[FloatArray]: ...
+    def __getitem__(self, index: int | slice) -> FloatArray | Sequence[FloatArray]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if not -len(self) <= index < len(self):
+            raise IndexError(index)
+        index %= len(self)
+        if index >= len(self.order):
+            return np.ascontiguousarray(self.covariates[index - len(self.order)])
+        column = np.zeros(self.n)
+        column[self.rows[self.binned == self.order[index]]] = 1.0
+        return column
 
 
 def _reorder(covariance: FloatArray, cols: list[int], n_event: int) -> FloatArray:

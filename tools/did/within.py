@@ -105,7 +105,7 @@ def _is_grid(unit: IntArray, time: IntArray) -> bool:
     """Whether row (i, t) of the reshaped codes holds unit i' (the same along the row) and period t."""
     if not (time == np.arange(time.shape[1])).all() or not (unit == unit[:, :1]).all():
         return False
-    return bool(len(np.unique(unit[:, 0])) == unit.shape[0])
+    return bool((np.bincount(unit[:, 0], minlength=unit.shape[0]) == 1).all())
 
 
 def _grid(x: FloatArray, fe: Regressors) -> FloatArray:
@@ -128,13 +128,13 @@ def demean(x: FloatArray, fe: Regressors, out: FloatArray | None = None) -> Floa
     if fe.layout is not None:
         # rows i, columns t (any unit order): x - row mean - weighted column mean + weighted grand mean
         grid, target = _grid(x, fe), _grid(out, fe)
-        row_mean = grid.mean(axis=1, keepdims=True)
+        row_mean = grid.mean(axis=1)
         if w is None:
             col_mean = grid.mean(axis=0)
         else:
             unit_weight = _grid(w, fe)[:, 0]
-            col_mean = unit_weight @ grid / unit_weight.sum()
-        np.subtract(grid, row_mean, out=target)
+            col_mean = (unit_weight / unit_weight.sum()) @ grid
+        np.subtract(grid, row_mean[:, None], out=target)
         target -= col_mean - float(col_mean.mean())
         return out
     if fe.closed_form:
@@ -228,21 +228,27 @@ def crv1(
     """CRV1 covariance with pyfixest's default small-sample correction (see the module docstring); the scores
     are the rows of ``xw`` (weighted demeaned regressors) times the residuals."""
     n, k = xw.shape
-    scores = xw * resid[:, None]
-    if cluster is fe.unit and fe.layout == "unit_major":
-        sums = scores.reshape(fe.n_units, fe.n_periods, k).sum(axis=1)
+    if cluster is fe.unit and fe.layout is not None:
+        # per unit: sum over its periods of x~ u~, as one batched product on the units x periods grid
+        residual = _grid(resid, fe)
+        sums = np.empty((n_clusters, k))
+        for j in range(k):
+            sums[:, j] = (_grid(np.ascontiguousarray(xw[:, j]), fe) * residual).sum(axis=1)
     else:
         sums = np.empty((n_clusters, k))
         for j in range(k):
-            sums[:, j] = np.bincount(cluster, weights=scores[:, j], minlength=n_clusters)
+            sums[:, j] = np.bincount(cluster, weights=xw[:, j] * resid, minlength=n_clusters)
     meat = sums.T @ sums
     bread_inv = np.linalg.inv(bread)
     k_fe = fe.n_units + fe.n_periods - 1  # n_fe = 2: one level of the second effect is redundant
-    nested = [
-        levels
-        for levels, codes in ((fe.n_units, fe.unit), (fe.n_periods, fe.time))
-        if _nested(codes, levels, cluster, n_clusters)
-    ]
+    if cluster is fe.unit:  # the unit effect is nested; the period effect is not (every period has 2+ units)
+        nested = [fe.n_units]
+    else:
+        nested = [
+            levels
+            for levels, codes in ((fe.n_units, fe.unit), (fe.n_periods, fe.time))
+            if _nested(codes, levels, cluster, n_clusters)
+        ]
     df_k = k + k_fe - sum(nested) + len(nested)
     g = n_clusters
     adjust = (n - 1) / (n - df_k) * g / (g - 1)
