@@ -45,6 +45,7 @@ HELP = """Commands (no model needed):
 /run TOOL {json}      run any tool with a JSON request
 /export PATH          save the transcript as Markdown
 /prereg [PATH|freeze] show the pre-registration, freeze it, or write it (.md, .html, .json)
+/plot [PATH.png]      save the latest figure (power curve, event study, overlap, RD plot) as PNG
 /model                which model (or the guided mode) is answering
 /clear                clear the chat view (the session is kept)
 /quit                 leave
@@ -343,6 +344,8 @@ class WhyscopeApp(App[None]):
             )
         elif name == "/prereg":
             self.prereg(rest)
+        elif name == "/plot":
+            await self._plot(chat, rest)
         elif name == "/export":
             self.export(rest)
         elif name == "/load":
@@ -363,6 +366,34 @@ class WhyscopeApp(App[None]):
         else:
             await chat.mount(NoticeMessage(f"Unknown command {name}; /help lists them.", kind="error"))
         chat.scroll_end(animate=False)
+
+    async def _plot(self, chat: VerticalScroll, rest: str) -> None:
+        from assistant.figures import has_figure
+
+        latest = next(
+            (card for card in reversed(list(self._cards.values())) if card.result and has_figure(card.result)), None
+        )
+        if latest is None or latest.result is None:
+            await chat.mount(NoticeMessage("No figure yet: run power, diff_in_diff, propensity or rdd first.", "error"))
+            return
+        self.save_plot(latest.result, rest or f"{latest.tool_name}.png", latest.tool_name)
+
+    @work(thread=True, exit_on_error=False, group="commands")
+    def save_plot(self, result: dict[str, Any], path: str, title: str) -> None:
+        from pathlib import Path
+
+        from assistant.figures import FigureError, save_figure
+
+        target = Path(path).expanduser()
+        if target.exists():
+            self.post_message(CommandOutput(f"{target} exists; choose another name: /plot PATH.png", "error"))
+            return
+        try:
+            saved = save_figure(result, target, title=title)
+        except FigureError as error:
+            self.post_message(CommandOutput(str(error), "error"))
+            return
+        self.post_message(CommandOutput(f"Saved the {title} figure to {saved.resolve()}"))
 
     def _tool_request(self, name: str, rest: str) -> tuple[str, dict[str, Any]] | str:
         if name == "/run":

@@ -258,3 +258,26 @@ async def test_an_oversized_message_is_not_sent() -> None:
         await send(pilot, app, "x" * 30_000)
         assert "limit is 20,000" in str(list(app.query(NoticeMessage))[-1].render())
         assert app.session.messages[-1]["role"] == "system"  # nothing reached the conversation
+
+
+async def test_plot_saves_the_latest_figure_and_never_overwrites(tmp_path: Path) -> None:
+    app = WhyscopeApp(Scripted([]))
+    target = tmp_path / "curve.png"
+    async with app.run_test() as pilot:
+        await send(pilot, app, "/plot")
+        assert "No figure yet" in str(list(app.query(NoticeMessage))[-1].render())
+        await send(pilot, app, "/power metric=proportion baseline=0.1 mde=0.1 mde_kind=relative")
+        await pilot.pause(0.2)
+        await send(pilot, app, f"/plot {target}")
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if target.exists() and "Saved" in str(list(app.query(NoticeMessage))[-1].render()):
+                break
+        assert target.read_bytes()[:4] == b"\x89PNG"
+        assert f"Saved the power figure to {target}" in str(list(app.query(NoticeMessage))[-1].render())
+        await send(pilot, app, f"/plot {target}")
+        for _ in range(50):
+            await pilot.pause(0.05)
+            if "exists" in str(list(app.query(NoticeMessage))[-1].render()):
+                break
+        assert "exists; choose another name" in str(list(app.query(NoticeMessage))[-1].render())
