@@ -221,7 +221,8 @@ class GuidedBackend:
         if key is None:
             self.pending = None
             return self._say(
-                prefix + "The scoping is complete: the brief holds your answers, and the tools' results are above.",
+                prefix + "The scoping is complete: the brief holds your answers, and the tools' results are above. "
+                "Type /prereg to see the pre-registration drawn from them, or /plot to save the latest figure.",
                 on_text,
             )
         self.pending = key
