@@ -58,7 +58,8 @@ class LogitFit:
 
 
 def _log_likelihood(eta: FloatArray, d: FloatArray) -> float:
-    return float(d @ eta - np.sum(np.logaddexp(0.0, eta)))
+    softplus = np.maximum(eta, 0.0) + np.log1p(np.exp(-np.abs(eta)))  # log(1 + exp(eta)), stably
+    return float(d @ eta - softplus.sum())
 
 
 def _raw_hessian(x: FloatArray, w: FloatArray) -> FloatArray:

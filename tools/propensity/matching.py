@@ -23,6 +23,10 @@ IntArray = NDArray[np.intp]
 VARIANCE_NEIGHBOURS = 2
 #: Neighbours per arm used to estimate cov(X, Y | score) for the estimated-score adjustment.
 COVARIANCE_NEIGHBOURS = 2
+#: The estimated-score adjustment averages over at most about this many units (an evenly spread subsample).
+ADJUSTMENT_ROWS = 100_000
+#: Neighbour groups up to this size are summed directly rather than through prefix sums.
+SMALL_GROUP = 8
 
 
 def knn_ranges(query: FloatArray, pool: FloatArray, k: int) -> tuple[IntArray, IntArray]:
@@ -104,16 +108,37 @@ def _scatter(target: FloatArray, first: IntArray, last: IntArray, weight: FloatA
     target -= np.bincount(last, weights=weight, minlength=size)[:size]
 
 
-def _local_covariance(values: FloatArray, x: FloatArray, y: FloatArray, query: FloatArray) -> FloatArray:
-    """cov(X, Y) among the nearest units of one arm (sorted by ``values``) to each query score (rows: queries)."""
+def _local_covariance(
+    values: FloatArray, x_all: FloatArray, x_rows: IntArray, y: FloatArray, query: FloatArray
+) -> FloatArray:
+    """cov(X, Y) among the nearest units of one arm to each query score (rows: queries).
+
+    The arm's units are sorted by ``values``; their outcomes are ``y`` and their covariates ``x_all[x_rows]``.
+    """
     first, last = knn_ranges(query, values, min(COVARIANCE_NEIGHBOURS, len(values)))
+    size = (last - first).astype(np.float64)
+    widest = int((last - first).max())
+    if widest <= SMALL_GROUP:
+        # groups of a few units: add them up directly (cheaper than prefix sums over the whole arm)
+        group_x = np.zeros((len(query), x_all.shape[1]))
+        group_y = np.zeros(len(query))
+        group_xy = np.zeros((len(query), x_all.shape[1]))
+        for offset in range(widest):
+            index = np.minimum(first + offset, len(values) - 1)
+            inside = (first + offset < last).astype(np.float64)
+            rows, ys = x_all[x_rows[index]] * inside[:, None], y[index] * inside
+            group_x += rows
+            group_y += ys
+            group_xy += rows * ys[:, None]
+        covariance = (group_xy - group_x * (group_y / size)[:, None]) / np.maximum(size - 1.0, 1.0)[:, None]
+        return np.asarray(covariance, dtype=np.float64)
+    x = x_all[x_rows]
     xc = x - x.mean(axis=0)
     yc = y - y.mean()
     zero = np.zeros((1, x.shape[1]))
     sum_x = np.concatenate((zero, np.cumsum(xc, axis=0)))
     sum_xy = np.concatenate((zero, np.cumsum(xc * yc[:, None], axis=0)))
     sum_y = np.concatenate(([0.0], np.cumsum(yc)))
-    size = (last - first).astype(np.float64)
     group_x = sum_x[last] - sum_x[first]
     group_y = sum_y[last] - sum_y[first]
     group_xy = sum_xy[last] - sum_xy[first]
@@ -156,10 +181,9 @@ def match_estimate(
     model: tuple[FloatArray, FloatArray] | None = None,
 ) -> MatchResult:
     """Matching estimate of the ATT or ATE on ``score`` (the logit of the propensity score)."""
-    treated_index = np.flatnonzero(treated)
-    control_index = np.flatnonzero(~treated)
-    t_order = treated_index[np.argsort(score[treated_index], kind="stable")]
-    c_order = control_index[np.argsort(score[control_index], kind="stable")]
+    order = np.argsort(score, kind="stable")
+    in_treated = treated[order]
+    t_order, c_order = order[in_treated], order[~in_treated]  # each arm sorted by score (ties by position)
     t_score, c_score = score[t_order], score[c_order]
     t_y, c_y = outcome[t_order], outcome[c_order]
     to_control = _match_arm(t_score, c_score, c_y, k, caliper)
@@ -178,7 +202,7 @@ def match_estimate(
         if with_se:
             sigma2 = _own_variance(c_score, c_y)
             variance = (np.sum((gaps - estimate) ** 2) + np.sum((use**2 - use2) * sigma2)) / n_used**2
-            std_error = _adjusted(variance, score, treated, outcome, model, estimand, k, estimate)
+            std_error = _adjusted(variance, score, treated, outcome, model, estimand, k, estimate, order)
         return MatchResult(estimate, std_error, n_used, int((~ok).sum()), 0, weights)
     to_treated = _match_arm(c_score, t_score, t_y, k, caliper)
     ok_t, ok_c = to_control.matched, to_treated.matched
@@ -200,7 +224,7 @@ def match_estimate(
             (use_c**2 + 2 * use_c * ok_c - use2_c) * sigma2_c
         )
         variance = (np.sum((gaps - estimate) ** 2) + extra) / n_used**2
-        std_error = _adjusted(variance, score, treated, outcome, model, estimand, k, estimate)
+        std_error = _adjusted(variance, score, treated, outcome, model, estimand, k, estimate, order)
     return MatchResult(estimate, std_error, n_used, int((~ok_t).sum()), int((~ok_c).sum()), weights)
 
 
@@ -213,12 +237,13 @@ def _adjusted(
     estimand: str,
     k: int,
     estimate: float,
+    order: IntArray,
 ) -> float:
     """The standard error, with the estimated-score adjustment when the propensity model is given."""
     if model is not None:
         x, covariance = model
         adjusted = variance + estimated_score_adjustment(
-            score, treated, outcome, x, covariance, estimand=estimand, k=k, estimate=estimate
+            score, treated, outcome, x, covariance, estimand=estimand, k=k, estimate=estimate, order=order
         )
         if adjusted > 0:  # a finite-sample failure of the adjustment keeps the known-score variance
             variance = adjusted
@@ -235,6 +260,7 @@ def estimated_score_adjustment(
     estimand: str,
     k: int,
     estimate: float,
+    order: IntArray | None = None,
 ) -> float:
     """Abadie and Imbens (2016): the change in the matching estimator's variance because the score was estimated.
 
@@ -243,35 +269,37 @@ def estimated_score_adjustment(
     respect to the coefficients and c = g + E[(cov(X, mu1 | e) + e/(1-e) cov(X, mu0 | e)) f] / E[e]; conditional
     covariances and mu come from matching on the score.
     """
-    e = 1.0 / (1.0 + np.exp(-score))
-    density = e * (1.0 - e)
-    design = np.column_stack((np.ones(len(score)), x))
-    treated_index = np.flatnonzero(treated)
-    control_index = np.flatnonzero(~treated)
-    t_order = treated_index[np.argsort(score[treated_index], kind="stable")]
-    c_order = control_index[np.argsort(score[control_index], kind="stable")]
-    cov1 = _local_covariance(score[t_order], design[t_order], outcome[t_order], score)
-    cov0 = _local_covariance(score[c_order], design[c_order], outcome[c_order], score)
+    # every sum below is an average over units, so order is free: work in the order of the score (searches and
+    # gathers run forwards); above ADJUSTMENT_ROWS units the averages run over an evenly spread subsample of them
+    # (neighbours still come from every unit), which moves the adjustment by well under its own noise
+    if order is None:
+        order = np.argsort(score, kind="stable")
+    score, treated, outcome = score[order], treated[order], outcome[order]  # x stays put: gathered when needed
     n = len(score)
+    n_treated = int(treated.sum())
+    rows = np.arange(0, n, max(1, n // ADJUSTMENT_ROWS))
+    t_rows, c_rows = np.flatnonzero(treated), np.flatnonzero(~treated)
+    at = score[rows]
+    e = 1.0 / (1.0 + np.exp(-at))
+    density = e * (1.0 - e)
+    cov1 = _local_covariance(score[t_rows], x, order[t_rows], outcome[t_rows], at)
+    cov0 = _local_covariance(score[c_rows], x, order[c_rows], outcome[c_rows], at)
     if estimand == "ATE":
         terms = (cov1 / e[:, None] + cov0 / (1.0 - e)[:, None]) * density[:, None]
-        return -_quadratic(terms, n, covariance)
-    # mu1 - mu0 at every unit: own outcome in its own arm, the mean of its k nearest matches in the other
-    to_control = _match_arm(score[t_order], score[c_order], outcome[c_order], k, None)
-    to_treated = _match_arm(score[c_order], score[t_order], outcome[t_order], k, None)
-    gap = np.empty(n)
-    gap[t_order] = outcome[t_order] - to_control.counterfactual
-    gap[c_order] = to_treated.counterfactual - outcome[c_order]
-    n_treated = len(t_order)
-    g_terms = design * ((gap - estimate) * density)[:, None]
-    c_terms = g_terms + (cov1 + (e / (1.0 - e))[:, None] * cov0) * density[:, None]
-    return _quadratic(g_terms, n_treated, covariance) - _quadratic(c_terms, n_treated, covariance)
-
-
-def _quadratic(terms: FloatArray, divisor: int, covariance: FloatArray) -> float:
-    """An unbiased estimate of c'Vc for c = E[terms] * n / divisor, estimated by terms.sum(0) / divisor: the
-    square of the noisy estimate minus its own sampling variance, trace(V Var(c))."""
-    c = terms.sum(axis=0) / divisor
-    centred = terms - terms.mean(axis=0)
-    sampling = centred.T @ centred / divisor**2
-    return float(c @ covariance @ c - np.sum(covariance * sampling))
+        c = np.concatenate(([0.0], terms.mean(axis=0)))  # the intercept has no conditional covariance
+        return float(-(c @ covariance @ c))
+    # mu1 - mu0 at each unit: its own outcome in its own arm, the mean of its k nearest matches in the other
+    sampled_treated = treated[rows]
+    gap = np.empty(len(rows))
+    own = rows[sampled_treated]
+    gap[sampled_treated] = outcome[own] - _match_arm(score[own], score[c_rows], outcome[c_rows], k, None).counterfactual
+    own = rows[~sampled_treated]
+    gap[~sampled_treated] = (
+        _match_arm(score[own], score[t_rows], outcome[t_rows], k, None).counterfactual - outcome[own]
+    )
+    scale = n / n_treated  # E[.] / E[e] with E[e] estimated by the treated share
+    weight = (gap - estimate) * density
+    g = np.concatenate(([weight.mean()], weight @ x[order[rows]] / len(rows))) * scale
+    local = ((cov1 + (e / (1.0 - e))[:, None] * cov0) * density[:, None]).mean(axis=0) * scale
+    c = g + np.concatenate(([0.0], local))
+    return float(-(c @ covariance @ c) + g @ covariance @ g)
