@@ -42,7 +42,7 @@ def test_did_placebo_moves_whole_units_between_cohorts_keeping_cohort_sizes() ->
         seen.append(altered)
         return original(altered, request)
 
-    design.estimate = capture  # type: ignore[method-assign]
+    design.estimate = capture  # type: ignore[method-assign,assignment]
     design.placebo(np.random.default_rng(1))
     placebo = seen[0]
     per_unit = placebo.groupby("unit")["first"].nunique()
