@@ -321,3 +321,10 @@ def test_opt_in_example_recovers_the_true_effect_and_warns_about_the_post_treatm
         data,
     )
     assert any("sessions_post" in w for w in with_post.warnings)
+
+
+def test_binary_outcome_whose_logistic_model_separates_falls_back_with_a_warning() -> None:
+    data = frame()
+    data["y"] = ((data["d"] == 0) & (data["x1"] > 0)).astype(int)  # among controls, x1 > 0 decides y exactly
+    result = propensity(request(methods=["aipw"]), data)
+    assert any("linear probability model" in w for w in result.warnings)

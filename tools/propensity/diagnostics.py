@@ -18,18 +18,18 @@ HISTOGRAM_BINS = 20
 BLOCK_ROWS = 1 << 14
 
 
-def _weighted_moments(x: FloatArray, weights: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Weighted means and variances of every column of ``x`` under each weight column (one pass over x)."""
+def _weighted_moments(x: FloatArray, weights: list[FloatArray]) -> tuple[FloatArray, FloatArray]:
+    """Weighted means and variances of every column of ``x`` under each weight vector (one pass over x)."""
     center = x[:: max(1, len(x) // 50_000)].mean(axis=0)
     k = x.shape[1]
-    first_moment = np.zeros((weights.shape[1], k))
-    second_moment = np.zeros((weights.shape[1], k))
+    first_moment = np.zeros((len(weights), k))
+    second_moment = np.zeros((len(weights), k))
     for first in range(0, len(x), BLOCK_ROWS):
         block = x[first : first + BLOCK_ROWS] - center
-        w = weights[first : first + BLOCK_ROWS]
+        w = np.column_stack([column[first : first + BLOCK_ROWS] for column in weights])
         first_moment += w.T @ block
         second_moment += w.T @ (block * block)
-    totals = weights.sum(axis=0)[:, None]
+    totals = np.array([column.sum() for column in weights])[:, None]
     mean = first_moment / totals
     variance = np.maximum(second_moment / totals - mean**2, 0.0)
     return mean + center, variance
@@ -49,7 +49,7 @@ def balance_table(
         columns += [ipw_weights * d, ipw_weights * (1.0 - d)]
     if match_weights is not None:
         columns += [match_weights * d, match_weights * (1.0 - d)]
-    mean, variance = _weighted_moments(x, np.column_stack(columns))
+    mean, variance = _weighted_moments(x, columns)
     pooled = np.sqrt((variance[0] + variance[1]) / 2.0)
 
     def smd(row: int) -> FloatArray:

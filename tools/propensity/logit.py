@@ -21,7 +21,7 @@ MAX_ITERATIONS = 60
 STEP_TOLERANCE = 1e-9
 #: Above this many rows, once the steps are small, later steps reuse the last X'WX (a chord step: linear but
 #: fast convergence near the optimum, and the costliest product is skipped); the final X'WX is recomputed.
-REUSE_HESSIAN_ROWS = 100_000
+REUSE_HESSIAN_ROWS = 20_000
 REUSE_BELOW_STEP = 0.02
 #: X'WX is accumulated over blocks of rows whose weighted copy stays in cache.
 BLOCK_ROWS = 1 << 14
@@ -30,7 +30,7 @@ BLOCK_ROWS = 1 << 14
 STALL_ITERATIONS = 4
 STALL_STEP = 0.5
 STALL_GAIN = 1e-6
-WARM_START_ROWS = 50_000
+WARM_START_ROWS = 25_000
 #: Steps larger than this (in log-odds per standard deviation) are checked against the likelihood and halved
 #: until it rises; smaller steps are near the optimum, where Newton's method is safe.
 SAFE_STEP = 0.1
@@ -144,7 +144,7 @@ def _transform(center: FloatArray, scale: FloatArray) -> FloatArray:
 def fit_logit(x: FloatArray, d: FloatArray) -> LogitFit:
     """Maximum-likelihood logistic regression of ``d`` (0/1) on ``x`` (n x k, no intercept column)."""
     n, k = x.shape
-    stride = max(1, n // WARM_START_ROWS)
+    stride = n // WARM_START_ROWS if n >= 8 * WARM_START_ROWS else 1
     sample = np.ascontiguousarray(x[::stride])
     # any centring and scaling gives the same maximum; a subsample's moments are cheap and good enough
     center = sample.mean(axis=0) if k else np.zeros(0)

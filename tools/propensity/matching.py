@@ -24,7 +24,7 @@ VARIANCE_NEIGHBOURS = 2
 #: Neighbours per arm used to estimate cov(X, Y | score) for the estimated-score adjustment.
 COVARIANCE_NEIGHBOURS = 2
 #: The estimated-score adjustment averages over at most about this many units (an evenly spread subsample).
-ADJUSTMENT_ROWS = 100_000
+ADJUSTMENT_ROWS = 20_000
 #: Neighbour groups up to this size are summed directly rather than through prefix sums.
 SMALL_GROUP = 8
 

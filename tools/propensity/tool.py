@@ -139,7 +139,12 @@ def _outcome_models(
 
 
 def _run(
-    request: PropensityRequest, prepared: Prepared, fitted: Fitted, method: str, with_se: bool
+    request: PropensityRequest,
+    prepared: Prepared,
+    fitted: Fitted,
+    method: str,
+    with_se: bool,
+    notes: list[str] | None = None,
 ) -> WeightedEstimate | MatchResult:
     if method == "matching":
         result = match_estimate(
@@ -161,6 +166,8 @@ def _run(
             )
         return result
     m1, m0 = _outcome_models(request, prepared, fitted) if method == "aipw" else (None, None)
+    if notes is not None:
+        notes.extend(f"AIPW: {m.note}." for m in (m0, m1) if m is not None and m.note)
     return weighted_estimate(
         fitted.x, fitted.treated, fitted.y, fitted.fit, estimand=request.estimand, m1=m1, m0=m0, with_se=with_se
     )
@@ -209,8 +216,9 @@ def propensity(request: PropensityRequest, data: pd.DataFrame | None) -> Propens
     estimates: list[MethodEstimate] = []
     ipw_weights: FloatArray | None = None
     match: MatchResult | None = None
+    model_notes: list[str] = []
     for method in dict.fromkeys(request.methods):
-        result = _run(request, prepared, fitted, method, with_se=True)
+        result = _run(request, prepared, fitted, method, with_se=True, notes=model_notes)
         assert result.std_error is not None
         if isinstance(result, MatchResult):
             match = result
@@ -273,6 +281,7 @@ def propensity(request: PropensityRequest, data: pd.DataFrame | None) -> Propens
         overlap,
         match,
     )
+    warnings.extend(model_notes)
     return PropensityResult(
         estimand=describe_estimand(request, prepared.treated_value, fitted.trim, fitted.auto_trimmed),
         method=describe_method("all", request),
