@@ -29,11 +29,11 @@ from tools.results import ToolRequest, ToolResult
 if TYPE_CHECKING:
     import pandas as pd
 
-    from tools.data import Catalog
+    from tools.data import Catalog, Dataset
 
 __all__ = ["TOOLS", "ToolSpec", "dispatch", "get_tool", "tool_names"]
 
-ToolFunction = Callable[[Any, "pd.DataFrame | None"], ToolResult]
+ToolFunction = Callable[[Any, Any], ToolResult]  # (request, frame or Dataset or None)
 
 #: Longest raw argument string accepted from a caller (a tool request is small; anything larger is abuse).
 MAX_ARGUMENT_CHARS = 100_000
@@ -51,6 +51,9 @@ class ToolSpec:
     request: type[ToolRequest]
     result: type[ToolResult]
     implementation: ToolFunction | str
+    #: The tool receives the catalog's :class:`~tools.data.Dataset` (it reads ``frame`` itself, or streams a
+    #: large Parquet file not read yet) instead of a copy of the frame.
+    takes_dataset: bool = False
 
     @property
     def function(self) -> ToolFunction:
@@ -80,7 +83,13 @@ class ToolSpec:
 
 TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(name="power", request=PowerRequest, result=PowerResult, implementation="tools.power.tool:power"),
-    ToolSpec(name="ab_test", request=AbTestRequest, result=AbTestResult, implementation="tools.ab_test.tool:ab_test"),
+    ToolSpec(
+        name="ab_test",
+        request=AbTestRequest,
+        result=AbTestResult,
+        implementation="tools.ab_test.tool:ab_test",
+        takes_dataset=True,
+    ),
     ToolSpec(name="rdd", request=RddRequest, result=RddResult, implementation="tools.rdd.tool:rdd"),
     ToolSpec(
         name="recommend_method",
@@ -189,7 +198,7 @@ def _condense(spec: ToolSpec, exc: ValidationError) -> ToolError:
     )
 
 
-def _resolve_data(spec: ToolSpec, request: ToolRequest, catalog: Catalog | None) -> pd.DataFrame | None:
+def _resolve_data(spec: ToolSpec, request: ToolRequest, catalog: Catalog | None) -> pd.DataFrame | Dataset | None:
     name = getattr(request, "dataset", None)
     if not spec.uses_data or name is None:
         return None
@@ -199,10 +208,10 @@ def _resolve_data(spec: ToolSpec, request: ToolRequest, catalog: Catalog | None)
             f"'{spec.name}' needs the dataset '{_clip(name)}', but no data is attached.",
             "Attach a CSV or Parquet file first (`--data NAME=PATH` on the command line, `/load PATH` in the app).",
         )
-    return catalog.frame(name)
+    return catalog.get(name) if spec.takes_dataset else catalog.frame(name)
 
 
-def _run(spec: ToolSpec, request: ToolRequest, data: pd.DataFrame | None) -> ToolResult:
+def _run(spec: ToolSpec, request: ToolRequest, data: pd.DataFrame | Dataset | None) -> ToolResult:
     """Run the tool, turning library warnings into visible caveats and crashes into ToolErrors."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -8,28 +8,30 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 from numpy.typing import NDArray
 
+from tools.ab_test.engine import Unsupported
+from tools.ab_test.ids import repeated_id_columns
 from tools.ab_test.models import AbTestRequest, ArmSummary, MetricSpec
+from tools.ab_test.rows import frame_arm, frame_blocks, prepare_fast
 from tools.ab_test.stats import Moments, group_moments
+from tools.data.catalog import Dataset
 from tools.data.names import display_name
 from tools.errors import ToolError
 
-__all__ = ["MetricData", "Prepared", "prepare_rows", "prepare_summaries"]
+__all__ = ["MetricData", "Prepared", "prepare_rows", "prepare_summaries", "repeated_id_columns"]
+
+T = TypeVar("T")
 
 CONTROL_NAMES = ("control", "ctrl", "baseline", "a", "0", "false", "off", "holdout", "default", "c")
-ID_COLUMN = re.compile(r"(^|_)(user|customer|account|device|visitor|member|client|person)(_?id)?$|^id$", re.I)
 POST_PERIOD = re.compile(r"post|after|during|outcome|result", re.I)
-
-#: Above this many rows, an ID-like column is checked for repeats in full only when it holds integers that are
-#: sorted or densely numbered (both exact and fast); otherwise its first this-many rows are checked.
-REPEAT_CHECK_ROWS = 1 << 18
-_BITMAP_BLOCK = 1 << 16
 
 
 @dataclass
@@ -187,8 +189,41 @@ def _arm_codes(arm: pd.Series) -> tuple[NDArray[np.signedinteger], list[str]]:
     return np.asarray(indices.to_numpy(zero_copy_only=False)), labels  # int32 codes, as Arrow made them
 
 
-def prepare_rows(request: AbTestRequest, frame: pd.DataFrame) -> Prepared:
-    """Validate row-level data and reduce it to moments per arm."""
+def prepare_rows(request: AbTestRequest, data: pd.DataFrame | Dataset) -> Prepared:
+    """Validate row-level data (a frame, or an attached dataset) and reduce it to moments per arm.
+
+    The common request takes the fast path (``rows``): streamed from the file for a large Parquet dataset not
+    read yet, else from the frame in memory. Anything it does not handle, and every input problem, goes
+    through the general path below, which reports it."""
+    if request.arm_column is not None and request.summaries is None:
+        if isinstance(data, Dataset) and data.source is not None:
+            from tools.ab_test.parquet import prepare_parquet
+
+            try:
+                return prepare_parquet(request, data)
+            except Unsupported:
+                pass
+        frame = data.frame if isinstance(data, Dataset) else data
+        if request.arm_column in frame.columns:
+            try:
+                arm = _memo(data, f"arm:{request.arm_column}", lambda: frame_arm(frame[request.arm_column]))
+                return prepare_fast(request, arm, set(frame.columns), frame_blocks(frame, arm.codes))
+            except Unsupported:
+                pass
+    return _prepare_general(request, data.frame if isinstance(data, Dataset) else data)
+
+
+def _memo(data: pd.DataFrame | Dataset, key: str, compute: Callable[[], T]) -> T:
+    if not isinstance(data, Dataset):
+        return compute()
+    memo = data.memo
+    if key not in memo:
+        memo[key] = compute()
+    value: T = memo[key]
+    return value
+
+
+def _prepare_general(request: AbTestRequest, frame: pd.DataFrame) -> Prepared:
     if request.arm_column is None:
         raise ToolError(
             "missing_arm_column", "Row-level analysis needs arm_column.", "Name the column holding each row's arm."
@@ -458,41 +493,3 @@ def _summary_moments(spec: MetricSpec, s: ArmSummary) -> Moments:
             "Give n, mean and std_dev (the standard deviation per unit, not the standard error).",
         )
     return Moments(n=s.n, mean_y=s.mean, m2_y=s.std_dev**2 * (s.n - 1))
-
-
-def repeated_id_columns(frame: pd.DataFrame, request: AbTestRequest) -> list[str]:
-    """ID-like columns whose values repeat: a sign that rows are finer than the randomized unit."""
-    if request.cluster_column is not None:
-        return []
-    found = []
-    for column in frame.columns:
-        name = str(column)
-        if ID_COLUMN.search(name) and _repeats(frame[column]):
-            found.append(name)
-    return found
-
-
-def _repeats(series: pd.Series) -> bool:
-    """Whether any value repeats (``duplicated().any()``). Exact up to :data:`REPEAT_CHECK_ROWS` rows and for
-    integer IDs that are sorted or densely numbered; other long columns are checked on their first rows."""
-    if len(series) <= REPEAT_CHECK_ROWS:
-        return bool(series.duplicated().any())
-    if pd.api.types.is_integer_dtype(series.dtype) and isinstance(series.dtype, np.dtype):
-        values = series.to_numpy()
-        head = values[:65]
-        if (head[1:] > head[:-1]).all() and (values[1:] > values[:-1]).all():
-            return False  # strictly increasing
-        low, high = int(values.min()), int(values.max())
-        span = high - low + 1
-        if span < len(values):
-            return True  # more rows than distinct possible values
-        if span <= 4 * len(values):
-            seen = np.zeros(span, dtype=bool)
-            offsets = np.empty(min(len(values), _BITMAP_BLOCK), dtype=np.int64)
-            for start in range(0, len(values), _BITMAP_BLOCK):
-                block = values[start : start + _BITMAP_BLOCK]
-                # in 64-bit arithmetic, wrapping around if need be: the offsets from `low` are 0 .. span - 1
-                np.subtract(block, values.dtype.type(low), out=offsets[: len(block)], dtype=np.int64, casting="unsafe")
-                seen[offsets[: len(block)]] = True
-            return int(np.count_nonzero(seen)) < len(values)
-    return bool(series.iloc[:REPEAT_CHECK_ROWS].duplicated().any())

@@ -16,7 +16,7 @@ from scipy import special
 
 from tools.results import Estimate
 
-__all__ = ["ArmEstimate", "Moments", "compare", "group_moments", "pool", "relative_lift"]
+__all__ = ["ArmEstimate", "Moments", "compare", "group_moments", "pool", "pool_blocks", "relative_lift"]
 
 FloatArray = NDArray[np.float64]
 
@@ -70,11 +70,22 @@ def group_moments(
             _compress_block(*block, scratch)
         else:
             _bincount_block(*block)
+    return pool_blocks(counts, means, comoments, d is not None, x is not None)
+
+
+def pool_blocks(
+    counts: FloatArray, means: FloatArray, comoments: FloatArray, has_d: bool, has_x: bool
+) -> list[Moments]:
+    """Pool per-block moments exactly (Chan et al.): ``counts`` (blocks, groups), ``means`` (blocks, groups, p),
+    ``comoments`` (blocks, groups, p, p), the columns being y, then d (``has_d``), then x (``has_x``)."""
+    groups, p = means.shape[1], means.shape[2]
+    if len(counts) == 0:
+        counts, means, comoments = np.zeros((1, groups)), np.zeros((1, groups, p)), np.zeros((1, groups, p, p))
     n = counts.sum(axis=0)
     mean = np.einsum("bg,bgi->gi", counts, means) / np.maximum(n, 1.0)[:, None]
     spread = means - mean  # each block's group means about the pooled ones; zero weight for absent groups
     comoment = comoments.sum(axis=0) + np.einsum("bg,bgi,bgj->gij", counts, spread, spread)
-    iy, id_, ix = 0, (1 if d is not None else None), (p - 1 if x is not None else None)
+    iy, id_, ix = 0, (1 if has_d else None), (p - 1 if has_x else None)
 
     def mean_of(i: int | None, default: float, g: int) -> float:
         return default if i is None else float(mean[g, i])

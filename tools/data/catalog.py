@@ -6,34 +6,94 @@ import difflib
 import hashlib
 import os
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-from tools.data.loading import COMPRESSED_SUFFIXES, MAX_FILE_BYTES, PARQUET_SUFFIXES, Format, read_file
-from tools.data.names import NAME_RE, display_name
+from tools.data.loading import (
+    COMPRESSED_SUFFIXES,
+    MAX_FILE_BYTES,
+    PARQUET_SUFFIXES,
+    Format,
+    _dictionary_text_columns,
+    _hash_file,
+    _identity,
+    _parquet_error,
+    _parquet_frame,
+    _read_bytes,
+    read_file,
+)
+from tools.data.names import NAME_RE, display_name, quote_name
 from tools.errors import ToolError
 
-__all__ = ["Catalog", "Dataset"]
+__all__ = ["LAZY_MIN_ROWS", "Catalog", "Dataset", "ParquetSource"]
+
+#: A Parquet file with at least this many rows is attached lazily (see :class:`ParquetSource`).
+LAZY_MIN_ROWS = 1 << 20
+
+
+class Content:
+    """A dataset's frame, built on first use when a large Parquet file was attached lazily, and a memo of facts
+    tools derive from it (pure functions of the frame, keyed by the tool: e.g. which ID columns repeat)."""
+
+    def __init__(self, frame: pd.DataFrame | ParquetSource) -> None:
+        self._frame = frame if isinstance(frame, pd.DataFrame) else None
+        self._source = frame if isinstance(frame, ParquetSource) else None
+        self._lock = threading.Lock()
+        self.memo: dict[str, Any] = {}
+
+    def frame(self) -> pd.DataFrame:
+        with self._lock:
+            if self._frame is None:
+                assert self._source is not None
+                self._frame = self._source.load()
+            return self._frame
+
+    @property
+    def source(self) -> ParquetSource | None:
+        """The file still to be read (None once the frame exists)."""
+        return self._source if self._frame is None else None
 
 
 @dataclass(frozen=True)
 class Dataset:
     """One attached file: its name in the conversation, where it came from and what was loaded.
 
-    Equality and hashing ignore ``frame``: two loads of the same bytes under the same name are equal.
+    ``frame`` is the full frame; for a large Parquet file it is read on first use (``source`` is the file
+    until then, and a tool may read it directly, e.g. in a streaming pass). Equality and hashing ignore the
+    content: two loads of the same bytes under the same name are equal.
     """
 
     name: str
     path: Path
     format: Format
-    frame: pd.DataFrame = field(compare=False, repr=False)
     sha256: str
     n_rows: int
     columns: tuple[str, ...]
     notes: tuple[str, ...]
+    content: Content = field(compare=False, repr=False)
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The dataset's frame (read from the file on first use if it was attached lazily)."""
+        return self.content.frame()
+
+    @property
+    def source(self) -> ParquetSource | None:
+        """The Parquet file not read yet, or None when the frame is in memory."""
+        return self.content.source
+
+    @property
+    def memo(self) -> dict[str, Any]:
+        """Facts tools derived from this dataset's frame, kept while it stays attached."""
+        return self.content.memo
 
 
 def default_name(path: Path) -> str:
@@ -74,9 +134,16 @@ class Catalog:
                 f"'{display_name(name)}' cannot name a dataset.",
                 "Use letters, digits and underscores, not starting with a digit (e.g. sales_2024).",
             )
-        frame, fmt, notes, digest = read_file(resolved, encoding, MAX_FILE_BYTES)
-        columns = tuple(str(column) for column in frame.columns)
-        dataset = Dataset(name, resolved, fmt, frame, digest, len(frame), columns, tuple(notes))
+        lazy = lazy_parquet(resolved, MAX_FILE_BYTES)
+        if lazy is not None:
+            source, notes, digest = lazy
+            dataset = Dataset(
+                name, resolved, "parquet", digest, source.n_rows, source.columns, tuple(notes), Content(source)
+            )
+        else:
+            frame, fmt, notes, digest = read_file(resolved, encoding, MAX_FILE_BYTES)
+            columns = tuple(str(column) for column in frame.columns)
+            dataset = Dataset(name, resolved, fmt, digest, len(frame), columns, tuple(notes), Content(frame))
         self._datasets[name] = dataset
         return dataset
 
@@ -95,7 +162,8 @@ class Catalog:
         return dataset
 
     def frame(self, name: str) -> pd.DataFrame:
-        """The dataset's frame, as a shallow copy-on-write copy: changes to it never reach the catalog."""
+        """The dataset's frame, as a shallow copy-on-write copy: changes to it never reach the catalog. A large
+        Parquet file attached lazily is read now if it was not yet (a ToolError if it changed meanwhile)."""
         return self.get(name).frame.copy(deep=False)
 
     def names(self) -> list[str]:
@@ -115,3 +183,132 @@ class Catalog:
 
     def __iter__(self) -> Iterator[Dataset]:
         return iter(list(self._datasets.values()))
+
+
+# --- large Parquet files, attached before they are read ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ParquetSource:
+    """A large Parquet file attached without being parsed: everything the load would report (rows, columns,
+    notes, errors) was read from its footer, and the frame is built on first use (:meth:`load`). Only files
+    whose column types cannot fail to convert and whose statistics settle every note qualify.
+
+    The file must not change in between: :meth:`load` and :meth:`parquet` check its identity (device, inode,
+    size, modification time) and refuse a changed file with the ToolError ``dataset_changed``.
+    """
+
+    path: Path
+    fname: str
+    identity: tuple[int, int, int, int]
+    n_rows: int
+    columns: tuple[str, ...]
+    categorical: frozenset[str]
+
+    def check(self) -> None:
+        """Refuse a file that changed since it was attached."""
+        try:
+            same = _identity(self.path) == self.identity
+        except OSError:
+            same = False
+        if not same:
+            raise ToolError(
+                "dataset_changed",
+                f"File '{self.fname}' changed on disk (or disappeared) after it was attached.",
+                "Attach the file again to analyse its current content.",
+            )
+
+    def parquet(self) -> pq.ParquetFile:
+        """The open file, for reading columns directly (text columns with a small dictionary as dictionaries)."""
+        self.check()
+        try:
+            return pq.ParquetFile(str(self.path), read_dictionary=sorted(self.categorical) or None)
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise _parquet_error(self.fname, exc) from None
+
+    def load(self) -> pd.DataFrame:
+        """The frame an eager load would have built."""
+        self.check()
+        try:
+            with pa.OSFile(str(self.path)) as source:
+                frame = _parquet_frame(source, self.fname, [])
+        except (pa.ArrowException, OSError) as exc:
+            raise _parquet_error(self.fname, exc) from None
+        self.check()
+        return frame
+
+
+def lazy_parquet(path: Path, max_bytes: int) -> tuple[ParquetSource, list[str], str] | None:
+    """``(source, notes, sha256)`` for a large, simple Parquet file, from its footer and hash, exactly as an eager
+    load would report them; None for any other file (it is then read eagerly)."""
+    fname = display_name(path.name)
+    if _read_bytes(path, fname, max_bytes, limit=4) != b"PAR1":
+        return None
+    try:
+        before = _identity(path)
+        parquet = pq.ParquetFile(str(path))
+        metadata, schema = parquet.metadata, parquet.schema_arrow
+    except (pa.ArrowException, OSError, ValueError):
+        return None  # the eager path reports it
+    names = list(schema.names)
+    if metadata.num_rows < LAZY_MIN_ROWS or not names or len(set(names)) != len(names):
+        return None
+    notes: list[str] = []
+    if path.suffix.lower() not in PARQUET_SUFFIXES:
+        notes.append(f"'{fname}' is a Parquet file (detected from its contents) and was read as Parquet")
+    dropped = [name for name in names if re.fullmatch(r"__index_level_\d+__", name)]
+    if dropped:
+        notes.append(f"the unnamed pandas index stored in '{fname}' was dropped ({', '.join(dropped)})")
+    for j, column in enumerate(schema):
+        if "." in column.name or metadata.num_columns != len(names):
+            return None
+        note = footer_note(column, j, metadata) if column.name not in dropped else ""
+        if note is None:
+            return None
+        if note:
+            notes.append(note)
+    categorical = frozenset(_dictionary_text_columns(parquet))
+    digest, length, tail = _hash_file(path, fname, max_bytes)
+    try:
+        if _identity(path) != before or length < 12 or tail != b"PAR1":
+            return None
+    except OSError:
+        return None
+    columns = tuple(name for name in names if name not in dropped)
+    source = ParquetSource(path, fname, before, metadata.num_rows, columns, categorical)
+    return source, notes, digest
+
+
+def footer_note(field: pa.Field, j: int, metadata: pq.FileMetaData) -> str | None:
+    """The note the load would make for one column ("" for none), from the footer; None when the footer cannot
+    tell (then the file is read eagerly)."""
+    kind = field.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_boolean(kind):
+        return ""
+    if pa.types.is_dictionary(kind) and pa.types.is_string(kind.value_type):
+        return ""
+    if (pa.types.is_timestamp(kind) and kind.tz is None) or pa.types.is_date32(kind):
+        return ""
+    floating = pa.types.is_float32(kind) or pa.types.is_float64(kind)
+    if not (floating or pa.types.is_integer(kind)):
+        return None
+    nulls, low, high = 0, None, None
+    for group in range(metadata.num_row_groups):
+        chunk = metadata.row_group(group).column(j)
+        stats = chunk.statistics
+        if stats is None or not stats.has_null_count:
+            return None
+        nulls += stats.null_count
+        if chunk.num_values - stats.null_count > 0:
+            if not stats.has_min_max:
+                return None
+            low = stats.min if low is None else min(low, stats.min)
+            high = stats.max if high is None else max(high, stats.max)
+    if low is None or high is None:
+        return ""  # every value missing
+    if floating:
+        # infinities would need counting; NaN never reaches the statistics
+        return "" if np.isfinite(low) and np.isfinite(high) else None
+    if nulls and max(abs(low), abs(high)) > 2**53:
+        return f"column {quote_name(field.name)} was kept as text: it has integers beyond 2**53 and missing values"
+    return ""
