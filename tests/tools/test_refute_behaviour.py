@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from tools.ab_test.models import AbTestRequest
 from tools.ab_test.tool import ab_test
@@ -17,6 +20,13 @@ from tools.propensity.tool import headline as propensity_headline
 from tools.refute import tool as refute_tool
 from tools.refute.models import RefuteRequest, RefuteResult
 from tools.refute.tool import refute
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_blas_thread() -> Iterator[None]:
+    """Small linear algebra on a shared 2-core machine: OpenBLAS's spinning threads only slow it down."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 def experiment(n: int = 600, seed: int = 0) -> pd.DataFrame:
@@ -113,6 +123,10 @@ def test_request_bounds() -> None:
     with pytest.raises(ValueError):
         RefuteRequest.model_validate({"target": {"tool": "power", "request": AB}})
     assert RefuteRequest.model_validate({"target": {"tool": "ab_test", "request": AB}}).dataset == "exp"
+    as_text = RefuteRequest.model_validate({"target": {"tool": "ab_test", "request": json.dumps(AB)}})
+    assert as_text.target.request == AB
+    with pytest.raises(ValueError, match="not valid JSON"):
+        RefuteRequest.model_validate({"target": {"tool": "ab_test", "request": "{oops"}})
 
 
 def test_too_few_units_is_inconclusive_with_the_reason() -> None:

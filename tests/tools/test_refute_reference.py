@@ -14,12 +14,14 @@ import json
 import math
 import re
 import types
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from tools.refute.honest import breakdown_mbar, rm_interval
 from tools.refute.sensitivity import (
@@ -33,6 +35,13 @@ from tools.refute.sensitivity import (
 )
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "refute"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_blas_thread() -> Iterator[None]:
+    """Small linear algebra on a shared 2-core machine: OpenBLAS's spinning threads only slow it down."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 # --- E-value (closed form and the published example) -----------------------------------------------------
@@ -146,7 +155,8 @@ def test_benchmark_bounds_match_the_paper_and_pysensemakr(darfur: pd.DataFrame) 
 # --- Rambachan & Roth relative magnitudes against honestdid ----------------------------------------------
 
 
-def _honestdid() -> Any:
+@pytest.fixture(scope="module")
+def honestdid() -> Any:
     """honestdid's core module, loaded so that it runs under numpy 2 without torch and cvxpy.
 
     honestdid 0.1.1 calls ``float()`` on 1x1 arrays (an error since numpy 2) and routes one arithmetic helper
@@ -185,8 +195,9 @@ HONESTDID_DIVIDE = pytest.mark.filterwarnings("ignore:invalid value encountered 
 
 @HONESTDID_DIVIDE
 @pytest.mark.parametrize("mbar", [0.0, 1.0, 2.0])
-def test_relative_magnitudes_interval_matches_honestdid(event_study: dict[str, Any], mbar: float) -> None:
-    honestdid = _honestdid()
+def test_relative_magnitudes_interval_matches_honestdid(
+    honestdid: Any, event_study: dict[str, Any], mbar: float
+) -> None:
     n_pre = event_study["n_pre"]
     beta = np.array(event_study["coefficients"])[: n_pre + 1]
     sigma = np.array(event_study["covariance"])[: n_pre + 1, : n_pre + 1]
@@ -201,12 +212,16 @@ def test_relative_magnitudes_interval_matches_honestdid(event_study: dict[str, A
     assert ours.ci_lower == pytest.approx(accepted.min(), rel=1e-12)
     assert ours.ci_upper == pytest.approx(accepted.max(), rel=1e-12)
     assert not ours.open_ended
+    # the default (coarse grid, ends refined by bisection) lies within one reference grid step of it
+    refined = rm_interval(beta, sigma, n_pre, mbar, alpha=0.05)
+    step = grid[1] - grid[0]
+    assert accepted.min() - step <= refined.ci_lower <= accepted.min() + 1e-12
+    assert accepted.max() - 1e-12 <= refined.ci_upper <= accepted.max() + step
 
 
 @HONESTDID_DIVIDE
 @pytest.mark.filterwarnings("ignore:CI is open at one of the endpoints:UserWarning")
-def test_breakdown_mbar_is_where_honestdid_first_includes_zero(event_study: dict[str, Any]) -> None:
-    honestdid = _honestdid()
+def test_breakdown_mbar_is_where_honestdid_first_includes_zero(honestdid: Any, event_study: dict[str, Any]) -> None:
     n_pre = event_study["n_pre"]
     beta = np.array(event_study["coefficients"])
     sigma = np.array(event_study["covariance"])

@@ -7,13 +7,23 @@ standard error about 0.05 at these sizes, the Monte-Carlo SE of a placebo mean i
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from tools.refute.models import RefuteCheck, RefuteRequest, RefuteResult
 from tools.refute.tool import refute
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_blas_thread() -> Iterator[None]:
+    """Small linear algebra on a shared 2-core machine: OpenBLAS's spinning threads only slow it down."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 def run(tool: str, target: dict[str, Any], frame: pd.DataFrame, **fields: Any) -> RefuteResult:

@@ -14,6 +14,7 @@ analysis, which keeps the test free of nuisance parameters.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -131,22 +132,42 @@ def rm_interval(
     """The robust confidence interval for the first post-period effect under Delta^RM(Mbar).
 
     ``betahat`` and ``sigma`` hold the pre-period coefficients (reference period excluded, earliest first) and
-    then the post-period ones. ``grid`` defaults to 1,000 points at the estimate +- 20 standard errors.
+    then the post-period ones. With ``grid``, the interval runs from the first to the last accepted grid point
+    (as HonestDiD reports it); by default a 201-point grid at the estimate +- 20 standard errors locates the
+    ends, which bisection then refines to 1e-6 standard errors.
     """
     beta, cov = _prepare(betahat, sigma, n_pre)
-    if grid is None:
-        sd = math.sqrt(cov[-1, -1])
-        grid = np.linspace(beta[-1] - 20 * sd, beta[-1] + 20 * sd, 1_000)
     tests = _tests(cov, n_pre, mbar, alpha, seed)
     post = np.zeros(len(beta))
     post[-1] = 1.0
-    accepted = np.array([any(t.accepts(beta - theta * post) for t in tests) for theta in grid])
-    if not accepted.any():
+
+    def accepted(theta: float) -> bool:
+        return any(t.accepts(beta - theta * post) for t in tests)
+
+    sd = math.sqrt(cov[-1, -1])
+    points = grid if grid is not None else np.linspace(beta[-1] - 20 * sd, beta[-1] + 20 * sd, 201)
+    mask = np.array([accepted(float(theta)) for theta in points])
+    if not mask.any():
         return RelativeMagnitudes(mbar, math.nan, math.nan, open_ended=False)
-    inside = grid[accepted]
-    return RelativeMagnitudes(
-        mbar, float(inside.min()), float(inside.max()), open_ended=bool(accepted[0] or accepted[-1])
-    )
+    first, last = int(np.argmax(mask)), len(mask) - 1 - int(np.argmax(mask[::-1]))
+    lower, upper = float(points[first]), float(points[last])
+    if grid is None:
+        if first > 0:
+            lower = _edge(accepted, float(points[first - 1]), lower, 1e-6 * sd)
+        if last < len(points) - 1:
+            upper = _edge(accepted, float(points[last + 1]), upper, 1e-6 * sd)
+    return RelativeMagnitudes(mbar, lower, upper, open_ended=bool(mask[0] or mask[-1]))
+
+
+def _edge(accepted: Callable[[float], bool], outside: float, inside: float, tolerance: float) -> float:
+    """Bisection between a rejected and an accepted value; returns the accepted end."""
+    while abs(inside - outside) > tolerance:
+        middle = (inside + outside) / 2
+        if accepted(middle):
+            inside = middle
+        else:
+            outside = middle
+    return inside
 
 
 def accepts_zero(

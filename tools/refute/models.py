@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from tools.results import Estimate, ToolRequest, ToolResult
 
@@ -59,6 +60,17 @@ class RefuteTarget(ToolRequest):
         description="The request object that tool takes, exactly as you would send it to the tool (it names the "
         "dataset). It is validated by that tool."
     )
+
+    @field_validator("request", mode="before")
+    @classmethod
+    def _parse_json_text(cls, value: Any) -> Any:
+        """Accept the request as JSON text too (for callers whose schemas cannot hold a free-form object)."""
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"the target request is not valid JSON: {exc}") from None
+        return value
 
 
 class RefuteRequest(ToolRequest):
