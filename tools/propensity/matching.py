@@ -45,29 +45,30 @@ def knn_ranges(query: FloatArray, pool: FloatArray, k: int) -> tuple[IntArray, I
         lo = np.where(take_left, lo - 1, lo)
         hi = np.where(take_left, hi, hi + 1)
     start = lo + 1
-    # extend to every pool value whose distance equals the k-th one (binary search, then exact fix-ups)
+    # extend to every pool value whose distance equals the k-th one: a binary search, then exact fix-ups that
+    # step over whole blocks of equal values (the search can land one block off through rounding)
     first = np.minimum(np.searchsorted(pool, query - kth, side="left"), start)
     while True:
         grow = (first > 0) & (query - pool[np.maximum(first - 1, 0)] <= kth)
         if not grow.any():
             break
-        first = np.where(grow, first - 1, first)
+        first = np.where(grow, np.searchsorted(pool, pool[np.maximum(first - 1, 0)], side="left"), first)
     while True:
         shrink = (first < start) & (query - pool[np.minimum(first, m - 1)] > kth)
         if not shrink.any():
             break
-        first = np.where(shrink, first + 1, first)
+        first = np.where(shrink, np.searchsorted(pool, pool[np.minimum(first, m - 1)], side="right"), first)
     last = np.maximum(np.searchsorted(pool, query + kth, side="right"), hi)
     while True:
         grow = (last < m) & (pool[np.minimum(last, m - 1)] - query <= kth)
         if not grow.any():
             break
-        last = np.where(grow, last + 1, last)
+        last = np.where(grow, np.searchsorted(pool, pool[np.minimum(last, m - 1)], side="right"), last)
     while True:
         shrink = (last > hi) & (pool[np.maximum(last - 1, 0)] - query > kth)
         if not shrink.any():
             break
-        last = np.where(shrink, last - 1, last)
+        last = np.where(shrink, np.searchsorted(pool, pool[np.maximum(last - 1, 0)], side="left"), last)
     return first.astype(np.intp), last.astype(np.intp)
 
 
