@@ -25,7 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import special
 
-from tools.did.panel import NEVER, Panel
+from tools.did.panel import NEVER, Panel, dense_codes
 from tools.errors import ToolError
 
 __all__ = ["Aggregate", "CsResult", "callaway_santanna"]
@@ -146,11 +146,10 @@ def callaway_santanna(
         keep = ~always
         y, cohort, w, cluster_of = y[keep], cohort[keep], w[keep], cluster_of[keep]
         n = len(y)
-    clusters, cluster_of = np.unique(cluster_of, return_inverse=True)
-    n_clusters = len(clusters)
+    cluster_of, n_clusters = dense_codes(cluster_of)
     w = w / w.mean() if n else w
     never = cohort == NEVER
-    cohort_codes = [int(g) for g in np.unique(cohort[~never])]
+    cohort_codes = [int(g) for g in np.flatnonzero(np.bincount(cohort[~never], minlength=n_periods))]
     if not cohort_codes:
         raise ToolError(
             "no_treated_units",
@@ -195,7 +194,7 @@ def callaway_santanna(
             "Narrow the event window with leads/lags or aggregate periods (e.g. weeks to months).",
         )
     att_list, keep_cells = [], []
-    influence = np.zeros((n, len(cells))) if inference else None
+    influence = np.zeros((n, len(cells)), order="F") if inference else None  # columns contiguous
     skipped = 0
     for j, (g, t, base) in enumerate(cells):
         treated = cohort == g
@@ -206,7 +205,7 @@ def callaway_santanna(
             skipped += 1
             continue
         dy = y[:, t] - y[:, base]
-        m_d, m_c = float(wd @ dy) / sd, float(wc @ dy) / sc
+        m_d, m_c = float(np.einsum("i,i->", wd, dy)) / sd, float(np.einsum("i,i->", wc, dy)) / sc
         att_list.append(m_d - m_c)
         keep_cells.append(j)
         if influence is not None:
@@ -222,14 +221,14 @@ def callaway_santanna(
     cell_g = np.array([cells[j][0] for j in keep_cells], dtype=np.int64)
     cell_t = np.array([cells[j][1] for j in keep_cells], dtype=np.int64)
     att = np.array(att_list)
-    if influence is not None:
-        influence = influence[:, keep_cells]
+    if influence is not None and len(keep_cells) < len(cells):
+        influence = np.asfortranarray(influence[:, keep_cells])
 
     def se(psi: FloatArray | None) -> float:
         if psi is None:
             return float("nan")
         sums = psi if n_clusters == n else np.bincount(cluster_of, weights=psi, minlength=n_clusters)
-        return float(np.sqrt(sums @ sums) / n)
+        return float(np.sqrt(np.einsum("i,i->", sums, sums)) / n)  # einsum: no BLAS threads for a dot
 
     pg_of = {g: float(w[cohort == g].sum() / n) for g in cohort_codes}
     pg = np.array([pg_of[int(g)] for g in cell_g])
@@ -240,7 +239,7 @@ def callaway_santanna(
         theta = float(share @ att[select])
         if influence is None:
             return Aggregate(theta, None, float("nan"))
-        psi = influence[:, select] @ share
+        psi = np.einsum("ij,j->i", influence[:, select], share)
         if estimated_weights:
             a_sum = dict.fromkeys(cohort_codes, 0.0)
             count = dict.fromkeys(cohort_codes, 0)
@@ -296,7 +295,7 @@ def callaway_santanna(
         np.array([se(influence[:, j]) for j in range(len(att))]) if influence is not None else np.full(len(att), np.nan)
     )
     pretest = _pretest(att, influence, ~post, n, cluster_of, n_clusters) if influence is not None else None
-    treated_clusters = len(np.unique(cluster_of[~never & np.isin(cohort, cohort_codes)]))
+    treated_clusters = int(np.count_nonzero(np.bincount(cluster_of[~never & np.isin(cohort, cohort_codes)])))
     return CsResult(
         cohorts=cell_g, periods=cell_t, att=att, std_error=std_error, influence=influence, simple=simple,
         dynamic=dynamic, dynamic_counts=dynamic_counts, dynamic_overall=dynamic_overall, group=group,

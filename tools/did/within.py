@@ -44,6 +44,8 @@ TOLERANCE = 1e-13
 MAX_SWEEPS = 100_000
 #: A column whose demeaned norm is below this fraction of its raw norm is collinear with the fixed effects.
 COLLINEAR = 1e-9
+#: Up to this many columns, products of tall matrices use einsum rather than BLAS (see ``cross``).
+SMALL_K = 3
 
 
 @dataclass(frozen=True)
@@ -183,19 +185,27 @@ def fit_within(
         raw_norm[j] = float(np.dot(column, column if w is None else column * w))
         demean(column, fe, out=x_dm[:, j])
     xw = x_dm if w is None else x_dm * w[:, None]
-    gram = xw.T @ x_dm
+    gram = cross(xw, x_dm)
     keep_cols = _independent(gram, raw_norm, names, droppable or set())
     dropped = [n for j, n in enumerate(names) if j not in keep_cols]
     kept_names = [names[j] for j in keep_cols]
     if len(keep_cols) < len(columns):
         x_dm, xw = x_dm[:, keep_cols], xw[:, keep_cols]
     bread = gram[np.ix_(keep_cols, keep_cols)]
-    beta: FloatArray = np.asarray(np.linalg.solve(bread, xw.T @ y_dm), dtype=np.float64)
+    beta: FloatArray = np.asarray(np.linalg.solve(bread, cross(xw, y_dm[:, None])[:, 0]), dtype=np.float64)
     if not with_covariance:
         return Fit(kept_names, beta, np.full((len(beta), len(beta)), np.nan), n_clusters - 1, dropped)
-    resid = y_dm - x_dm @ beta
+    resid = y_dm - (np.einsum("ij,j->i", x_dm, beta) if len(beta) <= SMALL_K else x_dm @ beta)
     covariance = crv1(xw, resid, bread, fe, cluster, n_clusters)
     return Fit(kept_names, beta, covariance, n_clusters - 1, dropped)
+
+
+def cross(a: FloatArray, b: FloatArray) -> FloatArray:
+    """``a.T @ b`` for tall matrices: einsum for a few columns (OpenBLAS's threads cost more than they save on
+    a busy machine there), BLAS beyond."""
+    if a.shape[1] <= SMALL_K and b.shape[1] <= SMALL_K:
+        return np.asarray(np.einsum("ij,ik->jk", a, b), dtype=np.float64)
+    return np.asarray(a.T @ b, dtype=np.float64)
 
 
 def _independent(gram: FloatArray, raw_norm: FloatArray, names: list[str], droppable: set[str]) -> list[int]:
@@ -238,7 +248,7 @@ def crv1(
         sums = np.empty((n_clusters, k))
         for j in range(k):
             sums[:, j] = np.bincount(cluster, weights=xw[:, j] * resid, minlength=n_clusters)
-    meat = sums.T @ sums
+    meat = cross(sums, sums)
     bread_inv = np.linalg.inv(bread)
     k_fe = fe.n_units + fe.n_periods - 1  # n_fe = 2: one level of the second effect is redundant
     if cluster is fe.unit:  # the unit effect is nested; the period effect is not (every period has 2+ units)
