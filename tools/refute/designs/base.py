@@ -55,6 +55,7 @@ def random_name(frame: pd.DataFrame, stem: str) -> str:
 class Units:
     """Rows grouped by a unit (cluster) column, for unit-level subsets and the cluster bootstrap."""
 
+    codes: NDArray[np.intp] | None  # each row's unit; None when every row is its own unit
     order: NDArray[np.intp]
     starts: NDArray[np.intp]
     counts: NDArray[np.intp]
@@ -64,12 +65,12 @@ class Units:
     def of(cls, frame: pd.DataFrame, column: str | None) -> Units:
         n = len(frame)
         if column is None:
-            return cls(np.arange(n), np.arange(n), np.ones(n, dtype=np.intp), None)
+            return cls(None, np.arange(n), np.arange(n), np.ones(n, dtype=np.intp), None)
         codes, _ = pd.factorize(frame[column], use_na_sentinel=False)
         order = np.argsort(codes, kind="stable")
         counts = np.bincount(codes).astype(np.intp)
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.intp)
-        return cls(order, starts, counts, column)
+        return cls(codes.astype(np.intp), order, starts, counts, column)
 
     @property
     def n(self) -> int:
@@ -84,17 +85,19 @@ class Units:
         return self.order[positions], np.repeat(np.arange(len(chosen)), lengths)
 
     def subset(self, frame: pd.DataFrame, rng: np.random.Generator, fraction: float) -> pd.DataFrame:
-        keep = max(2, round(self.n * fraction))
-        chosen = np.sort(rng.choice(self.n, size=keep, replace=False))
-        rows, _ = self.rows(chosen)
-        return frame.take(np.sort(rows)).reset_index(drop=True)
+        """The rows of a random ``fraction`` of the units (without replacement), in their original order."""
+        keep = np.zeros(self.n, dtype=bool)
+        keep[rng.choice(self.n, size=max(2, round(self.n * fraction)), replace=False)] = True
+        rows = keep if self.codes is None else keep[self.codes]
+        return frame.loc[rows].reset_index(drop=True)
 
     def bootstrap(self, frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
         chosen = rng.integers(0, self.n, size=self.n)
+        if self.codes is None:
+            return frame.take(chosen).reset_index(drop=True)
         rows, slot = self.rows(chosen)
         sample = frame.take(rows).reset_index(drop=True)
-        if self.column is not None:  # a unit drawn twice becomes two units
-            sample[self.column] = slot
+        sample[self.column] = slot  # a unit drawn twice becomes two units
         return sample
 
 
