@@ -14,7 +14,7 @@ from tools.data.names import display_name
 from tools.errors import ToolError
 from tools.refute.designs.base import Design, Draw, Units, parse_target
 from tools.refute.engine import Runner
-from tools.refute.models import RefuteCheck
+from tools.refute.models import APPLICABLE_CHECKS, AUTO_BATTERY, RefuteCheck
 
 __all__ = ["AbTestDesign"]
 
@@ -24,8 +24,8 @@ BALANCE_THRESHOLD = 0.001
 
 class AbTestDesign(Design):
     tool = "ab_test"
-    applicable = ("sample_ratio", "covariate_balance", "placebo_treatment", "bootstrap", "data_subset", "dummy_outcome")
-    auto = ("sample_ratio", "covariate_balance", "placebo_treatment", "bootstrap")
+    applicable = APPLICABLE_CHECKS["ab_test"]
+    auto = AUTO_BATTERY["ab_test"]
     placebo_how = "across randomized units (an A/A test: arm sizes kept)"
 
     def __init__(self, payload: dict[str, Any], frame: pd.DataFrame, alpha: float) -> None:

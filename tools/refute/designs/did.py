@@ -15,7 +15,7 @@ from tools.errors import ToolError
 from tools.refute.designs.base import Design, Draw, Units, parse_target
 from tools.refute.engine import Runner
 from tools.refute.honest import breakdown_mbar, rm_interval
-from tools.refute.models import ParallelTrendsBounds, RefuteCheck, Sensitivity
+from tools.refute.models import APPLICABLE_CHECKS, AUTO_BATTERY, ParallelTrendsBounds, RefuteCheck, Sensitivity
 
 __all__ = ["DiffInDiffDesign"]
 
@@ -26,17 +26,8 @@ NAN = float("nan")
 
 class DiffInDiffDesign(Design):
     tool = "diff_in_diff"
-    applicable = (
-        "pre_trends",
-        "placebo_time",
-        "leave_one_out",
-        "parallel_trends_sensitivity",
-        "placebo_treatment",
-        "data_subset",
-        "bootstrap",
-        "dummy_outcome",
-    )
-    auto = ("pre_trends", "placebo_time", "leave_one_out", "parallel_trends_sensitivity", "placebo_treatment")
+    applicable = APPLICABLE_CHECKS["diff_in_diff"]
+    auto = AUTO_BATTERY["diff_in_diff"]
     unit_word = "panel units (all their periods)"
     placebo_how = "across panel units (each unit's adoption date given to another unit, so cohorts keep their sizes)"
 

@@ -15,7 +15,7 @@ from tools.propensity.tool import headline as propensity_headline
 from tools.propensity.tool import propensity
 from tools.refute.designs.base import Design, Draw, parse_target, random_name
 from tools.refute.engine import Runner
-from tools.refute.models import EValue, OmittedVariableBounds, RefuteCheck, Sensitivity
+from tools.refute.models import APPLICABLE_CHECKS, AUTO_BATTERY, EValue, OmittedVariableBounds, RefuteCheck, Sensitivity
 from tools.refute.sensitivity import e_value_difference, e_value_risk_ratio, ols_sensitivity
 from tools.results import Estimate
 
@@ -28,26 +28,8 @@ NAN = float("nan")
 
 class PropensityScoreDesign(Design):
     tool = "propensity"
-    applicable = (
-        "overlap",
-        "covariate_balance",
-        "placebo_treatment",
-        "random_common_cause",
-        "data_subset",
-        "bootstrap",
-        "dummy_outcome",
-        "e_value",
-        "omitted_variable_bounds",
-    )
-    auto = (
-        "overlap",
-        "covariate_balance",
-        "placebo_treatment",
-        "random_common_cause",
-        "data_subset",
-        "e_value",
-        "omitted_variable_bounds",
-    )
+    applicable = APPLICABLE_CHECKS["propensity"]
+    auto = AUTO_BATTERY["propensity"]
     unit_word = "units"
     placebo_how = "across units (the treatment column shuffled, so the treated share is kept)"
 

@@ -12,7 +12,7 @@ from tools.rdd.tool import headline as rdd_headline
 from tools.rdd.tool import rdd
 from tools.refute.designs.base import Design, Draw, Units, parse_target
 from tools.refute.engine import Runner
-from tools.refute.models import RefuteCheck
+from tools.refute.models import APPLICABLE_CHECKS, AUTO_BATTERY, RefuteCheck
 
 __all__ = ["RddDesign"]
 
@@ -22,16 +22,8 @@ NAN = float("nan")
 
 class RddDesign(Design):
     tool = "rdd"
-    applicable = (
-        "density_test",
-        "covariate_continuity",
-        "placebo_cutoff",
-        "bandwidth_sensitivity",
-        "data_subset",
-        "bootstrap",
-        "dummy_outcome",
-    )
-    auto = ("density_test", "covariate_continuity", "placebo_cutoff", "bandwidth_sensitivity")
+    applicable = APPLICABLE_CHECKS["rdd"]
+    auto = AUTO_BATTERY["rdd"]
 
     def __init__(self, payload: dict[str, Any], frame: pd.DataFrame, alpha: float) -> None:
         super().__init__(frame, alpha)
