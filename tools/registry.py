@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from tools.ab_test.models import AbTestRequest, AbTestResult
 from tools.errors import ToolError
 from tools.power.models import PowerRequest, PowerResult
+from tools.propensity.models import PropensityRequest, PropensityResult
 from tools.rdd.models import RddRequest, RddResult
 from tools.recommend import RecommendMethodRequest, RecommendMethodResult, recommend_method
 from tools.results import ToolRequest, ToolResult
@@ -89,6 +90,12 @@ TOOLS: tuple[ToolSpec, ...] = (
         result=AbTestResult,
         implementation="tools.ab_test.tool:ab_test",
         takes_dataset=True,
+    ),
+    ToolSpec(
+        name="propensity",
+        request=PropensityRequest,
+        result=PropensityResult,
+        implementation="tools.propensity.tool:propensity",
     ),
     ToolSpec(name="rdd", request=RddRequest, result=RddResult, implementation="tools.rdd.tool:rdd"),
     ToolSpec(

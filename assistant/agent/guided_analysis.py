@@ -59,13 +59,25 @@ ANALYSES: dict[str, Analysis] = {
 _WORDS: dict[str, tuple[str, ...]] = {
     "unit": ("unit", "region", "market", "store", "country", "city", "account", "user_id", "customer_id", "id"),
     "time": ("period", "month", "week", "date", "day", "year", "quarter", "time"),
-    "cohort": ("cohort", "first_treated", "first_period", "adoption", "launch_period", "launched"),
-    "treatment": ("treated", "treatment", "opted_in", "opt_in", "enabled", "adopted", "uses_", "took"),
+    "cohort": ("cohort", "first_treated", "first_period", "adoption", "adopted_", "launch_", "rollout_", "start_"),
+    "treatment": ("treated", "treatment", "opted_in", "opt_in", "enabled", "adopted", "launched", "uses_", "took"),
     "running": ("score", "running", "credits", "queries", "points", "usage", "used", "distance", "margin"),
-    "outcome": ("outcome", "converted", "conversion", "revenue", "orders", "tasks", "retention", "retained", "y"),
+    "outcome": (
+        "outcome",
+        "converted",
+        "conversion",
+        "completion",
+        "revenue",
+        "orders",
+        "tasks",
+        "retention",
+        "retained",
+        "y",
+    ),
 }
 _POST_TREATMENT = re.compile(r"post|after|during|outcome|result|since", re.I)
 _ID = re.compile(r"(^|_)(id|uuid|key)$", re.I)
+_PRE_PERIOD = re.compile(r"(^|_)(pre|before|baseline|prior)(_|$)", re.I)
 
 
 def suggest_dataset(method: str, names: Sequence[str]) -> str | None:
@@ -85,13 +97,14 @@ def _tokens(text: str) -> set[str]:
 
 
 def _match(role: str, columns: Sequence[str], taken: set[str]) -> str | None:
-    for word in _WORDS[role]:
-        for column in columns:
-            name = column.lower()
-            if column in taken:
-                continue
-            if name == word or (len(word) > 2 and word in name):
-                return column
+    """The first column named exactly like one of the role's words, else the first containing one."""
+    free = [c for c in columns if c not in taken and not (role == "outcome" and _PRE_PERIOD.search(c))]
+    for exact in (True, False):
+        for word in _WORDS[role]:
+            for column in free:
+                name = column.lower()
+                if name == word or (not exact and len(word) > 2 and word in name):
+                    return column
     return None
 
 
@@ -101,7 +114,7 @@ def suggest_roles(method: str, columns: Sequence[str], metric: str = "") -> dict
     taken: set[str] = set()
     wanted = _tokens(metric)
     by_metric = max(columns, key=lambda c: len(_tokens(c) & wanted), default=None) if wanted else None
-    if by_metric is not None and _tokens(by_metric) & wanted:
+    if by_metric is not None and _tokens(by_metric) & wanted and not _PRE_PERIOD.search(by_metric):
         roles["outcome"] = by_metric
     elif found := _match("outcome", columns, taken):
         roles["outcome"] = found

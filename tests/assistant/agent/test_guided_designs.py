@@ -72,3 +72,18 @@ def test_a_column_the_tool_rejects_is_asked_for_again_with_the_tools_words() -> 
     error = finished(events, "rdd").error
     assert error is not None and error["code"] == "unknown_column"
     assert error["message"] in dones[-1].text and "Which column holds the outcome" in dones[-1].text
+
+
+@pytest.mark.skipif("propensity" not in tool_names(), reason="propensity not registered")
+def test_an_opt_in_runs_the_propensity_analysis_on_the_agent_mode_example() -> None:
+    answers = [*SCOPING, "users opt in themselves", "yes", "ok"]
+    _, dones = converse(answers)
+    proposal = dones[-1].text
+    assert "leave out anything measured after the choice" in proposal.lower()
+    assert "treatment=opted_in" in proposal and "sessions_post" not in proposal.split("Proposed")[1]
+    events, dones = converse([*answers, "outcome=task_completion", "no"])
+    result = finished(events, "propensity").result
+    assert result is not None and result["treatment"] == "opted_in"
+    assert "sessions_post" not in result["covariates"]
+    assert result["summary"] in dones[-2].text
+    assert all(d.unverified == () for d in dones)
