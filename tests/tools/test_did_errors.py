@@ -121,6 +121,12 @@ def test_no_data_rows() -> None:
     expect("no_data_rows", frame)
 
 
+def test_constant_outcome() -> None:
+    frame = panel()
+    frame["y"] = 3.0
+    expect("constant_outcome", frame)
+
+
 def test_single_period() -> None:
     expect("single_period", panel().query("period == 2004"))
 

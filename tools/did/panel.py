@@ -278,6 +278,13 @@ def prepare_panel(request: DiffInDiffRequest, frame: pd.DataFrame) -> Panel:
 
     if rows is not None and len(rows) == 0:
         raise ToolError("no_data_rows", "No row has all the needed values.", "Check the columns for missing values.")
+    y_kept = np.asarray(take(y_all), dtype=np.float64)
+    if float(y_kept.max()) == float(y_kept.min()):
+        raise ToolError(
+            "constant_outcome",
+            f"The outcome '{display_name(request.outcome)}' has the same value ({y_kept[0]:g}) in every row used.",
+            "Check that the outcome column is the metric you meant; a constant shows no effect to estimate.",
+        )
     unit_raw = take(unit_codes)
     unit, n_units = dense_codes(np.asarray(unit_raw, dtype=np.int64))
     keys = np.asarray(take(time_key), dtype=np.int64)
@@ -319,7 +326,7 @@ def prepare_panel(request: DiffInDiffRequest, frame: pd.DataFrame) -> Panel:
     weights = None if weights_all is None else np.asarray(take(weights_all), dtype=np.float64)
     covariates = np.column_stack([take(c) for c in cov_columns]).astype(np.float64) if cov_columns else None
     return Panel(
-        y=np.asarray(take(y_all), dtype=np.float64),
+        y=y_kept,
         unit=unit,
         time=time,
         n_units=n_units,
