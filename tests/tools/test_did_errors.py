@@ -199,6 +199,7 @@ def test_no_post_periods() -> None:
 
 
 def test_no_convergence(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(within, "EXACT_GRID_LIMIT", 0)  # force alternating projections
     monkeypatch.setattr(within, "MAX_SWEEPS", 1)
     expect("no_convergence", panel().sample(frac=0.8, random_state=1), estimator="twfe")
 

@@ -206,6 +206,36 @@ def test_event_study_matches_pyfixest_and_pretrend_by_hand() -> None:
     np.testing.assert_allclose(es.covariance, fit._vcov, rtol=REL, atol=1e-14)
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_exact_and_iterated_demeaning_agree_on_a_large_unbalanced_panel(
+    weighted: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The exact period-system demeaning against alternating projections (and both against zero group means) on
+    20k units: the size where a loose pseudo-inverse cut-off once let rounding into the solution."""
+    from tools.did import within
+
+    rng = np.random.default_rng(4)
+    n, periods = 20_000, 10
+    rows = rng.random(n * periods) < 0.9
+    unit = np.repeat(np.arange(n), periods)[rows]
+    time = np.tile(np.arange(periods), n)[rows]
+    keep = within.drop_singletons(unit, time, n, periods)
+    unit, time = np.unique(unit[keep], return_inverse=True)[1], time[keep]
+    weights = rng.uniform(0.5, 2.0, len(unit)) if weighted else None
+    x = rng.normal(size=len(unit)) + rng.normal(size=n)[unit] * 3 + time * 0.5
+    exact = within.regressors(unit, time, int(unit.max()) + 1, periods, weights)
+    assert exact.period_solver is not None and not exact.closed_form
+    residual = within.demean(x, exact)
+    monkeypatch.setattr(within, "EXACT_GRID_LIMIT", 0)
+    iterated = within.regressors(unit, time, int(unit.max()) + 1, periods, weights)
+    assert iterated.period_solver is None
+    np.testing.assert_allclose(residual, within.demean(x, iterated), atol=1e-9)
+    w = np.ones(len(unit)) if weights is None else weights
+    for codes in (unit, time):
+        sums = np.bincount(codes, weights=residual * w) / np.bincount(codes, weights=w)
+        assert np.abs(sums).max() < 1e-12
+
+
 def test_two_by_two_is_the_difference_of_four_means() -> None:
     rng = np.random.default_rng(3)
     n = 60

@@ -2,9 +2,11 @@
 
 Never dummy columns: unit and period effects are swept out by group means computed with ``np.bincount`` on the
 integer codes. A balanced panel whose weights (if any) are constant within each unit has the closed form
-``x - mean_unit - mean_period + grand mean`` (the two projections commute); anything else is demeaned by
-alternating projections (unit means, then period means, repeated) until a sweep moves no value by more than
-``TOLERANCE`` times the column's scale.
+``x - mean_unit - mean_period + grand mean`` (the two projections commute). Other panels are demeaned exactly
+when units x periods is small enough (``EXACT_GRID_LIMIT``): unit means are swept out, then the period effects
+solve a periods x periods normal system (pseudo-inverted once per sample). Beyond that, alternating projections
+(unit means, then period means, repeated) run until a sweep moves no value by more than ``TOLERANCE`` times the
+column's scale.
 
 Standard errors are CRV1, with exactly the small-sample correction of pyfixest's default ``ssc()``
 (``k_adj=True, k_fixef="nonnested", G_adj=True``), which is fixest's default:
@@ -41,6 +43,9 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
 TOLERANCE = 1e-13
+#: Unbalanced or weighted panels with at most this many unit x period cells are demeaned exactly (one small
+#: linear system for the period effects); larger ones by alternating projections.
+EXACT_GRID_LIMIT = 20_000_000
 MAX_SWEEPS = 100_000
 #: A column whose demeaned norm is below this fraction of its raw norm is collinear with the fixed effects.
 COLLINEAR = 1e-9
@@ -61,6 +66,7 @@ class Regressors:
     unit_weight: FloatArray  # (weighted) row count per unit
     time_weight: FloatArray  # (weighted) row count per period
     layout: str | None = None  # "unit_major" (rows sorted by unit, then period) or "time_major", balanced only
+    period_solver: FloatArray | None = None  # pseudo-inverse of the period-effect normal matrix (exact path)
 
 
 @dataclass(frozen=True)
@@ -100,7 +106,16 @@ def regressors(unit: IntArray, time: IntArray, n_units: int, n_periods: int, wei
             layout = "unit_major"
         elif _is_grid(unit.reshape(grid[::-1]).T, time.reshape(grid[::-1]).T):
             layout = "time_major"
-    return Regressors(unit, time, n_units, n_periods, weights, closed, unit_w, time_w, layout)
+    solver = None
+    if not closed and n_units * n_periods <= EXACT_GRID_LIMIT:
+        # Period effects after sweeping out unit means solve A b = r with A = diag(W_t) - V' diag(1/W_i) V,
+        # V[i, t] the weight of unit i in period t (0 when unobserved); A is T x T, so one pseudo-inverse serves
+        # every column (it also handles the constant direction and panels in disconnected pieces).
+        v = np.zeros((n_units, n_periods))
+        v[unit, time] = 1.0 if weights is None else weights
+        normal = np.diag(time_w) - (v / unit_w[:, None]).T @ v
+        solver = np.asarray(np.linalg.pinv(normal, rtol=1e-10, hermitian=True), dtype=np.float64)  # 1 is null
+    return Regressors(unit, time, n_units, n_periods, weights, closed, unit_w, time_w, layout, solver)
 
 
 def _is_grid(unit: IntArray, time: IntArray) -> bool:
@@ -147,6 +162,14 @@ def demean(x: FloatArray, fe: Regressors, out: FloatArray | None = None) -> Floa
         out -= time_mean[fe.time] - grand
         return out
     np.subtract(x, _means(fe.unit, fe.n_units, x, w, unit_w)[fe.unit], out=out)
+    if fe.period_solver is not None:
+        # exact: with r = x - unit mean, period effects b = A^+ (per-period weighted sums of r), and the two-way
+        # residual is r - (b_t - weighted unit mean of b)
+        effects = fe.period_solver @ np.bincount(fe.time, weights=out if w is None else out * w, minlength=fe.n_periods)
+        on_rows = effects[fe.time]
+        out -= on_rows
+        out += _means(fe.unit, fe.n_units, on_rows, w, unit_w)[fe.unit]
+        return out
     scale = max(float(np.max(np.abs(x))) if len(x) else 0.0, 1e-300)
     for _ in range(MAX_SWEEPS):
         time_mean = _means(fe.time, fe.n_periods, out, w, time_w)
