@@ -91,6 +91,13 @@ if mode in ("cold", "warm"):
                 t0 = time.perf_counter(); fn(); times.append(time.perf_counter() - t0)
             return statistics.median(times)
         out["core_s"] = median(core)
+        balanced = frame
+        frame = balanced.sample(frac=0.9, random_state=1)
+        frame["w"] = 1.0 + (frame["unit"] % 7) / 7.0
+        out["unbalanced_s"] = median(core)
+        request = request.model_copy(update={"weights": "w"})
+        out["unbalanced_weighted_s"] = median(core)
+        frame, request = balanced, request.model_copy(update={"weights": None})
         out["twfe_full_s"] = median(lambda: diff_in_diff(request, frame))
         cs = request.model_copy(update={"estimator": "callaway_santanna"})
         out["cs_full_s"] = median(lambda: diff_in_diff(cs, frame))

@@ -45,7 +45,7 @@ IntArray = NDArray[np.int64]
 TOLERANCE = 1e-13
 #: Unbalanced or weighted panels with at most this many unit x period cells are demeaned exactly (one small
 #: linear system for the period effects); larger ones by alternating projections.
-EXACT_GRID_LIMIT = 20_000_000
+EXACT_GRID_LIMIT = 5_000_000
 MAX_SWEEPS = 100_000
 #: A column whose demeaned norm is below this fraction of its raw norm is collinear with the fixed effects.
 COLLINEAR = 1e-9
