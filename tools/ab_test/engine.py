@@ -15,7 +15,7 @@ per-arm two-pass computation, so accuracy never depends on the data's offset (me
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -126,6 +126,7 @@ class MetricAccumulator:
         self.abs_max = 0.0
         self.abs_sums: list[float] = []
         self.shift: list[float] | None = None
+        self.origin: list[float] | None = None  # block means are kept relative to the first block's shift
         self._last_total = 0.0
         rows = BLOCK_ROWS if scratch else 0
         self._floats = np.empty((n_columns, rows))  # columns converted to float
@@ -250,21 +251,23 @@ class MetricAccumulator:
         b = groups.base
         q_all = dots[:p]
         s[b] = sums[:p] - s.sum(axis=0)
+        origin = self.origin if self.origin is not None else shift
         q[b] = q_all - q.sum(axis=0)
         q = (q + q.transpose(0, 2, 1)) / 2  # the two orders of a cross product agree up to rounding
         n = groups.counts.astype(np.float64)
         safe = np.maximum(n, 1.0)
-        means = np.asarray(shift)[None, :] + s / safe[:, None]
+        means = (np.asarray(shift) - np.asarray(origin))[None, :] + s / safe[:, None]
         comoments = q - s[:, :, None] * s[:, None, :] / safe[:, None, None]
         spread = np.diagonal(comoments, axis1=1, axis2=2)
         raw = np.diagonal(q, axis1=1, axis2=2)
         present = n > 0
         if (raw[present] * _KEEP > spread[present]).any() or (np.diagonal(q_all) * _KEEP > raw[b]).any():
-            means, comoments = _exact_block(columns, groups)
+            means, comoments = _exact_block(columns, groups, origin)
         self.block_counts.append(n)
         self.block_means.append(means)
         self.block_comoments.append(comoments)
-        self.shift = [float(v) for v in n @ means / m]
+        self.origin = origin
+        self.shift = [float(o + v) for o, v in zip(origin, n @ means / m, strict=True)]
         return True
 
     # --- result ------------------------------------------------------------------------------------------
@@ -277,16 +280,23 @@ class MetricAccumulator:
                 p = ones / n if n else 0.0
                 result.append(Moments(n=n, mean_y=p, m2_y=ones * (n - ones) / n if n else 0.0))
             return result
+        g, p = self.groups, self.p
         if not self.block_counts:
-            g, p = self.groups, self.p
             return pool_blocks(np.zeros((0, g)), np.zeros((0, g, p)), np.zeros((0, g, p, p)), self.has_d, self.has_x)
-        return pool_blocks(
+        pooled = pool_blocks(
             np.stack(self.block_counts),
             np.stack(self.block_means),
             np.stack(self.block_comoments),
             self.has_d,
             self.has_x,
         )
+        assert self.origin is not None
+        shift = {"mean_y": self.origin[0]}
+        if self.has_d:
+            shift["mean_d"] = self.origin[1]
+        if self.has_x:
+            shift["mean_x"] = self.origin[-1]
+        return [replace(m, **{k: getattr(m, k) + v for k, v in shift.items()}) for m in pooled]
 
     def largest_unit_share(self) -> float | None:
         """The largest |value| over the sum of |values| (continuous metrics; None when the sum is zero)."""
@@ -301,6 +311,11 @@ class MetricAccumulator:
         first = lanes[0]
         merged = cls(first.spec, first.p, first.group_codes, scratch=False)
         for lane in lanes:
+            if lane.origin is not None:
+                if merged.origin is None:
+                    merged.origin = lane.origin
+                moved = np.asarray(lane.origin) - np.asarray(merged.origin)
+                lane.block_means = [means + moved for means in lane.block_means]
             merged.n += lane.n
             merged.ones += lane.ones
             merged.block_counts += lane.block_counts
@@ -312,8 +327,9 @@ class MetricAccumulator:
         return merged
 
 
-def _exact_block(columns: list[FloatArray], groups: Groups) -> tuple[FloatArray, FloatArray]:
-    """Each arm's rows gathered, then a two-pass mean and centred sums (the guard's fallback)."""
+def _exact_block(columns: list[FloatArray], groups: Groups, origin: list[float]) -> tuple[FloatArray, FloatArray]:
+    """Each arm's rows gathered, then a two-pass mean (relative to ``origin``) and centred sums (the guard's
+    fallback)."""
     p = len(columns)
     means = np.zeros((len(groups.masks), p))
     comoments = np.zeros((len(groups.masks), p, p))
@@ -322,7 +338,7 @@ def _exact_block(columns: list[FloatArray], groups: Groups) -> tuple[FloatArray,
             continue
         devs = []
         for j, v in enumerate(columns):
-            values = v[mask]
+            values = v[mask] - origin[j]
             means[g, j] = float(values.sum()) / len(values)
             devs.append(values - means[g, j])
         for j in range(p):

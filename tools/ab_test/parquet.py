@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 __all__ = ["prepare_parquet"]
 
 #: More distinct arm labels than this: not an experiment's arms; the general path reports it.
-_MAX_LABELS = 64
+_MAX_LABELS = 16
 
 
 def prepare_parquet(request: AbTestRequest, dataset: Dataset) -> Prepared:
@@ -82,14 +82,14 @@ def _arm(parquet: pq.ParquetFile, name: str, n_rows: int) -> ArmCodes:
             position += len(chunk)
     if position != n_rows:
         raise Unsupported("row count")
-    counts = np.bincount(codes[codes >= 0], minlength=len(labels)) if n_rows else np.zeros(len(labels), int)
+    counts = [int(np.count_nonzero(codes == k)) for k in range(len(labels))]  # few labels: no int64 copy
     names = list(labels)
     return ArmCodes(
         codes=codes,
         labels=[label for label in names if counts[labels[label]]],
         code_of={label: labels[label] for label in names if counts[labels[label]]},
-        rows={label: int(counts[labels[label]]) for label in names if counts[labels[label]]},
-        missing=n_rows - int(counts.sum()),
+        rows={label: counts[labels[label]] for label in names if counts[labels[label]]},
+        missing=n_rows - sum(counts),
     )
 
 
@@ -189,7 +189,7 @@ def _blocks(source: ParquetSource, schema: pa.Schema, scans: _IdChecks, codes_al
             group_start, group_end = group_end, group_end + metadata.row_group(group).num_rows
             if group_end <= low or group_start >= high:
                 continue
-            table = parquet.read_row_group(group, columns=wanted)
+            table = parquet.read_row_group(group, columns=wanted, use_threads=False)
             cut = slice(max(low - group_start, 0), min(high, group_end) - group_start)
             arrays = {name: _numeric(table.column(name), name, name in wide)[cut] for name in columns}
             for name in scans.bitmaps:

@@ -222,7 +222,7 @@ class ParquetSource:
         """The open file, for reading columns directly (text columns with a small dictionary as dictionaries)."""
         self.check()
         try:
-            return pq.ParquetFile(str(self.path), read_dictionary=sorted(self.categorical) or None)
+            return pq.ParquetFile(str(self.path), read_dictionary=sorted(self.categorical) or None, memory_map=True)
         except (pa.ArrowException, OSError, ValueError) as exc:
             raise _parquet_error(self.fname, exc) from None
 
