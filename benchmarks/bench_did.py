@@ -13,7 +13,7 @@ parent's peak, so this process never touches the data).
 
 - warm: in one process, after one untimed call, the median of ``--runs`` calls of
   * "TWFE core": validation + static TWFE with CRV1 (what ``headline`` + the covariance cost; the headline
-    number and its SE),
+    number and its SE), also on the panel with 10% of its rows dropped at random, unweighted and weighted,
   * "TWFE full": ``diff_in_diff(estimator="twfe")`` with its event study, pre-trend test, placebo and checks,
   * "CS full": ``diff_in_diff(estimator="callaway_santanna")``,
   * pyfixest ``feols("y ~ d | unit + period", vcov={"CRV1": "unit"})``.
@@ -165,6 +165,10 @@ def main() -> None:
               f"{cold['cold_s']:.3f} s incl. imports {cold['imports_s']:.3f} s (target 0.5; Parquet read "
               f"{cold['read_s']:.3f} s not counted), peak {cold['peak_mb']:.0f} MB (+{cold['increment_mb']:.0f} MB "
               "over imports and data; target 500)")  # fmt: skip
+        print(
+            f"  whyscope TWFE core, unbalanced (10% of rows dropped at random): warm {warm['unbalanced_s']:.3f} s; "
+            f"weighted as well: {warm['unbalanced_weighted_s']:.3f} s"
+        )
         print(
             f"  whyscope TWFE full result (event study, pre-trends, placebo, checks): warm {warm['twfe_full_s']:.3f} s"
         )
