@@ -551,3 +551,84 @@ def test_large_parquet_text_with_few_values_loads_as_categorical_and_ids_stay_te
     assert frame["arm"].astype(str).tolist() == table["arm"].to_pylist()
     assert int(frame["country"].isna().sum()) == n // 4
     assert frame["country"].iloc[:4].tolist()[:2] == ["DE", "FR"]
+
+
+# ------------------------------------------------------------------------------------------ lazy Parquet files
+def _lazy_table(n: int = 2_000) -> pa.Table:
+    rng = np.random.default_rng(0)
+    return pa.table(
+        {
+            "__index_level_0__": pa.array(np.arange(n)),
+            "user_id": pa.array(np.arange(n, dtype=np.int64)),
+            "arm": pa.array(np.where(rng.random(n) < 0.5, "A", "B")),
+            "wide": pa.array([2**60 + i if i % 7 else None for i in range(n)], type=pa.int64()),
+            "small": pa.array(rng.integers(0, 9, n).astype(np.int8)),
+            "nullable": pa.array(rng.random(n), mask=rng.random(n) < 0.1),
+            "flag": pa.array(rng.random(n) < 0.5),
+            "when": pa.array(np.arange(n).astype("datetime64[s]")),
+        }
+    )
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".data"])
+def test_a_large_parquet_file_is_attached_lazily_with_the_eager_notes_and_frame(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
+) -> None:
+    path = tmp_path / f"big{suffix}"
+    pq.write_table(_lazy_table(), path, row_group_size=500)
+    eager = Catalog().add(path, "big")
+    assert eager.source is None
+    monkeypatch.setattr("tools.data.catalog.LAZY_MIN_ROWS", 1_000)
+    lazy = Catalog().add(path, "big")
+    assert lazy.source is not None, "nothing read but the footer (and the bytes, for the hash)"
+    assert lazy == eager
+    assert (lazy.n_rows, lazy.columns, lazy.notes, lazy.sha256) == (eager.n_rows, eager.columns, eager.notes,
+                                                                     eager.sha256)  # fmt: skip
+    assert any("2**53" in note for note in lazy.notes) and any("index" in note for note in lazy.notes)
+    pd.testing.assert_frame_equal(lazy.frame, eager.frame)
+    assert lazy.source is None and lazy.frame is lazy.frame  # read once, then kept
+
+
+def test_files_whose_footer_cannot_settle_every_note_are_read_eagerly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("tools.data.catalog.LAZY_MIN_ROWS", 10)
+    values = np.arange(100, dtype=np.float64)
+    zoned = pa.array(np.arange(100).astype("datetime64[s]")).cast(pa.timestamp("s", "UTC"))
+    cases = {
+        "infinite.parquet": pa.table({"x": np.where(values == 5, np.inf, values)}),  # infinities must be counted
+        "decimal.parquet": pa.table({"x": pa.array([decimal.Decimal("1.5")] * 100)}),
+        "zoned.parquet": pa.table({"t": zoned}),
+        "small.parquet": pa.table({"x": values[:5]}),
+    }  # fmt: skip
+    for name, table in cases.items():
+        path = tmp_path / name
+        pq.write_table(table, path)
+        assert Catalog().add(path).source is None, name
+
+
+def test_a_lazily_attached_file_that_changes_is_refused_not_misread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("tools.data.catalog.LAZY_MIN_ROWS", 1_000)
+    path = tmp_path / "big.parquet"
+    pq.write_table(_lazy_table(), path)
+    catalog = Catalog()
+    catalog.add(path, "big")
+    pq.write_table(_lazy_table(3_000), path)
+    with pytest.raises(ToolError) as info:
+        catalog.frame("big")
+    assert info.value.code == "dataset_changed"
+    assert info.value.hint
+    path.unlink()
+    with pytest.raises(ToolError):
+        catalog.get("big").frame  # noqa: B018 - the property reads the file
+
+
+def test_each_dataset_has_its_own_memo(tmp_path: Path) -> None:
+    catalog = Catalog()
+    first = catalog.add(write(tmp_path, "a.csv", GOOD_CSV), name="a")
+    second = catalog.add(write(tmp_path, "b.csv", GOOD_CSV), name="b")
+    first.memo["k"] = 1
+    assert "k" not in second.memo
+    assert catalog.add(write(tmp_path, "a.csv", GOOD_CSV), name="a").memo == {}  # a new load forgets

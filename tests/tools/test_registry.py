@@ -7,6 +7,7 @@ import math
 import warnings
 from typing import Any
 
+import pandas as pd
 import pytest
 from pydantic import Field
 
@@ -175,6 +176,55 @@ def test_a_data_tool_without_attached_data(register: Any) -> None:
     assert isinstance(outcome, ToolError)
     assert outcome.code == "no_data"
     assert "--data" in outcome.hint
+
+
+def test_a_tool_gets_a_frame_copy_or_the_dataset_as_it_asks(register: Any, tmp_path: Any) -> None:
+    from tools.data import Catalog, Dataset
+
+    path = tmp_path / "d.csv"
+    path.write_text("x\n1\n2\n")
+    catalog = Catalog()
+    catalog.add(path, "sales")
+    seen: list[object] = []
+
+    def keep(request: DataRequest, data: object) -> EchoResult:
+        seen.append(data)
+        return EchoResult(value=1.0)
+
+    register("frame_tool", keep, DataRequest)
+    spec = ToolSpec(
+        name="dataset_tool", request=DataRequest, result=EchoResult, implementation=keep, takes_dataset=True
+    )
+    registry._BY_NAME["dataset_tool"] = spec
+    try:
+        dispatch("frame_tool", {"dataset": "sales"}, catalog)
+        dispatch("dataset_tool", {"dataset": "sales"}, catalog)
+    finally:
+        del registry._BY_NAME["dataset_tool"]
+    assert isinstance(seen[0], pd.DataFrame) and seen[0] is not catalog.get("sales").frame
+    assert isinstance(seen[1], Dataset) and seen[1] is catalog.get("sales")
+    assert get_tool("ab_test").takes_dataset
+
+
+def test_a_lazily_attached_file_gone_before_the_analysis_is_a_tool_error(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from tools.data import Catalog
+
+    monkeypatch.setattr("tools.data.catalog.LAZY_MIN_ROWS", 100)
+    path = tmp_path / "exp.parquet"
+    pq.write_table(pa.table({"arm": ["A", "B"] * 100, "y": np.arange(200.0)}), path)
+    catalog = Catalog()
+    catalog.add(path, "exp")
+    path.unlink()
+    request = {"dataset": "exp", "arm_column": "arm", "control": "A", "metrics": [{"name": "y"}]}
+    outcome = dispatch("ab_test", request, catalog)
+    assert isinstance(outcome, ToolError)
+    assert outcome.code == "dataset_changed"
 
 
 def test_tool_error_wire_form() -> None:
