@@ -18,11 +18,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
+from pydantic import ValidationError
 
 from tools.errors import ToolError
 from tools.refute.models import CHECK_NAMES
 
 __all__ = ["Draws", "Progress", "Runner"]
+
+#: A draw whose result model refused its numbers (NaN, infinity): counted as a failed draw, like a ToolError.
+INVALID_DRAW = "the target tool could not compute a valid estimate on this draw"
 
 Progress = Callable[[int, int, str], None]
 Draw = Callable[[np.random.Generator], tuple[float, float]]
@@ -110,6 +114,8 @@ class Runner:
                     values[i] = tasks[i]()
                 except ToolError as error:
                     failures[i] = error.message
+                except ValidationError:
+                    failures[i] = INVALID_DRAW
             return len(indices)
 
         if workers == 1:
@@ -192,4 +198,6 @@ def _forked_chunk(indices: range) -> tuple[range, NDArray[np.float64], dict[int,
                 values[k] = _FORKED_TASKS[i]()
             except ToolError as error:
                 failures[i] = error.message
+            except ValidationError:
+                failures[i] = INVALID_DRAW
     return indices, values, failures, sorted({f"{w.category.__name__}: {w.message}" for w in caught})
