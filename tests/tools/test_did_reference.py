@@ -206,6 +206,24 @@ def test_event_study_matches_pyfixest_and_pretrend_by_hand() -> None:
     np.testing.assert_allclose(es.covariance, fit._vcov, rtol=REL, atol=1e-14)
 
 
+def test_event_study_with_covariate_weights_and_coarse_clusters_matches_pyfixest() -> None:
+    frame = generated_panel(6, n_units=150, unbalanced=True)
+    req = request(
+        cohort="cohort", estimator="event_study", leads=2, lags=2, covariates=["x1"], weights="w", cluster="region"
+    )
+    result = diff_in_diff(req, frame)
+    binned = np.clip(np.where(frame["cohort"] > 0, frame["period"] - frame["cohort"], np.nan), -2, 2)
+    names = []
+    for e in (-2, 0, 1, 2):
+        names.append(f"e_m{-e}" if e < 0 else f"e_{e}")
+        frame[names[-1]] = (binned == e).astype(float)
+    fit = feols("y ~ " + " + ".join(names) + " + x1 | unit + period", frame, "region", weights="w")
+    points = [e for e in result.event_study if not e.reference]
+    np.testing.assert_allclose([e.estimate for e in points], fit.coef()[names].to_numpy(), rtol=REL)
+    np.testing.assert_allclose([e.std_error for e in points], fit.se()[names].to_numpy(), rtol=REL)
+    np.testing.assert_allclose(event_study_fit(req, frame).covariance, fit._vcov[:4, :4], rtol=REL, atol=1e-14)
+
+
 @pytest.mark.parametrize("weighted", [False, True])
 def test_exact_and_iterated_demeaning_agree_on_a_large_unbalanced_panel(
     weighted: bool, monkeypatch: pytest.MonkeyPatch
