@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tools.did.models import DiffInDiffRequest, PretrendTest
-from tools.did.panel import NEVER, Panel
+from tools.did.panel import Panel
 from tools.did.twfe import Sample
 from tools.did.within import demean
 from tools.results import Check, Estimate
@@ -248,7 +248,3 @@ def summary_text(
     else:
         text += f"; pre-trend test p = {pretrend.p_value:.3g} ({pretrend.status})"
     return text + "."
-
-
-def treated_units(panel: Panel) -> int:
-    return int((panel.cohort != NEVER).sum())

@@ -48,14 +48,6 @@ class Panel:
     balanced: bool
     notes: list[str] = field(default_factory=list)
 
-    @property
-    def n_obs(self) -> int:
-        return len(self.y)
-
-    def treated(self) -> NDArray[np.bool_]:
-        """Per row: the unit is treated in this period."""
-        return self.time >= self.cohort[self.unit]
-
 
 def _column(frame: pd.DataFrame, name: str, role: str) -> pd.Series:
     if name not in frame.columns:
