@@ -224,6 +224,38 @@ def test_event_study_with_covariate_weights_and_coarse_clusters_matches_pyfixest
     np.testing.assert_allclose(event_study_fit(req, frame).covariance, fit._vcov[:4, :4], rtol=REL, atol=1e-14)
 
 
+@pytest.mark.parametrize("never_treated", [True, False])
+def test_balanced_event_study_fast_path_matches_pyfixest(never_treated: bool) -> None:
+    """Balanced, unweighted, unit clusters: the event study takes the closed-form path (no n x k design); against
+    pyfixest, and against the general path (the same panel with weights all 1)."""
+    frame = generated_panel(9, n_units=160, n_periods=8)
+    if not never_treated:  # every unit adopts: one relative period is not identified and is dropped
+        frame = frame[frame["cohort"] > 0].copy()
+    req = request(cohort="cohort", estimator="event_study")
+    result = diff_in_diff(req, frame)
+    frame["one"] = 1.0
+    general = diff_in_diff(request(cohort="cohort", estimator="event_study", weights="one"), frame)
+    points = [e for e in result.event_study if not e.reference]
+    periods = [e.relative_period for e in points]
+    names = [f"e_m{-e}" if e < 0 else f"e_{e}" for e in periods]
+    for e, name in zip(periods, names, strict=True):
+        frame[name] = ((frame["cohort"] > 0) & (frame["period"] - frame["cohort"] == e)).astype(float)
+    fit = feols("y ~ " + " + ".join(names) + " | unit + period", frame, "unit")
+    np.testing.assert_allclose([e.estimate for e in points], fit.coef()[names].to_numpy(), rtol=REL)
+    np.testing.assert_allclose([e.std_error for e in points], fit.se()[names].to_numpy(), rtol=REL)
+    assert [e.relative_period for e in general.event_study] == [e.relative_period for e in result.event_study]
+    np.testing.assert_allclose(
+        [e.estimate for e in general.event_study], [e.estimate for e in result.event_study], rtol=1e-9, atol=1e-12
+    )
+    np.testing.assert_allclose(
+        [e.std_error for e in general.event_study], [e.std_error for e in result.event_study], rtol=1e-9
+    )
+    assert result.pretrend is not None and general.pretrend is not None
+    assert result.pretrend.wald == pytest.approx(general.pretrend.wald, rel=1e-9)
+    if not never_treated:
+        assert any("could not be separated" in w for w in result.warnings)
+
+
 @pytest.mark.parametrize("weighted", [False, True])
 def test_exact_and_iterated_demeaning_agree_on_a_large_unbalanced_panel(
     weighted: bool, monkeypatch: pytest.MonkeyPatch

@@ -11,7 +11,7 @@ from numpy.typing import NDArray
 from scipy import special
 
 from tools.did.panel import NEVER, Panel, dense_codes
-from tools.did.within import Fit, Regressors, drop_singletons, fit_within, regressors
+from tools.did.within import Fit, Regressors, drop_singletons, fit_indicators, fit_within, regressors
 from tools.errors import ToolError
 from tools.results import Estimate
 
@@ -182,11 +182,19 @@ def event_study(
     order = event_periods[1:] + event_periods[:1] if event_periods and event_periods[0] < 0 else event_periods
     names = [f"rel_{e}" for e in order]
     covariates = [] if sample.covariates is None else list(sample.covariates.T)
-    columns = _Indicators(np.flatnonzero(ever), binned, order, len(sample.y), covariates)
-    fit = fit_within(
-        sample.y, columns, [*names, *covariate_names], sample.fe, sample.cluster, sample.n_clusters,
-        droppable=set(names), with_covariance=with_covariance,
-    )  # fmt: skip
+    fe = sample.fe
+    if fe.layout is not None and fe.weights is None and not covariates and sample.cluster is fe.unit:
+        bins = np.full(len(sample.y), -1, dtype=np.int64)
+        position = {e: j for j, e in enumerate(order)}
+        lookup = np.array([position.get(e, -1) for e in range(low, high + 1)], dtype=np.int64)
+        bins[np.flatnonzero(ever)] = lookup[binned - low]
+        fit = fit_indicators(sample.y, bins, names, fe, with_covariance=with_covariance)
+    else:
+        columns = _Indicators(np.flatnonzero(ever), binned, order, len(sample.y), covariates)
+        fit = fit_within(
+            sample.y, columns, [*names, *covariate_names], fe, sample.cluster, sample.n_clusters,
+            droppable=set(names), with_covariance=with_covariance,
+        )  # fmt: skip
     dropped = sorted(int(n[4:]) for n in fit.dropped)
     kept = [int(n[4:]) for n in fit.names if n.startswith("rel_")]
     if not kept:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -49,6 +50,9 @@ EXACT_GRID_LIMIT = 5_000_000
 MAX_SWEEPS = 100_000
 #: A column whose demeaned norm is below this fraction of its raw norm is collinear with the fixed effects.
 COLLINEAR = 1e-9
+#: A column whose residual on the columns before it keeps less than this share of its demeaned sum of squares is
+#: collinear with them (pyfixest's default collinearity tolerance is also 1e-10).
+COLLINEAR_COLUMNS = 1e-10
 #: Up to this many columns, products of tall matrices use einsum rather than BLAS (see ``cross``).
 SMALL_K = 3
 
@@ -125,7 +129,7 @@ def _is_grid(unit: IntArray, time: IntArray) -> bool:
     return bool((np.bincount(unit[:, 0], minlength=unit.shape[0]) == 1).all())
 
 
-def _grid(x: FloatArray, fe: Regressors) -> FloatArray:
+def _grid(x: NDArray[Any], fe: Regressors) -> NDArray[Any]:
     """The column as a units x periods matrix (a view) for a panel in one of the grid layouts."""
     if fe.layout == "unit_major":
         return x.reshape(fe.n_units, fe.n_periods)
@@ -223,6 +227,49 @@ def fit_within(
     return Fit(kept_names, beta, covariance, n_clusters - 1, dropped)
 
 
+def fit_indicators(
+    y: FloatArray, bins: IntArray, names: list[str], fe: Regressors, with_covariance: bool = True
+) -> Fit:
+    """``fit_within`` for disjoint 0/1 columns (column j is ``bins == j``; -1 for none) on an unweighted balanced
+    grid clustered by unit, without building the n x k design: with A[i, j] the cells of unit i in column j,
+    C[t, j] those of period t and c_j their total (N units, T periods), the demeaned column is
+    1[bin = j] - A[i, j] / T - C[t, j] / N + c_j / (N T), so the Gram matrix is diag(c) - A'A / T - C'C / N
+    + c c' / (N T), X~'y~ sums y~ per column, and unit i's score for column j is the sum of its residuals in
+    column j minus (U C)[i, j] / N (U: residuals as units x periods; their unit sums are 0)."""
+    assert fe.layout is not None and fe.weights is None
+    k, n_units, n_periods = len(names), fe.n_units, fe.n_periods
+    grid_bins = _grid(bins, fe)
+    on = grid_bins >= 0
+    rows = np.broadcast_to(np.arange(n_units)[:, None], grid_bins.shape)[on]
+    periods = np.broadcast_to(np.arange(n_periods)[None, :], grid_bins.shape)[on]
+    which = grid_bins[on]
+    per_unit = np.bincount(rows * k + which, minlength=n_units * k).reshape(n_units, k).astype(np.float64)
+    per_period = np.bincount(periods * k + which, minlength=n_periods * k).reshape(n_periods, k).astype(np.float64)
+    counts = per_period.sum(axis=0)
+    gram = (
+        np.diag(counts) - cross(per_unit, per_unit) / n_periods - per_period.T @ per_period / n_units
+        + np.outer(counts, counts) / (n_units * n_periods)
+    )  # fmt: skip
+    keep_cols = _independent(gram, counts, names, set(names), fe_tolerance=COLLINEAR_COLUMNS)
+    dropped = [n for j, n in enumerate(names) if j not in keep_cols]
+    y_dm = demean(y, fe)
+    moment = np.bincount(which, weights=_grid(y_dm, fe)[on], minlength=k)
+    bread = gram[np.ix_(keep_cols, keep_cols)]
+    beta: FloatArray = np.asarray(np.linalg.solve(bread, moment[keep_cols]), dtype=np.float64)
+    kept_names = [names[j] for j in keep_cols]
+    if not with_covariance:
+        return Fit(kept_names, beta, np.full((len(beta), len(beta)), np.nan), n_units - 1, dropped)
+    full_beta = np.zeros(k + 1)  # index -1 (no column) reads the trailing 0
+    full_beta[keep_cols] = beta
+    fitted = full_beta[bins]
+    resid = y_dm - demean(fitted, fe)
+    grid_resid = _grid(resid, fe)
+    own = np.bincount(rows * k + which, weights=grid_resid[on], minlength=n_units * k).reshape(n_units, k)
+    sums = (own - grid_resid @ per_period / n_units)[:, keep_cols]
+    covariance = _crv1_from_sums(sums, bread, len(y), fe, fe.unit, n_units)
+    return Fit(kept_names, beta, covariance, n_units - 1, dropped)
+
+
 def cross(a: FloatArray, b: FloatArray) -> FloatArray:
     """``a.T @ b`` for tall matrices: einsum for a few columns (OpenBLAS's threads cost more than they save on
     a busy machine there), BLAS beyond."""
@@ -231,17 +278,22 @@ def cross(a: FloatArray, b: FloatArray) -> FloatArray:
     return np.asarray(a.T @ b, dtype=np.float64)
 
 
-def _independent(gram: FloatArray, raw_norm: FloatArray, names: list[str], droppable: set[str]) -> list[int]:
-    """Indices of columns to keep: greedy, in order, dropping those (nearly) spanned by the fixed effects and the
-    columns kept before them (residual sum of squares from the Gram matrix of the demeaned columns)."""
+def _independent(
+    gram: FloatArray, raw_norm: FloatArray, names: list[str], droppable: set[str], fe_tolerance: float = COLLINEAR**2
+) -> list[int]:
+    """Indices of columns to keep: greedy, in order, dropping those (nearly) spanned by the fixed effects (their
+    demeaned sum of squares below ``fe_tolerance`` times the raw one) or by the columns kept before them (the
+    residual sum of squares below ``COLLINEAR_COLUMNS`` times the demeaned one: the Schur complement is only
+    accurate to about machine epsilon times the diagonal)."""
     kept: list[int] = []
     for j in range(gram.shape[0]):
-        residual = float(gram[j, j])
+        own = float(gram[j, j])
+        residual = own
         if kept:
             g_kk = gram[np.ix_(kept, kept)]
             g_kj = gram[kept, j]
             residual -= float(g_kj @ np.linalg.solve(g_kk, g_kj))
-        if raw_norm[j] > 0 and residual > COLLINEAR**2 * raw_norm[j]:
+        if raw_norm[j] > 0 and own > fe_tolerance * raw_norm[j] and residual > COLLINEAR_COLUMNS * own:
             kept.append(j)
         elif names[j] not in droppable:
             raise ToolError(
@@ -271,6 +323,13 @@ def crv1(
         sums = np.empty((n_clusters, k))
         for j in range(k):
             sums[:, j] = np.bincount(cluster, weights=xw[:, j] * resid, minlength=n_clusters)
+    return _crv1_from_sums(sums, bread, n, fe, cluster, n_clusters)
+
+
+def _crv1_from_sums(
+    sums: FloatArray, bread: FloatArray, n: int, fe: Regressors, cluster: IntArray, n_clusters: int
+) -> FloatArray:
+    k = sums.shape[1]
     meat = cross(sums, sums)
     bread_inv = np.linalg.inv(bread)
     k_fe = fe.n_units + fe.n_periods - 1  # n_fe = 2: one level of the second effect is redundant
