@@ -396,6 +396,20 @@ def test_threads_or_not_and_every_run_give_the_same_bytes(tmp_path: Path, monkey
     assert runs == {first} == {threaded}
 
 
+def test_arm_labels_met_in_another_order_in_the_second_half(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The arm column is read in two halves on two threads: labels first seen in another order (or only) in
+    the second half are renumbered into one order."""
+    monkeypatch.setattr(rows_module, "_THREAD_MIN_ROWS", 0)
+    frame = experiment(arms=("A", "B", "C"))
+    half = len(frame) // 2
+    arm = frame["arm"].to_numpy().copy()
+    arm[:half] = np.where(arm[:half] == "C", "B", arm[:half])  # C appears only in the second half
+    arm[half] = "C"
+    frame["arm"] = arm
+    request = {**BASE_REQUEST, "control": "A"}
+    check_parity(tmp_path, frame, request)
+
+
 def test_a_dataset_is_handed_to_the_tool_and_its_frame_read_only_when_needed(tmp_path: Path) -> None:
     catalog, _ = attach(tmp_path, experiment())
     assert isinstance(catalog.get("exp"), Dataset)

@@ -12,6 +12,7 @@ Whatever this path does not handle (text metric columns, unusual types, any inpu
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
+from tools.ab_test import rows as rows_module
 from tools.ab_test.engine import BLOCK_ROWS, Unsupported
 from tools.ab_test.ids import _BITMAP_BLOCK, ID_COLUMN, REPEAT_CHECK_ROWS
 from tools.ab_test.models import AbTestRequest
@@ -47,7 +49,7 @@ def prepare_parquet(request: AbTestRequest, dataset: Dataset) -> Prepared:
         schema = parquet.schema_arrow
         if request.arm_column not in dataset.columns:
             raise Unsupported("unknown arm column")
-        arm = _arm(parquet, request.arm_column, source.n_rows)
+        arm = _arm(source, parquet, request.arm_column, source.n_rows)
         scans = _IdChecks(dataset, parquet)
         prepared = prepare_fast(request, arm, set(dataset.columns), _blocks(source, schema, scans, arm.codes))
         repeats = scans.finish()
@@ -59,29 +61,50 @@ def prepare_parquet(request: AbTestRequest, dataset: Dataset) -> Prepared:
     return prepared
 
 
-def _arm(parquet: pq.ParquetFile, name: str, n_rows: int) -> ArmCodes:
-    """The arm column's codes (labels numbered in order of first appearance) without building its text."""
-    field = parquet.schema_arrow.field(name)
-    kind = field.type
+def _arm(source: ParquetSource, parquet: pq.ParquetFile, name: str, n_rows: int) -> ArmCodes:
+    """The arm column's codes (labels numbered in order of first appearance) without building its text; the
+    row groups are read in two halves on two threads for large files, their labels then put in one order."""
+    kind = parquet.schema_arrow.field(name).type
     text = pa.types.is_string(kind) or pa.types.is_large_string(kind)
     if not (text or (pa.types.is_dictionary(kind) and pa.types.is_string(kind.value_type))):
         raise Unsupported("arm column type")
     codes = np.empty(n_rows, dtype=np.int8)
-    labels: dict[str, int] = {}
-    position = 0
-    for group in range(parquet.metadata.num_row_groups):
-        column = parquet.read_row_group(group, columns=[name]).column(0)
-        for chunk in column.chunks:
-            encoded = chunk if pa.types.is_dictionary(chunk.type) else chunk.dictionary_encode()
-            lookup = [labels.setdefault(str(v), len(labels)) for v in encoded.dictionary.to_pylist()]
-            if len(labels) > _MAX_LABELS:
-                raise Unsupported("too many arm labels")
-            indices = encoded.indices.fill_null(-1) if encoded.indices.null_count else encoded.indices
-            table = np.array([*lookup, -1], dtype=np.int8)
-            codes[position : position + len(chunk)] = table[indices.to_numpy(zero_copy_only=False)]
-            position += len(chunk)
-    if position != n_rows:
-        raise Unsupported("row count")
+    metadata = parquet.metadata
+    starts = np.cumsum([0] + [metadata.row_group(g).num_rows for g in range(metadata.num_row_groups)]).tolist()
+    groups = list(range(metadata.num_row_groups))
+    halves = (
+        [groups[: len(groups) // 2], groups[len(groups) // 2 :]] if n_rows >= rows_module._THREAD_MIN_ROWS else [groups]
+    )
+
+    def encode(part: list[int]) -> list[str]:
+        handle = source.parquet()
+        labels: dict[str, int] = {}
+        for group in part:
+            position = starts[group]
+            for chunk in handle.read_row_group(group, columns=[name]).column(0).chunks:
+                encoded = chunk if pa.types.is_dictionary(chunk.type) else chunk.dictionary_encode()
+                lookup = [labels.setdefault(str(v), len(labels)) for v in encoded.dictionary.to_pylist()]
+                if len(labels) > _MAX_LABELS:
+                    raise Unsupported("too many arm labels")
+                indices = encoded.indices.fill_null(-1) if encoded.indices.null_count else encoded.indices
+                table = np.array([*lookup, -1], dtype=np.int8)
+                codes[position : position + len(chunk)] = table[indices.to_numpy(zero_copy_only=False)]
+                position += len(chunk)
+        return list(labels)
+
+    if len(halves) > 1:
+        with ThreadPoolExecutor(len(halves)) as pool:
+            parts = list(pool.map(encode, halves))
+    else:
+        parts = [encode(halves[0])]
+    labels = {label: k for k, label in enumerate(parts[0])}
+    for part, groups_of_part in zip(parts[1:], halves[1:], strict=True):
+        for label in part:
+            labels.setdefault(label, len(labels))
+        renumber = [labels[label] for label in part]
+        if groups_of_part and renumber != list(range(len(part))):
+            rows = slice(starts[groups_of_part[0]], starts[groups_of_part[-1] + 1])
+            codes[rows] = np.array([*renumber, -1], dtype=np.int8)[codes[rows]]
     counts = [int(np.count_nonzero(codes == k)) for k in range(len(labels))]  # few labels: no int64 copy
     names = list(labels)
     return ArmCodes(
