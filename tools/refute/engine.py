@@ -8,12 +8,10 @@ algebra, sorting, sklearn/statsmodels fits) release the GIL, so threads use both
 from __future__ import annotations
 
 import functools
-import multiprocessing
 import os
 import threading
-import warnings
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -60,7 +58,6 @@ class Runner:
     progress: Progress | None = None
     cancel: threading.Event | None = None
     workers: int | None = None
-    processes: bool | None = None  # None: forked processes when that is safe (see _can_fork), else threads
     done: int = 0
 
     def __post_init__(self) -> None:
@@ -100,8 +97,6 @@ class Runner:
         workers = min(self.workers or 1, n)
         chunk = max(1, n // (workers * 4))
         chunks = [range(start, min(start + chunk, n)) for start in range(0, n, chunk)]
-        if workers > 1 and self._can_fork():
-            return self._run_forked(check, tasks, chunks, workers)
         values = np.full((n, 2), np.nan)
         failures: dict[int, str] = {}
         stop = threading.Event()
@@ -137,67 +132,3 @@ class Runner:
                         future.cancel()
                     raise
         return Draws(values, [failures[i] for i in sorted(failures)])
-
-    def _can_fork(self) -> bool:
-        """Processes only when asked for, or by default when forking is safe: a POSIX fork start method and no
-        other Python thread running (an app's threads may hold locks a forked child would inherit)."""
-        if self.processes is False:
-            return False
-        available = "fork" in multiprocessing.get_all_start_methods()
-        if self.processes is None:
-            return available and threading.active_count() == 1
-        return available
-
-    def _run_forked(
-        self, check: str, tasks: Sequence[Callable[[], tuple[float, float]]], chunks: list[range], workers: int
-    ) -> Draws:
-        """The draws in forked worker processes, which inherit ``tasks`` (and the data) without pickling."""
-        global _FORKED_TASKS
-        values = np.full((len(tasks), 2), np.nan)
-        failures: dict[int, str] = {}
-        _FORKED_TASKS = tasks
-        try:
-            context = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-                pending = {pool.submit(_forked_chunk, indices) for indices in chunks}
-                try:
-                    while pending:
-                        finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                        for future in finished:
-                            indices, chunk_values, chunk_failures, caught = future.result()
-                            values[indices.start : indices.stop] = chunk_values
-                            failures.update(chunk_failures)
-                            for message in caught:  # the child's library warnings, seen by the caller
-                                warnings.warn(message, RuntimeWarning, stacklevel=2)
-                            self.step(check, len(indices))
-                        self.stop_if_cancelled()
-                except BaseException:
-                    for future in pending:
-                        future.cancel()
-                    raise
-        finally:
-            _FORKED_TASKS = None
-        return Draws(values, [failures[i] for i in sorted(failures)])
-
-
-#: The tasks of the forked run in progress (inherited by the worker processes at fork).
-_FORKED_TASKS: Sequence[Callable[[], tuple[float, float]]] | None = None
-
-
-def _forked_chunk(indices: range) -> tuple[range, NDArray[np.float64], dict[int, str], list[str]]:
-    """Run one chunk of draws in a forked worker (one BLAS thread, as in the parent)."""
-    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
-
-    assert _FORKED_TASKS is not None
-    values = np.full((len(indices), 2), np.nan)
-    failures: dict[int, str] = {}
-    with threadpool_limits(limits=1, user_api="blas"), warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        for k, i in enumerate(indices):
-            try:
-                values[k] = _FORKED_TASKS[i]()
-            except ToolError as error:
-                failures[i] = error.message
-            except ValidationError:
-                failures[i] = INVALID_DRAW
-    return indices, values, failures, sorted({f"{w.category.__name__}: {w.message}" for w in caught})

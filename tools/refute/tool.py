@@ -28,9 +28,6 @@ DESIGNS = {
 }
 
 
-#: Below this many rows the draws run in threads even where forking is safe.
-FORK_MIN_ROWS = 50_000
-
 #: Falsification checks decided by a p-value against alpha (Bonferroni-adjusted together).
 P_VALUE_FALSIFICATION = frozenset(
     {"pre_trends", "placebo_time", "density_test", "covariate_continuity", "placebo_cutoff"}
@@ -44,16 +41,12 @@ def refute(
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
     workers: int | None = None,
-    processes: bool | None = None,
 ) -> RefuteResult:
     """Challenge the target analysis on ``data`` (the frame of the dataset its request names).
 
     ``progress(done, total, label)`` is called after each step (from the calling thread); setting ``cancel``
-    stops the run with a ``cancelled`` ToolError; ``workers`` threads or processes share the simulations
-    (default: the machine's cores, up to 8). ``processes``: None (default) forks worker processes when that is
-    safe (POSIX, no other Python thread running: the command line) and the data have at least 50,000 rows,
-    and uses threads otherwise (the app);
-    True or False forces the choice. The result does not depend on ``workers`` or ``processes``.
+    stops the run with a ``cancelled`` ToolError; ``workers`` threads share the simulations (default: the
+    machine's cores, up to 8). The result does not depend on ``workers``.
     """
     tool = request.target.tool
     if data is None:
@@ -68,13 +61,9 @@ def refute(
     if len(tested) > 1:  # keep the chance that a sound analysis "fails" some falsification test at alpha
         design.test_alpha = request.alpha / len(tested)
         design.test_note = f" = {request.alpha:g} / {len(tested)}, Bonferroni over the battery's {len(tested)} tests"
-    if processes is None and len(data) < FORK_MIN_ROWS:
-        processes = False  # a refit takes milliseconds: forking would cost more than it saves
     n = request.simulations
     total = sum(n if name in SIMULATED else design.steps(name, n) for name in names)
-    runner = Runner(
-        seed=request.seed, total=total, progress=progress, cancel=cancel, workers=workers, processes=processes
-    )
+    runner = Runner(seed=request.seed, total=total, progress=progress, cancel=cancel, workers=workers)
     runner.step("original analysis", 0)
     results: list[RefuteCheck] = []
     # One BLAS thread per refit: the refits are small (n x k with k small), where OpenBLAS's own threads spin
