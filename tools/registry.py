@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from tools.ab_test.models import AbTestRequest, AbTestResult
+from tools.did.models import DiffInDiffRequest, DiffInDiffResult
 from tools.errors import ToolError
 from tools.power.models import PowerRequest, PowerResult
 from tools.propensity.models import PropensityRequest, PropensityResult
@@ -90,6 +91,12 @@ TOOLS: tuple[ToolSpec, ...] = (
         result=AbTestResult,
         implementation="tools.ab_test.tool:ab_test",
         takes_dataset=True,
+    ),
+    ToolSpec(
+        name="diff_in_diff",
+        request=DiffInDiffRequest,
+        result=DiffInDiffResult,
+        implementation="tools.did.tool:diff_in_diff",
     ),
     ToolSpec(
         name="propensity",

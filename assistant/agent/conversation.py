@@ -18,6 +18,7 @@ from pydantic import ValidationError
 import prompts
 from assistant.agent.backends import AssistantTurn, Backend, BackendError, Message
 from assistant.agent.brief import Brief, UpdateBriefRequest, apply_update
+from assistant.agent.condense import MAX_TOOL_CHARS, condense
 from assistant.agent.provenance import unverified_numbers
 from assistant.agent.session import SessionStore, load_prereg
 from assistant.prereg.tool import PreregState, attach_report
@@ -39,7 +40,6 @@ __all__ = [
 MAX_ROUNDS = 6
 MAX_REPEATS = 3
 MAX_REPAIRS = 2
-MAX_TOOL_CHARS = 20_000
 
 
 @dataclass(frozen=True)
@@ -327,8 +327,5 @@ def system_prompt() -> str:
 
 
 def _for_model(result: dict[str, Any]) -> str:
-    """A tool result as the model sees it: JSON, cut at MAX_TOOL_CHARS with a marker (the UI keeps it all)."""
-    text = json.dumps(result, ensure_ascii=False)
-    if len(text) <= MAX_TOOL_CHARS:
-        return text
-    return text[:MAX_TOOL_CHARS] + f" …[truncated: {len(text) - MAX_TOOL_CHARS:,} more characters]"
+    """A tool result as the model sees it: valid JSON, condensed to MAX_TOOL_CHARS (the UI keeps it all)."""
+    return condense(result, MAX_TOOL_CHARS)

@@ -87,3 +87,17 @@ def test_an_opt_in_runs_the_propensity_analysis_on_the_agent_mode_example() -> N
     assert "sessions_post" not in result["covariates"]
     assert result["summary"] in dones[-2].text
     assert all(d.unverified == () for d in dones)
+
+
+@pytest.mark.skipif("diff_in_diff" not in tool_names(), reason="diff_in_diff not registered")
+def test_a_staggered_rollout_runs_callaway_santanna_on_the_rollout_example() -> None:
+    answers = [*SCOPING, "region by region over time", "yes", "ok"]
+    _, dones = converse(answers)
+    assert "'staggered_rollout'" in dones[-2].text
+    proposal = dones[-1].text
+    assert "unit=region; time=month; cohort=launch_month" in proposal
+    events, dones = converse([*answers, "ok", "no"])
+    result = finished(events, "diff_in_diff").result
+    assert result is not None and result["estimator"] == "callaway_santanna"
+    assert result["summary"] in dones[-2].text and result["pretrend"]["status"] == "pass"
+    assert all(d.unverified == () for d in dones)
