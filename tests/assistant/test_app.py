@@ -281,3 +281,28 @@ async def test_plot_saves_the_latest_figure_and_never_overwrites(tmp_path: Path)
             if "exists" in str(list(app.query(NoticeMessage))[-1].render()):
                 break
         assert "exists; choose another name" in str(list(app.query(NoticeMessage))[-1].render())
+
+
+async def test_guided_mode_draws_the_rd_plot_in_its_tool_card() -> None:
+    from tools.data import Catalog
+
+    examples = Catalog()
+    examples.add(Path(__file__).resolve().parents[2] / "examples" / "data" / "paywall_cutoff.csv", "paywall_cutoff")
+    backend = GuidedBackend(catalog=examples)
+    app = WhyscopeApp(backend, catalog=examples)
+    answers = ["a paywall", "to convert", "conversion", "trial users", "users", "users below the cutoff"]
+    answers += ["keep it if conversion rises", "a drop in sessions", "no", "by a score cutoff", "no", "ok"]
+    answers += ["outcome=converted_30d; cutoff=10"]
+    async with app.run_test(size=(160, 60)) as pilot:
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if any(m.text for m in app.query(AssistantMessage)):
+                break
+        for answer in answers:
+            await send(pilot, app, answer)
+        await pilot.pause(0.3)
+        card = next(c for c in app.query(ToolCard) if c.tool_name == "rdd")
+        assert card.result is not None and card.result["cutoff"] == 10
+        body = str(card.query_one(".tool-inputs").render())
+        assert "outcome against the running variable" in body and "│" in body and "●" in body
+        assert "[pass] density" in body
