@@ -75,6 +75,13 @@ class Groups:
             self._masks = [self.codes == c for c in self.group_codes]
         return self._masks
 
+    def member(self, g: int) -> NDArray[np.bool_]:
+        """Arm g's rows."""
+        if self._masks is None and self.codes.dtype.itemsize == 1:  # two arms coded 0 and 1
+            ones = self.codes.view(np.bool_)
+            return ones if self.group_codes[g] == 1 else ~ones
+        return self.masks[g]
+
 
 def arm_indicators(codes: NDArray[np.integer], group_codes: list[int], out: FloatArray) -> Groups:
     """Group membership of a block's rows; ``codes`` hold raw arm codes, ``group_codes[g]`` arm g's code.
@@ -138,6 +145,9 @@ class MetricAccumulator:
     def add(self, codes: NDArray[np.integer], raw: list[NDArray[np.generic]], groups: Groups | None) -> None:
         """One block: raw arm codes (-1: no arm) and the metric's columns as numeric arrays. ``groups`` is the
         block's membership when every row has an arm (shared between metrics), else None."""
+        if self.counts_only and groups is not None and raw[0].dtype.kind in "iub":
+            self._count_integer_ones(raw[0], groups)
+            return
         m = len(codes)
         columns = [self._as_float(v, j, m) for j, v in enumerate(raw)]
         if groups is not None and self._check_values(columns, raw[0]) and self._reduce(columns, groups):
@@ -214,6 +224,20 @@ class MetricAccumulator:
         self.excluded += int(np.count_nonzero(keep)) - int(np.count_nonzero(valid))
         return codes[valid], [np.ascontiguousarray(v[valid]) for v in columns]
 
+    def _count_integer_ones(self, values: NDArray[np.generic], groups: Groups) -> None:
+        """A binary metric held as integers (or booleans), every row with an arm: exact counts, no floats."""
+        if values.dtype.kind != "b":
+            top = values.view(values.dtype.str.replace("i", "u")).max()  # negatives wrap around to huge
+            if top > 1:
+                raise Unsupported("not binary")
+        nonzero = values.view(np.bool_) if values.itemsize == 1 else values != 0
+        ones = np.zeros(self.groups, dtype=np.int64)
+        for g in groups.indicators:
+            ones[g] = np.count_nonzero(nonzero & groups.member(g))
+        ones[groups.base] = int(np.count_nonzero(nonzero)) - int(ones.sum())
+        self.ones += ones
+        self.n += groups.counts
+
     def _count_ones(self, y: FloatArray, groups: Groups) -> bool:
         total = float(y.sum())
         if not math.isfinite(total):
@@ -242,18 +266,22 @@ class MetricAccumulator:
         if not np.isfinite(sums).all():
             return False
         self._last_total = float(sums[0]) + m * shift[0]
-        dots = products(stack, devs)  # rows: all rows, then each other arm's; columns: the centred columns
+        # dots[i, j, k] = sum over rows (all rows for i = 0, the i-th other arm's after) of dev_j dev_k
+        dots = np.zeros((1 + len(others), p, p))
+        for j in range(p):
+            part = products(stack[j::p], devs[j:])  # k >= j only: each cross product once
+            dots[:, j, j:] = part
+            dots[:, j:, j] = part
         s = np.zeros((self.groups, p))
         q = np.zeros((self.groups, p, p))
         for i, g in enumerate(others, start=1):
             s[g] = sums[i * p : (i + 1) * p]
-            q[g] = dots[i * p : (i + 1) * p]
+            q[g] = dots[i]
         b = groups.base
-        q_all = dots[:p]
+        q_all = dots[0]
         s[b] = sums[:p] - s.sum(axis=0)
         origin = self.origin if self.origin is not None else shift
         q[b] = q_all - q.sum(axis=0)
-        q = (q + q.transpose(0, 2, 1)) / 2  # the two orders of a cross product agree up to rounding
         n = groups.counts.astype(np.float64)
         safe = np.maximum(n, 1.0)
         means = (np.asarray(shift) - np.asarray(origin))[None, :] + s / safe[:, None]
