@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 from tools.ab_test.engine import Unsupported
 from tools.ab_test.ids import repeated_id_columns
 from tools.ab_test.models import AbTestRequest, ArmSummary, MetricSpec
+from tools.ab_test.parquet import prepare_parquet
 from tools.ab_test.rows import frame_arm, frame_blocks, prepare_fast
 from tools.ab_test.stats import Moments, group_moments
 from tools.data.catalog import Dataset
@@ -197,8 +198,6 @@ def prepare_rows(request: AbTestRequest, data: pd.DataFrame | Dataset) -> Prepar
     through the general path below, which reports it."""
     if request.arm_column is not None and request.summaries is None:
         if isinstance(data, Dataset) and data.source is not None:
-            from tools.ab_test.parquet import prepare_parquet
-
             try:
                 return prepare_parquet(request, data)
             except Unsupported:
