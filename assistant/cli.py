@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -228,7 +228,7 @@ def _tool_run(args: argparse.Namespace) -> int:
             )
     except ToolError as error:
         return _fail(error)
-    outcome = dispatch(args.name, request, catalog)
+    outcome = dispatch(args.name, request, catalog, progress=_progress_printer())
     if isinstance(outcome, ToolError):
         return _fail(outcome)
     if plan is None:
@@ -238,6 +238,25 @@ def _tool_run(args: argparse.Namespace) -> int:
     if args.plot is not None:
         _save_plot(outcome.model_dump(mode="json"), args.plot)
     return EXIT_OK
+
+
+def _progress_printer() -> Callable[[int, int, str], None]:
+    """Progress of long tools (refute) on stderr: one updating line on a terminal, a line per tenth otherwise."""
+    interactive = sys.stderr.isatty()
+    shown = {"tenth": -1}
+
+    def report(done: int, total: int, label: str) -> None:
+        if total <= 0:
+            return
+        if interactive:
+            end = "\n" if done >= total else ""
+            sys.stderr.write(f"\r[progress] {done}/{total} {label[:40]:<40}{end}")
+            sys.stderr.flush()
+        elif (tenth := done * 10 // total) > shown["tenth"]:
+            shown["tenth"] = tenth
+            sys.stderr.write(f"[progress] {done}/{total} {label}\n")
+
+    return report
 
 
 def _save_plot(result: dict[str, Any], path: str) -> None:

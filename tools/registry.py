@@ -12,6 +12,7 @@ import difflib
 import importlib
 import inspect
 import json
+import threading
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from tools.power.models import PowerRequest, PowerResult
 from tools.propensity.models import PropensityRequest, PropensityResult
 from tools.rdd.models import RddRequest, RddResult
 from tools.recommend import RecommendMethodRequest, RecommendMethodResult, recommend_method
+from tools.refute.models import RefuteRequest, RefuteResult
 from tools.results import ToolRequest, ToolResult
 
 if TYPE_CHECKING:
@@ -35,7 +37,8 @@ if TYPE_CHECKING:
 
 __all__ = ["TOOLS", "ToolSpec", "dispatch", "get_tool", "tool_names"]
 
-ToolFunction = Callable[[Any, Any], ToolResult]  # (request, frame or Dataset or None)
+ToolFunction = Callable[..., ToolResult]  # (request, frame or Dataset or None, **control) -> result
+Progress = Callable[[int, int, str], None]  # (done, total, label)
 
 #: Longest raw argument string accepted from a caller (a tool request is small; anything larger is abuse).
 MAX_ARGUMENT_CHARS = 100_000
@@ -56,6 +59,9 @@ class ToolSpec:
     #: The tool receives the catalog's :class:`~tools.data.Dataset` (it reads ``frame`` itself, or streams a
     #: large Parquet file not read yet) instead of a copy of the frame.
     takes_dataset: bool = False
+    #: The function takes keyword arguments ``progress(done, total, label)`` and ``cancel`` (a
+    #: ``threading.Event``): long simulations report progress and stop when asked.
+    reports_progress: bool = False
 
     @property
     def function(self) -> ToolFunction:
@@ -79,8 +85,9 @@ class ToolSpec:
 
     @property
     def uses_data(self) -> bool:
-        """Whether the request names a dataset from the catalog."""
-        return "dataset" in self.request.model_fields
+        """Whether the request names a dataset from the catalog (a field, or a property that reads it from a
+        nested request, as refute's target does)."""
+        return "dataset" in self.request.model_fields or isinstance(getattr(self.request, "dataset", None), property)
 
 
 TOOLS: tuple[ToolSpec, ...] = (
@@ -105,6 +112,13 @@ TOOLS: tuple[ToolSpec, ...] = (
         implementation="tools.propensity.tool:propensity",
     ),
     ToolSpec(name="rdd", request=RddRequest, result=RddResult, implementation="tools.rdd.tool:rdd"),
+    ToolSpec(
+        name="refute",
+        request=RefuteRequest,
+        result=RefuteResult,
+        implementation="tools.refute.tool:refute",
+        reports_progress=True,
+    ),
     ToolSpec(
         name="recommend_method",
         request=RecommendMethodRequest,
@@ -141,13 +155,19 @@ def dispatch(
     name: str,
     arguments: str | Mapping[str, Any],
     catalog: Catalog | None = None,
+    *,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
 ) -> ToolResult | ToolError:
-    """Validate untrusted arguments, run the tool, and return its result or a ToolError. Never raises."""
+    """Validate untrusted arguments, run the tool, and return its result or a ToolError. Never raises.
+
+    ``progress`` and ``cancel`` reach the tools that report progress (refute); others ignore them."""
     try:
         spec = get_tool(name)
         request = parse_request(spec, arguments)
         data = _resolve_data(spec, request, catalog)
-        return _run(spec, request, data)
+        control = {"progress": progress, "cancel": cancel} if spec.reports_progress else {}
+        return _run(spec, request, data, **control)
     except ToolError as error:
         return error
 
@@ -225,12 +245,12 @@ def _resolve_data(spec: ToolSpec, request: ToolRequest, catalog: Catalog | None)
     return catalog.get(name) if spec.takes_dataset else catalog.frame(name)
 
 
-def _run(spec: ToolSpec, request: ToolRequest, data: pd.DataFrame | Dataset | None) -> ToolResult:
+def _run(spec: ToolSpec, request: ToolRequest, data: pd.DataFrame | Dataset | None, **control: Any) -> ToolResult:
     """Run the tool, turning library warnings into visible caveats and crashes into ToolErrors."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            result = spec.function(request, data)
+            result = spec.function(request, data, **control)
         except ToolError:
             raise
         except ValidationError as exc:

@@ -34,6 +34,7 @@ __all__ = [
     "Notice",
     "TextDelta",
     "ToolFinished",
+    "ToolProgress",
     "ToolStarted",
 ]
 
@@ -63,6 +64,17 @@ class ToolFinished:
 
 
 @dataclass(frozen=True)
+class ToolProgress:
+    """A long tool (refute) finished ``done`` of ``total`` steps; ``label`` names the current one."""
+
+    call_id: str
+    name: str
+    done: int
+    total: int
+    label: str
+
+
+@dataclass(frozen=True)
 class BriefUpdated:
     brief: Brief
 
@@ -86,7 +98,7 @@ class Done:
     complete: bool
 
 
-Event = TextDelta | ToolStarted | ToolFinished | BriefUpdated | Notice | Failed | Done
+Event = TextDelta | ToolStarted | ToolProgress | ToolFinished | BriefUpdated | Notice | Failed | Done
 
 
 class Cancelled(Exception):
@@ -249,7 +261,11 @@ class Conversation:
             return self._update_brief(call_id, arguments, emit)
         if name == "write_prereg":
             return self._write_prereg(call_id, arguments, emit)
-        outcome = dispatch(name, arguments, self.catalog)
+
+        def progress(done: int, total: int, label: str) -> None:
+            emit(ToolProgress(call_id, name, done, total, label))
+
+        outcome = dispatch(name, arguments, self.catalog, progress=progress, cancel=self.cancel)
         if isinstance(outcome, ToolError):
             payload = outcome.to_dict()
             emit(ToolFinished(call_id, name, None, payload["error"]))

@@ -266,6 +266,7 @@ class WhyscopeApp(App[None]):
             Notice,
             TextDelta,
             ToolFinished,
+            ToolProgress,
             ToolStarted,
         )
         from assistant.tui.widgets.assistant_message import AssistantMessage
@@ -282,6 +283,9 @@ class WhyscopeApp(App[None]):
             self._cards[event.call_id] = card
             await chat.mount(card)
             self._reply = None
+        elif isinstance(event, ToolProgress):
+            if (running := self._cards.get(event.call_id)) is not None:
+                running.progress(event.done, event.total, event.label)
         elif isinstance(event, ToolFinished):
             card_or_none = self._cards.get(event.call_id)
             if card_or_none is not None:
@@ -419,11 +423,14 @@ class WhyscopeApp(App[None]):
 
     @work(thread=True, exit_on_error=False, group="commands")
     def run_tool(self, call_id: str, tool: str, arguments: dict[str, Any]) -> None:
-        from assistant.agent.conversation import ToolFinished
+        from assistant.agent.conversation import ToolFinished, ToolProgress
         from tools.errors import ToolError
         from tools.registry import dispatch
 
-        outcome = dispatch(tool, arguments, self.catalog)
+        def progress(done: int, total: int, label: str) -> None:
+            self.post_message(EngineEvent(ToolProgress(call_id, tool, done, total, label)))
+
+        outcome = dispatch(tool, arguments, self.catalog, progress=progress)
         if isinstance(outcome, ToolError):
             self.post_message(EngineEvent(ToolFinished(call_id, tool, None, outcome.to_dict()["error"])))
         else:

@@ -306,3 +306,27 @@ async def test_guided_mode_draws_the_rd_plot_in_its_tool_card() -> None:
         body = str(card.query_one(".tool-inputs").render())
         assert "outcome against the running variable" in body and "│" in body and "●" in body
         assert "[pass] density" in body
+
+
+async def test_refute_from_the_app_shows_progress_then_a_row_per_check() -> None:
+    from tools.data import Catalog
+
+    examples = Catalog()
+    examples.add(Path(__file__).resolve().parents[2] / "examples" / "data" / "paywall_cutoff.csv", "paywall")
+    app = WhyscopeApp(Scripted([]), catalog=examples)
+    target = '{"tool": "rdd", "request": {"dataset": "paywall", "outcome": "converted_30d", "running": "credits_used"'
+    async with app.run_test(size=(160, 60)) as pilot:
+        card = ToolCard("probe", "refute", "{}")
+        await app.query_one("#chat").mount(card)
+        card.progress(1, 4, "density_test")
+        assert str(card.title) == "⚙ refute — █████░░░░░░░░░░░░░░░ 1/4 density_test"
+        await send(pilot, app, '/run refute {"target": ' + target + ', "cutoff": 10}}}')
+        for _ in range(200):
+            await pilot.pause(0.05)
+            done = [c for c in app.query(ToolCard) if c.tool_name == "refute" and c.result is not None]
+            if done:
+                break
+        assert done and done[0].result is not None and done[0].result["verdict"] == "robust"
+        body = str(done[0].query_one(".tool-inputs").render())
+        assert "[pass] density_test: No sign that units sorted themselves across the cutoff. Density" in body
+        assert str(done[0].title).startswith("✓ refute — ")

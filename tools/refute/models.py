@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, WithJsonSchema, field_validator
 
 from tools.results import Estimate, ToolRequest, ToolResult
 
@@ -81,9 +81,11 @@ class RefuteTarget(ToolRequest):
     """The analysis to challenge: a tool name and the request that tool takes."""
 
     tool: TargetTool = Field(description="The estimation tool: 'ab_test', 'diff_in_diff', 'propensity' or 'rdd'.")
-    request: dict[str, Any] = Field(
-        description="The request object that tool takes, exactly as you would send it to the tool (it names the "
-        "dataset). It is validated by that tool."
+    # The model sends the request as JSON text (strict schemas cannot hold a free-form object); library and CLI
+    # callers may pass the object itself.
+    request: Annotated[dict[str, Any], WithJsonSchema({"type": "string"})] = Field(
+        description="The request that tool takes, as JSON text, exactly as you would send it to the tool (it names "
+        "the dataset). It is validated by that tool."
     )
 
     @field_validator("request", mode="before")

@@ -11,6 +11,8 @@ from textual.widgets import Collapsible, Static
 from assistant.tui.widgets.messages import safe
 from assistant.tui.widgets.plot import plot_result
 
+PROGRESS_WIDTH = 20
+
 
 class ToolCard(Collapsible):
     """One tool call; its title shows the state, its body the details once it finished."""
@@ -23,6 +25,14 @@ class ToolCard(Collapsible):
         self.arguments = arguments
         self.result: dict[str, Any] | None = None
         self.error: dict[str, Any] | None = None
+
+    def progress(self, done: int, total: int, label: str) -> None:
+        """Show how far a long tool (refute) has got: a bar, the count and the current step."""
+        if self.result is not None or self.error is not None or total <= 0:
+            return
+        filled = round(PROGRESS_WIDTH * min(done, total) / total)
+        bar = "█" * filled + "░" * (PROGRESS_WIDTH - filled)
+        self.title = f"⚙ {self.tool_name} — {bar} {done}/{total} {safe(label)}"
 
     def finish(self, result: dict[str, Any] | None, error: dict[str, Any] | None) -> None:
         self.result, self.error = result, error
@@ -50,7 +60,11 @@ def _short(arguments: str, limit: int = 300) -> str:
 def _details(result: dict[str, Any]) -> list[str]:
     lines = []
     for check in result.get("checks", []):
-        lines.append(f"[{check.get('status')}] {check.get('name')}: {check.get('detail')}")
+        if "verdict" in check:  # refute: a verdict, what it means for the decision, then the numbers
+            text = f"{check.get('explanation')} {check.get('detail')}"
+            lines.append(f"[{check.get('verdict')}] {check.get('name')}: {text}")
+        else:
+            lines.append(f"[{check.get('status')}] {check.get('name')}: {check.get('detail')}")
     lines += [f"warning: {w}" for w in result.get("warnings", [])]
     if result.get("method"):
         lines.append(f"method: {result['method']}")

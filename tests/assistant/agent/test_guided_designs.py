@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.agent.conversation import Conversation, Done, Event, ToolFinished
+from assistant.agent.conversation import Conversation, Done, Event, ToolFinished, ToolProgress
 from assistant.agent.guided import GuidedBackend
 from assistant.launch import EXAMPLES
 from tools.data import Catalog
@@ -100,4 +100,23 @@ def test_a_staggered_rollout_runs_callaway_santanna_on_the_rollout_example() -> 
     result = finished(events, "diff_in_diff").result
     assert result is not None and result["estimator"] == "callaway_santanna"
     assert result["summary"] in dones[-2].text and result["pretrend"]["status"] == "pass"
+    assert all(d.unverified == () for d in dones)
+
+
+@pytest.mark.skipif("refute" not in tool_names(), reason="refute not registered")
+def test_accepting_the_offer_runs_the_designs_battery_with_progress() -> None:
+    answers = [*SCOPING, "by a score cutoff", "yes", "ok", "outcome=converted_30d; cutoff=10", "yes"]
+    events, dones = converse(answers)
+    refute = finished(events, "refute")
+    assert refute.error is None and refute.result is not None
+    assert refute.result["target_tool"] == "rdd"
+    assert [c["name"] for c in refute.result["checks"]] == [
+        "density_test",
+        "covariate_continuity",
+        "placebo_cutoff",
+        "bandwidth_sensitivity",
+    ]
+    assert refute.result["summary"] in dones[-1].text and "scoping is complete" in dones[-1].text
+    progress = [e for e in events if isinstance(e, ToolProgress) and e.call_id == refute.call_id]
+    assert progress and progress[-1].done == progress[-1].total == 4
     assert all(d.unverified == () for d in dones)
