@@ -24,6 +24,7 @@ from assistant.prereg.models import (
 )
 from tools.ab_test.models import MetricSpec
 from tools.power.models import PowerResult
+from tools.refute.models import AUTO_BATTERY
 
 __all__ = ["ROBUSTNESS_TEXT", "assemble", "primary_metric"]
 
@@ -44,6 +45,13 @@ ROBUSTNESS_TEXT = {
     "e_value": "E-value (how strong unmeasured confounding would have to be)",
     "omitted_variable_bounds": "omitted-variable bounds (sensitivity to an unobserved confounder)",
     "parallel_trends_sensitivity": "parallel-trends sensitivity (bounds under violations of parallel trends)",
+    "sample_ratio": "sample ratio (the arms' sizes should match the planned split)",
+    "covariate_balance": "covariate balance (pre-treatment traits should not differ between the arms)",
+    "overlap": "overlap (treated and comparison units should have comparable propensity scores)",
+    "pre_trends": "pre-trends (no effect before adoption)",
+    "density_test": "density test (units should not bunch just past the cutoff)",
+    "covariate_continuity": "covariate continuity (pre-treatment traits should not jump at the cutoff)",
+    "bandwidth_sensitivity": "bandwidth sensitivity (the estimate should hold at half and double the bandwidth)",
 }
 
 
@@ -407,7 +415,11 @@ def _outliers(c: _Context) -> Built:
 def _robustness(c: _Context) -> Built:
     checks = c.plan.robustness_checks
     if checks is None:
-        return "missing", None
+        if c.analysis is None:
+            return "missing", None
+        battery = AUTO_BATTERY[c.analysis.method]  # the refute tool's battery for the design, until agreed
+        lines = [f"{name}: {ROBUSTNESS_TEXT[name]}" for name in battery]
+        return "unconfirmed", "\n".join([f"The refute tool's standard battery for {c.analysis.method}:", *lines])
     return "complete", "\n".join(f"{name}: {ROBUSTNESS_TEXT[name]}" for name in checks) or "None planned."
 
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from assistant.agent.brief import Brief
 from tools.ab_test.models import ArmShare, MetricSpec
 from tools.power.models import PowerRequest, PowerResult
+from tools.refute.models import CheckName
 
 __all__ = [
     "ROBUSTNESS_CHECKS",
@@ -41,19 +42,7 @@ SCHEMA_VERSION: Literal["whyscope.prereg/1"] = "whyscope.prereg/1"
 
 Alternative = Literal["two-sided", "larger", "smaller"]
 Correction = Literal["none", "holm", "benjamini-hochberg"]
-RobustnessCheck = Literal[
-    "placebo_treatment",
-    "random_common_cause",
-    "data_subset",
-    "bootstrap",
-    "dummy_outcome",
-    "placebo_time",
-    "placebo_cutoff",
-    "leave_one_out",
-    "e_value",
-    "omitted_variable_bounds",
-    "parallel_trends_sensitivity",
-]
+RobustnessCheck = CheckName  # the refute tool's check names: one list for the plan and the tool
 ROBUSTNESS_CHECKS: tuple[str, ...] = RobustnessCheck.__args__  # type: ignore[attr-defined]
 
 #: The study-plan items answered in words (write_prereg's ``answers``): key → what it holds.
