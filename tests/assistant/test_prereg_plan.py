@@ -225,3 +225,16 @@ def test_slots_are_not_invented_from_nothing() -> None:
     brief = Brief(outcome=OutcomeSlot(value=None, status="missing"), unit=Slot(value="teams", status="confirmed"))
     items = {i.key: i for i in assemble(brief).items}
     assert items["unit"].value == "teams" and items["primary_metric"].value is None
+
+
+def test_without_agreed_checks_the_designs_refute_battery_is_proposed_not_claimed() -> None:
+    from tools.refute.models import AUTO_BATTERY
+
+    brief = Brief.model_validate(AI_BRIEF["brief"])
+    assert status(brief)["robustness"] == "missing"  # no design yet: nothing to propose
+    plan = StudyPlan(analysis=RddPlan(outcome="y", running="score", cutoff=50.0, covariates=()))
+    item = assemble(brief, plan).item("robustness")
+    assert item.status == "unconfirmed"
+    assert item.value is not None and all(name in item.value for name in AUTO_BATTERY["rdd"])
+    agreed = assemble(brief, plan.model_copy(update={"robustness_checks": ("placebo_cutoff",)})).item("robustness")
+    assert agreed.status == "complete" and agreed.value is not None and "density_test" not in agreed.value
