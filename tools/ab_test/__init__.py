@@ -1,8 +1,10 @@
 """Analysis of randomized experiments (A/B and A/B/n tests), from rows or from dashboard numbers.
 
-Modules: ``models`` (request and result), ``inputs`` (validation; rows and summaries to per-arm moments),
-``stats`` (moments, estimators, tests), ``decision`` (corrections, verdicts, the decision), ``tool`` (the
-function the registry calls).
+Modules: ``models`` (request and result), ``inputs`` (validation; rows and summaries to per-arm moments, the
+general path), ``rows`` and ``engine`` (the fast one-pass path over a frame), ``parquet`` (the same blocks
+streamed from a large Parquet file not read into memory), ``ids`` (the repeated-ID check, memoized per
+dataset), ``stats`` (moments, estimators, tests), ``decision`` (corrections, verdicts, the decision), ``tool``
+(the function the registry calls).
 """
 
 from typing import TYPE_CHECKING, Any

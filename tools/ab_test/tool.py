@@ -24,6 +24,7 @@ from tools.ab_test.models import (
     SrmResult,
 )
 from tools.ab_test.stats import ArmEstimate, arm_estimate, compare, critical, cuped_theta, pool, relative_lift
+from tools.data import Dataset
 from tools.data.names import display_name
 from tools.errors import ToolError
 from tools.results import Check
@@ -35,8 +36,9 @@ MIN_UNITS_WARN = 30
 OUTLIER_SHARE = 0.01
 
 
-def ab_test(request: AbTestRequest, data: pd.DataFrame | None = None) -> AbTestResult:
-    """Analyse the experiment described by ``request`` on ``data`` (rows) or on ``request.summaries``."""
+def ab_test(request: AbTestRequest, data: pd.DataFrame | Dataset | None = None) -> AbTestResult:
+    """Analyse the experiment described by ``request`` on ``data`` (rows: a frame, or an attached dataset that
+    may stream from its file) or on ``request.summaries``."""
     if data is not None:
         prepared = prepare_rows(request, data)
     elif request.summaries is not None:
