@@ -239,7 +239,7 @@ def _verdict(request: AbTestRequest, c: Comparison, p_adjusted: float) -> str:
 
 
 def _checks(
-    request: AbTestRequest, prepared: Prepared, srm: SrmResult, data: pd.DataFrame | None
+    request: AbTestRequest, prepared: Prepared, srm: SrmResult, data: pd.DataFrame | Dataset | None
 ) -> tuple[list[Check], list[str]]:
     checks: list[Check] = []
     warnings = list(prepared.notes)
