@@ -224,3 +224,30 @@ def test_every_check_states_its_null_numbers_verdict_and_meaning() -> None:
         assert any(ch.isdigit() for ch in check.detail)
     assert result.sensitivity.e_value is not None and result.sensitivity.omitted_variable_bounds is not None
     assert result.summary.startswith("The AIPW ATT of 'd' on 'y' estimate of ")
+
+
+def test_a_benchmark_that_would_explain_all_outcome_variation_reports_no_collapsed_interval() -> None:
+    # the opt-in example's pre-period outcome predicts the outcome so well that a confounder "as strong" would
+    # explain all of the rest: the bound is capped at 1 (as sensemakr does) and its zero-width CI is not shown
+    from pathlib import Path
+
+    frame = pd.read_csv(Path(__file__).resolve().parents[2] / "examples" / "data" / "agent_mode_opt_in.csv")
+    target = {
+        "dataset": "optin",
+        "outcome": "task_completion",
+        "treatment": "opted_in",
+        "covariates": ["plan", "tenure_months", "weekly_sessions_pre", "task_completion_pre"],
+    }
+    result = refute(
+        RefuteRequest.model_validate(
+            {"target": {"tool": "propensity", "request": target}, "checks": ["omitted_variable_bounds"]}
+        ),
+        frame,
+    )
+    bounds = result.sensitivity.omitted_variable_bounds
+    assert bounds is not None and bounds.benchmark_covariate == "task_completion_pre"
+    assert bounds.benchmark_r2_outcome == 1.0
+    assert bounds.benchmark_adjusted_ci_lower is None and bounds.benchmark_adjusted_ci_upper is None
+    assert bounds.benchmark_adjusted_estimate is not None and 0 < bounds.benchmark_adjusted_estimate < bounds.estimate
+    (check,) = result.checks
+    assert check.verdict == "pass" and "capped at 1" in check.detail and "no interval" in check.detail

@@ -212,6 +212,9 @@ class PropensityScoreDesign(Design):
                 "Drop redundant covariate terms.",
             ) from None
         best = fit.strongest
+        # a benchmark strong enough to imply a partial R2 of 1 with the outcome (capped there, as sensemakr does)
+        # leaves no residual variance: its adjusted point is the worst case, its interval has no width to report
+        capped = best is not None and best.r2_outcome >= 1.0
         self._ovb = OmittedVariableBounds(
             estimate=fit.estimate,
             std_error=fit.std_error,
@@ -223,8 +226,8 @@ class PropensityScoreDesign(Design):
             benchmark_r2_treatment=best.r2_treatment if best else None,
             benchmark_r2_outcome=best.r2_outcome if best else None,
             benchmark_adjusted_estimate=best.estimate if best else None,
-            benchmark_adjusted_ci_lower=best.ci_lower if best else None,
-            benchmark_adjusted_ci_upper=best.ci_upper if best else None,
+            benchmark_adjusted_ci_lower=best.ci_lower if best and not capped else None,
+            benchmark_adjusted_ci_upper=best.ci_upper if best and not capped else None,
         )
         detail = (
             f"Outcome regression on treatment + covariates: {fit.estimate:.4g} (SE {fit.std_error:.3g}); partial R2 "
@@ -232,7 +235,13 @@ class PropensityScoreDesign(Design):
             f"{fit.rv:.1%} of the residual variance of both treatment and outcome would zero it), RV at alpha "
             f"{fit.rv_alpha:.3f}."
         )
-        if best is not None:
+        if best is not None and capped:
+            detail += (
+                f" A confounder as strong as '{display_name(best.covariate)}' (partial R2 {best.r2_treatment:.3g} with "
+                "treatment) would explain all the remaining variation of the outcome (its bound is capped at 1); even "
+                f"then the estimate would be {best.estimate:.4g} — a worst case with no interval to report."
+            )
+        elif best is not None:
             detail += (
                 f" A confounder as strong as '{display_name(best.covariate)}' (partial R2 {best.r2_treatment:.3g} with "
                 f"treatment, {best.r2_outcome:.3g} with outcome) would leave {best.estimate:.4g} (CI "
@@ -245,6 +254,19 @@ class PropensityScoreDesign(Design):
             )
         elif best is None:
             verdict, explanation = "inconclusive", "No covariate to benchmark against."
+        elif capped:
+            if best.estimate == 0 or np.sign(best.estimate) != np.sign(fit.estimate):
+                verdict, explanation = (
+                    "fail",
+                    f"An unmeasured confounder as strong as '{display_name(best.covariate)}' could erase the effect, "
+                    "so the conclusion rests on having measured every such variable.",
+                )
+            else:
+                verdict, explanation = (
+                    "pass",
+                    f"Even a confounder as strong as '{display_name(best.covariate)}' that also explained all the "
+                    "remaining variation of the outcome would leave an effect in the same direction.",
+                )
         elif best.ci_lower <= 0 <= best.ci_upper or np.sign(best.estimate) != np.sign(fit.estimate):
             verdict, explanation = (
                 "fail",
