@@ -179,6 +179,9 @@ def export_markdown(messages: list[dict[str, Any]], brief: Brief) -> str:
             else ""
         )
         lines.append(f"- **{slot}** [{value.status}]: {value.value or '—'}{extra}")
+    memo = decision_memo(messages)
+    if memo:
+        lines += ["", "## Decision memo", "", *memo]
     lines += ["", "## Conversation", ""]
     for message in messages:
         role = message.get("role")
@@ -200,3 +203,55 @@ def export_markdown(messages: list[dict[str, Any]], brief: Brief) -> str:
             who = "You" if role == "user" else "whyscope"
             lines += [f"**{who}:** {message.get('content') or ''}", ""]
     return redact("\n".join(lines)).rstrip() + "\n"
+
+
+#: The tools whose results are estimates a decision rests on.
+ESTIMATION_TOOLS = ("ab_test", "diff_in_diff", "propensity", "rdd")
+
+
+def decision_memo(messages: list[dict[str, Any]]) -> list[str]:
+    """One entry per estimate in the session: its summary, and whether it survived the refutation battery
+    (a ``refute`` call whose target is the same tool and request), or that it was not challenged."""
+    calls: dict[str, tuple[str, Any]] = {}
+    results: list[tuple[str, Any, dict[str, Any]]] = []
+    for message in messages:
+        for call in message.get("tool_calls") or []:
+            calls[call.get("id", "")] = (call["function"]["name"], _arguments(call["function"].get("arguments")))
+        if message.get("role") == "tool" and message.get("tool_call_id") in calls:
+            name, arguments = calls[message["tool_call_id"]]
+            try:
+                payload = json.loads(message.get("content") or "{}")
+            except json.JSONDecodeError:
+                continue
+            if isinstance(payload, dict) and "error" not in payload:
+                results.append((name, arguments, payload))
+    lines = []
+    for name, arguments, payload in results:
+        if name not in ESTIMATION_TOOLS:
+            continue
+        lines.append(f"- **{name}**: {payload.get('summary') or '(no summary)'}")
+        challenges = [
+            refute
+            for other, target, refute in results
+            if other == "refute"
+            and isinstance(target, dict)
+            and isinstance(target.get("target"), dict)
+            and target["target"].get("tool") == name
+            and _arguments(target["target"].get("request")) == arguments
+        ]
+        if challenges:
+            last = challenges[-1]
+            lines.append(f"  - Robustness: **{str(last.get('verdict', '?')).upper()}**. {last.get('summary', '')}")
+        else:
+            lines.append("  - Robustness: not checked yet (run `refute` with this analysis as its target).")
+    return lines
+
+
+def _arguments(raw: Any) -> Any:
+    """Tool arguments as a dict (they travel as JSON text); anything unreadable as itself."""
+    if isinstance(raw, str):
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError:
+            return raw
+    return raw

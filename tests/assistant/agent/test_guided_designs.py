@@ -120,3 +120,22 @@ def test_accepting_the_offer_runs_the_designs_battery_with_progress() -> None:
     progress = [e for e in events if isinstance(e, ToolProgress) and e.call_id == refute.call_id]
     assert progress and progress[-1].done == progress[-1].total == 4
     assert all(d.unverified == () for d in dones)
+
+
+@pytest.mark.skipif("refute" not in tool_names(), reason="refute not registered")
+def test_the_decision_memo_says_whether_each_estimate_survived_its_battery() -> None:
+    from assistant.agent.session import export_markdown
+
+    data = catalog()
+    backend = GuidedBackend(catalog=data)
+    conversation = Conversation(backend, catalog=data)
+    backend.opening()
+    answers = [*SCOPING, "by a score cutoff", "yes", "ok", "outcome=converted_30d; cutoff=10"]
+    for answer in answers:
+        conversation.send(answer, lambda event: None)
+    unchallenged = export_markdown(conversation.messages, conversation.brief)
+    assert "## Decision memo" in unchallenged and "- **rdd**: At the cutoff 10" in unchallenged
+    assert "Robustness: not checked yet" in unchallenged
+    conversation.send("yes", lambda event: None)
+    memo = export_markdown(conversation.messages, conversation.brief).split("## Conversation")[0]
+    assert "Robustness: **ROBUST**." in memo and "not checked yet" not in memo
