@@ -251,3 +251,24 @@ def test_a_benchmark_that_would_explain_all_outcome_variation_reports_no_collaps
     assert bounds.benchmark_adjusted_estimate is not None and 0 < bounds.benchmark_adjusted_estimate < bounds.estimate
     (check,) = result.checks
     assert check.verdict == "pass" and "capped at 1" in check.detail and "no interval" in check.detail
+
+
+def test_leaving_out_a_cohort_is_heterogeneity_unless_the_sign_flips() -> None:
+    from pathlib import Path
+
+    frame = pd.read_csv(Path(__file__).resolve().parents[2] / "examples" / "data" / "staggered_rollout.csv")
+    target = {"dataset": "r", "outcome": "weekly_orders", "unit": "region", "time": "month", "cohort": "launch_month"}
+    request = RefuteRequest.model_validate(
+        {"target": {"tool": "diff_in_diff", "request": target}, "checks": ["leave_one_out"]}
+    )
+    (check,) = refute(request, frame).checks
+    # the example's cohorts have different effects (4.6 to 7.0 without one of them), all positive
+    assert check.verdict == "pass" and "size differs by cohort" in check.explanation
+    assert "1 of 3 fall outside the original interval and 0 change sign" in check.detail
+    # one cohort with a large negative effect: without it the average changes sign
+    first = frame["launch_month"].dropna().min()
+    flipped = frame.copy()
+    hit = (flipped["launch_month"] == first) & (flipped["month"] >= first)
+    flipped.loc[hit, "weekly_orders"] -= 60.0
+    (check,) = refute(request, flipped).checks
+    assert check.verdict == "fail" and "changes sign" in check.explanation

@@ -242,7 +242,29 @@ class DiffInDiffDesign(Design):
         low, high = float(values.min()), float(values.max())
         o = self.original
         outside = int(np.sum((values < o.ci_lower) | (values > o.ci_upper)))
-        ok = outside == 0
+        flipped = int(np.sum(np.sign(values) != np.sign(o.estimate)))
+        if kind == "cohort":
+            # each cohort is a large share of the treated units and cohorts differ in how long they have been
+            # treated: their estimates may differ (heterogeneity) without any one of them making the effect
+            ok = flipped == 0
+            rule = "fails when leaving one out changes the effect's sign"
+            if not ok:
+                explanation = "Without one cohort the effect changes sign, so the conclusion rests on that cohort."
+            elif outside:
+                explanation = (
+                    "Every cohort points the same way, but the size differs by cohort: report the cohort effects "
+                    "beside the average."
+                )
+            else:
+                explanation = "No single cohort drives the estimate."
+        else:
+            ok = outside == 0 and flipped == 0
+            rule = "fails when any falls outside it"
+            explanation = (
+                f"No single {kind} drives the estimate."
+                if ok
+                else f"Dropping a single {kind} moves the estimate outside its interval, so a few units drive it."
+            )
         return self._check(
             "leave_one_out",
             null,
@@ -251,10 +273,8 @@ class DiffInDiffDesign(Design):
             verdict="pass" if ok else "fail",
             detail=f"Estimates without one {kind} range from {low:.4g} to {high:.4g} (original {o.estimate:.4g}, CI "
             f"{o.ci_lower:.4g} to {o.ci_upper:.4g}); {outside} of {len(values)} fall outside the original interval "
-            "(fails when any does).",
-            explanation=f"No single {kind} drives the estimate."
-            if ok
-            else f"Dropping a single {kind} moves the estimate outside its interval, so a few units drive it.",
+            f"and {flipped} change sign ({rule}).",
+            explanation=explanation,
         )
 
     def _parallel_trends(self) -> RefuteCheck:
