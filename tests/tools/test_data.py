@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import decimal
 import gzip
+import hashlib
 import io
 import os
 import pickle
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -632,3 +634,39 @@ def test_each_dataset_has_its_own_memo(tmp_path: Path) -> None:
     first.memo["k"] = 1
     assert "k" not in second.memo
     assert catalog.add(write(tmp_path, "a.csv", GOOD_CSV), name="a").memo == {}  # a new load forgets
+
+
+def test_a_lazy_files_hash_is_computed_in_the_background_and_refused_if_the_file_changed_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from tools.data import loading
+
+    path = tmp_path / "big.parquet"
+    pq.write_table(_lazy_table(), path, row_group_size=500)
+    expected = hashlib.sha256(path.read_bytes()).hexdigest()
+    monkeypatch.setattr("tools.data.catalog.LAZY_MIN_ROWS", 1_000)
+    release = threading.Event()
+    real_hash = loading._hash_file
+
+    def slow_hash(*args: Any) -> tuple[str, int, bytes]:
+        release.wait(5)  # the analysis could run now: the hash is not on its path
+        return real_hash(*args)
+
+    monkeypatch.setattr("tools.data.catalog._hash_file", slow_hash)
+    attached = Catalog().add(path, "big")
+    assert repr(attached.digest) == "Digest(<computing>)"
+    release.set()
+    assert attached.sha256 == expected and repr(attached.digest) == f"Digest('{expected}')"
+    # a file rewritten while it is hashed has no digest: reading it says so, and the catalog sees the change
+    release.clear()
+    catalog = Catalog()
+    changed = catalog.add(path, "big")
+    path.write_bytes(path.read_bytes() + b"")
+    os.utime(path, ns=(1, 1))
+    release.set()
+    with pytest.raises(ToolError) as info:
+        changed.sha256  # noqa: B018 - the property waits for the hash
+    assert info.value.code == "dataset_changed"
+    assert catalog.changed_on_disk("big")

@@ -7,7 +7,8 @@ import hashlib
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,42 @@ class Content:
         return self._source if self._frame is None else None
 
 
+class Digest:
+    """A file's sha256: known already, or computed on a background thread and waited for on first use.
+
+    Hashing a large Parquet file attached lazily takes tens of milliseconds that the first analysis of it can
+    use (hashlib releases the GIL). Two digests are equal when their hashes are; a file that changed while it
+    was hashed has no digest: reading it raises the ToolError ``dataset_changed``."""
+
+    def __init__(self, value: str | None = None, compute: Callable[[], str] | None = None) -> None:
+        self._value = value
+        self._future: Future[str] = Future()
+        if value is None:
+            assert compute is not None
+
+            def run() -> None:
+                try:
+                    self._future.set_result(compute())
+                except BaseException as exc:  # handed to whoever reads the value
+                    self._future.set_exception(exc)
+
+            threading.Thread(target=run, name="whyscope-sha256", daemon=True).start()
+
+    def value(self) -> str:
+        if self._value is None:
+            self._value = self._future.result()
+        return self._value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Digest) and self.value() == other.value()
+
+    def __hash__(self) -> int:
+        return hash(self.value())
+
+    def __repr__(self) -> str:
+        return f"Digest({self._value!r})" if self._value is not None else "Digest(<computing>)"
+
+
 @dataclass(frozen=True)
 class Dataset:
     """One attached file: its name in the conversation, where it came from and what was loaded.
@@ -74,11 +111,16 @@ class Dataset:
     name: str
     path: Path
     format: Format
-    sha256: str
+    digest: Digest = field(repr=False)
     n_rows: int
     columns: tuple[str, ...]
     notes: tuple[str, ...]
     content: Content = field(compare=False, repr=False)
+
+    @property
+    def sha256(self) -> str:
+        """The content hash of the file as attached (waits for it if it is still being computed)."""
+        return self.digest.value()
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -139,11 +181,11 @@ class Catalog:
             source, notes, digest = lazy
             dataset = Dataset(
                 name, resolved, "parquet", digest, source.n_rows, source.columns, tuple(notes), Content(source)
-            )
+            )  # the digest may still be computing
         else:
-            frame, fmt, notes, digest = read_file(resolved, encoding, MAX_FILE_BYTES)
+            frame, fmt, notes, sha256 = read_file(resolved, encoding, MAX_FILE_BYTES)
             columns = tuple(str(column) for column in frame.columns)
-            dataset = Dataset(name, resolved, fmt, digest, len(frame), columns, tuple(notes), Content(frame))
+            dataset = Dataset(name, resolved, fmt, Digest(sha256), len(frame), columns, tuple(notes), Content(frame))
         self._datasets[name] = dataset
         return dataset
 
@@ -173,7 +215,10 @@ class Catalog:
     def changed_on_disk(self, name: str) -> bool:
         """Whether the file's bytes differ from those loaded, or the file is gone: reload before analysing."""
         dataset = self.get(name)
-        return file_sha256(dataset.path) != dataset.sha256
+        try:
+            return file_sha256(dataset.path) != dataset.sha256
+        except ToolError:  # it changed while it was being hashed
+            return True
 
     def __len__(self) -> int:
         return len(self._datasets)
@@ -238,9 +283,10 @@ class ParquetSource:
         return frame
 
 
-def lazy_parquet(path: Path, max_bytes: int) -> tuple[ParquetSource, list[str], str] | None:
-    """``(source, notes, sha256)`` for a large, simple Parquet file, from its footer and hash, exactly as an eager
-    load would report them; None for any other file (it is then read eagerly)."""
+def lazy_parquet(path: Path, max_bytes: int) -> tuple[ParquetSource, list[str], Digest] | None:
+    """``(source, notes, digest)`` for a large, simple Parquet file, from its footer, exactly as an eager load
+    would report them, with its sha256 computing in the background; None for any other file (it is then read
+    eagerly)."""
     fname = display_name(path.name)
     if _read_bytes(path, fname, max_bytes, limit=4) != b"PAR1":
         return None
@@ -251,8 +297,8 @@ def lazy_parquet(path: Path, max_bytes: int) -> tuple[ParquetSource, list[str], 
     except (pa.ArrowException, OSError, ValueError):
         return None  # the eager path reports it
     names = list(schema.names)
-    if metadata.num_rows < LAZY_MIN_ROWS or not names or len(set(names)) != len(names):
-        return None
+    if metadata.num_rows < LAZY_MIN_ROWS or not names or len(set(names)) != len(names) or before[2] > max_bytes:
+        return None  # (a file over the size limit is refused by the eager path, with its message)
     notes: list[str] = []
     if path.suffix.lower() not in PARQUET_SUFFIXES:
         notes.append(f"'{fname}' is a Parquet file (detected from its contents) and was read as Parquet")
@@ -268,15 +314,15 @@ def lazy_parquet(path: Path, max_bytes: int) -> tuple[ParquetSource, list[str], 
         if note:
             notes.append(note)
     categorical = frozenset(_dictionary_text_columns(parquet))
-    digest, length, tail = _hash_file(path, fname, max_bytes)
-    try:
-        if _identity(path) != before or length < 12 or tail != b"PAR1":
-            return None
-    except OSError:
-        return None
     columns = tuple(name for name in names if name not in dropped)
     source = ParquetSource(path, fname, before, metadata.num_rows, columns, categorical)
-    return source, notes, digest
+
+    def sha256() -> str:
+        digest, _length, _tail = _hash_file(path, fname, max_bytes)
+        source.check()  # the bytes hashed are the file attached, or the file changed: dataset_changed
+        return digest
+
+    return source, notes, Digest(compute=sha256)
 
 
 def footer_note(field: pa.Field, j: int, metadata: pq.FileMetaData) -> str | None:
