@@ -330,3 +330,18 @@ async def test_refute_from_the_app_shows_progress_then_a_row_per_check() -> None
         body = str(done[0].query_one(".tool-inputs").render())
         assert "[pass] density_test: No sign that units sorted themselves across the cutoff. Density" in body
         assert str(done[0].title).startswith("✓ refute — ")
+
+
+async def test_the_input_sits_above_the_footer_and_grows_with_its_lines() -> None:
+    from textual.widgets import Footer
+
+    app = WhyscopeApp(Scripted([]))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause(0.2)
+        box, footer = app.query_one(ChatInput), app.query_one(Footer)
+        assert box.region.bottom <= footer.region.y  # never drawn under the footer
+        one_line = box.region.height
+        for key in ["a", "ctrl+j", "b", "ctrl+j", "c"]:
+            await pilot.press(key)
+        await pilot.pause(0.2)
+        assert box.region.height == one_line + 2 and box.region.bottom <= footer.region.y
