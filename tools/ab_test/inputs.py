@@ -24,6 +24,7 @@ from tools.ab_test.parquet import prepare_parquet
 from tools.ab_test.rows import frame_arm, frame_blocks, prepare_fast
 from tools.ab_test.stats import Moments, group_moments
 from tools.data.catalog import Dataset
+from tools.data.columns import column as frame_column
 from tools.data.names import display_name
 from tools.errors import ToolError
 
@@ -119,20 +120,6 @@ def expected_shares(request: AbTestRequest, arms: list[str]) -> list[float]:
 
 
 # --- row-level data --------------------------------------------------------------------------------------
-
-
-def _column(frame: pd.DataFrame, name: str, role: str) -> pd.Series:
-    if name not in frame.columns:
-        columns = [str(c) for c in frame.columns]
-        close = difflib.get_close_matches(name, columns, n=3)
-        raise ToolError(
-            "unknown_column",
-            f"The {role} column '{display_name(name)}' is not in the dataset.",
-            (f"Did you mean {', '.join(repr(c) for c in close)}? " if close else "")
-            + f"The dataset has {len(columns)} columns"
-            + (f": {', '.join(display_name(c, 40) for c in columns[:20])}." if len(columns) <= 20 else "."),
-        )
-    return frame[name]
 
 
 def _numeric(series: pd.Series, name: str, what: str) -> NDArray[np.float64]:
@@ -234,7 +221,7 @@ def _prepare_general(request: AbTestRequest, frame: pd.DataFrame) -> Prepared:
             "Use one: the dataset (row-level) or the summaries (dashboard numbers).",
         )
     notes: list[str] = []
-    arm_raw = _column(frame, request.arm_column, "arm")
+    arm_raw = frame_column(frame, request.arm_column, "arm")
     arm_missing = arm_raw.isna().to_numpy()
     codes_all, labels = _arm_codes(arm_raw)
     if arm_missing.any():
@@ -251,7 +238,7 @@ def _prepare_general(request: AbTestRequest, frame: pd.DataFrame) -> Prepared:
     crossover = 0
     if request.cluster_column is not None:
         unit_label = f"'{display_name(request.cluster_column)}' units"
-        cluster_raw = _column(frame, request.cluster_column, "cluster")
+        cluster_raw = frame_column(frame, request.cluster_column, "cluster")
         cluster_codes_all, cluster_uniques = pd.factorize(cluster_raw, use_na_sentinel=True)
         missing_cluster = (cluster_codes_all < 0) & keep
         if missing_cluster.any():
@@ -308,7 +295,7 @@ def _metric_from_rows(
     notes: list[str],
 ) -> MetricData:
     column = spec.column or spec.name
-    y = _numeric(_column(frame, column, f"metric '{spec.name}'"), column, "metric")
+    y = _numeric(frame_column(frame, column, f"metric '{spec.name}'"), column, "metric")
     valid = _and_present(keep, y)
     if spec.kind == "binary":
         odd = (y != 0) & (y != 1)
@@ -329,7 +316,8 @@ def _metric_from_rows(
                 f"Ratio metric '{display_name(spec.name)}' needs denominator_column.",
                 "Name the column summed in the denominator (e.g. sessions), or use kind='continuous'.",
             )
-        d = _numeric(_column(frame, spec.denominator_column, "denominator"), spec.denominator_column, "denominator")
+        denominator = frame_column(frame, spec.denominator_column, "denominator")
+        d = _numeric(denominator, spec.denominator_column, "denominator")
         valid = _and_present(valid, d)
         if ((d < 0) & valid).any():
             raise ToolError(
@@ -351,7 +339,7 @@ def _metric_from_rows(
                 "CUPED with cluster_column is not supported yet.",
                 "Run without covariate_column, or aggregate the data to one row per randomized unit first.",
             )
-        x = _numeric(_column(frame, spec.covariate_column, "covariate"), spec.covariate_column, "covariate")
+        x = _numeric(frame_column(frame, spec.covariate_column, "covariate"), spec.covariate_column, "covariate")
         valid = _and_present(valid, x)
     excluded = int(np.count_nonzero(keep)) - int(np.count_nonzero(valid))
     if excluded:

@@ -7,13 +7,13 @@ clusters become dense integer codes, so the estimators work with ``np.bincount``
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from tools.data.columns import column, numeric
 from tools.data.names import display_name
 from tools.did.models import DiffInDiffRequest, PeriodLabel
 from tools.errors import ToolError
@@ -47,43 +47,6 @@ class Panel:
     covariate_names: list[str]
     balanced: bool
     notes: list[str] = field(default_factory=list)
-
-
-def _column(frame: pd.DataFrame, name: str, role: str) -> pd.Series:
-    if name not in frame.columns:
-        columns = [str(c) for c in frame.columns]
-        close = difflib.get_close_matches(name, columns, n=3)
-        raise ToolError(
-            "unknown_column",
-            f"The {role} column '{display_name(name)}' is not in the dataset.",
-            (f"Did you mean {', '.join(repr(c) for c in close)}? " if close else "")
-            + f"The dataset has {len(columns)} columns"
-            + (f": {', '.join(display_name(c, 40) for c in columns[:20])}." if len(columns) <= 20 else "."),
-        )
-    return frame[name]
-
-
-def _numeric(series: pd.Series, name: str, role: str) -> FloatArray:
-    """A column as float64 with NaN for missing; text and infinities are ToolErrors."""
-    if pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_numeric_dtype(series.dtype):
-        values = np.asarray(series.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
-    else:
-        text = series.dropna().astype(str)
-        bad = text[pd.to_numeric(text, errors="coerce").isna()]
-        examples = ", ".join(f"'{display_name(str(v), 30)}'" for v in bad.iloc[:3])
-        raise ToolError(
-            "non_numeric_column",
-            f"The {role} column '{display_name(name)}' is not numeric: {examples or 'it holds text'}.",
-            "Clean the column so every value is a number (or empty for missing), or pick another column.",
-        )
-    infinite = np.isinf(values)
-    if infinite.any():
-        raise ToolError(
-            "non_finite_values",
-            f"The {role} column '{display_name(name)}' has {int(infinite.sum()):,} infinite value(s).",
-            "Replace or remove the infinite values; they usually come from a division by zero upstream.",
-        )
-    return values
 
 
 def _factorize(series: pd.Series) -> tuple[IntArray, int]:
@@ -192,9 +155,9 @@ def prepare_panel(request: DiffInDiffRequest, frame: pd.DataFrame) -> Panel:
             "Name the 0/1 treated-in-this-period column as treatment, or the adoption-period column as cohort.",
         )
     notes: list[str] = []
-    y_all = _numeric(_column(frame, request.outcome, "outcome"), request.outcome, "outcome")
-    unit_codes, _ = _factorize(_column(frame, request.unit, "unit"))
-    time_raw = _column(frame, request.time, "time")
+    y_all = numeric(column(frame, request.outcome, "outcome"), request.outcome, "outcome")
+    unit_codes, _ = _factorize(column(frame, request.unit, "unit"))
+    time_raw = column(frame, request.time, "time")
     time_key, dates = _period_values(time_raw, request.time)
     keep = (unit_codes >= 0) & time_raw.notna().to_numpy()
     for label, missing in (("unit", unit_codes < 0), ("time", ~time_raw.notna().to_numpy())):
@@ -209,7 +172,7 @@ def prepare_panel(request: DiffInDiffRequest, frame: pd.DataFrame) -> Panel:
     cohort_key: NDArray[np.int64] | None = None
     cohort_never: NDArray[np.bool_] | None = None
     if request.treatment is not None:
-        treat_values = _numeric(_column(frame, request.treatment, "treatment"), request.treatment, "treatment")
+        treat_values = numeric(column(frame, request.treatment, "treatment"), request.treatment, "treatment")
         present = ~np.isnan(treat_values)
         odd = present & (treat_values != 0) & (treat_values != 1)
         if odd.any():
@@ -226,12 +189,12 @@ def prepare_panel(request: DiffInDiffRequest, frame: pd.DataFrame) -> Panel:
         keep &= present
     else:
         assert request.cohort is not None
-        cohort_raw = _column(frame, request.cohort, "cohort")
+        cohort_raw = column(frame, request.cohort, "cohort")
         cohort_key, cohort_never = _cohort_values(cohort_raw, request.cohort, dates)
 
     weights_all = None
     if request.weights is not None:
-        weights_all = _numeric(_column(frame, request.weights, "weights"), request.weights, "weights")
+        weights_all = numeric(column(frame, request.weights, "weights"), request.weights, "weights")
         bad_w = (weights_all <= 0) & keep
         if bad_w.any():
             raise ToolError(
@@ -249,7 +212,7 @@ def prepare_panel(request: DiffInDiffRequest, frame: pd.DataFrame) -> Panel:
         raise ToolError("duplicate_covariates", "A covariate is listed twice.", "List each covariate once.")
     cov_columns = []
     for name in covariate_names:
-        values = _numeric(_column(frame, name, "covariate"), name, "covariate")
+        values = numeric(column(frame, name, "covariate"), name, "covariate")
         if (keep & np.isnan(values)).any():
             notes.append(f"{int((keep & np.isnan(values)).sum()):,} row(s) with missing '{name}' were left out.")
         keep &= ~np.isnan(values)
@@ -257,7 +220,7 @@ def prepare_panel(request: DiffInDiffRequest, frame: pd.DataFrame) -> Panel:
 
     cluster_all: IntArray | None = None
     if request.cluster is not None and request.cluster != request.unit:
-        cluster_all, _ = _factorize(_column(frame, request.cluster, "cluster"))
+        cluster_all, _ = _factorize(column(frame, request.cluster, "cluster"))
         if (keep & (cluster_all < 0)).any():
             notes.append(f"{int((keep & (cluster_all < 0)).sum()):,} row(s) with no cluster were left out.")
         keep &= cluster_all >= 0
@@ -429,7 +392,7 @@ def _cohort_values(series: pd.Series, name: str, dates: bool) -> tuple[NDArray[n
             f"The time column holds dates but the cohort column '{display_name(name)}' holds numbers.",
             "Give the first treated period in the same form as the time column (a date), empty if never treated.",
         )
-    values = _numeric(series, name, "cohort")
+    values = numeric(series, name, "cohort")
     never = np.isnan(values) | (values == 0)
     present = values[~never]
     if (present != np.round(present)).any():

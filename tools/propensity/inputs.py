@@ -6,7 +6,6 @@ counted per column and reported; constant and collinear covariate terms are drop
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field
 
@@ -15,6 +14,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import linalg
 
+from tools.data.columns import unknown_column
 from tools.data.names import display_name
 from tools.errors import ToolError
 from tools.propensity.models import PropensityRequest
@@ -56,17 +56,6 @@ class Prepared:
     dropped: list[tuple[str, int]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     post_treatment: list[str] = field(default_factory=list)
-
-
-def _unknown(name: str, role: str, columns: list[str]) -> ToolError:
-    close = difflib.get_close_matches(name, columns, n=3)
-    return ToolError(
-        "unknown_column",
-        f"The {role} column '{display_name(name)}' is not in the dataset.",
-        (f"Did you mean {', '.join(repr(c) for c in close)}? " if close else "")
-        + f"The dataset has {len(columns)} columns"
-        + (f": {', '.join(display_name(c, 40) for c in columns[:20])}." if len(columns) <= 20 else "."),
-    )
 
 
 def _label(value: object) -> str:
@@ -177,7 +166,7 @@ def prepare(request: PropensityRequest, data: pd.DataFrame | None) -> Prepared:
     columns = [str(c) for c in data.columns]
     for name, role in ((request.outcome, "outcome"), (request.treatment, "treatment")):
         if name not in columns:
-            raise _unknown(name, role, columns)
+            raise unknown_column(name, role, columns)
     if request.outcome == request.treatment:
         raise ToolError(
             "invalid_columns",

@@ -6,10 +6,11 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from tools.data.columns import column, numeric
 from tools.data.names import display_name
 from tools.rdd.bandwidth import BandwidthError, Bandwidths
 from tools.rdd.estimate import Inference, RdFit, rd_fit, split_sides
-from tools.rdd.inputs import MIN_PER_SIDE, column, numeric
+from tools.rdd.inputs import MIN_PER_SIDE
 from tools.rdd.local import FloatArray, NotIdentified, Side
 from tools.rdd.models import CovariateBalance, PlaceboCutoff, RddRequest, SensitivityRow
 from tools.results import Estimate

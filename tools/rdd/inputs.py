@@ -5,13 +5,13 @@ Every problem is a ToolError naming the column and the fix; rows with missing va
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from tools.data.columns import column, numeric
 from tools.data.names import display_name
 from tools.errors import ToolError
 from tools.rdd.estimate import split_sides
@@ -35,44 +35,6 @@ class Prepared:
     notes: list[str] = field(default_factory=list)
     n_dropped: int = 0
     n_obs: int = 0
-
-
-def column(frame: pd.DataFrame, name: str, role: str) -> pd.Series:
-    if name not in frame.columns:
-        columns = [str(c) for c in frame.columns]
-        close = difflib.get_close_matches(name, columns, n=3)
-        raise ToolError(
-            "unknown_column",
-            f"The {role} column '{display_name(name)}' is not in the dataset.",
-            (f"Did you mean {', '.join(repr(c) for c in close)}? " if close else "")
-            + f"The dataset has {len(columns)} columns"
-            + (f": {', '.join(display_name(c, 40) for c in columns[:20])}." if len(columns) <= 20 else "."),
-        )
-    return frame[name]
-
-
-def numeric(series: pd.Series, name: str, role: str) -> FloatArray:
-    """A column as float64 with NaN for missing values; text and infinities are ToolErrors."""
-    dtype = series.dtype
-    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
-        values = np.asarray(series.astype("float64").to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
-    else:
-        text = series.dropna().astype(str)
-        bad = text[pd.to_numeric(text, errors="coerce").isna()]
-        examples = ", ".join(f"'{display_name(str(v), 30)}'" for v in bad.iloc[:3])
-        raise ToolError(
-            "non_numeric_column",
-            f"The {role} column '{display_name(name)}' is not numeric: {examples or 'it holds text'}.",
-            "Pick a numeric column, or clean this one so every value is a number (or empty for missing).",
-        )
-    infinite = np.isinf(values)
-    if infinite.any():
-        raise ToolError(
-            "non_finite_values",
-            f"The {role} column '{display_name(name)}' has {int(infinite.sum()):,} infinite value(s).",
-            "Replace or remove the infinite values; they usually come from a division by zero upstream.",
-        )
-    return values
 
 
 def _cluster_codes(series: pd.Series) -> NDArray[np.intp]:

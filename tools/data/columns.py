@@ -1,0 +1,57 @@
+"""A request's columns looked up in a frame and read as numbers, with the same errors from every tool."""
+
+from __future__ import annotations
+
+import difflib
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from tools.data.names import display_name
+from tools.errors import ToolError
+
+__all__ = ["column", "numeric", "unknown_column"]
+
+
+def unknown_column(name: str, role: str, columns: list[str]) -> ToolError:
+    """``unknown_column``: the closest names, and the dataset's columns when there are few."""
+    close = difflib.get_close_matches(name, columns, n=3)
+    return ToolError(
+        "unknown_column",
+        f"The {role} column '{display_name(name)}' is not in the dataset.",
+        (f"Did you mean {', '.join(repr(c) for c in close)}? " if close else "")
+        + f"The dataset has {len(columns)} columns"
+        + (f": {', '.join(display_name(c, 40) for c in columns[:20])}." if len(columns) <= 20 else "."),
+    )
+
+
+def column(frame: pd.DataFrame, name: str, role: str) -> pd.Series:
+    """The column ``name`` (its ``role`` names it in the error when it is missing)."""
+    if name not in frame.columns:
+        raise unknown_column(name, role, [str(c) for c in frame.columns])
+    return frame[name]
+
+
+def numeric(series: pd.Series, name: str, role: str) -> NDArray[np.float64]:
+    """A column as float64 with NaN for missing values; text (``non_numeric_column``, with examples) and
+    infinities (``non_finite_values``) are ToolErrors."""
+    if pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_numeric_dtype(series.dtype):
+        values = np.asarray(series.astype("float64").to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
+    else:
+        text = series.dropna().astype(str)
+        bad = text[pd.to_numeric(text, errors="coerce").isna()]
+        examples = ", ".join(f"'{display_name(str(v), 30)}'" for v in bad.iloc[:3])
+        raise ToolError(
+            "non_numeric_column",
+            f"The {role} column '{display_name(name)}' is not numeric: {examples or 'it holds text'}.",
+            "Clean the column so every value is a number (or empty for missing), or pick another column.",
+        )
+    infinite = np.isinf(values)
+    if infinite.any():
+        raise ToolError(
+            "non_finite_values",
+            f"The {role} column '{display_name(name)}' has {int(infinite.sum()):,} infinite value(s).",
+            "Replace or remove the infinite values; they usually come from a division by zero upstream.",
+        )
+    return values
