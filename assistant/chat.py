@@ -18,6 +18,7 @@ from assistant.agent.conversation import (
     Notice,
     TextDelta,
     ToolFinished,
+    ToolProgress,
     ToolStarted,
 )
 from assistant.agent.guided import GuidedBackend
@@ -34,7 +35,7 @@ def run_chat(settings: Settings, data: Sequence[str], resume: bool, stdin: TextI
         stdout.write(redact(text))
         stdout.flush()
 
-    launch = prepare(settings, data, resume, lambda line: say(line + "\n"))
+    launch = prepare(settings, data, resume, lambda line: say(line + "\n"), with_example=True)
     backend, store, brief = launch.backend, launch.store, launch.brief
     if isinstance(backend, GuidedBackend):
         say(f"[mode] {GUIDED_HINT}\n")
@@ -52,6 +53,9 @@ def run_chat(settings: Settings, data: Sequence[str], resume: bool, stdin: TextI
             say(event.text)
         elif isinstance(event, ToolStarted):
             say(f"\n[tool] {event.name} …\n")
+        elif isinstance(event, ToolProgress):  # a long tool (refute): a line at each quarter
+            if 0 < event.done < event.total and event.done * 4 // event.total > (event.done - 1) * 4 // event.total:
+                say(f"[progress] {event.name} {event.done}/{event.total} {event.label}\n")
         elif isinstance(event, ToolFinished):
             if event.error is not None:
                 say(f"[tool] {event.name} error: {event.error.get('message')} {event.error.get('hint', '')}\n")

@@ -106,6 +106,7 @@ class GuidedBackend:
     pending: str | None = None
     _calls: int = 0
     _done: set[str] = field(default_factory=set)
+    _introduced: bool = False
 
     def __post_init__(self) -> None:
         self._done |= {slot for slot in SLOTS if self.brief.slot(slot).status == "confirmed"}
@@ -118,6 +119,7 @@ class GuidedBackend:
         """What the guided mode says before the user has said anything: the intro and the first question."""
         key = self._next()
         self.pending = key if key in QUESTIONS else None
+        self._introduced = True
         intro = prompts.load("guided_intro").strip()
         return intro + "\n\n" + QUESTIONS.get(key or "", "")
 
@@ -129,8 +131,9 @@ class GuidedBackend:
             return self._after_tool(messages, on_text)
         answer = str(last.get("content") or "").strip()
         if self.pending is None:
-            intro = prompts.load("guided_intro").strip()
-            return self._ask(self._next(), on_text, prefix=intro + "\n\n")
+            intro = "" if self._introduced else prompts.load("guided_intro").strip() + "\n\n"
+            self._introduced = True
+            return self._ask(self._next(), on_text, prefix=intro)
         key = self.pending
         turn = self._take(key, answer, on_text)
         return turn if turn is not None else self._ask(self._next(), on_text)
@@ -222,7 +225,7 @@ class GuidedBackend:
             self.pending = None
             return self._say(
                 prefix + "The scoping is complete: the brief holds your answers, and the tools' results are above. "
-                "Type /prereg to see the pre-registration drawn from them, or /plot to save the latest figure.",
+                "In the app, /prereg drafts the pre-registration from them and /plot saves the latest figure.",
                 on_text,
             )
         self.pending = key

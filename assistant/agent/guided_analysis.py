@@ -49,10 +49,12 @@ ANALYSES: dict[str, Analysis] = {
     "rdd": Analysis(
         tool="rdd",
         required=("outcome", "running", "cutoff"),
-        optional=("side",),
+        optional=("side", "fuzzy", "covariates"),
         dataset_words=("cutoff", "threshold", "paywall", "tier", "score"),
         question="Which column holds the outcome, which holds the running variable (the score the cutoff "
-        "applies to), what is the cutoff value, and are the treated units above or below it ('side')?",
+        "applies to), what is the cutoff value, and are the treated units above or below it ('side')? If not "
+        "everyone past the cutoff got the treatment, name the 0/1 take-up column as 'fuzzy'; traits fixed before "
+        "the cutoff applied can be given as 'covariates' (checked for a jump that should not be there).",
     ),
 }
 
@@ -201,13 +203,18 @@ def request_for(method: str, dataset: str, roles: Mapping[str, Any]) -> dict[str
         }
     if method == "rdd":
         side = str(roles.get("side") or "above").lower()
-        return {
+        request = {
             "dataset": dataset,
             "outcome": roles["outcome"],
             "running": roles["running"],
             "cutoff": _cutoff(roles["cutoff"]),
             "treatment_side": "below" if side.startswith("b") else "above",
         }
+        if roles.get("fuzzy"):
+            request["fuzzy"] = roles["fuzzy"]
+        if roles.get("covariates"):
+            request["covariates"] = list(_as_list(roles["covariates"]))
+        return request
     raise ValueError(f"no guided analysis for {method!r}")
 
 

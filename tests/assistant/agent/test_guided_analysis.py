@@ -74,3 +74,10 @@ def test_requests_carry_the_chosen_columns() -> None:
     }
     with pytest.raises(ValueError, match="not a number"):
         request_for("rdd", "d", {"outcome": "y", "running": "x", "cutoff": "ten"})
+
+
+def test_an_rd_design_takes_a_take_up_column_and_covariates_when_given() -> None:
+    roles = parse_roles("cutoff=10; fuzzy=saw_paywall; covariates=signup_sessions, account_age_days", "rdd")
+    request = request_for("rdd", "p", {"outcome": "y", "running": "x", **roles})
+    assert request["fuzzy"] == "saw_paywall"
+    assert request["covariates"] == ["signup_sessions", "account_age_days"]

@@ -139,3 +139,26 @@ def test_the_decision_memo_says_whether_each_estimate_survived_its_battery() -> 
     conversation.send("yes", lambda event: None)
     memo = export_markdown(conversation.messages, conversation.brief).split("## Conversation")[0]
     assert "Robustness: **ROBUST**." in memo and "not checked yet" not in memo
+
+
+@pytest.mark.skipif("refute" not in tool_names(), reason="refute not registered")
+def test_whyscope_chat_in_guided_mode_runs_a_design_on_the_bundled_examples(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from assistant.chat import run_chat
+    from assistant.config import load_settings
+
+    monkeypatch.setenv("WHYSCOPE_HOME", str(tmp_path))
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    settings = load_settings(offline=True)
+    answers = [*SCOPING, "by a score cutoff", "no", "ok", "outcome=converted_30d; cutoff=10", "yes", "thanks"]
+    out = io.StringIO()
+    run_chat(settings, [], False, io.StringIO("\n".join(answers) + "\n"), out)
+    text = out.getvalue()
+    assert "[data] paywall_cutoff: 5,000 rows" in text  # the examples are attached in the guided mode
+    assert "[tool] rdd done: At the cutoff 10" in text
+    assert "[progress] refute 1/4 density_test" in text and "[tool] refute done:" in text
+    assert text.count("Guided mode: no language model") == 1  # the intro once, not again after the end
+    assert text.rstrip().splitlines()[-2].startswith("The scoping is complete")
