@@ -21,7 +21,9 @@ from assistant.agent.backends import AssistantTurn, Message
 from assistant.agent.brief import SLOTS, Brief
 from assistant.agent.guided_analysis import (
     ANALYSES,
+    analysis_for,
     describe_roles,
+    merge_roles,
     missing_roles,
     parse_roles,
     request_for,
@@ -171,10 +173,10 @@ class GuidedBackend:
                 continue
             if key not in self._done:
                 return key
-        return "power" if "power" not in self._done else None
+        return "power" if "power" not in self._done else self._next_analysis()
 
     def _next_analysis(self) -> str | None:
-        if self.facts.get("method") not in ANALYSES or not self._datasets():
+        if analysis_for(self.facts.get("method")) is None or not self._datasets():
             return None
         for key in ("dataset", "columns", "analysis", "refute_offer"):
             if key not in self._done:
@@ -192,9 +194,15 @@ class GuidedBackend:
             names = list(self._datasets())
             suggested = suggest_dataset(self.facts["method"], names)
             ask = f"Reply 'ok' to use '{suggested}', or name another." if suggested else "Reply with its name."
+            if self.facts.get("sizing"):  # an experiment: it may not have run yet
+                return (
+                    "If the experiment has already run, I can analyse it. Which attached dataset holds one row per "
+                    f"unit with its arm? Attached: {', '.join(names)}. {ask} Say 'skip' if it has not run yet."
+                )
             return f"Which attached dataset holds the data? Attached: {', '.join(names)}. {ask}"
         if key == "columns":
-            analysis = ANALYSES[self.facts["method"]]
+            analysis = analysis_for(self.facts["method"])
+            assert analysis is not None
             dataset = self.facts["dataset"]
             columns = self._datasets().get(dataset, [])
             roles = self.facts.setdefault(
@@ -217,9 +225,9 @@ class GuidedBackend:
             method = self.facts["method"]
             request = request_for(method, self.facts["dataset"], self.facts["roles"])
             self.facts["analysis_request"] = request
-            return self._tool_turn(ANALYSES[method].tool, request, on_text, prefix)
+            return self._tool_turn(self._analysis_tool(), request, on_text, prefix)
         if key == "refute":
-            target = {"tool": ANALYSES[self.facts["method"]].tool, "request": self.facts["analysis_request"]}
+            target = {"tool": self._analysis_tool(), "request": self.facts["analysis_request"]}
             return self._tool_turn("refute", {"target": target}, on_text, prefix)
         if key is None:
             self.pending = None
@@ -303,8 +311,17 @@ class GuidedBackend:
         self.pending = None
         return None
 
+    def _analysis_tool(self) -> str:
+        analysis = analysis_for(self.facts.get("method"))
+        assert analysis is not None
+        return analysis.tool
+
     def _take_analysis(self, key: str, answer: str, on_text: Callable[[str], None]) -> AssistantTurn | None:
         accepted = answer.strip().lower().strip(".!") in ACCEPT
+        if key == "dataset" and answer.strip().lower().strip(".!") in {"skip", "no", "not yet", "none"}:
+            self._done |= {"dataset", "columns", "analysis", "refute_offer"}
+            self.pending = None
+            return None
         if key == "dataset":
             names = list(self._datasets())
             chosen = suggest_dataset(self.facts["method"], names) if accepted else None
@@ -324,11 +341,7 @@ class GuidedBackend:
                 given = parse_roles(answer, method)
                 if not given:
                     return self._say("I could not read any role=column pair. " + self._question(key), on_text)
-                if "cohort" in given:
-                    roles.pop("treatment", None)
-                if "treatment" in given and method == "diff_in_diff":
-                    roles.pop("cohort", None)
-                roles.update(given)
+                roles = merge_roles(method, roles, given, self._datasets().get(self.facts["dataset"], []))
             missing = missing_roles(method, roles)
             if missing:
                 self.facts["suggested_roles"] = roles
@@ -405,7 +418,7 @@ class GuidedBackend:
         if call_name == "power":
             self._done.add("power")
             notes = "".join(f"\n- {w}" for w in payload.get("warnings", []))
-            return self._ask(None, on_text, prefix=payload.get("summary", "") + notes + "\n\n")
+            return self._ask(self._next(), on_text, prefix=payload.get("summary", "") + notes + "\n\n")
         if call_name in {a.tool for a in ANALYSES.values()} or call_name == "refute":
             self._done.add("analysis" if call_name != "refute" else "refute")
             notes = "".join(f"\n- {w}" for w in payload.get("warnings", [])[:5])

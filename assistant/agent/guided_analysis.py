@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ANALYSES", "Analysis", "parse_roles", "request_for", "suggest_dataset", "suggest_roles"]
+__all__ = ["ANALYSES", "Analysis", "analysis_for", "parse_roles", "request_for", "suggest_dataset", "suggest_roles"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,16 @@ class Analysis:
 
 
 ANALYSES: dict[str, Analysis] = {
+    "ab_test": Analysis(
+        tool="ab_test",
+        required=("arm", "metric"),
+        optional=("kind", "covariate", "cluster"),
+        dataset_words=("experiment", "ab", "checkout", "test", "exp"),
+        question="Which column holds each unit's arm (control or treatment), and which holds the primary metric? "
+        "Say 'kind=binary' for a 0/1 metric (converted or not) or 'kind=continuous' (revenue, minutes); a "
+        "pre-period value of the metric as 'covariate' sharpens the estimate (CUPED); if rows are finer than the "
+        "randomized unit (sessions of users), name the unit's column as 'cluster'.",
+    ),
     "diff_in_diff": Analysis(
         tool="diff_in_diff",
         required=("outcome", "unit", "time"),
@@ -59,6 +69,7 @@ ANALYSES: dict[str, Analysis] = {
 }
 
 _WORDS: dict[str, tuple[str, ...]] = {
+    "arm": ("arm", "variant", "group", "bucket", "treatment", "condition", "cohort"),
     "unit": ("unit", "region", "market", "store", "country", "city", "account", "user_id", "customer_id", "id"),
     "time": ("period", "month", "week", "date", "day", "year", "quarter", "time"),
     "cohort": ("cohort", "first_treated", "first_period", "adoption", "adopted_", "launch_", "rollout_", "start_"),
@@ -80,6 +91,15 @@ _WORDS: dict[str, tuple[str, ...]] = {
 _POST_TREATMENT = re.compile(r"post|after|during|outcome|result|since", re.I)
 _ID = re.compile(r"(^|_)(id|uuid|key)$", re.I)
 _PRE_PERIOD = re.compile(r"(^|_)(pre|before|baseline|prior)(_|$)", re.I)
+_BINARY = re.compile(r"convert|click|retain|retention|churn|purchas|signup|signed_up|success|^is_|^has_|flag", re.I)
+
+#: Designs run by another design's tool (a cluster-randomized test is an A/B test with a cluster column).
+ANALYSIS_OF = {"cluster_ab_test": "ab_test"}
+
+
+def analysis_for(method: str | None) -> Analysis | None:
+    """The guided analysis that runs ``method`` (None when there is none)."""
+    return ANALYSES.get(ANALYSIS_OF.get(method or "", method or ""))
 
 
 def suggest_dataset(method: str, names: Sequence[str]) -> str | None:
@@ -88,14 +108,18 @@ def suggest_dataset(method: str, names: Sequence[str]) -> str | None:
         return None
     if len(names) == 1:
         return names[0]
-    words = ANALYSES[method].dataset_words if method in ANALYSES else ()
+    analysis = analysis_for(method)
+    words = analysis.dataset_words if analysis is not None else ()
     scored = [(sum(w in name.lower() for w in words), -i, name) for i, name in enumerate(names)]
     best = max(scored)
     return best[2] if best[0] > 0 else None
 
 
+_STOPWORDS = {"per", "the", "and", "for", "with", "from", "each", "all"}
+
+
 def _tokens(text: str) -> set[str]:
-    return {t for t in re.split(r"[^a-z0-9]+", text.lower()) if len(t) > 2}
+    return {t for t in re.split(r"[^a-z0-9]+", text.lower()) if len(t) > 2 and t not in _STOPWORDS}
 
 
 def _match(role: str, columns: Sequence[str], taken: set[str]) -> str | None:
@@ -115,12 +139,15 @@ def suggest_roles(method: str, columns: Sequence[str], metric: str = "") -> dict
     roles: dict[str, Any] = {}
     taken: set[str] = set()
     wanted = _tokens(metric)
-    by_metric = max(columns, key=lambda c: len(_tokens(c) & wanted), default=None) if wanted else None
-    if by_metric is not None and _tokens(by_metric) & wanted and not _PRE_PERIOD.search(by_metric):
+    candidates = [c for c in columns if not _ID.search(c) and not _PRE_PERIOD.search(c)]
+    by_metric = max(candidates, key=lambda c: len(_tokens(c) & wanted), default=None) if wanted else None
+    if by_metric is not None and _tokens(by_metric) & wanted:
         roles["outcome"] = by_metric
     elif found := _match("outcome", columns, taken):
         roles["outcome"] = found
     taken |= set(roles.values())
+    if ANALYSIS_OF.get(method, method) == "ab_test":
+        return _experiment_roles(roles.get("outcome"), columns, taken)
     needed = {
         "diff_in_diff": ("unit", "time", "cohort"),
         "propensity": ("treatment",),
@@ -142,6 +169,39 @@ def suggest_roles(method: str, columns: Sequence[str], metric: str = "") -> dict
     return roles
 
 
+def _experiment_roles(metric: str | None, columns: Sequence[str], taken: set[str]) -> dict[str, Any]:
+    roles: dict[str, Any] = {}
+    if found := _match("arm", columns, taken):
+        roles["arm"] = found
+        taken.add(found)
+    if metric is not None:
+        roles["metric"] = metric
+        roles["kind"] = "binary" if _BINARY.search(metric) else "continuous"
+        pre = next((c for c in columns if _PRE_PERIOD.search(c) and _tokens(c) - {"pre"} <= _tokens(metric)), None)
+        if pre is not None and roles["kind"] == "continuous":
+            roles["covariate"] = pre
+    return roles
+
+
+def merge_roles(
+    method: str, proposed: Mapping[str, Any], given: Mapping[str, Any], columns: Sequence[str]
+) -> dict[str, Any]:
+    """The proposal corrected by the user's ``role=value`` pairs. A new experiment metric brings its own kind and
+    pre-period covariate (unless given too); a DiD's cohort and treatment exclude each other."""
+    roles = dict(proposed)
+    if "cohort" in given:
+        roles.pop("treatment", None)
+    if "treatment" in given and method == "diff_in_diff":
+        roles.pop("cohort", None)
+    if ANALYSIS_OF.get(method, method) == "ab_test" and "metric" in given:
+        roles.pop("kind", None)
+        roles.pop("covariate", None)
+        fresh = _experiment_roles(str(given["metric"]), columns, set())
+        roles.update({k: v for k, v in fresh.items() if k in ("kind", "covariate")})
+    roles.update(given)
+    return roles
+
+
 def describe_roles(roles: Mapping[str, Any]) -> str:
     """``outcome=orders; unit=region; covariates=a, b`` — the form the user can edit and send back."""
     parts = []
@@ -154,7 +214,8 @@ def describe_roles(roles: Mapping[str, Any]) -> str:
 def parse_roles(text: str, method: str) -> dict[str, Any]:
     """``role=value`` pairs from the user's answer (separated by ';', ',' or new lines; covariates take a
     comma-separated list). Unknown roles are ignored."""
-    analysis = ANALYSES[method]
+    analysis = analysis_for(method)
+    assert analysis is not None
     known = (*analysis.required, *analysis.optional)
     pattern = re.compile(r"\b(" + "|".join(known) + r")\s*[=:]", re.I)
     marks = list(pattern.finditer(text))
@@ -173,7 +234,8 @@ def parse_roles(text: str, method: str) -> dict[str, Any]:
 
 def missing_roles(method: str, roles: Mapping[str, Any]) -> list[str]:
     """The required roles without a value (for DiD: cohort or treatment, one of them)."""
-    analysis = ANALYSES[method]
+    analysis = analysis_for(method)
+    assert analysis is not None
     missing = [role for role in analysis.required if not roles.get(role)]
     if method == "diff_in_diff" and not roles.get("cohort") and not roles.get("treatment"):
         missing.append("cohort or treatment")
@@ -182,6 +244,18 @@ def missing_roles(method: str, roles: Mapping[str, Any]) -> list[str]:
 
 def request_for(method: str, dataset: str, roles: Mapping[str, Any]) -> dict[str, Any]:
     """The tool request for ``method`` on ``dataset`` with the chosen columns (defaults for the rest)."""
+    if ANALYSIS_OF.get(method, method) == "ab_test":
+        kind = str(roles.get("kind") or "continuous").lower()
+        metric: dict[str, Any] = {
+            "name": roles["metric"],
+            "kind": "binary" if kind.startswith("b") else "continuous",
+        }
+        if roles.get("covariate"):
+            metric["covariate_column"] = roles["covariate"]
+        experiment: dict[str, Any] = {"dataset": dataset, "arm_column": roles["arm"], "metrics": [metric]}
+        if roles.get("cluster"):
+            experiment["cluster_column"] = roles["cluster"]
+        return experiment
     if method == "diff_in_diff":
         request: dict[str, Any] = {
             "dataset": dataset,

@@ -162,3 +162,48 @@ def test_whyscope_chat_in_guided_mode_runs_a_design_on_the_bundled_examples(
     assert "[progress] refute 1/4 density_test" in text and "[tool] refute done:" in text
     assert text.count("Guided mode: no language model") == 1  # the intro once, not again after the end
     assert text.rstrip().splitlines()[-2].startswith("The scoping is complete")
+
+
+EXPERIMENT = [
+    "AI summaries for support agents",
+    "Agents spend too long reading tickets",
+    "revenue per user",
+    "all support agents",
+    "agents",
+    "agents randomized to no summaries",
+    "ship if revenue per user rises",
+    "if revenue falls we would not ship",
+    "yes",  # randomized
+    "no",  # no interference
+    "an average",
+    "25",
+    "40",
+    "3%",
+    "skip",
+]
+
+
+def test_after_sizing_an_experiment_the_attached_one_is_analysed_with_cuped_and_challenged() -> None:
+    events, dones = converse([*EXPERIMENT, "ok"])
+    assert "If the experiment has already run, I can analyse it" in dones[-2].text
+    assert "'checkout'" in dones[-2].text and "Say 'skip'" in dones[-2].text
+    assert (
+        "Proposed from their names: arm=arm; metric=revenue; kind=continuous; covariate=pre_revenue" in dones[-1].text
+    )
+    events, dones = converse([*EXPERIMENT, "ok", "ok", "yes"])
+    analysis = finished(events, "ab_test").result
+    assert analysis is not None and analysis["comparisons"][0]["metric"] == "revenue"
+    assert analysis["comparisons"][0]["cuped"] is not None  # the pre-period covariate was used
+    refute = finished(events, "refute").result
+    assert refute is not None and refute["target_tool"] == "ab_test"
+    assert [c["name"] for c in refute["checks"]][:2] == ["sample_ratio", "covariate_balance"]
+    assert all(d.unverified == () for d in dones)
+
+
+def test_an_experiment_that_has_not_run_ends_the_scoping_when_skipped() -> None:
+    events, dones = converse([*EXPERIMENT, "skip"])
+    assert not [e for e in events if isinstance(e, ToolFinished) and e.name == "ab_test"]
+    assert "scoping is complete" in dones[-1].text
+    _, dones = converse([*EXPERIMENT, "ok", "metric=converted"])
+    assert "metric=converted; kind=binary" not in dones[-1].text  # a new metric brings its own kind
+    assert finished(_, "ab_test").result is not None
