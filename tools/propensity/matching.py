@@ -182,9 +182,9 @@ def match_estimate(
     model: tuple[FloatArray, FloatArray] | None = None,
 ) -> MatchResult:
     """Matching estimate of the ATT or ATE on ``score`` (the logit of the propensity score)."""
-    order = np.argsort(score, kind="stable")
+    order = np.argsort(score)  # any order of tied scores gives the same matches (ties are matched as blocks)
     in_treated = treated[order]
-    t_order, c_order = order[in_treated], order[~in_treated]  # each arm sorted by score (ties by position)
+    t_order, c_order = order[in_treated], order[~in_treated]  # each arm sorted by score
     t_score, c_score = score[t_order], score[c_order]
     t_y, c_y = outcome[t_order], outcome[c_order]
     to_control = _match_arm(t_score, c_score, c_y, k, caliper)
@@ -274,7 +274,7 @@ def estimated_score_adjustment(
     # gathers run forwards); above ADJUSTMENT_ROWS units the averages run over an evenly spread subsample of them
     # (neighbours still come from every unit), which moves the adjustment by well under its own noise
     if order is None:
-        order = np.argsort(score, kind="stable")
+        order = np.argsort(score)
     score, treated, outcome = score[order], treated[order], outcome[order]  # x stays put: gathered when needed
     n = len(score)
     n_treated = int(treated.sum())

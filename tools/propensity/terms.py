@@ -232,8 +232,8 @@ def build_columns(frame: pd.DataFrame, terms: list[Term]) -> tuple[list[str], li
                     f"level '{display_name(levels[0])}' (dropped)."
                 )
                 continue
-        column = np.ones(len(frame), dtype=np.float64)
-        for factor in term.factors:
+        column = _factor_values(frame, term.factors[0], term)
+        for factor in term.factors[1:]:
             column = column * _factor_values(frame, factor, term)
         labels.append(term.label())
         values.append(column)
