@@ -35,7 +35,7 @@ MENTIONS: dict[str, tuple[str, ...]] = {
     ),
     "propensity": ("propensity", "opt-in", "opt in", "opted in", "matching", "ipw", "aipw", "observational"),
     "rdd": ("rdd", "regression discontinuity", "cutoff", "cut-off", "threshold", "running variable"),
-    "refute": ("refute", "robustness", "placebo", "sensitivity", "e-value", "robust is"),
+    "refute": ("refute", "robustness", "placebo", "sensitivity", "e-value"),
 }
 _ESTIMATORS = ("ab_test", "diff_in_diff", "propensity", "rdd")
 
