@@ -2,9 +2,10 @@
 
 It asks the six scoping questions with its own "why" follow-ups, records each answer with ``update_brief``,
 asks how the change is assigned and calls ``recommend_method``. For an experiment it then asks for the numbers
-``power`` needs and calls it; for a design it can run on attached data (difference-in-differences, propensity
-scores, regression discontinuity) it proposes the dataset and the role of each column, runs the analysis, and
-offers the design's robustness battery (``refute``). Its own sentences contain no numbers: every number it
+``power`` needs and calls it, and analyses the attached experiment if it has run; for a design it can run on
+attached data (difference-in-differences, propensity scores, regression discontinuity) it proposes the dataset
+and the role of each column and runs the analysis. Either way it then offers the design's robustness battery
+(``refute``). Its own sentences contain no numbers: every number it
 shows comes from a tool or from the user.
 """
 
