@@ -90,7 +90,7 @@ def prepare(
 
     backend: Backend
     if settings.guided:
-        backend = GuidedBackend(brief=brief, catalog=catalog) if brief is not None else GuidedBackend(catalog=catalog)
+        backend = GuidedBackend(brief=brief or Brief(), history=messages, catalog=catalog)
     else:
         assert settings.api_key is not None
         backend = OpenAIBackend(

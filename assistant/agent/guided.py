@@ -103,6 +103,7 @@ class GuidedBackend:
     """Asks, records, recommends, sizes — deterministically. ``brief`` lets a resumed session skip answered slots."""
 
     brief: Brief = field(default_factory=Brief)
+    history: Sequence[Message] = ()  # a resumed session's messages: what was answered and run is not asked again
     name: str = "guided mode — no LLM"
     facts: dict[str, Any] = field(default_factory=dict)
     catalog: Any = None  # tools.data.Catalog: the attached datasets (read for names and columns only)
@@ -117,14 +118,78 @@ class GuidedBackend:
             self._done.add("why_intervention")
         if "decision" in self._done:
             self._done.add("why_decision")
+        self._restore(self.history)
+
+    def _restore(self, history: Sequence[Message]) -> None:
+        """Replay a resumed session's tool calls: the design facts, the sizing numbers and the analyses they
+        carried are known again, so the interview goes on where it stopped."""
+        calls: dict[str, tuple[str, dict[str, Any]]] = {}
+        for message in history:
+            for call in message.get("tool_calls") or []:
+                try:
+                    arguments = json.loads(call["function"].get("arguments") or "{}")
+                except json.JSONDecodeError:
+                    continue
+                calls[call.get("id", "")] = (call["function"]["name"], arguments if isinstance(arguments, dict) else {})
+            if message.get("role") != "tool" or message.get("tool_call_id") not in calls:
+                continue
+            name, arguments = calls[message["tool_call_id"]]
+            try:
+                payload = json.loads(message.get("content") or "{}")
+            except json.JSONDecodeError:
+                continue
+            if not isinstance(payload, dict) or "error" in payload:
+                continue
+            self._introduced = True
+            self._replay(name, arguments, payload)
+
+    def _replay(self, name: str, arguments: dict[str, Any], payload: dict[str, Any]) -> None:
+        if name == "update_brief":
+            slot = arguments.get("slot")
+            self.facts[f"value_{slot}"] = arguments.get("value")
+            if arguments.get("why_answer"):
+                self._done.add(f"why_{slot}")
+        elif name == "recommend_method":
+            facts = {
+                "can_randomize": arguments.get("can_randomize"),
+                "interference": arguments.get("interference"),
+                "has_pre": arguments.get("has_pre_period_data"),
+            }
+            for key, value in facts.items():
+                if value is not None:
+                    self.facts[key] = value
+                    self._done.add(key)
+            if arguments.get("assignment") not in (None, "random", "unknown"):
+                self.facts["assignment"] = arguments["assignment"]
+                self._done.add("assignment")
+            top = (payload.get("recommendations") or [{}])[0]
+            self.facts["method"] = top.get("method") if top.get("available") else None
+            self.facts["sizing"] = top.get("method") in ("ab_test", "cluster_ab_test")
+            self._done.add("recommend_method")
+        elif name == "power":
+            self.facts["metric"] = arguments.get("metric")
+            for key in ("baseline", "std_dev", "mde", "daily_units"):
+                self.facts[key] = arguments.get(key)
+            self._done |= {"metric_kind", "baseline", "std_dev", "mde", "daily_units", "power"}
+        elif analysis_for(self.facts.get("method")) is not None and name == self._analysis_tool():
+            self.facts["dataset"] = arguments.get("dataset")
+            self.facts["analysis_request"] = arguments
+            self._done |= {"dataset", "columns", "analysis"}
+        elif name == "refute":
+            self._done |= {"refute_offer", "refute"}
 
     def opening(self) -> str:
-        """What the guided mode says before the user has said anything: the intro and the first question."""
+        """What the guided mode says before the user has said anything: the intro and the first question (on
+        resume, the question where the session stopped)."""
+        resumed = self._introduced
         key = self._next()
-        self.pending = key if key in QUESTIONS else None
+        asks = key is not None and key not in ("recommend_method", "power", "analysis", "refute")
+        self.pending = key if asks else None
         self._introduced = True
-        intro = prompts.load("guided_intro").strip()
-        return intro + "\n\n" + QUESTIONS.get(key or "", "")
+        intro = "Welcome back: here is where we stopped." if resumed else prompts.load("guided_intro").strip()
+        if key is None:
+            return intro + "\n\nThe scoping is complete: the brief holds your answers, and the results are above."
+        return intro + "\n\n" + (self._question(key) if asks else "Send any message to go on.")
 
     def complete(
         self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]], on_text: Callable[[str], None]

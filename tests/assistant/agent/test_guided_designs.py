@@ -207,3 +207,52 @@ def test_an_experiment_that_has_not_run_ends_the_scoping_when_skipped() -> None:
     _, dones = converse([*EXPERIMENT, "ok", "metric=converted"])
     assert "metric=converted; kind=binary" not in dones[-1].text  # a new metric brings its own kind
     assert finished(_, "ab_test").result is not None
+
+
+def test_a_resumed_guided_session_goes_on_where_it_stopped() -> None:
+    data = catalog()
+    first = GuidedBackend(catalog=data)
+    conversation = Conversation(first, catalog=data)
+    first.opening()
+    for answer in [*SCOPING, "by a score cutoff", "no", "ok"]:
+        conversation.send(answer, lambda event: None)
+    # a new backend, as `--resume` builds it: the brief and the messages of the saved session
+    resumed = GuidedBackend(brief=conversation.brief, history=conversation.messages, catalog=data)
+    opening = resumed.opening()
+    # the design facts and the recommendation are known again; the dataset choice (no tool call) is asked again
+    assert opening.startswith("Welcome back") and "Which attached dataset holds the data?" in opening
+    assert "Can you randomly choose" not in opening and resumed.facts["method"] == "rdd"
+    again = Conversation(resumed, catalog=data, messages=conversation.messages)
+    again.brief = conversation.brief
+    events: list[Event] = []
+    again.send("ok", events.append)
+    again.send("outcome=converted_30d; cutoff=10", events.append)
+    assert finished(events, "rdd").result is not None
+    # a finished session (the battery ran too) says so instead of starting over
+    again.send("yes", events.append)
+    assert finished(events, "refute").result is not None
+    done = GuidedBackend(brief=again.brief, history=[*again.messages], catalog=data)
+    assert "scoping is complete" in done.opening()
+
+
+def test_resume_through_the_launcher_hands_the_saved_messages_to_the_guided_mode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assistant.agent.session import SessionStore
+    from assistant.config import load_settings
+    from assistant.launch import prepare
+
+    monkeypatch.setenv("WHYSCOPE_HOME", str(tmp_path))
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    settings = load_settings(offline=True)
+    launch = prepare(settings, [], False, lambda line: None, with_example=True)
+    assert isinstance(launch.backend, GuidedBackend) and launch.store is not None
+    conversation = Conversation(launch.backend, catalog=launch.catalog, store=launch.store)
+    launch.backend.opening()
+    for answer in [*SCOPING, "by a score cutoff", "no"]:
+        conversation.send(answer, lambda event: None)
+    assert isinstance(launch.store, SessionStore)
+    resumed = prepare(settings, [], True, lambda line: None, with_example=True)
+    assert isinstance(resumed.backend, GuidedBackend)
+    assert resumed.backend.facts["method"] == "rdd"
+    assert "Which attached dataset holds the data?" in resumed.backend.opening()
