@@ -48,6 +48,26 @@ class Estimate(ToolResult):
     p_value: float = Field(description="p-value of the test of no effect.", ge=0, le=1)
     alpha: float = Field(default=0.05, description="Significance level; the interval covers 1 - alpha.")
 
+    @classmethod
+    def normal(cls, estimate: float, std_error: float, alpha: float = 0.05) -> Estimate:
+        """An estimate with a normal-approximation interval and two-sided p-value (p = 1 at a zero estimate with
+        no error, 0 at any other)."""
+        from scipy import special  # here, not at the top: listing tools and building schemas stays light
+
+        z = float(special.ndtri(1 - alpha / 2))
+        if std_error > 0:
+            p_value = min(1.0, float(2 * special.ndtr(-abs(estimate) / std_error)))
+        else:
+            p_value = 1.0 if estimate == 0 else 0.0
+        return cls(
+            estimate=estimate,
+            std_error=std_error,
+            ci_lower=estimate - z * std_error,
+            ci_upper=estimate + z * std_error,
+            p_value=p_value,
+            alpha=alpha,
+        )
+
     @model_validator(mode="after")
     def _ordered(self) -> Estimate:
         if self.ci_lower > self.ci_upper:

@@ -11,7 +11,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from tools.did.checks import diagnose, method_text, summary_text
 from tools.did.cs import CsResult, callaway_santanna
@@ -163,7 +162,7 @@ def diff_in_diff(request: DiffInDiffRequest, data: pd.DataFrame | None = None) -
         notes.extend(cs.notes)
 
     if cs is not None:
-        att = _normal(cs.simple.estimate, cs.simple.std_error, alpha)
+        att = Estimate.normal(cs.simple.estimate, cs.simple.std_error, alpha)
         events = _cs_events(cs, alpha, request.base_period)
         pretrend = _pretrend(_cs_pretrend(cs), "callaway_santanna", alpha)
         source: EventSource = "callaway_santanna"
@@ -232,16 +231,8 @@ def diff_in_diff(request: DiffInDiffRequest, data: pd.DataFrame | None = None) -
     )
 
 
-def _normal(value: float, se: float, alpha: float) -> Estimate:
-    z = float(special.ndtri(1 - alpha / 2))
-    p = float(2 * special.ndtr(-abs(value) / se)) if se > 0 else (1.0 if value == 0 else 0.0)
-    return Estimate(
-        estimate=value, std_error=se, ci_lower=value - z * se, ci_upper=value + z * se, p_value=p, alpha=alpha
-    )
-
-
 def _agg(aggregate: object, alpha: float) -> Estimate:
-    return _normal(aggregate.estimate, aggregate.std_error, alpha)  # type: ignore[attr-defined]
+    return Estimate.normal(aggregate.estimate, aggregate.std_error, alpha)  # type: ignore[attr-defined]
 
 
 def _event(e: int, est: Estimate, n_obs: int) -> EventTimeEstimate:
@@ -297,7 +288,7 @@ def _cs_pretrend(cs: CsResult) -> tuple[float, float, int, int, float] | None:
 def _group_time(cs: CsResult, panel: Panel, alpha: float) -> list[GroupTimeEstimate]:
     out = []
     for g, t, value, se in zip(cs.cohorts, cs.periods, cs.att, cs.std_error, strict=True):
-        est = _normal(float(value), float(se), alpha)
+        est = Estimate.normal(float(value), float(se), alpha)
         out.append(
             GroupTimeEstimate(
                 cohort=panel.periods[int(g)],

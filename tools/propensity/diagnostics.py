@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import special
 
 from tools.propensity.models import BalanceRow, Overlap, ScoreHistogram
 from tools.results import Estimate
@@ -123,18 +122,4 @@ def naive_difference(y: FloatArray, treated: BoolArray, alpha: float) -> Estimat
     yt, yc = y[treated], y[~treated]
     difference = float(yt.mean() - yc.mean())
     std_error = float(np.sqrt(yt.var(ddof=1) / len(yt) + yc.var(ddof=1) / len(yc)))
-    return normal_estimate(difference, std_error, alpha)
-
-
-def normal_estimate(estimate: float, std_error: float, alpha: float) -> Estimate:
-    """An Estimate with a normal-approximation interval and two-sided p-value."""
-    z = float(special.ndtri(1 - alpha / 2))
-    p_value = float(2 * special.ndtr(-abs(estimate) / std_error)) if std_error > 0 else (1.0 if estimate == 0 else 0.0)
-    return Estimate(
-        estimate=estimate,
-        std_error=std_error,
-        ci_lower=estimate - z * std_error,
-        ci_upper=estimate + z * std_error,
-        p_value=min(1.0, p_value),
-        alpha=alpha,
-    )
+    return Estimate.normal(difference, std_error, alpha)

@@ -14,7 +14,6 @@ from tools.errors import ToolError
 from tools.propensity.diagnostics import (
     balance_table,
     naive_difference,
-    normal_estimate,
     overlap_summary,
     score_histogram,
 )
@@ -31,6 +30,7 @@ from tools.propensity.models import (
 )
 from tools.propensity.report import checks_and_warnings, describe_estimand, describe_method, summary_sentence
 from tools.propensity.weighting import OutcomeModel, WeightedEstimate, fit_outcome, weighted_estimate
+from tools.results import Estimate
 
 __all__ = ["design", "headline", "propensity"]
 
@@ -226,7 +226,7 @@ def propensity(request: PropensityRequest, data: pd.DataFrame | None) -> Propens
         else:
             ipw_weights = result.weights
             n_used = len(fitted.y)
-        base = normal_estimate(result.estimate, result.std_error, request.alpha)
+        base = Estimate.normal(result.estimate, result.std_error, request.alpha)
         estimates.append(
             MethodEstimate(
                 **base.model_dump(),
