@@ -38,18 +38,6 @@ MethodName = Literal[
     "not_identifiable",
 ]
 
-#: The whyscope tool that runs each method (None: no tool yet, or nothing to run).
-TOOL_FOR: dict[str, str | None] = {
-    "ab_test": "ab_test",
-    "cluster_ab_test": "ab_test",  # with cluster_column
-    "diff_in_diff": "diff_in_diff",
-    "synthetic_control": None,
-    "rdd": "rdd",
-    "propensity": "propensity",
-    "instrumental_variable": None,
-    "interrupted_time_series": None,
-    "not_identifiable": None,
-}
 FEW_UNITS = 5
 
 #: How each method is named in sentences.
@@ -402,7 +390,7 @@ def recommend_method(request: RecommendMethodRequest, data: object = None) -> Re
 
 
 def _result(request: RecommendMethodRequest, plan: _Plan, identifiable: bool) -> RecommendMethodResult:
-    from tools.registry import tool_names  # at call time: the registry imports this module
+    from tools.registry import tool_for_design, tool_names  # at call time: the registry imports this module
 
     available = set(tool_names())
     order = {"recommended": 0, "possible": 1, "not_recommended": 2}
@@ -410,7 +398,7 @@ def _result(request: RecommendMethodRequest, plan: _Plan, identifiable: bool) ->
     recommendations = []
     for rank, (method, suitability, why) in enumerate(ranked, start=1):
         design = DESIGNS.get(method)
-        tool = TOOL_FOR[method]
+        tool = tool_for_design(method)
         recommendations.append(
             Recommendation(
                 rank=rank,

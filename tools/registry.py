@@ -1,131 +1,69 @@
 """Every tool, listed once, and the dispatcher that runs one from untrusted arguments.
 
-The registry is the single place a tool is declared. From it come the strict function schemas the model
-reads (built in ``assistant``, which owns the OpenAI dependency), the command line (``whyscope tool ...``)
-and :func:`dispatch`, which validates the model's JSON, resolves dataset names through the catalog, runs
-the tool and returns its result or a :class:`~tools.errors.ToolError` — it never raises.
+Each tool declares itself once, as a :class:`~tools.spec.ToolSpec` in its package (``tools/<family>/spec.py``), and
+is listed once here in :data:`TOOLS`. From it come the strict function schemas the model reads (built in
+``assistant``, which owns the OpenAI dependency), the command line (``whyscope tool ...``), every surface's view of
+the tool (see :mod:`tools.spec`), and :func:`dispatch`, which validates the model's JSON, resolves dataset names
+through the catalog, runs the tool and returns its result or a :class:`~tools.errors.ToolError` — it never raises.
 """
 
 from __future__ import annotations
 
 import difflib
-import importlib
-import inspect
 import json
 import threading
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from tools.ab_test.models import AbTestRequest, AbTestResult
-from tools.did.models import DiffInDiffRequest, DiffInDiffResult
+from tools.ab_test.spec import SPEC as AB_TEST
+from tools.did.spec import SPEC as DIFF_IN_DIFF
 from tools.errors import ToolError
-from tools.power.models import PowerRequest, PowerResult
-from tools.propensity.models import PropensityRequest, PropensityResult
-from tools.rdd.models import RddRequest, RddResult
+from tools.power.spec import SPEC as POWER
+from tools.propensity.spec import SPEC as PROPENSITY
+from tools.rdd.spec import SPEC as RDD
 from tools.recommend import RecommendMethodRequest, RecommendMethodResult, recommend_method
-from tools.refute.models import RefuteRequest, RefuteResult
+from tools.refute.spec import SPEC as REFUTE
 from tools.results import ToolRequest, ToolResult
+from tools.spec import ToolSpec
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from tools.data import Catalog, Dataset
 
-__all__ = ["TOOLS", "ToolSpec", "dispatch", "get_tool", "tool_names"]
+__all__ = [
+    "TOOLS",
+    "ToolSpec",
+    "auto_battery",
+    "dispatch",
+    "estimators",
+    "get_tool",
+    "parse_request",
+    "tool_for_design",
+    "tool_names",
+]
 
-ToolFunction = Callable[..., ToolResult]  # (request, frame or Dataset or None, **control) -> result
 Progress = Callable[[int, int, str], None]  # (done, total, label)
 
 #: Longest raw argument string accepted from a caller (a tool request is small; anything larger is abuse).
 MAX_ARGUMENT_CHARS = 100_000
 
-
-@dataclass(frozen=True)
-class ToolSpec:
-    """One registered tool: its stable name, request and result models, and pure function.
-
-    ``function`` is the function itself or its import path ``"package.module:name"``, loaded on first use so
-    that listing tools and building schemas never imports what a tool needs to run (pandas, say).
-    """
-
-    name: str
-    request: type[ToolRequest]
-    result: type[ToolResult]
-    implementation: ToolFunction | str
-    #: The tool receives the catalog's :class:`~tools.data.Dataset` (it reads ``frame`` itself, or streams a
-    #: large Parquet file not read yet) instead of a copy of the frame.
-    takes_dataset: bool = False
-    #: The function takes keyword arguments ``progress(done, total, label)`` and ``cancel`` (a
-    #: ``threading.Event``): long simulations report progress and stop when asked.
-    reports_progress: bool = False
-
-    @property
-    def function(self) -> ToolFunction:
-        if not isinstance(self.implementation, str):
-            return self.implementation
-        module, _, attribute = self.implementation.partition(":")
-        function: ToolFunction = getattr(importlib.import_module(module), attribute)
-        return function
-
-    @property
-    def description(self) -> str:
-        """What the model reads to decide when to use the tool: the request model's docstring, paragraphs
-        unwrapped (source line breaks inside a paragraph only cost tokens)."""
-        paragraphs = inspect.cleandoc(self.request.__doc__ or "").split("\n\n")
-        return "\n\n".join(" ".join(line.strip() for line in p.splitlines()) for p in paragraphs)
-
-    @property
-    def summary(self) -> str:
-        """The first line of the description."""
-        return self.description.splitlines()[0] if self.description else ""
-
-    @property
-    def uses_data(self) -> bool:
-        """Whether the request names a dataset from the catalog (a field, or a property that reads it from a
-        nested request, as refute's target does)."""
-        return "dataset" in self.request.model_fields or isinstance(getattr(self.request, "dataset", None), property)
-
-
-TOOLS: tuple[ToolSpec, ...] = (
-    ToolSpec(name="power", request=PowerRequest, result=PowerResult, implementation="tools.power.tool:power"),
-    ToolSpec(
-        name="ab_test",
-        request=AbTestRequest,
-        result=AbTestResult,
-        implementation="tools.ab_test.tool:ab_test",
-        takes_dataset=True,
-    ),
-    ToolSpec(
-        name="diff_in_diff",
-        request=DiffInDiffRequest,
-        result=DiffInDiffResult,
-        implementation="tools.did.tool:diff_in_diff",
-    ),
-    ToolSpec(
-        name="propensity",
-        request=PropensityRequest,
-        result=PropensityResult,
-        implementation="tools.propensity.tool:propensity",
-    ),
-    ToolSpec(name="rdd", request=RddRequest, result=RddResult, implementation="tools.rdd.tool:rdd"),
-    ToolSpec(
-        name="refute",
-        request=RefuteRequest,
-        result=RefuteResult,
-        implementation="tools.refute.tool:refute",
-        reports_progress=True,
-    ),
-    ToolSpec(
-        name="recommend_method",
-        request=RecommendMethodRequest,
-        result=RecommendMethodResult,
-        implementation=recommend_method,
-    ),
+#: recommend_method has no package of its own: it is declared here.
+RECOMMEND_METHOD = ToolSpec(
+    name="recommend_method",
+    request=RecommendMethodRequest,
+    result=RecommendMethodResult,
+    implementation=recommend_method,
+    offer="always",
+    no_guide="The guided mode asks recommend_method's questions itself (how units got the change, when, and what "
+    "data exist) and runs it from the answers, not from columns.",
 )
+
+#: Every tool, once, in the order the command line lists them. A tool's surfaces come from its spec.
+TOOLS: tuple[ToolSpec, ...] = (POWER, AB_TEST, DIFF_IN_DIFF, PROPENSITY, RDD, REFUTE, RECOMMEND_METHOD)
 
 _BY_NAME: dict[str, ToolSpec] = {spec.name: spec for spec in TOOLS}
 if len(_BY_NAME) != len(TOOLS):  # pragma: no cover - guards the table above
@@ -135,6 +73,22 @@ if len(_BY_NAME) != len(TOOLS):  # pragma: no cover - guards the table above
 def tool_names() -> list[str]:
     """The registered tool names, in registry order."""
     return [spec.name for spec in TOOLS]
+
+
+def estimators() -> list[ToolSpec]:
+    """The tools that estimate an effect from data (refute challenges them; the pre-registration plans them)."""
+    return [spec for spec in TOOLS if spec.estimates]
+
+
+def tool_for_design(design: str) -> str | None:
+    """The tool that runs one of ``recommend_method``'s designs, or None when whyscope has none yet."""
+    return next((spec.name for spec in TOOLS if design in spec.designs), None)
+
+
+def auto_battery(name: str) -> tuple[str, ...]:
+    """The refute checks ``checks: ["auto"]`` runs for the tool's estimate (empty when refute does not apply)."""
+    spec = _BY_NAME.get(name)
+    return spec.battery.auto if spec is not None and spec.battery is not None else ()
 
 
 def get_tool(name: str) -> ToolSpec:

@@ -9,64 +9,42 @@ No statistics here: the proposal only names columns, and the tool checks them.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from tools.registry import TOOLS
+from tools.spec import Guide
 
 __all__ = ["ANALYSES", "Analysis", "analysis_for", "parse_roles", "request_for", "suggest_dataset", "suggest_roles"]
 
 
 @dataclass(frozen=True)
 class Analysis:
-    """One runnable design: its tool, the roles it needs, and how to ask for them."""
+    """One runnable design: its tool and that tool's guide (the roles it needs, how to ask for them)."""
 
     tool: str
-    required: tuple[str, ...]
-    optional: tuple[str, ...]
-    dataset_words: tuple[str, ...]
-    question: str
+    guide: Guide
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return self.guide.required
+
+    @property
+    def optional(self) -> tuple[str, ...]:
+        return self.guide.optional
+
+    @property
+    def dataset_words(self) -> tuple[str, ...]:
+        return self.guide.dataset_words
+
+    @property
+    def question(self) -> str:
+        return self.guide.question
 
 
-ANALYSES: dict[str, Analysis] = {
-    "ab_test": Analysis(
-        tool="ab_test",
-        required=("arm", "metric"),
-        optional=("kind", "covariate", "cluster"),
-        dataset_words=("experiment", "ab", "checkout", "test", "exp"),
-        question="Which column holds each unit's arm (control or treatment), and which holds the primary metric? "
-        "Say 'kind=binary' for a 0/1 metric (converted or not) or 'kind=continuous' (revenue, minutes); a "
-        "pre-period value of the metric as 'covariate' sharpens the estimate (CUPED); if rows are finer than the "
-        "randomized unit (sessions of users), name the unit's column as 'cluster'.",
-    ),
-    "diff_in_diff": Analysis(
-        tool="diff_in_diff",
-        required=("outcome", "unit", "time"),
-        optional=("cohort", "treatment"),
-        dataset_words=("rollout", "staggered", "panel", "region", "market"),
-        question="Which columns hold the outcome, the unit (region, market, store), the period, and either "
-        "the first period each unit was treated ('cohort', empty or 0 for never treated) or a 0/1 "
-        "'treatment' flag per row?",
-    ),
-    "propensity": Analysis(
-        tool="propensity",
-        required=("outcome", "treatment", "covariates"),
-        optional=(),
-        dataset_words=("opt", "toggle", "agent", "feature", "observational"),
-        question="Which columns hold the outcome, the treatment (who opted in), and the covariates — the "
-        "traits measured BEFORE anyone opted in that drive both opting in and the outcome (usage history, "
-        "tenure, plan)? Leave out anything measured after the choice: it would hide part of the effect.",
-    ),
-    "rdd": Analysis(
-        tool="rdd",
-        required=("outcome", "running", "cutoff"),
-        optional=("side", "fuzzy", "covariates"),
-        dataset_words=("cutoff", "threshold", "paywall", "tier", "score"),
-        question="Which column holds the outcome, which holds the running variable (the score the cutoff "
-        "applies to), what is the cutoff value, and are the treated units above or below it ('side')? If not "
-        "everyone past the cutoff got the treatment, name the 0/1 take-up column as 'fuzzy'; traits fixed before "
-        "the cutoff applied can be given as 'covariates' (checked for a jump that should not be there).",
-    ),
-}
+#: Every registered tool with a guide, by tool name (from the registry: a new tool's spec brings its guide).
+ANALYSES: dict[str, Analysis] = {spec.name: Analysis(spec.name, spec.guide) for spec in TOOLS if spec.guide is not None}
 
 _WORDS: dict[str, tuple[str, ...]] = {
     "arm": ("arm", "variant", "group", "bucket", "treatment", "condition", "cohort"),
@@ -93,8 +71,9 @@ _ID = re.compile(r"(^|_)(id|uuid|key)$", re.I)
 _PRE_PERIOD = re.compile(r"(^|_)(pre|before|baseline|prior)(_|$)", re.I)
 _BINARY = re.compile(r"convert|click|retain|retention|churn|purchas|signup|signed_up|success|^is_|^has_|flag", re.I)
 
-#: Designs run by another design's tool (a cluster-randomized test is an A/B test with a cluster column).
-ANALYSIS_OF = {"cluster_ab_test": "ab_test"}
+#: recommend_method's designs run by a tool of another name (a cluster-randomized test is an A/B test with a cluster
+#: column), from the specs' ``designs``.
+ANALYSIS_OF = {design: spec.name for spec in TOOLS for design in spec.designs if design != spec.name}
 
 
 def analysis_for(method: str | None) -> Analysis | None:
@@ -122,11 +101,12 @@ def _tokens(text: str) -> set[str]:
     return {t for t in re.split(r"[^a-z0-9]+", text.lower()) if len(t) > 2 and t not in _STOPWORDS}
 
 
-def _match(role: str, columns: Sequence[str], taken: set[str]) -> str | None:
+def _match(role: str, columns: Sequence[str], taken: set[str], guide: Guide | None = None) -> str | None:
     """The first column named exactly like one of the role's words, else the first containing one."""
     free = [c for c in columns if c not in taken and not (role == "outcome" and _PRE_PERIOD.search(c))]
+    words = (guide.words.get(role) if guide is not None else None) or _WORDS.get(role, (role,))
     for exact in (True, False):
-        for word in _WORDS[role]:
+        for word in words:
             for column in free:
                 name = column.lower()
                 if name == word or (not exact and len(word) > 2 and word in name):
@@ -146,26 +126,30 @@ def suggest_roles(method: str, columns: Sequence[str], metric: str = "") -> dict
     elif found := _match("outcome", columns, taken):
         roles["outcome"] = found
     taken |= set(roles.values())
-    if ANALYSIS_OF.get(method, method) == "ab_test":
+    analysis = analysis_for(method)
+    if analysis is None:
+        return roles
+    guide = analysis.guide
+    if guide.experiment:
         return _experiment_roles(roles.get("outcome"), columns, taken)
-    needed = {
-        "diff_in_diff": ("unit", "time", "cohort"),
-        "propensity": ("treatment",),
-        "rdd": ("running",),
-    }.get(method, ())
-    for role in needed:
-        if found := _match(role, columns, taken):
+    for role in guide.suggest:
+        if any(role in group and roles.get(other) for group in guide.one_of for other in group):
+            continue  # another role of its group is already proposed
+        if found := _match(role, columns, taken, guide):
             roles[role] = found
             taken.add(found)
-    if method == "diff_in_diff" and "cohort" not in roles and (found := _match("treatment", columns, taken)):
-        roles["treatment"] = found
-        taken.add(found)
-    if method == "propensity":
-        covariates = [c for c in columns if c not in taken and not _POST_TREATMENT.search(c) and not _ID.search(c)]
-        if covariates:
-            roles["covariates"] = covariates
-    if method == "rdd":
-        roles["side"] = "above"
+    for group in guide.one_of:  # none of the group proposed yet: try the others, in order
+        for role in group:
+            if any(roles.get(r) for r in group):
+                break
+            if found := _match(role, columns, taken, guide):
+                roles[role] = found
+                taken.add(found)
+    if guide.rest_as is not None:
+        rest = [c for c in columns if c not in taken and not _POST_TREATMENT.search(c) and not _ID.search(c)]
+        if rest:
+            roles[guide.rest_as] = rest
+    roles.update(guide.defaults)
     return roles
 
 
@@ -189,11 +173,14 @@ def merge_roles(
     """The proposal corrected by the user's ``role=value`` pairs. A new experiment metric brings its own kind and
     pre-period covariate (unless given too); a DiD's cohort and treatment exclude each other."""
     roles = dict(proposed)
-    if "cohort" in given:
-        roles.pop("treatment", None)
-    if "treatment" in given and method == "diff_in_diff":
-        roles.pop("cohort", None)
-    if ANALYSIS_OF.get(method, method) == "ab_test" and "metric" in given:
+    analysis = analysis_for(method)
+    guide = analysis.guide if analysis is not None else None
+    for group in guide.one_of if guide is not None else ():
+        if any(role in given for role in group):
+            for role in group:
+                if role not in given:
+                    roles.pop(role, None)
+    if guide is not None and guide.experiment and "metric" in given:
         roles.pop("kind", None)
         roles.pop("covariate", None)
         fresh = _experiment_roles(str(given["metric"]), columns, set())
@@ -224,7 +211,7 @@ def parse_roles(text: str, method: str) -> dict[str, Any]:
         end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
         raw = text[mark.end() : end].strip().strip(";").strip()
         role = mark.group(1).lower()
-        if role == "covariates":
+        if role in analysis.guide.lists:
             roles[role] = [c.strip() for c in re.split(r"[,;\n]", raw) if c.strip()]
         else:  # a cutoff may be written with thousands separators (1,000)
             separators = r"[;\n]" if role == "cutoff" else r"[,;\n]"
@@ -237,68 +224,16 @@ def missing_roles(method: str, roles: Mapping[str, Any]) -> list[str]:
     analysis = analysis_for(method)
     assert analysis is not None
     missing = [role for role in analysis.required if not roles.get(role)]
-    if method == "diff_in_diff" and not roles.get("cohort") and not roles.get("treatment"):
-        missing.append("cohort or treatment")
+    for group in analysis.guide.one_of:
+        if not any(roles.get(role) for role in group):
+            missing.append(" or ".join(group))
     return missing
 
 
 def request_for(method: str, dataset: str, roles: Mapping[str, Any]) -> dict[str, Any]:
-    """The tool request for ``method`` on ``dataset`` with the chosen columns (defaults for the rest)."""
-    if ANALYSIS_OF.get(method, method) == "ab_test":
-        kind = str(roles.get("kind") or "continuous").lower()
-        metric: dict[str, Any] = {
-            "name": roles["metric"],
-            "kind": "binary" if kind.startswith("b") else "continuous",
-        }
-        if roles.get("covariate"):
-            metric["covariate_column"] = roles["covariate"]
-        experiment: dict[str, Any] = {"dataset": dataset, "arm_column": roles["arm"], "metrics": [metric]}
-        if roles.get("cluster"):
-            experiment["cluster_column"] = roles["cluster"]
-        return experiment
-    if method == "diff_in_diff":
-        request: dict[str, Any] = {
-            "dataset": dataset,
-            "outcome": roles["outcome"],
-            "unit": roles["unit"],
-            "time": roles["time"],
-        }
-        if roles.get("cohort"):
-            request["cohort"] = roles["cohort"]
-        else:
-            request["treatment"] = roles["treatment"]
-        return request
-    if method == "propensity":
-        return {
-            "dataset": dataset,
-            "outcome": roles["outcome"],
-            "treatment": roles["treatment"],
-            "covariates": list(_as_list(roles["covariates"])),
-        }
-    if method == "rdd":
-        side = str(roles.get("side") or "above").lower()
-        request = {
-            "dataset": dataset,
-            "outcome": roles["outcome"],
-            "running": roles["running"],
-            "cutoff": _cutoff(roles["cutoff"]),
-            "treatment_side": "below" if side.startswith("b") else "above",
-        }
-        if roles.get("fuzzy"):
-            request["fuzzy"] = roles["fuzzy"]
-        if roles.get("covariates"):
-            request["covariates"] = list(_as_list(roles["covariates"]))
-        return request
-    raise ValueError(f"no guided analysis for {method!r}")
-
-
-def _as_list(value: Any) -> Iterable[str]:
-    return value if isinstance(value, list) else [c.strip() for c in str(value).split(",") if c.strip()]
-
-
-def _cutoff(value: Any) -> float:
-    text = str(value).replace(",", "").strip()
-    match = re.search(r"[-+]?\d*\.?\d+(?:[eE][-+]?\d+)?", text)
-    if match is None:
-        raise ValueError(f"the cutoff {value!r} is not a number")
-    return float(match.group(0))
+    """The tool request for ``method`` on ``dataset`` with the chosen columns (defaults for the rest), built by the
+    tool's own guide."""
+    analysis = analysis_for(method)
+    if analysis is None:
+        raise ValueError(f"no guided analysis for {method!r}")
+    return analysis.guide.build(dataset, roles)

@@ -15,29 +15,19 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from tools.registry import TOOLS, estimators
+
 __all__ = ["ALWAYS", "offered"]
 
-#: Offered on every request (conversation-state tools are added by the caller).
-ALWAYS = ("recommend_method", "power", "ab_test")
+#: Offered on every request (conversation-state tools are added by the caller): the specs that say ``offer="always"``.
+ALWAYS: tuple[str, ...] = tuple(spec.name for spec in TOOLS if spec.offer == "always")
 
-#: Words in the conversation that bring a design's tool in (lower case, matched on word starts).
-MENTIONS: dict[str, tuple[str, ...]] = {
-    "diff_in_diff": (
-        "diff_in_diff",
-        "difference-in-difference",
-        "difference in difference",
-        "diff-in-diff",
-        "event study",
-        "staggered",
-        "rollout",
-        "rolled out",
-        "parallel trend",
-    ),
-    "propensity": ("propensity", "opt-in", "opt in", "opted in", "matching", "ipw", "aipw", "observational"),
-    "rdd": ("rdd", "regression discontinuity", "cutoff", "cut-off", "threshold", "running variable"),
-    "refute": ("refute", "robustness", "placebo", "sensitivity", "e-value"),
-}
-_ESTIMATORS = ("ab_test", "diff_in_diff", "propensity", "rdd")
+#: Words in the conversation that bring a tool in (lower case, matched on word starts): each spec's ``mentions``.
+MENTIONS: dict[str, tuple[str, ...]] = {spec.name: spec.mentions for spec in TOOLS if spec.mentions}
+
+#: Tools that join once an estimator is in the conversation (refute: an analysis to challenge is near).
+_AFTER_ANALYSIS = tuple(spec.name for spec in TOOLS if spec.offer == "after_analysis")
+_ESTIMATORS = frozenset(spec.name for spec in estimators())
 
 
 def offered(messages: Sequence[Mapping[str, Any]], registered: Iterable[str]) -> list[str]:
@@ -57,8 +47,8 @@ def offered(messages: Sequence[Mapping[str, Any]], registered: Iterable[str]) ->
     for tool, words in MENTIONS.items():
         if any(re.search(r"(?<![a-z])" + re.escape(word), text) for word in words):
             wanted.add(tool)
-    if wanted & set(_ESTIMATORS) - {"ab_test"}:
-        wanted.add("refute")  # an analysis to challenge is near
+    if (wanted & _ESTIMATORS) - set(ALWAYS):
+        wanted.update(_AFTER_ANALYSIS)  # an analysis to challenge is near
     return [name for name in names if name in wanted]
 
 

@@ -16,16 +16,13 @@ from tools.refute.designs.base import SIMULATED, Design
 from tools.refute.engine import Progress, Runner
 from tools.refute.models import RefuteCheck, RefuteRequest, RefuteResult
 from tools.refute.verdict import overall, summary
+from tools.registry import TOOLS
 
 __all__ = ["DESIGNS", "refute"]
 
-#: Design adapters, imported on use (a target tool that is not installed yet is refused cleanly).
-DESIGNS = {
-    "ab_test": "tools.refute.designs.ab_test:AbTestDesign",
-    "propensity": "tools.refute.designs.propensity:PropensityScoreDesign",
-    "diff_in_diff": "tools.refute.designs.did:DiffInDiffDesign",
-    "rdd": "tools.refute.designs.rdd:RddDesign",
-}
+#: Design adapters by target tool, from each tool's spec (``battery.design``), imported on use (a target tool that
+#: is not installed yet is refused cleanly).
+DESIGNS: dict[str, str] = {spec.name: spec.battery.design for spec in TOOLS if spec.battery is not None}
 
 
 #: Falsification checks decided by a p-value against alpha (Bonferroni-adjusted together).

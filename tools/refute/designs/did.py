@@ -9,13 +9,14 @@ import numpy as np
 import pandas as pd
 
 from tools.did.models import DiffInDiffRequest
+from tools.did.spec import SPEC
 from tools.did.tool import diff_in_diff, event_study_fit
 from tools.did.tool import headline as did_headline
 from tools.errors import ToolError
 from tools.refute.designs.base import Design, Draw, Units, parse_target
 from tools.refute.engine import Runner
 from tools.refute.honest import breakdown_mbar, rm_interval
-from tools.refute.models import APPLICABLE_CHECKS, AUTO_BATTERY, ParallelTrendsBounds, RefuteCheck, Sensitivity
+from tools.refute.models import ParallelTrendsBounds, RefuteCheck, Sensitivity
 
 __all__ = ["DiffInDiffDesign"]
 
@@ -23,11 +24,14 @@ MIN_UNITS = 10
 MBARS = (0.0, 0.5, 1.0, 1.5, 2.0)
 NAN = float("nan")
 
+assert SPEC.battery is not None
+BATTERY = SPEC.battery
+
 
 class DiffInDiffDesign(Design):
     tool = "diff_in_diff"
-    applicable = APPLICABLE_CHECKS["diff_in_diff"]
-    auto = AUTO_BATTERY["diff_in_diff"]
+    applicable = BATTERY.applicable
+    auto = BATTERY.auto
     unit_word = "panel units (all their periods)"
     placebo_how = "across panel units (each unit's adoption date given to another unit, so cohorts keep their sizes)"
 

@@ -10,12 +10,13 @@ import pandas as pd
 from tools.data.names import display_name
 from tools.errors import ToolError
 from tools.propensity.models import PropensityRequest
+from tools.propensity.spec import SPEC
 from tools.propensity.tool import design as propensity_design
 from tools.propensity.tool import headline as propensity_headline
 from tools.propensity.tool import propensity
 from tools.refute.designs.base import Design, Draw, parse_target, random_name
 from tools.refute.engine import Runner
-from tools.refute.models import APPLICABLE_CHECKS, AUTO_BATTERY, EValue, OmittedVariableBounds, RefuteCheck, Sensitivity
+from tools.refute.models import EValue, OmittedVariableBounds, RefuteCheck, Sensitivity
 from tools.refute.sensitivity import e_value_difference, e_value_risk_ratio, ols_sensitivity
 from tools.results import Estimate
 
@@ -25,11 +26,14 @@ MIN_UNITS = 20
 E_VALUE_FLOOR = 1.25
 NAN = float("nan")
 
+assert SPEC.battery is not None
+BATTERY = SPEC.battery
+
 
 class PropensityScoreDesign(Design):
     tool = "propensity"
-    applicable = APPLICABLE_CHECKS["propensity"]
-    auto = AUTO_BATTERY["propensity"]
+    applicable = BATTERY.applicable
+    auto = BATTERY.auto
     unit_word = "units"
     placebo_how = "across units (the treatment column shuffled, so the treated share is kept)"
 
