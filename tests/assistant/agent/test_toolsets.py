@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 from assistant.agent.toolsets import ALWAYS, offered
+from tools.registry import tool_names
 
-REGISTERED = ["power", "ab_test", "diff_in_diff", "propensity", "rdd", "refute", "recommend_method"]
+REGISTERED = tool_names()
 
 
 def test_the_first_request_offers_the_scoping_tools_only() -> None:
