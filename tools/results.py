@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from tools.literals import Status
+
 __all__ = ["Check", "CheckStatus", "Estimate", "ToolRequest", "ToolResult"]
 
-CheckStatus = Literal["pass", "warn", "fail", "not_tested"]
+#: The old name of :data:`tools.literals.Status`, kept for existing imports.
+CheckStatus = Status
 
 
 class ToolRequest(BaseModel):
@@ -26,12 +29,30 @@ class ToolResult(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
+    #: The figure this result draws: a key of the drawers in ``assistant`` (``figures.py`` for PNG files,
+    #: ``tui/widgets/plot.py`` in the app), or None. A drawer skips a result whose data for it are empty.
+    figure: ClassVar[str | None] = None
+    #: Fields that exist only to draw that figure: left out of what the model reads when the result is long.
+    plot_fields: ClassVar[tuple[str, ...]] = ()
+    #: Fields kept readable for existing callers that repeat another field (``att`` beside ``effect``): the model
+    #: is shown the unified field only.
+    legacy_fields: ClassVar[tuple[str, ...]] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_legacy_fields(cls, data: Any) -> Any:
+        """A dump carries each legacy field beside the field it repeats (``att`` beside ``effect``): drop the copy,
+        so that ``Model.model_validate(result.model_dump(mode="json"))`` gives the result back."""
+        if cls.legacy_fields and isinstance(data, dict):
+            return {key: value for key, value in data.items() if key not in cls.legacy_fields}
+        return data
+
 
 class Check(ToolResult):
     """A diagnostic, or an identifying assumption with the evidence for it."""
 
     name: str = Field(description="Short name of the check, e.g. 'full_week'.")
-    status: CheckStatus = Field(
+    status: Status = Field(
         description="pass, warn, fail, or not_tested (an assumption the data cannot test; the detail names "
         "the sensitivity analysis that speaks to it)."
     )

@@ -119,7 +119,8 @@ class ToolSpec:
 
     @property
     def function(self) -> ToolFunction:
-        return _load(self.implementation)
+        function: ToolFunction = _load(self.implementation)
+        return function
 
     @property
     def description(self) -> str:

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tools.ab_test.models import ArmDecision, Comparison, Decision
+from tools.ab_test.models import ArmDecision, Comparison
+from tools.literals import Decision
 
 __all__ = ["adjust", "decide"]
 

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from tools.literals import Alternative, Correction, Decision, Direction, MetricKind, MetricRole, Status
 from tools.results import Check, Estimate, ToolRequest, ToolResult
 
 __all__ = [
@@ -20,13 +21,6 @@ __all__ = [
     "MetricSpec",
     "SrmResult",
 ]
-
-Alternative = Literal["two-sided", "larger", "smaller"]
-MetricKind = Literal["binary", "continuous", "ratio"]
-Role = Literal["primary", "secondary", "guardrail"]
-Direction = Literal["increase", "decrease"]
-Decision = Literal["ship", "don't ship", "inconclusive", "investigate"]
-Correction = Literal["none", "holm", "benjamini-hochberg"]
 
 MAX_ARMS = 26
 MAX_METRICS = 50
@@ -50,7 +44,7 @@ class MetricSpec(ToolRequest):
     denominator_column: str | None = Field(
         default=None, description="For kind='ratio': the column summed in the denominator (e.g. sessions)."
     )
-    role: Role = Field(
+    role: MetricRole = Field(
         default="primary",
         description="'primary' (the decision metric), 'secondary' (informative) or 'guardrail' (must not get worse).",
     )
@@ -164,7 +158,7 @@ class SrmResult(ToolResult):
     chi2: float = Field(description="Chi-square statistic.")
     df: int = Field(description="Degrees of freedom (arms - 1).")
     p_value: float = Field(description="p-value; below 0.001 the assignment is not trustworthy.")
-    status: Literal["pass", "fail", "not_tested"] = Field(description="'fail' when p < 0.001.")
+    status: Status = Field(description="'fail' when p < 0.001, else 'pass'.")
 
 
 class CupedDetail(ToolResult):
@@ -180,7 +174,7 @@ class Comparison(ToolResult):
     """One metric in one treatment arm against control."""
 
     metric: str = Field(description="Metric name.")
-    role: Role = Field(description="primary, secondary or guardrail.")
+    role: MetricRole = Field(description="primary, secondary or guardrail.")
     kind: MetricKind = Field(description="binary, continuous or ratio.")
     direction: Direction = Field(description="Which change is good.")
     arm: str = Field(description="Treatment arm label.")
@@ -228,6 +222,11 @@ class AbTestResult(ToolResult):
     alternative: Alternative = Field(description="Test direction for primary and secondary metrics.")
     correction: Correction = Field(description="Multiple-testing correction.")
     srm: SrmResult = Field(description="Sample-ratio-mismatch check.")
+    effect: Estimate = Field(
+        description="The headline estimate: treatment minus control, in the metric's units, on the first primary "
+        "metric in the first treatment arm (the first comparison when no metric is primary); the same as that "
+        "comparison's `absolute`, whose entry in `comparisons` has the relative lift and the adjusted p-value."
+    )
     comparisons: list[Comparison] = Field(description="One entry per metric and treatment arm.")
     decisions: list[ArmDecision] = Field(description="Decision per treatment arm.")
     decision: Decision = Field(description="The overall decision.")

@@ -29,7 +29,7 @@ from tools.data.names import display_name
 from tools.errors import ToolError
 from tools.results import Check
 
-__all__ = ["ab_test"]
+__all__ = ["ab_test", "headline_comparison"]
 
 SRM_THRESHOLD = 0.001
 MIN_UNITS_WARN = 30
@@ -69,6 +69,7 @@ def ab_test(request: AbTestRequest, data: pd.DataFrame | Dataset | None = None) 
         alternative=request.alternative,
         correction=request.correction,
         srm=srm,
+        effect=headline_comparison(comparisons).absolute,
         comparisons=comparisons,
         decisions=decisions,
         decision=decision,
@@ -77,6 +78,12 @@ def ab_test(request: AbTestRequest, data: pd.DataFrame | Dataset | None = None) 
         warnings=warnings,
         summary=_summary(request, comparisons, srm, decision),
     )
+
+
+def headline_comparison(comparisons: list[Comparison]) -> Comparison:
+    """The comparison behind the result's ``effect``: the first primary metric in the first treatment arm (the
+    first comparison when no metric is primary). Comparisons run metric by metric, arm by arm within a metric."""
+    return next((c for c in comparisons if c.role == "primary"), comparisons[0])
 
 
 def _srm(arms: list[str], units: list[int], shares: list[float]) -> SrmResult:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, computed_field
 
+from tools.literals import BasePeriod, ControlGroup, Estimator, EstimatorChoice, EventSource, Status
 from tools.results import Check, Estimate, ToolRequest, ToolResult
 
 __all__ = [
@@ -18,10 +19,6 @@ __all__ = [
     "PretrendTest",
 ]
 
-EstimatorChoice = Literal["auto", "twfe", "event_study", "callaway_santanna"]
-Estimator = Literal["twfe", "event_study", "callaway_santanna"]
-ControlGroup = Literal["never_treated", "not_yet_treated"]
-EventSource = Literal["twfe_event_study", "callaway_santanna"]
 #: A period as the data gives it: an integer, or an ISO date for date columns.
 PeriodLabel = int | str
 
@@ -104,7 +101,7 @@ class DiffInDiffRequest(ToolRequest):
         description="Post-adoption periods shown in the event study after period 0 (later ones are binned into "
         "the last); null for all available.",
     )
-    base_period: Literal["varying", "universal"] = Field(
+    base_period: BasePeriod = Field(
         default="varying",
         description="Callaway-Sant'Anna pre-period comparisons: 'varying' (each period against the one before, as "
         "the R did package does by default) or 'universal' (every period against the one before adoption).",
@@ -112,30 +109,25 @@ class DiffInDiffRequest(ToolRequest):
     alpha: float = Field(default=0.05, gt=0, le=0.5, description="Significance level (0.05 gives 95% intervals).")
 
 
-class EventTimeEstimate(ToolResult):
-    """One point of the event study: the effect at a number of periods relative to adoption."""
+class EventTimeEstimate(Estimate):
+    """One point of the event study: the effect at a number of periods relative to adoption.
+
+    At the reference period the effect is fixed, not estimated: estimate, std_error and both interval bounds are 0
+    and p_value is 1.
+    """
 
     relative_period: int = Field(description="Periods since adoption (0 = first treated period, -1 = the one before).")
-    estimate: float = Field(description="Estimated effect at this relative period (0 at the reference period).")
-    std_error: float = Field(ge=0, description="Standard error (0 at the reference period).")
-    ci_lower: float = Field(description="Lower bound of the (1 - alpha) confidence interval.")
-    ci_upper: float = Field(description="Upper bound of the (1 - alpha) confidence interval.")
-    p_value: float = Field(ge=0, le=1, description="p-value of no effect (1 at the reference period).")
     n_obs: int = Field(description="Treated unit-period observations at this relative period.")
     reference: bool = Field(description="True for the omitted reference period (fixed at 0).")
 
 
-class GroupTimeEstimate(ToolResult):
-    """Callaway-Sant'Anna ATT(g, t): the effect in period t on the units first treated in period g."""
+class GroupTimeEstimate(Estimate):
+    """Callaway-Sant'Anna ATT(g, t): the effect in period t on the units first treated in period g, with its standard
+    error from the influence function (clustered) and a pointwise interval."""
 
     cohort: PeriodLabel = Field(description="First treated period of the cohort.")
     period: PeriodLabel = Field(description="Calendar period.")
     relative_period: int = Field(description="Periods since the cohort's adoption.")
-    estimate: float = Field(description="ATT(g, t).")
-    std_error: float = Field(ge=0, description="Standard error from the influence function, clustered.")
-    ci_lower: float = Field(description="Lower bound of the (1 - alpha) pointwise interval.")
-    ci_upper: float = Field(description="Upper bound of the (1 - alpha) pointwise interval.")
-    p_value: float = Field(ge=0, le=1, description="p-value of no effect.")
     post: bool = Field(description="True when period >= cohort (an effect); False for a pre-period placebo.")
 
 
@@ -170,18 +162,26 @@ class PretrendTest(ToolResult):
     df: int = Field(description="Number of leads tested, q (numerator degrees of freedom).")
     df_denominator: int = Field(description="Denominator degrees of freedom, clusters - q.")
     p_value: float = Field(ge=0, le=1, description="p-value; small values reject parallel pre-trends.")
-    status: Literal["pass", "fail"] = Field(description="'fail' when p_value < alpha.")
+    status: Status = Field(description="'pass', or 'fail' when p_value < alpha (never 'warn' or 'not_tested').")
 
 
 class DiffInDiffResult(ToolResult):
     """The answer of the diff_in_diff tool."""
 
+    figure: ClassVar[str | None] = "event_study"
+    legacy_fields: ClassVar[tuple[str, ...]] = ("att",)
+
     estimand: str = Field(description="What is estimated: 'ATT', the average effect on the treated units.")
-    estimator: Estimator = Field(description="The estimator behind `att`.")
+    estimator: Estimator = Field(description="The estimator behind `effect`.")
     method: str = Field(description="The estimators, comparisons and inference used, in words.")
     dataset: str = Field(description="The dataset analysed.")
     outcome: str = Field(description="The outcome column.")
-    att: Estimate = Field(description="The headline average effect on the treated.")
+    effect: Estimate = Field(
+        description="The headline estimate: the average effect on the treated (ATT) from `estimator`: the static "
+        "two-way fixed-effects coefficient ('twfe'), the event-study effects of periods 0, 1, ... averaged with "
+        "treated-row weights ('event_study'), or Callaway-Sant'Anna's post-adoption ATT(g, t) averaged with "
+        "cohort-size weights ('callaway_santanna', the 'simple' aggregation)."
+    )
     twfe: Estimate = Field(description="The static two-way fixed-effects coefficient, always reported.")
     att_dynamic: Estimate | None = Field(
         description="Callaway-Sant'Anna: the average of the event-study effects over periods 0, 1, ... (null "
@@ -204,10 +204,10 @@ class DiffInDiffResult(ToolResult):
     control_group: ControlGroup = Field(description="Comparison units for Callaway-Sant'Anna.")
     reference_period: int = Field(description="Event time omitted in the regression event study.")
     alpha: float = Field(description="Significance level.")
-    n_obs: int = Field(description="Unit-period rows used by the headline estimator.")
-    n_units: int = Field(description="Units used by the headline estimator.")
+    n_obs: int = Field(description="Unit-period rows used by the estimator behind `effect`.")
+    n_units: int = Field(description="Units used by the estimator behind `effect`.")
     n_periods: int = Field(description="Periods in the panel.")
-    n_treated_units: int = Field(description="Units treated at some point (in the headline estimator's sample).")
+    n_treated_units: int = Field(description="Units treated at some point (in the sample behind `effect`).")
     n_clusters: int = Field(description="Clusters for the standard errors.")
     n_treated_clusters: int = Field(description="Clusters containing at least one treated unit.")
     cohorts: list[CohortInfo] = Field(description="Adoption cohorts and their sizes.")
@@ -216,3 +216,9 @@ class DiffInDiffResult(ToolResult):
     checks: list[Check] = Field(description="Identifying assumptions and diagnostics, with the evidence.")
     warnings: list[str] = Field(description="What the user should know before relying on the numbers.")
     summary: str = Field(description="One sentence stating the answer, built from the numbers above.")
+
+    @computed_field(description="The old name of `effect`, kept readable.")  # type: ignore[prop-decorator]
+    @property
+    def att(self) -> Estimate:
+        """The old name of :attr:`effect`."""
+        return self.effect

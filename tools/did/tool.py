@@ -1,6 +1,6 @@
 """The diff_in_diff tool: validate the panel, pick the estimator, estimate, diagnose.
 
-``diff_in_diff`` is the full analysis; ``headline`` recomputes only its ``att.estimate`` (same code, no
+``diff_in_diff`` is the full analysis; ``headline`` recomputes only its ``effect.estimate`` (same code, no
 diagnostics, no placebo, no standard errors) for simulations that refit many times; ``event_study_fit`` returns
 the event-study coefficients with their covariance for sensitivity analysis (Rambachan-Roth bounds).
 """
@@ -19,8 +19,6 @@ from tools.did.models import (
     CohortInfo,
     DiffInDiffRequest,
     DiffInDiffResult,
-    Estimator,
-    EventSource,
     EventTimeEstimate,
     GroupTimeEstimate,
     PretrendTest,
@@ -40,6 +38,7 @@ from tools.did.twfe import (
     wald_f,
 )
 from tools.errors import ToolError
+from tools.literals import Estimator, EventSource
 from tools.results import Estimate
 
 __all__ = ["diff_in_diff", "event_study_fit", "headline"]
@@ -92,7 +91,7 @@ def _plan(request: DiffInDiffRequest, panel: Panel) -> Plan:
 
 
 def headline(request: DiffInDiffRequest, data: pd.DataFrame | None) -> float:
-    """Exactly ``diff_in_diff(request, data).att.estimate``, without diagnostics or standard errors."""
+    """Exactly ``diff_in_diff(request, data).effect.estimate``, without diagnostics or standard errors."""
     panel = _panel(request, data)
     plan = _plan(request, panel)
     if plan.estimator == "callaway_santanna":
@@ -201,7 +200,7 @@ def diff_in_diff(request: DiffInDiffRequest, data: pd.DataFrame | None = None) -
         method=method_text(request, plan.estimator, plan.staggered, n_clusters),
         dataset=request.dataset,
         outcome=request.outcome,
-        att=att,
+        effect=att,
         twfe=twfe,
         att_dynamic=None if cs is None or cs.dynamic_overall is None else _agg(cs.dynamic_overall, alpha),
         att_group=None if cs is None or cs.group_overall is None else _agg(cs.group_overall, alpha),
@@ -236,21 +235,19 @@ def _agg(aggregate: object, alpha: float) -> Estimate:
 
 
 def _event(e: int, est: Estimate, n_obs: int) -> EventTimeEstimate:
-    return EventTimeEstimate(
-        relative_period=e, estimate=est.estimate, std_error=est.std_error, ci_lower=est.ci_lower,
-        ci_upper=est.ci_upper, p_value=est.p_value, n_obs=n_obs, reference=False,
-    )  # fmt: skip
+    return EventTimeEstimate(**est.model_dump(), relative_period=e, n_obs=n_obs, reference=False)
 
 
-def _reference(e: int, n_obs: int) -> EventTimeEstimate:
+def _reference(e: int, n_obs: int, alpha: float) -> EventTimeEstimate:
+    """The omitted period: fixed at 0, with a zero-width interval and p = 1."""
     return EventTimeEstimate(
-        relative_period=e, estimate=0.0, std_error=0.0, ci_lower=0.0, ci_upper=0.0, p_value=1.0, n_obs=n_obs,
-        reference=True,
+        estimate=0.0, std_error=0.0, ci_lower=0.0, ci_upper=0.0, p_value=1.0, alpha=alpha, relative_period=e,
+        n_obs=n_obs, reference=True,
     )  # fmt: skip
 
 
 def _twfe_events(study: EventStudy, alpha: float) -> list[EventTimeEstimate]:
-    out = [_reference(study.reference_period, study.counts.get(study.reference_period, 0))]
+    out = [_reference(study.reference_period, study.counts.get(study.reference_period, 0), alpha)]
     for i, e in enumerate(study.relative_periods):
         est = estimate_t(float(study.fit.coefficients[i]), float(study.fit.covariance[i, i]), study.fit.df_t, alpha)
         out.append(_event(e, est, study.counts[e]))
@@ -260,7 +257,7 @@ def _twfe_events(study: EventStudy, alpha: float) -> list[EventTimeEstimate]:
 def _cs_events(cs: CsResult, alpha: float, base_period: str) -> list[EventTimeEstimate]:
     out = [_event(e, _agg(a, alpha), cs.dynamic_counts[e]) for e, a in sorted(cs.dynamic.items())]
     if base_period == "universal" and out and out[0].relative_period < -1:
-        out = sorted([*out, _reference(-1, cs.dynamic_counts.get(0, 0))], key=lambda x: x.relative_period)
+        out = sorted([*out, _reference(-1, cs.dynamic_counts.get(0, 0), alpha)], key=lambda x: x.relative_period)
     return out
 
 
@@ -291,14 +288,10 @@ def _group_time(cs: CsResult, panel: Panel, alpha: float) -> list[GroupTimeEstim
         est = Estimate.normal(float(value), float(se), alpha)
         out.append(
             GroupTimeEstimate(
+                **est.model_dump(),
                 cohort=panel.periods[int(g)],
                 period=panel.periods[int(t)],
                 relative_period=int(t - g),
-                estimate=est.estimate,
-                std_error=est.std_error,
-                ci_lower=est.ci_lower,
-                ci_upper=est.ci_upper,
-                p_value=est.p_value,
                 post=bool(t >= g),
             )
         )

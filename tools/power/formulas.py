@@ -11,14 +11,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import special
 
 from tools.errors import ToolError
-from tools.power.models import DEFAULT_POWER, MAX_UNITS, Alternative
+from tools.literals import Alternative, PowerMetric
+from tools.power.models import DEFAULT_POWER, MAX_UNITS
 
 __all__ = ["DEFAULT_POWER", "MAX_UNITS", "Alternative", "Design", "FloatArray", "power_vec", "solve_sample_size"]
 
@@ -29,7 +29,7 @@ FloatArray = NDArray[np.float64]
 class Design:
     """Everything the power function needs besides sample sizes and the effect."""
 
-    metric: Literal["proportion", "mean"]
+    metric: PowerMetric
     baseline: float
     sigma: float  # standard deviation per unit after CUPED (means only)
     variance_factor: float  # 1 - R^2

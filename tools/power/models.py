@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar
 
 from pydantic import Field
 
+from tools.literals import Alternative, CurveKind, MdeKind, PowerMetric, SolveFor
 from tools.results import Check, ToolRequest, ToolResult
 
 __all__ = ["DEFAULT_POWER", "MAX_UNITS", "Alternative", "PowerCurvePoint", "PowerRequest", "PowerResult"]
 
-Alternative = Literal["two-sided", "larger", "smaller"]
 DEFAULT_POWER = 0.8
 MAX_UNITS = 10**12
 
@@ -24,7 +24,7 @@ class PowerRequest(ToolRequest):
     and `n_per_arm`). Leave every field that does not apply null. Never compute these numbers yourself.
     """
 
-    metric: Literal["proportion", "mean"] = Field(
+    metric: PowerMetric = Field(
         description="'proportion' for a rate of 0/1 outcomes (conversion, retention); 'mean' for a continuous "
         "metric (revenue per user, minutes watched)."
     )
@@ -38,7 +38,7 @@ class PowerRequest(ToolRequest):
         description="Standard deviation of the metric per unit (required for metric='mean'; null for a "
         "proportion, whose variance follows from the rate).",
     )
-    solve_for: Literal["sample_size", "mde", "power"] = Field(
+    solve_for: SolveFor = Field(
         default="sample_size",
         description="The one unknown to compute: 'sample_size', 'mde' (minimum detectable effect) or 'power'.",
     )
@@ -47,7 +47,7 @@ class PowerRequest(ToolRequest):
         description="The effect to detect, signed (positive = increase, negative = decrease), in the units "
         "set by mde_kind. Required unless solve_for='mde', where it must be null.",
     )
-    mde_kind: Literal["absolute", "relative"] = Field(
+    mde_kind: MdeKind = Field(
         default="absolute",
         description="'absolute': mde is in the metric's units (0.01 = one percentage point for a rate); "
         "'relative': mde is a fraction of the baseline (0.05 = a 5% lift).",
@@ -133,8 +133,11 @@ class PowerCurvePoint(ToolResult):
 class PowerResult(ToolResult):
     """The answer of the power tool: sample sizes, the minimum detectable effect, power and duration."""
 
-    solve_for: Literal["sample_size", "mde", "power"] = Field(description="What was computed.")
-    metric: Literal["proportion", "mean"] = Field(description="Kind of metric.")
+    figure: ClassVar[str | None] = "power_curve"
+    plot_fields: ClassVar[tuple[str, ...]] = ("curve",)
+
+    solve_for: SolveFor = Field(description="What was computed.")
+    metric: PowerMetric = Field(description="Kind of metric.")
     baseline: float = Field(description="The control arm's rate or mean, as given.")
     std_dev: float | None = Field(description="The metric's standard deviation, as given (means).")
     alternative: Alternative = Field(description="Direction of the test.")
@@ -160,7 +163,7 @@ class PowerResult(ToolResult):
     daily_units: float | None = Field(description="Units entering per day, as given.")
     duration_days: int | None = Field(description="Days to collect n_total, rounded up (null without daily_units).")
     method: str = Field(description="The exact formula used, in words.")
-    curve_kind: Literal["power_vs_n", "mde_vs_n"] = Field(
+    curve_kind: CurveKind = Field(
         description="'power_vs_n': power against control-arm size at the fixed effect; 'mde_vs_n': the minimum "
         "detectable effect against control-arm size at the target power."
     )

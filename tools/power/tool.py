@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 import numpy as np
 
 from tools.errors import ToolError
+from tools.literals import CurveKind
 from tools.power.formulas import (
     DEFAULT_POWER,
     MAX_UNITS,
@@ -252,7 +252,7 @@ def _curve_grid(design: Design, reference_n: float) -> FloatArray:
 
 def _curve(
     request: PowerRequest, design: Design, n1: int, delta: float, target: float | None
-) -> tuple[Literal["power_vs_n", "mde_vs_n"], list[PowerCurvePoint]]:
+) -> tuple[CurveKind, list[PowerCurvePoint]]:
     ratio, arms, baseline = request.allocation_ratio, request.arms, request.baseline
     if request.solve_for == "mde":
         assert target is not None
@@ -260,7 +260,7 @@ def _curve(
         n2 = np.ceil(grid * ratio - 1e-9)
         effects = solve_mde_vec(design, grid, n2, target, ftol=CURVE_FTOL)
         powers = np.full_like(grid, target)
-        kind: Literal["power_vs_n", "mde_vs_n"] = "mde_vs_n"
+        kind: CurveKind = "mde_vs_n"
     else:
         reference = float(n1)
         if request.solve_for == "power":

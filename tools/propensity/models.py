@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, computed_field
 
+from tools.literals import Estimand, PropensityMethod
 from tools.results import Check, Estimate, ToolRequest, ToolResult
 
 __all__ = [
@@ -20,11 +21,8 @@ __all__ = [
     "ScoreHistogram",
 ]
 
-Method = Literal["ipw", "matching", "aipw"]
-Estimand = Literal["ATT", "ATE"]
-
 MAX_TERMS = 100
-ALL_METHODS: tuple[Method, ...] = ("ipw", "matching", "aipw")
+ALL_METHODS: tuple[PropensityMethod, ...] = ("ipw", "matching", "aipw")
 
 
 class PropensityRequest(ToolRequest):
@@ -63,7 +61,7 @@ class PropensityRequest(ToolRequest):
         description="'ATT': the effect on those who were treated (opted in); 'ATE': the average effect had "
         "everyone been treated versus no one.",
     )
-    methods: list[Method] = Field(
+    methods: list[PropensityMethod] = Field(
         default_factory=lambda: list(ALL_METHODS),
         description="Estimators to run, reported side by side: 'ipw' (normalised inverse-probability weights), "
         "'matching' (nearest neighbours on the score, with replacement), 'aipw' (doubly robust). The headline is "
@@ -98,7 +96,7 @@ class PropensityRequest(ToolRequest):
 class MethodEstimate(Estimate):
     """One estimator's answer."""
 
-    method: Method = Field(description="ipw, matching or aipw.")
+    method: PropensityMethod = Field(description="ipw, matching or aipw.")
     n_obs: int = Field(description="Units the estimate uses (after trimming and, for matching, the caliper).")
     detail: str = Field(description="The estimator and its standard error, in words.")
 
@@ -167,6 +165,10 @@ class DroppedRows(ToolResult):
 class PropensityResult(ToolResult):
     """The answer of the propensity tool."""
 
+    figure: ClassVar[str | None] = "overlap"
+    plot_fields: ClassVar[tuple[str, ...]] = ("score_histogram",)
+    legacy_fields: ClassVar[tuple[str, ...]] = ("headline",)
+
     estimand: str = Field(description="What is estimated, in words (ATT or ATE, on which population).")
     method: str = Field(description="The propensity model, estimators and standard errors, in words.")
     dataset: str = Field(description="The dataset analysed.")
@@ -175,7 +177,10 @@ class PropensityResult(ToolResult):
     treated_value: str = Field(description="The treatment value counted as treated.")
     covariates: list[str] = Field(description="The covariate terms as requested.")
     alpha: float = Field(description="Significance level.")
-    headline: MethodEstimate = Field(description="The headline estimate (AIPW when run, else the first method).")
+    effect: MethodEstimate = Field(
+        description="The headline estimate: the `estimand` by AIPW (doubly robust) when it ran, else by the first "
+        "requested method; the same entry as in `estimates`."
+    )
     estimates: list[MethodEstimate] = Field(description="One estimate per requested method, in request order.")
     naive: Estimate = Field(description="Naive difference in mean outcome, treated minus control (Welch).")
     propensity_model: PropensityModel = Field(description="The logistic propensity model.")
@@ -191,3 +196,9 @@ class PropensityResult(ToolResult):
     checks: list[Check] = Field(description="Overlap, balance, model convergence, and the untestable assumptions.")
     warnings: list[str] = Field(description="Caveats, most important first.")
     summary: str = Field(description="One sentence with the headline numbers.")
+
+    @computed_field(description="The old name of `effect`, kept readable.")  # type: ignore[prop-decorator]
+    @property
+    def headline(self) -> MethodEstimate:
+        """The old name of :attr:`effect`."""
+        return self.effect

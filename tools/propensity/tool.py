@@ -291,7 +291,7 @@ def propensity(request: PropensityRequest, data: pd.DataFrame | None) -> Propens
         treated_value=prepared.treated_value,
         covariates=list(request.covariates),
         alpha=request.alpha,
-        headline=headline_estimate,
+        effect=headline_estimate,
         estimates=estimates,
         naive=naive,
         propensity_model=_model(prepared, fitted),

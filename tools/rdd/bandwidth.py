@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
-from tools.rdd.local import Fit, FloatArray, Kernel, Side, fit, meat, window
+from tools.literals import BandwidthSelector, Kernel
+from tools.rdd.local import Fit, FloatArray, Side, fit, meat, window
 
 __all__ = ["Bandwidths", "select_bandwidths"]
 
-Selector = Literal["mserd", "msetwo"]
 _KERNEL_CONSTANT = {"triangular": 2.576, "uniform": 1.843, "epanechnikov": 2.34}
 _EPS = math.sqrt(np.finfo(np.float64).eps)
 MASS_POINT_SHARE = 0.2
@@ -125,7 +124,7 @@ def _quantile_type2(x: FloatArray, prob: float) -> float:
 
 
 def select_bandwidths(
-    left: Side, right: Side, c: float, p: int, kernel: Kernel, selector: Selector, fuzzy: bool
+    left: Side, right: Side, c: float, p: int, kernel: Kernel, selector: BandwidthSelector, fuzzy: bool
 ) -> Bandwidths:
     """rdrobust's mserd / msetwo bandwidths (h and b each side) for a sharp or fuzzy RD at c."""
     q = p + 1

@@ -176,8 +176,8 @@ def sensitivity(
             rows.append(
                 SensitivityRow(
                     multiplier=m,
-                    h_left=scaled.h_left,
-                    h_right=scaled.h_right,
+                    h_below=scaled.h_left,
+                    h_above=scaled.h_right,
                     robust=None,
                     detail="Too few distinct values within this bandwidth.",
                 )
@@ -186,8 +186,8 @@ def sensitivity(
         rows.append(
             SensitivityRow(
                 multiplier=m,
-                h_left=scaled.h_left,
-                h_right=scaled.h_right,
+                h_below=scaled.h_left,
+                h_above=scaled.h_right,
                 robust=estimate_model(fit.robust, 1.0 if fuzzy else sign, request.alpha),
                 detail=f"{fit.n_h_left:,} below and {fit.n_h_right:,} above within h.",
             )

@@ -13,8 +13,9 @@ from statistics import NormalDist
 import numpy as np
 from numpy.typing import NDArray
 
-from tools.rdd.bandwidth import Bandwidths, Selector, select_bandwidths
-from tools.rdd.local import FloatArray, Kernel, Side, SideEstimate, intercept_variance, side_estimate
+from tools.literals import BandwidthSelector, Kernel
+from tools.rdd.bandwidth import Bandwidths, select_bandwidths
+from tools.rdd.local import FloatArray, Side, SideEstimate, intercept_variance, side_estimate
 
 __all__ = ["Inference", "RdFit", "normal_p_value", "normal_quantile", "rd_fit", "split_sides"]
 
@@ -88,7 +89,7 @@ def rd_fit(
     *,
     p: int = 1,
     kernel: Kernel = "triangular",
-    selector: Selector = "mserd",
+    selector: BandwidthSelector = "mserd",
     h: float | None = None,
     b: float | None = None,
     alpha: float = 0.05,

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
+
+from tools.literals import Kernel
 
 __all__ = [
     "Fit",
@@ -32,7 +33,6 @@ __all__ = [
     "window",
 ]
 
-Kernel = Literal["triangular", "uniform", "epanechnikov"]
 FloatArray = NDArray[np.float64]
 NN_MATCHES = 3
 _NN_TOL = math.sqrt(np.finfo(np.float64).eps)

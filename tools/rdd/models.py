@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, computed_field
 
+from tools.literals import BandwidthRule, BandwidthSelector, Kernel, Side, Status
 from tools.results import Check, Estimate, ToolRequest, ToolResult
 
 __all__ = [
@@ -21,9 +22,6 @@ __all__ = [
     "SensitivityRow",
 ]
 
-Kernel = Literal["triangular", "uniform", "epanechnikov"]
-Selector = Literal["mserd", "msetwo"]
-Side = Literal["above", "below"]
 MAX_COVARIATES = 20
 
 
@@ -67,7 +65,7 @@ class RddRequest(ToolRequest):
         description="Bandwidth h on both sides, in the running variable's units (the bias-correction bandwidth b "
         "is then h too). Null selects h and b from the data (see bandwidth_selector).",
     )
-    bandwidth_selector: Selector = Field(
+    bandwidth_selector: BandwidthSelector = Field(
         default="mserd",
         description="'mserd' (one MSE-optimal bandwidth for both sides, the default) or 'msetwo' (one per side).",
     )
@@ -93,15 +91,41 @@ class RddRequest(ToolRequest):
 class BandwidthChoice(ToolResult):
     """The bandwidths used on each side."""
 
-    h_left: float = Field(description="Estimation bandwidth h below the cutoff.")
-    h_right: float = Field(description="Estimation bandwidth h above the cutoff.")
-    b_left: float = Field(description="Bias-correction (pilot) bandwidth b below the cutoff.")
-    b_right: float = Field(description="Bias-correction bandwidth b above the cutoff.")
-    selector: Literal["mserd", "msetwo", "manual"] = Field(description="How h and b were chosen.")
+    legacy_fields: ClassVar[tuple[str, ...]] = ("h_left", "h_right", "b_left", "b_right")
+
+    h_below: float = Field(description="Estimation bandwidth h below the cutoff.")
+    h_above: float = Field(description="Estimation bandwidth h above the cutoff.")
+    b_below: float = Field(description="Bias-correction (pilot) bandwidth b below the cutoff.")
+    b_above: float = Field(description="Bias-correction bandwidth b above the cutoff.")
+    selector: BandwidthRule = Field(description="How h and b were chosen.")
     mass_points_adjusted: bool = Field(
         description="True when the running variable has many repeated values and the pilot bandwidths were "
         "widened to hold at least 10 distinct values (rdrobust's masspoints='adjust')."
     )
+
+    @computed_field(description="The old name of `h_below`, kept readable.")  # type: ignore[prop-decorator]
+    @property
+    def h_left(self) -> float:
+        """The old name of :attr:`h_below`."""
+        return self.h_below
+
+    @computed_field(description="The old name of `h_above`, kept readable.")  # type: ignore[prop-decorator]
+    @property
+    def h_right(self) -> float:
+        """The old name of :attr:`h_above`."""
+        return self.h_above
+
+    @computed_field(description="The old name of `b_below`, kept readable.")  # type: ignore[prop-decorator]
+    @property
+    def b_left(self) -> float:
+        """The old name of :attr:`b_below`."""
+        return self.b_below
+
+    @computed_field(description="The old name of `b_above`, kept readable.")  # type: ignore[prop-decorator]
+    @property
+    def b_right(self) -> float:
+        """The old name of :attr:`b_above`."""
+        return self.b_above
 
 
 class FirstStage(ToolResult):
@@ -135,8 +159,9 @@ class CovariateBalance(ToolResult):
     )
     bandwidth: float | None = Field(description="The covariate's own MSE-optimal bandwidth h (below the cutoff).")
     n_obs: int = Field(description="Rows with the covariate present.")
-    status: Literal["pass", "warn", "not_tested"] = Field(
-        description="'warn' when the jump is significant at alpha; 'not_tested' when it could not be estimated."
+    status: Status = Field(
+        description="'pass'; 'warn' when the jump is significant at alpha; 'not_tested' when it could not be "
+        "estimated (never 'fail')."
     )
     detail: str = Field(description="What was found, or why it was not tested.")
 
@@ -147,18 +172,35 @@ class PlaceboCutoff(ToolResult):
     cutoff: float = Field(description="The placebo cutoff (the median of the running variable on that side).")
     side: Literal["treated", "untreated"] = Field(description="The side of the real cutoff it lies on.")
     robust: Estimate | None = Field(description="Outcome jump at the placebo cutoff, robust bias-corrected.")
-    status: Literal["pass", "warn", "not_tested"] = Field(description="'warn' when the placebo jump is significant.")
+    status: Status = Field(
+        description="'pass'; 'warn' when the placebo jump is significant; 'not_tested' when it could not be "
+        "estimated (never 'fail')."
+    )
     detail: str = Field(description="What was found, or why it was not tested.")
 
 
 class SensitivityRow(ToolResult):
     """The estimate at a multiple of the chosen bandwidth."""
 
+    legacy_fields: ClassVar[tuple[str, ...]] = ("h_left", "h_right")
+
     multiplier: float = Field(description="Multiple of the chosen h (and b).")
-    h_left: float = Field(description="Bandwidth h below the cutoff.")
-    h_right: float = Field(description="Bandwidth h above the cutoff.")
+    h_below: float = Field(description="Bandwidth h below the cutoff.")
+    h_above: float = Field(description="Bandwidth h above the cutoff.")
     robust: Estimate | None = Field(description="Robust bias-corrected estimate at that bandwidth.")
     detail: str = Field(description="Effective observations, or why it could not be estimated.")
+
+    @computed_field(description="The old name of `h_below`, kept readable.")  # type: ignore[prop-decorator]
+    @property
+    def h_left(self) -> float:
+        """The old name of :attr:`h_below`."""
+        return self.h_below
+
+    @computed_field(description="The old name of `h_above`, kept readable.")  # type: ignore[prop-decorator]
+    @property
+    def h_right(self) -> float:
+        """The old name of :attr:`h_above`."""
+        return self.h_above
 
 
 class RdPlotSide(ToolResult):
@@ -186,6 +228,16 @@ class RdPlot(ToolResult):
 class RddResult(ToolResult):
     """The answer of the rdd tool."""
 
+    figure: ClassVar[str | None] = "rd_plot"
+    plot_fields: ClassVar[tuple[str, ...]] = ("bins",)
+    legacy_fields: ClassVar[tuple[str, ...]] = (
+        "robust",
+        "n_effective_left",
+        "n_effective_right",
+        "n_left",
+        "n_right",
+    )
+
     estimand: str = Field(description="What is estimated.")
     method: str = Field(description="Estimator, bandwidth rule, kernel, polynomial and variance, in words.")
     design: Literal["sharp", "fuzzy"] = Field(description="Sharp (treatment switches at the cutoff) or fuzzy.")
@@ -194,17 +246,19 @@ class RddResult(ToolResult):
     running: str = Field(description="The running-variable column.")
     cutoff: float = Field(description="The cutoff.")
     treatment_side: Side = Field(description="Which side of the cutoff is treated.")
-    conventional: Estimate = Field(description="Conventional local polynomial estimate with its (not bias-aware) CI.")
-    robust: Estimate = Field(
-        description="Bias-corrected estimate with the robust standard error, CI and p-value: the one to report."
+    effect: Estimate = Field(
+        description="The headline estimate, as rdrobust reports it: the bias-corrected jump at the cutoff (treated "
+        "minus untreated; for a fuzzy design the effect on compliers, the outcome's jump over the take-up jump) "
+        "with the robust standard error, CI and p-value: the one to report. `conventional` is beside it."
     )
+    conventional: Estimate = Field(description="Conventional local polynomial estimate with its (not bias-aware) CI.")
     bandwidth: BandwidthChoice = Field(description="Bandwidths h and b on each side and how they were chosen.")
     kernel: Kernel = Field(description="Kernel.")
     polynomial: int = Field(description="Order p of the local polynomial (bias correction uses p + 1).")
-    n_effective_left: int = Field(description="Rows within h below the cutoff.")
-    n_effective_right: int = Field(description="Rows within h above the cutoff.")
-    n_left: int = Field(description="Rows below the cutoff (after dropping missing values).")
-    n_right: int = Field(description="Rows at or above the cutoff.")
+    n_effective_below: int = Field(description="Rows within h below the cutoff.")
+    n_effective_above: int = Field(description="Rows within h above the cutoff.")
+    n_below: int = Field(description="Rows below the cutoff (after dropping missing values).")
+    n_above: int = Field(description="Rows at or above the cutoff.")
     n_obs: int = Field(description="Rows analysed.")
     n_clusters: int | None = Field(description="Clusters within the bandwidths, when clustered.")
     first_stage: FirstStage | None = Field(description="Fuzzy designs: the take-up jump.")
@@ -216,3 +270,35 @@ class RddResult(ToolResult):
     checks: list[Check] = Field(description="Diagnostics and identifying assumptions with their evidence.")
     warnings: list[str] = Field(description="What the user should know before relying on the numbers.")
     summary: str = Field(description="One sentence stating the answer, built from the numbers above.")
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="The old name of `effect` (the robust bias-corrected estimate), kept readable."
+    )
+    @property
+    def robust(self) -> Estimate:
+        """The old name of :attr:`effect`."""
+        return self.effect
+
+    @computed_field(description="The old name of `n_effective_below`, kept readable.")  # type: ignore[prop-decorator]
+    @property
+    def n_effective_left(self) -> int:
+        """The old name of :attr:`n_effective_below`."""
+        return self.n_effective_below
+
+    @computed_field(description="The old name of `n_effective_above`, kept readable.")  # type: ignore[prop-decorator]
+    @property
+    def n_effective_right(self) -> int:
+        """The old name of :attr:`n_effective_above`."""
+        return self.n_effective_above
+
+    @computed_field(description="The old name of `n_below`, kept readable.")  # type: ignore[prop-decorator]
+    @property
+    def n_left(self) -> int:
+        """The old name of :attr:`n_below`."""
+        return self.n_below
+
+    @computed_field(description="The old name of `n_above`, kept readable.")  # type: ignore[prop-decorator]
+    @property
+    def n_right(self) -> int:
+        """The old name of :attr:`n_above`."""
+        return self.n_above

@@ -40,7 +40,7 @@ def estimand(request: RddRequest) -> str:
 def method(request: RddRequest, bandwidth: BandwidthChoice, clustered: bool) -> str:
     p = request.polynomial
     how = (
-        f"bandwidth h given ({bandwidth.h_left:.4g}; b = h)"
+        f"bandwidth h given ({bandwidth.h_below:.4g}; b = h)"
         if bandwidth.selector == "manual"
         else f"MSE-optimal bandwidths ({bandwidth.selector}: "
         + ("one h and one b for both sides" if bandwidth.selector == "mserd" else "h and b per side")
@@ -231,8 +231,8 @@ def summary(
     text = (
         f"At the cutoff {request.cutoff:g} of '{request.running}', {what} {robust.estimate:+.4g} (robust {level} CI "
         f"{robust.ci_lower:+.4g} to {robust.ci_upper:+.4g}, p = {robust.p_value:.3g}; conventional estimate "
-        f"{conventional.estimate:+.4g}), with h = {bandwidth.h_left:.4g}"
-        + (f"/{bandwidth.h_right:.4g}" if bandwidth.h_right != bandwidth.h_left else "")
+        f"{conventional.estimate:+.4g}), with h = {bandwidth.h_below:.4g}"
+        + (f"/{bandwidth.h_above:.4g}" if bandwidth.h_above != bandwidth.h_below else "")
         + f" and {n_effective[0]:,} + {n_effective[1]:,} observations within it"
     )
     if first_stage is not None:

@@ -84,10 +84,10 @@ def rdd(request: RddRequest, data: pd.DataFrame | None = None) -> RddResult:
     robust = estimate_model(fit.robust, effect_sign, request.alpha)
     bw = fit.bandwidths
     bandwidth = BandwidthChoice(
-        h_left=bw.h_left,
-        h_right=bw.h_right,
-        b_left=bw.b_left,
-        b_right=bw.b_right,
+        h_below=bw.h_left,
+        h_above=bw.h_right,
+        b_below=bw.b_left,
+        b_above=bw.b_right,
         selector="manual" if request.bandwidth is not None else request.bandwidth_selector,
         mass_points_adjusted=bw.mass_points,
     )
@@ -143,15 +143,15 @@ def rdd(request: RddRequest, data: pd.DataFrame | None = None) -> RddResult:
         running=request.running,
         cutoff=request.cutoff,
         treatment_side=request.treatment_side,
+        effect=robust,
         conventional=conventional,
-        robust=robust,
         bandwidth=bandwidth,
         kernel=request.kernel,
         polynomial=request.polynomial,
-        n_effective_left=fit.n_h_left,
-        n_effective_right=fit.n_h_right,
-        n_left=prepared.left.n,
-        n_right=prepared.right.n,
+        n_effective_below=fit.n_h_left,
+        n_effective_above=fit.n_h_right,
+        n_below=prepared.left.n,
+        n_above=prepared.right.n,
         n_obs=prepared.n_obs,
         n_clusters=fit.n_clusters,
         first_stage=first_stage,
@@ -192,7 +192,7 @@ def _density(x_sorted: np.ndarray[Any, np.dtype[np.float64]], cutoff: float) -> 
 
 def headline(request: RddRequest, data: pd.DataFrame | None) -> float:
     """The robust bias-corrected point estimate (treated minus untreated) alone, without diagnostics: the number
-    the refute tool re-estimates. Equal to ``rdd(request, data).robust.estimate``."""
+    the refute tool re-estimates. Equal to ``rdd(request, data).effect.estimate``."""
     prepared = prepare(request, data)
     fit = _fit(request, prepared)
     sign = 1.0 if request.treatment_side == "above" or request.fuzzy is not None else -1.0

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, WithJsonSchema, field_validator
+from pydantic import Field, WithJsonSchema, computed_field, field_validator
 
+from tools.literals import CheckVerdict, RefuteVerdict, TargetTool
 from tools.results import Estimate, ToolRequest, ToolResult
 
 __all__ = [
@@ -26,7 +27,6 @@ __all__ = [
     "TargetTool",
 ]
 
-TargetTool = Literal["ab_test", "diff_in_diff", "propensity", "rdd"]
 CheckName = Literal[
     "placebo_treatment",
     "random_common_cause",
@@ -48,8 +48,6 @@ CheckName = Literal[
     "bandwidth_sensitivity",
 ]
 CHECK_NAMES: tuple[str, ...] = CheckName.__args__  # type: ignore[attr-defined]
-CheckVerdict = Literal["pass", "fail", "inconclusive"]
-Verdict = Literal["robust", "fragile", "failed"]
 
 MAX_SIMULATIONS = 2_000
 
@@ -218,18 +216,35 @@ class Sensitivity(ToolResult):
 class RefuteResult(ToolResult):
     """The answer of the refute tool."""
 
+    legacy_fields: ClassVar[tuple[str, ...]] = ("headline", "original")
+
     target_tool: TargetTool = Field(description="The tool whose estimate was challenged.")
     estimand: str = Field(description="What the challenged estimate estimates.")
     method: str = Field(description="How the checks were run.")
-    headline: str = Field(description="Which estimate was challenged (metric, method or arm).")
-    original: Estimate = Field(description="The challenged estimate, as the target tool reports it.")
+    effect_label: str = Field(description="Which estimate `effect` is (metric and arm, method, or estimator).")
+    effect: Estimate = Field(
+        description="The headline estimate: the challenged estimate, the target tool's own `effect` (its estimate, "
+        "standard error, interval and p-value) as that tool reports it."
+    )
     n_obs: int = Field(description="Rows analysed by the target tool.")
     checks: list[RefuteCheck] = Field(description="The checks, in the order run.")
     sensitivity: Sensitivity = Field(description="E-value, robustness value and breakdown M-bar, as they apply.")
-    verdict: Verdict = Field(description="robust, fragile or failed.")
+    verdict: RefuteVerdict = Field(description="robust, fragile or failed.")
     decided_by: list[str] = Field(description="The checks that decided the verdict.")
     simulations: int = Field(description="Draws per simulation check.")
     seed: int = Field(description="Random seed.")
     alpha: float = Field(description="Significance level.")
     warnings: list[str] = Field(description="What the user should know before relying on the verdict.")
     summary: str = Field(description="One paragraph a product manager can read, built from the numbers above.")
+
+    @computed_field(description="The old name of `effect`, kept readable.")  # type: ignore[prop-decorator]
+    @property
+    def original(self) -> Estimate:
+        """The old name of :attr:`effect`."""
+        return self.effect
+
+    @computed_field(description="The old name of `effect_label`, kept readable.")  # type: ignore[prop-decorator]
+    @property
+    def headline(self) -> str:
+        """The old name of :attr:`effect_label`."""
+        return self.effect_label

@@ -87,8 +87,8 @@ def refute(
         f"{request.seed}); design diagnostics come from the {tool} result; sensitivity analyses from closed forms "
         "(VanderWeele-Ding E-value, Cinelli-Hazlett omitted-variable bounds, Rambachan-Roth relative magnitudes). "
         "Failing a falsification check makes the verdict 'failed'; failing any other check makes it 'fragile'.",
-        headline=design.headline,
-        original=design.original,
+        effect_label=design.headline,
+        effect=design.original,
         n_obs=design.n_obs,
         checks=results,
         sensitivity=design.sensitivity(),

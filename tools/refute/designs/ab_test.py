@@ -10,7 +10,7 @@ from scipy import stats
 
 from tools.ab_test.models import AbTestRequest, Comparison
 from tools.ab_test.spec import SPEC
-from tools.ab_test.tool import ab_test
+from tools.ab_test.tool import ab_test, headline_comparison
 from tools.data.names import display_name
 from tools.errors import ToolError
 from tools.refute.designs.base import Design, Draw, Units, parse_target
@@ -42,15 +42,14 @@ class AbTestDesign(Design):
                 "Give the ab_test request a dataset and arm_column.",
             )
         self.result = ab_test(request, frame)
-        primary = [c for c in self.result.comparisons if c.role == "primary"] or self.result.comparisons
-        self.comparison: Comparison = primary[0]
+        self.comparison: Comparison = headline_comparison(self.result.comparisons)
         spec = next(m for m in request.metrics if m.name == self.comparison.metric)
         self.spec = spec
         self.request = request
         self.lean = request.model_copy(update={"metrics": [spec], "correction": "none"})
         self.arm_column = request.arm_column
         self.outcome_column = spec.column or spec.name
-        self.original = self.comparison.absolute
+        self.original = self.result.effect
         self.headline = (
             f"'{self.comparison.metric}' difference ({self.comparison.arm} minus {self.comparison.control_arm})"
         )

@@ -42,7 +42,7 @@ class DiffInDiffDesign(Design):
         )
         self.request = request
         self.result = diff_in_diff(request, frame)
-        self.original = self.result.att
+        self.original = self.result.effect
         self.headline = f"ATT ({self.result.estimator}) on '{request.outcome}'"
         self.estimand = self.result.estimand
         self.n_obs = self.result.n_obs

@@ -44,7 +44,7 @@ class PropensityScoreDesign(Design):
         )
         self.request = request
         self.result = propensity(request, frame)
-        top = self.result.headline
+        top = self.result.effect
         self.original = Estimate(
             estimate=top.estimate,
             std_error=top.std_error,

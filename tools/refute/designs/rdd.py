@@ -34,7 +34,7 @@ class RddDesign(Design):
         request: RddRequest = parse_target("rdd", payload, RddRequest, "tools.rdd.tool:rdd")
         self.request = request
         self.result = rdd(request.model_copy(update={"diagnostics": True}), frame)
-        self.original = self.result.robust
+        self.original = self.result.effect
         self.headline = f"robust bias-corrected jump in '{request.outcome}' at {request.running} = {request.cutoff:g}"
         self.estimand = self.result.estimand
         self.n_obs = self.result.n_obs
