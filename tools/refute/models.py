@@ -11,8 +11,6 @@ from tools.literals import CheckVerdict, RefuteVerdict, TargetTool
 from tools.results import Estimate, ToolRequest, ToolResult
 
 __all__ = [
-    "APPLICABLE_CHECKS",
-    "AUTO_BATTERY",
     "CHECK_NAMES",
     "CheckName",
     "Distribution",
@@ -50,29 +48,6 @@ CheckName = Literal[
 CHECK_NAMES: tuple[str, ...] = CheckName.__args__  # type: ignore[attr-defined]
 
 MAX_SIMULATIONS = 2_000
-
-#: The checks that apply to each design, and (first) the automatic battery: light constants for the
-#: pre-registration, the guided mode and the app, which need the names without running anything.
-AUTO_BATTERY: dict[str, tuple[str, ...]] = {
-    "ab_test": ("sample_ratio", "covariate_balance", "placebo_treatment", "bootstrap"),
-    "diff_in_diff": ("pre_trends", "placebo_time", "leave_one_out", "parallel_trends_sensitivity", "placebo_treatment"),
-    "rdd": ("density_test", "covariate_continuity", "placebo_cutoff", "bandwidth_sensitivity"),
-    "propensity": (
-        "overlap",
-        "covariate_balance",
-        "placebo_treatment",
-        "random_common_cause",
-        "data_subset",
-        "e_value",
-        "omitted_variable_bounds",
-    ),
-}
-APPLICABLE_CHECKS: dict[str, tuple[str, ...]] = {
-    "ab_test": (*AUTO_BATTERY["ab_test"], "data_subset", "dummy_outcome"),
-    "diff_in_diff": (*AUTO_BATTERY["diff_in_diff"], "data_subset", "bootstrap", "dummy_outcome"),
-    "rdd": (*AUTO_BATTERY["rdd"], "data_subset", "bootstrap", "dummy_outcome"),
-    "propensity": (*AUTO_BATTERY["propensity"], "bootstrap", "dummy_outcome"),
-}
 
 
 class RefuteTarget(ToolRequest):
