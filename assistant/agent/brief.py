@@ -3,30 +3,33 @@
 intervention · outcome (primary metric and guardrails) · population · unit (of assignment) · counterfactual ·
 decision — each with a value and a status (missing, proposed, confirmed) — plus the chain of "why" answers
 that led there. The model proposes; the user confirms; numbers wait until all six are confirmed unless the
-user insists (then the brief says what was assumed).
+user insists (then the brief says what was assumed). The slots, their order and their questions are
+:mod:`assistant.agent.scoping`'s (re-exported here).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-__all__ = ["SLOTS", "Brief", "OutcomeSlot", "Slot", "SlotName", "UpdateBriefRequest", "WhyStep", "apply_update"]
+from assistant.agent.scoping import QUESTIONS, SLOTS, SlotName
 
-SlotName = Literal["intervention", "outcome", "population", "unit", "counterfactual", "decision"]
+__all__ = [
+    "QUESTIONS",
+    "SLOTS",
+    "Brief",
+    "OutcomeSlot",
+    "Slot",
+    "SlotName",
+    "UpdateBriefRequest",
+    "WhyStep",
+    "apply_update",
+    "replay",
+]
+
 Status = Literal["missing", "proposed", "confirmed"]
-SLOTS: tuple[SlotName, ...] = ("intervention", "outcome", "population", "unit", "counterfactual", "decision")
-
-#: What each slot asks, in the user's terms (the app's brief panel and the guided mode use these).
-QUESTIONS: dict[SlotName, str] = {
-    "intervention": "What exactly changes, and for whom?",
-    "outcome": "Which single metric decides success, and which metrics must not get worse?",
-    "population": "Which users, accounts or markets are eligible?",
-    "unit": "What gets assigned to the change: users, sessions, accounts, markets?",
-    "counterfactual": "What would those units have experienced otherwise, and who stands in for that?",
-    "decision": "What will you do with each possible result: ship, stop, iterate?",
-}
 MAX_TEXT = 2_000
 
 
@@ -93,7 +96,7 @@ class UpdateBriefRequest(_Model):
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    slot: SlotName = Field(description="Which slot: intervention, outcome, population, unit, counterfactual, decision.")
+    slot: SlotName = Field(description=f"Which slot: {', '.join(SLOTS)}.")
     value: str = Field(
         description="The slot's content in the user's terms (for outcome: the primary metric).",
         min_length=1,
@@ -133,3 +136,16 @@ def apply_update(brief: Brief, update: UpdateBriefRequest) -> Brief:
     if update.assumption:
         changes["assumptions"] = (*brief.assumptions, update.assumption)
     return brief.model_copy(update=changes)
+
+
+def replay(updates: Iterable[Mapping[str, Any]], brief: Brief | None = None) -> Brief:
+    """The brief that a transcript's ``update_brief`` arguments build, in order, on top of ``brief`` (an empty one
+    by default): what the conversation holds after those calls. Arguments the conversation refused are skipped."""
+    brief = brief if brief is not None else Brief()
+    for arguments in updates:
+        try:
+            update = UpdateBriefRequest.model_validate(arguments)
+        except ValidationError:
+            continue
+        brief = apply_update(brief, update)
+    return brief

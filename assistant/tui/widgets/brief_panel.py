@@ -7,13 +7,11 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 from textual.widgets import Static
 
+from assistant.agent.scoping import SLOTS as SLOTS  # the one table (pure: no pydantic before the first frame)
 from assistant.tui.widgets.messages import safe
 
 if TYPE_CHECKING:
     from assistant.agent.brief import Brief
-
-#: The scoping slots in order (the same names as assistant.agent.brief.SLOTS, which needs pydantic).
-SLOTS = ("intervention", "outcome", "population", "unit", "counterfactual", "decision")
 
 MARK = {"missing": "○", "proposed": "◐", "confirmed": "●"}
 

@@ -12,7 +12,7 @@ def test_a_new_brief_has_every_slot_missing_and_asks_the_first_question() -> Non
     brief = Brief()
     assert brief.missing() == list(SLOTS)
     assert not brief.complete
-    assert brief.next_question() == "What exactly changes, and for whom?"
+    assert brief.next_question() == "What change are you considering, and for whom?"
 
 
 def test_updates_fill_the_brief_and_keep_the_why_chain() -> None:
@@ -83,3 +83,45 @@ def test_update_brief_has_a_strict_schema() -> None:
     assert parameters["additionalProperties"] is False
     assert sorted(parameters["required"]) == sorted(parameters["properties"])
     assert all(spec.get("description") for spec in parameters["properties"].values())
+
+
+def test_the_slots_and_their_questions_are_one_table() -> None:
+    from typing import get_args
+
+    from assistant.agent import brief, scoping
+    from assistant.tui.widgets import brief_panel
+
+    assert brief.SLOTS is scoping.SLOTS and brief_panel.SLOTS is scoping.SLOTS
+    assert brief.QUESTIONS is scoping.QUESTIONS
+    assert list(scoping.QUESTIONS) == list(SLOTS) and set(scoping.WHY) <= set(SLOTS)
+    assert [name for name in Brief.model_fields if name in SLOTS] == list(SLOTS)  # a field per slot, in order
+    assert get_args(UpdateBriefRequest.model_fields["slot"].annotation) == SLOTS
+    assert all(slot in (UpdateBriefRequest.model_fields["slot"].description or "") for slot in SLOTS)
+
+
+def test_the_scoping_table_loads_without_pydantic() -> None:
+    import json
+    import subprocess
+    import sys
+
+    probe = "import sys, json, assistant.agent.scoping\nprint(json.dumps(sorted(sys.modules)))"
+    completed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
+    loaded = {name.split(".")[0] for name in json.loads(completed.stdout)}
+    assert not loaded & {"pydantic", "tools", "textual"}
+
+
+def test_replaying_the_update_brief_calls_builds_the_conversations_brief() -> None:
+    from assistant.agent.brief import replay
+
+    updates: list[dict[str, object]] = [
+        {"slot": "intervention", "value": "AI summaries", "status": "proposed"},
+        {"slot": "intervention", "value": "AI summaries", "status": "confirmed", "why_question": "Why?"},  # refused
+        {"slot": "outcome", "value": "handle time", "status": "confirmed", "guardrails": ["CSAT"]},
+        {"slot": "intervention", "value": "AI summaries", "status": "confirmed"},
+    ]
+    expected = Brief()
+    for update in (updates[0], updates[2], updates[3]):
+        expected = apply_update(expected, UpdateBriefRequest.model_validate(update))
+    assert replay(updates) == expected
+    assert replay([]) == Brief()
+    assert replay(updates[2:3], expected).outcome.guardrails == ("CSAT",)

@@ -84,3 +84,91 @@ def test_a_non_randomizable_opt_in_gets_an_honest_answer() -> None:
 def test_text_streams_through_events() -> None:
     _, events, _ = converse(ANSWERS[:1])
     assert any(isinstance(e, TextDelta) and "Why make this change" in e.text for e in events)
+
+
+def test_the_slots_are_asked_in_the_briefs_words_and_the_whys_join_its_chain() -> None:
+    from assistant.agent.scoping import QUESTIONS, SLOTS, WHY
+
+    conversation, _, dones = converse(ANSWERS[:8])
+    asked = [d.text for d in dones]
+    positions = [next(i for i, text in enumerate(asked) if QUESTIONS[slot] in text) for slot in SLOTS[1:]]
+    assert positions == sorted(positions)  # each slot asked once, in the brief's order
+    assert [step.question for step in conversation.brief.why_chain] == list(WHY.values())
+
+
+def test_the_guided_state_is_typed_and_the_brief_is_the_conversations() -> None:
+    from assistant.agent.guided_state import Step
+
+    backend = GuidedBackend()
+    conversation = Conversation(backend)
+    backend.opening()
+    for answer in ANSWERS:
+        conversation.send(answer, lambda event: None)
+    state = backend.state
+    assert state.design.can_randomize is True and state.design.interference is False
+    assert state.design.method == "ab_test" and state.design.experiment
+    assert (state.sizing.metric, state.sizing.baseline, state.sizing.mde) == ("proportion", 0.12, 0.05)
+    assert {Step.RECOMMEND, Step.POWER} <= state.done and state.pending is None
+    assert backend.brief == conversation.brief  # read from the transcript, not kept beside it
+
+
+def test_the_power_request_is_the_sizing_answers_and_the_models_defaults() -> None:
+    import json
+
+    from tools.power.models import PowerRequest
+
+    conversation, _, _ = converse(ANSWERS)
+    call = next(
+        c["function"]
+        for m in conversation.messages
+        for c in m.get("tool_calls") or []
+        if c["function"]["name"] == "power"
+    )
+    arguments = json.loads(call["arguments"])
+    assert list(arguments) == list(PowerRequest.model_fields)
+    assert PowerRequest.model_validate(arguments).model_dump() == arguments
+    assert arguments["alpha"] == PowerRequest.model_fields["alpha"].default
+
+
+def test_a_resumed_session_skips_confirmed_slots_from_its_brief_or_its_messages() -> None:
+    conversation, _, _ = converse(ANSWERS[:3])
+    from_messages = GuidedBackend(history=conversation.messages).opening()
+    from_brief = GuidedBackend(brief=conversation.brief).opening()
+    assert from_messages.startswith("Welcome back") and "Which users, accounts or markets" in from_messages
+    assert "Which users, accounts or markets" in from_brief
+
+
+def test_an_experiment_is_recognised_by_its_tools_guide() -> None:
+    from assistant.agent.guided import _is_experiment
+
+    assert _is_experiment("ab_test") and _is_experiment("cluster_ab_test")
+    assert not _is_experiment("diff_in_diff") and not _is_experiment("synthetic_control")
+    assert not _is_experiment(None)
+
+
+def test_every_question_step_has_its_words() -> None:
+    from assistant.agent.guided_state import QUESTIONS, SCOPING, Step, slot_of
+    from assistant.agent.scoping import SLOTS, WHY
+
+    assert [slot_of(step) for step in SCOPING if not step.is_why] == list(SLOTS)
+    assert [slot_of(step) for step in SCOPING if step.is_why] == list(WHY)
+    asked_with_data = {Step.DATASET, Step.COLUMNS}
+    assert {step for step in Step if not step.runs_tool} - asked_with_data == set(QUESTIONS)
+
+
+def test_a_bound_backend_reads_the_conversations_own_brief() -> None:
+    from assistant.agent.brief import Brief, UpdateBriefRequest, apply_update
+
+    backend = GuidedBackend()
+    conversation = Conversation(backend)
+    backend.bind(conversation)
+    assert backend.brief is conversation.brief
+    conversation.brief = apply_update(Brief(), UpdateBriefRequest(slot="unit", value="teams", status="confirmed"))
+    assert backend.brief is conversation.brief  # no copy: a brief set on the conversation is the one read
+    bound = GuidedBackend()
+    conversation = Conversation(bound)
+    bound.bind(conversation)
+    bound.opening()
+    dones = [conversation.send(answer, lambda event: None) for answer in ANSWERS]
+    assert conversation.brief.complete and "scoping is complete" in dones[-1].text
+    assert [step.answer for step in conversation.brief.why_chain][1] == ANSWERS[7]

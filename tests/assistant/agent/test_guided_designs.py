@@ -221,7 +221,7 @@ def test_a_resumed_guided_session_goes_on_where_it_stopped() -> None:
     opening = resumed.opening()
     # the design facts and the recommendation are known again; the dataset choice (no tool call) is asked again
     assert opening.startswith("Welcome back") and "Which attached dataset holds the data?" in opening
-    assert "Can you randomly choose" not in opening and resumed.facts["method"] == "rdd"
+    assert "Can you randomly choose" not in opening and resumed.state.design.method == "rdd"
     again = Conversation(resumed, catalog=data, messages=conversation.messages)
     again.brief = conversation.brief
     events: list[Event] = []
@@ -254,5 +254,17 @@ def test_resume_through_the_launcher_hands_the_saved_messages_to_the_guided_mode
     assert isinstance(launch.store, SessionStore)
     resumed = prepare(settings, [], True, lambda line: None, with_example=True)
     assert isinstance(resumed.backend, GuidedBackend)
-    assert resumed.backend.facts["method"] == "rdd"
+    assert resumed.backend.state.design.method == "rdd"
     assert "Which attached dataset holds the data?" in resumed.backend.opening()
+
+
+@pytest.mark.skipif("rdd" not in tool_names(), reason="rdd not registered")
+def test_without_refute_registered_the_analysis_ends_the_scoping_without_an_offer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from assistant.agent import guided
+
+    monkeypatch.setattr(guided, "tool_names", lambda: [name for name in tool_names() if name != "refute"])
+    events, dones = converse([*SCOPING, "by a score cutoff", "yes", "ok", "outcome=converted_30d; cutoff=10"])
+    assert finished(events, "rdd").result is not None
+    assert "robustness checks" not in dones[-1].text and "scoping is complete" in dones[-1].text
