@@ -6,6 +6,8 @@
   Markdown, standalone HTML or JSON.
 - :func:`check_deviations` compares a frozen plan with an executed analysis (:class:`Execution`) and labels each
   analysis confirmatory or exploratory.
+- :mod:`assistant.prereg.plans` derives the analysis plans from the registered requests (:data:`PLANS`, one per
+  tool with ``plans=True``); :func:`planned_request` is the request a frozen plan runs (its nulls left out).
 - :mod:`assistant.prereg.tool` holds the ``write_prereg`` conversation tool; :mod:`assistant.prereg.files` the
   brief-file loading and safe writing the command line and the app share.
 """
@@ -33,10 +35,13 @@ from assistant.prereg.models import (
     RddPlan,
     StudyPlan,
 )
+from assistant.prereg.plans import PLAN_TOOLS, PLANS, PlanBase, planned_request
 from assistant.prereg.render import render
 
 __all__ = [
     "COMPARISONS",
+    "PLANS",
+    "PLAN_TOOLS",
     "AbTestPlan",
     "AnalysisLabel",
     "AnalysisPlan",
@@ -46,6 +51,7 @@ __all__ = [
     "Execution",
     "FieldRule",
     "Item",
+    "PlanBase",
     "PlanDocument",
     "PreRegistration",
     "PreregSource",
@@ -56,6 +62,7 @@ __all__ = [
     "check_deviations",
     "content_hash",
     "freeze",
+    "planned_request",
     "render",
     "verify",
 ]

@@ -11,20 +11,10 @@ from collections.abc import Callable
 
 from assistant.agent.brief import Brief, Slot
 from assistant.prereg.mapping import ITEMS
-from assistant.prereg.models import (
-    AbTestPlan,
-    Completeness,
-    DiffInDiffPlan,
-    Item,
-    ItemStatus,
-    PreRegistration,
-    PropensityPlan,
-    RddPlan,
-    StudyPlan,
-)
+from assistant.prereg.models import Completeness, Item, ItemStatus, PlanBase, PreRegistration, StudyPlan
 from tools.ab_test.models import MetricSpec
 from tools.power.models import PowerResult
-from tools.refute.models import AUTO_BATTERY
+from tools.registry import auto_battery
 
 __all__ = ["ROBUSTNESS_TEXT", "assemble", "primary_metric"]
 
@@ -60,8 +50,9 @@ def num(value: float) -> str:
     return f"{value:,}" if isinstance(value, int) else f"{value:g}"
 
 
-def primary_metric(plan: AbTestPlan) -> MetricSpec | None:
-    return next((m for m in plan.metrics if m.role == "primary"), None)
+def primary_metric(plan: PlanBase) -> MetricSpec | None:
+    """The primary metric of an ab_test plan (None when none is planned yet)."""
+    return next((m for m in plan.metrics or () if m.role == "primary"), None)
 
 
 def assemble(brief: Brief, plan: StudyPlan | None = None, power: PowerResult | None = None) -> PreRegistration:
@@ -117,7 +108,7 @@ class _Context:
         self.plan = plan
         self.power = power
         self.analysis = plan.analysis
-        self.ab = plan.analysis if isinstance(plan.analysis, AbTestPlan) else None
+        self.ab = plan.analysis if plan.analysis is not None and plan.analysis.method == "ab_test" else None
 
 
 def _slot(slot: Slot) -> Built:
@@ -203,19 +194,24 @@ def _duration(c: _Context) -> Built:
     return "complete", f"{duration}\n{STOPPING[c.plan.stopping]}"
 
 
+#: The checks each plan tool runs before its estimate is trusted, in words; a plan tool not listed here is
+#: described generically (see :func:`_quality`).
+QUALITY = {
+    "ab_test": "Sample-ratio-mismatch check before any metric: chi-square of the units per arm against the "
+    f"planned split; p < {SRM_THRESHOLD} marks the experiment untrustworthy and the decision becomes "
+    "'investigate'.",
+    "diff_in_diff": "Pre-trend evidence: joint Wald test that all leads are zero, and a placebo-in-time "
+    "estimate; the number of clusters and panel balance are reported.",
+    "propensity": "Covariate balance before and after weighting or matching, and common support.",
+    "rdd": "Density test of the running variable at the cutoff (manipulation), and bandwidth sensitivity.",
+}
+
+
 def _quality(c: _Context) -> Built:
     a = c.analysis
     if a is None:
         return "missing", c.plan.quality_checks
-    automatic = {
-        "ab_test": "Sample-ratio-mismatch check before any metric: chi-square of the units per arm against the "
-        f"planned split; p < {SRM_THRESHOLD} marks the experiment untrustworthy and the decision becomes "
-        "'investigate'.",
-        "diff_in_diff": "Pre-trend evidence: joint Wald test that all leads are zero, and a placebo-in-time "
-        "estimate; the number of clusters and panel balance are reported.",
-        "propensity": "Covariate balance before and after weighting or matching, and common support.",
-        "rdd": "Density test of the running variable at the cutoff (manipulation), and bandwidth sensitivity.",
-    }[a.method]
+    automatic = QUALITY.get(a.method, f"The diagnostic checks the {a.method} tool runs and reports with its result.")
     if c.plan.quality_checks:
         return "complete", f"{automatic}\n{c.plan.quality_checks}"
     if a.method == "ab_test":  # an experiment also states whether an A/A test ran
@@ -229,7 +225,9 @@ def _primary(c: _Context) -> Built:
         return "missing", None
     lines = [value]
     a = c.analysis
-    if isinstance(a, AbTestPlan):
+    if a is None:
+        return status, value
+    if a.method == "ab_test":
         metric = primary_metric(a)
         if metric is None:
             return "missing", value
@@ -240,18 +238,21 @@ def _primary(c: _Context) -> Built:
             f"Estimand: the average effect of assignment to treatment on {metric.name} per randomized unit "
             "(intention to treat): treatment minus control, and the relative lift."
         )
-    elif isinstance(a, DiffInDiffPlan):
-        lines.append(f"Measured as '{a.outcome}'." if a.outcome else "Outcome column not yet named.")
+        return status, "\n".join(lines)
+    outcome = getattr(a, "outcome", None)
+    lines.append(f"Measured as '{outcome}'." if outcome else "Outcome column not yet named.")
+    if a.method == "diff_in_diff":
         lines.append("Estimand: the average effect on the treated units after adoption (ATT).")
-    elif isinstance(a, PropensityPlan):
-        lines.append(f"Measured as '{a.outcome}'." if a.outcome else "Outcome column not yet named.")
+    elif a.method == "propensity":
         if a.estimand is None:
             return "missing", "\n".join(lines)
         lines.append(f"Estimand: {a.estimand} (average effect on the treated / in the whole population).")
-    elif isinstance(a, RddPlan):
-        lines.append(f"Measured as '{a.outcome}'." if a.outcome else "Outcome column not yet named.")
+    elif a.method == "rdd":
         if a.running and a.cutoff is not None:
-            lines.append(f"Estimand: the local effect at the cutoff {num(a.cutoff)} of '{a.running}'.")
+            compliers = f", on compliers (units that take up '{a.fuzzy}' because they crossed it)" if a.fuzzy else ""
+            lines.append(f"Estimand: the local effect at the cutoff {num(a.cutoff)} of '{a.running}'{compliers}.")
+    elif estimand := getattr(a, "estimand", None):
+        lines.append(f"Estimand: {estimand}.")
     return status, "\n".join(lines)
 
 
@@ -264,8 +265,9 @@ def _guardrails(c: _Context) -> Built:
         return status, "None declared."
     lines = []
     missing = False
+    metrics = (c.ab.metrics or ()) if c.ab is not None else ()
     for name in outcome.guardrails:
-        planned = next((m for m in c.ab.metrics if m.role == "guardrail" and m.name == name), None) if c.ab else None
+        planned = next((m for m in metrics if m.role == "guardrail" and m.name == name), None)
         if c.ab is not None and planned is None:
             missing = True
             lines.append(f"{name}: not yet in the analysis plan (column, direction and margin).")
@@ -288,13 +290,15 @@ def _covariates(c: _Context) -> Built:
     a = c.analysis
     if a is None:
         return "missing", None
-    if isinstance(a, AbTestPlan):
-        cuped = [f"{m.name}: CUPED on '{m.covariate_column}'" for m in a.metrics if m.covariate_column]
+    if a.method == "ab_test":
+        cuped = [f"{m.name}: CUPED on '{m.covariate_column}'" for m in a.metrics or () if m.covariate_column]
         if c.power is not None and c.power.variance_reduction:
             cuped.append(f"The power calculation assumed a variance reduction of {num(c.power.variance_reduction)}.")
         return "complete", "\n".join(cuped) or "None (unadjusted comparison)."
+    if "covariates" not in type(a).model_fields:
+        return "not_applicable", None  # the tool takes no covariates
     covariates = a.covariates
-    if covariates is None or (isinstance(a, PropensityPlan) and not covariates):
+    if covariates is None or ("covariates" in a.required() and not covariates):
         return "missing", None
     return "complete", ", ".join(f"'{x}'" for x in covariates) or "None."
 
@@ -303,47 +307,57 @@ def _method(c: _Context) -> Built:
     a = c.analysis
     if a is None:
         return "missing", None
-    if isinstance(a, AbTestPlan):
-        if not a.metrics:
-            return "missing", "ab_test (metrics not yet specified)"
-        tests = sorted({f"{TESTS[m.kind]} for {m.kind} metrics" for m in a.metrics})
-        lines = [f"ab_test on {_where(a.dataset, a.arm_column)}: " + "; ".join(tests) + "."]
-        if a.control:
-            lines.append(f"Control arm: '{a.control}'.")
-        lines.append(
-            "Guardrails: one-sided non-inferiority tests."
-            if any(m.role == "guardrail" for m in a.metrics)
-            else "No guardrail tests."
-        )
-        if a.alternative is None:
-            return "missing", "\n".join(lines)
-        lines.append(f"Primary and secondary tests are {a.alternative}.")
-        return "complete", "\n".join(lines)
-    if isinstance(a, DiffInDiffPlan):
-        if a.estimator is None or a.outcome is None or a.unit is None or a.time is None:
-            return "missing", None
-        assigned = f"treatment '{a.treatment}'" if a.treatment else f"cohort '{a.cohort}'"
-        lines = [
-            f"diff_in_diff, estimator {a.estimator}, control group {a.control_group or 'never_treated (default)'}; "
-            f"outcome '{a.outcome}', unit '{a.unit}', time '{a.time}', {assigned}."
-        ]
-        window = [
-            f"reference period {a.reference_period}" if a.reference_period is not None else None,
-            f"{a.leads} leads" if a.leads is not None else None,
-            f"{a.lags} lags" if a.lags is not None else None,
-        ]
-        if any(window):
-            lines.append("Event window: " + ", ".join(w for w in window if w) + ".")
-        return "complete", "\n".join(lines)
-    if isinstance(a, PropensityPlan):
-        if not a.methods or a.outcome is None or a.treatment is None:
-            return "missing", None
-        extra = [
-            f"trimming at {num(a.trim)}" if a.trim is not None else None,
-            f"caliper {num(a.caliper)}" if a.caliper is not None else None,
-        ]
-        text = f"propensity: {', '.join(a.methods)}; outcome '{a.outcome}', treatment '{a.treatment}'"
-        return "complete", text + "".join(f"; {e}" for e in extra if e) + "."
+    return METHODS.get(a.method, _method_generic)(a)
+
+
+def _method_ab_test(a: PlanBase) -> Built:
+    if not a.metrics:
+        return "missing", "ab_test (metrics not yet specified)"
+    tests = sorted({f"{TESTS[m.kind]} for {m.kind} metrics" for m in a.metrics})
+    lines = [f"ab_test on {_where(a.dataset, a.arm_column)}: " + "; ".join(tests) + "."]
+    if a.control:
+        lines.append(f"Control arm: '{a.control}'.")
+    lines.append(
+        "Guardrails: one-sided non-inferiority tests."
+        if any(m.role == "guardrail" for m in a.metrics)
+        else "No guardrail tests."
+    )
+    if a.alternative is None:
+        return "missing", "\n".join(lines)
+    lines.append(f"Primary and secondary tests are {a.alternative}.")
+    return "complete", "\n".join(lines)
+
+
+def _method_diff_in_diff(a: PlanBase) -> Built:
+    if a.estimator is None or a.outcome is None or a.unit is None or a.time is None:
+        return "missing", None
+    assigned = f"treatment '{a.treatment}'" if a.treatment else f"cohort '{a.cohort}'"
+    lines = [
+        f"diff_in_diff, estimator {a.estimator}, control group {a.control_group or 'never_treated (default)'}; "
+        f"outcome '{a.outcome}', unit '{a.unit}', time '{a.time}', {assigned}."
+    ]
+    window = [
+        f"reference period {a.reference_period}" if a.reference_period is not None else None,
+        f"{a.leads} leads" if a.leads is not None else None,
+        f"{a.lags} lags" if a.lags is not None else None,
+    ]
+    if any(window):
+        lines.append("Event window: " + ", ".join(w for w in window if w) + ".")
+    return "complete", "\n".join(lines)
+
+
+def _method_propensity(a: PlanBase) -> Built:
+    if not a.methods or a.outcome is None or a.treatment is None:
+        return "missing", None
+    extra = [
+        f"trimming at {num(a.trim)}" if a.trim is not None else None,
+        f"caliper {num(a.caliper)}" if a.caliper is not None else None,
+    ]
+    text = f"propensity: {', '.join(a.methods)}; outcome '{a.outcome}', treatment '{a.treatment}'"
+    return "complete", text + "".join(f"; {e}" for e in extra if e) + "."
+
+
+def _method_rdd(a: PlanBase) -> Built:
     if a.outcome is None or a.running is None or a.cutoff is None:
         return "missing", None
     design = f"fuzzy (take-up '{a.fuzzy}')" if a.fuzzy else "sharp"
@@ -356,6 +370,34 @@ def _method(c: _Context) -> Built:
     return "complete", "; ".join(p for p in parts if p) + "."
 
 
+def _method_generic(a: PlanBase) -> Built:
+    """A plan tool with no words of its own: the settings the plan states, as the tool names them. Missing until
+    every field the tool requires is stated."""
+    stated = a.stated()
+    settings = "; ".join(f"{name} {_setting(value)}" for name, value in stated.items())
+    text = f"{a.method}" + (f": {settings}." if settings else " (no settings stated yet).")
+    return ("missing" if any(name not in stated for name in a.required()) else "complete"), text
+
+
+def _setting(value: object) -> str:
+    if isinstance(value, list):
+        return ", ".join(_setting(v) for v in value) or "none"
+    if isinstance(value, dict):
+        return "(" + ", ".join(f"{k} {_setting(v)}" for k, v in value.items() if v is not None) + ")"
+    if isinstance(value, str):
+        return f"'{value}'"
+    return num(value) if isinstance(value, int | float) and not isinstance(value, bool) else str(value).lower()
+
+
+#: The words for each plan tool's method item; a plan tool not listed is described by :func:`_method_generic`.
+METHODS: dict[str, Callable[[PlanBase], Built]] = {
+    "ab_test": _method_ab_test,
+    "diff_in_diff": _method_diff_in_diff,
+    "propensity": _method_propensity,
+    "rdd": _method_rdd,
+}
+
+
 def _where(dataset: str | None, arm_column: str | None) -> str:
     data = f"dataset '{dataset}'" if dataset else "the experiment's data"
     return f"{data}, arms in '{arm_column}'" if arm_column else data
@@ -365,33 +407,37 @@ def _inference(c: _Context) -> Built:
     a = c.analysis
     if a is None:
         return "missing", None
-    if isinstance(a, AbTestPlan):
+    if a.method == "ab_test":
         if a.cluster_column:
             return "complete", (
                 f"Rows are finer than the randomized unit: metrics are summed per '{a.cluster_column}' and standard "
                 "errors treat that unit as independent."
             )
         return "complete", "Each row is one randomized unit; unit-level standard errors."
-    if isinstance(a, DiffInDiffPlan):
+    if a.method == "diff_in_diff":
         cluster = a.cluster or a.unit
         return (
             ("complete", f"Cluster-robust standard errors clustered by '{cluster}'.") if cluster else ("missing", None)
         )
-    if isinstance(a, PropensityPlan):
+    if a.method == "propensity":
         return "complete", "Standard errors as the propensity tool reports them for each method."
-    return "complete", "Conventional and robust bias-corrected confidence intervals, as the rdd tool reports them."
+    if a.method == "rdd":
+        return "complete", "Conventional and robust bias-corrected confidence intervals, as the rdd tool reports them."
+    cluster = getattr(a, "cluster", None)
+    clustered = f", clustered by '{cluster}'" if cluster else ""
+    return "complete", f"Standard errors as the {a.method} tool reports them{clustered}."
 
 
 def _alpha(c: _Context) -> Built:
     a = c.analysis
-    alpha = a.alpha if a is not None else None
+    alpha = getattr(a, "alpha", None) if a is not None else None
     source = "plan.analysis.alpha"
     if alpha is None and c.power is not None:
         alpha, source = c.power.alpha, "power result (alpha)"
     if alpha is None:
         return "missing", None
     text = f"Significance level {num(alpha)}."
-    if isinstance(a, AbTestPlan):
+    if a is not None and a.method == "ab_test":
         if a.correction is None:
             return "missing", text, source
         text += f" Multiple-testing correction within the primary and within the secondary metrics: {a.correction}."
@@ -415,10 +461,10 @@ def _outliers(c: _Context) -> Built:
 def _robustness(c: _Context) -> Built:
     checks = c.plan.robustness_checks
     if checks is None:
-        if c.analysis is None:
+        battery = auto_battery(c.analysis.method) if c.analysis is not None else ()
+        if c.analysis is None or not battery:
             return "missing", None
-        battery = AUTO_BATTERY[c.analysis.method]  # the refute tool's battery for the design, until agreed
-        lines = [f"{name}: {ROBUSTNESS_TEXT[name]}" for name in battery]
+        lines = [f"{name}: {ROBUSTNESS_TEXT[name]}" for name in battery]  # refute's battery, until agreed
         return "unconfirmed", "\n".join([f"The refute tool's standard battery for {c.analysis.method}:", *lines])
     return "complete", "\n".join(f"{name}: {ROBUSTNESS_TEXT[name]}" for name in checks) or "None planned."
 

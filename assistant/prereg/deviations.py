@@ -1,11 +1,14 @@
 """Plan versus execution: every way an analysis departs from its frozen plan, and which analyses stay confirmatory.
 
-A pure function, :func:`check_deviations`, compares the plan's analysis with the executed request field by field
-through a per-method comparison table (:data:`COMPARISONS`: field → category, severity, and whether a null in the
-plan means "not stated"), adds the checks that are not single fields (metrics planned but not analysed or added,
-population filter and data hash, sample size reached against planned), and labels each analysis. An analysis is
-**confirmatory** only when it was pre-specified and no major deviation touches it; otherwise it is
-**exploratory**, with the reasons. Extending it to a new estimator means adding its table.
+A pure function, :func:`check_deviations`, compares the plan's analysis with the executed request field by field:
+every field of the plan (see :mod:`assistant.prereg.plans`) is compared by a generic rule (a major deviation when
+the executed value differs from a stated one, a minor "not stated" one when the plan left it null and the analysis
+set it), and :data:`OVERRIDES` refines the rule of particular fields (their category, their severity, whether a
+null in the plan is itself the plan). :data:`COMPARISONS` is the resulting table for every plan tool. It adds the
+checks that are not single fields (metrics planned but not analysed or added, population filter and data hash,
+sample size reached against planned), and labels each analysis. An analysis is **confirmatory** only when it was
+pre-specified and no major deviation touches it; otherwise it is **exploratory**, with the reasons. A new plan tool
+is checked with no entry here; an override only sharpens what its fields mean.
 """
 
 from __future__ import annotations
@@ -18,16 +21,20 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from assistant.prereg.models import PlanDocument
+from assistant.prereg.plans import PLANS, PlanBase
 
 __all__ = [
     "COMPARISONS",
     "METRIC_COMPARISONS",
+    "OVERRIDES",
     "AnalysisLabel",
     "Deviation",
     "DeviationReport",
     "Execution",
     "FieldRule",
     "check_deviations",
+    "comparison",
+    "generic_rule",
 ]
 
 Category = Literal[
@@ -50,6 +57,23 @@ class FieldRule:
     severity: Severity = "major"
     unstated_if_none: bool = True  # null in the plan = "not stated" (else null is itself the plan: e.g. no capping)
     as_set: bool = False  # lists compared without order (covariates)
+    note_unstated: bool = True  # a field the plan left open is noted when the analysis set it (a minor deviation)
+    compared: bool = True  # False: compared elsewhere (ab_test's metrics, metric by metric)
+
+
+#: The category of a field with no override, by its name (any other field is a setting of the test).
+GENERIC_CATEGORIES: dict[str, Category] = {
+    "dataset": "population",
+    "outcome": "metric",
+    "covariates": "covariates",
+    "alpha": "alpha",
+}
+
+
+def generic_rule(field: str) -> FieldRule:
+    """How a field with no override is compared: a change from what the plan states is a major deviation, an
+    unstated field the analysis set a minor one; covariates are compared as a set."""
+    return FieldRule(field, GENERIC_CATEGORIES.get(field, "test"), as_set=field == "covariates")
 
 
 _AB = (
@@ -63,6 +87,8 @@ _AB = (
     FieldRule("correction", "correction"),
     FieldRule("winsorize", "test", unstated_if_none=False),
     FieldRule("decision_rule", "decision_rule", unstated_if_none=False),
+    FieldRule("metrics", "metric", compared=False),  # metric by metric: METRIC_COMPARISONS
+    FieldRule("summaries", "population", note_unstated=False),  # summary numbers are data: a change is major
 )
 _DID = (
     FieldRule("dataset", "population"),
@@ -89,6 +115,7 @@ _PROPENSITY = (
     FieldRule("caliper", "test", unstated_if_none=False),
     FieldRule("neighbors", "test", "minor"),
     FieldRule("alpha", "alpha"),
+    FieldRule("seed", "test", "minor", note_unstated=False),  # the estimators are deterministic
 )
 _RDD = (
     FieldRule("dataset", "population"),
@@ -100,14 +127,26 @@ _RDD = (
     FieldRule("cluster", "test", unstated_if_none=False),
     FieldRule("covariates", "covariates", as_set=True, unstated_if_none=False),
     FieldRule("alpha", "alpha"),
+    FieldRule("diagnostics", "test", "minor", note_unstated=False),  # checks beside the estimate, not the estimate
 )
-#: Request-level comparison table per method (the lead extends this when a tool's request grows).
-COMPARISONS: dict[str, tuple[FieldRule, ...]] = {
+#: Per-field refinements of the generic rule, by plan tool. A field not listed here is compared by
+#: :func:`generic_rule`; a tool not listed here has every field compared that way.
+OVERRIDES: dict[str, tuple[FieldRule, ...]] = {
     "ab_test": _AB,
     "diff_in_diff": _DID,
     "propensity": _PROPENSITY,
     "rdd": _RDD,
 }
+
+
+def comparison(method: str, plan: type[PlanBase]) -> tuple[FieldRule, ...]:
+    """The rule of every field of a plan model, in its order (the method's override, or the generic rule)."""
+    overrides = {rule.field: rule for rule in OVERRIDES.get(method, ())}
+    return tuple(overrides.get(name) or generic_rule(name) for name in plan.model_fields if name != "method")
+
+
+#: The request-level comparison table of every plan tool (derived: see :data:`OVERRIDES`).
+COMPARISONS: dict[str, tuple[FieldRule, ...]] = {method: comparison(method, plan) for method, plan in PLANS.items()}
 #: Per-metric comparison for ab_test (metrics matched by name).
 METRIC_COMPARISONS: tuple[FieldRule, ...] = (
     FieldRule("column", "metric", unstated_if_none=False),
@@ -190,7 +229,8 @@ def check_deviations(document: PlanDocument, execution: Execution) -> DeviationR
         planned = analysis.model_dump(mode="json")
         if analysis.method == "ab_test" and planned.get("alpha") is None and document.prereg.power is not None:
             planned["alpha"] = document.prereg.power.alpha  # the level the sample size was computed for
-        deviations += _compare(COMPARISONS.get(analysis.method, ()), planned, execution.request, None)
+        rules = COMPARISONS.get(analysis.method) or comparison(analysis.method, type(analysis))
+        deviations += _compare(rules, planned, execution.request, None)
         if analysis.method == "ab_test":
             deviations += _compare_metrics(planned.get("metrics") or [], execution.request.get("metrics") or [])
     deviations += _population(document, execution, notes)
@@ -270,9 +310,11 @@ def _compare(
     found = []
     where = f" for {metric}" if metric else ""
     for rule in rules:
+        if not rule.compared:
+            continue
         plan_value, run_value = planned.get(rule.field), executed.get(rule.field)
         if plan_value is None and rule.unstated_if_none:
-            if run_value is not None:
+            if run_value is not None and rule.note_unstated:
                 found.append(
                     _dev(
                         rule.category,

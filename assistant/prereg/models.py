@@ -1,18 +1,18 @@
-"""The typed pre-registration: the analysis plan (one model per method), the study plan, items and documents.
+"""The typed pre-registration: the analysis plan (one model per plan tool), the study plan, items and documents.
 
 Nothing here computes statistics. A plan holds what the user agreed, in the vocabulary of the tool that will run
-the analysis (the same field names as its request), so the executed request can be compared with it field by
-field (see :mod:`assistant.prereg.deviations`).
+the analysis (the request's own fields, generated from it: see :mod:`assistant.prereg.plans`), so the executed
+request can be compared with it field by field (see :mod:`assistant.prereg.deviations`).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, TypeAlias, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.agent.brief import Brief
-from tools.ab_test.models import ArmShare, MetricSpec
+from assistant.prereg.plans import PLANS, PlanBase
 from tools.power.models import PowerRequest, PowerResult
 from tools.refute.models import CheckName
 
@@ -27,6 +27,7 @@ __all__ = [
     "FreezeStamp",
     "Item",
     "ItemStatus",
+    "PlanBase",
     "PlanDocument",
     "PreRegistration",
     "PreregSource",
@@ -40,8 +41,6 @@ __all__ = [
 
 SCHEMA_VERSION: Literal["whyscope.prereg/1"] = "whyscope.prereg/1"
 
-Alternative = Literal["two-sided", "larger", "smaller"]
-Correction = Literal["none", "holm", "benjamini-hochberg"]
 RobustnessCheck = CheckName  # the refute tool's check names: one list for the plan and the tool
 ROBUSTNESS_CHECKS: tuple[str, ...] = RobustnessCheck.__args__  # type: ignore[attr-defined]
 
@@ -70,88 +69,20 @@ class _Model(BaseModel):
 
 
 Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
-Column = Annotated[str, Field(min_length=1, max_length=200)]
 
 
-# -- analysis plans: one per method, a discriminated union on `method` --------------------------------------------
+# -- analysis plans: one per plan tool, generated from its request (assistant.prereg.plans) ------------------------
 
+AbTestPlan: type[PlanBase] = PLANS["ab_test"]
+DiffInDiffPlan: type[PlanBase] = PLANS["diff_in_diff"]
+PropensityPlan: type[PlanBase] = PLANS["propensity"]
+RddPlan: type[PlanBase] = PLANS["rdd"]
 
-class AbTestPlan(_Model):
-    """A planned ab_test run: the same fields as the ab_test request (null = not stated in the plan)."""
-
-    method: Literal["ab_test"] = "ab_test"
-    dataset: Column | None = Field(default=None, description="Dataset name the analysis will use, if known.")
-    arm_column: Column | None = Field(default=None, description="Column holding the arm label.")
-    control: Column | None = Field(default=None, description="Control arm label.")
-    cluster_column: Column | None = Field(default=None, description="Randomization unit when rows are finer.")
-    metrics: tuple[MetricSpec, ...] = Field(default=(), description="Metrics with role, direction, CUPED, margins.")
-    expected_split: tuple[ArmShare, ...] | None = Field(default=None, description="Planned share per arm.")
-    alpha: float | None = Field(default=None, gt=0, le=0.5, description="Significance level.")
-    alternative: Alternative | None = Field(default=None, description="Direction of the primary test.")
-    correction: Correction | None = Field(default=None, description="Multiple-testing correction.")
-    winsorize: float | None = Field(default=None, gt=0.5, lt=1, description="Upper quantile cap, or null.")
-    decision_rule: float | None = Field(default=None, ge=0, le=10, description="Smallest relative lift to ship.")
-
-
-class DiffInDiffPlan(_Model):
-    """A planned diff_in_diff run (field names of the diff_in_diff request)."""
-
-    method: Literal["diff_in_diff"] = "diff_in_diff"
-    dataset: Column | None = None
-    outcome: Column | None = None
-    unit: Column | None = None
-    time: Column | None = None
-    treatment: Column | None = None
-    cohort: Column | None = None
-    estimator: Literal["auto", "twfe", "event_study", "callaway_santanna"] | None = None
-    control_group: Literal["never_treated", "not_yet_treated"] | None = None
-    reference_period: int | None = None
-    leads: int | None = Field(default=None, ge=0)
-    lags: int | None = Field(default=None, ge=0)
-    cluster: Column | None = None
-    weights: Column | None = None
-    covariates: tuple[Column, ...] | None = None
-    base_period: Literal["varying", "universal"] | None = None
-    alpha: float | None = Field(default=None, gt=0, le=0.5)
-
-
-class PropensityPlan(_Model):
-    """A planned propensity run (field names of the propensity request)."""
-
-    method: Literal["propensity"] = "propensity"
-    dataset: Column | None = None
-    outcome: Column | None = None
-    treatment: Column | None = None
-    treated_value: Column | None = None
-    covariates: tuple[Column, ...] | None = None
-    estimand: Literal["ATT", "ATE"] | None = None
-    methods: tuple[Literal["ipw", "matching", "aipw"], ...] | None = None
-    trim: float | None = Field(default=None, ge=0, lt=0.5)
-    caliper: float | None = Field(default=None, gt=0)
-    neighbors: int | None = Field(default=None, ge=1, le=20)
-    alpha: float | None = Field(default=None, gt=0, le=0.5)
-
-
-class RddPlan(_Model):
-    """A planned rdd run (field names of the rdd request)."""
-
-    method: Literal["rdd"] = "rdd"
-    dataset: Column | None = None
-    outcome: Column | None = None
-    running: Column | None = None
-    cutoff: float | None = None
-    treatment_side: Literal["above", "below"] | None = None
-    polynomial: int | None = Field(default=None, ge=0, le=4)
-    kernel: Literal["triangular", "uniform", "epanechnikov"] | None = None
-    bandwidth: float | None = Field(default=None, gt=0)
-    bandwidth_selector: Literal["mserd", "msetwo"] | None = None
-    fuzzy: Column | None = None
-    cluster: Column | None = None
-    covariates: tuple[Column, ...] | None = None
-    alpha: float | None = Field(default=None, gt=0, le=0.5)
-
-
-AnalysisPlan = Annotated[AbTestPlan | DiffInDiffPlan | PropensityPlan | RddPlan, Field(discriminator="method")]
+if TYPE_CHECKING:
+    AnalysisPlan: TypeAlias = PlanBase
+else:
+    #: The planned analysis: the plan of one of the plan tools, told apart by ``method``.
+    AnalysisPlan = Annotated[Union[tuple(PLANS.values())], Field(discriminator="method")]  # noqa: UP007
 
 
 class StudyPlan(_Model):

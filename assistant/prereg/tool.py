@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -25,13 +25,19 @@ from assistant.prereg.models import (
     StudyPlan,
     TextAnswer,
 )
+from assistant.prereg.plans import PLAN_TOOLS
 from tools.errors import ToolError
 from tools.power.models import PowerResult
 
 __all__ = ["Answer", "PreregState", "WritePreregRequest", "apply_write", "attach_report", "parse_analysis"]
 
 MAX_TEXT = 2_000
-ANALYSIS_TOOLS = ("ab_test", "diff_in_diff", "propensity", "rdd")
+#: The tools a pre-registration can plan (those registered with ``plans=True``).
+ANALYSIS_TOOLS: tuple[str, ...] = PLAN_TOOLS
+if TYPE_CHECKING:
+    AnalysisTool = str
+else:
+    AnalysisTool = Literal[PLAN_TOOLS]
 _ANALYSIS = TypeAdapter(AnalysisPlan)
 #: How the model fills each item: a brief slot (update_brief), a write_prereg field, or a tool.
 FILL = {
@@ -80,9 +86,7 @@ class WritePreregRequest(BaseModel):
     answers: list[Answer] | None = Field(default=None, description="Plan items in words.")
     stopping: Literal["fixed_horizon", "sequential"] | None = Field(default=None, description="Stopping rule.")
     robustness_checks: list[RobustnessCheck] | None = Field(default=None, description="Planned refute checks.")
-    analysis_tool: Literal["ab_test", "diff_in_diff", "propensity", "rdd"] | None = Field(
-        default=None, description="Tool for the analysis."
-    )
+    analysis_tool: AnalysisTool | None = Field(default=None, description="Tool for the analysis.")
     analysis_request: str | None = Field(default=None, description="Its planned request, as a JSON object.")
     freeze: bool = Field(description="Freeze the plan now.")
 
@@ -99,7 +103,7 @@ def parse_analysis(tool: str, text: str) -> AnalysisPlan:
         ) from None
     if not isinstance(payload, dict):
         raise ToolError("invalid_arguments", "analysis_request must be a JSON object.", 'Send {"field": value}.')
-    payload = {k: v for k, v in payload.items() if not (k == "summaries" and v is None) and k != "method"}
+    payload = {k: v for k, v in payload.items() if k != "method"}  # the tool's name is analysis_tool
     try:
         return _ANALYSIS.validate_json(json.dumps({**payload, "method": tool}))
     except ValidationError as exc:
@@ -154,7 +158,7 @@ class PreregState:
         if self.frozen is not None:
             return self.frozen
         plan = self.plan
-        dataset = plan.analysis.dataset if plan.analysis is not None else None
+        dataset = getattr(plan.analysis, "dataset", None)
         if dataset and catalog is not None and dataset in catalog:
             plan = plan.model_copy(update={"dataset_sha256": catalog.get(dataset).sha256})
         prereg = assemble(brief, plan, self.power)

@@ -50,7 +50,7 @@ def golden() -> dict[Path, str]:
 
 
 def test_every_golden_document_matches_byte_for_byte(golden: dict[Path, str]) -> None:
-    assert len(golden) == 12
+    assert len(golden) == 18  # five example briefs and the partial one, in three formats
     for path, text in golden.items():
         assert path.exists(), f"{path.name} missing: run examples/generate_prereg.py --golden"
         assert path.read_text(encoding="utf-8") == text, f"{path.name} changed: regenerate and review the diff"
@@ -63,7 +63,7 @@ def test_no_stray_golden_files(golden: dict[Path, str]) -> None:
 
 
 def test_the_examples_are_complete_and_the_partial_brief_says_how_far_it_is() -> None:
-    for name in ("ai_feature_ab", "cluster_rollout", "staggered_rollout"):
+    for name in ("ai_feature_ab", "cluster_rollout", "staggered_rollout", "agent_mode_opt_in", "paywall_cutoff"):
         completeness = example(name).prereg.completeness
         assert (completeness.complete, completeness.applicable, completeness.missing) == (21, 21, 0), name
     partial = generator().golden_document(GOLDEN / "partial_brief.json").prereg.completeness
@@ -97,7 +97,9 @@ class _Strict(HTMLParser):
             self.errors.append(tag)
 
 
-@pytest.mark.parametrize("name", ["ai_feature_ab", "cluster_rollout", "staggered_rollout", "partial"])
+@pytest.mark.parametrize(
+    "name", ["ai_feature_ab", "cluster_rollout", "staggered_rollout", "agent_mode_opt_in", "paywall_cutoff", "partial"]
+)
 def test_html_is_standalone_well_formed_and_escaped(name: str) -> None:
     text = (GOLDEN / f"{name}.html").read_text(encoding="utf-8")
     root = ET.fromstring(text.split("\n", 1)[1])  # well-formed XML after the doctype

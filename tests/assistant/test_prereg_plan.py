@@ -21,6 +21,7 @@ from assistant.schemas import write_prereg_schema
 from tests.assistant.test_prereg_golden import GOLDEN, ROOT, example
 from tools.ab_test import tool as ab_test_tool
 from tools.errors import ToolError
+from tools.registry import auto_battery
 
 AI_BRIEF = json.loads((ROOT / "examples" / "briefs" / "ai_feature_ab.json").read_text(encoding="utf-8"))
 
@@ -228,13 +229,11 @@ def test_slots_are_not_invented_from_nothing() -> None:
 
 
 def test_without_agreed_checks_the_designs_refute_battery_is_proposed_not_claimed() -> None:
-    from tools.refute.models import AUTO_BATTERY
-
     brief = Brief.model_validate(AI_BRIEF["brief"])
     assert status(brief)["robustness"] == "missing"  # no design yet: nothing to propose
     plan = StudyPlan(analysis=RddPlan(outcome="y", running="score", cutoff=50.0, covariates=()))
     item = assemble(brief, plan).item("robustness")
     assert item.status == "unconfirmed"
-    assert item.value is not None and all(name in item.value for name in AUTO_BATTERY["rdd"])
+    assert item.value is not None and all(name in item.value for name in auto_battery("rdd"))
     agreed = assemble(brief, plan.model_copy(update={"robustness_checks": ("placebo_cutoff",)})).item("robustness")
     assert agreed.status == "complete" and agreed.value is not None and "density_test" not in agreed.value
