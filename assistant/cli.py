@@ -155,7 +155,7 @@ def _export(output: str | None) -> int:
         sys.stderr.write("No session to export yet: start one with `whyscope chat`.\n")
         return EXIT_TOOL_ERROR
     loaded = load_session(path)
-    text = export_markdown(loaded.messages, loaded.brief)
+    text = export_markdown(loaded.messages, loaded.brief, loaded.runs)
     if output is None:
         sys.stdout.write(text)
         return EXIT_OK
@@ -214,8 +214,12 @@ def _tool_schema(args: argparse.Namespace) -> int:
 
 
 def _tool_run(args: argparse.Namespace) -> int:
+    """Run one tool through the engine's run path (:func:`assistant.agent.runner.run_tool`), as the app and the
+    conversation do: with ``--plan``, the same check against the frozen plan."""
+    from assistant.agent.runner import ToolRunner
+    from assistant.prereg.tool import PreregState
     from tools.errors import ToolError
-    from tools.registry import dispatch, get_tool
+    from tools.registry import get_tool
 
     try:
         get_tool(args.name)
@@ -228,15 +232,27 @@ def _tool_run(args: argparse.Namespace) -> int:
             )
     except ToolError as error:
         return _fail(error)
-    outcome = dispatch(args.name, request, catalog, progress=_progress_printer())
+    printer = _progress_printer()
+
+    def emit(event: Any) -> None:
+        from assistant.agent.events import ToolProgress
+
+        if isinstance(event, ToolProgress):
+            printer(event.done, event.total, event.label)
+
+    runner = ToolRunner(catalog=catalog, prereg=PreregState(frozen=plan))
+    run = runner.run(args.name, request, emit)
+    outcome = run.outcome
     if isinstance(outcome, ToolError):
         return _fail(outcome)
     if plan is None:
         _write(outcome.model_dump_json(indent=2))
-    else:
-        _write(json.dumps(_checked(args.name, request, outcome, plan, catalog), indent=2, ensure_ascii=False))
+    else:  # every run with --plan says how it compares (null for a tool the plan does not cover)
+        payload = run.result or {}
+        payload.setdefault("plan_check", None)
+        _write(json.dumps(payload, indent=2, ensure_ascii=False))
     if args.plot is not None:
-        _save_plot(outcome.model_dump(mode="json"), args.plot)
+        _save_plot(outcome, args.plot)
     return EXIT_OK
 
 
@@ -259,7 +275,7 @@ def _progress_printer() -> Callable[[int, int, str], None]:
     return report
 
 
-def _save_plot(result: dict[str, Any], path: str) -> None:
+def _save_plot(result: Any, path: str) -> None:
     """The figure beside the JSON; a result without one, or an unwritable path, is a note on stderr."""
     from assistant.figures import FigureError, save_figure
 
@@ -278,36 +294,13 @@ def _load_plan(path: str) -> Any:
 
 
 def _planned_request(name: str, plan: Any) -> str:
-    """The request a frozen plan specifies for tool ``name`` (or an empty request without a plan)."""
+    """The request a frozen plan specifies for tool ``name`` (or an empty request without a plan): the fields it
+    states, so the tool's defaults apply to what it left null."""
     if plan is None:
         return "{}"
-    from tools.errors import ToolError
+    from assistant.prereg.plans import planned_request
 
-    analysis = plan.prereg.plan.analysis
-    if analysis is None or analysis.method != name:
-        planned = analysis.method if analysis is not None else "no analysis"
-        raise ToolError(
-            "plan_mismatch",
-            f"The plan specifies {planned}, not {name}, so there is no planned {name} request to run.",
-            "Give the request with --json, or run the planned tool.",
-        )
-    return json.dumps({k: v for k, v in analysis.model_dump(mode="json").items() if k != "method"})
-
-
-def _checked(name: str, request: str, outcome: Any, plan: Any, catalog: Catalog | None) -> dict[str, Any]:
-    """The result with its deviations from the frozen plan (``plan_check``) and a pre_registration check."""
-    from assistant.prereg.deviations import COMPARISONS, Execution, check_deviations
-    from assistant.prereg.tool import attach_report
-    from tools.registry import get_tool, parse_request
-
-    result: dict[str, Any] = outcome.model_dump(mode="json")
-    if name not in COMPARISONS:
-        return {**result, "plan_check": None}
-    full = parse_request(get_tool(name), request).model_dump(mode="json")
-    dataset = full.get("dataset")
-    sha = catalog.get(dataset).sha256 if catalog is not None and dataset and dataset in catalog else None
-    report = check_deviations(plan, Execution(method=name, request=full, result=result, dataset_sha256=sha))
-    return attach_report(result, report)
+    return json.dumps(planned_request(name, plan.prereg.plan.analysis))
 
 
 def _read_request(text: str) -> str:

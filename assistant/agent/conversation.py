@@ -3,13 +3,18 @@
 Bounded (rounds, repeated calls, malformed-argument repairs, tool-output size), and it never loses the
 conversation: every failure becomes an event and a message, and the history stays consistent (every tool call
 the model made is answered). Events go to a callback so a UI thread can stream them.
+
+A registered tool runs through :func:`assistant.agent.runner.run_tool` whoever asked: the model, or the user with a
+slash command (:meth:`Conversation.run_tool`), so the plan check, the pre-registration, provenance and the session
+record are the same either way. The typed runs are kept in :attr:`Conversation.runs`.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,12 +23,23 @@ from pydantic import ValidationError
 import prompts
 from assistant.agent.backends import AssistantTurn, Backend, BackendError, Message
 from assistant.agent.brief import Brief, UpdateBriefRequest, apply_update
-from assistant.agent.condense import MAX_TOOL_CHARS, condense
+from assistant.agent.events import (
+    BriefUpdated,
+    Done,
+    Event,
+    Failed,
+    Notice,
+    TextDelta,
+    ToolFinished,
+    ToolProgress,
+    ToolStarted,
+)
 from assistant.agent.provenance import unverified_numbers
-from assistant.agent.session import SessionStore, load_prereg
-from assistant.prereg.tool import PreregState, attach_report
+from assistant.agent.runner import ToolRun, run_tool
+from assistant.agent.session import SessionStore, load_prereg, load_runs
+from assistant.prereg.tool import PreregState
 from tools.errors import ToolError
-from tools.registry import dispatch, get_tool, parse_request
+from tools.registry import get_tool
 
 __all__ = [
     "BriefUpdated",
@@ -35,70 +51,13 @@ __all__ = [
     "TextDelta",
     "ToolFinished",
     "ToolProgress",
+    "ToolRun",
     "ToolStarted",
 ]
 
 MAX_ROUNDS = 6
 MAX_REPEATS = 3
 MAX_REPAIRS = 2
-
-
-@dataclass(frozen=True)
-class TextDelta:
-    text: str
-
-
-@dataclass(frozen=True)
-class ToolStarted:
-    call_id: str
-    name: str
-    arguments: str
-
-
-@dataclass(frozen=True)
-class ToolFinished:
-    call_id: str
-    name: str
-    result: dict[str, Any] | None
-    error: dict[str, Any] | None
-
-
-@dataclass(frozen=True)
-class ToolProgress:
-    """A long tool (refute) finished ``done`` of ``total`` steps; ``label`` names the current one."""
-
-    call_id: str
-    name: str
-    done: int
-    total: int
-    label: str
-
-
-@dataclass(frozen=True)
-class BriefUpdated:
-    brief: Brief
-
-
-@dataclass(frozen=True)
-class Notice:
-    message: str
-
-
-@dataclass(frozen=True)
-class Failed:
-    kind: str
-    message: str
-    hint: str
-
-
-@dataclass(frozen=True)
-class Done:
-    text: str
-    unverified: tuple[str, ...]
-    complete: bool
-
-
-Event = TextDelta | ToolStarted | ToolProgress | ToolFinished | BriefUpdated | Notice | Failed | Done
 
 
 class Cancelled(Exception):
@@ -119,7 +78,11 @@ class Conversation:
     cancel: threading.Event = field(default_factory=threading.Event)
     store: SessionStore | None = None
     prereg: PreregState = field(default_factory=PreregState)
+    #: Every run of a registered tool, typed, in order (restored from the session file on resume).
+    runs: list[ToolRun] = field(default_factory=list)
     _schemas: dict[str, dict[str, Any]] = field(default_factory=dict, init=False, repr=False)
+    #: One turn or one slash-command run at a time: the history must stay a valid sequence of calls and answers.
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.store is not None and (restored := load_prereg(self.store.path)) is not None:
@@ -127,12 +90,54 @@ class Conversation:
         # the current system prompt always leads (a resumed session keeps its turns, not an old prompt)
         self.messages[:] = [m for m in self.messages if m.get("role") != "system"]
         self.messages.insert(0, {"role": "system", "content": system_prompt()})
+        answered = {m.get("tool_call_id") for m in self.messages if m.get("role") == "tool"}
+        if self.store is not None and not self.runs and answered:
+            self.runs = [run for run in load_runs(self.store.path) if run.call_id in answered]
         for message in self.messages:
             if message.get("role") == "user":
                 self.sources.append(message.get("content") or "")
+        for run in self.runs:  # a resumed session's results still back the numbers quoted from them
+            if run.ok:
+                self.sources.append(run.outcome)
+            if run.plan_check is not None:
+                self.sources.append(run.plan_check)
 
     def send(self, text: str, emit: Callable[[Event], None]) -> Done:
         """Advance the conversation by one user message; every step is reported through ``emit``."""
+        with self._lock:
+            return self._send(text, emit)
+
+    def run_tool(
+        self, name: str, arguments: str | Mapping[str, Any], emit: Callable[[Event], None], *, command: str = ""
+    ) -> ToolRun | None:
+        """Run a registered tool at the user's request (the app's ``/power`` and ``/run``), exactly as a call from
+        the model runs: the plan check, the pre-registration, provenance and the session record are the same.
+
+        The history records it as the user's ``command`` (when given), an assistant message holding the call and
+        the tool's answer, so the model sees the result on its next turn and a resumed session replays it.
+        Returns None (after a :class:`ToolFinished` with the error) when ``name`` is not a registered tool:
+        nothing ran, so nothing is recorded."""
+        text = arguments if isinstance(arguments, str) else json.dumps(dict(arguments), ensure_ascii=False)
+        call_id = f"user_{secrets.token_hex(6)}"
+        try:
+            get_tool(name)
+        except ToolError as error:
+            emit(ToolStarted(call_id, name, text))
+            emit(ToolFinished(call_id, name, error))
+            return None
+        with self._lock:
+            self.cancel.clear()
+            if command:
+                self._append({"role": "user", "content": command})
+                self.sources.append(command)
+            call = {"id": call_id, "type": "function", "function": {"name": name, "arguments": text}}
+            self._append({"role": "assistant", "content": None, "tool_calls": [call]})
+            emit(ToolStarted(call_id, name, text))
+            run = run_tool(self, call_id, name, text, emit, cancel=self.cancel)
+            self._append({"role": "tool", "tool_call_id": call_id, "content": run.for_model()})
+            return run
+
+    def _send(self, text: str, emit: Callable[[Event], None]) -> Done:
         self.cancel.clear()
         self._append({"role": "user", "content": text})
         self.sources.append(text)
@@ -250,61 +255,30 @@ class Conversation:
         """Run a tool call; returns the content for the model and 1 if the arguments were not valid JSON."""
         emit(ToolStarted(call_id, name, arguments))
         if repeat > MAX_REPEATS:
-            error = {
-                "code": "repeated_call",
-                "message": f"'{name}' was already called with these arguments {repeat - 1} times in this turn.",
-                "hint": "Use the result you have and answer the user.",
-            }
-            emit(ToolFinished(call_id, name, None, error))
-            return json.dumps({"error": error}), 0
+            error = ToolError(
+                "repeated_call",
+                f"'{name}' was already called with these arguments {repeat - 1} times in this turn.",
+                "Use the result you have and answer the user.",
+            )
+            emit(ToolFinished(call_id, name, error))
+            return json.dumps(error.to_dict()), 0
         if name == "update_brief":
             return self._update_brief(call_id, arguments, emit)
         if name == "write_prereg":
             return self._write_prereg(call_id, arguments, emit)
-
-        def progress(done: int, total: int, label: str) -> None:
-            emit(ToolProgress(call_id, name, done, total, label))
-
-        outcome = dispatch(name, arguments, self.catalog, progress=progress, cancel=self.cancel)
-        if isinstance(outcome, ToolError):
-            payload = outcome.to_dict()
-            emit(ToolFinished(call_id, name, None, payload["error"]))
-            return json.dumps(payload), int(outcome.code == "invalid_json")
-        result = outcome.model_dump(mode="json")
-        if name == "power":
-            from tools.power.models import PowerResult
-
-            assert isinstance(outcome, PowerResult)
-            self.prereg.power = outcome
-            if self.store is not None and self.prereg.frozen is None:
-                self.store.prereg(self.prereg)
-        self._check_against_plan(name, arguments, result, emit)
-        self.sources.append(result)
-        emit(ToolFinished(call_id, name, result, None))
-        return _for_model(result), 0
-
-    def _check_against_plan(
-        self, name: str, arguments: str, result: dict[str, Any], emit: Callable[[Event], None]
-    ) -> None:
-        """With a frozen plan, an analysis result carries its deviations (``plan_check``) and a check line."""
-        if self.prereg.frozen is None:
-            return
-        request = parse_request(get_tool(name), arguments).model_dump(mode="json")  # valid: the tool just ran
-        report = self.prereg.check(name, request, result, self.catalog)
-        if report is None:
-            return
-        result.update(attach_report(result, report))
-        emit(Notice(f"Checked against the frozen plan: {report.summary}"))
+        run = run_tool(self, call_id, name, arguments, emit, cancel=self.cancel)
+        invalid_json = isinstance(run.outcome, ToolError) and run.outcome.code == "invalid_json"
+        return run.for_model(), int(invalid_json)
 
     def _write_prereg(self, call_id: str, arguments: str, emit: Callable[[Event], None]) -> tuple[str, int]:
         try:
             result = self.prereg.write(self.brief, arguments, self.catalog)
         except ToolError as error:
-            emit(ToolFinished(call_id, "write_prereg", None, error.to_dict()["error"]))
+            emit(ToolFinished(call_id, "write_prereg", error))
             return json.dumps(error.to_dict()), int(error.code == "invalid_json")
         if self.store is not None:
             self.store.prereg(self.prereg)
-        emit(ToolFinished(call_id, "write_prereg", result, None))
+        emit(ToolFinished(call_id, "write_prereg", result))
         return json.dumps(result, ensure_ascii=False), 0
 
     def _update_brief(self, call_id: str, arguments: str, emit: Callable[[Event], None]) -> tuple[str, int]:
@@ -312,20 +286,20 @@ class Conversation:
             update = UpdateBriefRequest.model_validate_json(arguments or "{}")
         except ValidationError as exc:
             invalid_json = any(e["type"] == "json_invalid" for e in exc.errors())
-            error = {
-                "code": "invalid_json" if invalid_json else "invalid_arguments",
-                "message": "Invalid update_brief arguments: "
+            error = ToolError(
+                "invalid_json" if invalid_json else "invalid_arguments",
+                "Invalid update_brief arguments: "
                 + "; ".join(f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in exc.errors()),
-                "hint": "Send slot, value and status (and guardrails only for the outcome slot).",
-            }
-            emit(ToolFinished(call_id, "update_brief", None, error))
-            return json.dumps({"error": error}), int(invalid_json)
+                "Send slot, value and status (and guardrails only for the outcome slot).",
+            )
+            emit(ToolFinished(call_id, "update_brief", error))
+            return json.dumps(error.to_dict()), int(invalid_json)
         self.brief = apply_update(self.brief, update)
         if self.store is not None:
             self.store.brief(self.brief)
         emit(BriefUpdated(self.brief))
         result = {"updated": update.slot, "still_to_confirm": self.brief.missing()}
-        emit(ToolFinished(call_id, "update_brief", result, None))
+        emit(ToolFinished(call_id, "update_brief", result))
         return json.dumps(result), 0
 
     def _finish(self, emit: Callable[[Event], None], text: str, *, complete: bool, note: str = "") -> Done:
@@ -340,8 +314,3 @@ class Conversation:
 def system_prompt() -> str:
     """The system message: who whyscope is, how to scope, how to choose and run a method."""
     return "\n\n".join(prompts.load(name).strip() for name in ("system", "scoping_guide", "method_guide"))
-
-
-def _for_model(result: dict[str, Any]) -> str:
-    """A tool result as the model sees it: valid JSON, condensed to MAX_TOOL_CHARS (the UI keeps it all)."""
-    return condense(result, MAX_TOOL_CHARS)

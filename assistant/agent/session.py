@@ -1,13 +1,16 @@
 """Sessions on disk: an append-only JSON Lines log per conversation, resumable, exportable to Markdown.
 
 Every message and brief change is appended as it happens (a crash loses at most the line being written); a
-truncated or corrupt last line is skipped on load; secrets are redacted before anything is written.
+truncated or corrupt last line is skipped on load; secrets are redacted before anything is written. Each run of a
+registered tool is also written as a typed record (``tool_run``: the validated request and the full result or
+error), so a resumed session has its runs back without reading the condensed JSON the model was shown.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +20,7 @@ from assistant.agent.brief import SLOTS, Brief
 from assistant.config import data_dir, redact
 
 if TYPE_CHECKING:
+    from assistant.agent.runner import ToolRun
     from assistant.prereg.tool import PreregState
 
 __all__ = [
@@ -26,6 +30,7 @@ __all__ = [
     "export_markdown",
     "latest_session",
     "load_prereg",
+    "load_runs",
 ]
 
 SESSION_VERSION = 1
@@ -68,6 +73,10 @@ class SessionStore:
     def brief(self, brief: Brief) -> None:
         self.append({"type": "brief", "brief": brief.model_dump(mode="json")})
 
+    def tool_run(self, run: ToolRun) -> None:
+        """A run of a registered tool, typed (see :meth:`assistant.agent.runner.ToolRun.record`)."""
+        self.append(run.record())
+
     def prereg(self, state: PreregState) -> None:
         """The pre-registration state: the draft plan, the last power result and the frozen plan (if any)."""
         self.append(
@@ -86,6 +95,7 @@ class LoadedSession:
     brief: Brief = field(default_factory=Brief)
     warnings: list[str] = field(default_factory=list)
     prereg: PreregState | None = None
+    runs: list[ToolRun] = field(default_factory=list)
 
 
 def load_session(path: Path) -> LoadedSession:
@@ -105,6 +115,13 @@ def load_session(path: Path) -> LoadedSession:
             loaded.messages.append(record["message"])
         elif kind == "brief":
             loaded.brief = Brief.model_validate(record["brief"])
+        elif kind == "tool_run":
+            from assistant.agent.runner import ToolRun
+
+            try:
+                loaded.runs.append(ToolRun.from_record(record))
+            except ValueError as exc:
+                loaded.warnings.append(f"Line {number} of {path.name}: {exc}; its result is only in the transcript.")
         elif kind == "prereg":
             state = _prereg_state(record)
             if state is None:
@@ -112,7 +129,17 @@ def load_session(path: Path) -> LoadedSession:
             else:
                 loaded.prereg = state
     _drop_dangling_tool_turn(loaded)
+    answered = {m.get("tool_call_id") for m in loaded.messages if m.get("role") == "tool"}
+    loaded.runs = [run for run in loaded.runs if run.call_id in answered]
     return loaded
+
+
+def load_runs(path: Path) -> list[ToolRun]:
+    """The tool runs a session file records (those whose answer the session kept); none when it cannot be read."""
+    try:
+        return load_session(path).runs
+    except (OSError, ValueError):
+        return []
 
 
 def _prereg_state(record: dict[str, Any]) -> PreregState | None:
@@ -168,8 +195,11 @@ def _drop_dangling_tool_turn(loaded: LoadedSession) -> None:
             return
 
 
-def export_markdown(messages: list[dict[str, Any]], brief: Brief) -> str:
-    """A readable transcript: the brief, then each message (tool results summarised by their summary)."""
+def export_markdown(messages: list[dict[str, Any]], brief: Brief, runs: Sequence[ToolRun] | None = None) -> str:
+    """A readable transcript: the brief, the decision memo, then each message (a tool's answer shown by its
+    summary). Give the session's typed ``runs`` (``Conversation.runs``, ``LoadedSession.runs``); without them the
+    memo is read back from the messages (the JSON the model was shown)."""
+    by_call = {run.call_id: run for run in runs or ()}
     lines = ["# whyscope session", "", "## Brief", ""]
     for slot in SLOTS:
         value = brief.slot(slot)
@@ -179,7 +209,7 @@ def export_markdown(messages: list[dict[str, Any]], brief: Brief) -> str:
             else ""
         )
         lines.append(f"- **{slot}** [{value.status}]: {value.value or '—'}{extra}")
-    memo = decision_memo(messages)
+    memo = decision_memo(_analyses(runs) if runs is not None else _analyses_in(messages))
     if memo:
         lines += ["", "## Decision memo", "", *memo]
     lines += ["", "## Conversation", ""]
@@ -188,11 +218,8 @@ def export_markdown(messages: list[dict[str, Any]], brief: Brief) -> str:
         if role == "system":
             continue
         if role == "tool":
-            try:
-                payload = json.loads(message.get("content") or "{}")
-            except json.JSONDecodeError:
-                payload = {}
-            text = payload.get("summary") or (payload.get("error") or {}).get("message") or "(result)"
+            run = by_call.get(str(message.get("tool_call_id")))
+            text = _run_line(run) if run is not None else _answer_line(message.get("content"))
             lines += [f"> tool result: {text}", ""]
         elif role == "assistant" and message.get("tool_calls"):
             for call in message["tool_calls"]:
@@ -205,46 +232,111 @@ def export_markdown(messages: list[dict[str, Any]], brief: Brief) -> str:
     return redact("\n".join(lines)).rstrip() + "\n"
 
 
-#: The tools whose results are estimates a decision rests on.
-ESTIMATION_TOOLS = ("ab_test", "diff_in_diff", "propensity", "rdd")
+def _run_line(run: ToolRun) -> str:
+    result, error = run.result, run.outcome
+    if result is None:
+        return str(getattr(error, "message", "")) or "(error)"
+    return str(result.get("summary") or "(result)")
 
 
-def decision_memo(messages: list[dict[str, Any]]) -> list[str]:
-    """One entry per estimate in the session: its summary, and whether it survived the refutation battery
-    (a ``refute`` call whose target is the same tool and request), or that it was not challenged."""
-    calls: dict[str, tuple[str, Any]] = {}
-    results: list[tuple[str, Any, dict[str, Any]]] = []
-    for message in messages:
-        for call in message.get("tool_calls") or []:
-            calls[call.get("id", "")] = (call["function"]["name"], _arguments(call["function"].get("arguments")))
-        if message.get("role") == "tool" and message.get("tool_call_id") in calls:
-            name, arguments = calls[message["tool_call_id"]]
-            try:
-                payload = json.loads(message.get("content") or "{}")
-            except json.JSONDecodeError:
-                continue
-            if isinstance(payload, dict) and "error" not in payload:
-                results.append((name, arguments, payload))
+def _answer_line(content: Any) -> str:
+    """A tool answer without a typed run (update_brief, write_prereg, or a session written before runs were
+    recorded): its summary or error message, read from the JSON the model was shown."""
+    try:
+        payload = json.loads(content or "{}")
+    except (json.JSONDecodeError, TypeError):
+        payload = {}
+    if not isinstance(payload, dict):
+        return "(result)"
+    return str(payload.get("summary") or (payload.get("error") or {}).get("message") or "(result)")
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What the decision memo needs of a successful run: the tool, its request (validated, defaults filled in when
+    the run is typed), its summary, and for refute the analysis it challenged and its verdict."""
+
+    name: str
+    request: Any
+    summary: str
+    target: tuple[str, Any] | None = None
+    verdict: str = "?"
+
+
+def decision_memo(analyses: Sequence[Analysis]) -> list[str]:
+    """One entry per estimate in the session: its summary, and whether it survived the refutation battery (a
+    ``refute`` run whose target is the same tool and request), or that it was not challenged."""
+    from tools.registry import estimators
+
+    estimating = {spec.name for spec in estimators()}
     lines = []
-    for name, arguments, payload in results:
-        if name not in ESTIMATION_TOOLS:
+    for analysis in analyses:
+        if analysis.name not in estimating:
             continue
-        lines.append(f"- **{name}**: {payload.get('summary') or '(no summary)'}")
-        challenges = [
-            refute
-            for other, target, refute in results
-            if other == "refute"
-            and isinstance(target, dict)
-            and isinstance(target.get("target"), dict)
-            and target["target"].get("tool") == name
-            and _arguments(target["target"].get("request")) == arguments
-        ]
+        lines.append(f"- **{analysis.name}**: {analysis.summary or '(no summary)'}")
+        key = (analysis.name, analysis.request)
+        challenges = [other for other in analyses if other.name == "refute" and other.target == key]
         if challenges:
             last = challenges[-1]
-            lines.append(f"  - Robustness: **{str(last.get('verdict', '?')).upper()}**. {last.get('summary', '')}")
+            lines.append(f"  - Robustness: **{last.verdict.upper()}**. {last.summary}")
         else:
             lines.append("  - Robustness: not checked yet (run `refute` with this analysis as its target).")
     return lines
+
+
+def _analyses(runs: Sequence[ToolRun]) -> list[Analysis]:
+    """The successful runs, typed: requests compared as their tools validate them."""
+    from tools.errors import ToolError
+    from tools.registry import get_tool, parse_request
+
+    found = []
+    for run in runs:
+        if not run.ok or run.request is None:
+            continue
+        target = getattr(run.request, "target", None) if run.name == "refute" else None
+        challenged = None
+        if target is not None:
+            try:
+                challenged = (str(target.tool), parse_request(get_tool(target.tool), target.request))
+            except ToolError:
+                challenged = None
+        found.append(
+            Analysis(
+                name=run.name,
+                request=run.request,
+                summary=str(getattr(run.outcome, "summary", "")),
+                target=challenged,
+                verdict=str(getattr(run.outcome, "verdict", "?")),
+            )
+        )
+    return found
+
+
+def _analyses_in(messages: Sequence[dict[str, Any]]) -> list[Analysis]:
+    """The successful tool answers read back from the messages (a session without typed runs): requests compared
+    as the JSON they were sent as."""
+    calls: dict[str, tuple[str, Any]] = {}
+    found = []
+    for message in messages:
+        for call in message.get("tool_calls") or []:
+            calls[call.get("id", "")] = (call["function"]["name"], _arguments(call["function"].get("arguments")))
+        if message.get("role") != "tool" or message.get("tool_call_id") not in calls:
+            continue
+        name, arguments = calls[message["tool_call_id"]]
+        try:
+            payload = json.loads(message.get("content") or "{}")
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(payload, dict) or "error" in payload:
+            continue
+        target = arguments.get("target") if isinstance(arguments, dict) and name == "refute" else None
+        challenged = None
+        if isinstance(target, dict):
+            challenged = (str(target.get("tool")), _arguments(target.get("request")))
+        found.append(
+            Analysis(name, arguments, str(payload.get("summary") or ""), challenged, str(payload.get("verdict", "?")))
+        )
+    return found
 
 
 def _arguments(raw: Any) -> Any:

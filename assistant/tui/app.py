@@ -68,6 +68,11 @@ class Started(Message):
 
 
 @dataclass
+class ToolCommandDone(Message):
+    """A tool run by ``/power`` or ``/run`` finished (its card was filled through the engine's events)."""
+
+
+@dataclass
 class CommandOutput(Message):
     """The outcome of a slash command run in a worker."""
 
@@ -207,6 +212,7 @@ class WhyscopeApp(App[None]):
             return
         self.query_one(BriefPanel).show(self.conversation.brief)
         self.query_one(DatasetsPanel).show(self.catalog)
+        runs = {run.call_id: run for run in self.conversation.runs}
         for message in self.conversation.messages:
             if message.get("role") == "user":
                 await chat.mount(UserMessage(str(message.get("content") or "")))
@@ -214,6 +220,12 @@ class WhyscopeApp(App[None]):
                 reply = AssistantMessage()
                 await chat.mount(reply)
                 await reply.add(str(message["content"]))
+            elif message.get("role") == "tool" and (run := runs.get(str(message.get("tool_call_id")))) is not None:
+                arguments = run.request.model_dump_json() if run.request is not None else "{}"
+                card = ToolCard(run.call_id, run.name, arguments)
+                self._cards[run.call_id] = card
+                await chat.mount(card)
+                card.finish(run.outcome, run.plan_check)
         from assistant.agent.guided import GuidedBackend
 
         if isinstance(self.backend, GuidedBackend):
@@ -289,7 +301,7 @@ class WhyscopeApp(App[None]):
         elif isinstance(event, ToolFinished):
             card_or_none = self._cards.get(event.call_id)
             if card_or_none is not None:
-                card_or_none.finish(event.result, event.error)
+                card_or_none.finish(event.outcome, event.plan_check)
         elif isinstance(event, BriefUpdated):
             self.query_one(BriefPanel).show(event.brief)
         elif isinstance(event, Notice):
@@ -361,29 +373,35 @@ class WhyscopeApp(App[None]):
             request = self._tool_request(name, rest)
             if isinstance(request, str):
                 await chat.mount(NoticeMessage(request, kind="error"))
+            elif self.busy:  # one thing at a time: the history must stay a valid sequence of calls and answers
+                self.notify("Still answering; press Esc to cancel, then run the command again.", severity="warning")
             else:
-                tool, arguments = request
-                card = ToolCard(f"cmd-{len(self._cards)}", tool, json.dumps(arguments))
-                self._cards[card.call_id] = card
-                await chat.mount(card)
-                self.run_tool(card.call_id, tool, arguments)
+                self.busy = True
+                self._reply = None
+                self.run_tool(*request, text)
         else:
             await chat.mount(NoticeMessage(f"Unknown command {name}; /help lists them.", kind="error"))
         chat.scroll_end(animate=False)
 
     async def _plot(self, chat: VerticalScroll, rest: str) -> None:
         from assistant.figures import has_figure
+        from tools.results import ToolResult
 
         latest = next(
-            (card for card in reversed(list(self._cards.values())) if card.result and has_figure(card.result)), None
+            (
+                card
+                for card in reversed(list(self._cards.values()))
+                if isinstance(card.outcome, ToolResult) and has_figure(card.outcome)
+            ),
+            None,
         )
-        if latest is None or latest.result is None:
+        if latest is None:
             await chat.mount(NoticeMessage("No figure yet: run power, diff_in_diff, propensity or rdd first.", "error"))
             return
-        self.save_plot(latest.result, rest or f"{latest.tool_name}.png", latest.tool_name)
+        self.save_plot(latest.outcome, rest or f"{latest.tool_name}.png", latest.tool_name)
 
     @work(thread=True, exit_on_error=False, group="commands")
-    def save_plot(self, result: dict[str, Any], path: str, title: str) -> None:
+    def save_plot(self, result: Any, path: str, title: str) -> None:
         from pathlib import Path
 
         from assistant.figures import FigureError, save_figure
@@ -422,19 +440,22 @@ class WhyscopeApp(App[None]):
         return "power", arguments
 
     @work(thread=True, exit_on_error=False, group="commands")
-    def run_tool(self, call_id: str, tool: str, arguments: dict[str, Any]) -> None:
-        from assistant.agent.conversation import ToolFinished, ToolProgress
-        from tools.errors import ToolError
-        from tools.registry import dispatch
+    def run_tool(self, tool: str, arguments: dict[str, Any], command: str = "") -> None:
+        """Run a tool for ``/power`` or ``/run`` through the conversation, as a call from the model runs: the
+        frozen plan, the pre-registration, provenance and the session all see it; Esc cancels it."""
 
-        def progress(done: int, total: int, label: str) -> None:
-            self.post_message(EngineEvent(ToolProgress(call_id, tool, done, total, label)))
+        def emit(event: Event) -> None:
+            self.post_message(EngineEvent(event))
 
-        outcome = dispatch(tool, arguments, self.catalog, progress=progress)
-        if isinstance(outcome, ToolError):
-            self.post_message(EngineEvent(ToolFinished(call_id, tool, None, outcome.to_dict()["error"])))
-        else:
-            self.post_message(EngineEvent(ToolFinished(call_id, tool, outcome.model_dump(mode="json"), None)))
+        try:
+            self.session.run_tool(tool, arguments, emit, command=command)
+        except Exception as exc:  # the window stays up and says why
+            self.post_message(CommandOutput(f"{tool} could not run: {type(exc).__name__}: {exc}", "error"))
+        finally:
+            self.post_message(ToolCommandDone())
+
+    def on_tool_command_done(self, message: ToolCommandDone) -> None:
+        self.busy = False
 
     @work(thread=True, exit_on_error=False, group="commands")
     def load(self, arguments: str) -> None:
@@ -472,7 +493,7 @@ class WhyscopeApp(App[None]):
         if not path:
             self.post_message(CommandOutput("Usage: /export PATH", "error"))
             return
-        text = export_markdown(self.session.messages, self.session.brief)
+        text = export_markdown(self.session.messages, self.session.brief, self.session.runs)
         target = Path(path).expanduser()
         try:
             with target.open("x", encoding="utf-8") as handle:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from assistant.tui.widgets.charts import ForestRow, forest, mirrored_histogram, scatter
 from assistant.tui.widgets.plot import plot_result
+from tests.assistant.real_results import real_result
 
 
 def test_a_forest_row_puts_its_interval_point_and_the_reference_on_one_scale() -> None:
@@ -40,26 +41,13 @@ def test_mirrored_histogram_scales_both_arms_to_the_tallest_bar() -> None:
     assert lines[0].endswith("█ ") and lines[1].endswith("▄▂")
 
 
-def test_plot_result_picks_the_chart_from_the_result() -> None:
-    event_study = {
-        "event_study": [
-            {"relative_period": -1, "estimate": 0.0, "ci_lower": 0.0, "ci_upper": 0.0, "reference": True},
-            {"relative_period": 0, "estimate": 1.0, "ci_lower": 0.5, "ci_upper": 1.5, "reference": False},
-        ]
-    }
-    assert plot_result(event_study)[0].startswith("effect by period relative to adoption")
-    propensity = {
-        "score_histogram": {"bin_edges": [0, 0.5, 1], "treated": [1, 3], "control": [3, 1]},
-        "balance": [{"term": "age", "smd_before": 0.5, "smd_weighted": 0.01, "smd_matched": None}],
-    }
-    drawn = plot_result(propensity)
-    assert drawn[0].startswith("propensity scores by arm") and any("age" in line for line in drawn)
-    rd = {
-        "bins": {
-            "cutoff": 0.0,
-            "below": {"bin_centers": [-1.0], "bin_means": [1.0], "fit_x": [], "fit_y": []},
-            "above": {"bin_centers": [1.0], "bin_means": [2.0], "fit_x": [], "fit_y": []},
-        }
-    }
-    assert plot_result(rd)[0].startswith("outcome against the running variable")
-    assert plot_result({"summary": "no plot"}) == []
+def test_plot_result_draws_the_figure_the_result_class_declares() -> None:
+    assert plot_result(real_result("power"))[0] == "power against units per arm"
+    event_study = plot_result(real_result("diff_in_diff"))
+    assert event_study[0].startswith("effect by period relative to adoption") and any("◆" in x for x in event_study)
+    drawn = plot_result(real_result("propensity"))
+    assert drawn[0].startswith("propensity scores by arm") and any("tenure_months" in line for line in drawn)
+    rd = plot_result(real_result("rdd"))
+    assert rd[0].startswith("outcome against the running variable") and any("│" in line for line in rd)
+    assert plot_result(real_result("recommend_method")) == []
+    assert plot_result(real_result("diff_in_diff").model_copy(update={"event_study": []})) == []

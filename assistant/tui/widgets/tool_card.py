@@ -15,7 +15,11 @@ PROGRESS_WIDTH = 20
 
 
 class ToolCard(Collapsible):
-    """One tool call; its title shows the state, its body the details once it finished."""
+    """One tool call; its title shows the state, its body the details once it finished.
+
+    ``outcome`` is the typed result or error (a mapping for the conversation-state tools); ``result`` and ``error``
+    are their JSON forms. The plot is the figure the result's class declares; the details list what the model reads
+    (a result's legacy field names are left out)."""
 
     def __init__(self, call_id: str, name: str, arguments: str) -> None:
         details = Static(Text(f"inputs: {safe(_short(arguments))}"), classes="tool-inputs")
@@ -23,29 +27,42 @@ class ToolCard(Collapsible):
         self.call_id = call_id
         self.tool_name = name
         self.arguments = arguments
+        self.outcome: Any = None
         self.result: dict[str, Any] | None = None
         self.error: dict[str, Any] | None = None
 
     def progress(self, done: int, total: int, label: str) -> None:
         """Show how far a long tool (refute) has got: a bar, the count and the current step."""
-        if self.result is not None or self.error is not None or total <= 0:
+        if self.outcome is not None or total <= 0:
             return
         filled = round(PROGRESS_WIDTH * min(done, total) / total)
         bar = "█" * filled + "░" * (PROGRESS_WIDTH - filled)
         self.title = f"⚙ {self.tool_name} — {bar} {done}/{total} {safe(label)}"
 
-    def finish(self, result: dict[str, Any] | None, error: dict[str, Any] | None) -> None:
-        self.result, self.error = result, error
-        if error is not None:
-            self.title = f"✗ {self.tool_name} — {safe(str(error.get('message', 'error')))}"
+    def finish(self, outcome: Any, plan_check: Any = None) -> None:
+        """Show the outcome of the run: a ``ToolResult``, a ``ToolError``, or a mapping (conversation-state tools),
+        with the deviations from a frozen plan when the run was checked against one."""
+        from assistant.agent.condense import model_view
+        from assistant.agent.events import full_result
+        from assistant.prereg.tool import attach_report
+        from tools.errors import ToolError
+        from tools.results import ToolResult
+
+        self.outcome = outcome
+        if isinstance(outcome, ToolError):
+            self.error = outcome.to_dict()["error"]
+            self.title = f"✗ {self.tool_name} — {safe(outcome.message or 'error')}"
             self.add_class("failed")
-            self.query_one(".tool-inputs", Static).update(Text(f"hint: {safe(str(error.get('hint', '')))}"))
+            self.query_one(".tool-inputs", Static).update(Text(f"hint: {safe(outcome.hint)}"))
             return
-        assert result is not None
-        headline = result.get("summary") or ("brief updated" if self.tool_name == "update_brief" else "done")
+        self.result = full_result(outcome, plan_check)
+        shown = model_view(outcome) if isinstance(outcome, ToolResult) else dict(outcome)
+        if plan_check is not None:
+            shown = attach_report(shown, plan_check)
+        headline = shown.get("summary") or ("brief updated" if self.tool_name == "update_brief" else "done")
         self.title = f"✓ {self.tool_name} — {safe(str(headline))}"
         self.add_class("done")
-        lines = [*plot_result(result), *_details(result)]
+        lines = [*(plot_result(outcome) if isinstance(outcome, ToolResult) else []), *_details(shown)]
         self.query_one(".tool-inputs", Static).update(Text("\n".join(lines)))
 
 

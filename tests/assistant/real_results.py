@@ -1,0 +1,69 @@
+"""Real results from every registered tool, run once per test session on the bundled example data.
+
+Surfaces (the card, the text plot, the PNG figure, what the model reads, the session record) are tested with these
+rather than hand-built dicts, so a renamed or new field reaches the tests. A tool registered without a request here
+fails ``test_every_registered_tool_has_a_real_result``.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from tools.data import Catalog
+from tools.errors import ToolError
+from tools.registry import dispatch
+from tools.results import ToolResult
+
+DATA = Path(__file__).resolve().parents[2] / "examples" / "data"
+DATASETS = ("checkout", "staggered_rollout", "agent_mode_opt_in", "paywall_cutoff")
+
+RDD = {"dataset": "paywall_cutoff", "outcome": "converted_30d", "running": "credits_used", "cutoff": 10}
+
+#: One small request per registered tool.
+REQUESTS: dict[str, dict[str, Any]] = {
+    "power": {"metric": "proportion", "baseline": 0.1, "mde": 0.1, "mde_kind": "relative"},
+    "ab_test": {
+        "dataset": "checkout",
+        "arm_column": "arm",
+        "metrics": [
+            {"name": "converted", "kind": "binary"},
+            {"name": "revenue", "kind": "continuous", "role": "guardrail", "non_inferiority_margin": 0.5},
+        ],
+    },
+    "diff_in_diff": {
+        "dataset": "staggered_rollout",
+        "outcome": "weekly_orders",
+        "unit": "region",
+        "time": "month",
+        "cohort": "launch_month",
+    },
+    "propensity": {
+        "dataset": "agent_mode_opt_in",
+        "outcome": "task_completion",
+        "treatment": "opted_in",
+        "covariates": ["plan", "tenure_months", "weekly_sessions_pre", "task_completion_pre"],
+    },
+    "rdd": RDD,
+    "refute": {"target": {"tool": "rdd", "request": RDD}, "simulations": 10},
+    "recommend_method": {"can_randomize": True},
+}
+
+
+@cache
+def catalog() -> Catalog:
+    """The bundled example datasets, by the names the requests use."""
+    examples = Catalog()
+    for name in DATASETS:
+        examples.add(DATA / f"{name}.csv", name)
+    return examples
+
+
+@cache
+def real_result(name: str) -> ToolResult:
+    """The tool's result for its request in :data:`REQUESTS` (a failed run fails the calling test)."""
+    outcome = dispatch(name, REQUESTS[name], catalog())
+    if isinstance(outcome, ToolError):
+        raise AssertionError(f"{name} failed on its example request: {outcome!r}")
+    return outcome
