@@ -1,4 +1,8 @@
-"""Pilot tests of the app with an injected, scripted backend (no network, no LLM)."""
+"""Pilot tests of the app with an injected, scripted backend (no network, no LLM).
+
+Every test waits on a condition (``tests/waiting.py``), never a fixed interval: a wait that does not come true
+fails with what it was waiting for.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.pilot import Pilot
 
 from assistant.agent.backends import AssistantTurn, BackendError
 from assistant.agent.guided import GuidedBackend
@@ -19,6 +24,7 @@ from assistant.tui.widgets.brief_panel import BriefPanel
 from assistant.tui.widgets.chat_input import ChatInput
 from assistant.tui.widgets.messages import NoticeMessage, UserMessage
 from assistant.tui.widgets.tool_card import ToolCard
+from tests.waiting import chat_log, submit, wait_for, wait_for_value
 
 POWER = '{"metric": "proportion", "baseline": 0.1, "mde": 0.1, "mde_kind": "relative"}'
 BRIEF = '{"slot": "unit", "value": "users", "status": "confirmed"}'
@@ -55,15 +61,26 @@ def calls(*pairs: tuple[str, str]) -> AssistantTurn:
     return AssistantTurn(tool_calls=drafts, finish_reason="tool_calls")
 
 
-async def send(pilot: Any, app: WhyscopeApp, message: str) -> None:
+async def send(pilot: Pilot[Any], app: WhyscopeApp, message: str) -> None:
+    """Type ``message`` into the chat input, press Enter and wait until the app has answered it."""
     box = app.query_one("#chat-input")
     box.value = message  # type: ignore[attr-defined]
-    await pilot.press("enter")
-    for _ in range(100):
-        await pilot.pause(0.02)
-        if not app.busy:
-            break
-    await pilot.pause()
+    await submit(pilot, app, message)
+
+
+def last_notice(app: WhyscopeApp) -> str:
+    notices = list(app.query(NoticeMessage))
+    return str(notices[-1].render()) if notices else ""
+
+
+def has_reply(app: WhyscopeApp) -> bool:
+    return any(m.text for m in app.query(AssistantMessage))
+
+
+def finished_card(app: WhyscopeApp, tool: str) -> ToolCard | None:
+    """The latest card of ``tool`` once it has its result or error, else None."""
+    cards = [c for c in app.query(ToolCard) if c.tool_name == tool]
+    return cards[-1] if cards and (cards[-1].result is not None or cards[-1].error is not None) else None
 
 
 async def test_a_message_streams_a_reply() -> None:
@@ -91,15 +108,15 @@ async def test_power_and_run_commands_need_no_model() -> None:
     app = WhyscopeApp(Scripted([]))
     async with app.run_test() as pilot:
         await send(pilot, app, "/power metric=proportion baseline=0.1 mde=0.1 mde_kind=relative")
-        await pilot.pause(0.2)
-        card = list(app.query(ToolCard))[-1]
+        card = await wait_for_value(pilot, lambda: finished_card(app, "power"), "the /power card to finish")
         assert card.result is not None and card.result["n_per_arm"] == 14_751
         await send(pilot, app, '/run power {"metric": "proportion", "baseline": 12, "mde": 0.01}')
-        await pilot.pause(0.2)
-        failed = list(app.query(ToolCard))[-1]
-        assert failed.error is not None and failed.error["code"] == "baseline_out_of_range"
+        failed = await wait_for_value(
+            pilot, lambda: finished_card(app, "power") if len(app.query(ToolCard)) == 2 else None, "the /run card"
+        )
+        assert failed is not card and failed.error is not None and failed.error["code"] == "baseline_out_of_range"
         await send(pilot, app, "/run power {not json")
-        assert "not valid" in str(list(app.query(NoticeMessage))[-1].render())
+        assert "not valid" in last_notice(app)
 
 
 async def test_loading_a_bad_file_shows_an_error_and_keeps_the_session(tmp_path: Path) -> None:
@@ -109,11 +126,9 @@ async def test_loading_a_bad_file_shows_an_error_and_keeps_the_session(tmp_path:
     good.write_text("arm,y\ncontrol,1\ntreatment,2\n", encoding="utf-8")
     app = WhyscopeApp(Scripted([text("Still here.")]))
     async with app.run_test() as pilot:
-        await send(pilot, app, f"/load {bad}")
-        await pilot.pause(0.3)
-        assert "malformed" in str(list(app.query(NoticeMessage))[-1].render())
+        await send(pilot, app, f"/load {bad}")  # answered once the loader's notice is shown
+        assert "malformed" in last_notice(app)
         await send(pilot, app, f"/load {good} exp")
-        await pilot.pause(0.3)
         assert "exp" in app.catalog
         await send(pilot, app, "are you there?")
         assert list(app.query(AssistantMessage))[-1].text.strip() == "Still here."
@@ -126,15 +141,10 @@ async def test_escape_cancels_a_running_turn() -> None:
         box = app.query_one("#chat-input")
         box.value = "go"  # type: ignore[attr-defined]
         await pilot.press("enter")
-        await pilot.pause(0.1)
-        assert app.busy
+        await wait_for(pilot, lambda: app.busy and has_reply(app), "the turn to start streaming its reply")
         await pilot.press("escape")
         gate.set()
-        for _ in range(100):
-            await pilot.pause(0.02)
-            if not app.busy:
-                break
-        assert not app.busy
+        await wait_for(pilot, lambda: not app.busy, "the cancelled turn to end", state=lambda: chat_log(app))
         assert len(list(app.query(AssistantMessage))[-1].text.split()) < 6
 
 
@@ -144,7 +154,7 @@ async def test_backend_errors_are_shown_and_the_conversation_continues() -> None
     )
     async with app.run_test() as pilot:
         await send(pilot, app, "hello")
-        assert "Cannot reach llm.test." in str(list(app.query(NoticeMessage))[-1].render())
+        assert "Cannot reach llm.test." in last_notice(app)
         await send(pilot, app, "hello again")
         assert list(app.query(AssistantMessage))[-1].text.strip() == "Back again."
 
@@ -165,18 +175,19 @@ async def test_guided_mode_opens_with_its_first_question_and_resume_restores(
     store = SessionStore(tmp_path / "s.jsonl")
     app = WhyscopeApp(GuidedBackend(), store=store)
     async with app.run_test() as pilot:
-        for _ in range(100):
-            await pilot.pause(0.02)
-            if any(m.text for m in app.query(AssistantMessage)):
-                break
+        await wait_for(pilot, lambda: has_reply(app), "the guided opening question")
         assert "What change are you considering" in app.query(AssistantMessage).first().text
         await send(pilot, app, "AI summaries for support agents")
         assert app.query_one(BriefPanel).brief.intervention.value == "AI summaries for support agents"
     loaded = load_session(store.path)
     resumed = WhyscopeApp(GuidedBackend(brief=loaded.brief), messages=loaded.messages, brief=loaded.brief)
-    async with resumed.run_test():
+    async with resumed.run_test() as pilot:
+        await wait_for(
+            pilot,
+            lambda: any("AI summaries" in str(m.render()) for m in resumed.query(UserMessage)),
+            "the resumed session's messages",
+        )
         assert resumed.query_one(BriefPanel).brief.intervention.value == "AI summaries for support agents"
-        assert any("AI summaries" in str(m.render()) for m in resumed.query(UserMessage))
 
 
 def test_the_panel_lists_the_same_slots_as_the_brief() -> None:
@@ -196,10 +207,12 @@ async def test_the_command_line_app_starts_through_its_launcher(
 
     app = WhyscopeApp(launcher=lambda say: prepare(load_settings(offline=True), [], False, say, with_example=True))
     async with app.run_test() as pilot:
-        for _ in range(200):
-            await pilot.pause(0.02)
-            if app.conversation is not None and any(m.text for m in app.query(AssistantMessage)):
-                break
+        await wait_for(
+            pilot,
+            lambda: app.conversation is not None and has_reply(app),
+            "the launcher to start a conversation and show its opening",
+            state=lambda: chat_log(app),
+        )
         assert "checkout" in app.catalog  # the bundled example data
         assert "What change are you considering" in app.query(AssistantMessage).first().text
         assert not app.query_one("#chat-input").disabled
@@ -211,10 +224,7 @@ async def test_a_failing_launcher_keeps_the_window_and_says_why() -> None:
 
     app = WhyscopeApp(launcher=broken)
     async with app.run_test() as pilot:
-        for _ in range(100):
-            await pilot.pause(0.02)
-            if list(app.query(NoticeMessage)):
-                break
+        await wait_for(pilot, lambda: bool(last_notice(app)), "a notice saying why the app could not start")
         assert "could not start: OSError: disk full" in str(app.query(NoticeMessage).first().render())
         assert app.query_one("#chat-input").disabled
 
@@ -225,7 +235,7 @@ async def test_unverified_numbers_are_marked_where_they_stand() -> None:
         await send(pilot, app, "size it")
         reply = list(app.query(AssistantMessage))[-1]
         assert "14,751 per arm" in reply.text and "20,000 ⚠" in reply.text
-        assert "Unverified numbers" in str(list(app.query(NoticeMessage))[-1].render())
+        assert "Unverified numbers" in last_notice(app)
 
 
 async def test_multi_line_input_history_and_completion() -> None:
@@ -235,20 +245,21 @@ async def test_multi_line_input_history_and_completion() -> None:
         box.value = "first line"
         await pilot.press("ctrl+j")
         box.insert("second line")
-        await pilot.press("enter")
-        for _ in range(50):
-            await pilot.pause(0.02)
-            if not app.busy:
-                break
+        await submit(pilot, app, "first line\\nsecond line")
         assert str(list(app.query(UserMessage))[-1].render()) == "first line\nsecond line"
         await send(pilot, app, "again")
         await pilot.press("up")
-        assert box.value == "again"
+        await wait_for(pilot, lambda: box.value == "again", "Up to recall the last input", state=lambda: box.value)
         await pilot.press("up")
-        assert box.value == "first line\nsecond line"
+        await wait_for(
+            pilot,
+            lambda: box.value == "first line\nsecond line",
+            "Up again to recall the two-line input",
+            state=lambda: box.value,
+        )
         box.value = "/he"
         await pilot.press("tab")
-        assert box.value == "/help "
+        await wait_for(pilot, lambda: box.value == "/help ", "Tab to complete /help", state=lambda: box.value)
 
 
 async def test_an_oversized_message_is_not_sent() -> None:
@@ -256,7 +267,7 @@ async def test_an_oversized_message_is_not_sent() -> None:
     app = WhyscopeApp(backend)
     async with app.run_test() as pilot:
         await send(pilot, app, "x" * 30_000)
-        assert "limit is 20,000" in str(list(app.query(NoticeMessage))[-1].render())
+        assert "limit is 20,000" in last_notice(app)
         assert app.session.messages[-1]["role"] == "system"  # nothing reached the conversation
 
 
@@ -265,24 +276,17 @@ async def test_plot_saves_the_latest_figure_and_never_overwrites(tmp_path: Path)
     target = tmp_path / "curve.png"
     async with app.run_test() as pilot:
         await send(pilot, app, "/plot")
-        assert "No figure yet" in str(list(app.query(NoticeMessage))[-1].render())
+        assert "No figure yet" in last_notice(app)
         await send(pilot, app, "/power metric=proportion baseline=0.1 mde=0.1 mde_kind=relative")
-        await pilot.pause(0.2)
-        await send(pilot, app, f"/plot {target}")
-        for _ in range(100):
-            await pilot.pause(0.05)
-            if target.exists() and "Saved" in str(list(app.query(NoticeMessage))[-1].render()):
-                break
+        await wait_for(pilot, lambda: finished_card(app, "power") is not None, "the /power card to finish")
+        await send(pilot, app, f"/plot {target}")  # answered once the saver's notice is shown
+        assert f"Saved the power figure to {target}" in last_notice(app)
         assert target.read_bytes()[:4] == b"\x89PNG"
-        assert f"Saved the power figure to {target}" in str(list(app.query(NoticeMessage))[-1].render())
         await send(pilot, app, f"/plot {target}")
-        for _ in range(50):
-            await pilot.pause(0.05)
-            if "exists" in str(list(app.query(NoticeMessage))[-1].render()):
-                break
-        assert "exists; choose another name" in str(list(app.query(NoticeMessage))[-1].render())
+        assert "exists; choose another name" in last_notice(app)
 
 
+@pytest.mark.slow
 async def test_guided_mode_draws_the_rd_plot_in_its_tool_card() -> None:
     from tools.data import Catalog
 
@@ -294,18 +298,20 @@ async def test_guided_mode_draws_the_rd_plot_in_its_tool_card() -> None:
     answers += ["keep it if conversion rises", "a drop in sessions", "no", "by a score cutoff", "no", "ok"]
     answers += ["outcome=converted_30d; cutoff=10"]
     async with app.run_test(size=(160, 60)) as pilot:
-        for _ in range(100):
-            await pilot.pause(0.02)
-            if any(m.text for m in app.query(AssistantMessage)):
-                break
+        await wait_for(pilot, lambda: has_reply(app), "the guided opening question")
         for answer in answers:
             await send(pilot, app, answer)
-        await pilot.pause(0.3)
-        card = next(c for c in app.query(ToolCard) if c.tool_name == "rdd")
+        card = await wait_for_value(
+            pilot, lambda: finished_card(app, "rdd"), "the guided RD analysis to finish", timeout=60
+        )
         assert card.result is not None and card.result["cutoff"] == 10
-        body = str(card.query_one(".tool-inputs").render())
-        assert "outcome against the running variable" in body and "│" in body and "●" in body
-        assert "[pass] density" in body
+
+        def body() -> str:
+            return str(card.query_one(".tool-inputs").render())
+
+        await wait_for(pilot, lambda: "│" in body() and "●" in body(), "the RD plot in the card", state=body)
+        assert "outcome against the running variable" in body()
+        assert "[pass] density" in body()
 
 
 async def test_refute_from_the_app_shows_progress_then_a_row_per_check() -> None:
@@ -321,15 +327,16 @@ async def test_refute_from_the_app_shows_progress_then_a_row_per_check() -> None
         card.progress(1, 4, "density_test")
         assert str(card.title) == "⚙ refute — █████░░░░░░░░░░░░░░░ 1/4 density_test"
         await send(pilot, app, '/run refute {"target": ' + target + ', "cutoff": 10}}}')
-        for _ in range(200):
-            await pilot.pause(0.05)
-            done = [c for c in app.query(ToolCard) if c.tool_name == "refute" and c.result is not None]
-            if done:
-                break
-        assert done and done[0].result is not None and done[0].result["verdict"] == "robust"
-        body = str(done[0].query_one(".tool-inputs").render())
+        done = await wait_for_value(
+            pilot,
+            lambda: next((c for c in app.query(ToolCard) if c.tool_name == "refute" and c.result is not None), None),
+            "the refutation battery to finish",
+            timeout=60,
+        )
+        assert done.result is not None and done.result["verdict"] == "robust"
+        body = str(done.query_one(".tool-inputs").render())
         assert "[pass] density_test: No sign that units sorted themselves across the cutoff. Density" in body
-        assert str(done[0].title).startswith("✓ refute — ")
+        assert str(done.title).startswith("✓ refute — ")
 
 
 async def test_the_input_sits_above_the_footer_and_grows_with_its_lines() -> None:
@@ -337,11 +344,25 @@ async def test_the_input_sits_above_the_footer_and_grows_with_its_lines() -> Non
 
     app = WhyscopeApp(Scripted([]))
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.pause(0.2)
         box, footer = app.query_one(ChatInput), app.query_one(Footer)
+        await wait_for(
+            pilot, lambda: box.region.height > 0 and footer.region.height > 0, "the input and footer laid out"
+        )
         assert box.region.bottom <= footer.region.y  # never drawn under the footer
         one_line = box.region.height
         for key in ["a", "ctrl+j", "b", "ctrl+j", "c"]:
             await pilot.press(key)
-        await pilot.pause(0.2)
-        assert box.region.height == one_line + 2 and box.region.bottom <= footer.region.y
+        await wait_for(
+            pilot,
+            lambda: box.region.height == one_line + 2,
+            "the input to grow to three lines",
+            state=lambda: box.region.height,
+        )
+        assert box.region.bottom <= footer.region.y
+
+
+async def test_a_wait_that_never_comes_true_fails_saying_what_it_waited_for() -> None:
+    app = WhyscopeApp(Scripted([]))
+    async with app.run_test() as pilot:
+        with pytest.raises(AssertionError, match=r"timed out after 0.1s waiting for a miracle; saw \['UserMessage'\]"):
+            await wait_for(pilot, lambda: False, "a miracle", timeout=0.1, state=lambda: ["UserMessage"])

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
+
+from textual.pilot import Pilot
 
 from assistant.agent.brief import Brief
 from assistant.agent.session import SessionStore, load_session
 from assistant.tui.app import WhyscopeApp
-from assistant.tui.widgets.messages import NoticeMessage
-from tests.assistant.test_app import Scripted, send
+from tests.assistant.test_app import Scripted, last_notice, send
 from tests.assistant.test_prereg_golden import ROOT
 
 BRIEF = Brief.model_validate(
@@ -17,16 +19,9 @@ BRIEF = Brief.model_validate(
 )
 
 
-def last_notice(app: WhyscopeApp) -> str:
-    return str(list(app.query(NoticeMessage))[-1].render())
-
-
-async def command(pilot: object, app: WhyscopeApp, text: str) -> str:
+async def command(pilot: Pilot[Any], app: WhyscopeApp, text: str) -> str:
+    """Send a slash command and return the notice it answers with (``send`` waits for it)."""
     await send(pilot, app, text)
-    for _ in range(50):
-        await pilot.pause(0.02)  # type: ignore[attr-defined]
-        if str(list(app.query(NoticeMessage))[-1].render()) != text:
-            break
     return last_notice(app)
 
 

@@ -4,7 +4,8 @@ scipy/statsmodels).
 
 - streamed and in-memory fast paths: byte-identical results (the same blocks reduced by the same code);
 - fast versus general path: the same decision, arms, counts and warnings exactly, every float within 1e-12
-  relative (they differ only in summation order), on ordinary data and on edge cases (missing values, arms
+  relative (they differ only in summation order) and p-values on the log scale (a tail p-value of 1e-72 moves
+  by z^2 times the relative change of its z statistic), on ordinary data and on edge cases (missing values, arms
   without labels, three arms, ratio metrics, data with mean 1e9 and sd 1, sorted data, constant arms);
 - input problems give the same ToolError on every path (the fast paths hand them to the general path);
 - the repeated-ID check streamed from the file answers as the in-memory check does;
@@ -39,6 +40,11 @@ from tools.registry import dispatch
 
 #: Fast and general paths sum in different orders: floats agree to this relative tolerance.
 REL = 1e-12
+#: p-values are compared as log p. For a two-sided normal (or chi-square) tail, log p is about -z^2/2 and a
+#: relative change r in z moves log p by about z^2 r = 2 |log p| r: so z within REL means log p within 2 REL
+#: relative (plus REL absolute, where p is near 1 and log p near 0). Compared directly, a p-value of 1e-72
+#: (z of about 18) from standard errors that differ by 2e-15 already differs by 7e-13 relative.
+P_VALUE_LOG_REL = 2 * REL
 #: Rows in the generated files: several blocks, two lanes, row groups that do not line up with the blocks.
 N = 3 * BLOCK_ROWS + 12_345
 ROW_GROUP = 50_000
@@ -127,6 +133,8 @@ def assert_close(fast: Any, general: Any, where: str = "") -> None:
         assert len(fast) == len(general), where
         for i, (a, b) in enumerate(zip(fast, general, strict=True)):
             assert_close(a, b, f"{where}[{i}]")
+    elif isinstance(fast, float) and "p_value" in where.rpartition(".")[2]:
+        assert _p_values_close(fast, general), f"{where}: {fast!r} != {general!r} (compared as log p)"
     elif isinstance(fast, float) and not isinstance(fast, bool):
         # 1 - se_adjusted^2 / se^2 cancels when CUPED barely helps: compared on its own (0..1) scale
         absolute = 1e-12 if where.endswith("variance_reduction") else 1e-300
@@ -136,6 +144,15 @@ def assert_close(fast: Any, general: Any, where: str = "") -> None:
         assert _numbers_close(fast, general), f"{where}: {fast!r} != {general!r}"
     else:
         assert fast == general, f"{where}: {fast!r} != {general!r}"
+
+
+def _p_values_close(a: float, b: float) -> bool:
+    """Two p-values agree on the log scale (P_VALUE_LOG_REL); a p-value that underflows to 0 must on both paths."""
+    if a == b:
+        return True
+    if min(a, b) <= 0.0:
+        return False
+    return math.isclose(math.log(a), math.log(b), rel_tol=P_VALUE_LOG_REL, abs_tol=REL)
 
 
 def _numbers_close(a: str, b: str) -> bool:
@@ -260,6 +277,22 @@ def test_one_unit_dominating_a_metric_is_flagged_alike(tmp_path: Path) -> None:
     frame.loc[N // 3, "pre_revenue"] = -5.0  # a negative value elsewhere changes nothing
     result = check_parity(tmp_path, frame, BASE_REQUEST)
     assert any("single unit contributes" in w for w in result.warnings)
+    assert result.comparisons[1].relative is not None
+    assert result.comparisons[1].relative.p_value < 1e-60  # the tail p-value assert_close compares as log p
+
+
+def test_p_values_are_compared_on_the_log_scale() -> None:
+    from scipy import special
+
+    z = 18.0
+    p = float(2 * special.ndtr(-z))  # about 2e-72
+    nearby = float(2 * special.ndtr(-z * (1 + 1e-14)))  # z moved by 1e-14 relative, as summation order can
+    assert not math.isclose(p, nearby, rel_tol=REL)  # compared directly, it would fail
+    assert _p_values_close(p, nearby)
+    assert not _p_values_close(p, float(2 * special.ndtr(-z * (1 + 1e-10))))  # a real difference still fails
+    assert _p_values_close(0.3192797684641250, 0.3192797684641259)
+    assert not _p_values_close(0.31927976, 0.31927977)
+    assert _p_values_close(0.0, 0.0) and not _p_values_close(0.0, 1e-300)
 
 
 def test_small_data_in_memory_takes_the_fast_path_with_the_same_answer() -> None:

@@ -35,6 +35,9 @@ from tools.ab_test.models import AbTestRequest, Comparison, MetricSpec
 from tools.ab_test.tool import SRM_THRESHOLD, _srm, ab_test
 from tools.power import PowerRequest, power
 
+#: Seeded simulations: `python3 dev.py test --fast` skips them.
+pytestmark = pytest.mark.slow
+
 ALPHA = 0.05
 ARM_LABELS = np.array(["control", "treatment"])
 

@@ -17,6 +17,9 @@ from tools.did.cs import callaway_santanna
 from tools.did.panel import NEVER, Panel
 from tools.did.twfe import event_study, pretrend_f, regression_sample, static_twfe
 
+#: Seeded simulations: `python3 dev.py test --fast` skips them.
+pytestmark = pytest.mark.slow
+
 
 def make_panel(
     rng: np.random.Generator,

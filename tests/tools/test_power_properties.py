@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -74,6 +75,7 @@ def check_result(result: PowerResult) -> None:
     assert result.summary
 
 
+@pytest.mark.slow  # 300 examples: about 2 s
 @SETTINGS
 @given(consistent_requests())
 def test_consistent_requests_are_answered(fields: dict[str, Any]) -> None:

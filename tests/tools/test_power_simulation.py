@@ -7,9 +7,13 @@ within 2 points (4,000 experiments each: the Monte Carlo standard error is about
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from scipy import stats
 
 from tools.power import PowerRequest, power
+
+#: Seeded simulations: `python3 dev.py test --fast` skips them.
+pytestmark = pytest.mark.slow
 
 SIMULATIONS = 4_000
 TOLERANCE = 0.02

@@ -29,6 +29,9 @@ from tools.propensity.logit import fit_logit
 from tools.propensity.matching import match_estimate
 from tools.propensity.weighting import fit_outcome, weighted_estimate
 
+#: Seeded simulations: `python3 dev.py test --fast` skips them.
+pytestmark = pytest.mark.slow
+
 FloatArray = NDArray[np.float64]
 
 REPS = 800
@@ -71,7 +74,6 @@ def estimate_all(x: FloatArray, treated: NDArray[np.bool_], y: FloatArray, estim
     }
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("estimand", ["ATT", "ATE"])
 def test_coverage_of_95_percent_intervals(estimand: str) -> None:
     truth = true_effect(estimand)

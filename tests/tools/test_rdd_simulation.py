@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from tools.rdd.density import cjm_density
 from tools.rdd.estimate import rd_fit, split_sides
+
+#: Seeded simulations: `python3 dev.py test --fast` skips them.
+pytestmark = pytest.mark.slow
 
 JUMP = 0.5
 

@@ -193,6 +193,7 @@ def event_study() -> dict[str, Any]:
 HONESTDID_DIVIDE = pytest.mark.filterwarnings("ignore:invalid value encountered in divide:RuntimeWarning")
 
 
+@pytest.mark.slow  # loading honestdid takes about 3 s
 @HONESTDID_DIVIDE
 @pytest.mark.parametrize("mbar", [0.0, 1.0, 2.0])
 def test_relative_magnitudes_interval_matches_honestdid(
@@ -219,6 +220,7 @@ def test_relative_magnitudes_interval_matches_honestdid(
     assert accepted.max() - 1e-12 <= refined.ci_upper <= accepted.max() + step
 
 
+@pytest.mark.slow  # loading honestdid takes about 3 s
 @HONESTDID_DIVIDE
 @pytest.mark.filterwarnings("ignore:CI is open at one of the endpoints:UserWarning")
 def test_breakdown_mbar_is_where_honestdid_first_includes_zero(honestdid: Any, event_study: dict[str, Any]) -> None:

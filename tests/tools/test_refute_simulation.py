@@ -18,6 +18,9 @@ from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 from tools.refute.models import RefuteCheck, RefuteRequest, RefuteResult
 from tools.refute.tool import refute
 
+#: Seeded simulations: `python3 dev.py test --fast` skips them.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(autouse=True, scope="module")
 def _one_blas_thread() -> Iterator[None]:
