@@ -107,7 +107,7 @@ def get_tool(name: str) -> ToolSpec:
 
 def dispatch(
     name: str,
-    arguments: str | Mapping[str, Any],
+    arguments: str | Mapping[str, Any] | ToolRequest,
     catalog: Catalog | None = None,
     *,
     progress: Progress | None = None,
@@ -115,10 +115,11 @@ def dispatch(
 ) -> ToolResult | ToolError:
     """Validate untrusted arguments, run the tool, and return its result or a ToolError. Never raises.
 
-    ``progress`` and ``cancel`` reach the tools that report progress (refute); others ignore them."""
+    ``arguments`` is JSON text, a mapping, or a request already validated by :func:`parse_request` (not parsed
+    again). ``progress`` and ``cancel`` reach the tools that report progress (refute); others ignore them."""
     try:
         spec = get_tool(name)
-        request = parse_request(spec, arguments)
+        request = arguments if isinstance(arguments, spec.request) else parse_request(spec, _plain(arguments))
         data = _resolve_data(spec, request, catalog)
         control = {"progress": progress, "cancel": cancel} if spec.reports_progress else {}
         return _run(spec, request, data, **control)
@@ -155,6 +156,11 @@ def parse_request(spec: ToolSpec, arguments: str | Mapping[str, Any]) -> ToolReq
         return spec.request.model_validate(payload)
     except ValidationError as exc:
         raise _condense(spec, exc) from None
+
+
+def _plain(arguments: str | Mapping[str, Any] | ToolRequest) -> str | Mapping[str, Any]:
+    """Arguments as text or a mapping (a request of another tool's model is read as its fields)."""
+    return arguments.model_dump(mode="json") if isinstance(arguments, ToolRequest) else arguments
 
 
 def _reject_constant(token: str) -> float:

@@ -158,7 +158,7 @@ def run_tool(
     except ToolError as error:
         outcome: ToolResult | ToolError = error
     else:
-        outcome = dispatch(name, arguments, state.catalog, progress=progress, cancel=cancel)
+        outcome = dispatch(name, request, state.catalog, progress=progress, cancel=cancel)  # not parsed again
     report = None
     if isinstance(outcome, ToolResult):
         assert request is not None

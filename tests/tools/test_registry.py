@@ -249,3 +249,17 @@ def test_power_request_docstring_is_the_tool_description() -> None:
     assert spec.request is PowerRequest
     assert spec.description.startswith("Power and sample size")
     assert "Never compute these numbers yourself" in spec.description
+
+
+def test_dispatch_runs_a_validated_request_without_parsing_it_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tools.registry as registry
+
+    spec = get_tool("power")
+    request = registry.parse_request(
+        spec, {"metric": "proportion", "baseline": 0.1, "mde": 0.1, "mde_kind": "relative"}
+    )
+    expected = dispatch("power", request.model_dump(mode="json"))
+    calls: list[object] = []
+    monkeypatch.setattr(registry, "parse_request", lambda *a: calls.append(a))
+    assert dispatch("power", request) == expected
+    assert calls == []
