@@ -101,6 +101,8 @@ class Conversation:
                 self.sources.append(run.outcome)
             if run.plan_check is not None:
                 self.sources.append(run.plan_check)
+        if callable(bind := getattr(self.backend, "bind", None)):
+            bind(self)  # the guided mode reads this conversation's brief instead of keeping a copy
 
     def send(self, text: str, emit: Callable[[Event], None]) -> Done:
         """Advance the conversation by one user message; every step is reported through ``emit``."""
@@ -214,7 +216,7 @@ class Conversation:
 
         if not self._schemas:
             self._schemas = {"update_brief": update_brief_schema(), "write_prereg": write_prereg_schema()}
-        names = offered(self.messages, tool_names())
+        names = offered(self.messages, tool_names(), self.runs)
         for name in names:
             if name not in self._schemas:
                 self._schemas[name] = tool_schema(name)

@@ -10,11 +10,11 @@ the model calls, offered or not, so a tool is never out of reach; offering only 
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from tools.recommend import RecommendMethodResult
 from tools.registry import TOOLS, estimators
 
 __all__ = ["ALWAYS", "offered"]
@@ -30,8 +30,10 @@ _AFTER_ANALYSIS = tuple(spec.name for spec in TOOLS if spec.offer == "after_anal
 _ESTIMATORS = frozenset(spec.name for spec in estimators())
 
 
-def offered(messages: Sequence[Mapping[str, Any]], registered: Iterable[str]) -> list[str]:
-    """The registered tool names to offer with the next request, in registry order."""
+def offered(messages: Sequence[Mapping[str, Any]], registered: Iterable[str], runs: Iterable[Any] = ()) -> list[str]:
+    """The registered tool names to offer with the next request, in registry order. ``runs`` are the conversation's
+    typed tool runs (:class:`~assistant.agent.runner.ToolRun`): a ``recommend_method`` result among them brings in
+    the tools it proposes."""
     names = list(registered)
     wanted = set(ALWAYS)
     text_parts: list[str] = []
@@ -41,8 +43,8 @@ def offered(messages: Sequence[Mapping[str, Any]], registered: Iterable[str]) ->
             text_parts.append(message["content"])
         for call in message.get("tool_calls") or []:
             wanted.add(str(call.get("function", {}).get("name", "")))
-        if role == "tool":
-            wanted |= _recommended(message.get("content"))
+    for run in runs:
+        wanted |= _recommended(getattr(run, "outcome", None))
     text = " ".join(text_parts).lower() + " "
     for tool, words in MENTIONS.items():
         if any(re.search(r"(?<![a-z])" + re.escape(word), text) for word in words):
@@ -52,16 +54,8 @@ def offered(messages: Sequence[Mapping[str, Any]], registered: Iterable[str]) ->
     return [name for name in names if name in wanted]
 
 
-def _recommended(content: Any) -> set[str]:
+def _recommended(outcome: Any) -> set[str]:
     """The tools a ``recommend_method`` result proposes (recommended or possible)."""
-    if not isinstance(content, str) or '"recommendations"' not in content:
+    if not isinstance(outcome, RecommendMethodResult):
         return set()
-    try:
-        payload = json.loads(content)
-    except json.JSONDecodeError:
-        return set()
-    found = set()
-    for item in payload.get("recommendations") or []:
-        if isinstance(item, Mapping) and item.get("tool") and item.get("suitability") != "not_recommended":
-            found.add(str(item["tool"]))
-    return found
+    return {r.tool for r in outcome.recommendations if r.tool and r.suitability != "not_recommended"}

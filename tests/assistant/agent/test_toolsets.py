@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from assistant.agent.toolsets import ALWAYS, offered
 from tools.registry import tool_names
 
@@ -33,19 +31,22 @@ def test_naming_a_design_offers_its_tool_and_refute() -> None:
 
 
 def test_a_recommendation_and_an_earlier_call_offer_their_tools() -> None:
-    recommendation = {
-        "recommendations": [
-            {"method": "propensity", "tool": "propensity", "suitability": "possible"},
-            {"method": "rdd", "tool": "rdd", "suitability": "not_recommended"},
-        ]
-    }
+    from assistant.agent.runner import ToolRunner
+
+    runner = ToolRunner()
+    run = runner.run("recommend_method", {"assignment": "self_selected"})  # a real result: propensity is possible
+    proposed = {r.tool: r.suitability for r in run.outcome.recommendations}  # type: ignore[union-attr]
+    assert proposed.get("propensity") in ("recommended", "possible") and "rdd" not in proposed
     messages = [
         {"role": "user", "content": "Users chose it."},
         {"role": "assistant", "content": "", "tool_calls": [{"id": "1", "function": {"name": "recommend_method"}}]},
-        {"role": "tool", "tool_call_id": "1", "content": json.dumps(recommendation)},
+        {"role": "tool", "tool_call_id": "1", "content": run.for_model()},
     ]
-    names = offered(messages, REGISTERED)
+    assert "propensity" not in offered(messages, REGISTERED)  # the words alone do not bring it in
+    names = offered(messages, REGISTERED, runner.runs)
     assert "propensity" in names and "refute" in names and "rdd" not in names
     called = [{"role": "assistant", "content": None, "tool_calls": [{"id": "2", "function": {"name": "rdd"}}]}]
     assert "rdd" in offered(called, REGISTERED)
-    assert offered([{"role": "tool", "content": "not json {"}], REGISTERED) == ["power", "ab_test", "recommend_method"]
+    failed = ToolRunner()
+    failed.run("recommend_method", "not json {")
+    assert offered([], REGISTERED, failed.runs) == ["power", "ab_test", "recommend_method"]
