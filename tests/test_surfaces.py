@@ -111,11 +111,34 @@ def test_refute_challenges_every_estimate(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_results_declare_their_figure(name: str) -> None:
+def test_its_figure_is_drawn_in_the_app_and_as_png(name: str) -> None:
+    from assistant.figures import FIGURES
+    from assistant.tui.widgets.plot import DRAWERS
+
     result = SPECS[name].result
-    assert result.figure is None or re.fullmatch(r"[a-z_]+", result.figure)
     for field in (*result.plot_fields, *result.legacy_fields):
         assert field in result.model_fields or field in result.model_computed_fields, f"{name}: no field {field}"
+    if result.figure is None:
+        assert not result.plot_fields, f"{name}: plot_fields without a figure"
+        return
+    assert result.figure in DRAWERS, f"{name}: no drawer for figure '{result.figure}' in tui/widgets/plot.py"
+    assert result.figure in FIGURES, f"{name}: no PNG drawer for figure '{result.figure}' in assistant/figures.py"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_pre_registration_plans_it(name: str) -> None:
+    from assistant.prereg.plans import PLANS
+    from assistant.prereg.tool import ANALYSIS_TOOLS
+
+    spec = SPECS[name]
+    if not spec.plans:
+        assert name not in PLANS and name not in ANALYSIS_TOOLS
+        assert not spec.estimates, f"{name} estimates an effect: give it a pre-registration plan (plans=True)"
+        return
+    plan = PLANS[name]
+    assert name in ANALYSIS_TOOLS
+    missing = set(spec.request.model_fields) - set(plan.model_fields)
+    assert not missing, f"{name}: the plan has no field for {missing}"
 
 
 @pytest.mark.parametrize("name", NAMES)
