@@ -132,3 +132,21 @@ def test_a_run_survives_the_session_file(name: str) -> None:
     restored = ToolRun.from_record(json.loads(json.dumps(run.record())))
     assert restored == run
     assert restored.result == run.result and restored.for_model() == run.for_model()
+
+
+@pytest.mark.parametrize("name", [spec.name for spec in TOOLS if "effect" in spec.result.model_fields])
+def test_the_card_leads_with_the_headline_effect(name: str) -> None:
+    from assistant.tui.widgets.tool_card import details
+
+    result = real_result(name)
+    effect = result.effect  # type: ignore[attr-defined]
+    lines = details(model_view(result))
+    assert lines[0].startswith("effect: "), lines[:2]
+    assert f"{effect.estimate:.4g}" in lines[0] and f"{effect.ci_lower:.4g}" in lines[0]
+    assert f"{100 * (1 - effect.alpha):g}% CI" in lines[0]
+
+
+def test_every_estimator_has_an_effect() -> None:
+    from tools.registry import estimators
+
+    assert all("effect" in spec.result.model_fields for spec in estimators())

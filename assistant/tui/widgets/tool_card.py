@@ -62,7 +62,7 @@ class ToolCard(Collapsible):
         headline = shown.get("summary") or ("brief updated" if self.tool_name == "update_brief" else "done")
         self.title = f"✓ {self.tool_name} — {safe(str(headline))}"
         self.add_class("done")
-        lines = [*(plot_result(outcome) if isinstance(outcome, ToolResult) else []), *_details(shown)]
+        lines = [*(plot_result(outcome) if isinstance(outcome, ToolResult) else []), *details(shown)]
         self.query_one(".tool-inputs", Static).update(Text("\n".join(lines)))
 
 
@@ -74,8 +74,12 @@ def _short(arguments: str, limit: int = 300) -> str:
     return shown if len(shown) <= limit else shown[: limit - 1] + "…"
 
 
-def _details(result: dict[str, Any]) -> list[str]:
+def details(result: dict[str, Any]) -> list[str]:
+    """The card's body for a result as the model reads it: the headline ``effect`` (every estimator has one), the
+    checks with their status (refute's with their verdict), warnings, the method and the single values."""
     lines = []
+    if isinstance(effect := result.get("effect"), dict):
+        lines.append(effect_line(effect))
     for check in result.get("checks", []):
         if "verdict" in check:  # refute: a verdict, what it means for the decision, then the numbers
             text = f"{check.get('explanation')} {check.get('detail')}"
@@ -88,3 +92,12 @@ def _details(result: dict[str, Any]) -> list[str]:
     scalars = {k: v for k, v in result.items() if isinstance(v, int | float | str) and k not in ("summary", "method")}
     lines += [f"{k}: {v}" for k, v in scalars.items()]
     return [safe(line) for line in lines]
+
+
+def effect_line(effect: dict[str, Any]) -> str:
+    """``effect: 0.0412 (95% CI 0.0101 to 0.0723), p = 0.0095`` — the tool's own numbers, shortened for the card."""
+    level = 100 * (1 - float(effect.get("alpha", 0.05)))
+    return (
+        f"effect: {effect['estimate']:.4g} ({level:g}% CI {effect['ci_lower']:.4g} to {effect['ci_upper']:.4g}), "
+        f"p = {effect['p_value']:.2g}"
+    )
