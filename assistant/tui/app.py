@@ -6,7 +6,6 @@ UI stays responsive and Esc can cancel a turn.
 
 from __future__ import annotations
 
-import json
 import shlex
 import time
 from collections.abc import Callable
@@ -28,6 +27,7 @@ if TYPE_CHECKING:  # the engine (pydantic, the registry) loads after the first f
     from assistant.launch import Launch
     from assistant.tui.widgets.assistant_message import AssistantMessage
 
+from assistant.tui.slash import tool_request
 from assistant.tui.widgets.brief_panel import BriefPanel
 from assistant.tui.widgets.chat_input import MAX_CHARS, ChatInput
 from assistant.tui.widgets.datasets_panel import DatasetsPanel
@@ -370,7 +370,7 @@ class WhyscopeApp(App[None]):
             else:
                 self.load(rest)
         elif name in ("/power", "/run"):
-            request = self._tool_request(name, rest)
+            request = tool_request(name, rest)
             if isinstance(request, str):
                 await chat.mount(NoticeMessage(request, kind="error"))
             elif self.busy:  # one thing at a time: the history must stay a valid sequence of calls and answers
@@ -416,28 +416,6 @@ class WhyscopeApp(App[None]):
             self.post_message(CommandOutput(str(error), "error"))
             return
         self.post_message(CommandOutput(f"Saved the {title} figure to {saved.resolve()}"))
-
-    def _tool_request(self, name: str, rest: str) -> tuple[str, dict[str, Any]] | str:
-        if name == "/run":
-            tool, _, payload = rest.partition(" ")
-            if not tool:
-                return "Usage: /run TOOL {json}"
-            try:
-                arguments = json.loads(payload or "{}")
-            except json.JSONDecodeError as exc:
-                return f"That JSON is not valid: {exc}."
-            return (tool, arguments) if isinstance(arguments, dict) else "The request must be a JSON object."
-        arguments = {}
-        try:
-            parts = shlex.split(rest)
-        except ValueError as exc:
-            return f"Could not read the arguments: {exc}."
-        for part in parts:
-            key, sep, value = part.partition("=")
-            if not sep:
-                return f"'{part}' is not key=value (e.g. baseline=0.1)."
-            arguments[key] = _value(value)
-        return "power", arguments
 
     @work(thread=True, exit_on_error=False, group="commands")
     def run_tool(self, tool: str, arguments: dict[str, Any], command: str = "") -> None:
@@ -514,17 +492,3 @@ class WhyscopeApp(App[None]):
         if message.catalog_changed:
             self.query_one(DatasetsPanel).show(self.catalog)
         chat.scroll_end(animate=False)
-
-
-def _value(text: str) -> Any:
-    """A /power value: a number when it reads as one, null for 'null'/'none', otherwise the text."""
-    if text.lower() in ("null", "none"):
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        return float(text)
-    except ValueError:
-        return text
