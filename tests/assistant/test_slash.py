@@ -13,7 +13,6 @@ def test_power_reads_key_value_pairs_as_numbers_text_and_null() -> None:
 
 
 def test_run_reads_a_tool_and_a_json_object() -> None:
-    assert tool_request('/run rdd {"cutoff": 10}', "") == "Usage: /run TOOL {json}"
     assert tool_request("/run", 'rdd {"cutoff": 10}') == ("rdd", {"cutoff": 10})
     assert tool_request("/run", "power") == ("power", {})
 
