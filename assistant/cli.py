@@ -217,7 +217,6 @@ def _tool_run(args: argparse.Namespace) -> int:
     """Run one tool through the engine's run path (:func:`assistant.agent.runner.run_tool`), as the app and the
     conversation do: with ``--plan``, the same check against the frozen plan."""
     from assistant.agent.runner import ToolRunner
-    from assistant.prereg.tool import PreregState
     from tools.errors import ToolError
     from tools.registry import get_tool
 
@@ -240,7 +239,12 @@ def _tool_run(args: argparse.Namespace) -> int:
         if isinstance(event, ToolProgress):
             printer(event.done, event.total, event.label)
 
-    runner = ToolRunner(catalog=catalog, prereg=PreregState(frozen=plan))
+    if plan is None:
+        runner = ToolRunner(catalog=catalog)
+    else:
+        from assistant.prereg.tool import PreregState
+
+        runner = ToolRunner(catalog=catalog, prereg=PreregState(frozen=plan))
     run = runner.run(args.name, request, emit)
     outcome = run.outcome
     if isinstance(outcome, ToolError):

@@ -20,16 +20,18 @@ import json
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from assistant.agent.condense import MAX_TOOL_CHARS, condense
 from assistant.agent.events import Event, Failed, Notice, ToolFinished, ToolProgress, full_result
 from assistant.agent.session import SessionStore
-from assistant.prereg.deviations import DeviationReport
-from assistant.prereg.tool import PreregState, attach_report
 from tools.errors import ToolError
 from tools.registry import dispatch, get_tool, parse_request
 from tools.results import ToolRequest, ToolResult
+
+if TYPE_CHECKING:  # the pre-registration loads only when a run needs it (the command line without --plan does not)
+    from assistant.prereg.deviations import DeviationReport
+    from assistant.prereg.tool import PreregState
 
 __all__ = ["RunState", "ToolRun", "ToolRunner", "run_tool"]
 
@@ -59,7 +61,11 @@ class ToolRun:
         if isinstance(self.outcome, ToolError):
             return json.dumps(self.outcome.to_dict(), ensure_ascii=False)
         report = self.plan_check
-        return condense(self.outcome, limit, extend=None if report is None else lambda v: attach_report(v, report))
+        if report is None:
+            return condense(self.outcome, limit)
+        from assistant.prereg.tool import attach_report
+
+        return condense(self.outcome, limit, extend=lambda v: attach_report(v, report))
 
     def record(self) -> dict[str, Any]:
         """The session-file record (restored by :meth:`from_record`)."""
@@ -80,6 +86,8 @@ class ToolRun:
     def from_record(cls, record: Mapping[str, Any]) -> ToolRun:
         """A run read back from the session file; ValueError when it no longer fits the tool's models."""
         from pydantic import ValidationError
+
+        from assistant.prereg.deviations import DeviationReport
 
         try:
             spec = get_tool(str(record.get("name")))
@@ -108,10 +116,13 @@ class RunState(Protocol):
     smallest (the command line)."""
 
     catalog: Any
-    prereg: PreregState
     store: SessionStore | None
     sources: list[Any]
     runs: list[ToolRun]
+
+    @property
+    def prereg(self) -> PreregState | None:
+        """The pre-registration a result feeds (a conversation always has one; the command line only with --plan)."""
 
 
 @dataclass
@@ -119,7 +130,7 @@ class ToolRunner:
     """A :class:`RunState` without a conversation: ``whyscope tool run`` (with ``--plan``, the frozen plan)."""
 
     catalog: Any = None
-    prereg: PreregState = field(default_factory=PreregState)
+    prereg: PreregState | None = None
     store: SessionStore | None = None
     sources: list[Any] = field(default_factory=list)
     runs: list[ToolRun] = field(default_factory=list)
@@ -186,15 +197,14 @@ def _bookkeeping(state: RunState, name: str, request: ToolRequest, result: ToolR
     """The pre-registration and provenance side of a result; returns its deviations from a frozen plan, if any."""
     from tools.power.models import PowerResult
 
-    if isinstance(result, PowerResult):  # the plan's sample size comes from the last power result
-        state.prereg.power = result
-        if state.store is not None and state.prereg.frozen is None:
-            state.store.prereg(state.prereg)
+    prereg = state.prereg
+    if prereg is not None and isinstance(result, PowerResult):  # the plan's sample size: the last power result
+        prereg.power = result
+        if state.store is not None and prereg.frozen is None:
+            state.store.prereg(prereg)
     report = None
-    if state.prereg.frozen is not None:
-        report = state.prereg.check(
-            name, request.model_dump(mode="json"), result.model_dump(mode="json"), state.catalog
-        )
+    if prereg is not None and prereg.frozen is not None:
+        report = prereg.check(name, request.model_dump(mode="json"), result.model_dump(mode="json"), state.catalog)
     state.sources.append(result)
     if report is not None:
         state.sources.append(report)
