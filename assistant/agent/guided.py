@@ -43,6 +43,8 @@ from assistant.agent.guided_state import (
     GuidedState,
     Step,
     number,
+    power_request,
+    recommend_request,
     slot_of,
     tool_runs,
     yes_no,
@@ -52,7 +54,7 @@ from assistant.agent.stream import ToolCallDraft
 from tools.registry import get_tool, tool_for_design, tool_names
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel
+    pass
 
 __all__ = ["GuidedBackend", "GuidedState", "Step"]
 
@@ -75,18 +77,6 @@ def _is_experiment(method: str | None) -> bool:
     tool = tool_for_design(method) if method else None
     guide = get_tool(tool).guide if tool is not None else None
     return guide is not None and guide.experiment
-
-
-def _with_defaults(model: type[BaseModel], given: Mapping[str, Any]) -> dict[str, Any]:
-    """A request with ``given`` and every other field of the request model at its default, in the model's order
-    (what a model's strict call sends)."""
-    request: dict[str, Any] = {}
-    for name, info in model.model_fields.items():
-        if name in given:
-            request[name] = given[name]
-        elif not info.is_required():
-            request[name] = info.get_default(call_default_factory=True)
-    return request
 
 
 class GuidedBackend:
@@ -290,9 +280,9 @@ class GuidedBackend:
     def _ask(self, step: Step | None, on_text: Callable[[str], None], prefix: str = "") -> AssistantTurn:
         analysis = self.state.analysis
         if step is Step.RECOMMEND:
-            return self._tool_turn(RECOMMEND, self._recommend_request(), on_text, prefix)
+            return self._tool_turn(RECOMMEND, recommend_request(self.state.design), on_text, prefix)
         if step is Step.POWER:
-            return self._tool_turn(POWER, self._power_request(), on_text, prefix)
+            return self._tool_turn(POWER, power_request(self.state.sizing), on_text, prefix)
         if step is Step.ANALYSIS:
             assert analysis.roles is not None
             analysis.request = request_for(self._method(), self._dataset(), analysis.roles)
@@ -443,29 +433,6 @@ class GuidedBackend:
 
     def _slot_value(self, slot: SlotName) -> str:
         return self.brief.slot(slot).value or "(as answered)"
-
-    def _recommend_request(self) -> dict[str, Any]:
-        design = self.state.design
-        given = {
-            "can_randomize": design.can_randomize,
-            "assignment": "random" if design.can_randomize else design.assignment or "unknown",
-            "has_pre_period_data": design.has_pre,
-            "interference": design.interference,
-        }
-        return _with_defaults(get_tool(RECOMMEND).request, given)
-
-    def _power_request(self) -> dict[str, Any]:
-        sizing = self.state.sizing
-        given = {
-            "metric": sizing.metric,
-            "baseline": sizing.baseline,
-            "std_dev": sizing.std_dev,
-            "solve_for": "sample_size",
-            "mde": sizing.mde,
-            "mde_kind": "relative",
-            "daily_units": sizing.daily_units,
-        }
-        return _with_defaults(get_tool(POWER).request, given)
 
     # -- after a tool ran ------------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
@@ -19,6 +19,8 @@ from assistant.agent.scoping import QUESTIONS as SLOT_QUESTIONS
 from assistant.agent.scoping import SLOTS, WHY, SlotName
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from assistant.agent.backends import Message
     from tools.recommend import Assignment
 
@@ -35,8 +37,11 @@ __all__ = [
     "SizingNumbers",
     "Step",
     "number",
+    "power_request",
+    "recommend_request",
     "slot_of",
     "tool_runs",
+    "with_defaults",
     "yes_no",
 ]
 
@@ -236,3 +241,47 @@ class GuidedState:
     done: set[Step] = field(default_factory=set)
     #: The question awaiting the user's answer.
     pending: Step | None = None
+
+
+# -- the requests the guided mode sends -------------------------------------------------------------------------
+
+
+def with_defaults(model: type[BaseModel], given: Mapping[str, Any]) -> dict[str, Any]:
+    """A request with ``given`` and every other field of the request model at its default, in the model's order
+    (what a model's strict call sends)."""
+    request: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        if name in given:
+            request[name] = given[name]
+        elif not info.is_required():
+            request[name] = info.get_default(call_default_factory=True)
+    return request
+
+
+def recommend_request(design: DesignFacts) -> dict[str, Any]:
+    """The recommend_method request from the design answers (the other fields at their defaults)."""
+    from tools.registry import get_tool
+
+    given = {
+        "can_randomize": design.can_randomize,
+        "assignment": "random" if design.can_randomize else design.assignment or "unknown",
+        "has_pre_period_data": design.has_pre,
+        "interference": design.interference,
+    }
+    return with_defaults(get_tool("recommend_method").request, given)
+
+
+def power_request(sizing: SizingNumbers) -> dict[str, Any]:
+    """The power request for a sample size from the sizing answers (the other fields at their defaults)."""
+    from tools.registry import get_tool
+
+    given = {
+        "metric": sizing.metric,
+        "baseline": sizing.baseline,
+        "std_dev": sizing.std_dev,
+        "solve_for": "sample_size",
+        "mde": sizing.mde,
+        "mde_kind": "relative",
+        "daily_units": sizing.daily_units,
+    }
+    return with_defaults(get_tool("power").request, given)
