@@ -195,11 +195,10 @@ def _drop_dangling_tool_turn(loaded: LoadedSession) -> None:
             return
 
 
-def export_markdown(messages: list[dict[str, Any]], brief: Brief, runs: Sequence[ToolRun] | None = None) -> str:
-    """A readable transcript: the brief, the decision memo, then each message (a tool's answer shown by its
-    summary). Give the session's typed ``runs`` (``Conversation.runs``, ``LoadedSession.runs``); without them the
-    memo is read back from the messages (the JSON the model was shown)."""
-    by_call = {run.call_id: run for run in runs or ()}
+def export_markdown(messages: list[dict[str, Any]], brief: Brief, runs: Sequence[ToolRun] = ()) -> str:
+    """A readable transcript: the brief, the decision memo (from the session's typed ``runs``:
+    ``Conversation.runs``, ``LoadedSession.runs``), then each message (a tool's answer shown by its summary)."""
+    by_call = {run.call_id: run for run in runs}
     lines = ["# whyscope session", "", "## Brief", ""]
     for slot in SLOTS:
         value = brief.slot(slot)
@@ -209,7 +208,7 @@ def export_markdown(messages: list[dict[str, Any]], brief: Brief, runs: Sequence
             else ""
         )
         lines.append(f"- **{slot}** [{value.status}]: {value.value or '—'}{extra}")
-    memo = decision_memo(_analyses(runs) if runs is not None else _analyses_in(messages))
+    memo = decision_memo(_analyses(runs))
     if memo:
         lines += ["", "## Decision memo", "", *memo]
     lines += ["", "## Conversation", ""]
@@ -310,40 +309,3 @@ def _analyses(runs: Sequence[ToolRun]) -> list[Analysis]:
             )
         )
     return found
-
-
-def _analyses_in(messages: Sequence[dict[str, Any]]) -> list[Analysis]:
-    """The successful tool answers read back from the messages (a session without typed runs): requests compared
-    as the JSON they were sent as."""
-    calls: dict[str, tuple[str, Any]] = {}
-    found = []
-    for message in messages:
-        for call in message.get("tool_calls") or []:
-            calls[call.get("id", "")] = (call["function"]["name"], _arguments(call["function"].get("arguments")))
-        if message.get("role") != "tool" or message.get("tool_call_id") not in calls:
-            continue
-        name, arguments = calls[message["tool_call_id"]]
-        try:
-            payload = json.loads(message.get("content") or "{}")
-        except json.JSONDecodeError:
-            continue
-        if not isinstance(payload, dict) or "error" in payload:
-            continue
-        target = arguments.get("target") if isinstance(arguments, dict) and name == "refute" else None
-        challenged = None
-        if isinstance(target, dict):
-            challenged = (str(target.get("tool")), _arguments(target.get("request")))
-        found.append(
-            Analysis(name, arguments, str(payload.get("summary") or ""), challenged, str(payload.get("verdict", "?")))
-        )
-    return found
-
-
-def _arguments(raw: Any) -> Any:
-    """Tool arguments as a dict (they travel as JSON text); anything unreadable as itself."""
-    if isinstance(raw, str):
-        try:
-            return json.loads(raw)
-        except json.JSONDecodeError:
-            return raw
-    return raw

@@ -133,11 +133,11 @@ def test_the_decision_memo_says_whether_each_estimate_survived_its_battery() -> 
     answers = [*SCOPING, "by a score cutoff", "yes", "ok", "outcome=converted_30d; cutoff=10"]
     for answer in answers:
         conversation.send(answer, lambda event: None)
-    unchallenged = export_markdown(conversation.messages, conversation.brief)
+    unchallenged = export_markdown(conversation.messages, conversation.brief, conversation.runs)
     assert "## Decision memo" in unchallenged and "- **rdd**: At the cutoff 10" in unchallenged
     assert "Robustness: not checked yet" in unchallenged
     conversation.send("yes", lambda event: None)
-    memo = export_markdown(conversation.messages, conversation.brief).split("## Conversation")[0]
+    memo = export_markdown(conversation.messages, conversation.brief, conversation.runs).split("## Conversation")[0]
     assert "Robustness: **ROBUST**." in memo and "not checked yet" not in memo
 
 
