@@ -9,7 +9,6 @@ import pandas as pd
 from scipy import stats
 
 from tools.ab_test.models import AbTestRequest, Comparison
-from tools.ab_test.spec import SPEC
 from tools.ab_test.tool import ab_test, headline_comparison
 from tools.data.names import display_name
 from tools.errors import ToolError
@@ -22,14 +21,9 @@ __all__ = ["AbTestDesign"]
 MIN_UNITS = 20
 BALANCE_THRESHOLD = 0.001
 
-assert SPEC.battery is not None
-BATTERY = SPEC.battery
-
 
 class AbTestDesign(Design):
     tool = "ab_test"
-    applicable = BATTERY.applicable
-    auto = BATTERY.auto
     placebo_how = "across randomized units (an A/A test: arm sizes kept)"
 
     def __init__(self, payload: dict[str, Any], frame: pd.DataFrame, alpha: float) -> None:

@@ -105,6 +105,7 @@ class Design(ABC):
     """One target analysis: its original estimate, its re-estimates and its design-specific checks."""
 
     tool: ClassVar[str]
+    #: The target tool's refute battery, from its spec (set for each subclass from ``tool``).
     applicable: ClassVar[tuple[str, ...]]
     auto: ClassVar[tuple[str, ...]]
 
@@ -118,6 +119,16 @@ class Design(ABC):
     n_obs: int
     warnings: list[str]
     outcome_column: str
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A design's checks are its tool's battery, declared once in the tool's spec."""
+        super().__init_subclass__(**kwargs)
+        from tools.registry import get_tool  # here: the registry is loaded before any design is
+
+        battery = get_tool(cls.tool).battery
+        if battery is None:  # pragma: no cover - guards the specs
+            raise TypeError(f"{cls.tool} has a refute design but no battery in its spec")
+        cls.applicable, cls.auto = battery.applicable, battery.auto
 
     def __init__(self, frame: pd.DataFrame, alpha: float) -> None:
         self.frame = frame

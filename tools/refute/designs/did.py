@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 
 from tools.did.models import DiffInDiffRequest
-from tools.did.spec import SPEC
 from tools.did.tool import diff_in_diff, event_study_fit
 from tools.did.tool import headline as did_headline
 from tools.errors import ToolError
@@ -24,14 +23,9 @@ MIN_UNITS = 10
 MBARS = (0.0, 0.5, 1.0, 1.5, 2.0)
 NAN = float("nan")
 
-assert SPEC.battery is not None
-BATTERY = SPEC.battery
-
 
 class DiffInDiffDesign(Design):
     tool = "diff_in_diff"
-    applicable = BATTERY.applicable
-    auto = BATTERY.auto
     unit_word = "panel units (all their periods)"
     placebo_how = "across panel units (each unit's adoption date given to another unit, so cohorts keep their sizes)"
 

@@ -10,7 +10,6 @@ import pandas as pd
 from tools.data.names import display_name
 from tools.errors import ToolError
 from tools.propensity.models import PropensityRequest
-from tools.propensity.spec import SPEC
 from tools.propensity.tool import design as propensity_design
 from tools.propensity.tool import headline as propensity_headline
 from tools.propensity.tool import propensity
@@ -26,14 +25,9 @@ MIN_UNITS = 20
 E_VALUE_FLOOR = 1.25
 NAN = float("nan")
 
-assert SPEC.battery is not None
-BATTERY = SPEC.battery
-
 
 class PropensityScoreDesign(Design):
     tool = "propensity"
-    applicable = BATTERY.applicable
-    auto = BATTERY.auto
     unit_word = "units"
     placebo_how = "across units (the treatment column shuffled, so the treated share is kept)"
 

@@ -8,7 +8,6 @@ import pandas as pd
 
 from tools.data.names import display_name
 from tools.rdd.models import RddRequest
-from tools.rdd.spec import SPEC
 from tools.rdd.tool import headline as rdd_headline
 from tools.rdd.tool import rdd
 from tools.refute.designs.base import Design, Draw, Units, parse_target
@@ -20,14 +19,9 @@ __all__ = ["RddDesign"]
 MIN_UNITS = 40
 NAN = float("nan")
 
-assert SPEC.battery is not None
-BATTERY = SPEC.battery
-
 
 class RddDesign(Design):
     tool = "rdd"
-    applicable = BATTERY.applicable
-    auto = BATTERY.auto
 
     def __init__(self, payload: dict[str, Any], frame: pd.DataFrame, alpha: float) -> None:
         super().__init__(frame, alpha)
