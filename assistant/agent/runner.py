@@ -188,7 +188,7 @@ def run_tool(
     run = ToolRun(call_id=call_id, name=name, request=request, outcome=outcome, plan_check=report)
     state.runs.append(run)
     if state.store is not None:
-        state.store.append(run.record())
+        state.store.tool_run(run)
     emit(ToolFinished(call_id, name, outcome, report))
     return run
 

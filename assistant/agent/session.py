@@ -232,10 +232,10 @@ def export_markdown(messages: list[dict[str, Any]], brief: Brief, runs: Sequence
 
 
 def _run_line(run: ToolRun) -> str:
-    result, error = run.result, run.outcome
-    if result is None:
-        return str(getattr(error, "message", "")) or "(error)"
-    return str(result.get("summary") or "(result)")
+    """A typed run's line in the transcript: its summary, or its error's message."""
+    if not run.ok:
+        return str(getattr(run.outcome, "message", "")) or "(error)"
+    return str(getattr(run.outcome, "summary", "")) or "(result)"
 
 
 def _answer_line(content: Any) -> str:

@@ -229,7 +229,7 @@ def check_deviations(document: PlanDocument, execution: Execution) -> DeviationR
         planned = analysis.model_dump(mode="json")
         if analysis.method == "ab_test" and planned.get("alpha") is None and document.prereg.power is not None:
             planned["alpha"] = document.prereg.power.alpha  # the level the sample size was computed for
-        rules = COMPARISONS.get(analysis.method) or comparison(analysis.method, type(analysis))
+        rules = COMPARISONS[analysis.method]  # every plan tool has its table
         deviations += _compare(rules, planned, execution.request, None)
         if analysis.method == "ab_test":
             deviations += _compare_metrics(planned.get("metrics") or [], execution.request.get("metrics") or [])
