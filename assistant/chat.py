@@ -1,12 +1,14 @@
 """``whyscope chat``: the conversation engine on plain stdin/stdout, for scripts and dumb terminals.
 
 Reads one user message per line, streams the assistant's text, prints a line per tool call, and exits at the
-end of input. Sessions are saved as they go; ``--resume`` continues the last one.
+end of input. Sessions are saved as they go; ``--resume`` continues the last one (refused, with the reason, while
+another whyscope has it open). Everything printed passes one filter (:func:`assistant.config.printable`, then
+:func:`assistant.config.redact`); Ctrl-C ends with one line, the session kept.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from assistant.agent.conversation import (
@@ -22,27 +24,57 @@ from assistant.agent.conversation import (
     ToolStarted,
 )
 from assistant.agent.guided import GuidedBackend
-from assistant.config import Settings, redact
-from assistant.launch import GUIDED_HINT, prepare
+from assistant.agent.session import SessionInUse
+from assistant.config import Settings, display_url, printable, redact
+from assistant.launch import GUIDED_HINT, Launch, prepare
 
 __all__ = ["run_chat"]
 
 MAX_LINE = 20_000
+EXIT_REFUSED = 2
+EXIT_INTERRUPTED = 130
 
 
 def run_chat(settings: Settings, data: Sequence[str], resume: bool, stdin: TextIO, stdout: TextIO) -> int:
+    """Converse until the end of input; 0 then, 2 when the session to resume is open elsewhere, 130 on Ctrl-C."""
+
     def say(text: str) -> None:
-        stdout.write(redact(text))
+        # the one terminal sink: whatever the model, a tool or a data file put in the text, no escape sequence
+        # reaches the terminal (no clipboard writes, hidden links, clear-screen) and no secret is shown
+        stdout.write(redact(printable(text)))
         stdout.flush()
 
-    launch = prepare(settings, data, resume, lambda line: say(line + "\n"), with_example=True)
+    try:
+        launch = prepare(settings, data, resume, lambda line: say(line + "\n"), with_example=True)
+    except SessionInUse as exc:
+        say(f"[error] {exc}\n")
+        return EXIT_REFUSED
+    except KeyboardInterrupt:
+        say("\n[stopped] Interrupted while starting; nothing was sent.\n")
+        return EXIT_INTERRUPTED
+    store = launch.store
+    try:
+        _converse(settings, launch, stdin, say)
+    except KeyboardInterrupt:  # Ctrl-C mid-answer or mid-tool: the session is on disk up to the last line
+        where = f" The session is saved in {store.path}; `whyscope chat --resume` continues it." if store else ""
+        say(f"\n[stopped] Interrupted.{where}\n")
+        return EXIT_INTERRUPTED
+    finally:
+        if store is not None:
+            store.close()
+    if store is not None:
+        say(f"[session] saved to {store.path}\n")
+    return 0
+
+
+def _converse(settings: Settings, launch: Launch, stdin: TextIO, say: Callable[[str], None]) -> None:
+    """The conversation on ``stdin``, one message per line, every event written through ``say``."""
     backend, store, brief = launch.backend, launch.store, launch.brief
     if isinstance(backend, GuidedBackend):
         say(f"[mode] {GUIDED_HINT}\n")
     else:
-        say(f"[mode] {settings.model} at {settings.base_url}\n")
-    catalog, messages = launch.catalog, launch.messages
-    conversation = Conversation(backend, catalog=catalog, messages=messages, store=store)
+        say(f"[mode] {settings.model} at {display_url(settings.base_url)}\n")
+    conversation = Conversation(backend, catalog=launch.catalog, messages=launch.messages, store=store)
     if brief is not None:
         conversation.brief = brief
     if isinstance(backend, GuidedBackend):
@@ -78,15 +110,16 @@ def run_chat(settings: Settings, data: Sequence[str], resume: bool, stdin: TextI
             if event.unverified:
                 say(f"[unverified numbers: {', '.join(event.unverified)}]\n")
 
-    for raw in stdin:
-        line = raw.rstrip("\n")
-        if not line.strip():
-            continue
-        if len(line) > MAX_LINE:
-            say(f"[error] That message is {len(line):,} characters; the limit is {MAX_LINE:,}. Nothing was sent.\n")
-            continue
-        say(f"> {line}\n")
-        conversation.send(line, emit)
-    if store is not None:
-        say(f"[session] saved to {store.path}\n")
-    return 0
+    try:
+        for raw in stdin:
+            line = raw.rstrip("\n")
+            if not line.strip():
+                continue
+            if len(line) > MAX_LINE:
+                say(f"[error] That message is {len(line):,} characters; the limit is {MAX_LINE:,}. Nothing was sent.\n")
+                continue
+            say(f"> {line}\n")
+            conversation.send(line, emit)
+    except KeyboardInterrupt:
+        conversation.cancel.set()  # a tool still running in threads (refute) stops at its next step
+        raise

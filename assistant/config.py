@@ -7,19 +7,37 @@ The API key is read, never written: sessions, logs and exports do not contain it
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["Settings", "data_dir", "load_settings", "redact"]
+__all__ = ["Settings", "data_dir", "display_url", "load_settings", "printable", "redact"]
 
 DEFAULT_MODEL = "gpt-4.1-mini"
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+#: What a secret can never contain: whitespace and the delimiters of JSON, URLs and prose around it. A mask stops at
+#: the first of them, so redacting serialised text never eats a closing quote or brace.
+_NOT_SECRET = r"\s\"'`&,;(){}\[\]<>\\"
 _SECRET = re.compile(
-    r"((?<![A-Za-z0-9])sk-[A-Za-z0-9_\-]{8,}|(?i:api[-_]?key)=[^&\s]+|(?i:bearer)\s+[A-Za-z0-9._\-]{8,})"
+    r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_\-]{8,}"  # OpenAI-style keys
+    rf"|(?i:api[-_]?key)=[^{_NOT_SECRET}]+"  # ?api-key=… URL parameters
+    r"|(?i:bearer)\s+[A-Za-z0-9._\-]{8,}"  # Authorization headers
+    rf"|(?<=://)[^/?#@{_NOT_SECRET}]+(?=@)"  # the user:password in a URL
+)
+#: Terminal control: CSI sequences (colours, cursor moves, clear-screen); string sequences up to BEL or ST (OSC 52
+#: clipboard writes, OSC 8 hidden links, DCS, APC, PM, SOS); any other ESC sequence; then every C0/C1 control
+#: character left (including ``\r`` overprinting and BEL) except newline and tab. An unterminated string sequence
+#: loses only its introducer, so its payload shows as plain text instead of vanishing with the rest of the message.
+_CONTROL = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"
+    r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)"
+    r"|\x1b[ -/]*[0-~]"
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
 )
 
 
@@ -66,9 +84,31 @@ class Settings:
         return self.offline or (self.api_key is None and not _is_local(self.base_url))
 
 
+def _host(url: str) -> str:
+    """The host of a URL (lower case, without user info, port or IPv6 brackets); a URL without a scheme counts."""
+    return urlsplit(url if "://" in url else f"//{url}").hostname or ""
+
+
 def _is_local(url: str) -> bool:
-    host = re.sub(r"^\w+://", "", url).split("/")[0].split(":")[0]
-    return host in {"localhost", "127.0.0.1", "::1", "[::1]"} or host.startswith("127.")
+    host = _host(url)
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def display_url(url: str) -> str:
+    """A URL as whyscope shows it: the user name and password (``http://user:pw@host``) masked, and any secret
+    in its query redacted. Every message that names the server uses this, never the raw setting."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unbalanced IPv6 bracket: show it redacted as text
+        return redact(url)
+    if "@" in parts.netloc:
+        parts = parts._replace(netloc="[redacted]@" + parts.netloc.rpartition("@")[2])
+    return redact(urlunsplit(parts))
 
 
 def load_settings(
@@ -92,7 +132,7 @@ def load_settings(
     key = env.get("OPENAI_API_KEY") or file.get("api_key")
     if key and resolved_url.startswith("http://") and not _is_local(resolved_url):
         notes.append(
-            f"{resolved_url} is plain http and not local: the API key would travel unencrypted, so it "
+            f"{display_url(resolved_url)} is plain http and not local: the API key would travel unencrypted, so it "
             "is not sent. Use https, or a local server."
         )
         key = None
@@ -111,5 +151,28 @@ def load_settings(
 
 
 def redact(text: str) -> str:
-    """Text with anything that looks like a secret (API keys, bearer tokens, api-key URL parameters) masked."""
+    """Text with anything that looks like a secret (API keys, bearer tokens, api-key URL parameters, the password
+    in a URL) masked. A mask never crosses a quote, bracket, comma or space, so redacting a line of JSON keeps it
+    JSON; records are still redacted value by value (:func:`redact_value`) before they are serialised."""
     return _SECRET.sub("[redacted]", text)
+
+
+def redact_value(value: Any) -> Any:
+    """A JSON-like value with every string in it (keys included) redacted, its structure untouched; other objects
+    become their ``str`` (as ``json.dumps(default=str)`` would show them), redacted."""
+    if isinstance(value, str):
+        return redact(value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, dict):
+        return {redact(key) if isinstance(key, str) else key: redact_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_value(item) for item in value]
+    return redact(str(value))
+
+
+def printable(text: str) -> str:
+    """Text safe to write to a terminal: escape sequences (colours, clear-screen, OSC 52 clipboard writes, OSC 8
+    hidden links) and control characters (BEL, ``\\r`` overprinting, C1) removed; newlines and tabs kept. The one
+    rule for every terminal sink: ``whyscope chat`` and the app's widgets."""
+    return _CONTROL.sub("", text)

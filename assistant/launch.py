@@ -11,7 +11,7 @@ from typing import Any
 from assistant.agent.backends import Backend, OpenAIBackend, OpenAISettings
 from assistant.agent.brief import Brief
 from assistant.agent.guided import GuidedBackend
-from assistant.agent.session import SessionStore, latest_session, load_session
+from assistant.agent.session import SESSION_VERSION, SessionStore, latest_session, load_session
 from assistant.config import Settings
 
 __all__ = ["EXAMPLES", "GUIDED_HINT", "Launch", "example_data", "prepare"]
@@ -49,12 +49,17 @@ def example_data(file_name: str = "checkout.csv") -> Path | None:
 def prepare(
     settings: Settings, data: Sequence[str], resume: bool, say: Callable[[str], None], *, with_example: bool = False
 ) -> Launch:
-    """Build the backend, attach data (reporting problems through ``say``), and open or resume the session."""
+    """Open or resume the session, build the backend, and attach data (reporting problems through ``say``).
+
+    Raises :class:`~assistant.agent.session.SessionInUse` when ``resume`` asks for a session another whyscope has
+    open: checked first, before any data loads, so the refusal comes at once."""
     from tools.data import Catalog, parse_data_argument
     from tools.errors import ToolError
 
     for warning in settings.warnings:
         say(f"[note] {warning}")
+    store, messages, brief = _open_session(settings, resume, say)
+
     catalog = Catalog()
     items = list(data)
     if not items and with_example and settings.guided:
@@ -67,26 +72,6 @@ def prepare(
             say(f"[error] {error.message} {error.hint}")
             continue
         say(f"[data] {dataset.name}: {dataset.n_rows:,} rows, columns {', '.join(dataset.columns)}")
-
-    messages: list[dict[str, Any]] = []
-    brief: Brief | None = None
-    store: SessionStore | None = None
-    if resume:
-        path = latest_session()
-        if path is None:
-            say("[note] No earlier session to resume; starting a new one.")
-        else:
-            try:
-                loaded = load_session(path)
-            except ValueError as exc:
-                say(f"[error] {exc} Starting a new session.")
-            else:
-                messages, brief = loaded.messages, loaded.brief
-                for warning in loaded.warnings:
-                    say(f"[note] {warning}")
-                store = SessionStore(path)
-                say(f"[session] resumed {path.name} ({len(messages)} messages)")
-    store = store or SessionStore(model="guided" if settings.guided else settings.model)
 
     backend: Backend
     if settings.guided:
@@ -104,3 +89,37 @@ def prepare(
             )
         )
     return Launch(backend=backend, catalog=catalog, store=store, messages=messages, brief=brief)
+
+
+def _open_session(
+    settings: Settings, resume: bool, say: Callable[[str], None]
+) -> tuple[SessionStore, list[dict[str, Any]], Brief | None]:
+    """The session to write (the last one when resuming, else a new one), with the messages and brief it holds.
+
+    The last session is locked before it is read, so no other whyscope appends between the read and ours. A session
+    written by a newer whyscope is left untouched (this version would append records that one does not expect) and
+    a new session starts."""
+    model = "guided" if settings.guided else settings.model
+    path = latest_session() if resume else None
+    if resume and path is None:
+        say("[note] No earlier session to resume; starting a new one.")
+    if path is None:
+        return SessionStore(model=model), [], None
+    store = SessionStore(path)  # raises SessionInUse: another whyscope has it open
+    try:
+        loaded = load_session(path)
+    except OSError as exc:
+        store.close()
+        say(f"[error] Cannot read {path.name}: {exc.strerror or exc}. Starting a new session.")
+        return SessionStore(model=model), [], None
+    if loaded.version > SESSION_VERSION:
+        store.close()
+        say(
+            f"[error] {path.name} was written by a newer whyscope (session version {loaded.version}); it is left "
+            "as it is. Starting a new session; update whyscope to continue that one."
+        )
+        return SessionStore(model=model), [], None
+    for warning in loaded.warnings:
+        say(f"[note] {warning}")
+    say(f"[session] resumed {path.name} ({len(loaded.messages)} messages)")
+    return store, loaded.messages, loaded.brief

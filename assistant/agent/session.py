@@ -1,23 +1,35 @@
 """Sessions on disk: an append-only JSON Lines log per conversation, resumable, exportable to Markdown.
 
-Every message and brief change is appended as it happens (a crash loses at most the line being written); a
-truncated or corrupt last line is skipped on load; secrets are redacted before anything is written. Each run of a
+Every message and brief change is appended as it happens (a crash loses at most the line being written); secrets
+are redacted value by value before a record is serialised, so a mask never breaks a line's JSON. Each run of a
 registered tool is also written as a typed record (``tool_run``: the validated request and the full result or
 error), so a resumed session has its runs back without reading the condensed JSON the model was shown.
+
+One process writes a session at a time: :class:`SessionStore` holds an exclusive ``flock`` on the file while it
+is open (the system releases it when the process ends, however it ends, so a killed whyscope leaves no stale lock)
+and a second process gets :class:`SessionInUse`. Reading never fails on a damaged file: a line that is not a
+record whyscope writes is skipped and reported by number, and the history is repaired so every tool call is
+answered (:mod:`assistant.agent.session_repair`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import sys
+import threading
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from assistant.agent.brief import SLOTS, Brief
-from assistant.config import data_dir, redact
+from assistant.agent.session_repair import clean_message, repair_tool_pairs
+from assistant.config import data_dir, printable, redact, redact_value
+from tools.jsontext import JsonTextError, loads
 
 if TYPE_CHECKING:
     from assistant.agent.runner import ToolRun
@@ -26,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SESSION_VERSION",
     "LoadedSession",
+    "SessionInUse",
     "SessionStore",
     "export_markdown",
     "latest_session",
@@ -47,8 +60,75 @@ def latest_session() -> Path | None:
     return files[-1] if files else None
 
 
+class SessionInUse(Exception):
+    """Another whyscope process has this session open for writing (the message says what to do)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__(
+            f"The session {path.name} is open in another whyscope. Close that one first, or start a new session "
+            "(run without --resume)."
+        )
+
+
+@dataclass
+class _Hold:
+    """This process's lock on one session file, shared by every store of the process that opens it."""
+
+    handle: IO[bytes]
+    count: int = 0
+
+
+_HOLDS: dict[str, _Hold] = {}
+_HOLDS_GUARD = threading.Lock()
+
+
+def _lock(path: Path) -> str:
+    """Take (or share, within this process) the exclusive lock on ``path``; its key for :func:`_unlock`.
+
+    The lock is between processes: stores of one process share it, since one process runs one conversation on a
+    session (and the app and its tests reopen a session they already hold)."""
+    key = os.path.realpath(path)
+    with _HOLDS_GUARD:
+        hold = _HOLDS.get(key)
+        if hold is None:
+            handle = path.open("ab")  # creates the file; appending never changes what is there
+            try:
+                _flock(handle)
+            except BlockingIOError:
+                handle.close()
+                raise SessionInUse(path) from None
+            except OSError:  # a file system without locks: write unlocked rather than not at all
+                pass
+            hold = _HOLDS[key] = _Hold(handle)
+        hold.count += 1
+    return key
+
+
+def _flock(handle: IO[bytes]) -> None:
+    if sys.platform == "win32":  # pragma: no cover - no advisory locks there: sessions are unlocked
+        return
+    import fcntl
+
+    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def _unlock(key: str) -> None:
+    """Give back one store's share of a lock; the last one closes the file, which releases the lock."""
+    with _HOLDS_GUARD:
+        hold = _HOLDS.get(key)
+        if hold is None:
+            return
+        hold.count -= 1
+        if hold.count <= 0:
+            del _HOLDS[key]
+            hold.handle.close()
+
+
 class SessionStore:
-    """Appends records to one session file."""
+    """Appends records to one session file, which it holds locked against other processes until :meth:`close`
+    (or until it is garbage-collected, or the process ends). Raises :class:`SessionInUse` when another process
+    holds it."""
 
     def __init__(self, path: Path | None = None, *, model: str = "") -> None:
         if path is None:
@@ -56,14 +136,21 @@ class SessionStore:
             path = sessions_dir() / f"{stamp}-{secrets.token_hex(3)}.jsonl"
         self.path = path
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        if not self.path.exists() or self.path.stat().st_size == 0:
+        self._release = weakref.finalize(self, _unlock, _lock(self.path))
+        if self.path.stat().st_size == 0:
             self.append(
                 {"type": "meta", "version": SESSION_VERSION, "created": datetime.now(UTC).isoformat(), "model": model}
             )
 
+    def close(self) -> None:
+        """Release the session for other processes (appending afterwards still works, unlocked)."""
+        self._release()
+
     def append(self, record: dict[str, Any]) -> None:
-        line = redact(json.dumps(record, ensure_ascii=False, default=str))
-        with self.path.open("a", encoding="utf-8") as handle:
+        """Write one record as one line: its strings redacted first (never the JSON text), a lone surrogate the
+        model sent written as its JSON escape rather than failing the write."""
+        line = json.dumps(redact_value(record), ensure_ascii=False, default=str)
+        with self.path.open("a", encoding="utf-8", errors="backslashreplace") as handle:
             handle.write(line + "\n")
             handle.flush()
 
@@ -93,45 +180,92 @@ class SessionStore:
 class LoadedSession:
     messages: list[dict[str, Any]] = field(default_factory=list)
     brief: Brief = field(default_factory=Brief)
+    #: What the user should be told: damaged lines skipped (by number), repairs made, a newer file's version.
     warnings: list[str] = field(default_factory=list)
     prereg: PreregState | None = None
     runs: list[ToolRun] = field(default_factory=list)
+    #: The session version the file declares; above :data:`SESSION_VERSION` it must not be appended to.
+    version: int = SESSION_VERSION
+    damaged_lines: list[int] = field(default_factory=list)
 
 
 def load_session(path: Path) -> LoadedSession:
-    """Read a session back, skipping a damaged line and dropping a tool turn a crash left unanswered."""
+    """Read a session back, whatever shape the file is in (only an unreadable file raises ``OSError``).
+
+    A line that is not a record whyscope writes (not JSON, not an object, a message that is not a message, a brief
+    that does not validate, an unknown record type or version) is skipped and its number reported; the history is
+    then repaired so every tool call is answered and a turn a crash cut off is dropped. A file from a newer whyscope
+    is read as far as this version understands it; :attr:`LoadedSession.version` tells the caller not to append."""
     loaded = LoadedSession()
+    messages: list[dict[str, Any]] = []
     lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     for number, line in enumerate(lines, start=1):
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            loaded.warnings.append(f"Line {number} of {path.name} is damaged and was skipped.")
+        if not line.strip():
             continue
-        kind = record.get("type")
-        if kind == "meta" and record.get("version", SESSION_VERSION) > SESSION_VERSION:
-            raise ValueError(f"{path.name} was written by a newer whyscope (session version {record['version']}).")
-        if kind == "message":
-            loaded.messages.append(record["message"])
-        elif kind == "brief":
-            loaded.brief = Brief.model_validate(record["brief"])
-        elif kind == "tool_run":
-            from assistant.agent.runner import ToolRun
-
-            try:
-                loaded.runs.append(ToolRun.from_record(record))
-            except ValueError as exc:
-                loaded.warnings.append(f"Line {number} of {path.name}: {exc}; its result is only in the transcript.")
-        elif kind == "prereg":
-            state = _prereg_state(record)
-            if state is None:
-                loaded.warnings.append(f"The pre-registration on line {number} of {path.name} is damaged; skipped.")
-            else:
-                loaded.prereg = state
-    _drop_dangling_tool_turn(loaded)
-    answered = {m.get("tool_call_id") for m in loaded.messages if m.get("role") == "tool"}
+        try:
+            record = loads(line)
+        except JsonTextError:
+            record = None
+        if not isinstance(record, dict) or not _read_record(record, number, path, loaded, messages):
+            loaded.damaged_lines.append(number)
+    loaded.messages, repair = repair_tool_pairs(messages)
+    answered = {m["tool_call_id"] for m in loaded.messages if m["role"] == "tool"}
     loaded.runs = [run for run in loaded.runs if run.call_id in answered]
+    notes = []
+    if loaded.version > SESSION_VERSION:
+        notes.append(
+            f"{path.name} was written by a newer whyscope (session version {loaded.version}); only what this "
+            "version understands was read."
+        )
+    if damaged := loaded.damaged_lines:
+        shown = ", ".join(map(str, damaged[:10])) + (", …" if len(damaged) > 10 else "")
+        notes.append(
+            f"{len(damaged)} damaged line{'s' if len(damaged) > 1 else ''} of {path.name} "
+            f"{'were' if len(damaged) > 1 else 'was'} skipped (line{'s' if len(damaged) > 1 else ''} {shown})."
+        )
+    loaded.warnings[:0] = notes
+    loaded.warnings += repair.notes
     return loaded
+
+
+def _read_record(
+    record: dict[str, Any], number: int, path: Path, loaded: LoadedSession, messages: list[dict[str, Any]]
+) -> bool:
+    """Apply one record to ``loaded``; False when it is damaged (the caller reports the line)."""
+    kind = record.get("type")
+    if kind == "meta":
+        version = record.get("version", SESSION_VERSION)
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            return False
+        loaded.version = max(loaded.version, version)
+        return True
+    if kind == "message":
+        message, damaged = clean_message(record.get("message"))
+        if message is not None:
+            messages.append(message)
+        return not damaged
+    if kind == "brief":
+        try:
+            loaded.brief = Brief.model_validate(record.get("brief"))
+        except (ValueError, TypeError):  # pydantic's ValidationError is a ValueError: the earlier brief stays
+            return False
+        return True
+    if kind == "tool_run":
+        from assistant.agent.runner import ToolRun
+
+        try:
+            loaded.runs.append(ToolRun.from_record(record))
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            loaded.warnings.append(f"Line {number} of {path.name}: {exc}; its result is only in the transcript.")
+        return True
+    if kind == "prereg":
+        state = _prereg_state(record)
+        if state is None:
+            loaded.warnings.append(f"The pre-registration on line {number} of {path.name} is damaged; skipped.")
+        else:
+            loaded.prereg = state
+        return True
+    return False
 
 
 def load_runs(path: Path) -> list[ToolRun]:
@@ -143,8 +277,6 @@ def load_runs(path: Path) -> list[ToolRun]:
 
 
 def _prereg_state(record: dict[str, Any]) -> PreregState | None:
-    from pydantic import ValidationError
-
     from assistant.prereg.freeze import verify
     from assistant.prereg.models import PlanDocument, StudyPlan
     from assistant.prereg.tool import PreregState
@@ -156,9 +288,9 @@ def _prereg_state(record: dict[str, Any]) -> PreregState | None:
             power=PowerResult.model_validate_json(json.dumps(record["power"])) if record.get("power") else None,
             frozen=PlanDocument.model_validate_json(json.dumps(record["frozen"])) if record.get("frozen") else None,
         )
-    except (ValidationError, TypeError):
+        return None if state.frozen is not None and not verify(state.frozen) else state
+    except (ValueError, TypeError, KeyError, AttributeError):  # ValidationError is a ValueError
         return None
-    return None if state.frozen is not None and not verify(state.frozen) else state
 
 
 def load_prereg(path: Path) -> PreregState | None:
@@ -172,27 +304,12 @@ def load_prereg(path: Path) -> PreregState | None:
         if '"prereg"' not in line:
             continue
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
+            record = loads(line)
+        except JsonTextError:
             continue
-        if record.get("type") == "prereg":
+        if isinstance(record, dict) and record.get("type") == "prereg":
             state = _prereg_state(record) or state
     return state
-
-
-def _drop_dangling_tool_turn(loaded: LoadedSession) -> None:
-    """If the log ends inside a tool turn (calls without all their results), drop that turn."""
-    for index in range(len(loaded.messages) - 1, -1, -1):
-        message = loaded.messages[index]
-        if message.get("role") == "assistant" and message.get("tool_calls"):
-            wanted = {c["id"] for c in message["tool_calls"]}
-            answered = {m.get("tool_call_id") for m in loaded.messages[index + 1 :] if m.get("role") == "tool"}
-            if not wanted <= answered:
-                del loaded.messages[index:]
-                loaded.warnings.append("The last tool turn was interrupted and was dropped; ask again to rerun it.")
-            return
-        if message.get("role") == "user":
-            return
 
 
 def export_markdown(messages: list[dict[str, Any]], brief: Brief, runs: Sequence[ToolRun] = ()) -> str:
@@ -222,13 +339,13 @@ def export_markdown(messages: list[dict[str, Any]], brief: Brief, runs: Sequence
             lines += [f"> tool result: {text}", ""]
         elif role == "assistant" and message.get("tool_calls"):
             for call in message["tool_calls"]:
-                lines += [f"*called `{call['function']['name']}`*", ""]
+                lines += [f"*called `{call.get('function', {}).get('name', '?')}`*", ""]
             if message.get("content"):
                 lines += [f"**whyscope:** {message['content']}", ""]
         else:
             who = "You" if role == "user" else "whyscope"
             lines += [f"**{who}:** {message.get('content') or ''}", ""]
-    return redact("\n".join(lines)).rstrip() + "\n"
+    return redact(printable("\n".join(lines))).rstrip() + "\n"  # `whyscope export` may print to a terminal
 
 
 def _run_line(run: ToolRun) -> str:
@@ -242,8 +359,8 @@ def _answer_line(content: Any) -> str:
     """A tool answer without a typed run (update_brief, write_prereg, or a session written before runs were
     recorded): its summary or error message, read from the JSON the model was shown."""
     try:
-        payload = json.loads(content or "{}")
-    except (json.JSONDecodeError, TypeError):
+        payload = loads(content or "{}")
+    except (JsonTextError, TypeError):
         payload = {}
     if not isinstance(payload, dict):
         return "(result)"

@@ -54,3 +54,27 @@ def test_redact_masks_keys_but_not_words_that_contain_sk_dash() -> None:
 
     text = "task-success rate, risk-adjusted disk-usage-metric; key sk-abc123def456ghi789 and Bearer abcdefghij123"
     assert redact(text) == "task-success rate, risk-adjusted disk-usage-metric; key [redacted] and [redacted]"
+
+
+def test_a_password_in_the_base_url_is_never_shown_and_does_not_make_a_local_server_remote() -> None:
+    from assistant.config import display_url
+
+    local = load_settings(base_url="http://user:pw@localhost:8080/v1", environ={"OPENAI_API_KEY": "sk-real-key-123"})
+    assert local.api_key == "sk-real-key-123" and not local.guided and local.warnings == ()
+    assert load_settings(base_url="http://u:p@[::1]:8080/v1", environ={}).api_key == "local-no-key"
+    assert load_settings(base_url="http://u:p@127.0.0.2/v1", environ={}).api_key == "local-no-key"
+    remote = load_settings(base_url="http://user:hunter2@api.example.com/v1", environ={"OPENAI_API_KEY": "sk-x"})
+    assert remote.api_key is None
+    assert remote.warnings == (
+        "http://[redacted]@api.example.com/v1 is plain http and not local: the API key would travel unencrypted, "
+        "so it is not sent. Use https, or a local server.",
+    )
+    # a host that only starts like a local one, or hides one in its user info, is remote
+    for url in ("http://localhost.evil.example/v1", "http://127.0.0.1@evil.example/v1", "http://127.0.0.1.nip.io/v1"):
+        assert load_settings(base_url=url, environ={}).guided, url
+    assert (
+        display_url("https://u:p@host.example:8443/v1?api-key=abc")
+        == "https://[redacted]@host.example:8443/v1?[redacted]"
+    )
+    assert display_url("https://host.example/v1") == "https://host.example/v1"
+    assert display_url("http://[::1") == "http://[::1"  # not a URL urllib accepts: shown redacted as text

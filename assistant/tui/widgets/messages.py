@@ -5,12 +5,13 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from assistant.config import redact
+from assistant.config import printable, redact
 
 
 def safe(text: str) -> str:
-    """Untrusted text made safe to show: secrets redacted, control and escape characters removed."""
-    return "".join(ch for ch in redact(text) if ch in "\n\t" or (ord(ch) >= 32 and ord(ch) != 127))
+    """Untrusted text made safe to show: escape sequences and control characters removed (the rule ``whyscope
+    chat`` applies too: :func:`assistant.config.printable`), then secrets redacted."""
+    return redact(printable(text))
 
 
 class UserMessage(Static):

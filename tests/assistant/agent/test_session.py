@@ -5,11 +5,12 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from assistant.agent.brief import Brief, UpdateBriefRequest, apply_update
-from assistant.agent.session import SessionStore, export_markdown, latest_session, load_session
+from assistant.agent.session import SessionStore, export_markdown, latest_session, load_session, sessions_dir
 from assistant.chat import run_chat
 from assistant.config import load_settings, redact
 
@@ -42,11 +43,24 @@ def test_a_damaged_last_line_and_an_unfinished_tool_turn_are_repaired(tmp_path: 
     assert len(loaded.warnings) == 2
 
 
-def test_a_session_from_a_newer_version_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "s.jsonl"
-    path.write_text(json.dumps({"type": "meta", "version": 99}) + "\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="newer whyscope"):
-        load_session(path)
+def test_a_session_from_a_newer_version_is_read_but_never_resumed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    path = sessions_dir() / "s.jsonl"
+    path.parent.mkdir(parents=True)
+    newer = [{"type": "meta", "version": 99}, {"type": "message", "message": {"role": "user", "content": "hi"}}]
+    path.write_text("".join(json.dumps(record) + "\n" for record in newer), encoding="utf-8")
+    loaded = load_session(path)  # export reads what it understands
+    assert loaded.version == 99 and loaded.messages == [{"role": "user", "content": "hi"}]
+    assert loaded.warnings == [
+        "s.jsonl was written by a newer whyscope (session version 99); only what this version understands was read."
+    ]
+    before = path.read_bytes()
+    out = io.StringIO()
+    assert run_chat(load_settings(offline=True), [], True, io.StringIO("hello\n"), out) == 0
+    assert "[error] s.jsonl was written by a newer whyscope (session version 99)" in out.getvalue()
+    assert path.read_bytes() == before  # never appended to
 
 
 def test_secrets_are_redacted_before_writing(tmp_path: Path) -> None:
@@ -61,7 +75,7 @@ def test_markdown_export(tmp_path: Path) -> None:
     brief = apply_update(
         Brief(), UpdateBriefRequest(slot="outcome", value="conversion", status="confirmed", guardrails=["refunds"])
     )
-    messages = [
+    messages: list[dict[str, Any]] = [
         {"role": "system", "content": "secret prompt"},
         {"role": "user", "content": "How many users?"},
         {
