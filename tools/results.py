@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from tools.errors import ToolError
 from tools.literals import Status
 
-__all__ = ["Check", "CheckStatus", "Estimate", "ToolRequest", "ToolResult"]
+__all__ = [
+    "NUMERICAL_ZERO",
+    "Check",
+    "CheckStatus",
+    "Estimate",
+    "ToolRequest",
+    "ToolResult",
+    "require_inference",
+    "zero_error",
+]
+
+#: A standard error at or below this fraction of the estimate's magnitude (or of the data's) is rounding error, not
+#: sampling error: a fit that reproduces the data exactly (as many parameters as units or clusters, a perfect
+#: outcome model, an outcome without residual variance) leaves residuals of about 1e-16 times the data, while real
+#: noise gives a standard error of at least sd / sqrt(n), many orders of magnitude above 1e-10 for any realistic n.
+NUMERICAL_ZERO = 1e-10
 
 #: The old name of :data:`tools.literals.Status`, kept for existing imports.
 CheckStatus = Status
@@ -59,6 +76,35 @@ class Check(ToolResult):
     detail: str = Field(description="What was checked and what was found, with the numbers.")
 
 
+def zero_error(std_error: float, *scales: float) -> bool:
+    """True when ``std_error`` cannot carry inference: not finite, zero, or numerically zero (at most
+    :data:`NUMERICAL_ZERO` times the largest of ``scales``: pass the estimate and the data's magnitude, e.g. the
+    outcome's largest absolute value, so rounding noise around a tiny estimate is caught too)."""
+    if not math.isfinite(std_error):
+        return True
+    return std_error <= NUMERICAL_ZERO * max((abs(s) for s in scales if math.isfinite(s)), default=0.0)
+
+
+def require_inference(
+    std_error: float, *scales: float, what: str, reason: str, hint: str, code: str = "degenerate_fit"
+) -> None:
+    """Refuse inference on a zero standard error with a ``ToolError`` saying why, before a result is built.
+
+    A zero standard error is never a finding: its interval has no width and its p-value is 0, which reads as
+    certainty although the data cannot measure the uncertainty at all. The estimators refuse (rather than report a
+    point estimate without an interval) so that no surface, summary or refute check ever shows such a number;
+    ``reason`` names the cause in the design's terms (too few units or clusters, a perfect fit, no residual
+    variance) and ``hint`` the fix.
+    """
+    if zero_error(std_error, *scales):
+        raise ToolError(
+            code,
+            f"The standard error of {what} is zero ({reason}), so there is no confidence interval or p-value to "
+            "report.",
+            hint,
+        )
+
+
 class Estimate(ToolResult):
     """A point estimate with its standard error, confidence interval and p-value."""
 
@@ -72,7 +118,7 @@ class Estimate(ToolResult):
     @classmethod
     def normal(cls, estimate: float, std_error: float, alpha: float = 0.05) -> Estimate:
         """An estimate with a normal-approximation interval and two-sided p-value (p = 1 at a zero estimate with
-        no error, 0 at any other)."""
+        no error, such as a reference period fixed at 0; a non-zero estimate with no error is refused)."""
         from scipy import special  # here, not at the top: listing tools and building schemas stays light
 
         z = float(special.ndtri(1 - alpha / 2))
@@ -93,4 +139,11 @@ class Estimate(ToolResult):
     def _ordered(self) -> Estimate:
         if self.ci_lower > self.ci_upper:
             raise ValueError("ci_lower must not exceed ci_upper")
+        if self.estimate != 0 and zero_error(self.std_error, self.estimate):
+            # The safety net for every estimator, present and future: dispatch reports it as a numerical_failure.
+            # A zero estimate with no error stays valid (a normalised reference period, fixed at 0 with p = 1).
+            raise ValueError(
+                "the standard error is zero (a fit that reproduces the data exactly: too few units or clusters, a "
+                "perfect fit or no residual variance), so the estimate has no interval or p-value"
+            )
         return self

@@ -106,7 +106,9 @@ class DiffInDiffRequest(ToolRequest):
         description="Callaway-Sant'Anna pre-period comparisons: 'varying' (each period against the one before, as "
         "the R did package does by default) or 'universal' (every period against the one before adoption).",
     )
-    alpha: float = Field(default=0.05, gt=0, le=0.5, description="Significance level (0.05 gives 95% intervals).")
+    alpha: float = Field(
+        default=0.05, ge=1e-10, le=0.5, description="Significance level (0.05 gives 95% intervals), 1e-10 to 0.5."
+    )
 
 
 class EventTimeEstimate(Estimate):

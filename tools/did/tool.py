@@ -39,7 +39,7 @@ from tools.did.twfe import (
 )
 from tools.errors import ToolError
 from tools.literals import Estimator, EventSource
-from tools.results import Estimate
+from tools.results import Estimate, zero_error
 
 __all__ = ["diff_in_diff", "event_study_fit", "headline"]
 
@@ -139,6 +139,14 @@ def diff_in_diff(request: DiffInDiffRequest, data: pd.DataFrame | None = None) -
     names = panel.covariate_names
     alpha = request.alpha
     static = static_twfe(sample, names)
+    scale = _scale(panel)
+    _require_error(
+        panel,
+        "the difference-in-differences estimate",
+        float(static.coefficients[0]),
+        float(static.covariance[0, 0]),
+        scale,
+    )
     twfe = estimate_t(float(static.coefficients[0]), float(static.covariance[0, 0]), static.df_t, alpha)
 
     study: EventStudy | None = None
@@ -149,6 +157,14 @@ def diff_in_diff(request: DiffInDiffRequest, data: pd.DataFrame | None = None) -
             if plan.estimator == "event_study" or error.code != "bad_reference_period":
                 raise
             notes.append(f"No event study: {error.message}")
+        if study is not None and _saturated(study, scale):
+            if plan.estimator == "event_study":
+                raise _exact_fit(panel, "the event-study estimate")
+            notes.append(
+                "No event study: with one coefficient per relative period it reproduces every row exactly (too few "
+                "units or periods), so its coefficients have no standard errors."
+            )
+            study = None
         if study is not None and study.dropped:
             notes.append(
                 "Event-study period(s) "
@@ -161,6 +177,7 @@ def diff_in_diff(request: DiffInDiffRequest, data: pd.DataFrame | None = None) -
         notes.extend(cs.notes)
 
     if cs is not None:
+        _require_error(panel, "the Callaway-Sant'Anna ATT", cs.simple.estimate, cs.simple.std_error**2, scale)
         att = Estimate.normal(cs.simple.estimate, cs.simple.std_error, alpha)
         events = _cs_events(cs, alpha, request.base_period)
         pretrend = _pretrend(_cs_pretrend(cs), "callaway_santanna", alpha)
@@ -227,6 +244,38 @@ def diff_in_diff(request: DiffInDiffRequest, data: pd.DataFrame | None = None) -
         checks=diagnostics.checks,
         warnings=diagnostics.warnings,
         summary=summary_text(request, plan.estimator, att, twfe, n_treated, len(cohort_sizes), pretrend),
+    )
+
+
+def _scale(panel: Panel) -> float:
+    """The outcome's magnitude: rounding noise is relative to it (see :func:`tools.results.zero_error`)."""
+    return float(np.max(np.abs(panel.y))) if len(panel.y) else 0.0
+
+
+def _exact_fit(panel: Panel, what: str) -> ToolError:
+    """The refusal of a headline whose standard error is (numerically) zero, naming the panel's size."""
+    return ToolError(
+        "degenerate_fit",
+        f"The standard error of {what} is zero ({panel.n_units:,} units over {panel.n_periods:,} periods in "
+        f"{panel.n_clusters:,} clusters: the unit and period effects absorb all the variation the cluster-robust "
+        "standard error is measured from), so there is no confidence interval or p-value to report.",
+        "A difference-in-differences needs several units on each side (20 or more clusters for reliable standard "
+        "errors) or more periods; with this panel the difference of differences is only descriptive.",
+    )
+
+
+def _require_error(panel: Panel, what: str, estimate: float, variance: float, scale: float) -> None:
+    """Refuse a headline whose cluster-robust standard error is (numerically) zero (see ``zero_error``)."""
+    if zero_error(float(np.sqrt(max(variance, 0.0))), estimate, scale):
+        raise _exact_fit(panel, what)
+
+
+def _saturated(study: EventStudy, scale: float) -> bool:
+    """True when an event-study coefficient has a (numerically) zero standard error: the model fits exactly."""
+    variances = np.diag(study.fit.covariance)[: len(study.relative_periods)]
+    return any(
+        zero_error(float(np.sqrt(max(v, 0.0))), float(b), scale)
+        for b, v in zip(study.fit.coefficients, variances, strict=False)
     )
 
 
@@ -329,4 +378,7 @@ def _placebo(panel: Panel, alpha: float) -> Estimate | None:
         fit = static_twfe(sample, panel.covariate_names)
     except ToolError:
         return None
-    return estimate_t(float(fit.coefficients[0]), float(fit.covariance[0, 0]), fit.df_t, alpha)
+    value, variance = float(fit.coefficients[0]), float(fit.covariance[0, 0])
+    if zero_error(float(np.sqrt(max(variance, 0.0))), value, _scale(sub)):
+        return None  # the pre-period fit is exact: no placebo test (never a zero-width "finding")
+    return estimate_t(value, variance, fit.df_t, alpha)

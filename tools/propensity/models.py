@@ -84,7 +84,9 @@ class PropensityRequest(ToolRequest):
         "of the score (0.2 is common). Units without a match within it are dropped and counted. Null: no caliper.",
     )
     neighbors: int = Field(default=1, ge=1, le=20, description="Matching: neighbours per unit (ties all count).")
-    alpha: float = Field(default=0.05, gt=0, le=0.5, description="Significance level (0.05 gives 95% intervals).")
+    alpha: float = Field(
+        default=0.05, ge=1e-10, le=0.5, description="Significance level (0.05 gives 95% intervals), 1e-10 to 0.5."
+    )
     seed: int = Field(
         default=0,
         ge=0,

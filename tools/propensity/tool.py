@@ -30,7 +30,7 @@ from tools.propensity.models import (
 )
 from tools.propensity.report import checks_and_warnings, describe_estimand, describe_method, summary_sentence
 from tools.propensity.weighting import OutcomeModel, WeightedEstimate, fit_outcome, weighted_estimate
-from tools.results import Estimate
+from tools.results import Estimate, require_inference
 
 __all__ = ["design", "headline", "propensity"]
 
@@ -226,6 +226,16 @@ def propensity(request: PropensityRequest, data: pd.DataFrame | None) -> Propens
         else:
             ipw_weights = result.weights
             n_used = len(fitted.y)
+        require_inference(
+            result.std_error,
+            result.estimate,
+            float(np.max(np.abs(fitted.y))),
+            what=f"the {method} estimate",
+            reason=f"{len(fitted.y):,} units, and the {'outcome models fit' if method == 'aipw' else 'estimator fits'}"
+            " them exactly: a perfect fit, or an outcome that does not vary within the arms",
+            hint=f"Use more units (dozens per arm at least), leave '{method}' out of `methods`, or check that "
+            "`outcome` is the metric you meant.",
+        )
         base = Estimate.normal(result.estimate, result.std_error, request.alpha)
         estimates.append(
             MethodEstimate(

@@ -37,7 +37,26 @@ class Bandwidths:
 
 
 class BandwidthError(ValueError):
-    """The selector is not identified (too few distinct values, or a degenerate pilot)."""
+    """The selector is not identified (too few distinct values, or a degenerate pilot).
+
+    ``reason`` is "variance" when the outcome has no variation to select a bandwidth from (constant, or fitted
+    exactly near the cutoff), else where the selector stopped ("pilot", "bias", "degenerate", "first_stage").
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _mse_bandwidth(variance: float, bias2: float, rate: float, cap: float) -> float:
+    """(V / B^2)^rate capped at ``cap``, with rdrobust's arithmetic at the edges: no bias (B = 0) makes the optimum
+    infinite, so the cap applies, as R's ``min(Inf, bw_max)`` gives; no variance (V = 0: the outcome is constant or
+    fitted exactly near the cutoff) leaves nothing to trade bias against, so no bandwidth is selected."""
+    if not (math.isfinite(variance) and math.isfinite(bias2)) or variance <= 0 or bias2 < 0:
+        raise BandwidthError("variance")
+    if bias2 == 0:
+        return cap
+    return min(float((variance / bias2) ** rate), cap)
 
 
 class _SidePieces:
@@ -70,6 +89,8 @@ class _SidePieces:
         s = np.ones(1)
         if self.fuzzy:
             tau_y, tau_t = f.beta[nu, 0], f.beta[nu, 1]  # the scaling by h^nu and nu! cancels in s's use
+            if tau_t == 0:
+                raise BandwidthError("first_stage")  # take-up is flat in the pilot window: s is undefined
             scale = math.factorial(nu) / h**nu
             tau_y, tau_t = tau_y * scale, tau_t * scale
             s = np.array([1 / tau_t, -tau_y / tau_t**2])
@@ -132,6 +153,8 @@ def select_bandwidths(
     x_sd = float(np.std(x_all, ddof=1))
     y_all = np.concatenate([left.y[:, 0], right.y[:, 0]])
     y_sd = float(np.std(y_all, ddof=1))
+    if not (math.isfinite(y_sd) and y_sd > 0):
+        raise BandwidthError("variance")  # a constant outcome: nothing to standardize or select from
     iqr = _quantile_type2(x_all, 0.75) - _quantile_type2(x_all, 0.25)
     bwp = min(1.0, (iqr / x_sd) / 1.349)
     sl_, sr_ = _standardized(left, x_sd, y_sd), _standardized(right, x_sd, y_sd)
@@ -157,28 +180,28 @@ def select_bandwidths(
     d_l = pl.constants(q + 1, q + 1, q + 2, range_l, 0.0)
     d_r = pr.constants(q + 1, q + 1, q + 2, range_r, 0.0)
     if selector == "msetwo":
-        dl = min((d_l[0] / d_l[1] ** 2) ** d_l[3], bw_max_l)
-        dr = min((d_r[0] / d_r[1] ** 2) ** d_r[3], bw_max_r)
+        dl = _mse_bandwidth(d_l[0], d_l[1] ** 2, d_l[3], bw_max_l)
+        dr = _mse_bandwidth(d_r[0], d_r[1] ** 2, d_r[3], bw_max_r)
         if mass:
             dl, dr = max(dl, bw_min_l), max(dr, bw_min_r)
         b_l = pl.constants(q, p + 1, q + 1, dl, 1.0)
         b_r = pr.constants(q, p + 1, q + 1, dr, 1.0)
-        bl = min((b_l[0] / (b_l[1] ** 2 + b_l[2])) ** b_l[3], bw_max_l)
-        br = min((b_r[0] / (b_r[1] ** 2 + b_r[2])) ** b_r[3], bw_max_r)
+        bl = _mse_bandwidth(b_l[0], b_l[1] ** 2 + b_l[2], b_l[3], bw_max_l)
+        br = _mse_bandwidth(b_r[0], b_r[1] ** 2 + b_r[2], b_r[3], bw_max_r)
         h_l = pl.constants(p, 0, q, bl, 1.0)
         h_r = pr.constants(p, 0, q, br, 1.0)
-        hl = min((h_l[0] / (h_l[1] ** 2 + h_l[2])) ** h_l[3], bw_max_l)
-        hr = min((h_r[0] / (h_r[1] ** 2 + h_r[2])) ** h_r[3], bw_max_r)
+        hl = _mse_bandwidth(h_l[0], h_l[1] ** 2 + h_l[2], h_l[3], bw_max_l)
+        hr = _mse_bandwidth(h_r[0], h_r[1] ** 2 + h_r[2], h_r[3], bw_max_r)
     else:
-        d = min(((d_l[0] + d_r[0]) / (d_r[1] - d_l[1]) ** 2) ** d_l[3], bw_max)
+        d = _mse_bandwidth(d_l[0] + d_r[0], (d_r[1] - d_l[1]) ** 2, d_l[3], bw_max)
         if mass:
             d = max(d, bw_min_l, bw_min_r)
         b_l = pl.constants(q, p + 1, q + 1, d, 1.0)
         b_r = pr.constants(q, p + 1, q + 1, d, 1.0)
-        bl = br = min(((b_l[0] + b_r[0]) / ((b_r[1] - b_l[1]) ** 2 + b_r[2] + b_l[2])) ** b_l[3], bw_max)
+        bl = br = _mse_bandwidth(b_l[0] + b_r[0], (b_r[1] - b_l[1]) ** 2 + b_r[2] + b_l[2], b_l[3], bw_max)
         h_l = pl.constants(p, 0, q, bl, 1.0)
         h_r = pr.constants(p, 0, q, br, 1.0)
-        hl = hr = min(((h_l[0] + h_r[0]) / ((h_r[1] - h_l[1]) ** 2 + h_r[2] + h_l[2])) ** h_l[3], bw_max)
+        hl = hr = _mse_bandwidth(h_l[0] + h_r[0], (h_r[1] - h_l[1]) ** 2 + h_r[2] + h_l[2], h_l[3], bw_max)
     values = (x_sd * hl, x_sd * hr, x_sd * bl, x_sd * br)
     if not all(math.isfinite(v) and v > 0 for v in values):
         raise BandwidthError("degenerate")

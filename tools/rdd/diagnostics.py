@@ -9,7 +9,7 @@ from numpy.typing import NDArray
 from tools.data.columns import column, numeric
 from tools.data.names import display_name
 from tools.rdd.bandwidth import BandwidthError, Bandwidths
-from tools.rdd.estimate import Inference, RdFit, rd_fit, split_sides
+from tools.rdd.estimate import Inference, RdFit, degenerate, rd_fit, split_sides
 from tools.rdd.inputs import MIN_PER_SIDE
 from tools.rdd.local import FloatArray, NotIdentified, Side
 from tools.rdd.models import CovariateBalance, PlaceboCutoff, RddRequest, SensitivityRow
@@ -34,6 +34,11 @@ def estimate_model(inference: Inference, sign: float, alpha: float) -> Estimate:
         p_value=min(1.0, max(0.0, inference.p_value)),
         alpha=alpha,
     )
+
+
+def _scale(left: Side, right: Side) -> float:
+    """The largest magnitude of the fitted column (the first): rounding noise is measured against it."""
+    return float(max((np.max(np.abs(side.y[:, 0])) for side in (left, right) if side.n), default=0.0))
 
 
 def _identified(side: Side, p: int) -> bool:
@@ -73,6 +78,9 @@ def covariate_balance(
             )
         except (BandwidthError, NotIdentified):
             out.append(_untested_covariate(name, n, f"No bandwidth could be selected for '{label}'."))
+            continue
+        if degenerate(fit, _scale(left, right)):
+            out.append(_untested_covariate(name, n, f"'{label}' does not vary around the fit near the cutoff."))
             continue
         est = estimate_model(fit.robust, sign, request.alpha)
         jumps = est.p_value < request.alpha
@@ -127,6 +135,9 @@ def placebo_cutoffs(request: RddRequest, left: Side, right: Side, sign: float) -
         except (BandwidthError, NotIdentified):
             out.append(_untested_placebo(placebo, label, "no bandwidth could be selected"))
             continue
+        if degenerate(fit, _scale(inner_left, inner_right)):
+            out.append(_untested_placebo(placebo, label, "the outcome does not vary around the fit there"))
+            continue
         est = estimate_model(fit.robust, sign, request.alpha)
         jumps = est.p_value < request.alpha
         out.append(
@@ -153,6 +164,7 @@ def sensitivity(
 ) -> list[SensitivityRow]:
     """The estimate with h and b both scaled by 0.5, 0.75, 1, 1.5 and 2."""
     bw = main.bandwidths
+    scale = _scale(left, right)
     rows = []
     for m in SENSITIVITY:
         scaled = Bandwidths(m * bw.h_left, m * bw.h_right, m * bw.b_left, m * bw.b_right, bw.mass_points)
@@ -172,6 +184,8 @@ def sensitivity(
                 )
             except NotIdentified:
                 fit = None
+        if fit is not None and degenerate(fit, scale):
+            fit = None  # an exact fit at this bandwidth: no interval to show
         if fit is None:
             rows.append(
                 SensitivityRow(
@@ -179,7 +193,7 @@ def sensitivity(
                     h_below=scaled.h_left,
                     h_above=scaled.h_right,
                     robust=None,
-                    detail="Too few distinct values within this bandwidth.",
+                    detail="Too few distinct values within this bandwidth, or an exact fit (no standard error).",
                 )
             )
             continue

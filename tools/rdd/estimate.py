@@ -15,9 +15,23 @@ from numpy.typing import NDArray
 
 from tools.literals import BandwidthSelector, Kernel
 from tools.rdd.bandwidth import Bandwidths, select_bandwidths
-from tools.rdd.local import FloatArray, Side, SideEstimate, intercept_variance, side_estimate
+from tools.rdd.local import FloatArray, NotIdentified, Side, SideEstimate, intercept_variance, side_estimate
+from tools.results import zero_error
 
-__all__ = ["Inference", "RdFit", "normal_p_value", "normal_quantile", "rd_fit", "split_sides"]
+__all__ = [
+    "Inference",
+    "NoFirstStage",
+    "RdFit",
+    "degenerate",
+    "normal_p_value",
+    "normal_quantile",
+    "rd_fit",
+    "split_sides",
+]
+
+
+class NoFirstStage(NotIdentified):
+    """Fuzzy design: take-up has exactly the same fitted value on both sides, so the ratio is undefined."""
 
 
 def normal_quantile(alpha: float) -> float:
@@ -123,6 +137,8 @@ def rd_fit(
     first = first_cl = None
     if fuzzy:
         ty, tt = float(tau_cl[0]), float(tau_cl[1])
+        if tt == 0:
+            raise NoFirstStage("take-up does not jump within the bandwidth")
         s = np.array([1 / tt, -ty / tt**2])
         point_cl = ty / tt
         bias = np.array([ty - float(tau_bc[0]), tt - float(tau_bc[1])])
@@ -155,6 +171,13 @@ def rd_fit(
         right=est_r,
         n_clusters=n_clusters,
     )
+
+
+def degenerate(fit: RdFit, scale: float, *, first_stage: bool = False) -> bool:
+    """True when a standard error of the effect (or of the first stage) is not finite, zero or numerically zero
+    relative to its estimate and the magnitude ``scale`` of what was fitted: an exact fit, never a finding."""
+    parts = (fit.first_stage, fit.first_stage_conventional) if first_stage else (fit.conventional, fit.robust)
+    return any(zero_error(i.std_error, i.estimate, scale) for i in parts if i is not None)
 
 
 def _variance(left: SideEstimate, right: SideEstimate, s: FloatArray, kind: str) -> float:

@@ -36,6 +36,11 @@ class Prepared:
     n_dropped: int = 0
     n_obs: int = 0
 
+    @property
+    def outcome_scale(self) -> float:
+        """The outcome's largest magnitude: what rounding noise in a standard error is measured against."""
+        return float(max(np.max(np.abs(side.y[:, 0])) for side in (self.left, self.right)))
+
 
 def _cluster_codes(series: pd.Series) -> NDArray[np.intp]:
     codes, _ = pd.factorize(series, use_na_sentinel=True)
@@ -123,6 +128,7 @@ def prepare(request: RddRequest, data: pd.DataFrame | None) -> Prepared:
                 "Use a lower polynomial order, or a finer running variable; with very few values an RD is not "
                 "identified.",
             )
+    _check_outcome_varies(request, left, right)
     if request.cluster is not None:
         for side, where in ((left, "below"), (right, "at or above")):
             assert side.cluster is not None
@@ -156,3 +162,22 @@ def prepare(request: RddRequest, data: pd.DataFrame | None) -> Prepared:
         n_dropped=dropped,
         n_obs=len(x_sorted),
     )
+
+
+def _check_outcome_varies(request: RddRequest, left: Side, right: Side) -> None:
+    """Refuse an outcome with no variation on either side: the local fits would be exact and no standard error,
+    bandwidth or interval could be computed (a step from one constant to another is not an estimate)."""
+    low, high = (float(side.y[:, 0].min()) for side in (left, right))
+    if np.all(left.y[:, 0] == low) and np.all(right.y[:, 0] == high):
+        name = display_name(request.outcome)
+        what = (
+            f"takes the single value {low:g} in every row analysed, so there is no jump to estimate"
+            if low == high
+            else f"is constant on each side of the cutoff ({low:g} below, {high:g} at or above), so there is no "
+            "variation among units to measure the uncertainty of the jump"
+        )
+        raise ToolError(
+            "degenerate_fit",
+            f"The outcome '{name}' {what}.",
+            "Check that `outcome` is the metric you meant; an RD needs an outcome that varies among units.",
+        )

@@ -298,7 +298,8 @@ def meat(scores: FloatArray, cluster: NDArray[np.intp] | None, k_df: int) -> Flo
     g = len(codes)
     n = len(cluster)
     sums = np.column_stack([np.bincount(dense, weights=scores[:, j], minlength=g) for j in range(scores.shape[1])])
-    factor = ((n - 1) / (n - k_df)) * (g / (g - 1)) if g > 1 else math.nan
+    # CR1 is undefined with one cluster or no residual degrees of freedom: NaN, which the callers refuse
+    factor = ((n - 1) / (n - k_df)) * (g / (g - 1)) if g > 1 and n > k_df else math.nan
     return np.asarray(factor * (sums.T @ sums), dtype=np.float64)
 
 

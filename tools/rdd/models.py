@@ -80,7 +80,9 @@ class RddRequest(ToolRequest):
         "a jump in one suggests the groups differ by more than the treatment. Null for none.",
         max_length=MAX_COVARIATES,
     )
-    alpha: float = Field(default=0.05, gt=0, le=0.5, description="Significance level (0.05 gives 95% intervals).")
+    alpha: float = Field(
+        default=0.05, ge=1e-10, le=0.5, description="Significance level (0.05 gives 95% intervals), 1e-10 to 0.5."
+    )
     diagnostics: bool = Field(
         default=True,
         description="Run the covariate, placebo-cutoff and bandwidth-sensitivity checks (false for the estimate "

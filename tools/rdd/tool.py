@@ -12,7 +12,7 @@ from tools.errors import ToolError
 from tools.rdd.bandwidth import BandwidthError
 from tools.rdd.density import cjm_density
 from tools.rdd.diagnostics import covariate_balance, estimate_model, placebo_cutoffs, sensitivity
-from tools.rdd.estimate import RdFit, rd_fit, split_sides
+from tools.rdd.estimate import NoFirstStage, RdFit, degenerate, rd_fit, split_sides
 from tools.rdd.inputs import MIN_PER_SIDE, Prepared, prepare
 from tools.rdd.local import NotIdentified
 from tools.rdd.models import BandwidthChoice, DensityTest, FirstStage, RddRequest, RddResult
@@ -24,20 +24,30 @@ __all__ = ["density_test", "headline", "rdd", "rdd_at_cutoff"]
 
 
 def _fit(request: RddRequest, prepared: Prepared) -> RdFit:
+    """The main fit, refused when its inference is degenerate (a zero standard error is never a finding)."""
     fit = _raw_fit(request, prepared)
-    errors = (fit.conventional.std_error, fit.robust.std_error)
-    if not all(math.isfinite(se) and se > 0 for se in errors):
-        if request.cluster is not None:
-            raise ToolError(
-                "too_few_clusters",
-                f"Within the bandwidth one side of the cutoff has a single '{request.cluster}' cluster, so "
-                "cluster-robust standard errors cannot be computed.",
-                "Cluster by a finer unit, widen the bandwidth, or drop `cluster` if rows are independent.",
-            )
+    effect = (fit.conventional, fit.robust)
+    if request.cluster is not None and not all(math.isfinite(e.std_error) for e in effect):
+        raise ToolError(
+            "too_few_clusters",
+            f"Within the bandwidth one side of the cutoff has a single '{request.cluster}' cluster, so "
+            "cluster-robust standard errors cannot be computed.",
+            "Cluster by a finer unit, widen the bandwidth, or drop `cluster` if rows are independent.",
+        )
+    if request.fuzzy is not None and degenerate(fit, 1.0, first_stage=True):
+        raise ToolError(
+            "exact_first_stage",
+            f"Take-up '{request.fuzzy}' is fitted exactly on both sides of the cutoff within the bandwidth (for "
+            "example every unit above takes the treatment and none below), so the first stage has no standard "
+            "error.",
+            "If treatment follows the cutoff exactly, drop `fuzzy`: the sharp RD estimates the same effect.",
+        )
+    if degenerate(fit, prepared.outcome_scale):
         raise ToolError(
             "degenerate_fit",
-            "The outcome does not vary near the cutoff, so no standard error can be computed.",
-            "Check that the outcome column is the metric you meant; a constant outcome has no effect to estimate.",
+            "The outcome is fitted exactly near the cutoff (it does not vary around the local polynomials), so the "
+            "standard error is zero and there is no interval or p-value to report.",
+            "Check that the outcome column is the metric you meant, or give a wider `bandwidth` with more units.",
         )
     return fit
 
@@ -56,6 +66,17 @@ def _raw_fit(request: RddRequest, prepared: Prepared) -> RdFit:
             fuzzy=request.fuzzy is not None,
         )
     except BandwidthError as error:
+        if error.reason == "first_stage":
+            raise _no_first_stage(request) from error
+        if error.reason == "variance":
+            raise ToolError(
+                "bandwidth_failed",
+                "No bandwidth could be selected: near the cutoff the outcome does not vary around the fitted "
+                "polynomials (it is constant, or fitted exactly, on one side), so there is no variance to trade "
+                "against bias.",
+                "Give `bandwidth` explicitly, or use bandwidth_selector='mserd' (one bandwidth from both sides); "
+                "check that `outcome` is the metric you meant.",
+            ) from error
         raise ToolError(
             "bandwidth_failed",
             "No bandwidth could be selected: the running variable has too little variation near the cutoff "
@@ -63,6 +84,8 @@ def _raw_fit(request: RddRequest, prepared: Prepared) -> RdFit:
             "Give `bandwidth` explicitly, or use a finer running variable; with very few values an RD may not be "
             "identified.",
         ) from error
+    except NoFirstStage as error:
+        raise _no_first_stage(request) from error
     except NotIdentified as error:
         raise ToolError(
             "too_few_in_bandwidth",
@@ -70,6 +93,16 @@ def _raw_fit(request: RddRequest, prepared: Prepared) -> RdFit:
             "on one side, too few to fit the polynomials.",
             "Give a wider `bandwidth` (or none, to select it from the data), or a lower `polynomial`.",
         ) from error
+
+
+def _no_first_stage(request: RddRequest) -> ToolError:
+    return ToolError(
+        "no_first_stage",
+        f"Take-up '{request.fuzzy}' does not change at the cutoff within the bandwidth, so the fuzzy RD (a ratio "
+        "of the two jumps) is not identified.",
+        "Check the take-up column; give a wider `bandwidth`; if the cutoff does not change treatment, an RD "
+        "cannot estimate its effect.",
+    )
 
 
 def rdd(request: RddRequest, data: pd.DataFrame | None = None) -> RddResult:
@@ -249,5 +282,12 @@ def rdd_at_cutoff(request: RddRequest, data: pd.DataFrame | None, cutoff: float)
             f"No bandwidth could be selected at the placebo cutoff {cutoff:g}.",
             "Pick a placebo cutoff with more distinct running-variable values around it.",
         ) from error
+    if degenerate(fit, prepared.outcome_scale):
+        raise ToolError(
+            "degenerate_fit",
+            f"The outcome is fitted exactly around the placebo cutoff {cutoff:g}, so the placebo jump has no "
+            "standard error.",
+            "Pick a placebo cutoff where the outcome varies among units.",
+        )
     sign = 1.0 if request.treatment_side == "above" else -1.0
     return estimate_model(fit.robust, sign, request.alpha)
