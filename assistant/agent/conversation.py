@@ -1,8 +1,12 @@
 """The tool-calling loop: user message → backend → tool calls validated and run → results back → … → answer.
 
-Bounded (rounds, repeated calls, malformed-argument repairs, tool-output size), and it never loses the
-conversation: every failure becomes an event and a message, and the history stays consistent (every tool call
-the model made is answered). Events go to a callback so a UI thread can stream them.
+Bounded (rounds, repeated calls, malformed-argument repairs, calls per message, tool-output size), and it never
+loses the conversation: every failure becomes an event and a message, and the history stays valid for any server —
+every tool call the model made is answered (also those of a final round a server answered with calls anyway, and
+those of a turn interrupted mid-run), under an id unique in the session, and refused arguments are not kept (see
+:mod:`assistant.agent.tool_calls`). An answer the server did not finish is kept, marked incomplete, and none of its
+calls runs. A call to a tool this request did not offer is refused (the phase gate). Events go to a callback so a
+UI thread can stream them.
 
 A registered tool runs through :func:`assistant.agent.runner.run_tool` whoever asked: the model, or the user with a
 slash command (:meth:`Conversation.run_tool`), so the plan check, the pre-registration, provenance and the session
@@ -21,7 +25,7 @@ from typing import Any
 from pydantic import ValidationError
 
 import prompts
-from assistant.agent.backends import AssistantTurn, Backend, BackendError, Message
+from assistant.agent.backends import AssistantTurn, Backend, BackendError, Cancelled, Interruptible, Message
 from assistant.agent.brief import Brief, UpdateBriefRequest, apply_update
 from assistant.agent.events import (
     BriefUpdated,
@@ -37,12 +41,14 @@ from assistant.agent.events import (
 from assistant.agent.provenance import unverified_numbers
 from assistant.agent.runner import ToolRun, run_tool
 from assistant.agent.session import SessionStore, load_prereg, load_runs
+from assistant.agent.tool_calls import ReceivedCall, receive, used_ids
 from assistant.prereg.tool import PreregState
 from tools.errors import ToolError
-from tools.registry import get_tool
+from tools.registry import get_tool, tool_names
 
 __all__ = [
     "BriefUpdated",
+    "Cancelled",
     "Conversation",
     "Done",
     "Event",
@@ -58,10 +64,10 @@ __all__ = [
 MAX_ROUNDS = 6
 MAX_REPEATS = 3
 MAX_REPAIRS = 2
-
-
-class Cancelled(Exception):
-    """The user cancelled the turn."""
+#: The conversation-state tools, offered on every request but the final one (no registered tool spec).
+STATE_TOOLS = ("update_brief", "write_prereg")
+#: Appended to an answer kept although the server did not finish it (the model and a resumed session see it).
+INCOMPLETE_MARK = "[incomplete answer: {reason}]"
 
 
 @dataclass
@@ -107,7 +113,11 @@ class Conversation:
     def send(self, text: str, emit: Callable[[Event], None]) -> Done:
         """Advance the conversation by one user message; every step is reported through ``emit``."""
         with self._lock:
-            return self._send(text, emit)
+            try:
+                return self._send(text, emit)
+            except BaseException:  # Ctrl-C in a tool run, or a bug: the history must still be valid for the next turn
+                self._answer_open_calls()
+                raise
 
     def run_tool(
         self, name: str, arguments: str | Mapping[str, Any], emit: Callable[[Event], None], *, command: str = ""
@@ -149,13 +159,19 @@ class Conversation:
             final_round = round_number == self.max_rounds
             if final_round:
                 emit(Notice(f"Stopped after {self.max_rounds} rounds of tool calls; asking for a summary."))
+            offered = [] if final_round else self._offered_tools()
+            streamed: list[str] = []
             try:
-                turn = self._call(emit, tools=[] if final_round else self._offered_tools())
+                turn = self._call_within_context(emit, offered, streamed)
             except Cancelled:
-                return self._finish(emit, "", complete=False, note="Cancelled.")
+                partial = "".join(streamed)
+                self._keep_incomplete(partial, "cancelled by the user")
+                return self._finish(emit, partial, complete=False, note="Cancelled.")
             except BackendError as error:
                 emit(Failed(error.kind, error.message, error.hint))
-                return self._finish(emit, "", complete=False)
+                partial = "".join(streamed)
+                self._keep_incomplete(partial, error.message)
+                return self._finish(emit, partial, complete=False)
             except Exception as exc:  # a bug must not take the conversation with it
                 emit(
                     Failed(
@@ -164,31 +180,47 @@ class Conversation:
                         "This is a bug in whyscope; the conversation is kept, send the message again.",
                     )
                 )
-                return self._finish(emit, "", complete=False)
+                partial = "".join(streamed)
+                self._keep_incomplete(partial, "the model call failed")
+                return self._finish(emit, partial, complete=False)
             if turn.refusal or turn.finish_reason == "content_filter":
                 message = turn.refusal or "The model's provider filtered this response."
                 emit(Notice(message))
                 self._append({"role": "assistant", "content": turn.text or message})
                 return self._finish(emit, turn.text, complete=False)
+            if turn.incomplete or (turn.tool_calls and turn.finish_reason == "length"):
+                return self._incomplete(emit, turn)
             if not turn.tool_calls:
+                if not turn.text.strip():  # nothing to keep: an empty message would only confuse the next request
+                    return self._finish(
+                        emit, "", complete=False, note="The model sent an empty answer; send the message again."
+                    )
                 self._append({"role": "assistant", "content": turn.text})
+                if turn.finish_reason == "length":
+                    emit(Notice("The answer reached the model's length limit and stops there."))
                 return self._finish(emit, turn.text, complete=turn.finish_reason != "length")
-            if turn.finish_reason == "length":
-                # cut mid-arguments: never run a half-written call
-                self._append({"role": "assistant", "content": turn.text})
+            calls = receive(turn.tool_calls, used_ids(self.messages))
+            self._append(
+                {"role": "assistant", "content": turn.text or None, "tool_calls": [c.message() for c in calls]}
+            )
+            if final_round:  # a server that ignores tools=[]: answer every call, run none, end the turn
+                for call in calls:
+                    content = self._refuse(call, emit, _round_limit(call.name, self.max_rounds))
+                    self._append({"role": "tool", "tool_call_id": call.id, "content": content})
                 emit(
                     Failed(
-                        "truncated",
-                        "The model's answer was cut off mid tool call, so nothing was run.",
-                        "Ask again, perhaps more narrowly.",
+                        "round_limit",
+                        f"The model still called tools after {self.max_rounds} rounds, so its last calls were "
+                        "not run and the turn ends here.",
+                        "Send a message to go on, or ask a narrower question.",
                     )
                 )
                 return self._finish(emit, turn.text, complete=False)
-            self._record_calls(turn)
-            for call in turn.tool_calls:
+            names = {str(schema.get("function", {}).get("name")) for schema in offered}
+            for call in calls:
                 key = f"{call.name}\x00{call.arguments}"
                 seen[key] = seen.get(key, 0) + 1
-                content, invalid_json = self._run(call.id, call.name, call.arguments, seen[key], emit)
+                content, invalid_json = self._run(call, names, seen[key], emit)
                 repairs += invalid_json
                 self._append({"role": "tool", "tool_call_id": call.id, "content": content})
             if repairs > MAX_REPAIRS:
@@ -200,7 +232,42 @@ class Conversation:
                     )
                 )
                 return self._finish(emit, turn.text, complete=False)
-        raise AssertionError("unreachable")  # pragma: no cover - the final round has no tools
+        raise AssertionError("unreachable")  # pragma: no cover - the final round always returns
+
+    def _answer_open_calls(self) -> None:
+        """Answer the calls of the last assistant message that have no answer yet (the turn was interrupted)."""
+        for position in range(len(self.messages) - 1, -1, -1):
+            message = self.messages[position]
+            if message.get("role") == "assistant" and message.get("tool_calls"):
+                answered = {m.get("tool_call_id") for m in self.messages[position + 1 :] if m.get("role") == "tool"}
+                error = ToolError("interrupted", "Not run: the turn was interrupted.", "Ask again if it is needed.")
+                calls = [c for c in message["tool_calls"] if isinstance(c, Mapping) and isinstance(c.get("id"), str)]
+                for call_id in [c["id"] for c in calls if c["id"] not in answered]:
+                    self._append({"role": "tool", "tool_call_id": call_id, "content": json.dumps(error.to_dict())})
+                return
+            if message.get("role") == "user":
+                return
+
+    def _incomplete(self, emit: Callable[[Event], None], turn: AssistantTurn) -> Done:
+        """An answer the server did not finish (cut, stalled, or stopped at its length limit mid tool call): its
+        text is kept, marked, and none of its tool calls runs — half-received arguments are never executed."""
+        reason = turn.incomplete or "it reached the model's length limit"
+        if turn.tool_calls:
+            emit(
+                Failed(
+                    "truncated",
+                    f"The model's answer was cut off mid tool call ({reason}), so nothing was run.",
+                    "Ask again, perhaps more narrowly.",
+                )
+            )
+        self._keep_incomplete(turn.text, reason)
+        note = "" if turn.tool_calls else f"The answer is incomplete: {reason}. Send the message again for a full one."
+        return self._finish(emit, turn.text, complete=False, note=note)
+
+    def _keep_incomplete(self, text: str, reason: str) -> None:
+        """Keep a partial answer in the history (and the session), marked as such for the model and on resume."""
+        if text.strip():
+            self._append({"role": "assistant", "content": f"{text}\n\n{INCOMPLETE_MARK.format(reason=reason)}"})
 
     # -- one model call ------------------------------------------------------------------------------------
 
@@ -222,55 +289,98 @@ class Conversation:
                 self._schemas[name] = tool_schema(name)
         return [*(self._schemas[name] for name in names), self._schemas["update_brief"], self._schemas["write_prereg"]]
 
-    def _call(self, emit: Callable[[Event], None], tools: list[dict[str, Any]]) -> AssistantTurn:
+    def _call(self, emit: Callable[[Event], None], tools: list[dict[str, Any]], streamed: list[str]) -> AssistantTurn:
+        """One model call; the text streamed so far is collected in ``streamed`` (kept if the call fails)."""
+
         def on_text(text: str) -> None:
             if self.cancel.is_set():
                 raise Cancelled
+            streamed.append(text)
             emit(TextDelta(text))
+
+        def on_notice(message: str) -> None:
+            emit(Notice(message))
 
         if self.cancel.is_set():
             raise Cancelled
+        if isinstance(self.backend, Interruptible):  # it may wait: it says so, and Esc ends the wait
+            return self.backend.complete(self.messages, tools, on_text, on_notice=on_notice, cancel=self.cancel)
         return self.backend.complete(self.messages, tools, on_text)
+
+    def _call_within_context(
+        self, emit: Callable[[Event], None], tools: list[dict[str, Any]], streamed: list[str]
+    ) -> AssistantTurn:
+        """:meth:`_call`; when the history is longer than the model's context, the oldest whole turns (a tool call
+        never without its answer) leave the request and it is sent once more. The session file keeps them."""
+        try:
+            return self._call(emit, tools, streamed)
+        except BackendError as error:
+            if error.kind != "context_length" or not (dropped := self._drop_oldest_turns()):
+                raise
+        emit(
+            Notice(
+                f"The conversation is longer than the model's context: the oldest {dropped} turn(s) are left out of "
+                "what it reads from now on (the session file keeps them)."
+            )
+        )
+        return self._call(emit, tools, streamed)
+
+    def _drop_oldest_turns(self) -> int:
+        """Drop the oldest whole turns (from a user message to the next) until half the turns' text is gone, never
+        the system prompt nor the current turn; returns how many turns were dropped."""
+        starts = [i for i, m in enumerate(self.messages) if m.get("role") == "user"]
+        if len(starts) < 2:
+            return 0
+        size = [len(json.dumps(m, ensure_ascii=False, default=str)) for m in self.messages]
+        goal, gone, dropped = sum(size[starts[0] :]) / 2, 0, 0
+        while dropped < len(starts) - 1 and gone < goal:
+            gone += sum(size[starts[dropped] : starts[dropped + 1]])
+            dropped += 1
+        self.messages[starts[0] : starts[dropped]] = []
+        return dropped
 
     def _append(self, message: Message) -> None:
         self.messages.append(message)
         if self.store is not None:
             self.store.message(message)
 
-    def _record_calls(self, turn: AssistantTurn) -> None:
-        self._append(
-            {
-                "role": "assistant",
-                "content": turn.text or None,
-                "tool_calls": [
-                    {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-                    for c in turn.tool_calls
-                ],
-            }
-        )
-
     # -- one tool call -------------------------------------------------------------------------------------
 
     def _run(
-        self, call_id: str, name: str, arguments: str, repeat: int, emit: Callable[[Event], None]
+        self, call: ReceivedCall, offered: set[str], repeat: int, emit: Callable[[Event], None]
     ) -> tuple[str, int]:
-        """Run a tool call; returns the content for the model and 1 if the arguments were not valid JSON."""
-        emit(ToolStarted(call_id, name, arguments))
+        """Run a tool call; returns the content for the model and 1 if the arguments were not valid JSON.
+
+        A call this request did not offer is refused, nothing run (the phase gate): the first request offers the
+        scoping tools only, and a design tool or refute joins when the conversation reaches it (see
+        :mod:`assistant.agent.toolsets`), so a model cannot skip to refute before there is an analysis."""
+        if call.refused is not None:
+            return self._refuse(call, emit, call.refused), int(call.refused.code == "invalid_json")
+        name, arguments = call.name, call.arguments
+        if name not in offered and (name in STATE_TOOLS or name in tool_names()):
+            return self._refuse(call, emit, _not_offered(name, offered)), 0
+        emit(ToolStarted(call.id, name, arguments))
         if repeat > MAX_REPEATS:
             error = ToolError(
                 "repeated_call",
                 f"'{name}' was already called with these arguments {repeat - 1} times in this turn.",
                 "Use the result you have and answer the user.",
             )
-            emit(ToolFinished(call_id, name, error))
+            emit(ToolFinished(call.id, name, error))
             return json.dumps(error.to_dict()), 0
         if name == "update_brief":
-            return self._update_brief(call_id, arguments, emit)
+            return self._update_brief(call.id, arguments, emit)
         if name == "write_prereg":
-            return self._write_prereg(call_id, arguments, emit)
-        run = run_tool(self, call_id, name, arguments, emit, cancel=self.cancel)
+            return self._write_prereg(call.id, arguments, emit)
+        run = run_tool(self, call.id, name, arguments, emit, cancel=self.cancel)
         invalid_json = isinstance(run.outcome, ToolError) and run.outcome.code == "invalid_json"
         return run.for_model(), int(invalid_json)
+
+    def _refuse(self, call: ReceivedCall, emit: Callable[[Event], None], error: ToolError) -> str:
+        """Answer a call that does not run: the UI sees it start and fail; the model reads the error."""
+        emit(ToolStarted(call.id, call.name, call.arguments))
+        emit(ToolFinished(call.id, call.name, error))
+        return json.dumps(error.to_dict(), ensure_ascii=False)
 
     def _write_prereg(self, call_id: str, arguments: str, emit: Callable[[Event], None]) -> tuple[str, int]:
         try:
@@ -316,3 +426,21 @@ class Conversation:
 def system_prompt() -> str:
     """The system message: who whyscope is, how to scope, how to choose and run a method."""
     return "\n\n".join(prompts.load(name).strip() for name in ("system", "scoping_guide", "method_guide"))
+
+
+def _round_limit(name: str, rounds: int) -> ToolError:
+    return ToolError(
+        "round_limit",
+        f"Not run: '{name}' was called after the limit of {rounds} rounds of tool calls for one message.",
+        "Answer the user with the results you have.",
+    )
+
+
+def _not_offered(name: str, offered: set[str]) -> ToolError:
+    available = ", ".join(sorted(offered)) or "none"
+    return ToolError(
+        "not_offered",
+        f"'{name}' is not available yet: this request did not offer it, so nothing ran.",
+        f"Pin down the design first (recommend_method proposes the tools that fit; refute needs an analysis to "
+        f"challenge), then call it when it is offered. Available now: {available}.",
+    )

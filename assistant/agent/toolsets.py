@@ -4,8 +4,12 @@ conversation reaches that design.
 Every schema costs tokens on every request (the four design tools together are about as large as all the
 rest), so the first request offers the tools a scoping conversation needs — the brief, the plan,
 ``recommend_method``, ``power`` and ``ab_test`` — and a design tool joins once ``recommend_method`` has
-proposed it, the user or the model has named it, or it ran already. The dispatcher runs any registered tool
-the model calls, offered or not, so a tool is never out of reach; offering only decides what the model sees.
+proposed it, the user or the model has named it, or it ran already (a run in the conversation's typed runs: the
+model's offered calls and the user's ``/run``).
+
+Offering is also the phase gate: the conversation refuses a call to a tool the request did not offer, nothing run
+(:meth:`assistant.agent.conversation.Conversation._run`). So a call the model merely attempted does not bring a
+tool in — only a run does — or a refused call would open the gate on the next request.
 """
 
 from __future__ import annotations
@@ -32,8 +36,8 @@ _ESTIMATORS = frozenset(spec.name for spec in estimators())
 
 def offered(messages: Sequence[Mapping[str, Any]], registered: Iterable[str], runs: Iterable[Any] = ()) -> list[str]:
     """The registered tool names to offer with the next request, in registry order. ``runs`` are the conversation's
-    typed tool runs (:class:`~assistant.agent.runner.ToolRun`): a ``recommend_method`` result among them brings in
-    the tools it proposes."""
+    typed tool runs (:class:`~assistant.agent.runner.ToolRun`): each brings in its own tool, and a
+    ``recommend_method`` result among them the tools it proposes."""
     names = list(registered)
     wanted = set(ALWAYS)
     text_parts: list[str] = []
@@ -41,9 +45,8 @@ def offered(messages: Sequence[Mapping[str, Any]], registered: Iterable[str], ru
         role = message.get("role")
         if role in ("user", "assistant") and isinstance(message.get("content"), str):
             text_parts.append(message["content"])
-        for call in message.get("tool_calls") or []:
-            wanted.add(str(call.get("function", {}).get("name", "")))
     for run in runs:
+        wanted.add(str(getattr(run, "name", "")))
         wanted |= _recommended(getattr(run, "outcome", None))
     text = " ".join(text_parts).lower() + " "
     for tool, words in MENTIONS.items():

@@ -68,6 +68,11 @@ class Started(Message):
 
 
 @dataclass
+class TurnEnded(Message):
+    """The worker running a turn has ended, however it ended: the app takes messages again."""
+
+
+@dataclass
 class ToolCommandDone(Message):
     """A tool run by ``/power`` or ``/run`` finished (its card was filled through the engine's events)."""
 
@@ -250,13 +255,17 @@ class WhyscopeApp(App[None]):
                 )
             )
             return
+        if self.busy and (not text.startswith("/") or text.split(" ", 1)[0] in ("/power", "/run")):
+            # one turn at a time (the history must stay a valid sequence of calls and answers): keep the text
+            await self.query_one("#chat", VerticalScroll).mount(
+                NoticeMessage("Still working on the previous message (Esc to stop); yours stays in the box.")
+            )
+            self.notify("Still working — Esc to stop.", severity="warning")
+            return
         box.remember(text)
         box.value = ""
         if text.startswith("/"):
             await self.command(text)
-            return
-        if self.busy:
-            self.notify("Still answering; press Esc to cancel.", severity="warning")
             return
         await self.query_one("#chat", VerticalScroll).mount(UserMessage(text))
         self.busy = True
@@ -265,10 +274,29 @@ class WhyscopeApp(App[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="turn")
     def converse(self, text: str) -> None:
+        """Run one turn; however it ends (an answer, Esc, a bug), :class:`TurnEnded` frees the input."""
+
         def emit(event: Event) -> None:
             self.post_message(EngineEvent(event))
 
-        self.session.send(text, emit)
+        try:
+            self.session.send(text, emit)
+        except Exception as exc:  # the conversation catches its own failures; this is the last line for a bug
+            from assistant.agent.events import Failed
+
+            emit(
+                Failed(
+                    "internal_error",
+                    f"The turn failed unexpectedly ({type(exc).__name__}).",
+                    "This is a bug in whyscope; the conversation is kept, send the message again.",
+                )
+            )
+        finally:
+            self.post_message(TurnEnded())
+
+    def on_turn_ended(self, message: TurnEnded) -> None:
+        self.busy = False
+        self._reply = None
 
     async def on_engine_event(self, message: EngineEvent) -> None:
         from assistant.agent.conversation import (
@@ -374,7 +402,7 @@ class WhyscopeApp(App[None]):
             if isinstance(request, str):
                 await chat.mount(NoticeMessage(request, kind="error"))
             elif self.busy:  # one thing at a time: the history must stay a valid sequence of calls and answers
-                self.notify("Still answering; press Esc to cancel, then run the command again.", severity="warning")
+                await chat.mount(NoticeMessage("Still working on the previous message (Esc to stop); run it then."))
             else:
                 self.busy = True
                 self._reply = None

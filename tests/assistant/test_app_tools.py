@@ -132,8 +132,9 @@ async def test_a_tool_command_is_refused_while_a_turn_runs(monkeypatch: pytest.M
         await wait_for(pilot, lambda: app.busy and bool(backend.sent), "the turn to start")
         app.query_one(ChatInput).value = POWER_COMMAND
         await pilot.press("enter")
-        await wait_for(pilot, lambda: any("Still answering" in n for n in notes), "the refusal", state=lambda: notes)
+        await wait_for(pilot, lambda: any("Still working" in n for n in notes), "the refusal", state=lambda: notes)
         assert not list(app.query(ToolCard))  # refused, not interleaved with the turn
+        assert app.query_one(ChatInput).value == POWER_COMMAND  # kept in the box, not dropped
         gate.set()
         await wait_for(pilot, lambda: not app.busy, "the turn to end")
         assert app.session.runs == []

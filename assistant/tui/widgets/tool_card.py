@@ -67,9 +67,14 @@ class ToolCard(Collapsible):
 
 
 def _short(arguments: str, limit: int = 300) -> str:
+    """The inputs as the card shows them: the JSON object without its nulls, or the raw text when it is not one
+    (too long, nested too deeply, not JSON: the model's arguments are untrusted)."""
+    from tools.jsontext import loads
+
     try:
-        shown = json.dumps({k: v for k, v in json.loads(arguments or "{}").items() if v is not None})
-    except (json.JSONDecodeError, AttributeError):
+        value = loads(arguments or "{}", max_chars=100 * limit)
+        shown = json.dumps({k: v for k, v in value.items() if v is not None}, ensure_ascii=False)
+    except (ValueError, AttributeError):
         shown = arguments
     return shown if len(shown) <= limit else shown[: limit - 1] + "…"
 

@@ -121,3 +121,35 @@ def test_add_returns_the_new_text_for_live_display() -> None:
     assert acc.add(chunk(content="Hel")) == "Hel"
     assert acc.add(chunk(content="lo")) == "lo"
     assert acc.add(chunk(calls=[call(0, "a", "power", "{}")])) == ""
+
+
+def test_one_id_reused_under_two_indexes_is_two_calls() -> None:
+    """A server that gives two parallel calls the same id: two calls (the conversation renames one), not a merge."""
+    acc = assemble(
+        [
+            chunk(calls=[call(0, "call_1_0", "power", '{"a": ')]),
+            chunk(calls=[call(1, "call_1_0", "ab_test", '{"b": ')]),
+            chunk(calls=[call(0, args="1}")]),
+            chunk(calls=[call(1, args="2}")], finish="tool_calls"),
+        ]
+    )
+    assert [(c.id, c.name, c.arguments) for c in acc.finished_calls()] == [
+        ("call_1_0", "power", '{"a": 1}'),
+        ("call_1_0", "ab_test", '{"b": 2}'),
+    ]
+
+
+def test_arguments_sent_as_an_object_are_serialised_and_odd_types_ignored() -> None:
+    odd = {"index": 0, "id": 7, "function": {"name": ["power"], "arguments": {"metric": "mean", "n": [1, 2]}}}
+    acc = assemble(
+        [
+            {"choices": [{"index": 0, "delta": {"content": [{"type": "text", "text": "Hi"}], "tool_calls": [odd]}}]},
+            {"choices": "not a list"},
+            {"choices": [None, {"index": 0, "delta": "text"}, {"index": 0, "delta": {"content": 5}}]},
+            chunk(calls=[call(0, name="power")], finish="tool_calls"),
+        ]
+    )
+    assert acc.text == "Hi"
+    assert [(c.id, c.name, c.arguments) for c in acc.finished_calls()] == [
+        ("7", "power", '{"metric": "mean", "n": [1, 2]}')
+    ]

@@ -45,8 +45,12 @@ def test_a_recommendation_and_an_earlier_call_offer_their_tools() -> None:
     assert "propensity" not in offered(messages, REGISTERED)  # the words alone do not bring it in
     names = offered(messages, REGISTERED, runner.runs)
     assert "propensity" in names and "refute" in names and "rdd" not in names
+    # a call the model only attempted does not open the gate (it was refused); a run does (e.g. the user's /run)
     called = [{"role": "assistant", "content": None, "tool_calls": [{"id": "2", "function": {"name": "rdd"}}]}]
-    assert "rdd" in offered(called, REGISTERED)
+    assert "rdd" not in offered(called, REGISTERED)
+    ran = ToolRunner()
+    ran.run("rdd", "{}")
+    assert "rdd" in offered(called, REGISTERED, ran.runs)
     failed = ToolRunner()
     failed.run("recommend_method", "not json {")
     assert offered([], REGISTERED, failed.runs) == ["power", "ab_test", "recommend_method"]
