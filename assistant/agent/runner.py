@@ -16,13 +16,12 @@ whose call it was.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from assistant.agent.condense import MAX_TOOL_CHARS, condense
+from assistant.agent.condense import MAX_TOOL_CHARS, condense, condense_error
 from assistant.agent.events import Event, Failed, Notice, ToolFinished, ToolProgress, full_result
 from assistant.agent.session import SessionStore
 from tools.errors import ToolError
@@ -59,13 +58,13 @@ class ToolRun:
     def for_model(self, limit: int = MAX_TOOL_CHARS) -> str:
         """What the model reads as the tool's answer: the error, or the result as its class declares, condensed."""
         if isinstance(self.outcome, ToolError):
-            return json.dumps(self.outcome.to_dict(), ensure_ascii=False)
+            return condense_error(self.outcome, request=self.request)
         report = self.plan_check
         if report is None:
-            return condense(self.outcome, limit)
+            return condense(self.outcome, limit, request=self.request)
         from assistant.prereg.tool import attach_report
 
-        return condense(self.outcome, limit, extend=lambda v: attach_report(v, report))
+        return condense(self.outcome, limit, extend=lambda v: attach_report(v, report), request=self.request)
 
     def record(self) -> dict[str, Any]:
         """The session-file record (restored by :meth:`from_record`)."""

@@ -188,10 +188,15 @@ class WhyscopeApp(App[None]):
 
     @work(thread=True, exit_on_error=False, group="start")
     def start(self) -> None:
+        from assistant.agent.session import SessionInUse  # after the first frame: the engine loads here
+
         assert self.launcher is not None
         notes: list[str] = []
         try:
             launch = self.launcher(notes.append)
+        except SessionInUse as exc:  # another whyscope holds this session: the message says what to do
+            self.post_message(Started(None, [*notes, f"[error] {exc}"]))
+            return
         except Exception as exc:  # the window must stay up and say why
             self.post_message(Started(None, [*notes, f"[error] whyscope could not start: {type(exc).__name__}: {exc}"]))
             return

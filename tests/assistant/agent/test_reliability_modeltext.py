@@ -197,6 +197,17 @@ def test_a_name_from_the_request_is_marked_in_an_error_even_with_quotes_inside(c
     assert request_names(parse_request(get_tool("ab_test"), request)) == ["hostile_ab", INJECTION, METRIC]
 
 
+def test_a_failed_run_reaches_the_model_with_its_data_marked(catalog: Catalog) -> None:
+    """The run path (ToolRun.for_model) marks an error's data as condense_error does, not as plain JSON."""
+    request = {**AB_REQUEST, "arm_column": INJECTION}
+    error = dispatch("ab_test", request, catalog)
+    assert isinstance(error, ToolError)
+    run = ToolRun("c1", "ab_test", parse_request(get_tool("ab_test"), request), error)
+    shown = json.loads(run.for_model())["error"]
+    assert shown["code"] == "unknown_column"
+    assert "IGNORE" not in outside_markers(shown["message"]) and mark_data(INJECTION) in shown["message"]
+
+
 def test_every_string_field_of_every_result_has_a_kind() -> None:
     """A new string field must be tool text (listed in TOOL_TEXT), a Literal, or data; data is the default, so
     this lists the data fields known today and fails for a new field until its kind is decided here."""
