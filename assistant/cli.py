@@ -23,6 +23,10 @@ __all__ = ["build_parser", "main"]
 
 EXIT_OK = 0
 EXIT_TOOL_ERROR = 2
+#: Ctrl-C: the shell's convention for a process ended by SIGINT (128 + 2).
+EXIT_CANCELLED = 130
+#: How ``tool run`` takes a file's encoding, for the hint of a file that is not valid UTF-8.
+ENCODING_OPTION = "--encoding {}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,6 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="attach a CSV or Parquet file under NAME (repeatable); the request refers to it by name",
     )
     run.add_argument(
+        "--encoding",
+        metavar="CODEC",
+        help="the text encoding of the --data files when it is not UTF-8 (e.g. cp1252 from Excel on Windows, latin-1)",
+    )
+    run.add_argument(
         "--plot",
         metavar="FILE.png",
         help="also save the result's figure as PNG (power curve, event study, overlap and balance, RD plot)",
@@ -109,7 +118,17 @@ def _conversation_options(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; Ctrl-C ends any of them with one line, "Cancelled.", and exit code 130 (no traceback)."""
     args = build_parser().parse_args(argv)
+    try:
+        return _command(args)
+    except KeyboardInterrupt:
+        sys.stdout.flush()
+        sys.stderr.write("\nCancelled.\n")
+        return EXIT_CANCELLED
+
+
+def _command(args: argparse.Namespace) -> int:
     if args.command is None:
         return _app(args)
     if args.command == "demo":
@@ -149,6 +168,8 @@ def _app(args: argparse.Namespace) -> int:
 
 def _export(output: str | None) -> int:
     from assistant.agent.session import export_markdown, latest_session, load_session
+    from assistant.writing import write_new
+    from tools.errors import ToolError
 
     path = latest_session()
     if path is None:
@@ -159,15 +180,10 @@ def _export(output: str | None) -> int:
     if output is None:
         sys.stdout.write(text)
         return EXIT_OK
-    target = Path(output).expanduser()
-    try:
-        with target.open("x", encoding="utf-8") as handle:  # never overwrite silently
-            handle.write(text)
-    except FileExistsError:
-        sys.stderr.write(f"{target} exists; choose another name.\n")
-        return EXIT_TOOL_ERROR
-    except OSError as exc:
-        sys.stderr.write(f"Cannot write {target}: {exc.strerror or exc}.\n")
+    try:  # the one rule for files written for the user: never over anything, atomically
+        target = write_new(output, lambda handle: handle.write(text.encode("utf-8")))
+    except ToolError as error:
+        sys.stderr.write(f"{error.message} {error.hint}\n")
         return EXIT_TOOL_ERROR
     sys.stdout.write(f"Wrote {target}\n")
     return EXIT_OK
@@ -224,11 +240,9 @@ def _tool_run(args: argparse.Namespace) -> int:
         get_tool(args.name)
         plan = _load_plan(args.plan) if args.plan else None
         request = _read_request(args.request) if args.request is not None else _planned_request(args.name, plan)
-        catalog = _attach(args.data) if args.data else None
-        if args.plot is not None and not args.plot.lower().endswith(".png"):
-            raise ToolError(
-                "invalid_plot_path", f"--plot {args.plot}: figures are saved as PNG.", "End the name in .png."
-            )
+        if args.plot is not None:  # refused before a long run, not after it
+            _check_plot_path(args.plot)
+        catalog = _attach(args.data, args.encoding) if args.data else None
     except ToolError as error:
         return _fail(error)
     printer = _progress_printer()
@@ -258,6 +272,16 @@ def _tool_run(args: argparse.Namespace) -> int:
     if args.plot is not None:
         _save_plot(outcome, args.plot)
     return EXIT_OK
+
+
+def _check_plot_path(path: str) -> None:
+    """Refuse a ``--plot`` path that :func:`assistant.figures.save_figure` would refuse, before the tool runs."""
+    from assistant.writing import check_new
+    from tools.errors import ToolError
+
+    if not path.lower().endswith(".png"):
+        raise ToolError("invalid_plot_path", f"--plot {path}: figures are saved as PNG.", "End the name in .png.")
+    check_new(path)
 
 
 def _progress_printer() -> Callable[[int, int, str], None]:
@@ -308,34 +332,37 @@ def _planned_request(name: str, plan: Any) -> str:
 
 
 def _read_request(text: str) -> str:
+    """The request: the text itself, or after ``@`` a file read by the one bounded reader (a regular file of at
+    most a few megabytes: ``@/dev/zero`` and ``@fifo`` are refused before reading, never read or waited on)."""
     from tools.errors import ToolError
+    from tools.readfile import read_text
 
     if not text.startswith("@"):
         return text
     path = Path(text[1:]).expanduser()
     try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+        return read_text(path, f"The request file '{path}'", hint="Save the request as a UTF-8 JSON file.")
+    except ToolError as error:
+        if error.code != "file_not_found":
+            raise
         raise ToolError(
-            "file_not_found",
-            f"The request file '{path}' does not exist.",
+            error.code,
+            error.message,
             "Give an existing JSON file after '@', or the JSON itself: --json '{\"metric\": ...}'.",
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ToolError(
-            "unreadable_request",
-            f"The request file '{path}' could not be read: {exc}.",
-            "Save the request as a UTF-8 JSON file.",
-        ) from None
 
 
-def _attach(items: Sequence[str]) -> Catalog:
-    from tools.data import Catalog, parse_data_argument
+def _attach(items: Sequence[str], encoding: str | None = None) -> Catalog:
+    from tools.data import Catalog, parse_data_argument, with_encoding_option
+    from tools.errors import ToolError
 
     catalog = Catalog()
     for item in items:
         name, path = parse_data_argument(item)
-        catalog.add(path, name)
+        try:
+            catalog.add(path, name, encoding=encoding)
+        except ToolError as error:
+            raise with_encoding_option(error, ENCODING_OPTION) from None
     return catalog
 
 

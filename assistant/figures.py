@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from assistant.writing import check_new, write_new
+from tools.errors import ToolError
+
 if TYPE_CHECKING:
     from tools.did.models import DiffInDiffResult
     from tools.power.models import PowerResult
@@ -51,13 +54,21 @@ def _figure(result: ToolResult) -> Figure | None:
 
 
 def save_figure(result: ToolResult, path: str | os.PathLike[str], title: str | None = None) -> Path:
-    """Draw ``result`` into a PNG at ``path``; a :class:`FigureError` says why when it cannot."""
+    """Draw ``result`` into a new PNG file at ``path``; a :class:`FigureError` says why when it cannot.
+
+    The file is written by the one rule for files written for the user (:mod:`assistant.writing`): never over an
+    existing file or through a symbolic link (a dangling one too), only in an existing folder, atomically. The
+    path is checked before drawing, so a refused path costs no drawing."""
     figure = _figure(result)
     if figure is None or not figure.ready(result):
         raise FigureError("This result has no figure (power curves, event studies, overlap and RD plots do).")
     target = Path(path).expanduser()
     if target.suffix.lower() != ".png":
         raise FigureError(f"Figures are saved as PNG; give a file name ending in .png, not '{target.name}'.")
+    try:
+        check_new(target)
+    except ToolError as error:
+        raise FigureError(f"{error.message} {error.hint}") from None
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -70,10 +81,9 @@ def save_figure(result: ToolResult, path: str | os.PathLike[str], title: str | N
             canvas.suptitle(title)
         canvas.tight_layout()
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            canvas.savefig(target, format="png", metadata={"Software": "whyscope"})
-        except OSError as exc:
-            raise FigureError(f"Could not write '{target}': {exc.strerror or exc}.") from None
+            write_new(target, lambda handle: canvas.savefig(handle, format="png", metadata={"Software": "whyscope"}))
+        except ToolError as error:
+            raise FigureError(f"{error.message} {error.hint}") from None
     finally:
         plt.close(canvas)
     return target

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -19,31 +18,26 @@ from assistant.prereg.assemble import assemble
 from assistant.prereg.freeze import Clock, freeze, verify
 from assistant.prereg.models import PlanDocument, PreregSource
 from assistant.prereg.render import FORMATS, Format
+from assistant.writing import write_new as write_file
 from tools.errors import ToolError
+from tools.jsontext import JsonTextError, loads
 from tools.power.models import PowerResult
+from tools.readfile import MAX_TEXT_BYTES, read_text
 
 __all__ = ["build_document", "format_for", "load_plan", "load_source", "write_new"]
 
-MAX_BYTES = 5_000_000
+MAX_BYTES = MAX_TEXT_BYTES
 
 
 def _read(path: Path, what: str) -> object:
+    """The JSON in a file the user named, read by the one bounded reader (a regular file within
+    :data:`MAX_BYTES`, never a FIFO or a device) and parsed within bounds (no unbounded nesting)."""
+    label = f"The {what} '{path}'"
+    text = read_text(path, label, MAX_BYTES, hint="Save it as UTF-8 JSON.")
     try:
-        if path.stat().st_size > MAX_BYTES:
-            raise ToolError(
-                "file_too_large", f"The {what} '{path}' is over {MAX_BYTES:,} bytes.", "Give the JSON file."
-            )
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ToolError("file_not_found", f"The {what} '{path}' does not exist.", "Check the path.") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ToolError(
-            "unreadable_file", f"The {what} '{path}' could not be read: {exc}.", "Save it as UTF-8 JSON."
-        ) from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ToolError("invalid_json", f"The {what} '{path}' is not valid JSON: {exc}.", "Fix the JSON.") from None
+        return loads(text)
+    except JsonTextError as exc:
+        raise ToolError("invalid_json", f"{label} is not valid JSON: {exc}.", "Fix the JSON.") from None
 
 
 def _invalid(exc: ValidationError, what: str, path: Path) -> ToolError:
@@ -125,27 +119,6 @@ def format_for(path: str | os.PathLike[str], default: Format = "md") -> Format:
 
 
 def write_new(path: str | os.PathLike[str], text: str) -> Path:
-    """Write ``text`` to a new file atomically (temp file + hard link); never over an existing file."""
-    target = Path(path).expanduser()
-    if target.exists():
-        raise ToolError("file_exists", f"{target} exists; it was not overwritten.", "Choose another name.")
-    temporary: Path | None = None
-    try:
-        with tempfile.NamedTemporaryFile(
-            "w", encoding="utf-8", dir=target.parent, prefix=f".{target.name}.", delete=False
-        ) as handle:
-            temporary = Path(handle.name)
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.link(temporary, target)  # fails if the target appeared meanwhile
-    except FileExistsError:
-        raise ToolError("file_exists", f"{target} exists; it was not overwritten.", "Choose another name.") from None
-    except OSError as exc:
-        raise ToolError(
-            "unwritable", f"Cannot write {target}: {exc.strerror or exc}.", "Choose a writable folder."
-        ) from None
-    finally:
-        if temporary is not None:
-            temporary.unlink(missing_ok=True)
-    return target
+    """Write ``text`` (UTF-8) to a new file by the one rule for files written for the user
+    (:func:`assistant.writing.write_new`: never over a file or a link, in an existing folder, atomically)."""
+    return write_file(path, lambda handle: handle.write(text.encode("utf-8")))

@@ -27,6 +27,7 @@ from assistant.prereg.models import (
 )
 from assistant.prereg.plans import PLAN_TOOLS
 from tools.errors import ToolError
+from tools.jsontext import JsonTextError, loads
 from tools.power.models import PowerResult
 
 __all__ = ["Answer", "PreregState", "WritePreregRequest", "apply_write", "attach_report", "parse_analysis"]
@@ -96,8 +97,8 @@ def parse_analysis(tool: str, text: str) -> AnalysisPlan:
     if len(text) > 20_000:
         raise ToolError("invalid_arguments", "analysis_request is too long.", "Send the planned request only.")
     try:
-        payload = json.loads(text)
-    except json.JSONDecodeError as exc:
+        payload = loads(text)  # bounded: 5,000 nested brackets are an error, not a RecursionError
+    except JsonTextError as exc:
         raise ToolError(
             "invalid_json", f"analysis_request is not valid JSON: {exc}.", "Send one JSON object."
         ) from None
@@ -160,7 +161,11 @@ class PreregState:
         plan = self.plan
         dataset = getattr(plan.analysis, "dataset", None)
         if dataset and catalog is not None and dataset in catalog:
-            plan = plan.model_copy(update={"dataset_sha256": catalog.get(dataset).sha256})
+            try:  # the file as it is now (read again if it changed since it was attached)
+                attached = catalog.get(dataset)
+            except ToolError:  # gone or unreadable: the plan records the data the user worked with
+                attached = catalog.get(dataset, check_disk=False)
+            plan = plan.model_copy(update={"dataset_sha256": attached.sha256})
         prereg = assemble(brief, plan, self.power)
         self.frozen = freeze(prereg) if clock is None else freeze(prereg, clock=clock)
         return self.frozen
@@ -225,7 +230,12 @@ class PreregState:
         if self.frozen is None or tool not in COMPARISONS:
             return None
         dataset = request.get("dataset")
-        sha = catalog.get(dataset).sha256 if dataset and catalog is not None and dataset in catalog else None
+        # the data the run just used (checked against the disk when the run resolved it), not read again
+        sha = (
+            catalog.get(dataset, check_disk=False).sha256
+            if dataset and catalog is not None and dataset in catalog
+            else None
+        )
         return check_deviations(self.frozen, Execution(method=tool, request=request, result=result, dataset_sha256=sha))
 
 

@@ -3,23 +3,64 @@ app runs what they ask through the conversation)."""
 
 from __future__ import annotations
 
-import json
 import shlex
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["tool_request"]
+__all__ = ["LOAD_ENCODING_OPTION", "LOAD_USAGE", "LoadCommand", "load_arguments", "tool_request"]
+
+#: The longest request ``/run`` reads (every real request is a few hundred characters).
+MAX_JSON_CHARS = 100_000
+
+LOAD_USAGE = "/load PATH [NAME] [encoding=CODEC]"
+#: How ``/load`` takes a file's encoding (``{}`` marks the value), for the hint of a file that is not UTF-8.
+LOAD_ENCODING_OPTION = "/load PATH encoding={}"
+
+
+@dataclass(frozen=True)
+class LoadCommand:
+    """What ``/load`` asks: the file, the dataset name (None: from the file name) and its text encoding (None:
+    detected, UTF-8 unless a byte-order mark says otherwise)."""
+
+    path: str
+    name: str | None = None
+    encoding: str | None = None
+
+
+def load_arguments(rest: str) -> LoadCommand | str:
+    """``/load PATH [NAME] [encoding=CODEC]`` read from its text ``rest`` (shell quoting for paths with spaces), or
+    a message saying what is wrong with it."""
+    try:
+        parts = shlex.split(rest)
+    except ValueError as exc:
+        return f"Could not read the path: {exc}. Usage: {LOAD_USAGE}"
+    encoding: str | None = None
+    positional: list[str] = []
+    for part in parts:
+        key, sep, value = part.partition("=")
+        if sep and key.lower() == "encoding":
+            if not value:
+                return f"encoding= needs a codec, e.g. encoding=cp1252. Usage: {LOAD_USAGE}"
+            encoding = value
+        else:
+            positional.append(part)
+    if not positional or len(positional) > 2:
+        return f"Usage: {LOAD_USAGE}"
+    return LoadCommand(positional[0], positional[1] if len(positional) > 1 else None, encoding)
 
 
 def tool_request(name: str, rest: str) -> tuple[str, dict[str, Any]] | str:
     """``(tool, arguments)`` for the command ``name`` (``/power`` or ``/run``) with its text ``rest``, or a message
     saying what is wrong with it."""
     if name == "/run":
+        from tools.jsontext import JsonTextError, loads  # here: the app's window comes before any of `tools`
+
         tool, _, payload = rest.partition(" ")
         if not tool:
             return "Usage: /run TOOL {json}"
         try:
-            arguments = json.loads(payload or "{}")
-        except json.JSONDecodeError as exc:
+            arguments = loads(payload or "{}", max_chars=MAX_JSON_CHARS)
+        except JsonTextError as exc:
             return f"That JSON is not valid: {exc}."
         return (tool, arguments) if isinstance(arguments, dict) else "The request must be a JSON object."
     arguments = {}

@@ -153,5 +153,5 @@ def test_an_unwritable_target_is_an_error_and_leaves_nothing(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     code, out = run_cli(capsys, "prereg", str(BRIEF), "-o", str(tmp_path / "no" / "such" / "dir" / "plan.md"))
-    assert code == 2 and error_code(out) == "unwritable"
+    assert code == 2 and error_code(out) == "no_such_folder"  # a missing folder is never created
     assert list(tmp_path.iterdir()) == []

@@ -100,17 +100,22 @@ def test_a_missing_file_and_a_directory_are_refused(tmp_path: Path) -> None:
 def test_an_unreadable_file_and_a_fifo_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write(tmp_path, "locked.csv", GOOD_CSV)
 
-    def denied(self: Path, *args: object, **kwargs: object) -> object:
-        raise PermissionError(13, "Permission denied", str(self))
+    real_open = os.open
+
+    def denied(file: str, *args: Any, **kwargs: Any) -> int:
+        if str(file).endswith("locked.csv"):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
 
     with monkeypatch.context() as patch:
-        patch.setattr(Path, "open", denied)
+        patch.setattr(os, "open", denied)
         error = error_of(path)
     assert error.code == "not_readable"
-    assert "locked.csv" in error.message and "Permission denied" in error.message
+    assert "locked.csv" in error.message and "permission denied" in error.message
     fifo = tmp_path / "pipe.csv"
     os.mkfifo(fifo)
-    assert error_of(fifo).code == "not_a_file"  # never opened, so never blocks
+    refused = error_of(fifo)  # opened without blocking and refused before a byte is read
+    assert refused.code == "not_a_file" and "named pipe (FIFO)" in refused.message
 
 
 def test_parquet_named_csv_is_read_as_parquet_with_a_note(tmp_path: Path) -> None:
@@ -616,15 +621,19 @@ def test_a_lazily_attached_file_that_changes_is_refused_not_misread(
     path = tmp_path / "big.parquet"
     pq.write_table(_lazy_table(), path)
     catalog = Catalog()
-    catalog.add(path, "big")
+    held = catalog.add(path, "big")
     pq.write_table(_lazy_table(3_000), path)
     with pytest.raises(ToolError) as info:
-        catalog.frame("big")
+        held.frame  # noqa: B018 - the dataset as attached refuses the changed file
     assert info.value.code == "dataset_changed"
     assert info.value.hint
+    assert len(catalog.frame("big")) == 3_000  # the catalog reads the new file, and says so
+    assert catalog.get("big").n_rows == 3_000
+    assert any("changed on disk" in note for note in catalog.take_notes())
     path.unlink()
-    with pytest.raises(ToolError):
-        catalog.get("big").frame  # noqa: B018 - the property reads the file
+    with pytest.raises(ToolError) as gone:
+        catalog.get("big")
+    assert gone.value.code == "dataset_changed" and "big.parquet" in gone.value.message
 
 
 def test_each_dataset_has_its_own_memo(tmp_path: Path) -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
-import hashlib
 import os
 import re
 import threading
@@ -31,8 +31,9 @@ from tools.data.loading import (
     _read_bytes,
     read_file,
 )
-from tools.data.names import NAME_RE, display_name, quote_name
+from tools.data.names import NAME_RE, display_name, display_path, invalid_name, quote_name
 from tools.errors import ToolError
+from tools.readfile import resolve
 
 __all__ = ["LAZY_MIN_ROWS", "Catalog", "Dataset", "ParquetSource"]
 
@@ -116,6 +117,10 @@ class Dataset:
     columns: tuple[str, ...]
     notes: tuple[str, ...]
     content: Content = field(compare=False, repr=False)
+    #: The encoding it was attached with (None: detected), kept to read it again the same way.
+    encoding: str | None = field(default=None, compare=False)
+    #: Device, inode, size and modification time when it was read: what changes when the file does.
+    identity: tuple[int, int, int, int] | None = field(default=None, compare=False, repr=False)
 
     @property
     def sha256(self) -> str:
@@ -149,48 +154,114 @@ def default_name(path: Path) -> str:
 
 
 def file_sha256(path: Path) -> str | None:
-    digest = hashlib.sha256()
+    """The sha256 of the file's bytes, or None when it cannot be read."""
     try:
-        with path.open("rb") as handle:
-            while chunk := handle.read(1 << 20):
-                digest.update(chunk)
+        return _hash_file(path, display_name(path.name), MAX_FILE_BYTES)[0]
+    except ToolError:
+        return None
+
+
+def _current_identity(path: Path) -> tuple[int, int, int, int] | None:
+    try:
+        return _identity(path)
     except OSError:
         return None
-    return digest.hexdigest()
 
 
 class Catalog:
-    """The datasets attached to a conversation, by name, in the order they were first attached."""
+    """The datasets attached to a conversation, by name, in the order they were first attached.
+
+    Every use (:meth:`get`, :meth:`frame`) checks the file on disk first: a ``stat`` (device, inode, size,
+    modification time) against what was read; only when that differs is the file hashed, and when its content
+    changed it is read again, with a note (:meth:`take_notes`) that the tool's result carries. A file that is
+    gone or unreadable is refused (``dataset_changed``): no analysis runs on data that no longer exists as loaded.
+    """
 
     def __init__(self) -> None:
         self._datasets: dict[str, Dataset] = {}
+        self._lock = threading.RLock()
+        self._notes: list[str] = []
 
     def add(self, path: str | os.PathLike[str], name: str | None = None, *, encoding: str | None = None) -> Dataset:
-        """Load ``path`` under ``name`` (default: the sanitised file stem); re-adding a name replaces it."""
-        resolved = Path(path).expanduser().resolve()
-        if name is None:
-            name = default_name(resolved)
-        elif not NAME_RE.fullmatch(name):
-            raise ToolError(
-                "invalid_dataset_name",
-                f"'{display_name(name)}' cannot name a dataset.",
-                "Use letters, digits and underscores, not starting with a digit (e.g. sales_2024).",
-            )
+        """Load ``path`` under ``name`` (default: the sanitised file stem); re-adding a name replaces it.
+
+        Every problem — an invalid name, a path that cannot be followed (a symbolic-link loop, no permission), a
+        file that is not a regular file or not a table — is a ToolError naming the file and the cause."""
+        if name is not None and not NAME_RE.fullmatch(name):
+            raise invalid_name(name)
+        label = f"File '{display_path(path)}'"
+        resolved = resolve(path, label)
+        dataset = self._load(resolved, name or default_name(resolved), encoding)
+        with self._lock:
+            self._datasets[dataset.name] = dataset
+        return dataset
+
+    @staticmethod
+    def _load(resolved: Path, name: str, encoding: str | None) -> Dataset:
+        before = _current_identity(resolved)  # taken first: a change while reading is seen at the next use
         lazy = lazy_parquet(resolved, MAX_FILE_BYTES)
+        fmt: Format = "parquet"
         if lazy is not None:
             source, notes, digest = lazy
-            dataset = Dataset(
-                name, resolved, "parquet", digest, source.n_rows, source.columns, tuple(notes), Content(source)
-            )  # the digest may still be computing
+            content, n_rows, columns = Content(source), source.n_rows, source.columns
+            before = source.identity  # the digest may still be computing
         else:
             frame, fmt, notes, sha256 = read_file(resolved, encoding, MAX_FILE_BYTES)
             columns = tuple(str(column) for column in frame.columns)
-            dataset = Dataset(name, resolved, fmt, Digest(sha256), len(frame), columns, tuple(notes), Content(frame))
-        self._datasets[name] = dataset
-        return dataset
+            content, digest, n_rows = Content(frame), Digest(sha256), len(frame)
+        return Dataset(name, resolved, fmt, digest, n_rows, columns, tuple(notes), content, encoding, before)
 
-    def get(self, name: str) -> Dataset:
-        """The dataset called ``name``; an unknown name is a ToolError naming the closest attached one."""
+    def get(self, name: str, *, check_disk: bool = True) -> Dataset:
+        """The dataset called ``name``, read again first if its file changed on disk (see the class); an unknown
+        name is a ToolError naming the closest attached one. ``check_disk=False`` gives the dataset as last read
+        (e.g. the one an analysis just used)."""
+        dataset = self._attached(name)
+        return self._refresh(dataset) if check_disk else dataset
+
+    def take_notes(self) -> list[str]:
+        """The notes of datasets read again because their file changed, since the last call (then forgotten)."""
+        with self._lock:
+            notes, self._notes = self._notes, []
+        return notes
+
+    def _refresh(self, dataset: Dataset) -> Dataset:
+        """``dataset`` if its file is unchanged; else the file read again (or a ToolError if it cannot be)."""
+        if dataset.identity is not None and _current_identity(dataset.path) == dataset.identity:
+            return dataset
+        with self._lock:
+            current = self._datasets.get(dataset.name, dataset)
+            if current is not dataset:  # another thread read it again meanwhile
+                return self._refresh(current)
+            identity = _current_identity(dataset.path)
+            if identity is None or (sha256 := file_sha256(dataset.path)) is None:
+                raise self._gone(dataset)
+            attached = _attached_sha256(dataset)
+            if sha256 == attached and dataset.source is None:  # touched, not changed: remember the new stat
+                fresh = dataclasses.replace(dataset, identity=identity)
+            else:  # (a lazy file not read yet is attached again even if only touched: its source checks the stat)
+                try:
+                    fresh = self._load(dataset.path, dataset.name, dataset.encoding)
+                except ToolError as error:
+                    raise self._gone(dataset, error) from None
+                if sha256 != attached:
+                    self._notes.append(
+                        f"{quote_name(dataset.name)} changed on disk since it was attached; it was read again "
+                        f"(sha256 {attached[:12]}… → {sha256[:12]}…, {fresh.n_rows:,} rows)."
+                    )
+            self._datasets[dataset.name] = fresh
+            return fresh
+
+    @staticmethod
+    def _gone(dataset: Dataset, error: ToolError | None = None) -> ToolError:
+        cause = f": {error.message}" if error is not None else " (it is missing or cannot be read)"
+        return ToolError(
+            "dataset_changed",
+            f"The file of dataset {quote_name(dataset.name)}, '{display_name(dataset.path.name)}', changed or "
+            f"disappeared after it was attached (sha256 {_attached_sha256(dataset)[:12]}…){cause}",
+            "Restore the file, or attach its current version again, then run the analysis again.",
+        )
+
+    def _attached(self, name: str) -> Dataset:
         dataset = self._datasets.get(name)
         if dataset is None:
             close = difflib.get_close_matches(name, self.names(), n=1)
@@ -204,8 +275,9 @@ class Catalog:
         return dataset
 
     def frame(self, name: str) -> pd.DataFrame:
-        """The dataset's frame, as a shallow copy-on-write copy: changes to it never reach the catalog. A large
-        Parquet file attached lazily is read now if it was not yet (a ToolError if it changed meanwhile)."""
+        """The dataset's frame (checked against the file as :meth:`get` does), as a shallow copy-on-write copy:
+        changes to it never reach the catalog. A large Parquet file attached lazily is read now if it was not yet
+        (a ToolError if it changed meanwhile)."""
         return self.get(name).frame.copy(deep=False)
 
     def names(self) -> list[str]:
@@ -213,12 +285,12 @@ class Catalog:
         return list(self._datasets)
 
     def changed_on_disk(self, name: str) -> bool:
-        """Whether the file's bytes differ from those loaded, or the file is gone: reload before analysing."""
-        dataset = self.get(name)
-        try:
-            return file_sha256(dataset.path) != dataset.sha256
-        except ToolError:  # it changed while it was being hashed
-            return True
+        """Whether the file's bytes differ from those loaded, or the file is gone (nothing is read again)."""
+        dataset = self._attached(name)
+        if dataset.identity is not None and _current_identity(dataset.path) == dataset.identity:
+            return False
+        sha256 = file_sha256(dataset.path)
+        return sha256 is None or sha256 != _attached_sha256(dataset)
 
     def __len__(self) -> int:
         return len(self._datasets)
@@ -228,6 +300,14 @@ class Catalog:
 
     def __iter__(self) -> Iterator[Dataset]:
         return iter(list(self._datasets.values()))
+
+
+def _attached_sha256(dataset: Dataset) -> str:
+    """The hash of the file as attached; ``"changed"`` when a lazily attached file changed while it was hashed."""
+    try:
+        return dataset.sha256
+    except ToolError:
+        return "changed"
 
 
 # --- large Parquet files, attached before they are read ------------------------------------------------

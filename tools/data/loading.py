@@ -18,25 +18,36 @@ import zipfile
 import zlib
 from collections import Counter
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from tools.data.inference import NA_VALUES, note_infinite, type_columns
 from tools.data.names import display_name, quote_name
 from tools.errors import ToolError
+from tools.readfile import open_regular, os_error, read_regular, too_large
 
-__all__ = ["MAX_FILE_BYTES", "NA_VALUES", "Format", "load_table", "read_file"]
+__all__ = [
+    "MAX_FILE_BYTES",
+    "MAX_INFLATED_BYTES",
+    "NA_VALUES",
+    "Format",
+    "encoding_hint",
+    "load_table",
+    "read_file",
+    "with_encoding_option",
+]
 
-#: Largest file (and largest decompressed content) read into memory.
+#: Largest file read into memory.
 MAX_FILE_BYTES = 2 * 1024**3
 
-
-#: The only strings read as missing, exactly as written (no stripping, no case folding).
-NA_VALUES = ("", "NA", "N/A", "null", "NULL", "NaN", "nan", "None", "-")
+#: Largest content decompressed from a gzip or zip file. Parsing CSV text takes several times its size in memory
+#: (a 720 MiB inflated CSV took 6.8 GB), and a small archive that inflates this far is more likely a bomb than a
+#: table; a larger table can still be attached uncompressed, where its size is visible before it is read.
+MAX_INFLATED_BYTES = 256 * 1024**2
 
 
 #: How much text the delimiter sniffer looks at.
@@ -72,21 +83,6 @@ COMPRESSED_SUFFIXES = frozenset({".gz", ".zip"})
 _OTHER_MAGIC = {b"\x93NUMPY": "a NumPy array file", b"\x7fELF": "an executable", b"BZh": "bzip2-compressed"}
 
 
-_NUMBER_RE = r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[iI]nf(?:inity)?|INF)"
-
-
-_INT_RE = r"[+-]?\d+"
-
-
-_LEADING_ZERO_RE = r"[+-]?0\d"
-
-
-_DECIMAL_COMMA_RE = r"[+-]?\d{1,3}(?:\.\d{3})*,\d+|[+-]?\d+,\d+"
-
-
-_MAX_EXACT_INT = str(2**53)  # 16 digits; same-length digit strings compare like the numbers
-
-
 _BOMS = {b"\xff\xfe\x00\x00": "utf-32", b"\x00\x00\xfe\xff": "utf-32", b"\xff\xfe": "utf-16", b"\xfe\xff": "utf-16"}
 
 
@@ -101,49 +97,41 @@ _HINTS = {
     "malformed_csv": "Fix that line (an unquoted delimiter, a missing value or a stray quote) and attach it again.",
     "duplicate_columns": "Rename the columns so that every name is unique, then attach the file again.",
     "invalid_parquet": "The file may be truncated or corrupt: export or download it again.",
-    "bad_encoding": "Pass the file's encoding, e.g. encoding='cp1252' (Excel on Windows) or 'latin-1', "
-    "or re-save the file as UTF-8.",
+    # neutral: the loader cannot know which surface attached the file (see with_encoding_option)
+    "bad_encoding": "Re-save the file as UTF-8; its encoding may be cp1252 (Excel on Windows), latin-1 or, "
+    "for text full of NUL bytes, utf-16.",
+    "long_field": "Shorten that value (or leave the column out), or attach the data as Parquet.",
 }
+
+
+def encoding_hint(option: str) -> str:
+    """The fix for undecodable text on a surface whose encoding option is ``option`` (``{}`` marks the value,
+    e.g. ``"--encoding {}"``)."""
+    examples = f"{option.format('cp1252')} (Excel on Windows) or {option.format('latin-1')}"
+    return f"Attach it again with its encoding, e.g. {examples}, or re-save the file as UTF-8."
+
+
+def with_encoding_option(error: ToolError, option: str) -> ToolError:
+    """``error`` with the neutral encoding hint replaced by the exact option of the caller's surface (the loader
+    cannot know whether a command line, the app or a notebook attached the file)."""
+    if error.code == "bad_encoding" and error.hint == _HINTS["bad_encoding"]:
+        return ToolError(error.code, error.message, encoding_hint(option))
+    return error
 
 
 def _fail(code: str, message: str, hint: str | None = None) -> ToolError:
     return ToolError(code, message, _HINTS[code] if hint is None else hint)
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
-def _human(n_bytes: int) -> str:
-    if n_bytes < 1024:
-        return f"{n_bytes} bytes"
-    exponent = min(int(np.log2(n_bytes) // 10), 3)
-    return f"{n_bytes / 1024**exponent:.1f} {('KiB', 'MiB', 'GiB')[exponent - 1]}"
-
-
 def _read_bytes(path: Path, fname: str, max_bytes: int, limit: int | None = None) -> bytes:
-    """The file's bytes, after the checks that need no content: existence, type, extension and size.
+    """The file's bytes through the one bounded reader (:mod:`tools.readfile`: a regular file, within the size
+    limit), after refusing code and pickles by their extension without opening them.
 
     With ``limit``, only the first ``limit`` bytes are read (the checks are the same)."""
-    try:
-        size = path.stat().st_size
-        if not path.is_file():
-            kind = "a directory" if path.is_dir() else "not a regular file"
-            raise _fail("not_a_file", f"'{fname}' is {kind}, not a data file.")
-        suffixes = [s.lower() for s in path.suffixes[-2:] if s.lower() not in COMPRESSED_SUFFIXES]
-        if suffixes and suffixes[-1] in _REFUSED_SUFFIXES:
-            raise _unsupported(fname, f"a '{suffixes[-1]}' file")
-        if size > max_bytes:
-            raise _too_large(fname, f"is {_human(size)}, above the", max_bytes)
-        with path.open("rb") as handle:
-            data = handle.read(max_bytes + 1 if limit is None else limit)
-    except FileNotFoundError:
-        raise _fail("file_not_found", f"File '{fname}' does not exist.") from None
-    except OSError as exc:
-        raise _fail("not_readable", f"File '{fname}' cannot be read: {exc.strerror or exc}.") from None
-    if len(data) > max_bytes:
-        raise _too_large(fname, "is larger than the", max_bytes)
-    return data
+    suffixes = [s.lower() for s in path.suffixes[-2:] if s.lower() not in COMPRESSED_SUFFIXES]
+    if suffixes and suffixes[-1] in _REFUSED_SUFFIXES:
+        raise _unsupported(fname, f"a '{suffixes[-1]}' file")
+    return read_regular(path, f"File '{fname}'", max_bytes, limit=limit, hints=_HINTS)
 
 
 def _identity(path: Path) -> tuple[int, int, int, int]:
@@ -155,23 +143,22 @@ def _identity(path: Path) -> tuple[int, int, int, int]:
 def _hash_file(path: Path, fname: str, max_bytes: int) -> tuple[str, int, bytes]:
     """sha256 of the file read in blocks (no copy of the whole file), its length and its last 4 bytes."""
     digest, length, tail = hashlib.sha256(), 0, b""
-    try:
-        with path.open("rb") as handle:
+    label = f"File '{fname}'"
+    with open_regular(path, label, max_bytes, _HINTS) as handle:
+        try:
             while block := handle.read(_HASH_BLOCK):
                 digest.update(block)
                 length += len(block)
                 tail = (tail + block[-4:])[-4:]
                 if length > max_bytes:
                     raise _too_large(fname, "is larger than the", max_bytes)
-    except FileNotFoundError:
-        raise _fail("file_not_found", f"File '{fname}' does not exist.") from None
-    except OSError as exc:
-        raise _fail("not_readable", f"File '{fname}' cannot be read: {exc.strerror or exc}.") from None
+        except OSError as exc:
+            raise os_error(label, exc, _HINTS) from None
     return digest.hexdigest(), length, tail
 
 
 def _too_large(fname: str, clause: str, max_bytes: int) -> ToolError:
-    return _fail("file_too_large", f"File '{fname}' {clause} {_human(max_bytes)} limit.")
+    return too_large(f"File '{fname}'", clause, max_bytes, _HINTS)
 
 
 def _unsupported(fname: str, what: str) -> ToolError:
@@ -189,12 +176,25 @@ def _refuse_by_magic(data: bytes, fname: str) -> None:
             raise _unsupported(fname, what)
 
 
+def _inflate(handle: io.BufferedIOBase | IO[bytes], fname: str, max_bytes: int) -> bytes:
+    """Read a decompressing stream in blocks, stopping as soon as it passes ``max_bytes``: a bomb is refused
+    after inflating at most one block beyond the limit, never to its full size."""
+    parts: list[bytes] = []
+    total = 0
+    while block := handle.read(_HASH_BLOCK):
+        total += len(block)
+        if total > max_bytes:
+            raise _too_large(fname, "decompresses to more than the", max_bytes)
+        parts.append(block)
+    return b"".join(parts)
+
+
 def _decompress(data: bytes, fname: str, max_bytes: int, notes: list[str]) -> bytes:
-    """Decompress gzip or single-member zip content with a bounded read (a bomb stops at ``max_bytes``)."""
+    """Decompress gzip or single-member zip content as a stream, within ``max_bytes`` (:func:`_inflate`)."""
     try:
         if data.startswith(b"\x1f\x8b"):
             with gzip.GzipFile(fileobj=io.BytesIO(data)) as handle:
-                out = handle.read(max_bytes + 1)
+                out = _inflate(handle, fname, max_bytes)
             notes.append(f"'{fname}' was decompressed from gzip")
         else:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
@@ -209,12 +209,10 @@ def _decompress(data: bytes, fname: str, max_bytes: int, notes: list[str]) -> by
                 if Path(members[0].filename).suffix.lower() in _REFUSED_SUFFIXES:
                     raise _unsupported(f"{fname}:{inner}", "not a data table")
                 with archive.open(members[0]) as handle:
-                    out = handle.read(max_bytes + 1)
+                    out = _inflate(handle, fname, max_bytes)
             notes.append(f"'{inner}' was read from the zip archive '{fname}'")
     except (OSError, EOFError, zlib.error, zipfile.BadZipFile, RuntimeError, NotImplementedError) as exc:
         raise _fail("corrupt_archive", f"'{fname}' could not be decompressed: {str(exc)[:200]}.") from None
-    if len(out) > max_bytes:
-        raise _too_large(fname, "decompresses to more than the", max_bytes)
     return out
 
 
@@ -240,7 +238,7 @@ def read_file(path: Path, encoding: str | None, max_bytes: int) -> tuple[pd.Data
         raise _no_rows(fname, "is empty (0 bytes)")
     _refuse_by_magic(data, fname)
     if data.startswith((b"\x1f\x8b", b"PK\x03\x04")):
-        data = _decompress(data, fname, max_bytes, notes)
+        data = _decompress(data, fname, min(max_bytes, MAX_INFLATED_BYTES), notes)
         _refuse_by_magic(data, fname)
     parquet_name = path.suffix.lower() in PARQUET_SUFFIXES
     if data.startswith(b"PAR1"):
@@ -287,7 +285,7 @@ def _decode(data: bytes, fname: str, encoding: str | None, notes: list[str]) -> 
         raise _fail(
             "bad_encoding",
             f"File '{fname}' read as {label} contains NUL characters: it is binary, or UTF-16 without a BOM.",
-            "Pass the right encoding (e.g. encoding='utf-16') or export the data as a UTF-8 CSV.",
+            None if encoding is None else "Give the right encoding (e.g. utf-16), or export the data as a UTF-8 CSV.",
         )
     return text.removeprefix("\ufeff")
 
@@ -328,8 +326,10 @@ def _scan_rows(text: str, delim: str, fname: str) -> tuple[list[str], int]:
                 n_rows += 1
             line = reader.line_num + 1
     except csv.Error as exc:
+        if "field limit" in str(exc):
+            raise _long_field(fname, line, reader.line_num) from None
         reason = f"line {line}: {exc}"
-        if "end of data" in str(exc) or "field limit" in str(exc):
+        if "end of data" in str(exc):
             reason = f"the quoted field starting on line {line} is never closed"
         raise _fail("malformed_csv", f"File '{fname}' is malformed: {reason}.") from None
     if not header:
@@ -337,6 +337,19 @@ def _scan_rows(text: str, delim: str, fname: str) -> tuple[list[str], int]:
     if n_rows == 0:
         raise _no_rows(fname, "has a header but nothing below it")
     return header, n_rows
+
+
+def _long_field(fname: str, line: int, reached: int) -> ToolError:
+    """A field over the csv module's size limit: one very long value, or (when the field already spans many
+    lines) a quote that is never closed, which makes the rest of the file one field."""
+    limit = f"{csv.field_size_limit():,}-character"
+    if reached - line >= 2:
+        return _fail(
+            "malformed_csv",
+            f"File '{fname}' is malformed: the quoted field starting on line {line} runs past line {reached} and "
+            f"over the {limit} field limit; its closing quote is probably missing.",
+        )
+    return _fail("long_field", f"File '{fname}' has a value on line {line} longer than the {limit} field limit.")
 
 
 def _refuse_duplicates(names: list[str], fname: str) -> None:
@@ -361,53 +374,7 @@ def _read_csv(data: bytes, fname: str, encoding: str | None, notes: list[str]) -
     if len(frame) != n_rows or list(frame.columns) != header:
         message = f"File '{fname}' could not be read consistently ({n_rows} rows expected, {len(frame)} read)."
         raise _fail("malformed_csv", message, "Re-export the file from its source as a standard CSV.")
-    return pd.DataFrame({name: _type_column(frame[name], name, notes) for name in header})
-
-
-def _type_column(raw: pd.Series[str], name: str, notes: list[str]) -> pd.Series:
-    """Apply the missing-value policy, then make the column numeric only if that loses nothing."""
-    label = quote_name(name)
-    missing = raw.isin(NA_VALUES)
-    if missing.any():
-        tokens = ", ".join(repr(token) for token in sorted(set(raw[missing])))
-        notes.append(f"{_count(int(missing.sum()), 'value')} in column {label} read as missing ({tokens})")
-    text = raw.where(~missing)
-    stripped = raw.str.strip()
-    values = stripped[~missing]
-    if values.empty:
-        return text
-    numeric = stripped.str.fullmatch(_NUMBER_RE) & ~missing
-    if numeric.sum() == len(values):
-        integer = values.str.fullmatch(_INT_RE)
-        digits = values[integer].str.lstrip("+-")
-        if values.str.match(_LEADING_ZERO_RE).any():
-            notes.append(f"column {label} was kept as text: it has numbers with leading zeros (an identifier?)")
-            return text
-        if ((digits.str.len() > 16) | ((digits.str.len() == 16) & (digits > _MAX_EXACT_INT))).any():
-            notes.append(f"column {label} was kept as text: it has integers beyond 2**53 (an identifier?)")
-            return text
-        if integer.all() and not missing.any():
-            return values.astype("int64")
-        out = pd.Series(np.nan, index=raw.index, dtype="float64")
-        out[~missing] = values.astype("float64")
-        _note_infinite(out, label, notes)
-        return out
-    if values.str.fullmatch(_DECIMAL_COMMA_RE).all():
-        notes.append(f"column {label} looks numeric with a decimal comma (e.g. '{values.iloc[0]}'); kept as text")
-    elif int(numeric.sum()) * 2 >= len(values):
-        row = int(np.flatnonzero(~(numeric | missing).to_numpy())[0])
-        example = display_name(str(raw.iloc[row]), 30)
-        notes.append(
-            f"column {label} is mostly numeric but has non-numeric values, e.g. '{example}' (row {row + 1}); "
-            "kept as text"
-        )
-    return text
-
-
-def _note_infinite(series: pd.Series, label: str, notes: list[str]) -> None:
-    count = int(np.isinf(series.to_numpy(dtype="float64", na_value=np.nan)).sum())
-    if count:
-        notes.append(f"column {label} has {_count(count, 'infinite value')} (tools treat them as invalid)")
+    return type_columns(frame, notes)
 
 
 def _invalid_parquet(fname: str, why: str) -> ToolError:
@@ -566,5 +533,5 @@ def _convert_arrow(column: pa.ChunkedArray, name: str, fname: str, notes: list[s
         message = f"Column {label} of '{fname}' has type {kind}, which cannot be loaded: {str(exc)[:120]}."
         raise _fail("unsupported_format", message, "Cast or drop that column before exporting.") from None
     if pd.api.types.is_float_dtype(series.dtype):
-        _note_infinite(series, label, notes)
+        note_infinite(series, label, notes)
     return series

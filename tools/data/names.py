@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import os
 import re
 import unicodedata
+from collections.abc import Callable
 
-__all__ = ["NAME_RE", "display_name", "parse_data_argument", "quote_name"]
+from tools.errors import ToolError
+
+__all__ = ["NAME_RE", "NAME_RULE", "display_name", "display_path", "invalid_name", "parse_data_argument", "quote_name"]
 
 NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -41,13 +45,39 @@ def display_name(column: str, limit: int = 60) -> str:
     return "".join(parts[: bisect.bisect_right(ends, limit - 1)]) + "…"
 
 
+def display_path(path: str | os.PathLike[str], limit: int = 120) -> str:
+    """A path made safe to show as :func:`display_name` does, but cut at the start so the file name stays."""
+    text = display_name(os.fspath(path), limit=len(os.fspath(path)) * 6 + 1)
+    return text if len(text) <= limit else "…" + text[-(limit - 1) :]
+
+
 def quote_name(name: str) -> str:
     return f"'{display_name(name)}'"
 
 
-def parse_data_argument(text: str) -> tuple[str | None, str]:
-    """Split ``NAME=PATH`` into ``(NAME, PATH)``; text without a valid ``NAME=`` prefix is all path."""
+#: What a dataset name may hold, said once for every error about one.
+NAME_RULE = "letters, digits and underscores, not starting with a digit (e.g. sales_2024)"
+
+
+def invalid_name(name: str) -> ToolError:
+    """``invalid_dataset_name`` for ``name``, saying what a name may hold."""
+    return ToolError(
+        "invalid_dataset_name",
+        f"'{display_name(name)}' cannot name a dataset: a name holds only {NAME_RULE}.",
+        "Rename it, e.g. --data sales_2024=PATH on the command line or /load PATH sales_2024 in the app.",
+    )
+
+
+def parse_data_argument(text: str, exists: Callable[[str], bool] = os.path.exists) -> tuple[str | None, str]:
+    """Split ``NAME=PATH`` into ``(NAME, PATH)``; text without a ``NAME=`` prefix is all path.
+
+    A prefix that is not a valid name still counts as one when the text after ``=`` is an existing file and the
+    whole text is not (``a b=ok.csv``, ``../evil=ok.csv``), so that attaching it says the name is invalid rather
+    than that ``a b=ok.csv`` does not exist; a path that merely contains ``=`` (``runs/a=b/x.csv``) stays a path.
+    """
     name, sep, path = text.partition("=")
     if sep and path and NAME_RE.fullmatch(name):
+        return name, path
+    if sep and name and path and not exists(text) and exists(path):
         return name, path
     return None, text
