@@ -35,7 +35,15 @@ EXIT_REFUSED = 2
 EXIT_INTERRUPTED = 130
 
 
-def run_chat(settings: Settings, data: Sequence[str], resume: bool, stdin: TextIO, stdout: TextIO) -> int:
+def run_chat(
+    settings: Settings,
+    data: Sequence[str],
+    resume: bool,
+    stdin: TextIO,
+    stdout: TextIO,
+    *,
+    encoding: str | None = None,
+) -> int:
     """Converse until the end of input; 0 then, 2 when the session to resume is open elsewhere, 130 on Ctrl-C."""
 
     def say(text: str) -> None:
@@ -45,7 +53,7 @@ def run_chat(settings: Settings, data: Sequence[str], resume: bool, stdin: TextI
         stdout.flush()
 
     try:
-        launch = prepare(settings, data, resume, lambda line: say(line + "\n"), with_example=True)
+        launch = prepare(settings, data, resume, lambda line: say(line + "\n"), with_example=True, encoding=encoding)
     except SessionInUse as exc:
         say(f"[error] {exc}\n")
         return EXIT_REFUSED

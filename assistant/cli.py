@@ -27,6 +27,9 @@ EXIT_TOOL_ERROR = 2
 EXIT_CANCELLED = 130
 #: How ``tool run`` takes a file's encoding, for the hint of a file that is not valid UTF-8.
 ENCODING_OPTION = "--encoding {}"
+ENCODING_HELP = (
+    "the text encoding of the --data files when it is not UTF-8 (e.g. cp1252 from Excel on Windows, latin-1)"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,11 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME=PATH",
         help="attach a CSV or Parquet file under NAME (repeatable); the request refers to it by name",
     )
-    run.add_argument(
-        "--encoding",
-        metavar="CODEC",
-        help="the text encoding of the --data files when it is not UTF-8 (e.g. cp1252 from Excel on Windows, latin-1)",
-    )
+    run.add_argument("--encoding", metavar="CODEC", help=ENCODING_HELP)
     run.add_argument(
         "--plot",
         metavar="FILE.png",
@@ -114,6 +113,7 @@ def _conversation_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data", action="append", default=[], metavar="[NAME=]PATH", help="attach a CSV or Parquet file"
     )
+    parser.add_argument("--encoding", metavar="CODEC", help=ENCODING_HELP)
     parser.add_argument("--resume", action="store_true", help="continue the last session")
 
 
@@ -140,7 +140,7 @@ def _command(args: argparse.Namespace) -> int:
         from assistant.config import load_settings
 
         settings = load_settings(model=args.model, base_url=args.base_url, offline=args.offline)
-        return run_chat(settings, args.data, args.resume, sys.stdin, sys.stdout)
+        return run_chat(settings, args.data, args.resume, sys.stdin, sys.stdout, encoding=args.encoding)
     if args.command == "export":
         return _export(args.output)
     if args.command == "prereg":
@@ -160,7 +160,7 @@ def _app(args: argparse.Namespace) -> int:
         from assistant.launch import prepare
 
         settings = load_settings(model=args.model, base_url=args.base_url, offline=args.offline)
-        return prepare(settings, args.data, args.resume, say, with_example=True)
+        return prepare(settings, args.data, args.resume, say, with_example=True, encoding=args.encoding)
 
     WhyscopeApp(launcher=launcher).run()
     return EXIT_OK
@@ -175,7 +175,13 @@ def _export(output: str | None) -> int:
     if path is None:
         sys.stderr.write("No session to export yet: start one with `whyscope chat`.\n")
         return EXIT_TOOL_ERROR
-    loaded = load_session(path)
+    try:
+        loaded = load_session(path)
+    except OSError as exc:
+        sys.stderr.write(f"Cannot read the session {path}: {exc.strerror or exc}.\n")
+        return EXIT_TOOL_ERROR
+    for warning in loaded.warnings:  # damaged lines skipped, pairs repaired: the transcript says less than the file
+        sys.stderr.write(f"[note] {warning}\n")
     text = export_markdown(loaded.messages, loaded.brief, loaded.runs)
     if output is None:
         sys.stdout.write(text)

@@ -47,13 +47,20 @@ def example_data(file_name: str = "checkout.csv") -> Path | None:
 
 
 def prepare(
-    settings: Settings, data: Sequence[str], resume: bool, say: Callable[[str], None], *, with_example: bool = False
+    settings: Settings,
+    data: Sequence[str],
+    resume: bool,
+    say: Callable[[str], None],
+    *,
+    with_example: bool = False,
+    encoding: str | None = None,
 ) -> Launch:
     """Open or resume the session, build the backend, and attach data (reporting problems through ``say``).
 
     Raises :class:`~assistant.agent.session.SessionInUse` when ``resume`` asks for a session another whyscope has
-    open: checked first, before any data loads, so the refusal comes at once."""
-    from tools.data import Catalog, parse_data_argument
+    open: checked first, before any data loads, so the refusal comes at once. ``encoding`` is the ``--data``
+    files' text encoding (None: UTF-8, or what a byte-order mark says)."""
+    from tools.data import Catalog, parse_data_argument, with_encoding_option
     from tools.errors import ToolError
 
     for warning in settings.warnings:
@@ -67,8 +74,9 @@ def prepare(
     for item in items:
         name, file_path = parse_data_argument(item)
         try:
-            dataset = catalog.add(file_path, name)
+            dataset = catalog.add(file_path, name, encoding=encoding)
         except ToolError as error:
+            error = with_encoding_option(error, "--encoding {}")
             say(f"[error] {error.message} {error.hint}")
             continue
         say(f"[data] {dataset.name}: {dataset.n_rows:,} rows, columns {', '.join(dataset.columns)}")

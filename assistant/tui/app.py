@@ -6,7 +6,6 @@ UI stays responsive and Esc can cancel a turn.
 
 from __future__ import annotations
 
-import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ if TYPE_CHECKING:  # the engine (pydantic, the registry) loads after the first f
     from assistant.launch import Launch
     from assistant.tui.widgets.assistant_message import AssistantMessage
 
-from assistant.tui.slash import tool_request
+from assistant.tui.slash import LOAD_ENCODING_OPTION, LOAD_USAGE, load_arguments, tool_request
 from assistant.tui.widgets.brief_panel import BriefPanel
 from assistant.tui.widgets.chat_input import MAX_CHARS, ChatInput
 from assistant.tui.widgets.datasets_panel import DatasetsPanel
@@ -38,7 +37,7 @@ __all__ = ["WhyscopeApp"]
 
 HELP = """Commands (no model needed):
 /help                 this list
-/load PATH [NAME]     attach a CSV or Parquet file
+/load PATH [NAME]     attach a CSV or Parquet file (encoding=CODEC for a non-UTF-8 file)
 /data                 the attached datasets
 /brief                the brief so far
 /power k=v …          run the power tool, e.g. /power metric=proportion baseline=0.1 mde=0.05 mde_kind=relative
@@ -399,7 +398,7 @@ class WhyscopeApp(App[None]):
             self.export(rest)
         elif name == "/load":
             if not rest:
-                await chat.mount(NoticeMessage("Usage: /load PATH [NAME]", kind="error"))
+                await chat.mount(NoticeMessage(f"Usage: {LOAD_USAGE}", kind="error"))
             else:
                 self.load(rest)
         elif name in ("/power", "/run"):
@@ -435,15 +434,10 @@ class WhyscopeApp(App[None]):
 
     @work(thread=True, exit_on_error=False, group="commands")
     def save_plot(self, result: Any, path: str, title: str) -> None:
-        from pathlib import Path
-
         from assistant.figures import FigureError, save_figure
 
         target = Path(path).expanduser()
-        if target.exists():
-            self.post_message(CommandOutput(f"{target} exists; choose another name: /plot PATH.png", "error"))
-            return
-        try:
+        try:  # save_figure refuses an existing file, any link (a dangling one too) and a missing folder
             saved = save_figure(result, target, title=title)
         except FigureError as error:
             self.post_message(CommandOutput(str(error), "error"))
@@ -470,18 +464,21 @@ class WhyscopeApp(App[None]):
 
     @work(thread=True, exit_on_error=False, group="commands")
     def load(self, arguments: str) -> None:
+        from tools.data import with_encoding_option
         from tools.errors import ToolError
 
-        try:
-            parts = shlex.split(arguments)
-        except ValueError as exc:
-            self.post_message(CommandOutput(f"Could not read the path: {exc}.", "error"))
+        command = load_arguments(arguments)
+        if isinstance(command, str):
+            self.post_message(CommandOutput(command, "error"))
             return
-        path, name = parts[0], (parts[1] if len(parts) > 1 else None)
         try:
-            dataset = self.catalog.add(path, name)
+            dataset = self.catalog.add(command.path, command.name, encoding=command.encoding)
         except ToolError as error:
+            error = with_encoding_option(error, LOAD_ENCODING_OPTION)
             self.post_message(CommandOutput(f"{error.message} {error.hint}", "error"))
+            return
+        except Exception as exc:  # a bug must not leave /load silent
+            self.post_message(CommandOutput(f"Could not attach {command.path}: {type(exc).__name__}: {exc}", "error"))
             return
         notes = "".join(f"\n  note: {n}" for n in dataset.notes)
         self.post_message(
@@ -500,20 +497,17 @@ class WhyscopeApp(App[None]):
     @work(thread=True, exit_on_error=False, group="commands")
     def export(self, path: str) -> None:
         from assistant.agent.session import export_markdown
+        from assistant.writing import write_new
+        from tools.errors import ToolError
 
         if not path:
             self.post_message(CommandOutput("Usage: /export PATH", "error"))
             return
-        text = export_markdown(self.session.messages, self.session.brief, self.session.runs)
-        target = Path(path).expanduser()
-        try:
-            with target.open("x", encoding="utf-8") as handle:
-                handle.write(text)
-        except FileExistsError:
-            self.post_message(CommandOutput(f"{target} exists; choose another name.", "error"))
-            return
-        except OSError as exc:
-            self.post_message(CommandOutput(f"Cannot write {target}: {exc.strerror or exc}.", "error"))
+        data = export_markdown(self.session.messages, self.session.brief, self.session.runs).encode("utf-8")
+        try:  # the one rule for new files: never over a file or through a link, never into a missing folder
+            target = write_new(path, lambda handle: handle.write(data))
+        except ToolError as error:
+            self.post_message(CommandOutput(f"{error.message} {error.hint}", "error"))
             return
         self.post_message(CommandOutput(f"Transcript saved to {target}."))
 

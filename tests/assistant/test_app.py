@@ -130,6 +130,14 @@ async def test_loading_a_bad_file_shows_an_error_and_keeps_the_session(tmp_path:
         assert "malformed" in last_notice(app)
         await send(pilot, app, f"/load {good} exp")
         assert "exp" in app.catalog
+        latin = tmp_path / "latin.csv"
+        latin.write_bytes("arm,city\ncontrol,Zürich\ntreatment,Malmö\n".encode("cp1252"))
+        await send(pilot, app, f"/load {latin}")
+        assert "/load PATH encoding=" in last_notice(app)  # the hint names the option this surface has
+        await send(pilot, app, f"/load {latin} latin encoding=cp1252")
+        assert "latin" in app.catalog and set(app.catalog.frame("latin")["city"]) == {"Zürich", "Malmö"}
+        await send(pilot, app, "/load a b c d")
+        assert "Usage: /load PATH [NAME] [encoding=CODEC]" in last_notice(app)
         await send(pilot, app, "are you there?")
         assert list(app.query(AssistantMessage))[-1].text.strip() == "Still here."
 
@@ -283,7 +291,16 @@ async def test_plot_saves_the_latest_figure_and_never_overwrites(tmp_path: Path)
         assert f"Saved the power figure to {target}" in last_notice(app)
         assert target.read_bytes()[:4] == b"\x89PNG"
         await send(pilot, app, f"/plot {target}")
-        assert "exists; choose another name" in last_notice(app)
+        assert "exists; it was not overwritten" in last_notice(app)
+        victim = tmp_path / "victim.txt"
+        dangling = tmp_path / "dangling.png"
+        dangling.symlink_to(victim)  # a link to a file that does not exist yet: writing would create the victim
+        await send(pilot, app, f"/plot {dangling}")
+        assert "symbolic link" in last_notice(app) and not victim.exists()
+        await send(pilot, app, f"/export {dangling}")
+        assert "symbolic link" in last_notice(app) and not victim.exists()
+        await send(pilot, app, f"/export {tmp_path / 'transcript.md'}")
+        assert "Transcript saved" in last_notice(app) and (tmp_path / "transcript.md").read_text(encoding="utf-8")
 
 
 @pytest.mark.slow

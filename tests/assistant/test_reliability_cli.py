@@ -207,3 +207,24 @@ def test_load_reads_a_path_a_name_and_an_encoding() -> None:
 def test_run_refuses_deep_or_huge_json_with_a_message() -> None:
     assert "nested" in str(tool_request("/run", "power " + "[" * 5_000 + "]" * 5_000))
     assert "characters" in str(tool_request("/run", "power " + json.dumps({"x": "y" * 200_000})))
+
+
+def test_chat_takes_the_encoding_its_hint_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from assistant.chat import run_chat
+    from assistant.config import load_settings
+
+    monkeypatch.setenv("WHYSCOPE_HOME", str(tmp_path / "home"))
+    data = tmp_path / "excel.csv"
+    data.write_bytes("arm,city\ncontrol,Z\u00fcrich\ntreatment,Malm\u00f6\n".encode("cp1252"))
+    out = io.StringIO()
+    assert run_chat(load_settings(offline=True), [f"x={data}"], False, io.StringIO(""), out) == 0
+    assert "--encoding cp1252" in out.getvalue() and "[data] x:" not in out.getvalue()
+    out = io.StringIO()
+    assert run_chat(load_settings(offline=True), [f"x={data}"], False, io.StringIO(""), out, encoding="cp1252") == 0
+    assert "[data] x: 2 rows, columns arm, city" in out.getvalue()
+    from assistant.cli import build_parser
+
+    assert build_parser().parse_args(["chat", "--encoding", "cp1252"]).encoding == "cp1252"
+    assert build_parser().parse_args(["--encoding", "latin-1"]).encoding == "latin-1"

@@ -186,7 +186,9 @@ def test_export_and_resume_work_on_a_damaged_file(
     path = sessions_dir() / "damaged.jsonl"
     damaged_session(path)
     assert main(["export"]) == 0
-    exported = capsys.readouterr().out
+    captured = capsys.readouterr()
+    exported = captured.out
+    assert "[note] 8 damaged lines of damaged.jsonl were skipped (lines 3, 4, 5, 7, 8, 10, 11, 16)." in captured.err
     assert "**You:** size it" in exported and "> tool result: 64 per arm" in exported
     assert "*called `refute`*" in exported and "**whyscope:** It held up." in exported
     out = io.StringIO()
