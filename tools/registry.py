@@ -10,7 +10,6 @@ through the catalog, runs the tool and returns its result or a :class:`~tools.er
 from __future__ import annotations
 
 import difflib
-import json
 import threading
 import warnings
 from collections.abc import Callable, Mapping
@@ -21,6 +20,7 @@ from pydantic import ValidationError
 from tools.ab_test.spec import SPEC as AB_TEST
 from tools.did.spec import SPEC as DIFF_IN_DIFF
 from tools.errors import ToolError
+from tools.jsontext import JsonTextError, check_depth, loads
 from tools.power.spec import SPEC as POWER
 from tools.propensity.spec import SPEC as PROPENSITY
 from tools.rdd.spec import SPEC as RDD
@@ -93,8 +93,9 @@ def auto_battery(name: str) -> tuple[str, ...]:
 
 def get_tool(name: str) -> ToolSpec:
     """Look a tool up by name; an unknown name is a :class:`ToolError` listing the valid ones."""
-    spec = _BY_NAME.get(name)
+    spec = _BY_NAME.get(name) if isinstance(name, str) else None
     if spec is None:
+        name = name if isinstance(name, str) else repr(name)
         close = difflib.get_close_matches(name, tool_names(), n=1)
         hint = f"Did you mean '{close[0]}'? " if close else ""
         raise ToolError(
@@ -125,10 +126,16 @@ def dispatch(
         return _run(spec, request, data, **control)
     except ToolError as error:
         return error
+    except Exception as exc:  # validating or resolving the data failed in a way no check foresaw
+        return _failure(name if isinstance(name, str) else repr(name), exc)
 
 
 def parse_request(spec: ToolSpec, arguments: str | Mapping[str, Any]) -> ToolRequest:
-    """Parse JSON text or a mapping into the tool's request model; errors name the offending fields."""
+    """Parse JSON text or a mapping into the tool's request model; errors name the offending fields.
+
+    Text is read with :func:`tools.jsontext.loads` and a mapping measured with :func:`tools.jsontext.check_depth`,
+    so that arguments nested thousands of levels deep are refused before anything recurses into them (Python's
+    ``json`` and pydantic would raise ``RecursionError``)."""
     if isinstance(arguments, str):
         if len(arguments) > MAX_ARGUMENT_CHARS:
             raise ToolError(
@@ -137,15 +144,25 @@ def parse_request(spec: ToolSpec, arguments: str | Mapping[str, Any]) -> ToolReq
                 f"Send a JSON object of at most {MAX_ARGUMENT_CHARS:,} characters.",
             )
         try:
-            payload = json.loads(arguments or "{}", parse_constant=_reject_constant)
-        except (json.JSONDecodeError, ValueError) as exc:
+            payload = loads(arguments or "{}")
+        except JsonTextError as exc:
             raise ToolError(
                 "invalid_json",
                 f"The arguments for '{spec.name}' are not valid JSON: {exc}.",
-                'Send one complete JSON object, e.g. {"field": value}.',
+                'Send one complete, flat JSON object, e.g. {"field": value}.',
             ) from None
-    else:
+    elif isinstance(arguments, Mapping):
+        try:
+            check_depth(arguments)
+        except JsonTextError as exc:
+            raise ToolError(
+                "invalid_arguments",
+                f"The arguments for '{spec.name}' are {exc}.",
+                "A tool request is a flat object of fields; send each field's value directly.",
+            ) from None
         payload = dict(arguments)
+    else:
+        payload = arguments
     if not isinstance(payload, dict):
         raise ToolError(
             "invalid_json",
@@ -161,10 +178,6 @@ def parse_request(spec: ToolSpec, arguments: str | Mapping[str, Any]) -> ToolReq
 def _plain(arguments: str | Mapping[str, Any] | ToolRequest) -> str | Mapping[str, Any]:
     """Arguments as text or a mapping (a request of another tool's model is read as its fields)."""
     return arguments.model_dump(mode="json") if isinstance(arguments, ToolRequest) else arguments
-
-
-def _reject_constant(token: str) -> float:
-    raise ValueError(f"{token} is not a number JSON allows")
 
 
 def _condense(spec: ToolSpec, exc: ValidationError) -> ToolError:
@@ -213,25 +226,51 @@ def _run(spec: ToolSpec, request: ToolRequest, data: pd.DataFrame | Dataset | No
             result = spec.function(request, data, **control)
         except ToolError:
             raise
-        except ValidationError as exc:
-            # A result model refused its own numbers (NaN, infinity, an inverted interval).
-            raise ToolError(
-                "numerical_failure",
-                f"'{spec.name}' could not compute a valid result from these inputs "
-                f"({exc.error_count()} invalid value(s), e.g. {exc.errors()[0]['msg']}).",
-                "Check the inputs for extreme or degenerate values; no number was reported.",
-            ) from None
         except Exception as exc:
-            raise ToolError(
-                "internal_error",
-                f"'{spec.name}' failed unexpectedly: {type(exc).__name__}: {_clip(str(exc))}",
-                "This is a bug in whyscope, not in your input; please report it with the request.",
-            ) from None
+            raise _failure(spec.name, exc) from None
     notes = [f"Library warning during {spec.name}: {w.category.__name__}: {w.message}" for w in caught]
     if notes and "warnings" in type(result).model_fields:
         existing = list(getattr(result, "warnings", []))
         result = result.model_copy(update={"warnings": existing + sorted(set(notes))})
     return result
+
+
+def _failure(name: str, exc: Exception) -> ToolError:
+    """The ToolError for an exception no check foresaw ("a tool never raises"), with a code that says what kind:
+    numbers that could not be represented, input too deep or too large to process, or a bug."""
+    if isinstance(exc, ValidationError):
+        # A result model refused its own numbers (NaN, infinity, an inverted interval).
+        return ToolError(
+            "numerical_failure",
+            f"'{name}' could not compute a valid result from these inputs "
+            f"({exc.error_count()} invalid value(s), e.g. {exc.errors()[0]['msg']}).",
+            "Check the inputs for extreme or degenerate values; no number was reported.",
+        )
+    if isinstance(exc, OverflowError | FloatingPointError):
+        # Each tool bounds its inputs; this is the net under any arithmetic those bounds did not foresee.
+        return ToolError(
+            "numerical_failure",
+            f"'{name}' could not compute a result from these inputs: a number grew beyond what floating point can "
+            f"hold ({type(exc).__name__}).",
+            "Check the inputs for extreme values (far beyond any real measurement); no number was reported.",
+        )
+    if isinstance(exc, RecursionError):
+        return ToolError(
+            "too_deep",
+            f"'{name}' gave up on these inputs: they are nested or chained too deeply to process.",
+            "Send a flat request with the values themselves, not nested structures.",
+        )
+    if isinstance(exc, MemoryError):
+        return ToolError(
+            "out_of_memory",
+            f"'{name}' ran out of memory on these inputs.",
+            "Use a smaller dataset or fewer simulations, columns or metrics, then run it again.",
+        )
+    return ToolError(
+        "internal_error",
+        f"'{name}' failed unexpectedly: {type(exc).__name__}: {_clip(str(exc))}",
+        "This is a bug in whyscope, not in your input; please report it with the request.",
+    )
 
 
 def _clip(text: str, limit: int = 80) -> str:

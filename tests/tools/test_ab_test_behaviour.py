@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -119,7 +120,90 @@ def test_binary_metric_must_be_zero_or_one() -> None:
 def test_constant_metric_cannot_be_tested() -> None:
     data = experiment(100)
     data["converted"] = 0
-    assert error(data).code == "zero_variance"
+    e = error(data)
+    assert e.code == "zero_variance"
+    assert "does not vary" in e.message and "value 0" in e.message
+
+
+@pytest.mark.parametrize(("control_value", "treatment_value"), [(0.7, 0.1), (1e9 + 0.5, 1e9)])
+def test_arms_constant_at_different_values_say_so(control_value: float, treatment_value: float) -> None:
+    """Issue 16, item 22: each arm constant at its own value is not "does not vary"; and values that are constant up
+    to rounding (0.1 summed n times is not 0.1 * n) are refused too, not reported with p = 0."""
+    data = experiment(1_001)
+    data["revenue"] = np.where(data["arm"] == "control", control_value, treatment_value)
+    for fields in ({}, {"winsorize": 0.99}, {"cluster_column": "user_id"}):
+        e = error(data, metrics=[{"name": "revenue"}], **fields)
+        assert e.code == "zero_variance"
+        assert "constant within each arm" in e.message and "does not vary" not in e.message
+        assert f"({control_value:.10g} in control 'control', {treatment_value:.10g} in 'treatment')" in e.message
+        assert f"difference of {treatment_value - control_value:+.10g}" in e.message
+        assert "report the difference as a description" in e.hint
+
+
+def test_summaries_constant_at_different_values_say_so() -> None:
+    summaries = [
+        {"arm": "control", "metric": "m", "n": 500, "mean": 1.0, "std_dev": 0.0},
+        {"arm": "treatment", "metric": "m", "n": 500, "mean": 2.0, "std_dev": 0.0},
+    ]
+    e = error(None, summaries=summaries, metrics=[{"name": "m"}])
+    assert e.code == "zero_variance" and "constant within each arm" in e.message
+    summaries[1] = {**summaries[1], "n": 2, "std_dev": 1e-12}  # a difference of 1.4e12 standard errors
+    e = error(None, summaries=summaries, metrics=[{"name": "m"}])
+    assert e.code == "zero_variance" and "hardly varies within the arms (a standard error of 7.07e-13)" in e.message
+
+
+def test_values_whose_squares_overflow_are_refused_on_every_path() -> None:
+    """Issue 16, item 7: row values near 1e300 overflowed the variance (OverflowError / NaN) instead of an error."""
+    data = experiment(200)
+    data["revenue"] = np.where(data["arm"] == "control", 1e300, -1e300) * np.linspace(0.5, 1.0, 200)
+    for fields in ({}, {"winsorize": 0.99}, {"cluster_column": "user_id"}):
+        e = error(data, metrics=[{"name": "revenue"}], **fields)
+        assert e.code == "values_too_large"
+        assert "'revenue'" in e.message and "placeholder" in e.hint
+
+
+@pytest.mark.parametrize(("field", "value"), [("std_dev", 1e300), ("mean", 1e300), ("mean", -1e16), ("std_dev", 1e16)])
+def test_summary_magnitudes_beyond_any_measurement_are_refused_by_the_schema(field: str, value: float) -> None:
+    from tools.registry import dispatch
+
+    summary = {"arm": "control", "metric": "m", "n": 100, "mean": 1.0, "std_dev": 1.0, field: value}
+    other = {"arm": "treatment", "metric": "m", "n": 100, "mean": 1.0, "std_dev": 1.0}
+    outcome = dispatch("ab_test", {"summaries": [summary, other], "metrics": [{"name": "m"}]})
+    assert isinstance(outcome, ToolError) and outcome.code == "invalid_arguments"
+    assert f"summaries.0.{field}" in outcome.message and "1000000000000000" in outcome.message
+
+
+def test_a_negligible_control_mean_gives_no_relative_lift_and_says_why() -> None:
+    """Issue 16, item 7: a control mean of 1e-300 divided by zero (c**4 underflows) in the relative lift."""
+    summaries = [
+        {"arm": "control", "metric": "m", "n": 100, "mean": 1e-300, "std_dev": 1.0},
+        {"arm": "treatment", "metric": "m", "n": 100, "mean": 1.0, "std_dev": 1.0},
+    ]
+    metrics = [{"name": "m", "role": "guardrail", "direction": "increase", "non_inferiority_margin": 0.05}]
+    result = run(None, summaries=summaries, metrics=metrics)
+    [c] = result.comparisons
+    assert c.relative is None and c.non_inferiority_p_value is None
+    assert c.absolute.estimate == pytest.approx(1.0) and c.absolute.std_error == pytest.approx(math.sqrt(0.02))
+    [note] = [w for w in result.warnings if "no relative lift" in w]
+    assert "(1e-300)" in note and "margin (0.05, relative) could not be tested" in note
+
+
+def test_extreme_alpha_is_refused_by_the_schema() -> None:
+    from tools.registry import dispatch
+
+    summaries = [
+        {"arm": "control", "metric": "c", "n": 1000, "conversions": 100},
+        {"arm": "b", "metric": "c", "n": 1010, "conversions": 120},
+    ]
+    outcome = dispatch(
+        "ab_test", {"summaries": summaries, "metrics": [{"name": "c", "kind": "binary"}], "alpha": 5e-324}
+    )
+    assert isinstance(outcome, ToolError) and outcome.code == "invalid_arguments" and "'alpha'" in outcome.message
+    share = [{"arm": "control", "share": 1.0}, {"arm": "b", "share": 1e-320}]
+    outcome = dispatch(
+        "ab_test", {"summaries": summaries, "metrics": [{"name": "c", "kind": "binary"}], "expected_split": share}
+    )
+    assert isinstance(outcome, ToolError) and "expected_split.1.share" in outcome.message
 
 
 def test_an_arm_with_one_unit() -> None:

@@ -130,3 +130,47 @@ def test_std_dev_for_a_proportion_is_ignored_not_used() -> None:
     without = power(PowerRequest(**RATE, mde=0.01))
     assert with_sd.n_per_arm == without.n_per_arm
     assert with_sd.std_dev is None
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({**MEAN, "std_dev": 1e200, "mde": 1.0}, "std_dev"),
+        ({**MEAN, "std_dev": 5e-324, "mde": 1.0}, "std_dev"),
+        ({**MEAN, "mde": 1e200}, "mde"),
+        ({**MEAN, "baseline": -1e300, "mde": 1.0}, "baseline"),
+        ({**MEAN, "mde": 1.0, "alpha": 1e-300}, "alpha"),
+    ],
+)
+def test_magnitudes_beyond_any_measurement_are_refused_by_the_schema(fields: dict[str, Any], field: str) -> None:
+    """Issue 16, item 7: std_dev 1e200 raised OverflowError, a subnormal std_dev made the effect size infinite."""
+    outcome = dispatch("power", fields)
+    assert isinstance(outcome, ToolError)
+    assert outcome.code == "invalid_arguments"
+    assert f"'{field}'" in outcome.message
+
+
+@pytest.mark.parametrize("fields", [{**MEAN, "mde": 1e-200}, {**MEAN, "std_dev": 1e15, "mde": 1e-15}])
+def test_an_effect_negligible_beside_the_noise_needs_too_many_units(fields: dict[str, Any]) -> None:
+    assert error_of(**fields).code == "sample_size_too_large"
+
+
+@pytest.mark.parametrize("daily_units", [1e-320, 1e-300, 0.003])
+def test_a_duration_beyond_a_century_is_refused(daily_units: float) -> None:
+    """Issue 16, items 7 and 10: daily_units 1e-320 overflowed, 1e-300 reported a 303-digit number of days."""
+    error = error_of(**MEAN, mde=1.0, daily_units=daily_units)
+    assert error.code == "duration_too_long"
+    assert "the 128 units of this design take more than 100 years" in error.message
+    assert "daily_units" in error.hint
+
+
+def test_a_duration_within_a_century_is_reported() -> None:
+    result = power(PowerRequest(**MEAN, mde=1.0, daily_units=128 / 36_000))
+    assert result.n_total == 128 and result.duration_days == 36_000
+
+
+def test_a_relative_mde_over_a_negligible_baseline_is_null_not_infinite() -> None:
+    """Found by the fuzz: a rate of 5e-324 made mde_relative = 0.2 / 5e-324 infinite (a numerical_failure)."""
+    result = power(PowerRequest(metric="proportion", baseline=5e-324, mde=0.2))
+    assert result.mde_relative is None and all(point.mde_relative is None for point in result.curve)
+    assert result.mde_absolute == 0.2 and "relative" not in result.summary

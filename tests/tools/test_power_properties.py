@@ -16,7 +16,13 @@ from tools.registry import dispatch
 SETTINGS = settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 
 #: Errors a well-formed request may still meet: the design asks for the impossible.
-FEASIBILITY_ERRORS = {"no_detectable_effect", "too_few_units", "sample_size_too_large", "mde_out_of_range"}
+FEASIBILITY_ERRORS = {
+    "no_detectable_effect",
+    "too_few_units",
+    "sample_size_too_large",
+    "mde_out_of_range",
+    "duration_too_long",
+}
 
 
 @st.composite

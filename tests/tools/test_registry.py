@@ -140,6 +140,66 @@ def test_a_crashing_tool_becomes_an_internal_error(register: Any) -> None:
     assert "Traceback" not in outcome.message
 
 
+@pytest.mark.parametrize(
+    ("exception", "code", "words"),
+    [
+        (RecursionError("maximum recursion depth exceeded"), "too_deep", "nested or chained too deeply"),
+        (MemoryError(), "out_of_memory", "ran out of memory"),
+        (OverflowError("(34, 'Numerical result out of range')"), "numerical_failure", "beyond what floating point"),
+    ],
+)
+def test_crashes_of_a_known_kind_get_a_code_that_says_which(
+    register: Any, exception: BaseException, code: str, words: str
+) -> None:
+    """Issue 16, item 5: "a tool never raises" -- and the code tells the input's fault from a bug."""
+
+    def crash(request: EchoRequest, data: object) -> EchoResult:
+        raise exception
+
+    register("crash", crash)
+    outcome = dispatch("crash", {"value": 1.0})
+    assert isinstance(outcome, ToolError)
+    assert outcome.code == code and words in outcome.message and outcome.hint
+
+
+DEEP = 5_000
+
+
+@pytest.mark.parametrize("name", tool_names())
+def test_deeply_nested_json_text_is_refused_for_every_tool(name: str) -> None:
+    """Issue 16, item 5: 5,000 nested brackets raised RecursionError out of dispatch, for every tool."""
+    for text in ("[" * DEEP + "]" * DEEP, '{"dataset": ' + "[" * DEEP + "1" + "]" * DEEP + "}"):
+        outcome = dispatch(name, text)
+        assert isinstance(outcome, ToolError)
+        assert outcome.code == "invalid_json"
+        assert "nested more than 64 levels deep" in outcome.message
+
+
+@pytest.mark.parametrize("name", tool_names())
+def test_a_deeply_nested_mapping_is_refused_for_every_tool(name: str) -> None:
+    value: Any = 1
+    for _ in range(DEEP):
+        value = [value]
+    first = next(iter(get_tool(name).request.model_fields))
+    outcome = dispatch(name, {first: value})
+    assert isinstance(outcome, ToolError)
+    assert outcome.code == "invalid_arguments"
+    assert "nested more than 64 levels deep" in outcome.message
+
+
+@pytest.mark.parametrize("arguments", [[("metric", "mean")], 42, None])
+def test_arguments_that_are_no_mapping_at_all_are_refused(arguments: Any) -> None:
+    outcome = dispatch("power", arguments)
+    assert isinstance(outcome, ToolError) and outcome.code == "invalid_json"
+    assert "must be a JSON object" in outcome.message
+
+
+@pytest.mark.parametrize("name", [None, 42, ["power"]])
+def test_a_tool_name_that_is_not_text_is_an_unknown_tool(name: Any) -> None:
+    outcome = dispatch(name, GOOD)
+    assert isinstance(outcome, ToolError) and outcome.code == "unknown_tool"
+
+
 def test_a_nan_result_is_refused_not_shown(register: Any) -> None:
     register("nan", lambda request, data: EchoResult(value=math.nan))
     outcome = dispatch("nan", {"value": 1.0})

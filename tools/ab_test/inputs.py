@@ -362,7 +362,8 @@ def _metric_from_rows(
         yv = np.minimum(yv, data.cap)
     if spec.kind == "continuous" and len(yv):
         size = yv if yv.min() >= 0 else np.abs(yv)  # the same sums: |v| is v for every v >= 0
-        total = float(size.sum())
+        with np.errstate(over="ignore"):  # a sum beyond floating point is refused later (values_too_large)
+            total = float(size.sum())
         data.largest_unit_share = float(size.max()) / total if total > 0 else None
     data.moments = _moments(arm, n_arms, yv, dv, xv, cluster_codes, rows)
     return data
@@ -375,6 +376,21 @@ def _and_present(mask: NDArray[np.bool_], values: NDArray[np.float64]) -> NDArra
 
 
 def _moments(
+    arm: NDArray[np.signedinteger],
+    n_arms: int,
+    y: NDArray[np.float64],
+    d: NDArray[np.float64] | None,
+    x: NDArray[np.float64] | None,
+    cluster_codes: NDArray[np.intp] | None,
+    rows: NDArray[np.bool_] | None,
+) -> list[Moments]:
+    """Moments per arm; values so large that their sums overflow give infinite moments without a warning, and
+    the tool refuses them (``values_too_large``), as the fast path's fallback here does."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _moments_of(arm, n_arms, y, d, x, cluster_codes, rows)
+
+
+def _moments_of(
     arm: NDArray[np.signedinteger],
     n_arms: int,
     y: NDArray[np.float64],

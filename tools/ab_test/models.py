@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from tools.bounds import MAX_MAGNITUDE, MIN_ALPHA, MIN_SHARE
 from tools.literals import Alternative, Correction, Decision, Direction, MetricKind, MetricRole, Status
 from tools.results import Check, Estimate, ToolRequest, ToolResult
 
@@ -71,8 +72,15 @@ class ArmSummary(ToolRequest):
     arm: str = Field(description="The arm's label.", min_length=1, max_length=200)
     metric: str = Field(description="The metric's name, as in `metrics`.", min_length=1, max_length=200)
     n: int = Field(description="Units in the arm.", ge=1, le=10**12)
-    mean: float | None = Field(default=None, description="Mean per unit (continuous; or the rate for binary).")
-    std_dev: float | None = Field(default=None, ge=0, description="Standard deviation per unit (continuous).")
+    mean: float | None = Field(
+        default=None,
+        ge=-MAX_MAGNITUDE,
+        le=MAX_MAGNITUDE,
+        description="Mean per unit (continuous; or the rate for binary).",
+    )
+    std_dev: float | None = Field(
+        default=None, ge=0, le=MAX_MAGNITUDE, description="Standard deviation per unit (continuous)."
+    )
     conversions: int | None = Field(default=None, ge=0, le=10**12, description="Converted units (binary metrics).")
 
 
@@ -80,7 +88,9 @@ class ArmShare(ToolRequest):
     """The share of units an arm was designed to receive."""
 
     arm: str = Field(description="The arm's label.", min_length=1, max_length=200)
-    share: float = Field(description="Planned share of units (shares are normalised to sum to 1).", gt=0, le=1000)
+    share: float = Field(
+        description="Planned share of units (shares are normalised to sum to 1).", ge=MIN_SHARE, le=1000
+    )
 
 
 class AbTestRequest(ToolRequest):
@@ -116,7 +126,9 @@ class AbTestRequest(ToolRequest):
     expected_split: list[ArmShare] | None = Field(
         default=None, description="Planned share per arm for the sample-ratio check; null means equal shares."
     )
-    alpha: float = Field(default=0.05, gt=0, le=0.5, description="Significance level (0.05 gives 95% intervals).")
+    alpha: float = Field(
+        default=0.05, ge=MIN_ALPHA, le=0.5, description="Significance level (0.05 gives 95% intervals)."
+    )
     alternative: Alternative = Field(
         default="two-sided",
         description="Test of treatment minus control: 'two-sided', 'larger' or 'smaller' (primary and secondary "
@@ -186,7 +198,7 @@ class Comparison(ToolResult):
     absolute: Estimate = Field(description="Treatment minus control, in the metric's units.")
     relative: Estimate | None = Field(
         description="Relative lift (treatment / control - 1) with a delta-method interval; null when the control "
-        "mean is 0."
+        "mean is 0 or negligible beside the treatment mean (a lift beyond 1e12), or has no variance to measure."
     )
     test: str = Field(description="The test used.")
     cuped: CupedDetail | None = Field(description="CUPED details, when a covariate was given.")

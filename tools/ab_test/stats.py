@@ -14,7 +14,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import special
 
-from tools.results import Estimate
+from tools.bounds import MAX_RATIO
+from tools.results import Estimate, zero_error
 
 __all__ = ["ArmEstimate", "Moments", "compare", "group_moments", "pool", "pool_blocks", "relative_lift"]
 
@@ -161,12 +162,12 @@ def pool(arms: list[Moments]) -> Moments:
     return Moments(
         n=total,
         mean_y=gy,
-        m2_y=sum(m.m2_y + m.n * (m.mean_y - gy) ** 2 for m in arms),
+        m2_y=sum(m.m2_y + m.n * (m.mean_y - gy) * (m.mean_y - gy) for m in arms),
         mean_d=gd,
-        m2_d=sum(m.m2_d + m.n * (m.mean_d - gd) ** 2 for m in arms),
+        m2_d=sum(m.m2_d + m.n * (m.mean_d - gd) * (m.mean_d - gd) for m in arms),
         c_yd=sum(m.c_yd + m.n * (m.mean_y - gy) * (m.mean_d - gd) for m in arms),
         mean_x=gx,
-        m2_x=sum(m.m2_x + m.n * (m.mean_x - gx) ** 2 for m in arms),
+        m2_x=sum(m.m2_x + m.n * (m.mean_x - gx) * (m.mean_x - gx) for m in arms),
         c_xy=sum(m.c_xy + m.n * (m.mean_x - gx) * (m.mean_y - gy) for m in arms),
     )
 
@@ -190,16 +191,19 @@ def arm_estimate(
     - ratio (or any metric summed per randomization unit): mean_y / mean_d with the delta-method variance
       (s_yy - 2 R s_yd + R^2 s_dd) / (n mean_d^2);
     - CUPED: y - theta (x - pooled mean of x), variance (s_yy - 2 theta s_xy + theta^2 s_xx)/n.
+
+    Squares are products, not ``**``: Python raises OverflowError for ``1e300 ** 2`` but gives infinity for
+    ``1e300 * 1e300``, which the tool then refuses with a message (``values_too_large``).
     """
     n = m.n
     dof = max(n - 1, 1)
     if ratio:
         value = m.mean_y / m.mean_d
-        spread = (m.m2_y - 2 * value * m.c_yd + value**2 * m.m2_d) / dof
-        return ArmEstimate(value, max(spread, 0.0) / (n * m.mean_d**2), n)
+        spread = (m.m2_y - 2 * value * m.c_yd + value * value * m.m2_d) / dof
+        return ArmEstimate(value, max(spread, 0.0) / (n * m.mean_d * m.mean_d), n)
     if theta is not None:
         value = m.mean_y - theta * (m.mean_x - pooled_mean_x)
-        spread = (m.m2_y - 2 * theta * m.c_xy + theta**2 * m.m2_x) / dof
+        spread = (m.m2_y - 2 * theta * m.c_xy + theta * theta * m.m2_x) / dof
         return ArmEstimate(value, max(spread, 0.0) / n, n)
     if kind == "binary":
         p = m.mean_y
@@ -254,22 +258,29 @@ def compare(
     se = math.sqrt(var)
     df = None
     if welch:
-        num = var**2
-        den = (treatment.variance**2) / max(treatment.n - 1, 1) + (control.variance**2) / max(control.n - 1, 1)
-        df = num / den if den > 0 else float(treatment.n + control.n - 2)
+        # Welch-Satterthwaite, var^2 / sum(v_i^2 / (n_i - 1)), from the arms' shares of var: no square overflows
+        shares = (treatment.variance / var, control.variance / var) if var > 0 else (0.0, 0.0)
+        den = shares[0] ** 2 / max(treatment.n - 1, 1) + shares[1] ** 2 / max(control.n - 1, 1)
+        df = 1.0 / den if den > 0 else float(treatment.n + control.n - 2)
     p = _p_and_quantile(diff / se, df, alternative)
     low, high = interval(diff, se, alpha, df, alternative)
     return Estimate(estimate=diff, std_error=se, ci_lower=low, ci_upper=high, p_value=p, alpha=alpha), df
 
 
 def relative_lift(control: ArmEstimate, treatment: ArmEstimate, *, alpha: float, alternative: str) -> Estimate | None:
-    """treatment / control - 1 with the delta-method variance var_t/c^2 + t^2 var_c/c^4 (arms independent)."""
+    """treatment / control - 1 with the delta-method variance var_t/c^2 + t^2 var_c/c^4 (arms independent).
+
+    None when there is no lift to report: the control mean is 0 or negligible beside the treatment's
+    (``bounds.MAX_RATIO``: the lift's variance divides by it to the fourth power), or the lift has no variance or one
+    beyond floating point."""
     c, t = control.value, treatment.value
-    if c == 0:
+    if c == 0 or abs(t) > MAX_RATIO * abs(c):
         return None
-    lift = t / c - 1
-    se = math.sqrt(treatment.variance / c**2 + t**2 * control.variance / c**4)
-    if se == 0:
+    ratio = t / c
+    lift = ratio - 1
+    # (var_t + ratio^2 var_c) / c^2: the same variance without c^4, which underflows for a small control mean
+    se = math.sqrt(treatment.variance + ratio**2 * control.variance) / abs(c)
+    if not 0 < se < math.inf or zero_error(se, lift):  # no variance, or none a result may carry (see results)
         return None
     low, high = interval(lift, se, alpha, None, alternative)
     p = _p_and_quantile(lift / se, None, alternative)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 from scipy import special
 
@@ -27,13 +29,18 @@ from tools.ab_test.stats import ArmEstimate, arm_estimate, compare, critical, cu
 from tools.data import Dataset
 from tools.data.names import display_name
 from tools.errors import ToolError
-from tools.results import Check
+from tools.results import Check, zero_error
 
 __all__ = ["ab_test", "headline_comparison"]
 
 SRM_THRESHOLD = 0.001
 MIN_UNITS_WARN = 30
 OUTLIER_SHARE = 0.01
+#: A standard error at most this fraction of the arms' means is rounding, not sampling: a metric constant within
+#: each arm leaves about 1e-17 of its level from summing n equal values, while real data (a mean of 1e9 with a
+#: standard deviation of 1 over a million units) give 1e-12. Stricter than ``results.NUMERICAL_ZERO`` because an
+#: A/B metric's level can dwarf its spread.
+ROUNDING_NOISE = 1e-14
 
 
 def ab_test(request: AbTestRequest, data: pd.DataFrame | Dataset | None = None) -> AbTestResult:
@@ -56,6 +63,7 @@ def ab_test(request: AbTestRequest, data: pd.DataFrame | Dataset | None = None) 
     comparisons = _adjusted(request, comparisons)
     decisions, decision, reasons = decide(arms[1:], comparisons, request.decision_rule, srm.status == "fail")
     checks, warnings = _checks(request, prepared, srm, data)
+    warnings += _no_lift_warnings(comparisons)
     return AbTestResult(
         estimand="Average treatment effect of assignment (intention to treat): the difference in each metric's "
         "mean (or ratio of means) between each treatment arm and control.",
@@ -145,13 +153,8 @@ def _compare_metric(request: AbTestRequest, prepared: Prepared, metric: MetricDa
     results = []
     for index, arm in enumerate(prepared.arms[1:], start=1):
         treatment = estimate([index], theta)[0]
-        if control.variance + treatment.variance <= 0:
-            raise ToolError(
-                "zero_variance",
-                f"Metric '{display_name(spec.name)}' does not vary in arm '{display_name(arm)}' nor in control "
-                f"(every unit has the same value), so no test is possible.",
-                "Check that the column is the metric you meant and that the data are not a constant placeholder.",
-            )
+        _require_finite(spec.name, [control, treatment, plain_control, estimate([index], None)[0]])
+        _require_variance(spec.name, prepared.arms[0], arm, control, treatment)
         absolute, _ = compare(control, treatment, alpha=request.alpha, alternative=request.alternative, welch=welch)
         relative = relative_lift(control, treatment, alpha=request.alpha, alternative=request.alternative)
         cuped = None
@@ -167,12 +170,13 @@ def _compare_metric(request: AbTestRequest, prepared: Prepared, metric: MetricDa
             cuped = CupedDetail(
                 covariate_column=spec.covariate_column,
                 theta=theta,
-                variance_reduction=1.0 - absolute.std_error**2 / plain.std_error**2 if plain.std_error > 0 else 0.0,
+                variance_reduction=1.0 - (absolute.std_error / plain.std_error) ** 2 if plain.std_error > 0 else 0.0,
                 unadjusted=plain,
             )
         uncapped = None
         if metric.uncapped is not None:
             raw = [arm_estimate(metric.uncapped[i], kind=spec.kind, ratio=metric.ratio) for i in (0, index)]
+            _require_finite(spec.name, raw)
             uncapped, _ = compare(raw[0], raw[1], alpha=request.alpha, alternative=request.alternative, welch=welch)
         margin_p = None
         if spec.role == "guardrail" and spec.non_inferiority_margin is not None and relative is not None:
@@ -205,6 +209,51 @@ def _compare_metric(request: AbTestRequest, prepared: Prepared, metric: MetricDa
             )
         )
     return results
+
+
+def _require_finite(metric: str, estimates: list[ArmEstimate]) -> None:
+    """Refuse values whose means or variances leave floating point (row values near 1e300: their squares
+    overflow), before any test is built on them."""
+    if all(math.isfinite(e.value) and math.isfinite(e.variance) for e in estimates):
+        return
+    raise ToolError(
+        "values_too_large",
+        f"Metric '{display_name(metric)}' has values too large to analyse: their mean or variance is beyond "
+        "floating point (about 1e308).",
+        "Check the column for placeholder codes (such as 1e300 for missing) or a unit error, and rescale it "
+        "(e.g. to thousands) if the values are real.",
+    )
+
+
+def _require_variance(metric: str, control_arm: str, arm: str, control: ArmEstimate, treatment: ArmEstimate) -> None:
+    """Refuse a comparison whose difference has no sampling variance to speak of, saying which case it is: the
+    metric does not vary at all, each arm is constant at its own value (up to rounding), or the arms vary so little
+    that the difference is more than 1e10 standard errors (``results.zero_error``: no result may carry that)."""
+    se = math.sqrt(control.variance + treatment.variance)
+    difference = treatment.value - control.value
+    scale = max(abs(control.value), abs(treatment.value))
+    constant = se <= ROUNDING_NOISE * scale
+    if not constant and not zero_error(se, difference):
+        return
+    name, treated, base = display_name(metric), display_name(arm), display_name(control_arm)
+    values = f"{control.value:.10g} in control '{base}', {treatment.value:.10g} in '{treated}'"
+    if constant and abs(difference) <= ROUNDING_NOISE * scale:
+        raise ToolError(
+            "zero_variance",
+            f"Metric '{name}' does not vary: every unit in arm '{treated}' and in control '{base}' has the value "
+            f"{control.value:.10g}, so there is no difference to test.",
+            "Check that the column is the metric you meant and that the data are not a constant placeholder.",
+        )
+    spread = (
+        "is constant within each arm" if constant else f"hardly varies within the arms (a standard error of {se:.3g})"
+    )
+    raise ToolError(
+        "zero_variance",
+        f"Metric '{name}' {spread} ({values}): the difference of {difference:+.10g} has too little variance "
+        "within the arms to measure its uncertainty by, so no confidence interval or test can be computed.",
+        "A metric that never varies within an arm is usually a placeholder or derived from the arm itself: check "
+        "the column. If the values are real, report the difference as a description, without inference.",
+    )
 
 
 def _test_name(kind: str, ratio: bool, cuped: bool) -> str:
@@ -320,6 +369,26 @@ def _checks(
     if request.alternative != "two-sided":
         warnings.append(f"One-sided test ({request.alternative}): it cannot detect a change in the other direction.")
     return checks, warnings
+
+
+def _no_lift_warnings(comparisons: list[Comparison]) -> list[str]:
+    """Say why a comparison has no relative lift, and what that changes for a guardrail's relative margin."""
+    notes = []
+    for c in comparisons:
+        if c.relative is not None:
+            continue
+        note = (
+            f"Metric '{c.metric}' in '{display_name(c.arm)}': no relative lift is reported, because the control mean "
+            f"({c.control_mean:.6g}) is zero or negligible beside the treatment mean ({c.treatment_mean:.6g}) or "
+            "the lift has no variance; read the absolute difference."
+        )
+        if c.non_inferiority_margin is not None:
+            note += (
+                f" Its non-inferiority margin ({c.non_inferiority_margin:g}, relative) could not be tested: the "
+                "guardrail verdict is the one-sided test for any significant harm."
+            )
+        notes.append(note)
+    return notes
 
 
 def _method(request: AbTestRequest, prepared: Prepared) -> str:

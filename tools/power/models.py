@@ -6,6 +6,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from tools.bounds import MAX_MAGNITUDE, MIN_ALPHA, MIN_SCALE
 from tools.literals import Alternative, CurveKind, MdeKind, PowerMetric, SolveFor
 from tools.results import Check, ToolRequest, ToolResult
 
@@ -29,12 +30,15 @@ class PowerRequest(ToolRequest):
         "metric (revenue per user, minutes watched)."
     )
     baseline: float = Field(
+        ge=-MAX_MAGNITUDE,
+        le=MAX_MAGNITUDE,
         description="The control arm's expected value: the conversion rate as a fraction in (0, 1) for a "
-        "proportion (0.12 for 12%), or the control mean for a mean."
+        "proportion (0.12 for 12%), or the control mean for a mean.",
     )
     std_dev: float | None = Field(
         default=None,
-        gt=0,
+        ge=MIN_SCALE,
+        le=MAX_MAGNITUDE,
         description="Standard deviation of the metric per unit (required for metric='mean'; null for a "
         "proportion, whose variance follows from the rate).",
     )
@@ -44,6 +48,8 @@ class PowerRequest(ToolRequest):
     )
     mde: float | None = Field(
         default=None,
+        ge=-MAX_MAGNITUDE,
+        le=MAX_MAGNITUDE,
         description="The effect to detect, signed (positive = increase, negative = decrease), in the units "
         "set by mde_kind. Required unless solve_for='mde', where it must be null.",
     )
@@ -68,7 +74,7 @@ class PowerRequest(ToolRequest):
     )
     alpha: float = Field(
         default=0.05,
-        gt=0,
+        ge=MIN_ALPHA,
         le=0.5,
         description="Significance level (false-positive rate) for the whole experiment; with more than one "
         "treatment arm it is split across the comparisons (Bonferroni).",
@@ -126,7 +132,10 @@ class PowerCurvePoint(ToolResult):
     n_per_arm: int = Field(description="Units in the control arm.")
     n_total: int = Field(description="Units across all arms.")
     mde_absolute: float = Field(description="Effect in the metric's units.")
-    mde_relative: float | None = Field(description="Effect as a fraction of the baseline (null if baseline <= 0).")
+    mde_relative: float | None = Field(
+        description="Effect as a fraction of the baseline (null if the baseline is not positive, or negligible "
+        "beside the effect: a ratio above 1e12)."
+    )
     power: float = Field(description="Chance of detecting that effect with that many units.")
 
 
@@ -150,7 +159,10 @@ class PowerResult(ToolResult):
     n_total: int = Field(description="Units across all arms.")
     clusters_per_arm: int | None = Field(description="Clusters in the control arm (cluster designs only).")
     mde_absolute: float = Field(description="Minimum detectable effect in the metric's units (signed).")
-    mde_relative: float | None = Field(description="The same effect as a fraction of the baseline.")
+    mde_relative: float | None = Field(
+        description="The same effect as a fraction of the baseline (null if the baseline is not positive, or "
+        "negligible beside the effect: a ratio above 1e12)."
+    )
     standardized_effect: float = Field(
         description="The effect in standard units: Cohen's d for means, Cohen's h for proportions."
     )

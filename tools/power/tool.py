@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from tools.bounds import relative_to
 from tools.errors import ToolError
 from tools.literals import CurveKind
 from tools.power.formulas import (
@@ -26,6 +27,9 @@ from tools.power.report import diagnose, method_text, standardized_effect, summa
 __all__ = ["power"]
 
 CURVE_POINTS = 100
+#: The longest duration reported: an experiment that needs more than a century to enrol its units cannot be run.
+MAX_DURATION_YEARS = 100
+MAX_DURATION_DAYS = round(MAX_DURATION_YEARS * 365.25)
 CURVE_FTOL = 1e-9  # a plotted MDE whose power is within 1e-9 of the target
 
 
@@ -66,9 +70,9 @@ def power(request: PowerRequest, data: object = None) -> PowerResult:
 
     curve_kind, curve = _curve(request, design, n1, delta, target)
     n_total = n1 + (request.arms - 1) * n2
-    duration = math.ceil(n_total / request.daily_units - 1e-9) if request.daily_units else None
+    duration = _duration(n_total, request.daily_units)
     clusters = math.ceil(n1 / request.cluster_size - 1e-9) if request.cluster_size else None
-    mde_relative = delta / request.baseline if request.baseline > 0 else None
+    mde_relative = relative_to(delta, request.baseline)
     checks, warnings = diagnose(request, design, n1, n2, delta, achieved, duration, clusters, mde_relative)
 
     fields = {
@@ -106,6 +110,22 @@ def power(request: PowerRequest, data: object = None) -> PowerResult:
         **fields,
         summary=summary_sentence(request, n1, n2, n_total, delta, mde_relative, achieved, target, duration, clusters),
     )
+
+
+def _duration(n_total: int, daily_units: float | None) -> int | None:
+    """Days to enrol ``n_total`` units; a ToolError beyond any horizon an experiment can have (a tiny daily_units
+    gave a 303-digit number of days, or an overflow)."""
+    if daily_units is None:
+        return None
+    if n_total > MAX_DURATION_DAYS * daily_units:  # multiplied, not divided: no overflow for any daily_units
+        raise ToolError(
+            "duration_too_long",
+            f"At {daily_units:,.6g} units a day, the {n_total:,} units of this design take more than "
+            f"{MAX_DURATION_YEARS} years to enrol: the experiment cannot reach its sample size.",
+            "Find more eligible traffic (a larger daily_units), accept a larger mde, or leave daily_units null to "
+            "get the sample size alone.",
+        )
+    return math.ceil(n_total / daily_units - 1e-9)
 
 
 # --- validation ------------------------------------------------------------------------------------------
@@ -276,7 +296,7 @@ def _curve(
             n_per_arm=int(a),
             n_total=int(a + (arms - 1) * b),
             mde_absolute=float(e),
-            mde_relative=float(e / baseline) if baseline > 0 else None,
+            mde_relative=relative_to(float(e), baseline),
             power=float(p),
         )
         for a, b, e, p in zip(grid, n2, effects, powers, strict=True)
