@@ -123,7 +123,9 @@ def dispatch(
         request = arguments if isinstance(arguments, spec.request) else parse_request(spec, _plain(arguments))
         data = _resolve_data(spec, request, catalog)
         control = {"progress": progress, "cancel": cancel} if spec.reports_progress else {}
-        return _run(spec, request, data, **control)
+        result = _run(spec, request, data, **control)
+        # a dataset whose file changed on disk was read again for this run: the result says so
+        return _with_warnings(result, catalog.take_notes() if catalog is not None else [])
     except ToolError as error:
         return error
     except Exception as exc:  # validating or resolving the data failed in a way no check foresaw
@@ -229,10 +231,15 @@ def _run(spec: ToolSpec, request: ToolRequest, data: pd.DataFrame | Dataset | No
         except Exception as exc:
             raise _failure(spec.name, exc) from None
     notes = [f"Library warning during {spec.name}: {w.category.__name__}: {w.message}" for w in caught]
-    if notes and "warnings" in type(result).model_fields:
-        existing = list(getattr(result, "warnings", []))
-        result = result.model_copy(update={"warnings": existing + sorted(set(notes))})
-    return result
+    return _with_warnings(result, sorted(set(notes)))
+
+
+def _with_warnings(result: ToolResult, notes: list[str]) -> ToolResult:
+    """``result`` with ``notes`` added to its warnings (results without a warnings field are returned as they are)."""
+    if not notes or "warnings" not in type(result).model_fields:
+        return result
+    existing = list(getattr(result, "warnings", []))
+    return result.model_copy(update={"warnings": existing + [n for n in notes if n not in existing]})
 
 
 def _failure(name: str, exc: Exception) -> ToolError:

@@ -132,7 +132,7 @@ def test_export_uses_the_same_rule(
 ) -> None:
     import assistant.agent.session as session
 
-    loaded = SimpleNamespace(messages=[], brief=None, runs=[])
+    loaded = SimpleNamespace(messages=[], brief=None, runs=[], warnings=[])
     monkeypatch.setattr(session, "latest_session", lambda: tmp_path / "s.jsonl")
     monkeypatch.setattr(session, "load_session", lambda path: loaded)
     monkeypatch.setattr(session, "export_markdown", lambda *args: "# transcript\n")

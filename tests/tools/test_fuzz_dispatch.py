@@ -34,11 +34,7 @@ STRICT_CODES = BUG_CODES | {"numerical_failure", "too_deep", "out_of_memory"}
 
 #: Hits in tools owned elsewhere (tools/did, propensity, rdd, refute), reported in /tmp/brief/fuzz_hits.md and
 #: tolerated here until they are fixed: (tool, text in the error message). THE LEAD REMOVES THIS LIST.
-KNOWN_HITS_OWNED_ELSEWHERE: list[tuple[str, str]] = [
-    ("propensity", "'list' argument must have no negative elements"),  # neighbors above the arm's size
-    ("refute", "'list' argument must have no negative elements"),  # the same, in refute's propensity target
-    ("diff_in_diff", "ZeroDivisionError: division by zero"),  # 2 x 2 panel with cluster= another column (CRV1)
-]
+KNOWN_HITS_OWNED_ELSEWHERE: list[tuple[str, str]] = []
 
 REQUESTS = RequestStrategies()
 

@@ -352,3 +352,39 @@ def test_degenerate_rdd_raises_no_runtime_warnings() -> None:
             assert isinstance(outcome, ToolResult) or code_of(outcome)
             if isinstance(outcome, ToolResult):
                 assert not any(w.startswith("Library warning") for w in outcome.warnings)  # type: ignore[attr-defined]
+
+
+# -- hits of the dispatch fuzz (tests/tools/test_fuzz_dispatch.py) -----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fuzz_catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
+    from tests.tools.fuzz_strategies import build_catalog
+
+    built: Catalog = build_catalog(tmp_path_factory.mktemp("fuzz-hits"))
+    return built
+
+
+def test_more_neighbours_than_an_arm_has_match_the_whole_arm_and_say_so(fuzz_catalog: Catalog) -> None:
+    request = {"dataset": "ok", "outcome": "y", "treatment": "treated", "covariates": ["cov", "cat"], "neighbors": 20}
+    result = dispatch("propensity", request, fuzz_catalog)
+    assert isinstance(result, ToolResult), result
+    assert any("20 neighbours were asked for but an arm has only" in w for w in result.warnings)  # type: ignore[attr-defined]
+    refuted = dispatch(
+        "refute", {"target": {"tool": "propensity", "request": request}, "simulations": 20}, fuzz_catalog
+    )
+    assert isinstance(refuted, ToolResult), refuted
+
+
+def test_clustering_a_2x2_panel_by_another_column_is_refused_not_divided_by_zero(fuzz_catalog: Catalog) -> None:
+    request = {
+        "dataset": "panel22",
+        "outcome": "y",
+        "unit": "unit",
+        "time": "period",
+        "cohort": "cohort",
+        "cluster": "treated",
+    }
+    error = dispatch("diff_in_diff", request, fuzz_catalog)
+    assert isinstance(error, ToolError) and error.code == "degenerate_fit", error
+    assert "no residual degrees of freedom" in error.message

@@ -343,6 +343,13 @@ def _crv1_from_sums(
         ]
     df_k = k + k_fe - sum(nested) + len(nested)
     g = n_clusters
+    if n <= df_k or g <= 1:  # no residual degrees of freedom, or one cluster: nothing to measure the error from
+        raise ToolError(
+            "degenerate_fit",
+            f"The cluster-robust standard error cannot be computed: {n:,} observations leave no residual degrees "
+            f"of freedom after the {df_k:,} parameters and fixed effects, or there is a single cluster ({g:,}).",
+            "Cluster by the unit (or leave `cluster` out), or use a panel with more units or periods.",
+        )
     adjust = (n - 1) / (n - df_k) * g / (g - 1)
     covariance = adjust * (bread_inv @ meat @ bread_inv)
     return np.asarray((covariance + covariance.T) / 2, dtype=np.float64)

@@ -31,8 +31,10 @@ SMALL_GROUP = 8
 
 def knn_ranges(query: FloatArray, pool: FloatArray, k: int) -> tuple[IntArray, IntArray]:
     """For each query value, the range [lo, hi) of ``pool`` (sorted ascending) holding its k nearest values and
-    every value tied with the k-th nearest. Distances are ``|query - pool|`` in floating point."""
+    every value tied with the k-th nearest. Distances are ``|query - pool|`` in floating point. A ``k`` above the
+    pool's size takes the whole pool (every unit of the other arm is among the k nearest)."""
     m = len(pool)
+    k = min(k, m)
     position = np.searchsorted(pool, query, side="left")
     lo = position - 1
     hi = position.copy()

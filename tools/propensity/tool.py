@@ -147,6 +147,12 @@ def _run(
     notes: list[str] | None = None,
 ) -> WeightedEstimate | MatchResult:
     if method == "matching":
+        smaller = int(min(fitted.treated.sum(), len(fitted.treated) - fitted.treated.sum()))
+        if notes is not None and request.neighbors > smaller:
+            notes.append(
+                f"Matching: {request.neighbors} neighbours were asked for but an arm has only {smaller:,} units, so "
+                "every unit of that arm is a match (the estimate is then close to a difference of means)."
+            )
         result = match_estimate(
             fitted.fit.linear_predictor,
             fitted.treated,

@@ -41,6 +41,7 @@ class ScriptedServer:
         self.replies: list[Reply] = []
         self.requests: list[dict[str, Any]] = []
         self.release = threading.Event()  # ends every stall at teardown
+        self.clients: list[httpx.Client] = []  # closed at teardown: no socket is left for the garbage collector
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -75,6 +76,11 @@ def server() -> Iterator[ScriptedServer]:
     scripted.thread.start()
     yield scripted
     scripted.release.set()
+    for thread in threading.enumerate():  # a cancelled turn's reader ends once its stall is released
+        if thread.name == "whyscope-model":
+            thread.join(5)
+    for client in scripted.clients:
+        client.close()
     scripted.httpd.shutdown()
     scripted.httpd.server_close()
 
@@ -83,7 +89,9 @@ def backend_for(server: ScriptedServer, *, timeout: float = READ_TIMEOUT) -> Ope
     settings = OpenAISettings(
         model="chaos-model", api_key="sk-test-not-a-real-key", base_url=server.base_url, timeout=timeout
     )
-    return OpenAIBackend(settings, http_client=httpx.Client(trust_env=False))  # real sockets, no proxy
+    client = httpx.Client(trust_env=False)  # real sockets, no proxy
+    server.clients.append(client)
+    return OpenAIBackend(settings, http_client=client)
 
 
 # -- replies ---------------------------------------------------------------------------------------------------
