@@ -46,6 +46,7 @@ from assistant.agent.guided_state import (
     power_request,
     recommend_request,
     slot_of,
+    tool_payload,
     tool_runs,
     yes_no,
 )
@@ -438,7 +439,7 @@ class GuidedBackend:
 
     def _after_tool(self, messages: Sequence[Message], on_text: Callable[[str], None]) -> AssistantTurn:
         call_name = self._last_call(messages)
-        payload = json.loads(messages[-1].get("content") or "{}")
+        payload = tool_payload(messages[-1], getattr(self._conversation, "runs", None) or ())
         done = self.state.done
         if "error" in payload:
             error = payload["error"]

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from assistant.agent.scoping import QUESTIONS as SLOT_QUESTIONS
 from assistant.agent.scoping import SLOTS, WHY, SlotName
+from tools.errors import ToolError
+from tools.jsontext import loads
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -40,6 +42,7 @@ __all__ = [
     "power_request",
     "recommend_request",
     "slot_of",
+    "tool_payload",
     "tool_runs",
     "with_defaults",
     "yes_no",
@@ -285,3 +288,19 @@ def power_request(sizing: SizingNumbers) -> dict[str, Any]:
         "daily_units": sizing.daily_units,
     }
     return with_defaults(get_tool("power").request, given)
+
+
+def tool_payload(answer: Mapping[str, Any], runs: Sequence[Any] = ()) -> dict[str, Any]:
+    """A tool's result (or error) as the user should read it: from the conversation's typed run for the answer's
+    call when there is one (the answer in the history is written for the model: its data marked and escaped),
+    else the answer's JSON."""
+    call_id = answer.get("tool_call_id")
+    for run in reversed(runs):
+        if run.call_id == call_id:
+            outcome = run.outcome
+            return outcome.to_dict() if isinstance(outcome, ToolError) else dict(outcome.model_dump(mode="json"))
+    try:
+        payload = loads(answer.get("content") or "{}")
+    except ValueError:
+        return {}
+    return payload if isinstance(payload, dict) else {}

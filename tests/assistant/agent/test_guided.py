@@ -172,3 +172,27 @@ def test_a_bound_backend_reads_the_conversations_own_brief() -> None:
     dones = [conversation.send(answer, lambda event: None) for answer in ANSWERS]
     assert conversation.brief.complete and "scoping is complete" in dones[-1].text
     assert [step.answer for step in conversation.brief.why_chain][1] == ANSWERS[7]
+
+
+def test_the_guided_mode_shows_the_typed_result_not_the_marked_text_written_for_the_model(tmp_path: Path) -> None:
+    """The history's tool answer marks data for the model (⟦new checkout⟧); the user reads the result itself."""
+    import numpy as np
+    import pandas as pd
+
+    from assistant.agent.guided_state import tool_payload
+    from assistant.agent.runner import ToolRun
+    from tools.data import Catalog
+    from tools.registry import dispatch, get_tool, parse_request
+
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"arm": rng.choice(["control", "new checkout"], 400), "converted": rng.integers(0, 2, 400)})
+    frame.to_csv(tmp_path / "ab.csv", index=False)
+    catalog = Catalog()
+    catalog.add(tmp_path / "ab.csv", "ab")
+    request = {"dataset": "ab", "arm_column": "arm", "metrics": [{"name": "converted", "kind": "binary"}]}
+    result = dispatch("ab_test", request, catalog)
+    run = ToolRun("c1", "ab_test", parse_request(get_tool("ab_test"), request), result)
+    answer = {"role": "tool", "tool_call_id": "c1", "content": run.for_model()}
+    assert "⟦" in tool_payload(answer)["summary"]  # what the model reads
+    shown = tool_payload(answer, [run])["summary"]
+    assert "⟦" not in shown and "new checkout" in shown and shown == result.summary  # type: ignore[union-attr]
