@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from assistant.agent.conversation import Conversation, Done, Event, TextDelta, ToolFinished
 from assistant.agent.guided import GuidedBackend
 
