@@ -387,28 +387,16 @@ def _moments(
     """Moments per arm; values so large that their sums overflow give infinite moments without a warning, and
     the tool refuses them (``values_too_large``), as the fast path's fallback here does."""
     with np.errstate(over="ignore", invalid="ignore"):
-        return _moments_of(arm, n_arms, y, d, x, cluster_codes, rows)
-
-
-def _moments_of(
-    arm: NDArray[np.signedinteger],
-    n_arms: int,
-    y: NDArray[np.float64],
-    d: NDArray[np.float64] | None,
-    x: NDArray[np.float64] | None,
-    cluster_codes: NDArray[np.intp] | None,
-    rows: NDArray[np.bool_] | None,
-) -> list[Moments]:
-    if cluster_codes is None:
-        return group_moments(arm, n_arms, y, d, x)
-    # sum the metric (and the denominator, or the row count) per randomized unit, then a ratio of means
-    clusters = cluster_codes if rows is None else np.compress(rows, cluster_codes)
-    ids, dense = np.unique(clusters, return_inverse=True)
-    y_sum = np.asarray(np.bincount(dense, weights=y, minlength=len(ids)), dtype=np.float64)
-    d_sum = np.asarray(np.bincount(dense, weights=d, minlength=len(ids)), dtype=np.float64)
-    cluster_arm = np.empty(len(ids), dtype=np.intp)
-    cluster_arm[dense] = arm
-    return group_moments(cluster_arm, n_arms, y_sum, d_sum, None)
+        if cluster_codes is None:
+            return group_moments(arm, n_arms, y, d, x)
+        # sum the metric (and the denominator, or the row count) per randomized unit, then a ratio of means
+        clusters = cluster_codes if rows is None else np.compress(rows, cluster_codes)
+        ids, dense = np.unique(clusters, return_inverse=True)
+        y_sum = np.asarray(np.bincount(dense, weights=y, minlength=len(ids)), dtype=np.float64)
+        d_sum = np.asarray(np.bincount(dense, weights=d, minlength=len(ids)), dtype=np.float64)
+        cluster_arm = np.empty(len(ids), dtype=np.intp)
+        cluster_arm[dense] = arm
+        return group_moments(cluster_arm, n_arms, y_sum, d_sum, None)
 
 
 # --- summaries -------------------------------------------------------------------------------------------
