@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -25,6 +26,8 @@ EXIT_OK = 0
 EXIT_TOOL_ERROR = 2
 #: Ctrl-C: the shell's convention for a process ended by SIGINT (128 + 2).
 EXIT_CANCELLED = 130
+#: The reader of stdout went away (128 + SIGPIPE), as a shell pipeline reports it.
+EXIT_BROKEN_PIPE = 141
 #: How ``tool run`` takes a file's encoding, for the hint of a file that is not valid UTF-8.
 ENCODING_OPTION = "--encoding {}"
 ENCODING_HELP = (
@@ -118,7 +121,8 @@ def _conversation_options(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; Ctrl-C ends any of them with one line, "Cancelled.", and exit code 130 (no traceback)."""
+    """Run one command; Ctrl-C ends any of them with one line, "Cancelled.", and exit code 130, and a reader that
+    stops reading (``whyscope chat … | head``) ends it quietly with 141, as a shell pipeline expects (no traceback)."""
     args = build_parser().parse_args(argv)
     try:
         return _command(args)
@@ -126,6 +130,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()
         sys.stderr.write("\nCancelled.\n")
         return EXIT_CANCELLED
+    except BrokenPipeError:
+        # nothing more can be written; point stdout at /dev/null so the interpreter's final flush cannot fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 def _command(args: argparse.Namespace) -> int:

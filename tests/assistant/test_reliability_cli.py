@@ -228,3 +228,18 @@ def test_chat_takes_the_encoding_its_hint_names(tmp_path: Path, monkeypatch: pyt
 
     assert build_parser().parse_args(["chat", "--encoding", "cp1252"]).encoding == "cp1252"
     assert build_parser().parse_args(["--encoding", "latin-1"]).encoding == "latin-1"
+
+
+def test_a_reader_that_stops_reading_ends_the_command_quietly(tmp_path: Path) -> None:
+    """`whyscope … | head`: the pipe closes before whyscope writes; no BrokenPipeError traceback, exit 141."""
+    import subprocess
+    import sys
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first byte
+    env = {**os.environ, "WHYSCOPE_HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "assistant", "tool", "list"], stdout=write_end, stderr=subprocess.PIPE, env=env
+    )
+    os.close(write_end)
+    assert done.returncode == 141 and b"Traceback" not in done.stderr, done.stderr.decode()
