@@ -20,10 +20,15 @@ def unknown_column(name: str, role: str, columns: list[str]) -> ToolError:
     return ToolError(
         "unknown_column",
         f"The {role} column '{display_name(name)}' is not in the dataset.",
-        (f"Did you mean {', '.join(repr(c) for c in close)}? " if close else "")
+        # every name quoted: a name from a file is then one span the model's view can mark as data
+        (f"Did you mean {', '.join(_quoted(c) for c in close)}? " if close else "")
         + f"The dataset has {len(columns)} columns"
-        + (f": {', '.join(display_name(c, 40) for c in columns[:20])}." if len(columns) <= 20 else "."),
+        + (f": {', '.join(_quoted(c) for c in columns[:20])}." if len(columns) <= 20 else "."),
     )
+
+
+def _quoted(name: str) -> str:
+    return f"'{display_name(name, 40)}'"
 
 
 def column(frame: pd.DataFrame, name: str, role: str) -> pd.Series:

@@ -208,6 +208,16 @@ def test_a_failed_run_reaches_the_model_with_its_data_marked(catalog: Catalog) -
     assert "IGNORE" not in outside_markers(shown["message"]) and mark_data(INJECTION) in shown["message"]
 
 
+def test_the_columns_listed_in_an_error_hint_reach_the_model_marked(catalog: Catalog) -> None:
+    """unknown_column lists the dataset's columns in its hint: a hostile column name among them is marked."""
+    request = {**AB_REQUEST, "arm_column": "arms"}
+    error = dispatch("ab_test", request, catalog)
+    assert isinstance(error, ToolError) and error.code == "unknown_column"
+    run = ToolRun("c1", "ab_test", parse_request(get_tool("ab_test"), request), error)
+    hint = json.loads(run.for_model())["error"]["hint"]
+    assert "IGNORE" in hint and "IGNORE" not in outside_markers(hint)
+
+
 def test_every_string_field_of_every_result_has_a_kind() -> None:
     """A new string field must be tool text (listed in TOOL_TEXT), a Literal, or data; data is the default, so
     this lists the data fields known today and fails for a new field until its kind is decided here."""
