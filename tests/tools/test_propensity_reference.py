@@ -264,7 +264,9 @@ def brute_force_matching(
     for unit in range(n):
         same = np.flatnonzero(treated == treated[unit])
         distance = np.abs(score[unit] - score[same])
-        kth = np.sort(distance)[2]  # two neighbours beyond the unit itself (at distance 0)
+        # four neighbours beyond the unit itself (at distance 0): the module's VARIANCE_NEIGHBOURS, raised from two
+        # for issue 17 (the K^2-weighted conditional variances were too noisy; see test_propensity_matching_se.py)
+        kth = np.sort(distance)[4]
         group = same[(distance <= kth) & (same != unit)]
         sigma2[unit] = len(group) / (len(group) + 1.0) * (y[unit] - y[group].mean()) ** 2
     if estimand == "ATT":

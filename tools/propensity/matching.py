@@ -3,7 +3,7 @@
 The k nearest units of the other arm are found by binary search in its sorted scores and expanding outwards
 (exact in one dimension, no tree). Every unit at the same distance as the k-th nearest is a match too, each
 weighted 1/(number of matches) (Abadie and Imbens 2006). Standard errors are Abadie and Imbens' (2006) for the
-population effect, with conditional variances from the two nearest units of the same arm, plus Abadie and
+population effect, with conditional variances from the four nearest units of the same arm, plus Abadie and
 Imbens' (2016) adjustment for matching on an estimated score (when the propensity model is given).
 """
 
@@ -19,8 +19,12 @@ __all__ = ["MatchResult", "knn_ranges", "match_estimate"]
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
 
-#: Same-arm neighbours used to estimate each unit's conditional outcome variance.
-VARIANCE_NEIGHBOURS = 2
+#: Same-arm neighbours used to estimate each unit's conditional outcome variance. Each estimate enters the
+#: variance weighted by K^2 (K: how often the unit is used as a match), so the few heavily reused units dominate
+#: it; with 2 neighbours their estimates are near chi-square(1) draws and the standard error is noisy enough to
+#: push ATE matching's A/A rejection rate to 6-6.5% at n = 1,000 (tests/tools/test_propensity_matching_se.py).
+#: Four neighbours halve that noise; the bias this adds (neighbours further away on the score) is upwards.
+VARIANCE_NEIGHBOURS = 4
 #: Neighbours per arm used to estimate cov(X, Y | score) for the estimated-score adjustment.
 COVARIANCE_NEIGHBOURS = 2
 #: The estimated-score adjustment averages over at most about this many units (an evenly spread subsample).
@@ -268,9 +272,24 @@ def estimated_score_adjustment(
     """Abadie and Imbens (2016): the change in the matching estimator's variance because the score was estimated.
 
     ``x`` holds the propensity model's columns without the intercept, ``covariance`` the logit coefficients'
-    covariance (intercept first). ATE: -c' V c; ATT: -c' V c + g' V g, with g the derivative of the ATT with
-    respect to the coefficients and c = g + E[(cov(X, mu1 | e) + e/(1-e) cov(X, mu0 | e)) f] / E[e]; conditional
-    covariances and mu come from matching on the score.
+    covariance V = (X'WX)^-1 (intercept first): the inverse Fisher information already divided by N, so the
+    results below are variances of the estimate, on the same scale as the Abadie-Imbens (2006) variance.
+
+    ATE: -c' V c with c = E[(cov(X, mu1 | e) / e + cov(X, mu0 | e) / (1 - e)) f], f = e (1 - e) the
+    logistic density at the index. Derivation, for matching on the index S + t Z (Z = X'v): the estimator's limit
+    for E[Y(1)] is E[E[e mu1 | S+tZ] / E[e | S+tZ]], whose derivative at t = 0 is -E[(f / e) cov(Z, mu1 | S)]
+    (the terms in d/ds E[. | S = s] integrate to zero); for E[Y(0)] the weight is 1 - e, whose derivative is -f,
+    giving +E[(f / (1 - e)) cov(Z, mu0 | S)]. So d tau / d theta = -c: both arms enter with a plus sign, the
+    variance falls by c' I^-1 c / N, and the intercept has no conditional covariance (its entry of c is 0).
+    ATT: -c' V c + g' V g, with g = E[(mu1 - mu0 - tau) f X] / E[e] the derivative of the ATT with
+    respect to the coefficients and c = g + E[(cov(X, mu1 | e) + e/(1-e) cov(X, mu0 | e)) f] / E[e].
+
+    Estimation as in the paper's Section 4: cov(X, mu_w | e) at each unit from its COVARIANCE_NEIGHBOURS nearest
+    units of arm w on the score (the unit itself among them when it is in arm w), mu1 - mu0 from matching on the
+    score. Checked against a hand computation in tests/tools/test_propensity_matching_se.py; on the simulation
+    designs there the mean of c' V c is within 5% of the population c' I^-1 c / N (the excess is E[(X'WX)^-1]
+    exceeding I^-1 / N), so the adjustment does not overshoot: ATE's remaining finite-sample gap came from the
+    noise of the conditional variances (see VARIANCE_NEIGHBOURS) and from the matching bias.
     """
     # every sum below is an average over units, so order is free: work in the order of the score (searches and
     # gathers run forwards); above ADJUSTMENT_ROWS units the averages run over an evenly spread subsample of them

@@ -23,7 +23,7 @@ _METHODS = {
     "M-estimation sandwich, which accounts for the estimated propensity score",
     "matching": "matching: {k} nearest neighbour(s) on the logit of the score, with replacement, ties at the "
     "k-th distance all used and averaged{caliper}; Abadie-Imbens (2006) standard error with conditional variances "
-    "from the two nearest same-arm units, adjusted for the estimated score (Abadie and Imbens 2016)",
+    "from the four nearest same-arm units, adjusted for the estimated score (Abadie and Imbens 2016)",
     "aipw": "AIPW (doubly robust): {outcome} outcome regression{arms} on the same covariate terms, augmented with "
     "normalised inverse-probability weights{att}; influence-function standard error including the estimation of "
     "the propensity and outcome models",
