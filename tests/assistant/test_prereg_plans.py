@@ -199,7 +199,14 @@ def test_an_rdd_plan_without_a_kernel_runs_with_the_tools_defaults_noted_as_not_
     assert code == 0, result
     check = result["plan_check"]
     unstated = {d["field"]: d for d in check["deviations"]}
-    assert set(unstated) == {"treatment_side", "polynomial", "kernel", "bandwidth_selector", "alpha"}
+    assert set(unstated) == {
+        "treatment_side",
+        "polynomial",
+        "kernel",
+        "bandwidth_selector",
+        "inference_bandwidth",
+        "alpha",
+    }
     assert all(d["severity"] == "minor" and d["planned"] == "not stated" for d in unstated.values())
     assert unstated["kernel"]["executed"] == "triangular"
     assert check["status"] == "warn" and [a["label"] for a in check["analyses"]] == ["confirmatory"]

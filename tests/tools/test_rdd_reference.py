@@ -94,6 +94,16 @@ CASES = [
 ]
 
 
+#: rdrobust's CER-optimal counterpart of each MSE-optimal bwselect (None: its default, mserd).
+CER = {None: "cerrd", "mserd": "cerrd", "msetwo": "certwo"}
+
+
+def inference_bandwidths(result: RddResult) -> list[list[float]]:
+    """The bandwidths behind `effect`, laid out as rdrobust's ``bws`` (rows h, b; columns left, right)."""
+    bw = result.bandwidth_inference
+    return [[bw.h_below, bw.h_above], [bw.b_below, bw.b_above]]
+
+
 def frame_for(case: Case, senate: pd.DataFrame) -> pd.DataFrame:
     return senate if case.data == "senate" else generated(case.data)
 
@@ -155,16 +165,31 @@ def test_matches_rdrobust(case: Case, senate: pd.DataFrame) -> None:
     assert close(fit.robust.ci_lower, ci[2, 0]) and close(fit.robust.ci_upper, ci[2, 1])
     assert close(fit.robust.p_value, float(ref.pv.to_numpy()[2, 0]))
 
-    # the tool's reported numbers (treated minus untreated)
+    # the tool's reported numbers (treated minus untreated): the conventional estimate at the MSE-optimal (or
+    # given) bandwidths, as rdrobust reports it; `effect` (robust), since issue 17, at the CER-optimal bandwidths:
+    # rdrobust's cerrd / certwo h, with the MSE-optimal b scaled by the same factor (rho = h / b kept), and the
+    # numbers there as rdrobust computes them at those bandwidths
     assert close(result.conventional.estimate, sign * coef[0]) and close(result.conventional.std_error, se[0])
+    inferred = ref
+    if "h" not in case.reference:
+        cer = reference(case, frame, bwselect=CER[case.reference.get("bwselect")]).bws.to_numpy()
+        factor = cer[0] / bws[0]  # rdrobust's own CER factor, per side
+        np.testing.assert_allclose(inference_bandwidths(result), [cer[0], bws[1] * factor], rtol=BANDWIDTH_RTOL)
+        h_inf, b_inf = inference_bandwidths(result)
+        options = {k: v for k, v in case.reference.items() if k != "bwselect"}
+        inferred = reference(Case(case.name, case.data, {}, options, case.columns), frame, h=h_inf, b=b_inf)
+    assert [result.n_inference_below, result.n_inference_above] == [int(v) for v in inferred.N_h]
+    coef, se, ci = inferred.coef.to_numpy()[:, 0], inferred.se.to_numpy()[:, 0], inferred.ci.to_numpy()
     assert close(result.robust.estimate, sign * coef[2]) and close(result.robust.std_error, se[2])
     low, high = sorted((sign * ci[2, 0], sign * ci[2, 1]))
     assert close(result.robust.ci_lower, low) and close(result.robust.ci_upper, high)
+    assert close(result.robust.p_value, float(inferred.pv.to_numpy()[2, 0]))
     if "fuzzy" in case.request:
         assert result.first_stage is not None
         tau_t, se_t = ref.tau_T.to_numpy()[:, 0], ref.se_T.to_numpy()[:, 0]
         assert close(result.first_stage.conventional.estimate, tau_t[0])
         assert close(result.first_stage.conventional.std_error, se_t[0])
+        tau_t, se_t = inferred.tau_T.to_numpy()[:, 0], inferred.se_T.to_numpy()[:, 0]
         assert close(result.first_stage.robust.estimate, tau_t[2]) and close(
             result.first_stage.robust.std_error, se_t[2]
         )
@@ -216,8 +241,13 @@ def test_plot_bins_match_rdplot(senate: pd.DataFrame, capsys: pytest.CaptureFixt
 def test_senate_matches_the_published_rdrobust_output(senate: pd.DataFrame) -> None:
     """Calonico, Cattaneo, Farrell & Titiunik (2017), "rdrobust: Software for regression-discontinuity designs",
     Stata Journal 17(2), the first example (``rdrobust vote margin``): sample sizes, bandwidths and the
-    conventional estimate as printed (4 decimals; h and b 3), the robust interval to 2 decimals."""
-    result = ours(CASES[0], senate)
+    conventional estimate as printed (4 decimals; h and b 3), the robust interval to 2 decimals. The published
+    robust interval is at the MSE-optimal bandwidth: inference_bandwidth='same' reproduces it (the default, since
+    issue 17, infers at the CER-optimal one and leaves every other printed number as it was)."""
+    default = ours(CASES[0], senate)
+    result = ours(Case("senate same", "senate", {"inference_bandwidth": "same"}, {}, CASES[0].columns), senate)
+    assert default.conventional == result.conventional and default.bandwidth == result.bandwidth
+    assert result.bandwidth_inference == result.bandwidth
     assert (result.n_left, result.n_right, result.n_effective_left, result.n_effective_right) == (595, 702, 360, 323)
     assert round(result.bandwidth.h_left, 3) == 17.754 and round(result.bandwidth.b_left, 3) == 28.028
     assert round(result.conventional.estimate, 4) == 7.4141 and round(result.conventional.std_error, 4) == 1.4587

@@ -1,8 +1,9 @@
 """Regression discontinuity: sharp and fuzzy RD at rdrobust's standard, with its diagnostics and plot data.
 
 Modules: ``models`` (request and result), ``inputs`` (validation, missing values, sorting), ``local`` (kernel
-windows, nearest-neighbour variance, local polynomial fits), ``bandwidth`` (the mserd / msetwo selectors),
-``estimate`` (conventional and robust bias-corrected inference on plain arrays), ``density`` (the
+windows, nearest-neighbour variance, local polynomial fits), ``bandwidth`` (the mserd / msetwo and
+cerrd / certwo selectors), ``estimate`` (conventional and robust bias-corrected inference on plain arrays, the point
+estimate at the MSE-optimal bandwidths and the robust interval at the CER-optimal ones), ``density`` (the
 Cattaneo-Jansson-Ma manipulation test), ``diagnostics`` (covariates, placebo cutoffs, bandwidth sensitivity),
 ``plot`` (the RD plot's data), ``report`` (words), ``tool`` (the functions the registry and the refute tool call).
 """

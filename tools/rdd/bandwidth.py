@@ -1,4 +1,5 @@
-"""MSE-optimal bandwidths for local polynomial RD estimation, as rdrobust's ``mserd`` and ``msetwo`` select them.
+"""Bandwidths for local polynomial RD, as rdrobust selects them: MSE-optimal (``mserd``, ``msetwo``) for the point
+estimate, coverage-error-optimal (``cerrd``, ``certwo``) for the robust interval.
 
 The selector works on the standardized running variable and outcome (rdrobust's ``stdvars``). Each side gives,
 for a polynomial of order o estimating derivative nu with a bias term from order o_B, a variance constant V, a
@@ -7,19 +8,37 @@ Farrell & Titiunik 2019). Three steps: a pilot d for the order-(q+1) derivative,
 then h. Variance pieces use the nearest-neighbour residuals (or cluster-robust ones) of a fit at the rule-of-thumb
 pilot bandwidth c_bw, which is enlarged to hold at least 10 distinct values when the running variable has mass
 points (rdrobust's ``masspoints='adjust'``).
+
+The CER-optimal h is the MSE-optimal h times n^(-p / ((p + 3)(2p + 3))) (Calonico, Cattaneo & Farrell 2020,
+"Optimal bandwidth choice for robust bias-corrected inference in regression discontinuity designs", Econometrics
+Journal 23(2); rdrobust's rdbwselect: n is the number of rows, or of clusters counted per side when clustered), and
+b is left at its MSE-optimal value. The MSE-optimal h makes the point estimate's error smallest but shrinks too
+slowly for the robust interval's coverage error, which the smaller CER-optimal h makes smallest. ``cer_bandwidths``
+can also scale b with h, keeping rho = h / b fixed as the CER expansion assumes (the tool's default inference).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from tools.literals import BandwidthSelector, Kernel
+from tools.literals import Kernel
 from tools.rdd.local import Fit, FloatArray, Side, fit, meat, window
 
-__all__ = ["Bandwidths", "select_bandwidths"]
+if TYPE_CHECKING:
+    from tools.rdd.models import RdSelector as Selector  # a Literal: the models module is not imported at run time
+
+__all__ = ["Bandwidths", "cer_bandwidths", "cer_factor", "select_bandwidths"]
+
+_MSE_SELECTOR: dict[str, Literal["mserd", "msetwo"]] = {
+    "mserd": "mserd",
+    "msetwo": "msetwo",
+    "cerrd": "mserd",
+    "certwo": "msetwo",
+}
 
 _KERNEL_CONSTANT = {"triangular": 2.576, "uniform": 1.843, "epanechnikov": 2.34}
 _EPS = math.sqrt(np.finfo(np.float64).eps)
@@ -128,6 +147,25 @@ class _SidePieces:
         return v, bias, scale * 2 * (o + 1 - nu) * reg, 1 / (2 * o + 3)
 
 
+def cer_factor(left: Side, right: Side, p: int) -> float:
+    """h_CER / h_MSE = n^(-p / ((p + 3)(2p + 3))), with n the rows, or with clusters the clusters of each side
+    summed (a cluster on both sides counts twice), exactly as rdrobust's rdbwselect computes it. 1 for p = 0."""
+    if left.cluster is not None and right.cluster is not None:
+        n = len(np.unique(left.cluster)) + len(np.unique(right.cluster))
+    else:
+        n = left.n + right.n
+    return float(n ** (-(p / ((3 + p) * (3 + 2 * p)))))
+
+
+def cer_bandwidths(mse: Bandwidths, factor: float, *, keep_rho: bool = False) -> Bandwidths:
+    """The CER-optimal bandwidths from the MSE-optimal ones: h scaled by ``factor``; b unchanged as rdrobust's
+    cerrd / certwo leave it, or (``keep_rho``) scaled too, keeping rho = h / b, as the CER theory holds it fixed."""
+    b_factor = factor if keep_rho else 1.0
+    return Bandwidths(
+        mse.h_left * factor, mse.h_right * factor, mse.b_left * b_factor, mse.b_right * b_factor, mse.mass_points
+    )
+
+
 def _standardized(side: Side, x_sd: float, y_sd: float) -> Side:
     scale = np.ones(side.y.shape[1])
     scale[0] = 1 / y_sd  # the outcome is standardized, take-up is not
@@ -145,7 +183,17 @@ def _quantile_type2(x: FloatArray, prob: float) -> float:
 
 
 def select_bandwidths(
-    left: Side, right: Side, c: float, p: int, kernel: Kernel, selector: BandwidthSelector, fuzzy: bool
+    left: Side, right: Side, c: float, p: int, kernel: Kernel, selector: Selector, fuzzy: bool
+) -> Bandwidths:
+    """rdrobust's mserd / msetwo / cerrd / certwo bandwidths (h and b each side) for a sharp or fuzzy RD at c."""
+    mse = _mse_bandwidths(left, right, c, p, kernel, _MSE_SELECTOR[selector], fuzzy)
+    if selector in ("cerrd", "certwo"):
+        return cer_bandwidths(mse, cer_factor(left, right, p))
+    return mse
+
+
+def _mse_bandwidths(
+    left: Side, right: Side, c: float, p: int, kernel: Kernel, selector: Literal["mserd", "msetwo"], fuzzy: bool
 ) -> Bandwidths:
     """rdrobust's mserd / msetwo bandwidths (h and b each side) for a sharp or fuzzy RD at c."""
     q = p + 1

@@ -9,7 +9,7 @@ from numpy.typing import NDArray
 from tools.data.columns import column, numeric
 from tools.data.names import display_name
 from tools.rdd.bandwidth import BandwidthError, Bandwidths
-from tools.rdd.estimate import Inference, RdFit, degenerate, rd_fit, split_sides
+from tools.rdd.estimate import Inference, RdFit, degenerate, rd_analysis, rd_fit, split_sides
 from tools.rdd.inputs import MIN_PER_SIDE
 from tools.rdd.local import FloatArray, NotIdentified, Side
 from tools.rdd.models import CovariateBalance, PlaceboCutoff, RddRequest, SensitivityRow
@@ -53,7 +53,8 @@ def covariate_balance(
     cluster: NDArray[np.intp] | None,
     sign: float,
 ) -> list[CovariateBalance]:
-    """The sharp RD on each covariate, with its own bandwidth (rows: the data rows kept for the main fit)."""
+    """The sharp RD on each covariate, with its own bandwidths and the request's inference rule (rows: the data
+    rows kept for the main fit): a balance test is inference, so it uses the same calibrated interval as `effect`."""
     out = []
     for name in request.covariates or []:
         values = numeric(column(data, name, "covariate"), name, "covariate")[rows]
@@ -67,7 +68,7 @@ def covariate_balance(
             out.append(_untested_covariate(name, n, f"'{label}' has too few values on one side of the cutoff."))
             continue
         try:
-            fit = rd_fit(
+            fit = rd_analysis(
                 left,
                 right,
                 request.cutoff,
@@ -75,7 +76,9 @@ def covariate_balance(
                 kernel=request.kernel,
                 selector=request.bandwidth_selector,
                 alpha=request.alpha,
-            )
+                inference=request.inference_bandwidth,
+                scale=_scale(left, right),
+            ).inference
         except (BandwidthError, NotIdentified):
             out.append(_untested_covariate(name, n, f"No bandwidth could be selected for '{label}'."))
             continue
@@ -106,7 +109,8 @@ def _untested_covariate(name: str, n: int, why: str) -> CovariateBalance:
 
 
 def placebo_cutoffs(request: RddRequest, left: Side, right: Side, sign: float) -> list[PlaceboCutoff]:
-    """The sharp RD of the outcome at the median of each side, using only that side's rows."""
+    """The sharp RD of the outcome at the median of each side, using only that side's rows (inferred at the
+    request's inference bandwidths, as `effect` is: a placebo that under-covers would flag jumps that are not there)."""
     out = []
     treated_below = request.treatment_side == "below"
     for side, is_left in ((left, True), (right, False)):
@@ -123,7 +127,7 @@ def placebo_cutoffs(request: RddRequest, left: Side, right: Side, sign: float) -
             out.append(_untested_placebo(placebo, label, "too few distinct values either side of it"))
             continue
         try:
-            fit = rd_fit(
+            fit = rd_analysis(
                 inner_left,
                 inner_right,
                 placebo,
@@ -131,7 +135,9 @@ def placebo_cutoffs(request: RddRequest, left: Side, right: Side, sign: float) -
                 kernel=request.kernel,
                 selector=request.bandwidth_selector,
                 alpha=request.alpha,
-            )
+                inference=request.inference_bandwidth,
+                scale=_scale(inner_left, inner_right),
+            ).inference
         except (BandwidthError, NotIdentified):
             out.append(_untested_placebo(placebo, label, "no bandwidth could be selected"))
             continue
@@ -162,7 +168,8 @@ def _untested_placebo(placebo: float, label: str, why: str) -> PlaceboCutoff:
 def sensitivity(
     request: RddRequest, left: Side, right: Side, main: RdFit, sign: float, fuzzy: bool
 ) -> list[SensitivityRow]:
-    """The estimate with h and b both scaled by 0.5, 0.75, 1, 1.5 and 2."""
+    """The robust estimate with h and b both scaled by 0.5, 0.75, 1, 1.5 and 2 from ``main``, the fit behind
+    `effect` (its inference bandwidths), so that the row at 1 is the headline."""
     bw = main.bandwidths
     scale = _scale(left, right)
     rows = []

@@ -14,15 +14,27 @@ __all__ = [
     "CovariateBalance",
     "DensityTest",
     "FirstStage",
+    "InferenceBandwidth",
     "PlaceboCutoff",
     "RdPlot",
     "RdPlotSide",
+    "RdRule",
+    "RdSelector",
     "RddRequest",
     "RddResult",
     "SensitivityRow",
 ]
 
 MAX_COVARIATES = 20
+
+#: rdrobust's data-driven bandwidth rules: MSE-optimal (one for both sides, or one per side) for the point estimate,
+#: coverage-error-optimal (the same, shrunk for inference: Calonico, Cattaneo & Farrell 2020).
+RdSelector = Literal[BandwidthSelector, "cerrd", "certwo"]
+#: How a pair of bandwidths was chosen: a data-driven rule, or given. "cerrd_rho" / "certwo_rho": the CER-optimal h
+#: of cerrd / certwo with b scaled by the same factor (rho = h / b kept), the default inference bandwidths.
+RdRule = Literal[BandwidthRule, "cerrd", "certwo", "cerrd_rho", "certwo_rho"]
+#: Which bandwidths the robust inference uses: the CER-optimal counterpart of the selector, or the same ones.
+InferenceBandwidth = Literal["cer", "same"]
 
 
 class RddRequest(ToolRequest):
@@ -31,8 +43,10 @@ class RddRequest(ToolRequest):
     Use when units are treated because a running variable passes a threshold (a paywall after 10 free queries, a
     loyalty tier at 1,000 points, a model acting when its score passes 0.8, an eligibility rule). Units just either
     side of the cutoff are comparable, so the jump in the outcome there is the effect, for units at the cutoff.
-    Estimates as rdrobust does: local polynomial on each side with an MSE-optimal bandwidth, robust bias-corrected
-    confidence interval (the one to report), conventional estimate beside it. Give `fuzzy` when crossing the cutoff
+    Estimates as rdrobust does: local polynomial on each side; the conventional point estimate at the MSE-optimal
+    bandwidth, the robust bias-corrected estimate, confidence interval and p-value (the ones to report) at the
+    coverage-error-optimal bandwidth (Calonico, Cattaneo & Farrell 2020), which keeps the interval's coverage near
+    its nominal level where the MSE-optimal one under-covers. Give `fuzzy` when crossing the cutoff
     only changes the chance of treatment (the result is then the effect on those who comply). Runs the
     manipulation (density) test, covariate continuity, placebo cutoffs and bandwidth sensitivity, and returns the
     RD plot's data. Never compute these numbers yourself.
@@ -65,9 +79,19 @@ class RddRequest(ToolRequest):
         description="Bandwidth h on both sides, in the running variable's units (the bias-correction bandwidth b "
         "is then h too). Null selects h and b from the data (see bandwidth_selector).",
     )
-    bandwidth_selector: BandwidthSelector = Field(
+    bandwidth_selector: RdSelector = Field(
         default="mserd",
-        description="'mserd' (one MSE-optimal bandwidth for both sides, the default) or 'msetwo' (one per side).",
+        description="Estimation bandwidths: 'mserd' (one MSE-optimal bandwidth for both sides, the default) or "
+        "'msetwo' (one per side); 'cerrd' / 'certwo' estimate at the coverage-error-optimal ones too (rdrobust's "
+        "bwselect of the same names).",
+    )
+    inference_bandwidth: InferenceBandwidth = Field(
+        default="cer",
+        description="Bandwidths of the robust bias-corrected estimate, interval and p-value: 'cer' (the default) "
+        "uses the coverage-error-optimal counterpart of an MSE-optimal bandwidth_selector (h and b both shrunk by "
+        "n^(-p/((p+3)(2p+3))), the factor of rdrobust's cerrd / certwo), while the conventional estimate stays at "
+        "the MSE-optimal h; 'same' infers at the estimation bandwidths (rdrobust's default output, whose 95% "
+        "intervals can cover less than 95%). A CER selector or a given `bandwidth` is used for both as it is.",
     )
     cluster: str | None = Field(
         default=None,
@@ -99,7 +123,7 @@ class BandwidthChoice(ToolResult):
     h_above: float = Field(description="Estimation bandwidth h above the cutoff.")
     b_below: float = Field(description="Bias-correction (pilot) bandwidth b below the cutoff.")
     b_above: float = Field(description="Bias-correction bandwidth b above the cutoff.")
-    selector: BandwidthRule = Field(description="How h and b were chosen.")
+    selector: RdRule = Field(description="How h and b were chosen.")
     mass_points_adjusted: bool = Field(
         description="True when the running variable has many repeated values and the pilot bandwidths were "
         "widened to hold at least 10 distinct values (rdrobust's masspoints='adjust')."
@@ -159,7 +183,10 @@ class CovariateBalance(ToolResult):
     robust: Estimate | None = Field(
         description="Jump at the cutoff (treated minus untreated), robust bias-corrected; null when not tested."
     )
-    bandwidth: float | None = Field(description="The covariate's own MSE-optimal bandwidth h (below the cutoff).")
+    bandwidth: float | None = Field(
+        description="The covariate's own bandwidth h below the cutoff behind `robust` (CER-optimal unless the request "
+        "says inference_bandwidth='same')."
+    )
     n_obs: int = Field(description="Rows with the covariate present.")
     status: Status = Field(
         description="'pass'; 'warn' when the jump is significant at alpha; 'not_tested' when it could not be "
@@ -186,7 +213,7 @@ class SensitivityRow(ToolResult):
 
     legacy_fields: ClassVar[tuple[str, ...]] = ("h_left", "h_right")
 
-    multiplier: float = Field(description="Multiple of the chosen h (and b).")
+    multiplier: float = Field(description="Multiple of the inference bandwidths h and b (those behind `effect`).")
     h_below: float = Field(description="Bandwidth h below the cutoff.")
     h_above: float = Field(description="Bandwidth h above the cutoff.")
     robust: Estimate | None = Field(description="Robust bias-corrected estimate at that bandwidth.")
@@ -251,14 +278,29 @@ class RddResult(ToolResult):
     effect: Estimate = Field(
         description="The headline estimate, as rdrobust reports it: the bias-corrected jump at the cutoff (treated "
         "minus untreated; for a fuzzy design the effect on compliers, the outcome's jump over the take-up jump) "
-        "with the robust standard error, CI and p-value: the one to report. `conventional` is beside it."
+        "with the robust standard error, CI and p-value, all at `bandwidth_inference` (so the interval is centred on "
+        "this estimate): the one to report. `conventional` is beside it."
     )
-    conventional: Estimate = Field(description="Conventional local polynomial estimate with its (not bias-aware) CI.")
-    bandwidth: BandwidthChoice = Field(description="Bandwidths h and b on each side and how they were chosen.")
+    conventional: Estimate = Field(
+        description="Conventional local polynomial estimate at `bandwidth` (the MSE-optimal point estimate when "
+        "selected) with its (not bias-aware) CI."
+    )
+    bandwidth: BandwidthChoice = Field(
+        description="Estimation bandwidths h and b on each side (of `conventional`, the plot and the effective "
+        "sample) and how they were chosen."
+    )
+    bandwidth_inference: BandwidthChoice = Field(
+        description="Bandwidths of `effect` (its estimate, robust interval and p-value): by default the "
+        "coverage-error-optimal ones ('cerrd_rho' / 'certwo_rho': the estimation h and b times "
+        "n^(-p/((p+3)(2p+3)))); equal to `bandwidth` with inference_bandwidth='same', a CER selector, a given "
+        "`bandwidth`, or polynomial 0."
+    )
     kernel: Kernel = Field(description="Kernel.")
     polynomial: int = Field(description="Order p of the local polynomial (bias correction uses p + 1).")
     n_effective_below: int = Field(description="Rows within h below the cutoff.")
     n_effective_above: int = Field(description="Rows within h above the cutoff.")
+    n_inference_below: int = Field(description="Rows within the inference h below the cutoff (behind `effect`).")
+    n_inference_above: int = Field(description="Rows within the inference h above the cutoff.")
     n_below: int = Field(description="Rows below the cutoff (after dropping missing values).")
     n_above: int = Field(description="Rows at or above the cutoff.")
     n_obs: int = Field(description="Rows analysed.")

@@ -37,16 +37,63 @@ def estimand(request: RddRequest) -> str:
     )
 
 
-def method(request: RddRequest, bandwidth: BandwidthChoice, clustered: bool) -> str:
-    p = request.polynomial
-    how = (
-        f"bandwidth h given ({bandwidth.h_below:.4g}; b = h)"
-        if bandwidth.selector == "manual"
-        else f"MSE-optimal bandwidths ({bandwidth.selector}: "
-        + ("one h and one b for both sides" if bandwidth.selector == "mserd" else "h and b per side")
-        + (", pilots widened for mass points" if bandwidth.mass_points_adjusted else "")
-        + ")"
+_RULES = {
+    "mserd": "MSE-optimal bandwidths (mserd: one h and one b for both sides",
+    "msetwo": "MSE-optimal bandwidths (msetwo: h and b per side",
+    "cerrd": "coverage-error-optimal bandwidths (cerrd: one h and one b for both sides",
+    "certwo": "coverage-error-optimal bandwidths (certwo: h and b per side",
+    "cerrd_rho": "coverage-error-optimal bandwidths (cerrd's h, b scaled alike: one h and one b for both sides",
+    "certwo_rho": "coverage-error-optimal bandwidths (certwo's h, b scaled alike: h and b per side",
+}
+
+
+def _pair(choice: BandwidthChoice) -> str:
+    """h below (and above, when it differs), as the sentences quote it."""
+    return f"{choice.h_below:.4g}" + (f"/{choice.h_above:.4g}" if choice.h_above != choice.h_below else "")
+
+
+def _bandwidths(choice: BandwidthChoice) -> str:
+    if choice.selector == "manual":
+        return f"bandwidth h given ({choice.h_below:.4g}; b = h)"
+    pair = f"h = {_pair(choice)}"
+    mass = ", pilots widened for mass points" if choice.mass_points_adjusted else ""
+    return f"{_RULES[choice.selector]}{mass}; {pair})"
+
+
+def _b_note(inference: BandwidthChoice) -> str:
+    if inference.selector in ("cerrd_rho", "certwo_rho"):
+        return " for h and b alike (rdrobust's CER factor, keeping rho = h/b fixed as the CER theory does"
+    return f" for h, b unchanged (rdrobust's {inference.selector}"
+
+
+def _inference(request: RddRequest, bandwidth: BandwidthChoice, inference: BandwidthChoice) -> str:
+    """Which bandwidths gave which number: the point estimate and the reported robust effect."""
+    reported = "the reported effect (bias-corrected estimate, robust standard error, interval and p-value)"
+    if inference != bandwidth:
+        factor = inference.h_below / bandwidth.h_below
+        return (
+            f"the conventional estimate at these bandwidths; {reported} at the {_bandwidths(inference)}: the "
+            f"estimation bandwidths times n^(-p/((p+3)(2p+3))) = {factor:.4g}" + _b_note(inference) + "; Calonico, "
+            "Cattaneo & Farrell 2020: the MSE-optimal h gives the most accurate point estimate, the smaller "
+            "CER-optimal h the interval whose coverage is closest to nominal)"
+        )
+    if bandwidth.selector == "manual":
+        return f"{reported} and the conventional estimate at the given bandwidth"
+    if bandwidth.selector in ("cerrd", "certwo"):
+        return f"{reported} and the conventional estimate at these coverage-error-optimal bandwidths"
+    why = (
+        "inference_bandwidth='same': robust intervals at MSE-optimal bandwidths can cover less than nominal"
+        if request.inference_bandwidth == "same"
+        else "for a polynomial of order 0 the CER-optimal bandwidths equal the MSE-optimal ones"
+        if request.polynomial == 0
+        else "the CER-optimal bandwidths could not be fitted"
     )
+    return f"{reported} and the conventional estimate at these bandwidths ({why})"
+
+
+def method(request: RddRequest, bandwidth: BandwidthChoice, inference: BandwidthChoice, clustered: bool) -> str:
+    p = request.polynomial
+    how = f"{_bandwidths(bandwidth)}; {_inference(request, bandwidth, inference)}"
     variance = (
         f"cluster-robust variance (CR1) by '{display_name(request.cluster)}'"
         if clustered and request.cluster is not None
@@ -63,7 +110,7 @@ def method(request: RddRequest, bandwidth: BandwidthChoice, clustered: bool) -> 
     parts.append(
         "manipulation test: Cattaneo-Jansson-Ma local polynomial density test (rddensity's defaults); "
         "falsification: the same RD on each covariate, at placebo cutoffs (the median of each side) and at 0.5-2 "
-        "times h"
+        "times the inference bandwidths"
     )
     return "; ".join(parts) + "."
 
@@ -221,7 +268,10 @@ def summary(
     n_effective: tuple[int, int],
     first_stage: FirstStage | None,
     density: DensityTest | None,
+    estimation: BandwidthChoice | None = None,
 ) -> str:
+    """One sentence; ``bandwidth`` and ``n_effective`` are those of the reported effect (the inference bandwidths),
+    ``estimation`` the conventional estimate's bandwidths when they differ."""
     level = f"{1 - request.alpha:.0%}"
     what = (
         f"crossing into treatment changes '{request.outcome}' by"
@@ -231,9 +281,9 @@ def summary(
     text = (
         f"At the cutoff {request.cutoff:g} of '{request.running}', {what} {robust.estimate:+.4g} (robust {level} CI "
         f"{robust.ci_lower:+.4g} to {robust.ci_upper:+.4g}, p = {robust.p_value:.3g}; conventional estimate "
-        f"{conventional.estimate:+.4g}), with h = {bandwidth.h_below:.4g}"
-        + (f"/{bandwidth.h_above:.4g}" if bandwidth.h_above != bandwidth.h_below else "")
-        + f" and {n_effective[0]:,} + {n_effective[1]:,} observations within it"
+        f"{conventional.estimate:+.4g}"
+        + (f" at h = {_pair(estimation)}" if estimation is not None and estimation != bandwidth else "")
+        + f"), with h = {_pair(bandwidth)} and {n_effective[0]:,} + {n_effective[1]:,} observations within it"
     )
     if first_stage is not None:
         text += f"; take-up jumps by {first_stage.robust.estimate:+.3g}"

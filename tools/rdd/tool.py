@@ -9,13 +9,13 @@ import numpy as np
 import pandas as pd
 
 from tools.errors import ToolError
-from tools.rdd.bandwidth import BandwidthError
+from tools.rdd.bandwidth import BandwidthError, Bandwidths
 from tools.rdd.density import cjm_density
 from tools.rdd.diagnostics import covariate_balance, estimate_model, placebo_cutoffs, sensitivity
-from tools.rdd.estimate import NoFirstStage, RdFit, degenerate, rd_fit, split_sides
+from tools.rdd.estimate import NoFirstStage, RdAnalysis, degenerate, rd_analysis, split_sides
 from tools.rdd.inputs import MIN_PER_SIDE, Prepared, prepare
 from tools.rdd.local import NotIdentified
-from tools.rdd.models import BandwidthChoice, DensityTest, FirstStage, RddRequest, RddResult
+from tools.rdd.models import BandwidthChoice, DensityTest, FirstStage, RddRequest, RddResult, RdRule
 from tools.rdd.plot import rd_plot
 from tools.rdd.report import WEAK_F, checks_and_warnings, estimand, method, summary
 from tools.results import Estimate
@@ -23,9 +23,11 @@ from tools.results import Estimate
 __all__ = ["density_test", "headline", "rdd", "rdd_at_cutoff"]
 
 
-def _fit(request: RddRequest, prepared: Prepared) -> RdFit:
-    """The main fit, refused when its inference is degenerate (a zero standard error is never a finding)."""
-    fit = _raw_fit(request, prepared)
+def _fit(request: RddRequest, prepared: Prepared) -> RdAnalysis:
+    """The main fits, refused when the estimation fit's inference is degenerate (a zero standard error is never a
+    finding; an unusable inference fit has already fallen back to the estimation bandwidths)."""
+    analysis = _raw_fit(request, prepared)
+    fit = analysis.estimation
     effect = (fit.conventional, fit.robust)
     if request.cluster is not None and not all(math.isfinite(e.std_error) for e in effect):
         raise ToolError(
@@ -49,12 +51,12 @@ def _fit(request: RddRequest, prepared: Prepared) -> RdFit:
             "standard error is zero and there is no interval or p-value to report.",
             "Check that the outcome column is the metric you meant, or give a wider `bandwidth` with more units.",
         )
-    return fit
+    return analysis
 
 
-def _raw_fit(request: RddRequest, prepared: Prepared) -> RdFit:
+def _raw_fit(request: RddRequest, prepared: Prepared) -> RdAnalysis:
     try:
-        return rd_fit(
+        return rd_analysis(
             prepared.left,
             prepared.right,
             request.cutoff,
@@ -64,6 +66,8 @@ def _raw_fit(request: RddRequest, prepared: Prepared) -> RdFit:
             h=request.bandwidth,
             alpha=request.alpha,
             fuzzy=request.fuzzy is not None,
+            inference=request.inference_bandwidth,
+            scale=prepared.outcome_scale,
         )
     except BandwidthError as error:
         if error.reason == "first_stage":
@@ -111,39 +115,40 @@ def rdd(request: RddRequest, data: pd.DataFrame | None = None) -> RddResult:
     assert data is not None
     fuzzy = request.fuzzy is not None
     sign = 1.0 if request.treatment_side == "above" else -1.0
-    fit = _fit(request, prepared)
+    analysis = _fit(request, prepared)
+    fit, inf = analysis.estimation, analysis.inference
     effect_sign = 1.0 if fuzzy else sign  # the LATE is a ratio of jumps: the same whichever side is treated
     conventional = estimate_model(fit.conventional, effect_sign, request.alpha)
-    robust = estimate_model(fit.robust, effect_sign, request.alpha)
-    bw = fit.bandwidths
-    bandwidth = BandwidthChoice(
-        h_below=bw.h_left,
-        h_above=bw.h_right,
-        b_below=bw.b_left,
-        b_above=bw.b_right,
-        selector="manual" if request.bandwidth is not None else request.bandwidth_selector,
-        mass_points_adjusted=bw.mass_points,
-    )
+    robust = estimate_model(inf.robust, effect_sign, request.alpha)
+    manual = request.bandwidth is not None
+    bandwidth = _choice(fit.bandwidths, "manual" if manual else request.bandwidth_selector)
+    bandwidth_inference = _choice(inf.bandwidths, analysis.rule)
     first_stage = None
-    if fit.first_stage is not None and fit.first_stage_conventional is not None:
+    if inf.first_stage is not None and fit.first_stage_conventional is not None:
         fs_conventional = estimate_model(fit.first_stage_conventional, sign, request.alpha)
         f_stat = (fs_conventional.estimate / fs_conventional.std_error) ** 2 if fs_conventional.std_error else 0.0
         first_stage = FirstStage(
             conventional=fs_conventional,
-            robust=estimate_model(fit.first_stage, sign, request.alpha),
+            robust=estimate_model(inf.first_stage, sign, request.alpha),
             f_statistic=f_stat,
             weak=f_stat < WEAK_F,
         )
     density = _density(prepared.x_density, request.cutoff)
     notes = list(prepared.notes)
+    if analysis.fallback is not None:
+        notes.append(
+            f"The robust interval uses the estimation bandwidths, not the coverage-error-optimal ones: "
+            f"{analysis.fallback}. Its coverage may fall short of {1 - request.alpha:.0%}."
+        )
     covariates, placebos, rows = [], [], []
     if request.diagnostics:
         covariates = covariate_balance(request, data, prepared.x, prepared.rows, prepared.cluster, sign)
         placebos = placebo_cutoffs(request, prepared.left, prepared.right, sign)
-        rows = sensitivity(request, prepared.left, prepared.right, fit, sign, fuzzy)
+        rows = sensitivity(request, prepared.left, prepared.right, inf, sign, fuzzy)
     elif request.covariates:
         notes.append("Covariate, placebo and sensitivity checks were skipped (diagnostics=false).")
     n_effective = (fit.n_h_left, fit.n_h_right)
+    n_inference = (inf.n_h_left, inf.n_h_right)
     checks, warnings = checks_and_warnings(
         request,
         robust=robust,
@@ -155,21 +160,21 @@ def rdd(request: RddRequest, data: pd.DataFrame | None = None) -> RddResult:
         covariates=covariates,
         placebos=placebos,
         sensitivity=rows,
-        n_clusters=fit.n_clusters,
+        n_clusters=min((n for n in (fit.n_clusters, inf.n_clusters) if n is not None), default=None),
         notes=notes,
     )
     plot = rd_plot(
         prepared.left,
         prepared.right,
         request.cutoff,
-        bw.h_left,
-        bw.h_right,
+        fit.bandwidths.h_left,
+        fit.bandwidths.h_right,
         fit.left.poly[:, 0],
         fit.right.poly[:, 0],
     )
     return RddResult(
         estimand=estimand(request),
-        method=method(request, bandwidth, request.cluster is not None),
+        method=method(request, bandwidth, bandwidth_inference, request.cluster is not None),
         design="fuzzy" if fuzzy else "sharp",
         dataset=request.dataset,
         outcome=request.outcome,
@@ -179,10 +184,13 @@ def rdd(request: RddRequest, data: pd.DataFrame | None = None) -> RddResult:
         effect=robust,
         conventional=conventional,
         bandwidth=bandwidth,
+        bandwidth_inference=bandwidth_inference,
         kernel=request.kernel,
         polynomial=request.polynomial,
         n_effective_below=fit.n_h_left,
         n_effective_above=fit.n_h_right,
+        n_inference_below=inf.n_h_left,
+        n_inference_above=inf.n_h_right,
         n_below=prepared.left.n,
         n_above=prepared.right.n,
         n_obs=prepared.n_obs,
@@ -195,7 +203,20 @@ def rdd(request: RddRequest, data: pd.DataFrame | None = None) -> RddResult:
         bins=plot,
         checks=checks,
         warnings=warnings,
-        summary=summary(request, robust, conventional, bandwidth, n_effective, first_stage, density),
+        summary=summary(
+            request, robust, conventional, bandwidth_inference, n_inference, first_stage, density, bandwidth
+        ),
+    )
+
+
+def _choice(bw: Bandwidths, rule: RdRule) -> BandwidthChoice:
+    return BandwidthChoice(
+        h_below=bw.h_left,
+        h_above=bw.h_right,
+        b_below=bw.b_left,
+        b_above=bw.b_right,
+        selector=rule,
+        mass_points_adjusted=bw.mass_points,
     )
 
 
@@ -227,9 +248,9 @@ def headline(request: RddRequest, data: pd.DataFrame | None) -> float:
     """The robust bias-corrected point estimate (treated minus untreated) alone, without diagnostics: the number
     the refute tool re-estimates. Equal to ``rdd(request, data).effect.estimate``."""
     prepared = prepare(request, data)
-    fit = _fit(request, prepared)
+    analysis = _fit(request, prepared)
     sign = 1.0 if request.treatment_side == "above" or request.fuzzy is not None else -1.0
-    return sign * fit.robust.estimate
+    return sign * analysis.inference.robust.estimate
 
 
 def density_test(running: Any, cutoff: float = 0.0) -> DensityTest:
@@ -267,7 +288,7 @@ def rdd_at_cutoff(request: RddRequest, data: pd.DataFrame | None, cutoff: float)
         )
     placebo = request.model_copy(update={"cutoff": cutoff, "fuzzy": None, "bandwidth": None})
     try:
-        fit = rd_fit(
+        analysis = rd_analysis(
             inner_left,
             inner_right,
             cutoff,
@@ -275,6 +296,8 @@ def rdd_at_cutoff(request: RddRequest, data: pd.DataFrame | None, cutoff: float)
             kernel=placebo.kernel,
             selector=placebo.bandwidth_selector,
             alpha=placebo.alpha,
+            inference=placebo.inference_bandwidth,
+            scale=prepared.outcome_scale,
         )
     except (BandwidthError, NotIdentified) as error:
         raise ToolError(
@@ -282,6 +305,7 @@ def rdd_at_cutoff(request: RddRequest, data: pd.DataFrame | None, cutoff: float)
             f"No bandwidth could be selected at the placebo cutoff {cutoff:g}.",
             "Pick a placebo cutoff with more distinct running-variable values around it.",
         ) from error
+    fit = analysis.inference
     if degenerate(fit, prepared.outcome_scale):
         raise ToolError(
             "degenerate_fit",

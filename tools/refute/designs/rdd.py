@@ -173,7 +173,10 @@ class RddDesign(Design):
 
     def _bandwidths(self) -> RefuteCheck:
         null = "The estimate does not depend on the bandwidth: at 0.5 to 2 times h, each interval still covers it."
-        procedure = "The robust estimate at 0.5, 0.75, 1, 1.5 and 2 times the chosen bandwidth (from the rdd result)."
+        procedure = (
+            "The robust estimate at 0.5, 0.75, 1, 1.5 and 2 times the bandwidths behind the headline (from the rdd "
+            "result)."
+        )
         rows = [r for r in self.result.bandwidth_sensitivity if r.robust is not None]
         if len(rows) < 2:
             return self._check(
