@@ -9,7 +9,10 @@
 - Callaway-Sant'Anna: the R did package's analytic results on mpdta (``tests/fixtures/did``: ATT(g, t), standard
   errors, simple / dynamic / group aggregations and the Wald pre-test, never-treated and not-yet-treated controls;
   printed to 15 digits, compared to 1e-9 relative), the did README's published 4-decimal point estimates, csdid on
-  a generated panel, and ATT(g, t) recomputed by hand with pandas group means.
+  a generated panel, and ATT(g, t) recomputed by hand with pandas group means. The tool's standard errors carry a
+  small-sample (Welch) correction since issue 17, so R's standard errors are compared with the uncorrected
+  variance (``callaway_santanna(..., small_sample=False)``, the same influence functions); the correction itself is
+  checked against scipy's Welch test and by hand in test_did_bootstrap.py.
 """
 
 from __future__ import annotations
@@ -338,32 +341,38 @@ def test_callaway_santanna_matches_r_did_on_mpdta(mpdta: pd.DataFrame, control_g
     req = request(outcome="lemp", unit="countyreal", time="year", cohort="first.treat", control_group=control_group)
     result = diff_in_diff(req, mpdta)
     assert result.estimator == "callaway_santanna"
+    # R's standard errors: the same influence functions without the small-sample correction (issue 17)
+    r_cs = callaway_santanna(prepare_panel(req, mpdta), control_group, "varying", small_sample=False)
     cells = {(c.cohort, c.period): c for c in result.group_time}
+    r_se = {(c.cohort, c.period): float(se) for c, se in zip(result.group_time, r_cs.std_error, strict=True)}
     assert len(cells) == len(attgt) == 12
     for row in attgt.to_dict("records"):
-        cell = cells[(int(row["group"]), int(row["t"]))]
-        assert cell.estimate == pytest.approx(row["att"], rel=EXACT)
-        assert cell.std_error == pytest.approx(row["se"], rel=EXACT)
+        key = (int(row["group"]), int(row["t"]))
+        assert cells[key].estimate == pytest.approx(row["att"], rel=EXACT)
+        assert r_se[key] == pytest.approx(row["se"], rel=EXACT)
+        # the corrected error is larger, by at most the smallest cohort's sqrt(G_k / (G_k - 1)) (20 counties)
+        assert r_se[key] < cells[key].std_error <= r_se[key] * math.sqrt(20 / 19) * (1 + 1e-12)
     simple = aggte.query("type == 'simple'").iloc[0]
     assert result.att.estimate == pytest.approx(simple.overall_att, rel=EXACT)
-    assert result.att.std_error == pytest.approx(simple.overall_se, rel=EXACT)
+    assert r_cs.simple.std_error == pytest.approx(simple.overall_se, rel=EXACT)
     dynamic = aggte.query("type == 'dynamic'")
     events = {e.relative_period: e for e in result.event_study}
     for row in dynamic.to_dict("records"):
         assert events[int(row["egt"])].estimate == pytest.approx(row["att_egt"], rel=EXACT)
-        assert events[int(row["egt"])].std_error == pytest.approx(row["se_egt"], rel=EXACT)
+        assert r_cs.dynamic[int(row["egt"])].std_error == pytest.approx(row["se_egt"], rel=EXACT)
     assert result.att_dynamic is not None and result.att_group is not None
+    assert r_cs.dynamic_overall is not None and r_cs.group_overall is not None
     assert result.att_dynamic.estimate == pytest.approx(dynamic.iloc[0].overall_att, rel=EXACT)
-    assert result.att_dynamic.std_error == pytest.approx(dynamic.iloc[0].overall_se, rel=EXACT)
+    assert r_cs.dynamic_overall.std_error == pytest.approx(dynamic.iloc[0].overall_se, rel=EXACT)
     group = aggte.query("type == 'group'")
     effects = {c.cohort: c.effect for c in result.cohort_effects}
     for row in group.to_dict("records"):
         assert effects[int(row["egt"])].estimate == pytest.approx(row["att_egt"], rel=EXACT)
-        assert effects[int(row["egt"])].std_error == pytest.approx(row["se_egt"], rel=EXACT)
+        assert r_cs.group[int(row["egt"]) - 2003].std_error == pytest.approx(row["se_egt"], rel=EXACT)
     assert result.att_group.estimate == pytest.approx(group.iloc[0].overall_att, rel=EXACT)
-    assert result.att_group.std_error == pytest.approx(group.iloc[0].overall_se, rel=EXACT)
+    assert r_cs.group_overall.std_error == pytest.approx(group.iloc[0].overall_se, rel=EXACT)
     # did's pre-test over the pre-period ATT(g, t) cells (the tool reports the event-time version)
-    cs = callaway_santanna(prepare_panel(req, mpdta), control_group, "varying")
+    cs = r_cs
     assert cs.pretest is not None
     wald, df, p = cs.pretest
     assert wald == pytest.approx(R_PRETEST[control_group], rel=EXACT)
@@ -394,13 +403,17 @@ def test_callaway_santanna_matches_csdid_on_generated_panel() -> None:
     fit = ATTgt(yname="y", tname="period", idname="unit", gname="cohort", data=frame).fit(
         est_method="reg", bstrap=False
     )
-    result = diff_in_diff(request(cohort="cohort"), frame)
+    req = request(cohort="cohort")
+    result = diff_in_diff(req, frame)
+    # csdid's standard errors are R did's: compare them with the uncorrected variance (see the module docstring)
+    uncorrected = callaway_santanna(prepare_panel(req, frame), "never_treated", "varying", small_sample=False)
     cells = {(c.cohort, c.period): c for c in result.group_time}
+    r_se = {(c.cohort, c.period): float(se) for c, se in zip(result.group_time, uncorrected.std_error, strict=True)}
     ref = fit.results
     assert len(cells) == len(ref["att"])
     for g, t, att, se in zip(ref["group"], ref["year"], ref["att"], ref["se"], strict=True):
         assert cells[(int(g), int(t))].estimate == pytest.approx(att, rel=EXACT)
-        assert cells[(int(g), int(t))].std_error == pytest.approx(se, rel=1e-6)
+        assert r_se[(int(g), int(t))] == pytest.approx(se, rel=1e-6)
 
 
 def _by_hand_att(frame: pd.DataFrame, g: int, t: int, base: int, control_group: str, weights: str | None) -> float:

@@ -11,9 +11,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from tools.did import DiffInDiffRequest, diff_in_diff
-from tools.did.cs import callaway_santanna
+from tools.did.cs import CsResult, callaway_santanna
+from tools.did.inference import band_critical_t, bootstrap_cs, event_band
 from tools.did.panel import NEVER, Panel
 from tools.did.twfe import event_study, pretrend_f, regression_sample, static_twfe
 
@@ -147,3 +149,64 @@ def test_callaway_santanna_is_unbiased_with_heterogeneous_effects(control_group:
         errors.append(callaway_santanna(panel, control_group, "varying").simple.estimate - truth)
     mean, se = float(np.mean(errors)), float(np.std(errors) / np.sqrt(len(errors)))
     assert abs(mean) < 3.5 * se
+
+
+# --- few units per cohort (issue 17, item 4) ------------------------------------------------------------------
+
+
+def equal_cohorts(rng: np.random.Generator, per: int = 30, n_periods: int = 6) -> Panel:
+    """A/A panel: cohorts adopting in periods 2 and 4 and never-treated units, ``per`` units each (fixed sizes),
+    unit and period effects, no effect at all."""
+    cohort = np.repeat(np.array([2, 4, NEVER], dtype=np.int64), per)
+    n = len(cohort)
+    unit = np.repeat(np.arange(n), n_periods).astype(np.int64)
+    time = np.tile(np.arange(n_periods), n).astype(np.int64)
+    y = rng.normal(0, 1, n)[unit] + rng.normal(0, 1, n_periods)[time] + rng.normal(0, 1, len(unit))
+    return Panel(
+        y=y, unit=unit, time=time, n_units=n, n_periods=n_periods, periods=list(range(n_periods)), cohort=cohort,
+        weights=None, cluster=unit, n_clusters=n, covariates=None, covariate_names=[], balanced=True,
+    )  # fmt: skip
+
+
+def _calibration(cs: CsResult, band: float | None) -> tuple[bool, int, int, bool]:
+    """(headline rejects, event times rejected, event times, band covers every event time) under A/A at 5%."""
+    assert band is not None
+    crit = float(stats.t.ppf(0.975, cs.simple.df))
+    events = list(cs.dynamic.values())
+    t_values = np.array([abs(a.estimate) / a.std_error for a in events])
+    pointwise = np.array([stats.t.ppf(0.975, a.df) for a in events])
+    joint = all(t <= band_critical_t(band, a.df) for t, a in zip(t_values, events, strict=True))
+    return abs(cs.simple.estimate) / cs.simple.std_error > crit, int((t_values > pointwise).sum()), len(events), joint
+
+
+def test_few_units_per_cohort_a_a_rate_and_joint_band_coverage() -> None:
+    """30 units per cohort, 2,000 A/A panels, the default (analytic, Welch-corrected) inference: the headline
+    rejects within 1 point of 5% (it was 6.3% with R did's normal intervals on these draws, 5.85% with t(G - 1)
+    alone), the seven event times too, and the simultaneous band covers all of them jointly within 1.5 points
+    of 95% (pointwise intervals: about 74%). Monte-Carlo SE 0.49 points (headline), 0.49 (band)."""
+    rng = np.random.default_rng(17)
+    reps, headline, rejected, tested, joint = 2000, 0, 0, 0, 0
+    for r in range(reps):
+        cs = callaway_santanna(equal_cohorts(rng), "never_treated", "varying")
+        h, k, m, j = _calibration(cs, event_band(cs, 0.05, r))
+        headline, rejected, tested, joint = headline + h, rejected + k, tested + m, joint + j
+    assert abs(headline / reps - 0.05) <= 0.01
+    assert abs(rejected / tested - 0.05) <= 0.01
+    assert abs(joint / reps - 0.95) <= 0.015
+
+
+def test_few_units_per_cohort_bootstrap_a_a_rate_and_joint_band_coverage() -> None:
+    """The same design with inference='bootstrap' (Mammen weights, 499 draws to keep the test affordable): A/A
+    within 1.5 points of 5% and joint band coverage within 2.5 points of 95% over 800 panels (Monte-Carlo SE
+    0.77 points; the bootstrap band's critical value is itself simulated)."""
+    rng = np.random.default_rng(18)
+    reps, headline, rejected, tested, joint = 800, 0, 0, 0, 0
+    for r in range(reps):
+        cs = callaway_santanna(equal_cohorts(rng), "never_treated", "varying")
+        run = bootstrap_cs(cs, 499, "mammen", r, 0.05)
+        assert run.exact
+        h, k, m, j = _calibration(run.cs, run.band)
+        headline, rejected, tested, joint = headline + h, rejected + k, tested + m, joint + j
+    assert abs(headline / reps - 0.05) <= 0.015
+    assert abs(rejected / tested - 0.05) <= 0.015
+    assert abs(joint / reps - 0.95) <= 0.025

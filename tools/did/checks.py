@@ -196,17 +196,53 @@ def _disagreement(
     return Check(name="twfe_vs_robust", status="warn" if disagree else "pass", detail=detail)
 
 
-def method_text(request: DiffInDiffRequest, estimator: str, staggered: bool, n_clusters: int) -> str:
+def method_text(
+    request: DiffInDiffRequest,
+    estimator: str,
+    staggered: bool,
+    n_clusters: int,
+    band: bool = False,
+    exact: bool = True,
+    by_cohort: bool = True,
+) -> str:
     cluster = request.cluster or request.unit
     parts = []
     if estimator == "callaway_santanna":
         base = "each period against the one before" if request.base_period == "varying" else "g - 1"
+        if request.inference == "bootstrap" and exact:
+            errors = (
+                f"multiplier-bootstrap standard errors ({request.bootstrap:,} draws, "
+                f"{request.bootstrap_weights.capitalize()} weights, one per '{cluster}' cluster, seed {request.seed}; "
+                "IQR-based as R did)"
+            )
+        elif request.inference == "bootstrap":
+            errors = (
+                f"the multiplier bootstrap's Gaussian limit ({n_clusters:,} clusters, too many for "
+                f"{request.bootstrap:,} exact draws; {request.bootstrap_weights.capitalize()} and Gaussian weights "
+                f"agree to under a percent there): influence-function standard errors clustered by '{cluster}'"
+            )
+        else:
+            errors = f"influence-function standard errors clustered by '{cluster}'"
         parts.append(
             "Callaway-Sant'Anna (2021): ATT(g, t) from 2x2 comparisons of each adoption cohort with "
             f"{request.control_group.replace('_', '-')} units on the balanced panel (post periods against g - 1, "
             f"pre periods: {base}); headline = post-period cells averaged with cohort-size weights ('simple'); "
-            "event study = 'dynamic' aggregation; influence-function standard errors clustered by "
-            f"'{cluster}', normal intervals"
+            f"event study = 'dynamic' aggregation; {errors}, "
+            + (
+                "small-sample corrected as Welch's test (each cohort's variance scaled by G_k / (G_k - 1)), t "
+                f"intervals with Welch-Satterthwaite degrees of freedom (at most G - 1, G = {n_clusters:,} clusters)"
+                if by_cohort
+                else f"small-sample corrected by G / (G - 1) (clusters span cohorts), t(G - 1) intervals, G = "
+                f"{n_clusters:,} clusters"
+            )
+            + (
+                "; simultaneous sup-t band for the event study ("
+                + ("bootstrap" if request.inference == "bootstrap" and exact else "Gaussian")
+                + f" critical value, seed {request.seed}, mapped to each event time's t)"
+                if band
+                else ""
+            )
+            + "; joint pre-trend test over pre-adoption event times with at least two treated clusters"
         )
     parts.append(
         "static two-way fixed effects (unit and period effects swept out by demeaning"
@@ -219,6 +255,7 @@ def method_text(request: DiffInDiffRequest, estimator: str, staggered: bool, n_c
         parts.append(
             f"event study: TWFE with relative-period indicators for treated units, period {request.reference_period} "
             "omitted, endpoints binned; joint F test of the leads"
+            + (f"; simultaneous sup-t band (Gaussian critical value, seed {request.seed}, on t(G - 1))" if band else "")
             + ("; ATT = post-period coefficients averaged by treated rows" if estimator == "event_study" else "")
         )
     if staggered and estimator != "callaway_santanna":

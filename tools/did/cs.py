@@ -26,6 +26,7 @@ from numpy.typing import NDArray
 from scipy import special
 
 from tools.did.panel import NEVER, Panel, dense_codes
+from tools.did.welch import Groups, cluster_groups, corrected_sums
 from tools.errors import ToolError
 
 __all__ = ["Aggregate", "CsResult", "callaway_santanna"]
@@ -39,11 +40,13 @@ MAX_IF_ENTRIES = 60_000_000
 
 @dataclass(frozen=True)
 class Aggregate:
-    """An aggregated effect with its influence function (None on the lean path)."""
+    """An aggregated effect with its influence function (None on the lean path) and the degrees of freedom of its
+    t interval (Welch-Satterthwaite, see :mod:`tools.did.welch`; infinite without the small-sample correction)."""
 
     estimate: float
     influence: FloatArray | None
     std_error: float
+    df: float = float("inf")
 
 
 @dataclass(frozen=True)
@@ -52,10 +55,12 @@ class CsResult:
     periods: IntArray  # cell period codes
     att: FloatArray
     std_error: FloatArray
+    df: FloatArray  # of each cell's t interval
     influence: FloatArray | None  # (units, cells)
     simple: Aggregate
     dynamic: dict[int, Aggregate]  # by relative period (within the requested window)
     dynamic_counts: dict[int, int]  # treated units behind each relative period
+    dynamic_clusters: dict[int, int]  # clusters holding those units (one: no treated-side variance)
     dynamic_overall: Aggregate | None
     group: dict[int, Aggregate]
     group_overall: Aggregate | None
@@ -67,11 +72,11 @@ class CsResult:
     n_clusters: int
     treated_clusters: int
     cluster_of: IntArray  # cluster code per unit
+    groups: Groups | None  # cohort of each cluster, for the small-sample correction (None: R did's variance)
     notes: list[str]
 
-    def covariance(self, aggregates: list[Aggregate]) -> FloatArray:
-        """Covariance of aggregated estimates from their influence functions (clustered like the SEs)."""
-        psi = np.column_stack([a.influence for a in aggregates if a.influence is not None])
+    def cluster_sums(self, psi: FloatArray) -> FloatArray:
+        """Influence functions (units x estimates) summed by cluster, small-sample corrected unless disabled."""
         if self.n_clusters != self.n_units:
             psi = np.column_stack(
                 [
@@ -79,7 +84,12 @@ class CsResult:
                     for j in range(psi.shape[1])
                 ]
             )
-        return np.asarray(psi.T @ psi / self.n_units**2, dtype=np.float64)
+        return psi if self.groups is None else corrected_sums(psi, self.groups)[0]
+
+    def covariance(self, aggregates: list[Aggregate]) -> FloatArray:
+        """Covariance of aggregated estimates from their influence functions (clustered like the SEs)."""
+        sums = self.cluster_sums(np.column_stack([a.influence for a in aggregates if a.influence is not None]))
+        return np.asarray(np.einsum("ij,ik->jk", sums, sums) / self.n_units**2, dtype=np.float64)
 
 
 def _balanced_units(panel: Panel, notes: list[str]) -> tuple[NDArray[np.bool_], IntArray]:
@@ -101,7 +111,10 @@ def callaway_santanna(
     leads: int | None = None,
     lags: int | None = None,
     inference: bool = True,
+    small_sample: bool = True,
 ) -> CsResult:
+    """ATT(g, t), aggregations and their inference; ``small_sample=False`` gives R did's analytic variance and
+    normal intervals (df infinite), the default the Welch-type correction of :mod:`tools.did.welch`."""
     notes: list[str] = []
     rows, units = _balanced_units(panel, notes)
     if len(units) == 0:
@@ -224,11 +237,20 @@ def callaway_santanna(
     if influence is not None and len(keep_cells) < len(cells):
         influence = np.asfortranarray(influence[:, keep_cells])
 
-    def se(psi: FloatArray | None) -> float:
+    groups = cluster_groups(cohort, cluster_of, n_clusters) if small_sample else None
+
+    def se_df(psi: FloatArray | None) -> tuple[float, float]:
         if psi is None:
-            return float("nan")
-        sums = psi if n_clusters == n else np.bincount(cluster_of, weights=psi, minlength=n_clusters)
-        return float(np.sqrt(np.einsum("i,i->", sums, sums)) / n)  # einsum: no BLAS threads for a dot
+            return float("nan"), float("inf")
+        sums = psi if n_clusters == n else np.bincount(cluster_of, weights=psi, minlength=n_clusters).astype(np.float64)
+        df = float("inf")
+        if groups is not None:
+            corrected, dfs = corrected_sums(sums[:, None], groups)
+            sums, df = corrected[:, 0], float(dfs[0])
+        return float(np.sqrt(np.einsum("i,i->", sums, sums)) / n), df  # einsum: no BLAS threads for a dot
+
+    def finish(theta: float, psi: FloatArray | None) -> Aggregate:
+        return Aggregate(theta, psi, *se_df(psi))
 
     pg_of = {g: float(w[cohort == g].sum() / n) for g in cohort_codes}
     pg = np.array([pg_of[int(g)] for g in cell_g])
@@ -252,7 +274,7 @@ def callaway_santanna(
                 per_cohort[k] = (a_sum[g] - count[g] * theta) / total
                 lookup[cohort == g] = k
             psi = psi + w * per_cohort[lookup]
-        return Aggregate(theta, psi, se(psi))
+        return finish(theta, psi)
 
     post = cell_t >= cell_g
     simple = aggregate(post)
@@ -261,12 +283,13 @@ def callaway_santanna(
     high = int(relative.max()) if lags is None else lags
     dynamic = {int(e): aggregate(relative == e) for e in np.unique(relative) if low <= e <= high}
     dynamic_counts = {e: int(sum(int((cohort == g).sum()) for g in cell_g[relative == e])) for e in dynamic}
+    dynamic_clusters = _treated_clusters(cohort, cluster_of, n_clusters, cell_g, relative, dynamic_counts)
     post_e = [e for e in dynamic if e >= 0]
     dynamic_overall = None
     if post_e:
         theta = float(np.mean([dynamic[e].estimate for e in post_e]))
         psi = None if influence is None else _mean([dynamic[e].influence for e in post_e])
-        dynamic_overall = Aggregate(theta, psi, se(psi))
+        dynamic_overall = finish(theta, psi)
     group = {
         g: aggregate((cell_g == g) & post, estimated_weights=False)
         for g in cohort_codes
@@ -290,19 +313,37 @@ def callaway_santanna(
                     per_cohort[k] = (group[g].estimate - theta) / total
                 lookup[cohort == g] = k
             psi = psi + w * per_cohort[lookup]
-        group_overall = Aggregate(theta, psi, se(psi))
-    std_error = (
-        np.array([se(influence[:, j]) for j in range(len(att))]) if influence is not None else np.full(len(att), np.nan)
-    )
+        group_overall = finish(theta, psi)
+    cell_errors = [se_df(influence[:, j]) for j in range(len(att))] if influence is not None else []
+    std_error = np.array([e[0] for e in cell_errors]) if cell_errors else np.full(len(att), np.nan)
+    df = np.array([e[1] for e in cell_errors]) if cell_errors else np.full(len(att), np.inf)
     pretest = _pretest(att, influence, ~post, n, cluster_of, n_clusters) if influence is not None else None
     treated_clusters = int(np.count_nonzero(np.bincount(cluster_of[~never & np.isin(cohort, cohort_codes)])))
     return CsResult(
-        cohorts=cell_g, periods=cell_t, att=att, std_error=std_error, influence=influence, simple=simple,
-        dynamic=dynamic, dynamic_counts=dynamic_counts, dynamic_overall=dynamic_overall, group=group,
+        cohorts=cell_g, periods=cell_t, att=att, std_error=std_error, df=df, influence=influence, simple=simple,
+        dynamic=dynamic, dynamic_counts=dynamic_counts, dynamic_clusters=dynamic_clusters,
+        dynamic_overall=dynamic_overall, group=group,
         group_overall=group_overall, pretest=pretest, n_units=n, n_obs=n * n_periods,
         cohort_sizes={g: int((cohort == g).sum()) for g in cohort_codes}, n_never=int(never.sum()),
-        n_clusters=n_clusters, treated_clusters=treated_clusters, cluster_of=cluster_of, notes=notes,
+        n_clusters=n_clusters, treated_clusters=treated_clusters, cluster_of=cluster_of, groups=groups, notes=notes,
     )  # fmt: skip
+
+
+def _treated_clusters(
+    cohort: IntArray,
+    cluster_of: IntArray,
+    n_clusters: int,
+    cell_g: IntArray,
+    relative: IntArray,
+    counts: dict[int, int],
+) -> dict[int, int]:
+    """Clusters holding the treated units behind each relative period (units themselves when clustering by unit)."""
+    if n_clusters == len(cohort):
+        return dict(counts)
+    treated = np.isin(cohort, cell_g)  # period codes: cohort * n_clusters cannot overflow (NEVER could)
+    pairs = np.unique(cohort[treated] * n_clusters + cluster_of[treated])
+    clusters_of = {int(g): pairs[pairs // n_clusters == g] % n_clusters for g in np.unique(cell_g)}
+    return {e: len(np.unique(np.concatenate([clusters_of[int(g)] for g in cell_g[relative == e]]))) for e in counts}
 
 
 def _known(psi: FloatArray | None) -> FloatArray:

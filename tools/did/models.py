@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field, computed_field
 
@@ -24,6 +24,12 @@ PeriodLabel = int | str
 
 MAX_COVARIATES = 50
 MAX_WINDOW = 1000
+MAX_BOOTSTRAP = 100_000
+
+#: How Callaway-Sant'Anna standard errors are computed.
+Inference = Literal["analytic", "bootstrap"]
+#: The multiplier bootstrap's weights.
+BootstrapWeights = Literal["mammen", "rademacher"]
 
 
 class DiffInDiffRequest(ToolRequest):
@@ -109,6 +115,26 @@ class DiffInDiffRequest(ToolRequest):
     alpha: float = Field(
         default=0.05, ge=1e-10, le=0.5, description="Significance level (0.05 gives 95% intervals), 1e-10 to 0.5."
     )
+    inference: Inference = Field(
+        default="analytic",
+        description="Callaway-Sant'Anna standard errors: 'analytic' (influence functions, clustered; t(G - 1) "
+        "intervals for G clusters) or 'bootstrap' (the multiplier bootstrap of the R did package: one weight per "
+        "cluster on the influence functions). Both give a simultaneous band for the event study.",
+    )
+    bootstrap: int = Field(
+        default=999, ge=99, le=MAX_BOOTSTRAP, description="Bootstrap replications when inference='bootstrap'."
+    )
+    bootstrap_weights: BootstrapWeights = Field(
+        default="mammen",
+        description="Multiplier weights: 'mammen' (R did's default) or 'rademacher' (+1 / -1).",
+    )
+    seed: int = Field(
+        default=0,
+        ge=0,
+        le=2**32 - 1,
+        description="Random seed of the bootstrap and of the simultaneous band's critical value (same seed, same "
+        "numbers).",
+    )
 
 
 class EventTimeEstimate(Estimate):
@@ -121,6 +147,12 @@ class EventTimeEstimate(Estimate):
     relative_period: int = Field(description="Periods since adoption (0 = first treated period, -1 = the one before).")
     n_obs: int = Field(description="Treated unit-period observations at this relative period.")
     reference: bool = Field(description="True for the omitted reference period (fixed at 0).")
+    band_lower: float | None = Field(
+        default=None,
+        description="Lower bound of the simultaneous (sup-t) band: covers all event-time effects jointly with "
+        "probability 1 - alpha; null without a band.",
+    )
+    band_upper: float | None = Field(default=None, description="Upper bound of the simultaneous band.")
 
 
 class GroupTimeEstimate(Estimate):
@@ -164,6 +196,11 @@ class PretrendTest(ToolResult):
     df: int = Field(description="Number of leads tested, q (numerator degrees of freedom).")
     df_denominator: int = Field(description="Denominator degrees of freedom, clusters - q.")
     p_value: float = Field(ge=0, le=1, description="p-value; small values reject parallel pre-trends.")
+    excluded_periods: list[int] = Field(
+        default_factory=list,
+        description="Pre-adoption event times left out of the test because fewer than two treated clusters are "
+        "behind them: their standard error has no treated-side variance, so they would dominate the statistic.",
+    )
     status: Status = Field(description="'pass', or 'fail' when p_value < alpha (never 'warn' or 'not_tested').")
 
 
@@ -206,6 +243,16 @@ class DiffInDiffResult(ToolResult):
     control_group: ControlGroup = Field(description="Comparison units for Callaway-Sant'Anna.")
     reference_period: int = Field(description="Event time omitted in the regression event study.")
     alpha: float = Field(description="Significance level.")
+    inference: Inference = Field(
+        default="analytic",
+        description="How Callaway-Sant'Anna standard errors were computed ('analytic' for the regression estimators).",
+    )
+    band_critical_value: float | None = Field(
+        default=None,
+        description="Critical value of the event study's simultaneous band (sup-t), on the normal scale (compare "
+        "with 1.96 at alpha = 0.05); each event time's band uses the t quantile of its own degrees of freedom at "
+        "the same level. Null without a band.",
+    )
     n_obs: int = Field(description="Unit-period rows used by the estimator behind `effect`.")
     n_units: int = Field(description="Units used by the estimator behind `effect`.")
     n_periods: int = Field(description="Periods in the panel.")

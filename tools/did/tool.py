@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from tools.did.checks import diagnose, method_text, summary_text
-from tools.did.cs import CsResult, callaway_santanna
+from tools.did.cs import Aggregate, CsResult, callaway_santanna
+from tools.did.inference import band_critical, band_critical_t, bootstrap_cs, event_band
 from tools.did.models import (
     CohortEffect,
     CohortInfo,
@@ -172,15 +173,31 @@ def diff_in_diff(request: DiffInDiffRequest, data: pd.DataFrame | None = None) -
                 + " could not be separated from the fixed effects (no never-treated units) and were left out."
             )
     cs: CsResult | None = None
+    band: float | None = None
+    exact = True
+    excluded: list[int] = []
     if plan.estimator == "callaway_santanna":
         cs = callaway_santanna(panel, request.control_group, request.base_period, request.leads, request.lags)
         notes.extend(cs.notes)
+    elif request.inference == "bootstrap":
+        notes.append(
+            "The multiplier bootstrap applies to Callaway-Sant'Anna only: the regression estimators use their CRV1 "
+            "standard errors with t(G - 1) intervals."
+        )
 
     if cs is not None:
         _require_error(panel, "the Callaway-Sant'Anna ATT", cs.simple.estimate, cs.simple.std_error**2, scale)
-        att = Estimate.normal(cs.simple.estimate, cs.simple.std_error, alpha)
-        events = _cs_events(cs, alpha, request.base_period)
-        pretrend = _pretrend(_cs_pretrend(cs), "callaway_santanna", alpha)
+        if request.inference == "bootstrap":
+            run = bootstrap_cs(cs, request.bootstrap, request.bootstrap_weights, request.seed, alpha)
+            cs, band, exact = run.cs, run.band, run.exact
+        else:
+            band = event_band(cs, alpha, request.seed)
+        att = _agg(cs.simple, alpha)
+        events = _cs_events(cs, alpha, request.base_period, band)
+        excluded = [e for e in sorted(cs.dynamic) if e < 0 and cs.dynamic_clusters[e] < 2]
+        if any(cs.dynamic_clusters[e] < 2 for e in cs.dynamic):
+            notes.append(_single_cluster_note(cs, excluded))
+        pretrend = _pretrend(_cs_pretrend(cs, excluded), "callaway_santanna", alpha, excluded)
         source: EventSource = "callaway_santanna"
         n_obs, n_units, n_clusters, treated_clusters = cs.n_obs, cs.n_units, cs.n_clusters, cs.treated_clusters
         cohort_sizes = cs.cohort_sizes
@@ -191,7 +208,8 @@ def diff_in_diff(request: DiffInDiffRequest, data: pd.DataFrame | None = None) -
             att = post_average(study, alpha)
         else:
             att = twfe
-        events = _twfe_events(study, alpha) if study is not None else []
+        band = _twfe_band(study, alpha, request.seed) if study is not None else None
+        events = _twfe_events(study, alpha, band) if study is not None else []
         pretrend = None if study is None else _pretrend(pretrend_f(study, sample.n_clusters), "twfe_event_study", alpha)
         source = "twfe_event_study"
         n_obs, n_units, n_clusters = len(sample.y), sample.fe.n_units, sample.n_clusters
@@ -204,6 +222,8 @@ def diff_in_diff(request: DiffInDiffRequest, data: pd.DataFrame | None = None) -
     untested = (
         "there is no pre-adoption period besides the reference"
         if n_leads == 0
+        else f"every lead ({', '.join(map(str, excluded))}) rests on a single treated cluster"
+        if len(excluded) == n_leads
         else f"{n_leads} leads but only {n_clusters} clusters, too many to test jointly (set `leads` lower)"
     )
     diagnostics = diagnose(
@@ -211,10 +231,11 @@ def diff_in_diff(request: DiffInDiffRequest, data: pd.DataFrame | None = None) -
         treated_clusters, notes, untested,
     )  # fmt: skip
     n_treated = sum(cohort_sizes.values())
+    by_cohort = cs is None or cs.groups is None or cs.groups.by_cohort
     return DiffInDiffResult(
         estimand="ATT",
         estimator=plan.estimator,
-        method=method_text(request, plan.estimator, plan.staggered, n_clusters),
+        method=method_text(request, plan.estimator, plan.staggered, n_clusters, band is not None, exact, by_cohort),
         dataset=request.dataset,
         outcome=request.outcome,
         effect=att,
@@ -232,6 +253,8 @@ def diff_in_diff(request: DiffInDiffRequest, data: pd.DataFrame | None = None) -
         control_group=request.control_group,
         reference_period=request.reference_period,
         alpha=alpha,
+        inference=request.inference if cs is not None else "analytic",
+        band_critical_value=band,
         n_obs=n_obs,
         n_units=n_units,
         n_periods=panel.n_periods,
@@ -279,12 +302,20 @@ def _saturated(study: EventStudy, scale: float) -> bool:
     )
 
 
-def _agg(aggregate: object, alpha: float) -> Estimate:
-    return Estimate.normal(aggregate.estimate, aggregate.std_error, alpha)  # type: ignore[attr-defined]
+def _agg(aggregate: Aggregate, alpha: float) -> Estimate:
+    """A Callaway-Sant'Anna estimate with its t interval and p-value (Welch-Satterthwaite df, at most G - 1)."""
+    return estimate_t(aggregate.estimate, aggregate.std_error**2, aggregate.df, alpha)
 
 
-def _event(e: int, est: Estimate, n_obs: int) -> EventTimeEstimate:
-    return EventTimeEstimate(**est.model_dump(), relative_period=e, n_obs=n_obs, reference=False)
+def _event(e: int, est: Estimate, n_obs: int, band: float | None, df: float) -> EventTimeEstimate:
+    """An event-study point; with a band, its simultaneous interval at the band's level on its own t(df)."""
+    low = high = None
+    if band is not None:
+        half = band_critical_t(band, df) * est.std_error
+        low, high = est.estimate - half, est.estimate + half
+    return EventTimeEstimate(
+        **est.model_dump(), relative_period=e, n_obs=n_obs, reference=False, band_lower=low, band_upper=high
+    )
 
 
 def _reference(e: int, n_obs: int, alpha: float) -> EventTimeEstimate:
@@ -295,36 +326,60 @@ def _reference(e: int, n_obs: int, alpha: float) -> EventTimeEstimate:
     )  # fmt: skip
 
 
-def _twfe_events(study: EventStudy, alpha: float) -> list[EventTimeEstimate]:
+def _twfe_events(study: EventStudy, alpha: float, band: float | None) -> list[EventTimeEstimate]:
     out = [_reference(study.reference_period, study.counts.get(study.reference_period, 0), alpha)]
     for i, e in enumerate(study.relative_periods):
         est = estimate_t(float(study.fit.coefficients[i]), float(study.fit.covariance[i, i]), study.fit.df_t, alpha)
-        out.append(_event(e, est, study.counts[e]))
+        out.append(_event(e, est, study.counts[e], band, study.fit.df_t))
     return sorted(out, key=lambda x: x.relative_period)
 
 
-def _cs_events(cs: CsResult, alpha: float, base_period: str) -> list[EventTimeEstimate]:
-    out = [_event(e, _agg(a, alpha), cs.dynamic_counts[e]) for e, a in sorted(cs.dynamic.items())]
+def _twfe_band(study: EventStudy, alpha: float, seed: int) -> float | None:
+    """Sup-t critical value of the regression event study, from its CRV1 covariance on t(G - 1)."""
+    k = len(study.relative_periods)
+    return band_critical(study.fit.covariance[:k, :k], alpha, seed)
+
+
+def _cs_events(cs: CsResult, alpha: float, base_period: str, band: float | None) -> list[EventTimeEstimate]:
+    out = [_event(e, _agg(a, alpha), cs.dynamic_counts[e], band, a.df) for e, a in sorted(cs.dynamic.items())]
     if base_period == "universal" and out and out[0].relative_period < -1:
         out = sorted([*out, _reference(-1, cs.dynamic_counts.get(0, 0), alpha)], key=lambda x: x.relative_period)
     return out
 
 
 def _pretrend(
-    test: tuple[float, float, int, int, float] | None, source: EventSource, alpha: float
+    test: tuple[float, float, int, int, float] | None,
+    source: EventSource,
+    alpha: float,
+    excluded: list[int] | None = None,
 ) -> PretrendTest | None:
     if test is None:
         return None
     wald, f_value, q, dfd, p = test
     return PretrendTest(
         source=source, wald=wald, statistic=f_value, df=q, df_denominator=dfd, p_value=p,
-        status="pass" if p >= alpha else "fail",
+        excluded_periods=excluded or [], status="pass" if p >= alpha else "fail",
     )  # fmt: skip
 
 
-def _cs_pretrend(cs: CsResult) -> tuple[float, float, int, int, float] | None:
-    """Callaway-Sant'Anna's event-time effects before adoption (the plotted leads), jointly zero."""
-    leads = [cs.dynamic[e] for e in sorted(cs.dynamic) if e < 0 and cs.dynamic[e].std_error > 0]
+def _single_cluster_note(cs: CsResult, excluded: list[int]) -> str:
+    """Event times resting on one treated cluster: their standard error lacks the treated side's variance (the
+    cluster's deviations from its own mean sum to zero), so it is too small and their intervals too narrow."""
+    single = [e for e in sorted(cs.dynamic) if cs.dynamic_clusters[e] < 2]
+    text = (
+        f"Event time(s) {', '.join(map(str, single))} rest on a single treated cluster: their standard errors leave "
+        "out the treated side's variance, so their intervals are too narrow"
+    )
+    if excluded:
+        text += f"; event time(s) {', '.join(map(str, excluded))} were left out of the joint pre-trend test"
+    return text + "."
+
+
+def _cs_pretrend(cs: CsResult, excluded: list[int]) -> tuple[float, float, int, int, float] | None:
+    """Callaway-Sant'Anna's event-time effects before adoption (the plotted leads), jointly zero; event times with
+    fewer than two treated clusters (``excluded``) are left out: with a near-zero standard error they would decide
+    the test alone (castle data: p = 5e-13 from the one-state event time -9 alone)."""
+    leads = [cs.dynamic[e] for e in sorted(cs.dynamic) if e < 0 and e not in excluded and cs.dynamic[e].std_error > 0]
     if not leads:
         return None
     b = np.array([a.estimate for a in leads])
@@ -333,8 +388,8 @@ def _cs_pretrend(cs: CsResult) -> tuple[float, float, int, int, float] | None:
 
 def _group_time(cs: CsResult, panel: Panel, alpha: float) -> list[GroupTimeEstimate]:
     out = []
-    for g, t, value, se in zip(cs.cohorts, cs.periods, cs.att, cs.std_error, strict=True):
-        est = Estimate.normal(float(value), float(se), alpha)
+    for g, t, value, se, df in zip(cs.cohorts, cs.periods, cs.att, cs.std_error, cs.df, strict=True):
+        est = estimate_t(float(value), float(se) ** 2, float(df), alpha)
         out.append(
             GroupTimeEstimate(
                 **est.model_dump(),

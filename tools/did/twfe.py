@@ -121,7 +121,7 @@ def static_twfe(sample: Sample, covariate_names: list[str], with_covariance: boo
     )
 
 
-def estimate_t(value: float, variance: float, df: int, alpha: float) -> Estimate:
+def estimate_t(value: float, variance: float, df: float, alpha: float) -> Estimate:
     """An estimate with t(df) interval and two-sided p-value."""
     se = float(np.sqrt(max(variance, 0.0)))
     crit = float(special.stdtrit(df, 1 - alpha / 2))
