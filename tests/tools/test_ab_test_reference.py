@@ -3,7 +3,10 @@
 Every number the tool reports is recomputed here by code that does not share the tool's implementation:
 
 - continuous metrics: ``scipy.stats.ttest_ind(treatment, control, equal_var=False)`` (Welch);
-- binary metrics: statsmodels ``test_proportions_2indep`` / ``confint_proportions_2indep`` (Wald, difference);
+- binary metrics: statsmodels ``test_proportions_2indep`` (score test at a zero difference: the pooled z-test)
+  and ``proportions_ztest``; the score interval of the difference by a brute-force inversion written here
+  (constrained maximum likelihood by numerical search, not the closed-form cubic); the risk ratio's score
+  interval by statsmodels ``confint_proportions_2indep(compare="ratio", method="score", correction=False)``;
 - CUPED: ``np.cov`` for theta, scipy's Welch test on the adjusted values, statsmodels OLS with HC2 errors;
 - relative lift: the delta-method formula written out here, and a seeded nonparametric bootstrap;
 - ratio metrics: statsmodels WLS of y/d on [1, treat] with weights d and HC0 errors;
@@ -31,6 +34,7 @@ from statsmodels.regression.linear_model import OLS, WLS
 from statsmodels.stats import proportion
 from statsmodels.stats.multitest import multipletests
 
+from tests.tools.binary_reference import score_bounds_by_search
 from tools.ab_test.decision import adjust
 from tools.ab_test.models import AbTestRequest, AbTestResult, ArmShare, ArmSummary, Comparison, MetricSpec
 from tools.ab_test.tool import ab_test
@@ -118,11 +122,17 @@ def test_continuous_matches_scipy_welch(alternative: str, alpha: float) -> None:
     assert c.p_value_raw == c.absolute.p_value
 
 
-# --- 2. binary metric: two-proportion Wald z-test ------------------------------------------------------------
+# --- 2. binary metric: pooled two-proportion z-test, score interval ------------------------------------------
+# Until issue 17 this compared with statsmodels' Wald test and interval (unpooled standard error): with few events
+# and unequal arms those reject ~7% of A/A experiments and cover ~92.5%. The p-value is now the pooled z-test
+# (statsmodels' score test at a zero difference, without the N / (N - 1) factor: correction=False) and the interval
+# the score interval inverting it; the reported standard error is still the unpooled one. At these counts
+# (597/5,200 vs 475/5,000) the two-sided p moves from 0.001083 (Wald) to 0.001111 and the 95% bounds from
+# (0.007928, 0.031688) to (0.007921, 0.031706): large samples barely move.
 
 
 @pytest.mark.parametrize(("alternative", "alpha"), CONTINUOUS_CASES)
-def test_binary_matches_statsmodels_wald(alternative: str, alpha: float) -> None:
+def test_binary_matches_statsmodels_pooled_z_and_score_interval(alternative: str, alpha: float) -> None:
     rng = np.random.default_rng(202)
     control = (rng.random(5000) < 0.10).astype(np.float64)
     treatment = (rng.random(5200) < 0.115).astype(np.float64)
@@ -132,20 +142,23 @@ def test_binary_matches_statsmodels_wald(alternative: str, alpha: float) -> None
     c = only(result, "y").absolute
     # statsmodels' first sample is (count1, nobs1): the treatment, so that it reports treatment - control.
     counts = (int(treatment.sum()), len(treatment), int(control.sum()), len(control))
-    ref = proportion.test_proportions_2indep(*counts, method="wald", compare="diff", alternative=alternative)
+    score = {"method": "score", "compare": "diff", "correction": False}
+    ref = proportion.test_proportions_2indep(*counts, alternative=alternative, **score)
+    wald = proportion.test_proportions_2indep(*counts, method="wald", compare="diff", alternative=alternative)
     diff = counts[0] / counts[1] - counts[2] / counts[3]
     np.testing.assert_allclose(c.estimate, diff, rtol=EXACT)
-    np.testing.assert_allclose(ref.diff, diff, rtol=EXACT)  # the argument order is the one intended
-    np.testing.assert_allclose(c.std_error, np.sqrt(ref.variance), rtol=EXACT)
-    np.testing.assert_allclose(c.std_error, diff / ref.statistic, rtol=EXACT)
+    np.testing.assert_allclose(wald.diff, diff, rtol=EXACT)  # the argument order is the one intended
+    np.testing.assert_allclose(c.std_error, np.sqrt(wald.variance), rtol=EXACT)  # the unpooled standard error
     np.testing.assert_allclose(c.p_value, ref.pvalue, rtol=EXACT)
-    # statsmodels' interval is two-sided; a one-sided (1 - alpha) bound is the two-sided (1 - 2 alpha) one's.
-    two_sided = proportion.confint_proportions_2indep(*counts, method="wald", compare="diff", alpha=alpha)
-    one_sided = proportion.confint_proportions_2indep(*counts, method="wald", compare="diff", alpha=2 * alpha)
-    low = one_sided[0] if alternative == "larger" else two_sided[0]
-    high = one_sided[1] if alternative == "smaller" else two_sided[1]
-    np.testing.assert_allclose([c.ci_lower, c.ci_upper], [low, high], rtol=EXACT)
-    assert only(result, "y").test == "two-proportion z-test (unpooled standard error)"
+    # ... which is the classical pooled z-test (statsmodels' proportions_ztest pools by default)
+    z_pooled = proportion.proportions_ztest(counts[::2], counts[1::2], alternative="two-sided")[0]
+    np.testing.assert_allclose(ref.statistic, z_pooled, rtol=EXACT)
+    # The interval: statsmodels 0.15's score interval for a difference cannot be the reference (its restricted
+    # estimate at a non-zero difference is not the constrained maximum, see test_ab_test_small_counts), so it is
+    # the inversion of the score statistic computed by brute force (``score_bounds_by_search``).
+    low, high = score_bounds_by_search(*counts, alpha=alpha, alternative=alternative)
+    np.testing.assert_allclose([c.ci_lower, c.ci_upper], [low, high], rtol=1e-7)  # numerical search: ~1e-9 abs
+    assert only(result, "y").test == "two-proportion z-test (pooled variance under H0), score interval"
 
 
 # --- 3. CUPED --------------------------------------------------------------------------------------------
@@ -252,7 +265,14 @@ def test_relative_lift_binary_is_delta_method() -> None:
     rel = only(run(two_arm_frame(control, treatment), [{"name": "y", "kind": "binary"}]), "y").relative
     assert rel is not None
     lift, se = delta_method_lift(treatment, control, binary=True)
-    np.testing.assert_allclose([rel.estimate, rel.std_error], [lift, se], rtol=EXACT)
+    np.testing.assert_allclose([rel.estimate, rel.std_error], [lift, se], rtol=EXACT)  # the SE is still reported
+    # Since issue 17 the interval is the score interval of the risk ratio (Farrington-Manning restricted MLE,
+    # inverted), no longer lift +- 1.96 se, and the p-value is the difference's (pooled z-test).
+    counts = (int(treatment.sum()), len(treatment), int(control.sum()), len(control))
+    ratio_ci = proportion.confint_proportions_2indep(*counts, compare="ratio", method="score", correction=False)
+    np.testing.assert_allclose([rel.ci_lower, rel.ci_upper], np.asarray(ratio_ci) - 1, rtol=1e-8)
+    pooled = proportion.test_proportions_2indep(*counts, method="score", correction=False)
+    np.testing.assert_allclose(rel.p_value, pooled.pvalue, rtol=EXACT)
 
 
 def test_relative_lift_se_close_to_bootstrap() -> None:

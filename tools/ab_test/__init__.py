@@ -3,8 +3,9 @@
 Modules: ``models`` (request and result), ``inputs`` (validation; rows and summaries to per-arm moments, the
 general path), ``rows`` and ``engine`` (the fast one-pass path over a frame), ``parquet`` (the same blocks
 streamed from a large Parquet file not read into memory), ``ids`` (the repeated-ID check, memoized per
-dataset), ``stats`` (moments, estimators, tests), ``decision`` (corrections, verdicts, the decision), ``tool``
-(the function the registry calls).
+dataset), ``stats`` (moments, estimators, tests), ``binary`` (two-proportion score tests and intervals,
+Fisher's exact test), ``decision`` (corrections, guardrail tests, verdicts, the decision), ``tool`` (the function
+the registry calls).
 """
 
 from typing import TYPE_CHECKING, Any

@@ -1,15 +1,19 @@
-"""Multiple-testing corrections, per-comparison verdicts, and the ship / don't ship decision."""
+"""Multiple-testing corrections, guardrail tests, per-comparison verdicts, and the ship / don't ship decision."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import numpy as np
+from scipy import special
 
-from tools.ab_test.models import ArmDecision, Comparison
+from tools.ab_test.binary import TwoByTwo, binary_p, ratio_margin_z
+from tools.ab_test.models import ArmDecision, Comparison, MetricSpec
+from tools.ab_test.stats import ArmEstimate
 from tools.literals import Decision
+from tools.results import Estimate
 
-__all__ = ["adjust", "decide"]
+__all__ = ["adjust", "decide", "guardrail_tests", "verdict"]
 
 
 def adjust(p_values: Sequence[float], method: str) -> list[float]:
@@ -29,6 +33,50 @@ def adjust(p_values: Sequence[float], method: str) -> list[float]:
     adjusted = np.empty(m)
     adjusted[order] = np.minimum(steps, 1.0)
     return [float(v) for v in adjusted]
+
+
+def guardrail_tests(
+    spec: MetricSpec,
+    control: ArmEstimate,
+    treatment: ArmEstimate,
+    absolute: Estimate,
+    relative: Estimate | None,
+    counts: bool,
+) -> tuple[float | None, float]:
+    """A guardrail's one-sided p-values at its relative margin: (non-inferiority, harm beyond the margin); with
+    no margin, or no relative lift to hold it against, (None, any significant harm).
+
+    ``counts`` (a plain binary metric): the margin is tested on the risk ratio by the Farrington-Manning score
+    test, whose variance is estimated under the margin (a margin is not a zero difference), and any harm by the
+    metric's own test (pooled z or Fisher's exact). Other metrics: z-tests with the delta-method or unpooled
+    standard errors. Either way the harm p-value is below alpha exactly when the one-sided interval lies beyond
+    the margin."""
+    sign = 1.0 if spec.direction == "increase" else -1.0
+    margin = spec.non_inferiority_margin
+    if margin is not None and relative is not None:
+        if counts:
+            z = sign * ratio_margin_z(control, treatment, 1.0 - sign * margin)
+        else:
+            z = (sign * relative.estimate + margin) / relative.std_error
+        return float(special.ndtr(-z)), float(special.ndtr(z))
+    if counts:
+        return None, binary_p(TwoByTwo.of(control, treatment), "smaller" if sign > 0 else "larger")
+    return None, float(special.ndtr(sign * absolute.estimate / absolute.std_error))
+
+
+def verdict(alpha: float, c: Comparison, p_adjusted: float, harm_p: float | None) -> str:
+    """Primary and secondary metrics: the corrected two- (or one-) sided test. Guardrails (``harm_p`` from
+    ``guardrail_tests``): a one-sided question about harm at alpha, beyond the margin when one is tested."""
+    if harm_p is None:
+        if p_adjusted >= alpha:
+            return "no_detectable_change"
+        good = c.absolute.estimate > 0 if c.direction == "increase" else c.absolute.estimate < 0
+        return "improvement" if good else "regression"
+    if harm_p < alpha:
+        return "breached"
+    if c.non_inferiority_p_value is None:
+        return "no_detectable_change"
+    return "non_inferior" if c.non_inferiority_p_value < alpha else "not_shown_non_inferior"
 
 
 def _good(comparison: Comparison) -> bool:

@@ -98,9 +98,9 @@ class AbTestRequest(ToolRequest):
 
     Give row-level data (`dataset` with `arm_column`) or the summary numbers from a dashboard (`summaries`). Runs
     the sample-ratio-mismatch check first, then compares each treatment arm with control on every metric
-    (two-proportion z-test, Welch t-test or delta method for ratios), with CUPED when a pre-period covariate is
-    given, multiple-testing correction, non-inferiority tests for guardrails and a ship / don't ship /
-    inconclusive / investigate decision. Never compute these numbers yourself.
+    (pooled two-proportion z-test or Fisher's exact test, Welch t-test or delta method for ratios), with CUPED
+    when a pre-period covariate is given, multiple-testing correction, non-inferiority tests for guardrails and a
+    ship / don't ship / inconclusive / investigate decision. Never compute these numbers yourself.
     """
 
     dataset: str | None = Field(
@@ -197,8 +197,10 @@ class Comparison(ToolResult):
     treatment_mean: float = Field(description="Treatment mean (CUPED-adjusted when CUPED ran).")
     absolute: Estimate = Field(description="Treatment minus control, in the metric's units.")
     relative: Estimate | None = Field(
-        description="Relative lift (treatment / control - 1) with a delta-method interval; null when the control "
-        "mean is 0 or negligible beside the treatment mean (a lift beyond 1e12), or has no variance to measure."
+        description="Relative lift (treatment / control - 1): for a binary metric the score interval of the risk "
+        "ratio and the difference's p-value, otherwise a delta-method interval (the standard error is the delta "
+        "method's either way); null when the control mean is 0 or negligible beside the treatment mean (a lift "
+        "beyond 1e12), or has no variance to measure."
     )
     test: str = Field(description="The test used.")
     cuped: CupedDetail | None = Field(description="CUPED details, when a covariate was given.")

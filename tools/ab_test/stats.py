@@ -17,7 +17,17 @@ from scipy import special
 from tools.bounds import MAX_RATIO
 from tools.results import Estimate, zero_error
 
-__all__ = ["ArmEstimate", "Moments", "compare", "group_moments", "pool", "pool_blocks", "relative_lift"]
+__all__ = [
+    "ArmEstimate",
+    "Moments",
+    "compare",
+    "critical",
+    "group_moments",
+    "p_of_z",
+    "pool",
+    "pool_blocks",
+    "relative_lift",
+]
 
 FloatArray = NDArray[np.float64]
 
@@ -186,7 +196,8 @@ def arm_estimate(
 ) -> ArmEstimate:
     """The arm's mean (or ratio of means) and its sampling variance.
 
-    - binary, no CUPED: p with variance p(1 - p)/n (the Wald form, identical from rows and from counts);
+    - binary, no CUPED: p with variance p(1 - p)/n (identical from rows and from counts; the reported standard
+      error, while the test and intervals are ``binary``'s score ones);
     - continuous: the mean with variance s^2/n (s^2 with n - 1);
     - ratio (or any metric summed per randomization unit): mean_y / mean_d with the delta-method variance
       (s_yy - 2 R s_yd + R^2 s_dd) / (n mean_d^2);
@@ -218,8 +229,8 @@ def cuped_theta(pooled: Moments) -> float | None:
     return pooled.c_xy / pooled.m2_x
 
 
-def _p_and_quantile(statistic: float, df: float | None, alternative: str) -> float:
-    """p-value of a z (df None) or t statistic."""
+def p_of_z(statistic: float, alternative: str, df: float | None = None) -> float:
+    """p-value of a z (df None) or t statistic; ``alternative`` as the request's (treatment minus control)."""
     if df is None:
         upper, lower = float(special.ndtr(-statistic)), float(special.ndtr(statistic))
     else:
@@ -262,7 +273,7 @@ def compare(
         shares = (treatment.variance / var, control.variance / var) if var > 0 else (0.0, 0.0)
         den = shares[0] ** 2 / max(treatment.n - 1, 1) + shares[1] ** 2 / max(control.n - 1, 1)
         df = 1.0 / den if den > 0 else float(treatment.n + control.n - 2)
-    p = _p_and_quantile(diff / se, df, alternative)
+    p = p_of_z(diff / se, alternative, df)
     low, high = interval(diff, se, alpha, df, alternative)
     return Estimate(estimate=diff, std_error=se, ci_lower=low, ci_upper=high, p_value=p, alpha=alpha), df
 
@@ -283,5 +294,5 @@ def relative_lift(control: ArmEstimate, treatment: ArmEstimate, *, alpha: float,
     if not 0 < se < math.inf or zero_error(se, lift):  # no variance, or none a result may carry (see results)
         return None
     low, high = interval(lift, se, alpha, None, alternative)
-    p = _p_and_quantile(lift / se, None, alternative)
+    p = p_of_z(lift / se, alternative)
     return Estimate(estimate=lift, std_error=se, ci_lower=low, ci_upper=high, p_value=p, alpha=alpha)

@@ -7,7 +7,8 @@ import math
 import pandas as pd
 from scipy import special
 
-from tools.ab_test.decision import adjust, decide
+from tools.ab_test.binary import EXACT_BELOW, FISHER_TEST, binary_compare, binary_lift
+from tools.ab_test.decision import adjust, decide, guardrail_tests, verdict
 from tools.ab_test.inputs import (
     POST_PERIOD,
     MetricData,
@@ -25,11 +26,11 @@ from tools.ab_test.models import (
     CupedDetail,
     SrmResult,
 )
-from tools.ab_test.stats import ArmEstimate, arm_estimate, compare, critical, cuped_theta, pool, relative_lift
+from tools.ab_test.stats import ArmEstimate, arm_estimate, compare, cuped_theta, pool, relative_lift
 from tools.data import Dataset
 from tools.data.names import display_name
 from tools.errors import ToolError
-from tools.results import Check, zero_error
+from tools.results import Check, Estimate, zero_error
 
 __all__ = ["ab_test", "headline_comparison"]
 
@@ -59,11 +60,11 @@ def ab_test(request: AbTestRequest, data: pd.DataFrame | Dataset | None = None) 
     arms = prepared.arms
     shares = expected_shares(request, arms)
     srm = _srm(arms, prepared.units, shares)
-    comparisons = [c for metric in prepared.metrics for c in _compare_metric(request, prepared, metric)]
-    comparisons = _adjusted(request, comparisons)
+    tested = [c for metric in prepared.metrics for c in _compare_metric(request, prepared, metric)]
+    comparisons = _adjusted(request, tested)
     decisions, decision, reasons = decide(arms[1:], comparisons, request.decision_rule, srm.status == "fail")
     checks, warnings = _checks(request, prepared, srm, data)
-    warnings += _no_lift_warnings(comparisons)
+    warnings += _exact_test_warnings(comparisons) + _no_lift_warnings(comparisons)
     return AbTestResult(
         estimand="Average treatment effect of assignment (intention to treat): the difference in each metric's "
         "mean (or ratio of means) between each treatment arm and control.",
@@ -110,7 +111,11 @@ def _srm(arms: list[str], units: list[int], shares: list[float]) -> SrmResult:
     )
 
 
-def _compare_metric(request: AbTestRequest, prepared: Prepared, metric: MetricData) -> list[Comparison]:
+def _compare_metric(
+    request: AbTestRequest, prepared: Prepared, metric: MetricData
+) -> list[tuple[Comparison, float | None]]:
+    """Every treatment arm against control on one metric, each with its guardrail harm p-value (None when the
+    metric is not a guardrail): verdicts are set once the p-values are corrected (``_adjusted``)."""
     spec = metric.spec
     moments = metric.moments
     for arm, m in zip(prepared.arms, moments, strict=True):
@@ -141,6 +146,14 @@ def _compare_metric(request: AbTestRequest, prepared: Prepared, metric: MetricDa
                 "Use a pre-period value that differs between units, or drop covariate_column.",
             )
     welch = spec.kind == "continuous" and not metric.ratio
+    binary = spec.kind == "binary" and not metric.ratio  # counts: score intervals, pooled or exact test
+    alpha, alternative = request.alpha, request.alternative
+
+    def difference(control: ArmEstimate, treatment: ArmEstimate, plain_binary: bool) -> tuple[Estimate, str]:
+        if plain_binary:
+            return binary_compare(control, treatment, alpha=alpha, alternative=alternative)
+        found, _ = compare(control, treatment, alpha=alpha, alternative=alternative, welch=welch)
+        return found, _test_name(spec.kind, metric.ratio, theta is not None)
 
     def estimate(moment_list: list[int], use_theta: float | None) -> list[ArmEstimate]:
         return [
@@ -155,17 +168,14 @@ def _compare_metric(request: AbTestRequest, prepared: Prepared, metric: MetricDa
         treatment = estimate([index], theta)[0]
         _require_finite(spec.name, [control, treatment, plain_control, estimate([index], None)[0]])
         _require_variance(spec.name, prepared.arms[0], arm, control, treatment)
-        absolute, _ = compare(control, treatment, alpha=request.alpha, alternative=request.alternative, welch=welch)
-        relative = relative_lift(control, treatment, alpha=request.alpha, alternative=request.alternative)
+        absolute, test = difference(control, treatment, binary and theta is None)
+        if binary and theta is None:
+            relative = binary_lift(control, treatment, alpha=alpha, alternative=alternative, p_value=absolute.p_value)
+        else:
+            relative = relative_lift(control, treatment, alpha=alpha, alternative=alternative)
         cuped = None
         if theta is not None:
-            plain, _ = compare(
-                plain_control,
-                estimate([index], None)[0],
-                alpha=request.alpha,
-                alternative=request.alternative,
-                welch=welch,
-            )
+            plain, _ = difference(plain_control, estimate([index], None)[0], binary)
             assert spec.covariate_column is not None
             cuped = CupedDetail(
                 covariate_column=spec.covariate_column,
@@ -177,37 +187,33 @@ def _compare_metric(request: AbTestRequest, prepared: Prepared, metric: MetricDa
         if metric.uncapped is not None:
             raw = [arm_estimate(metric.uncapped[i], kind=spec.kind, ratio=metric.ratio) for i in (0, index)]
             _require_finite(spec.name, raw)
-            uncapped, _ = compare(raw[0], raw[1], alpha=request.alpha, alternative=request.alternative, welch=welch)
-        margin_p = None
-        if spec.role == "guardrail" and spec.non_inferiority_margin is not None and relative is not None:
-            sign = 1.0 if spec.direction == "increase" else -1.0
-            margin_p = float(
-                special.ndtr(-(sign * relative.estimate + spec.non_inferiority_margin) / relative.std_error)
-            )
-        results.append(
-            Comparison(
-                metric=spec.name,
-                role=spec.role,
-                kind=spec.kind,
-                direction=spec.direction,
-                arm=arm,
-                control_arm=prepared.arms[0],
-                n_control=control.n,
-                n_treatment=treatment.n,
-                control_mean=control.value,
-                treatment_mean=treatment.value,
-                absolute=absolute,
-                relative=relative,
-                test=_test_name(spec.kind, metric.ratio, theta is not None),
-                cuped=cuped,
-                uncapped=uncapped,
-                p_value_raw=absolute.p_value,
-                p_value_adjusted=absolute.p_value,
-                non_inferiority_margin=spec.non_inferiority_margin if spec.role == "guardrail" else None,
-                non_inferiority_p_value=margin_p,
-                verdict="no_detectable_change",
-            )
+            uncapped, _ = compare(raw[0], raw[1], alpha=alpha, alternative=alternative, welch=welch)
+        margin_p, harm_p = None, None
+        if spec.role == "guardrail":
+            margin_p, harm_p = guardrail_tests(spec, control, treatment, absolute, relative, binary and theta is None)
+        comparison = Comparison(
+            metric=spec.name,
+            role=spec.role,
+            kind=spec.kind,
+            direction=spec.direction,
+            arm=arm,
+            control_arm=prepared.arms[0],
+            n_control=control.n,
+            n_treatment=treatment.n,
+            control_mean=control.value,
+            treatment_mean=treatment.value,
+            absolute=absolute,
+            relative=relative,
+            test=test,
+            cuped=cuped,
+            uncapped=uncapped,
+            p_value_raw=absolute.p_value,
+            p_value_adjusted=absolute.p_value,
+            non_inferiority_margin=spec.non_inferiority_margin if spec.role == "guardrail" else None,
+            non_inferiority_p_value=margin_p,
+            verdict="no_detectable_change",
         )
+        results.append((comparison, harm_p))
     return results
 
 
@@ -263,35 +269,20 @@ def _test_name(kind: str, ratio: bool, cuped: bool) -> str:
     return base + (" on CUPED-adjusted values" if cuped else "")
 
 
-def _adjusted(request: AbTestRequest, comparisons: list[Comparison]) -> list[Comparison]:
+def _adjusted(request: AbTestRequest, tested: list[tuple[Comparison, float | None]]) -> list[Comparison]:
     """Adjust p-values within the primary and within the secondary family; then set every verdict."""
+    comparisons = [c for c, _ in tested]
     adjusted = {id(c): c.p_value_raw for c in comparisons}
     for role in ("primary", "secondary"):
         family = [c for c in comparisons if c.role == role]
         for c, p in zip(family, adjust([c.p_value_raw for c in family], request.correction), strict=True):
             adjusted[id(c)] = p
     return [
-        c.model_copy(update={"p_value_adjusted": adjusted[id(c)], "verdict": _verdict(request, c, adjusted[id(c)])})
-        for c in comparisons
+        c.model_copy(
+            update={"p_value_adjusted": adjusted[id(c)], "verdict": verdict(request.alpha, c, adjusted[id(c)], harm_p)}
+        )
+        for c, harm_p in tested
     ]
-
-
-def _verdict(request: AbTestRequest, c: Comparison, p_adjusted: float) -> str:
-    good = c.absolute.estimate > 0 if c.direction == "increase" else c.absolute.estimate < 0
-    if c.role != "guardrail":
-        if p_adjusted >= request.alpha:
-            return "no_detectable_change"
-        return "improvement" if good else "regression"
-    # guardrails: a one-sided question about harm
-    sign = 1.0 if c.direction == "increase" else -1.0
-    if c.non_inferiority_margin is not None and c.relative is not None:
-        bound = sign * c.relative.estimate + critical(request.alpha, None, "larger") * c.relative.std_error
-        if bound < -c.non_inferiority_margin:
-            return "breached"
-        assert c.non_inferiority_p_value is not None
-        return "non_inferior" if c.non_inferiority_p_value < request.alpha else "not_shown_non_inferior"
-    harm_z = -sign * c.absolute.estimate / c.absolute.std_error
-    return "breached" if float(special.ndtr(-harm_z)) < request.alpha else "no_detectable_change"
 
 
 def _checks(
@@ -371,6 +362,18 @@ def _checks(
     return checks, warnings
 
 
+def _exact_test_warnings(comparisons: list[Comparison]) -> list[str]:
+    """Say where a binary metric's counts were too small for the z-test, and what replaced it."""
+    return [
+        f"Metric '{c.metric}' in '{display_name(c.arm)}': an expected count is below {EXACT_BELOW:g} "
+        f"({c.control_mean * c.n_control:.0f} events in {c.n_control:,} control units, "
+        f"{c.treatment_mean * c.n_treatment:.0f} in {c.n_treatment:,}), too few for the z-test's normal "
+        "approximation: its p-value is Fisher's exact test (conservative) and its intervals are score intervals."
+        for c in comparisons
+        if c.test == FISHER_TEST
+    ]
+
+
 def _no_lift_warnings(comparisons: list[Comparison]) -> list[str]:
     """Say why a comparison has no relative lift, and what that changes for a guardrail's relative margin."""
     notes = []
@@ -395,17 +398,24 @@ def _method(request: AbTestRequest, prepared: Prepared) -> str:
     parts = [
         f"Sample-ratio check: chi-square goodness of fit of {prepared.unit_label} per arm against the planned split "
         f"(fails below p = {SRM_THRESHOLD})",
-        "binary metrics: two-proportion z-test with the unpooled standard error; continuous: Welch t-test; ratio "
-        "metrics and metrics summed per randomized unit: z-test with delta-method standard errors",
-        "relative lift: treatment / control - 1 with a delta-method standard error",
+        "binary metrics: two-proportion z-test with the pooled variance under H0 (as the power tool plans), or "
+        f"Fisher's exact test when an expected cell count is below {EXACT_BELOW:g}, with Farrington-Manning score "
+        "intervals for the difference and for the risk ratio; continuous: Welch t-test; ratio metrics and metrics "
+        "summed per randomized unit (binary ones too): z-test with delta-method standard errors",
+        "relative lift: treatment / control - 1 with a delta-method standard error (binary metrics: the score "
+        "interval of the risk ratio)",
     ]
     if any(m.spec.covariate_column for m in prepared.metrics):
-        parts.append("CUPED: y - theta (x - mean x), theta pooled over all arms")
+        parts.append(
+            "CUPED: y - theta (x - mean x), theta pooled over all arms, z-test (Welch for continuous) with "
+            "unpooled standard errors"
+        )
     if request.winsorize is not None:
         parts.append(f"continuous metrics capped at their pooled {request.winsorize:g} quantile")
     parts.append(
         f"multiple testing: {request.correction} within the primary and within the secondary metrics (x arms); "
-        "guardrails: one-sided non-inferiority z-test on the relative change at alpha"
+        "guardrails: one-sided non-inferiority test on the relative change at alpha (binary: Farrington-Manning "
+        "score test of the risk ratio at the margin; others: z-test with the delta-method standard error)"
     )
     return "; ".join(parts) + "."
 
