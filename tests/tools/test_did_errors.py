@@ -236,3 +236,17 @@ def test_covariates_unsupported_with_callaway_santanna() -> None:
     error = expect("covariates_unsupported", panel(), covariates=["x"])
     assert "auto" in error.message
     expect("covariates_unsupported", panel(), covariates=["x"], estimator="callaway_santanna")
+
+
+def test_a_frame_without_rows_is_a_tool_error_not_a_numpy_error() -> None:
+    import pandas as pd
+
+    from tools.did.models import DiffInDiffRequest
+    from tools.did.tool import diff_in_diff
+    from tools.errors import ToolError
+
+    empty = pd.DataFrame({name: pd.Series([], dtype="float64") for name in ("unit", "period", "d", "y")})
+    request = DiffInDiffRequest(dataset="p", outcome="y", unit="unit", time="period", treatment="d")
+    with pytest.raises(ToolError) as info:
+        diff_in_diff(request, empty)
+    assert info.value.code == "no_data_rows"

@@ -231,7 +231,7 @@ def prepare_panel(request: DiffInDiffRequest, frame: pd.DataFrame) -> Panel:
     def take(values: NDArray[np.generic]) -> NDArray[np.generic]:
         return values if rows is None else values[rows]
 
-    if rows is not None and len(rows) == 0:
+    if not keep.any():  # every row lacks a value, or the frame has none
         raise ToolError("no_data_rows", "No row has all the needed values.", "Check the columns for missing values.")
     y_kept = np.asarray(take(y_all), dtype=np.float64)
     if float(y_kept.max()) == float(y_kept.min()):
