@@ -97,7 +97,10 @@ def test_logit_equals_statsmodels_on_the_job_training_specification() -> None:
     reference = sm.Logit(frame["d"].to_numpy(float), sm.add_constant(exog.to_numpy(float))).fit(
         # tol on the step: 1e-14 sat at the rounding noise of this ill-conditioned design and failed to converge on
         # some machines (BLAS summation order); Newton's last steps are quadratic, so 1e-10 is far inside rtol 1e-6
-        disp=0, method="newton", tol=1e-10, maxiter=500
+        disp=0,
+        method="newton",
+        tol=1e-10,
+        maxiter=500,
     )
     assert reference.mle_retvals["converged"]
     coefficients = [t.coefficient for t in result.propensity_model.terms]
