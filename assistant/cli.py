@@ -50,7 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     chat = commands.add_parser(
         "chat",
         help="converse on plain stdin/stdout (guided mode without an API key)",
-        description="One message per input line; exits at the end of input. Sessions are saved as they go.",
+        description="One message per input line; exits at the end of input. Sessions are saved as they go; "
+        "--resume first recaps the last one (the brief, the results, the last exchanges).",
+        epilog="Exit status: 0 when the input ended; 2 when the session to resume is open in another whyscope; "
+        "3 when no message got an answer because the model could not be reached (every turn failed); "
+        "130 on Ctrl-C.",
     )
     _conversation_options(chat)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -14,7 +15,7 @@ from assistant.agent.guided import GuidedBackend
 from assistant.agent.session import SESSION_VERSION, SessionStore, latest_session, load_session
 from assistant.config import Settings
 
-__all__ = ["EXAMPLES", "GUIDED_HINT", "Launch", "example_data", "prepare"]
+__all__ = ["EXAMPLES", "GUIDED_HINT", "Launch", "attached_under", "example_data", "prepare"]
 
 GUIDED_HINT = "guided mode — no LLM · set OPENAI_API_KEY, or --base-url for a local server such as Ollama"
 
@@ -73,6 +74,12 @@ def prepare(
         items = [f"{name}={path}" for name, file in EXAMPLES.items() if (path := example_data(file)) is not None]
     for item in items:
         name, file_path = parse_data_argument(item)
+        if (taken := attached_under(catalog, file_path, name)) is not None:  # never replace one silently
+            say(
+                f"[error] {file_path} was not attached: a dataset named '{taken.name}' is already attached "
+                f"({taken.path.name}, {taken.n_rows:,} rows). Give it its own name: --data OTHER_NAME={file_path}"
+            )
+            continue
         try:
             dataset = catalog.add(file_path, name, encoding=encoding)
         except ToolError as error:
@@ -97,6 +104,19 @@ def prepare(
             )
         )
     return Launch(backend=backend, catalog=catalog, store=store, messages=messages, brief=brief)
+
+
+def attached_under(catalog: Any, path: str, name: str | None) -> Any:
+    """The dataset that attaching ``path`` as ``name`` would replace (the name given, or the one the file's own
+    name gives, as the catalog derives it), or None when that name is free."""
+    if name is None:
+        from tools.data.catalog import default_name
+
+        target = Path(path).expanduser()
+        with contextlib.suppress(OSError, RuntimeError):  # the catalog names a file by its real name
+            target = target.resolve()
+        name = default_name(target)
+    return catalog.get(name, check_disk=False) if name in catalog else None
 
 
 def _open_session(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import subprocess
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType
@@ -98,3 +99,44 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert command is not None
     ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()]
     assert command.group(1) in ci
+
+
+def test_item17_the_first_install_says_each_step_with_an_honest_estimate_and_shows_pips_progress(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 18 item 17: the first set-up was silent for minutes after promising 'a minute or two'."""
+    module = dev()
+    env = tmp_path / "venv"
+    python = env / "bin" / "python"
+    lock = tmp_path / "requirements.lock"
+    lock.write_text("numpy==2.4.6\n", encoding="utf-8")
+    commands: list[list[str]] = []
+
+    def create(target: Path) -> None:
+        python.parent.mkdir(parents=True)
+        python.touch()
+
+    def run(command: list[str], **options: object) -> subprocess.CompletedProcess[str]:
+        commands.append(command)
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(module, "VENV", env)
+    monkeypatch.setattr(module, "PYTHON", python)
+    monkeypatch.setattr(module, "LOCK", lock)
+    monkeypatch.setattr(module, "_create", create)
+    monkeypatch.setattr(module.subprocess, "run", run)
+    module.ensure_env("test")
+    said = capsys.readouterr().err.splitlines()
+    assert said[0] == f"[dev] step 1 of 2: creating a virtual environment in {env}"
+    assert said[1].startswith(f"[dev] step 2 of 2: installing whyscope[test] and its dependencies into {env}: ")
+    assert "about 11 minutes the first time" in said[1] and "pip's progress follows" in said[1]
+    assert re.fullmatch(r"\[dev\] installed whyscope\[test\] in \d+ s", said[2])
+    [install] = commands
+    assert "install" in install and not {"-q", "-qq", "--quiet"} & set(install)  # pip's own lines are shown
+    assert install[-2:] == ["--editable", ".[test]"] and ["--constraint", str(lock)] == install[-4:-2]
+
+    lock.write_text("numpy==2.4.7\n", encoding="utf-8")  # the base install (the app), into an existing venv
+    module.ensure_env("")
+    said = capsys.readouterr().err.splitlines()
+    assert said[0].startswith("[dev] installing whyscope and its dependencies into ")
+    assert "about 4 minutes the first time" in said[0]

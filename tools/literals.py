@@ -46,8 +46,9 @@ __all__ = [
 Status = Literal["pass", "warn", "fail", "not_tested"]
 #: One refutation check's verdict: its null held ("pass"), was rejected ("fail"), or could not be judged.
 CheckVerdict = Literal["pass", "fail", "inconclusive"]
-#: The refute tool's overall verdict on an estimate: no check failed ("robust"); a stability or sensitivity check
-#: failed ("fragile"); a falsification check failed ("failed").
+#: The refute tool's overall verdict on an estimate: at least one check passed, none failed, and the target
+#: analysis's own design checks hold ("robust"); a stability or sensitivity check failed, a design check of the
+#: target analysis itself failed, or no check could judge it ("fragile"); a falsification check failed ("failed").
 RefuteVerdict = Literal["robust", "fragile", "failed"]
 
 # --- tests and experiments (power, ab_test) ---------------------------------------------------------------------

@@ -337,15 +337,25 @@ def recommend_method(request: RecommendMethodRequest, data: object = None) -> Re
             "comparison of adopters and non-adopters is biased."
         )
     elif r.assignment == "single_unit":
-        if (r.control_units or 0) >= 5 and (has_pre or (r.pre_periods or 0) > 0):
+        many = (r.control_units or 0) >= 5
+        if (many or r.control_units is None) and (has_pre or (r.pre_periods or 0) > 0):
+            # how many untreated units there are is not known yet: the panel designs are possible, not recommended
+            unknown = "" if many else " (if comparable untreated units are measured over the same periods)"
             plan.add(
                 "synthetic_control",
-                "recommended",
-                "One treated unit and many untreated ones with history: a weighted mix of them can reproduce its path.",
+                "recommended" if many else "possible",
+                "One treated unit and many untreated ones with history: a weighted mix of them can reproduce its "
+                f"path{unknown}.",
             )
             plan.add(
-                "diff_in_diff", "possible", "Against the average of untreated units, if their trends run parallel."
+                "diff_in_diff",
+                "possible",
+                f"Against the average of untreated units, if their trends run parallel{unknown}.",
             )
+            if not many:
+                plan.questions.append(
+                    "How many comparable units did not get the change, measured over the same periods?"
+                )
         if has_pre:
             plan.add(
                 "interrupted_time_series", "possible", "The treated unit's own pre-period trend as the counterfactual."

@@ -17,6 +17,7 @@ __all__ = [
     "Estimate",
     "ToolRequest",
     "ToolResult",
+    "label_of_number",
     "require_inference",
     "zero_error",
 ]
@@ -147,3 +148,14 @@ class Estimate(ToolResult):
                 "perfect fit or no residual variance), so the estimate has no interval or p-value"
             )
         return self
+
+
+def label_of_number(value: Any) -> Any:
+    """A label given as a number (``0`` from a notebook or ``/run`` JSON) as its text, '0' (a pydantic "before"
+    validator for arm and treatment labels). The tools match labels by value, so it names the value 0 of a 0/1
+    column however the column was stored (0, 0.0, '0')."""
+    if isinstance(value, bool | int):
+        return str(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return value

@@ -35,9 +35,9 @@ RequestBuilder = Callable[[str, Mapping[str, Any]], dict[str, Any]]
 
 @dataclass(frozen=True)
 class Guide:
-    """How the guided mode runs a tool on the user's own data: the column roles it asks for, how it asks, how it
-    proposes columns from their names, and how the agreed roles become the tool's request. No statistics: the tool
-    checks the columns."""
+    """How the guided mode runs a tool on the user's own data: the column roles it asks for, how it asks, the name
+    words that break ties when it proposes columns from what they hold, and how the agreed roles become the tool's
+    request. No statistics: the tool checks the columns."""
 
     #: Roles that must have a value before the tool can run.
     required: tuple[str, ...]
@@ -49,19 +49,29 @@ class Guide:
     question: str
     #: (dataset, roles) -> request; see :data:`RequestBuilder`.
     build: RequestBuilder
-    #: Roles proposed from column names, in order (the outcome is always proposed first, from the brief's metric).
+    #: Roles proposed from the data, in order (the outcome first, from the brief's metric; a panel's time before its
+    #: unit).
     suggest: tuple[str, ...] = ()
     #: Groups of roles of which exactly one is needed (a DiD names a cohort column OR a treatment flag): naming one
     #: drops the others.
     one_of: tuple[tuple[str, ...], ...] = ()
     #: Fixed proposals (an RD's treated side is "above" until the user says otherwise).
     defaults: Mapping[str, str] = field(default_factory=dict)
-    #: A role proposed as every column left that is neither an ID nor measured after treatment (covariates).
+    #: A role proposed as the columns left that are no ID, no panel key, not the outcome in another form and not
+    #: named as measured after treatment (covariates), at most ``rest_cap`` of them.
     rest_as: str | None = None
-    #: Name words for roles the guided mode does not know yet (role -> words); known roles have theirs.
+    #: Name words for a role (role -> words), tried before the guided mode's common words for that role name.
     words: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: Roles that hold a list of columns (given comma-separated).
     lists: tuple[str, ...] = ()
+    #: Roles whose value is not a column name (a cutoff, a side, a metric kind, a control label, a planned split):
+    #: every other role must name a column of the dataset.
+    values: tuple[str, ...] = ()
+    #: The most columns proposed for ``rest_as`` (a wide file gets a short list; the user can add more).
+    rest_cap: int = 10
+    #: What the user can do when no column of their data can play a role (role -> advice; for a group of
+    #: ``one_of``, any of its roles).
+    remedies: Mapping[str, str] = field(default_factory=dict)
     #: The experiment proposer: the arm column, the brief's metric, its kind and a pre-period covariate (ab_test).
     experiment: bool = False
 

@@ -30,7 +30,9 @@ __all__ = [
 ]
 
 Status = Literal["missing", "proposed", "confirmed"]
-MAX_TEXT = 2_000
+#: The longest text one entry of the brief holds: a long answer (a few pages) fits whole. Longer ones are cut to their
+#: first sentences by the guided mode, which says so; the conversation keeps the whole answer.
+MAX_TEXT = 10_000
 
 
 class _Model(BaseModel):

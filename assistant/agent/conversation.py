@@ -102,9 +102,8 @@ class Conversation:
         for message in self.messages:
             if message.get("role") == "user":
                 self.sources.append(message.get("content") or "")
-        for run in self.runs:  # a resumed session's results still back the numbers quoted from them
-            if run.ok:
-                self.sources.append(run.outcome)
+        for run in self.runs:  # a resumed session's results (and tools' errors) back the numbers quoted from them
+            self.sources.append(run.outcome)
             if run.plan_check is not None:
                 self.sources.append(run.plan_check)
         if callable(bind := getattr(self.backend, "bind", None)):
@@ -380,13 +379,15 @@ class Conversation:
         """Answer a call that does not run: the UI sees it start and fail; the model reads the error."""
         emit(ToolStarted(call.id, call.name, call.arguments))
         emit(ToolFinished(call.id, call.name, error))
+        self.sources.append(error)
         return json.dumps(error.to_dict(), ensure_ascii=False)
 
     def _write_prereg(self, call_id: str, arguments: str, emit: Callable[[Event], None]) -> tuple[str, int]:
         try:
-            result = self.prereg.write(self.brief, arguments, self.catalog)
+            result = self.prereg.write(self.brief, arguments, self.catalog, runs=self.runs)
         except ToolError as error:
             emit(ToolFinished(call_id, "write_prereg", error))
+            self.sources.append(error)
             return json.dumps(error.to_dict()), int(error.code == "invalid_json")
         if self.store is not None:
             self.store.prereg(self.prereg)
@@ -405,6 +406,7 @@ class Conversation:
                 "Send slot, value and status (and guardrails only for the outcome slot).",
             )
             emit(ToolFinished(call_id, "update_brief", error))
+            self.sources.append(error)
             return json.dumps(error.to_dict()), int(invalid_json)
         self.brief = apply_update(self.brief, update)
         if self.store is not None:

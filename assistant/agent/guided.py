@@ -15,40 +15,29 @@ the transcript it is given (the ``update_brief`` calls), so there is one brief.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import prompts
 from assistant.agent.backends import AssistantTurn, Message
 from assistant.agent.brief import SLOTS, Brief, replay
-from assistant.agent.guided_analysis import (
-    ANALYSES,
-    analysis_for,
-    describe_roles,
-    merge_roles,
-    missing_roles,
-    parse_roles,
-    request_for,
-    suggest_dataset,
-    suggest_roles,
-)
+from assistant.agent.guided_analysis import ANALYSES, analysis_for, request_for
+from assistant.agent.guided_interview import Interview, set_design
+from assistant.agent.guided_prereg import ask as ask_item
+from assistant.agent.guided_prereg import offer as offer_items
+from assistant.agent.guided_prereg import take as take_item
+from assistant.agent.guided_prereg import wants as wants_items
+from assistant.agent.guided_setup import AnalysisTalk, closing_options, failed_checks, flaws_text
 from assistant.agent.guided_state import (
-    ACCEPT,
-    ASSIGNMENTS,
-    QUESTIONS,
     SCOPING,
     SIZING,
-    YES_NO,
     GuidedState,
     Step,
-    number,
     power_request,
     recommend_request,
     slot_of,
     tool_payload,
     tool_runs,
-    yes_no,
 )
 from assistant.agent.scoping import WHY, SlotName
 from assistant.agent.stream import ToolCallDraft
@@ -71,6 +60,11 @@ class HoldsBrief(Protocol):
 
     @property
     def brief(self) -> Brief: ...
+
+
+def _words(method: Any) -> str:
+    """A design's name as words ("diff_in_diff" -> "diff in diff")."""
+    return str(method or "the recommended design").replace("_", " ")
 
 
 def _is_experiment(method: str | None) -> bool:
@@ -161,11 +155,22 @@ class GuidedBackend:
         elif tool == REFUTE:
             state.done |= {Step.REFUTE_OFFER, Step.REFUTE}
 
-    def _recommended(self, payload: Mapping[str, Any]) -> None:
-        top = (payload.get("recommendations") or [{}])[0]
-        self.state.design.method = top.get("method") if top.get("available") else None
-        self.state.design.experiment = _is_experiment(top.get("method"))
+    def _recommended(self, payload: Mapping[str, Any]) -> str:
+        """Take the design to run: the top recommendation, or when whyscope cannot run it, the best-ranked one it
+        can (never one ranked not_recommended). Returns what to say when that is not the top one."""
+        ranked = list(payload.get("recommendations") or [])
+        top = ranked[0] if ranked else {}
+        runnable = next((r for r in ranked if r.get("available") and r.get("suitability") != "not_recommended"), None)
+        chosen = top if top.get("available") else runnable
+        self.state.design.method = chosen.get("method") if chosen else None
+        self.state.design.experiment = _is_experiment(self.state.design.method)
         self.state.done.add(Step.RECOMMEND)
+        if chosen is None or chosen is top or analysis_for(self.state.design.method) is None:
+            return ""
+        return (
+            f"whyscope cannot run {_words(top.get('method'))} yet; the closest design it can run here is "
+            f"{_words(chosen.get('method'))}. Its own checks will say how far to trust the estimate.\n\n"
+        )
 
     def opening(self) -> str:
         """What the guided mode says before the user has said anything: the intro and the first question (on
@@ -251,32 +256,11 @@ class GuidedBackend:
         return dataset
 
     def _question(self, step: Step) -> str:
-        if step is Step.DATASET:
-            names = list(self._datasets())
-            suggested = suggest_dataset(self._method(), names)
-            ask = f"Reply 'ok' to use '{suggested}', or name another." if suggested else "Reply with its name."
-            if self.state.design.experiment:  # an experiment: it may not have run yet
-                return (
-                    "If the experiment has already run, I can analyse it. Which attached dataset holds one row per "
-                    f"unit with its arm? Attached: {', '.join(names)}. {ask} Say 'skip' if it has not run yet."
-                )
-            return f"Which attached dataset holds the data? Attached: {', '.join(names)}. {ask}"
-        if step is Step.COLUMNS:
-            method, dataset, analysis = self._method(), self._dataset(), self.state.analysis
-            guided = analysis_for(method)
-            assert guided is not None
-            columns = self._datasets().get(dataset, [])
-            if analysis.proposed is None:
-                analysis.proposed = suggest_roles(method, columns, self._slot_value("outcome"))
-            proposal = describe_roles(analysis.proposed) or "(nothing matched)"
-            missing = missing_roles(method, analysis.proposed)
-            need = f" Still needed: {', '.join(missing)}." if missing else ""
-            return (
-                f"{guided.question}\n\nColumns of '{dataset}': {', '.join(columns)}.\n"
-                f"Proposed from their names: {proposal}.{need}\n"
-                "Reply 'ok' to use it, or correct any part as role=column (separate parts with ';')."
-            )
-        return QUESTIONS[step]
+        if step is Step.PREREG:
+            return ask_item(self._conversation, self.state.prereg) or ""
+        if step in (Step.DATASET, Step.COLUMNS, Step.SPLIT):
+            return self._analysis_talk().question(step)
+        return self._interview().question(step)
 
     def _ask(self, step: Step | None, on_text: Callable[[str], None], prefix: str = "") -> AssistantTurn:
         analysis = self.state.analysis
@@ -292,99 +276,41 @@ class GuidedBackend:
             target = {"tool": self._analysis_tool(), "request": analysis.request}
             return self._tool_turn(REFUTE, {"target": target}, on_text, prefix)
         if step is None:
-            self.state.pending = None
-            return self._say(
-                prefix + "The scoping is complete: the brief holds your answers, and the tools' results are above. "
-                "In the app, /prereg drafts the pre-registration from them and /plot saves the latest figure.",
-                on_text,
-            )
+            return self._closing(prefix, on_text)
         self.state.pending = step
         return self._say(prefix + self._question(step), on_text)
 
     def _take(self, step: Step, answer: str, on_text: Callable[[str], None]) -> AssistantTurn | None:
         if not answer:
             return self._say("I did not catch an answer. " + self._question(step), on_text)
-        if step in (Step.DATASET, Step.COLUMNS):
+        if step in (Step.DATASET, Step.COLUMNS, Step.SPLIT):
             return self._take_analysis(step, answer, on_text)
-        if (slot := slot_of(step)) is not None:
-            self.state.done.add(step)
-            self.state.pending = None
-            return self._tool_turn(UPDATE_BRIEF, self._brief_update(step, slot, answer), on_text)
-        state = self.state
-        if step in YES_NO:
-            decided = yes_no(answer)
-            if decided is None:
-                return self._say("Please answer yes or no. " + QUESTIONS[step], on_text)
-            self._set_design(step, decided)
-        elif step is Step.ASSIGNMENT:
-            lowered = answer.lower()
-            found = next((name for name, words in ASSIGNMENTS if any(w in lowered for w in words)), None)
-            if found is None:
-                return self._say("I could not tell which of these it is. " + QUESTIONS[step], on_text)
-            state.design.assignment = found
-        elif step is Step.METRIC_KIND:
-            lowered = answer.lower()
-            if any(w in lowered for w in ("rate", "share", "percent", "conversion", "proportion")):
-                state.sizing.metric = "proportion"
-            elif any(w in lowered for w in ("average", "mean", "per user", "revenue", "amount")):
-                state.sizing.metric = "mean"
-            else:
-                return self._say("Is it a rate or an average? " + QUESTIONS[step], on_text)
-        elif step is Step.DAILY_UNITS and "skip" in answer.lower():
-            state.sizing.daily_units = None
-        else:
-            parsed = number(answer)
-            if parsed is None:
-                return self._say("I need a number here. " + QUESTIONS[step], on_text)
-            self._takenumber(step, *parsed)
-        state.done.add(step)
-        state.pending = None
-        return None
+        if step is Step.PREREG:
+            return self._take_item(answer, on_text)
+        interview = self._interview(step)
+        slot = slot_of(step)
+        taken = interview.take_slot(step, slot, answer) if slot is not None else interview.take(step, answer)
+        if taken.say is not None:
+            return self._say(taken.say, on_text)
+        self.state.pending = None
+        if taken.update is not None:  # what it has to say comes with the next question, after the update
+            self.state.note = taken.prefix
+            return self._tool_turn(UPDATE_BRIEF, taken.update, on_text)
+        return self._ask(self._next(), on_text, prefix=taken.prefix + "\n\n") if taken.prefix else None
 
-    def _brief_update(self, step: Step, slot: SlotName, answer: str) -> dict[str, Any]:
-        """update_brief's arguments for a slot's answer (the outcome's guardrails split off) or its why."""
-        arguments: dict[str, Any] = {
-            "slot": slot,
-            "value": answer,
-            "status": "confirmed",
-            "guardrails": None,
-            "why_question": None,
-            "why_answer": None,
-            "assumption": None,
-        }
-        if step.is_why:
-            arguments.update(value=self._slot_value(slot), why_question=QUESTIONS[step], why_answer=answer)
-        elif slot == "outcome" and "guardrail" in answer.lower():
-            primary, rest = re.split(r"(?i)guardrails?\s*:?", answer, maxsplit=1)
-            arguments["value"] = primary.strip(" ;,.") or answer
-            arguments["guardrails"] = [g.strip(" .") for g in re.split(r"[;,]| and ", rest) if g.strip(" .")]
-        return arguments
+    def _interview(self, step: Step | None = None) -> Interview:
+        """The reading of the scoping, design and sizing answers on this interview's state."""
+        slot = slot_of(step) if step is not None else None
+        return Interview(
+            self.state,
+            outcome=self.brief.slot("outcome").value or "",
+            slot_value=self._slot_value(slot) if slot is not None else "",
+            datasets=self._datasets(),
+        )
 
     def _set_design(self, step: Step, decided: bool) -> None:
         """Record a yes/no answer (or a resumed session's) and mark its step done."""
-        design = self.state.design
-        if step is Step.CAN_RANDOMIZE:
-            design.can_randomize = decided
-        elif step is Step.INTERFERENCE:
-            design.interference = decided
-        elif step is Step.HAS_PRE:
-            design.has_pre = decided
-        else:
-            assert step is Step.REFUTE_OFFER, step
-            self.state.analysis.challenge = decided
-        self.state.done.add(step)
-
-    def _takenumber(self, step: Step, value: float, percent: bool) -> None:
-        sizing = self.state.sizing
-        if step is Step.BASELINE:
-            sizing.baseline = value / 100 if sizing.metric == "proportion" and (percent or value > 1) else value
-        elif step is Step.MDE:
-            sizing.mde = value / 100 if percent or abs(value) >= 1 else value
-        elif step is Step.STD_DEV:
-            sizing.std_dev = value
-        else:
-            assert step is Step.DAILY_UNITS, step
-            sizing.daily_units = value
+        set_design(self.state, step, decided)
 
     def _analysis_tool(self) -> str:
         analysis = analysis_for(self.state.design.method)
@@ -392,45 +318,91 @@ class GuidedBackend:
         return analysis.tool
 
     def _take_analysis(self, step: Step, answer: str, on_text: Callable[[str], None]) -> AssistantTurn | None:
+        reply = self._analysis_talk().take(step, answer)
+        self.state.pending = reply.pending
+        if reply.text is not None:
+            return self._say(reply.text, on_text)
+        return self._ask(self._next(), on_text, prefix=reply.prefix) if reply.prefix else None
+
+    def _analysis_talk(self) -> AnalysisTalk:
+        """The analysis set-up's questions and answers on this interview's state and the attached data."""
+        brief = self.brief
+        context = " ".join(brief.slot(slot).value or "" for slot in ("intervention", "population", "counterfactual"))
+        method = self.state.design.method or ""
+        return AnalysisTalk(self.state, self.catalog, method, self._metric(), self._note_facts, context)
+
+    def _metric(self) -> str:
+        """The brief's primary metric as the user wrote it ("" before it is answered)."""
+        return self.brief.slot("outcome").value or ""
+
+    def _note_facts(self, facts: dict[str, Any]) -> None:
+        """The numbers a set-up sentence shows, from the data's profile: the conversation's provenance check counts
+        them as computed (they are, by :mod:`tools.data.profile`), not invented."""
+        sources = getattr(self._conversation, "sources", None)
+        if isinstance(sources, list) and facts:
+            sources.append({"data_profile": facts})
+
+    def _take_item(self, answer: str, on_text: Callable[[str], None]) -> AssistantTurn:
+        """An answer to the pre-registration item being asked; the closing once none is left (or on "done")."""
+        text, asking = take_item(self._conversation, self.state.prereg, answer)
+        if asking:
+            self.state.pending = Step.PREREG
+            return self._say(text, on_text)
+        return self._closing(text + "\n\n" if text else "", on_text, reopen=False)
+
+    def _closing(self, prefix: str, on_text: Callable[[str], None], *, reopen: bool = True) -> AssistantTurn:
+        """The end of the interview, or what the user asked to change after it (the set-up reopens there). After a
+        run whose own checks failed it says so and what can be done, instead of declaring the scoping complete.
+        With pre-registration items still open it offers to answer them, and starts when the user wants to."""
         state = self.state
-        accepted = answer.strip().lower().strip(".!") in ACCEPT
-        if step is Step.DATASET and answer.strip().lower().strip(".!") in {"skip", "no", "not yet", "none"}:
-            state.done |= {Step.DATASET, Step.COLUMNS, Step.ANALYSIS, Step.REFUTE_OFFER}
-            state.pending = None
-            return None
-        if step is Step.DATASET:
-            names = list(self._datasets())
-            chosen = suggest_dataset(self._method(), names) if accepted else None
-            if chosen is None:
-                lowered = answer.strip().strip("'\"").lower()
-                chosen = next((n for n in names if n.lower() == lowered), None) or next(
-                    (n for n in names if lowered and lowered in n.lower()), None
-                )
-            if chosen is None:
-                return self._say("I could not find that dataset. " + self._question(step), on_text)
-            state.analysis.dataset = chosen
-            state.analysis.proposed = None
-        else:
-            method, dataset = self._method(), self._dataset()
-            roles = dict(state.analysis.proposed or {})
-            if not accepted:
-                given = parse_roles(answer, method)
-                if not given:
-                    return self._say("I could not read any role=column pair. " + self._question(step), on_text)
-                roles = merge_roles(method, roles, given, self._datasets().get(dataset, []))
-            missing = missing_roles(method, roles)
-            if missing:
-                state.analysis.proposed = roles
-                return self._say(f"Still needed: {', '.join(missing)}. " + self._question(step), on_text)
-            try:
-                request_for(method, dataset, roles)
-            except ValueError as exc:
-                return self._say(f"{exc}. " + self._question(step), on_text)
-            state.analysis.roles = roles
-            state.analysis.proposed = roles
-        state.done.add(step)
+        last = self._transcript[-1] if self._transcript else {}
+        answer = str(last.get("content") or "").strip() if last.get("role") == "user" and reopen else ""
+        if answer and wants_items(answer, state.prereg):
+            question = ask_item(self._conversation, state.prereg)
+            if question is not None:
+                state.pending = Step.PREREG
+                return self._say(prefix + question, on_text)
+        guided = analysis_for(state.design.method)
+        talk = self._analysis_talk() if guided is not None and self._datasets() else None
+        reply = talk.reopen(answer) if talk is not None and answer else None
+        if reply is not None:
+            state.pending = reply.pending
+            if reply.text is not None:
+                return self._say(prefix + reply.text, on_text)
+            return self._ask(self._next(), on_text, prefix=prefix + reply.prefix)
         state.pending = None
-        return None
+        ending = "In the app, /prereg drafts the pre-registration from them and /plot saves the latest figure."
+        offer = offer_items(self._conversation, state.prereg)
+        if talk is None or state.analysis.request is None:
+            text = "The scoping is complete: the brief holds your answers, and the tools' results are above. " + ending
+            return self._say(prefix + text + offer, on_text)
+        flaws = self._flaws()
+        if flaws:
+            text = (
+                f"The analysis ran, but {flaws}: read the details above before relying on the estimate. "
+                + closing_options(talk.guide)
+                + " The brief holds your answers; /prereg drafts the pre-registration in the app."
+            )
+        else:
+            text = (
+                "The scoping is complete: the brief holds your answers, and the tools' results are above. "
+                + ending
+                + " "
+                + closing_options(talk.guide)
+            )
+        return self._say(prefix + text + offer, on_text)
+
+    def _flaws(self) -> str:
+        """What went wrong in the latest analysis run ("" if nothing): its own failed checks, a failed battery."""
+        failed: list[str] = []
+        verdict: str | None = None
+        tool = self._analysis_tool()
+        for name, _arguments, payload in tool_runs(self._transcript):
+            if name == tool:
+                failed, verdict = failed_checks(payload), None
+            elif name == REFUTE:
+                verdict = str(payload.get("verdict") or "") or None
+        return flaws_text(failed, verdict)
 
     def _slot_value(self, slot: SlotName) -> str:
         return self.brief.slot(slot).value or "(as answered)"
@@ -445,14 +417,17 @@ class GuidedBackend:
             error = payload["error"]
             if call_name == POWER:  # numbers the user gave were not usable: ask for them again
                 done -= {Step.BASELINE, Step.STD_DEV, Step.MDE, Step.DAILY_UNITS, Step.POWER}
-            elif call_name in ANALYSES:  # a column did not fit: ask again
-                done -= {Step.COLUMNS, Step.ANALYSIS}
+            elif call_name in ANALYSES:  # a column did not fit: ask again (a split the data does not match too)
+                done -= {Step.COLUMNS, Step.SPLIT, Step.ANALYSIS}
+                if error.get("code") == "split_mismatch" and self.state.analysis.roles is not None:
+                    self.state.analysis.roles.pop("split", None)
+                self.state.analysis.proposed = self.state.analysis.roles or self.state.analysis.proposed
             elif call_name == REFUTE:
                 done.add(Step.REFUTE)
             return self._ask(self._next(), on_text, prefix=f"{error['message']} {error['hint']}\n\n")
         if call_name == RECOMMEND:
-            self._recommended(payload)
-            return self._ask(self._next(), on_text, prefix=payload.get("summary", "") + "\n\n")
+            instead = self._recommended(payload)
+            return self._ask(self._next(), on_text, prefix=payload.get("summary", "") + "\n\n" + instead)
         if call_name == POWER:
             done.add(Step.POWER)
             notes = "".join(f"\n- {w}" for w in payload.get("warnings", []))
@@ -460,6 +435,12 @@ class GuidedBackend:
         if call_name in ANALYSES or call_name == REFUTE:
             done.add(Step.ANALYSIS if call_name != REFUTE else Step.REFUTE)
             notes = "".join(f"\n- {w}" for w in payload.get("warnings", [])[:5])
+            failed = failed_checks(payload) if call_name in ANALYSES else []
+            if failed:  # a flawed design: say what can be done before going on
+                guided = analysis_for(self.state.design.method)
+                notes += f"\n\nThe analysis ran, but {flaws_text(failed, None)}. " + (
+                    closing_options(guided.guide) + " Or go on:" if guided is not None else ""
+                )
             return self._ask(self._next(), on_text, prefix=payload.get("summary", "") + notes + "\n\n")
         return self._ask(self._next(), on_text)  # update_brief: the brief is read from the transcript
 

@@ -1,9 +1,11 @@
 """The guided mode's analysis step: which attached dataset and which of its columns play which role.
 
-After ``recommend_method`` picks a design that whyscope can run on data (difference-in-differences,
-propensity scores, regression discontinuity), the guided mode proposes a dataset and a role for each column
-from their names, shows the proposal, and lets the user accept it or correct any part as ``role=column``.
-No statistics here: the proposal only names columns, and the tool checks them.
+After ``recommend_method`` picks a design that whyscope can run on data (an experiment, difference-in-differences,
+propensity scores, regression discontinuity), the guided mode proposes a dataset — the user's own files before the
+bundled examples — and a role for each column from what the columns hold (:mod:`assistant.agent.guided_columns`),
+shows the proposal with its reasons, and lets the user accept it or change any part in plain words or as
+``role=column`` (:mod:`assistant.agent.guided_revise`). No statistics here: the proposal only names columns, and
+the tool checks them.
 """
 
 from __future__ import annotations
@@ -11,12 +13,29 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from assistant.agent.guided_columns import COMMON_WORDS, ID_NAME, POST_TREATMENT, Proposal, propose
+from assistant.agent.guided_revise import Reading
+from tools.data.profile import FrameProfile, profile_dataset
+from tools.errors import ToolError
 from tools.registry import TOOLS
-from tools.spec import Guide
+from tools.spec import Guide, as_list
 
-__all__ = ["ANALYSES", "Analysis", "analysis_for", "parse_roles", "request_for", "suggest_dataset", "suggest_roles"]
+__all__ = [
+    "ANALYSES",
+    "Analysis",
+    "analysis_for",
+    "apply_reading",
+    "column_lists",
+    "is_example",
+    "parse_roles",
+    "propose_roles",
+    "request_for",
+    "suggest_dataset",
+    "suggest_roles",
+]
 
 
 @dataclass(frozen=True)
@@ -46,28 +65,11 @@ class Analysis:
 #: Every registered tool with a guide, by tool name (from the registry: a new tool's spec brings its guide).
 ANALYSES: dict[str, Analysis] = {spec.name: Analysis(spec.name, spec.guide) for spec in TOOLS if spec.guide is not None}
 
-_WORDS: dict[str, tuple[str, ...]] = {
-    "arm": ("arm", "variant", "group", "bucket", "treatment", "condition", "cohort"),
-    "unit": ("unit", "region", "market", "store", "country", "city", "account", "user_id", "customer_id", "id"),
-    "time": ("period", "month", "week", "date", "day", "year", "quarter", "time"),
-    "cohort": ("cohort", "first_treated", "first_period", "adoption", "adopted_", "launch_", "rollout_", "start_"),
-    "treatment": ("treated", "treatment", "opted_in", "opt_in", "enabled", "adopted", "launched", "uses_", "took"),
-    "running": ("score", "running", "credits", "queries", "points", "usage", "used", "distance", "margin"),
-    "outcome": (
-        "outcome",
-        "converted",
-        "conversion",
-        "completion",
-        "revenue",
-        "orders",
-        "tasks",
-        "retention",
-        "retained",
-        "y",
-    ),
-}
-_POST_TREATMENT = re.compile(r"post|after|during|outcome|result|since", re.I)
-_ID = re.compile(r"(^|_)(id|uuid|key)$", re.I)
+#: The name-based proposal (:func:`suggest_roles`, when the data cannot be read) uses the same words and patterns as
+#: the proposal from the data.
+_WORDS = COMMON_WORDS
+_POST_TREATMENT = POST_TREATMENT
+_ID = ID_NAME
 _PRE_PERIOD = re.compile(r"(^|_)(pre|before|baseline|prior)(_|$)", re.I)
 _BINARY = re.compile(r"convert|click|retain|retention|churn|purchas|signup|signed_up|success|^is_|^has_|flag", re.I)
 
@@ -81,17 +83,32 @@ def analysis_for(method: str | None) -> Analysis | None:
     return ANALYSES.get(ANALYSIS_OF.get(method or "", method or ""))
 
 
-def suggest_dataset(method: str, names: Sequence[str]) -> str | None:
-    """The attached dataset whose name fits the design best; the only one if there is one."""
-    if not names:
+def suggest_dataset(method: str, names: Sequence[str], own: Sequence[str] | None = None) -> str | None:
+    """The attached dataset whose name fits the design best; the only one if there is one. ``own`` are the user's
+    files among ``names`` (the rest are bundled examples): when there are any, only they are considered — an example
+    is never picked over a file the user attached."""
+    pool = [n for n in names if n in own] if own else list(names)
+    if not pool:
         return None
-    if len(names) == 1:
-        return names[0]
+    if len(pool) == 1:
+        return pool[0]
     analysis = analysis_for(method)
     words = analysis.dataset_words if analysis is not None else ()
-    scored = [(sum(w in name.lower() for w in words), -i, name) for i, name in enumerate(names)]
+    scored = [(sum(w in name.lower() for w in words), -i, name) for i, name in enumerate(pool)]
     best = max(scored)
     return best[2] if best[0] > 0 else None
+
+
+def is_example(dataset: Any) -> bool:
+    """Whether a catalog dataset is one of the bundled examples (its name and its file are an example's)."""
+    from assistant.launch import EXAMPLES, example_data  # (launch imports the guided mode: imported here)
+
+    file_name = EXAMPLES.get(getattr(dataset, "name", ""))
+    bundled = example_data(file_name) if file_name is not None else None
+    try:
+        return bundled is not None and Path(dataset.path).resolve() == bundled.resolve()
+    except (OSError, TypeError, AttributeError):
+        return False
 
 
 _STOPWORDS = {"per", "the", "and", "for", "with", "from", "each", "all"}
@@ -104,7 +121,7 @@ def _tokens(text: str) -> set[str]:
 def _match(role: str, columns: Sequence[str], taken: set[str], guide: Guide | None = None) -> str | None:
     """The first column named exactly like one of the role's words, else the first containing one."""
     free = [c for c in columns if c not in taken and not (role == "outcome" and _PRE_PERIOD.search(c))]
-    words = (guide.words.get(role) if guide is not None else None) or _WORDS.get(role, (role,))
+    words = (*(guide.words.get(role, ()) if guide is not None else ()), *_WORDS.get(role, (role,)))
     for exact in (True, False):
         for word in words:
             for column in free:
@@ -142,6 +159,8 @@ def suggest_roles(method: str, columns: Sequence[str], metric: str = "") -> dict
         for role in group:
             if any(roles.get(r) for r in group):
                 break
+            if role in guide.values:  # (no column: the user says it)
+                continue
             if found := _match(role, columns, taken, guide):
                 roles[role] = found
                 taken.add(found)
@@ -167,6 +186,57 @@ def _experiment_roles(metric: str | None, columns: Sequence[str], taken: set[str
     return roles
 
 
+def propose_roles(method: str, dataset: Any, metric: str = "", cutoff: float | None = None) -> Proposal:
+    """Roles for ``method`` on a catalog dataset, proposed from what its columns hold (:mod:`tools.data.profile`),
+    in the order of the tool's roles; the name-based proposal when the data cannot be read."""
+    analysis = analysis_for(method)
+    assert analysis is not None
+    guide = analysis.guide
+    try:
+        frame = dataset.frame
+        proposal = propose(guide, frame, profile_dataset(dataset), metric, cutoff)
+    except ToolError:  # the file changed or vanished: the tool will say so when it runs
+        proposal = Proposal(roles=suggest_roles(method, list(dataset.columns), metric))
+    proposal.roles = ordered_roles(guide, proposal.roles)
+    return proposal
+
+
+def column_lists(guide: Guide) -> list[str]:
+    """The roles that hold a list of columns (covariates), not a list of values (an experiment's split)."""
+    return [role for role in guide.lists if role not in guide.values]
+
+
+def ordered_roles(guide: Guide, roles: Mapping[str, Any]) -> dict[str, Any]:
+    """``roles`` in the order of the guide's roles (others after them)."""
+    order = {role: i for i, role in enumerate(guide.roles)}
+    return dict(sorted(roles.items(), key=lambda item: order.get(item[0], len(order))))
+
+
+def apply_reading(
+    method: str,
+    roles: Mapping[str, Any],
+    reading: Reading,
+    columns: Sequence[str],
+    profile: FrameProfile | None = None,
+) -> dict[str, Any]:
+    """``roles`` changed as the user asked: role values (see :func:`merge_roles`), then columns added to or dropped
+    from the list role (covariates). A new experiment metric gets its kind from what it holds (``profile``)."""
+    analysis = analysis_for(method)
+    assert analysis is not None
+    merged = merge_roles(method, roles, reading.roles, columns)
+    metric = reading.roles.get("metric")
+    guide = analysis.guide
+    if guide.experiment and metric and "kind" not in reading.roles and profile is not None and metric in profile:
+        merged["kind"] = "binary" if profile[metric].kind == "binary" else "continuous"
+    for role in column_lists(guide):
+        if not (reading.add or reading.drop):
+            break
+        current = [c for c in as_list(merged.get(role) or []) if c not in reading.drop]
+        merged[role] = [*current, *(c for c in reading.add if c not in current)]
+        break
+    return ordered_roles(analysis.guide, merged)
+
+
 def merge_roles(
     method: str, proposed: Mapping[str, Any], given: Mapping[str, Any], columns: Sequence[str]
 ) -> dict[str, Any]:
@@ -190,12 +260,30 @@ def merge_roles(
 
 
 def describe_roles(roles: Mapping[str, Any]) -> str:
-    """``outcome=orders; unit=region; covariates=a, b`` — the form the user can edit and send back."""
+    """``outcome=orders; unit=region; covariates=a, b`` — the form the user can edit and send back (a DiD's
+    adoptions as ``adoptions=California from 2011Q3``)."""
     parts = []
     for role, value in roles.items():
-        shown = ", ".join(value) if isinstance(value, list) else str(value)
+        if value in (None, "", []):
+            continue
+        shown = ", ".join(_item(v) for v in value) if isinstance(value, list) else str(value)
         parts.append(f"{role}={shown}")
     return "; ".join(parts)
+
+
+def _item(value: Any) -> str:
+    """A list role's item: a column, or an adoption ({unit, first_period, said}) as 'UNIT from PERIOD'."""
+    if isinstance(value, Mapping):
+        return f"{value.get('unit')} from {value.get('said', value.get('first_period'))}"
+    return str(value)
+
+
+def missing_text(missing: Sequence[str]) -> str:
+    """The roles still needed, in words: a DiD's adoptions are who was treated when, said in words."""
+    return ", ".join(
+        m.replace(" or adoptions", " (or who was treated when, in words)").replace("adoptions", "who was treated when")
+        for m in missing
+    )
 
 
 def parse_roles(text: str, method: str) -> dict[str, Any]:

@@ -9,12 +9,12 @@ robustness questions are the guided mode's own.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 
+from assistant.agent.answers_design import ASSIGNMENT_CHOICES
 from assistant.agent.scoping import QUESTIONS as SLOT_QUESTIONS
 from assistant.agent.scoping import SLOTS, WHY, SlotName
 from tools.errors import ToolError
@@ -23,29 +23,31 @@ from tools.jsontext import loads
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from assistant.agent.answers_numbers import Lift
     from assistant.agent.backends import Message
     from tools.recommend import Assignment
 
 __all__ = [
     "ACCEPT",
-    "ASSIGNMENTS",
+    "HELP",
     "QUESTIONS",
     "SCOPING",
     "SIZING",
+    "SUGGESTED",
+    "WHY_ASKED",
     "YES_NO",
     "AnalysisState",
     "DesignFacts",
     "GuidedState",
+    "PreregTalk",
     "SizingNumbers",
     "Step",
-    "number",
     "power_request",
     "recommend_request",
     "slot_of",
     "tool_payload",
     "tool_runs",
     "with_defaults",
-    "yes_no",
 ]
 
 
@@ -76,6 +78,8 @@ class Step(StrEnum):
     ANALYSIS = "analysis"
     REFUTE_OFFER = "refute_offer"
     REFUTE = "refute"
+    SPLIT = "split"
+    PREREG = "prereg"
 
     @property
     def runs_tool(self) -> bool:
@@ -113,17 +117,112 @@ QUESTIONS: dict[Step, str] = {
     Step.CAN_RANDOMIZE: "Can you randomly choose who gets the change? (yes / no)",
     Step.INTERFERENCE: "Can one unit's treatment affect another unit's outcome, as in a marketplace or a social "
     "feature? (yes / no)",
-    Step.ASSIGNMENT: "How do units get the change: by a score cutoff, group by group over time, everyone at once, "
-    "by opting in, in a single market, or through a randomized nudge (an invitation)?",
+    Step.ASSIGNMENT: "How do units get the change? Answer in your own words, or with a number:\n"
+    + "\n".join(f"{number}. {words}" for number, (_, words) in enumerate(ASSIGNMENT_CHOICES, start=1)),
     Step.HAS_PRE: "Is the outcome measured for the same units before the change? (yes / no)",
     Step.METRIC_KIND: "To size the experiment: is the primary metric a rate (the share of units that do "
-    "something) or an average (such as revenue per user)?",
+    "something) or an average (such as revenue per user)? (say 'skip' if it has already run)",
     Step.BASELINE: "What is its current value? (a rate as a percentage or a fraction; an average in its units)",
     Step.STD_DEV: "What is the standard deviation of that average per unit? (from past data)",
-    Step.MDE: "What is the smallest relative lift worth detecting, as a percentage?",
+    Step.MDE: "What is the smallest lift worth detecting? Say it as a percentage of the current value (a relative "
+    "lift), in percentage points for a rate, or in the metric's own units for an average.",
     Step.DAILY_UNITS: "How many eligible units enter per day, all arms together? (say 'skip' if unknown)",
     Step.REFUTE_OFFER: "Shall I challenge this estimate with the robustness checks for its design (placebo tests, "
     "stability, sensitivity to what was not measured)? (yes / no)",
+}
+
+#: Why each question matters, for a user who asks ("why does that matter?"); the question follows it again.
+WHY_ASKED: dict[Step, str] = {
+    Step.INTERVENTION: "The change is what the estimate is about: naming it, and who gets it, decides which "
+    "comparison can answer your question.",
+    Step.WHY_INTERVENTION: "The problem the change should solve tells us which metric to watch and what result "
+    "would count as success.",
+    Step.OUTCOME: "One primary metric, chosen before the data are in, keeps the test honest: looking at many metrics "
+    "and reporting the one that moved is how false wins happen. The guardrails are the metrics that must not get "
+    "worse.",
+    Step.POPULATION: "The effect is only known for the units the study includes: who is eligible sets who the "
+    "result speaks for, and how many units there are.",
+    Step.UNIT: "The unit is what gets the change: users, accounts, teams or markets. The analysis counts units, so "
+    "the unit sets the sample size and how the uncertainty is computed.",
+    Step.COUNTERFACTUAL: "An effect is a difference from what would have happened without the change; a comparison "
+    "group stands in for that, and how good a stand-in it is decides which design fits.",
+    Step.DECISION: "Knowing what you will do with each result keeps the study focused: it sets how large an effect "
+    "matters and how sure you need to be.",
+    Step.WHY_DECISION: "The result that would change your mind is the smallest effect worth detecting, and that "
+    "drives the sample size.",
+    Step.CAN_RANDOMIZE: "If you can decide by chance who gets the change, a randomized test compares like with like "
+    "and rests on no further assumption; otherwise the way the change was assigned picks the design.",
+    Step.INTERFERENCE: "A standard test assumes each unit's outcome depends only on its own treatment. If treated "
+    "units affect the others (shared inventory, a marketplace, a social feature), the comparison is biased, and "
+    "whole groups must be randomized instead.",
+    Step.ASSIGNMENT: "How units got the change decides what can stand in for the ones that did not: a cutoff "
+    "compares units just either side of it, a rollout compares groups not switched on yet, an opt-in compares "
+    "users with similar profiles.",
+    Step.HAS_PRE: "Measurements of the same units before the change let a design remove stable differences between "
+    "them; without them some designs are not possible.",
+    Step.METRIC_KIND: "A rate and an average need different formulas for the sample size: a rate's spread follows "
+    "from the rate itself, an average's needs its standard deviation.",
+    Step.BASELINE: "How many units a test needs depends on where the metric starts: a rate near the middle varies "
+    "more than one near the edges, and a relative lift is a share of this value.",
+    Step.STD_DEV: "The noisier the metric, the more units it takes to see a lift through the noise: the standard "
+    "deviation measures that noise.",
+    Step.MDE: "The smallest lift worth detecting sets the sample size: halving it takes about four times the units.",
+    Step.DAILY_UNITS: "Units a day turn the sample size into the number of days the test must run.",
+    Step.DATASET: "The analysis runs on your data: I need to know which attached file holds it.",
+    Step.COLUMNS: "Each design needs certain columns (the outcome, who was treated, and so on); naming them tells "
+    "the analysis what to compare.",
+    Step.SPLIT: "Knowing the planned split lets the sample-ratio check compare what happened with what was planned, "
+    "instead of assuming an even split.",
+    Step.REFUTE_OFFER: "An estimate can look convincing and still rest on an assumption that fails; the checks try "
+    "to break it, and a result that survives them is one to act on.",
+    Step.PREREG: "A pre-registration writes the analysis down before the result is known, so that no choice can be "
+    "bent towards the answer someone hoped for; an item left open is a choice still free.",
+}
+#: A way forward for a user who does not know the answer (examples, what to look for, or what to say).
+HELP: dict[Step, str] = {
+    Step.INTERVENTION: "Describe the change in a sentence, for example: a new onboarding checklist for first-time "
+    "users, or a price change for annual plans.",
+    Step.WHY_INTERVENTION: "Say what you hope it fixes or improves, for example: new users drop off before they "
+    "finish setting up.",
+    Step.OUTCOME: "Pick the one metric the change is meant to move, such as checkout conversion, revenue per user or "
+    "weekly active users; then the ones that must not get worse, such as refunds or support tickets.",
+    Step.POPULATION: "For example: all new sign-ups, paying customers in Europe, or the stores of one region.",
+    Step.UNIT: "Most product changes are assigned per user. Choose accounts when people share one, and teams or "
+    "markets when users affect each other (a marketplace, a team tool). If unsure, users is the usual choice: "
+    "reply 'ok' to take users.",
+    Step.COUNTERFACTUAL: "Usually a randomly chosen control group that keeps the current version; without one, "
+    "regions or teams not launched yet, or comparable users who did not get it. Reply 'ok' to take a randomly "
+    "chosen control group.",
+    Step.DECISION: "For example: ship if the metric rises and no guardrail falls; stop if it falls; iterate if the "
+    "result is unclear.",
+    Step.WHY_DECISION: "For example: a drop in a guardrail, or a lift too small to pay for the work.",
+    Step.CAN_RANDOMIZE: "Answer yes if your team decides who gets the change and could leave some units out by "
+    "chance, even a small holdout (a feature flag does it). Answer no if it already launched to everyone, or if a "
+    "rule, a region's launch date or the users themselves decide who gets it.",
+    Step.INTERFERENCE: "Answer yes if what one unit gets can change what another experiences: buyers and sellers "
+    "sharing supply, friends seeing each other's posts, teammates sharing a tool, a shared budget. Answer no if each "
+    "unit uses the product on its own. For a marketplace or a social feature, yes is the safer answer.",
+    Step.HAS_PRE: "Answer yes if your logs, dashboards or data warehouse hold this metric for the same units from "
+    "before the change; no if the metric only started with the change or the units are new.",
+    Step.METRIC_KIND: "If each unit either does it or not (converts, churns, clicks), it is a rate; if it is an "
+    "amount per unit (revenue, minutes, orders), it is an average.",
+    Step.BASELINE: "Your dashboard's value for recent weeks will do; a rough value is fine. Or say 'skip' to leave "
+    "the sizing for later.",
+    Step.STD_DEV: "For revenue or time per user the standard deviation is often two to three times the average: give "
+    "a value, a range such as 'between' one value 'and' another (I will size with the larger end, the safe side), "
+    "or 'twice the average'. Or say 'skip' to leave the sizing for later.",
+    Step.MDE: "Think of the smallest change that would make you act: smaller lifts need many more units. Say it as a "
+    "percentage of the current value, in percentage points for a rate, or in the metric's units for an average. Or "
+    "say 'skip' to leave the sizing for later.",
+    Step.DAILY_UNITS: "Say 'skip': the sample size does not need it, only the duration does.",
+    Step.REFUTE_OFFER: "The checks re-run the analysis in ways that should not change its answer (placebo dates or "
+    "cutoffs, other settings) and measure how strong an unmeasured factor would have to be to explain the estimate "
+    "away. Yes runs them; no ends here.",
+}
+#: What a scoping step proposes when the user does not know and accepts the suggestion ("ok").
+SUGGESTED: dict[Step, str] = {
+    Step.UNIT: "users",
+    Step.COUNTERFACTUAL: "a randomly chosen control group that keeps the current version",
 }
 
 
@@ -131,43 +230,9 @@ QUESTIONS: dict[Step, str] = {
 
 #: Answers that accept a proposal (a dataset, column roles).
 ACCEPT = {"ok", "okay", "yes", "y", "use it", "use them", "fine", "sure", "go", "looks good", "correct"}
-#: recommend_method's assignments and the words in an answer that name them.
-ASSIGNMENTS: list[tuple[Assignment, tuple[str, ...]]] = [
-    ("cutoff", ("cutoff", "threshold", "score")),
-    ("rollout_by_group_over_time", ("group by group", "over time", "staggered", "region", "rollout", "roll out")),
-    ("all_at_once", ("at once", "everyone", "all users", "same day", "same date")),
-    ("self_selected", ("opt", "choose", "chose", "self")),
-    ("single_unit", ("single", "one market", "one country", "one city")),
-    ("instrument", ("nudge", "invitation", "invite", "encourag", "instrument")),
-]
-#: The steps answered yes or no.
+#: The steps answered yes or no (read by :func:`assistant.agent.answers.read_yes_no`; the other answers' readers
+#: are in :mod:`assistant.agent.answers` and :mod:`assistant.agent.answers_numbers`).
 YES_NO = (Step.CAN_RANDOMIZE, Step.INTERFERENCE, Step.HAS_PRE, Step.REFUTE_OFFER)
-_NUMBER = re.compile(r"[-+]?\d[\d,]*\.?\d*(?:[eE][-+]?\d+)?\s*%?")
-
-
-def yes_no(text: str) -> bool | None:
-    """A yes or a no at the start of the answer; None when it is neither."""
-    words = re.findall(r"[a-z']+", text.lower())
-    if not words:
-        return None
-    if words[0] in {"yes", "y", "yeah", "yep", "sure", "we", "can", "definitely"} and "not" not in words:
-        return True
-    if words[0] in {"no", "n", "nope", "not", "can't", "cannot", "never"} or "not" in words[:3]:
-        return False
-    return None
-
-
-def number(text: str) -> tuple[float, bool] | None:
-    """The first number in ``text`` and whether it was written as a percentage."""
-    match = _NUMBER.search(text)
-    if match is None:
-        return None
-    token = match.group(0).replace(",", "").strip()
-    percent = token.endswith("%") or "percent" in text.lower()
-    try:
-        return float(token.rstrip("%").strip()), percent
-    except ValueError:
-        return None
 
 
 # -- reading the transcript ---------------------------------------------------------------------------------------
@@ -217,8 +282,14 @@ class SizingNumbers:
     metric: Literal["proportion", "mean"] | None = None
     baseline: float | None = None
     std_dev: float | None = None
-    mde: float | None = None  # relative
+    mde: float | None = None
+    #: How ``mde`` is meant: absolute (the metric's units; a rate's points as a fraction) or relative (a share).
+    mde_kind: Literal["absolute", "relative"] = "relative"
     daily_units: float | None = None
+    #: The user's words for the baseline, to say the lift back in them.
+    baseline_said: str | None = None
+    #: A lift read but not confirmed yet: it is said back, and power runs only once the user agrees.
+    lift: Lift | None = None
 
 
 @dataclass
@@ -234,6 +305,18 @@ class AnalysisState:
 
 
 @dataclass
+class PreregTalk:
+    """The pre-registration's open items, asked one at a time once the user wants to answer them."""
+
+    #: The closing offered to answer the open items.
+    offered: bool = False
+    #: Items the user chose to leave open ("skip").
+    skipped: set[str] = field(default_factory=set)
+    #: The item being asked (its key).
+    item: str | None = None
+
+
+@dataclass
 class GuidedState:
     """Everything the guided mode knows besides the brief, and where the interview stands."""
 
@@ -244,6 +327,11 @@ class GuidedState:
     done: set[Step] = field(default_factory=set)
     #: The question awaiting the user's answer.
     pending: Step | None = None
+    #: How many times in a row the user did not know the answer to a question.
+    unsure: dict[Step, int] = field(default_factory=dict)
+    #: Said before the next question (after a brief update that needed a word: a long answer kept in part).
+    note: str = ""
+    prereg: PreregTalk = field(default_factory=PreregTalk)
 
 
 # -- the requests the guided mode sends -------------------------------------------------------------------------
@@ -284,7 +372,7 @@ def power_request(sizing: SizingNumbers) -> dict[str, Any]:
         "std_dev": sizing.std_dev,
         "solve_for": "sample_size",
         "mde": sizing.mde,
-        "mde_kind": "relative",
+        "mde_kind": sizing.mde_kind,
         "daily_units": sizing.daily_units,
     }
     return with_defaults(get_tool("power").request, given)

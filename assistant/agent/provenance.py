@@ -10,7 +10,8 @@ A result also echoes the settings it ran with — alpha, the target power, the s
 Those are not findings: ``alpha = 0.05`` must not back "the lift is 5%". A setting backs a number only where the
 text names the setting next to it ("alpha = 0.05", "the 95% CI", "80% power", "seed 0", "2,000 draws"); the same
 holds for a number in a result's own sentences that stands next to a setting's name. The user's own words back any
-number they contain.
+number they contain, and so does a tool's error (a :class:`~tools.errors.ToolError`, or its wire form): its message
+and hint are the tool's words, so quoting "at most 2000 characters" back to the user is not an invented number.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from tools.errors import ToolError
 
 __all__ = [
     "SETTINGS",
@@ -151,7 +154,8 @@ def find_numbers(text: str) -> list[NumberMention]:
 
 
 def collect_backings(source: Any) -> list[Backing]:
-    """What a source offers as backing: a tool result (a pydantic model, dict, list) or the user's words (text).
+    """What a source offers as backing: a tool result (a pydantic model, dict, list), a tool's error (its message
+    and hint) or the user's words (text).
 
     In a result, a number under a :data:`SETTINGS` key is a setting (and alpha implies the confidence level
     1 - alpha), and so is a number in the result's own sentences written next to a setting's name; the rest are
@@ -173,6 +177,8 @@ def _order(backing: Backing) -> tuple[float, tuple[str, ...]]:
 def _walk(node: Any, settings: frozenset[str]) -> Iterator[Backing]:
     if hasattr(node, "model_dump"):
         yield from _walk(node.model_dump(), settings)
+    elif isinstance(node, ToolError):  # a tool's own error and hint: "at most 2000 characters" is the tool's number
+        yield from _walk(node.to_dict(), settings)
     elif isinstance(node, bool) or node is None:
         return
     elif isinstance(node, int | float):

@@ -184,6 +184,8 @@ def run_tool(
             )
         if report is not None:
             emit(Notice(f"Checked against the frozen plan: {report.summary}"))
+    if isinstance(outcome, ToolError):  # its message and hint may quote numbers ("at most 2000 characters")
+        state.sources.append(outcome)
     run = ToolRun(call_id=call_id, name=name, request=request, outcome=outcome, plan_check=report)
     state.runs.append(run)
     if state.store is not None:

@@ -8,8 +8,12 @@
   analysis confirmatory or exploratory.
 - :mod:`assistant.prereg.plans` derives the analysis plans from the registered requests (:data:`PLANS`, one per
   tool with ``plans=True``); :func:`planned_request` is the request a frozen plan runs (its nulls left out).
-- :mod:`assistant.prereg.tool` holds the ``write_prereg`` conversation tool; :mod:`assistant.prereg.files` the
-  brief-file loading and safe writing the command line and the app share.
+- :mod:`assistant.prereg.tool` holds the ``write_prereg`` conversation tool and :func:`answer_item` (the user's
+  answer to an open item); :mod:`assistant.prereg.files` the brief-file loading and safe writing the command line
+  and the app share.
+- :mod:`assistant.prereg.session_facts` reads what a session's tool runs established (the analysis as it ran, the
+  assignment, the refute checks, the data); :mod:`assistant.prereg.session_plan` is a conversation's draft, its open
+  items, the user's answers and the freeze that asks first (what ``/prereg`` and the guided mode call).
 """
 
 from assistant.prereg.assemble import assemble
@@ -28,6 +32,7 @@ from assistant.prereg.models import (
     AnalysisPlan,
     DiffInDiffPlan,
     Item,
+    ItemAnswer,
     PlanDocument,
     PreRegistration,
     PreregSource,
@@ -37,6 +42,7 @@ from assistant.prereg.models import (
 )
 from assistant.prereg.plans import PLAN_TOOLS, PLANS, PlanBase, planned_request
 from assistant.prereg.render import render
+from assistant.prereg.session_facts import SessionFacts, session_facts
 
 __all__ = [
     "COMPARISONS",
@@ -51,12 +57,14 @@ __all__ = [
     "Execution",
     "FieldRule",
     "Item",
+    "ItemAnswer",
     "PlanBase",
     "PlanDocument",
     "PreRegistration",
     "PreregSource",
     "PropensityPlan",
     "RddPlan",
+    "SessionFacts",
     "StudyPlan",
     "assemble",
     "check_deviations",
@@ -64,5 +72,6 @@ __all__ = [
     "freeze",
     "planned_request",
     "render",
+    "session_facts",
     "verify",
 ]

@@ -3,11 +3,17 @@
 Each item is built from what the session holds. What is absent is listed as missing with the question that would
 fill it; brief slots the user has not confirmed are marked unconfirmed. Numbers appear only as the tools and the
 user gave them.
+
+Three sources fill the study plan, the first that states a field winning: the plan as written (``write_prereg``, a
+brief file), the user's own answers to open items (``/prereg answer``: :attr:`StudyPlan.item_answers`), and what
+the session's tool runs established (:class:`~assistant.prereg.session_facts.SessionFacts`: the analysis as it ran,
+the assignment recommend_method was told, the refute checks, the data). Each item's ``source`` says which.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from assistant.agent.brief import Brief, Slot
 from assistant.prereg.mapping import ITEMS
@@ -16,7 +22,10 @@ from tools.ab_test.models import MetricSpec
 from tools.power.models import PowerResult
 from tools.registry import auto_battery
 
-__all__ = ["ROBUSTNESS_TEXT", "assemble", "primary_metric"]
+if TYPE_CHECKING:
+    from assistant.prereg.session_facts import SessionFacts
+
+__all__ = ["ANSWER_FIELDS", "READS", "ROBUSTNESS_TEXT", "YOUR_ANSWER", "assemble", "effective_plan", "primary_metric"]
 
 Built = tuple[ItemStatus, str | None] | tuple[ItemStatus, str | None, str]
 
@@ -55,15 +64,85 @@ def primary_metric(plan: PlanBase) -> MetricSpec | None:
     return next((m for m in plan.metrics or () if m.role == "primary"), None)
 
 
-def assemble(brief: Brief, plan: StudyPlan | None = None, power: PowerResult | None = None) -> PreRegistration:
-    """The pre-registration of a brief, a study plan and (optionally) a power result."""
-    plan = plan or StudyPlan()
+#: The items whose answer in words is one study-plan field: the user's answer fills that field (when the plan leaves
+#: it null), so the item reads as if written there. Any other item's answer is kept as it is and completes the item.
+ANSWER_FIELDS: Mapping[str, str] = {
+    "hypotheses": "hypothesis",
+    "assignment": "assignment",
+    "data_status": "data_status",
+    "exclusions": "population_filter",
+    "sample_size": "sample_size",
+}
+#: The study-plan fields each item is built from (to say where a field filled from the session came from).
+READS: Mapping[str, tuple[str, ...]] = {
+    "hypotheses": ("hypothesis",),
+    "assignment": ("assignment",),
+    "data_status": ("data_status",),
+    "exclusions": ("population_filter",),
+    "sample_size": ("sample_size",),
+    "duration_stopping": ("duration", "stopping"),
+    "quality_checks": ("analysis", "quality_checks"),
+    "primary_metric": ("analysis",),
+    "guardrails": ("analysis",),
+    "covariates": ("analysis",),
+    "method": ("analysis",),
+    "inference": ("analysis",),
+    "alpha_correction": ("analysis",),
+    "outliers_missing": ("outliers", "missing_data"),
+    "robustness": ("robustness_checks",),
+    "decision_rule": ("analysis",),
+}
+#: Items that read the planned analysis only when it is an experiment (its metrics, margins and decision rule).
+AB_TEST_ONLY = frozenset({"guardrails", "decision_rule"})
+YOUR_ANSWER = "your answer"
+
+
+def effective_plan(plan: StudyPlan, session: SessionFacts | None = None) -> tuple[StudyPlan, dict[str, str]]:
+    """The study plan the document states, and where each field it did not state itself came from.
+
+    A field the plan states stays; a null one takes the user's answer to its item (:data:`ANSWER_FIELDS`), else
+    what the session established (``session``)."""
+    updates: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    for key, name in ANSWER_FIELDS.items():
+        if getattr(plan, name) is None and (text := plan.answer(key)) is not None:
+            updates[name], origins[name] = text, YOUR_ANSWER
+    facts, came_from = (session.fields, session.origins) if session is not None else ({}, {})
+    for name, value in facts.items():
+        if getattr(plan, name) is None and name not in updates:
+            updates[name], origins[name] = value, came_from[name]
+    return (plan.model_copy(update=updates) if updates else plan), origins
+
+
+def assemble(
+    brief: Brief,
+    plan: StudyPlan | None = None,
+    power: PowerResult | None = None,
+    *,
+    session: SessionFacts | None = None,
+) -> PreRegistration:
+    """The pre-registration of a brief, a study plan, (optionally) a power result and what the session's tool runs
+    established (``session``: it fills only what the plan and the user's answers leave open)."""
+    plan, origins = effective_plan(plan or StudyPlan(), session)
     context = _Context(brief, plan, power)
     items = []
     for item_spec in ITEMS:
         built = BUILDERS[item_spec.key](context)
         status, value = built[0], built[1]
         source = built[2] if len(built) == 3 else item_spec.source
+        reads = READS.get(item_spec.key, ())
+        if item_spec.key in AB_TEST_ONLY and context.ab is None:
+            reads = tuple(name for name in reads if name != "analysis")
+        used = dict.fromkeys(origins[name] for name in reads if name in origins)
+        answered = YOUR_ANSWER in used
+        used.pop(YOUR_ANSWER, None)
+        if used and value is not None:
+            source += "; from this session: " + "; ".join(used)
+        answer = plan.answer(item_spec.key) if item_spec.key not in ANSWER_FIELDS else None
+        if answer is not None and status in ("missing", "unconfirmed"):  # the user answered what was open
+            status, value, answered = "complete", "\n".join(x for x in (answer, value) if x), True
+        if answered:
+            source = f"{YOUR_ANSWER}; {source}"
         question = None if status in ("complete", "not_applicable") else item_spec.question
         items.append(
             Item(
@@ -331,7 +410,14 @@ def _method_ab_test(a: PlanBase) -> Built:
 def _method_diff_in_diff(a: PlanBase) -> Built:
     if a.estimator is None or a.outcome is None or a.unit is None or a.time is None:
         return "missing", None
-    assigned = f"treatment '{a.treatment}'" if a.treatment else f"cohort '{a.cohort}'"
+    adoptions = getattr(a, "adoptions", None)
+    if a.treatment:
+        assigned = f"treatment '{a.treatment}'"
+    elif adoptions:
+        given = ", ".join(f"{x.unit} from {x.first_period}" for x in adoptions)
+        assigned = f"treated units {given} (the others never treated)"
+    else:
+        assigned = f"cohort '{a.cohort}'"
     lines = [
         f"diff_in_diff, estimator {a.estimator}, control group {a.control_group or 'never_treated (default)'}; "
         f"outcome '{a.outcome}', unit '{a.unit}', time '{a.time}', {assigned}."

@@ -2,6 +2,7 @@
 
 The hash covers the pre-registration's content only, so the same plan gives the same hash whenever it is frozen;
 the clock and the software versions are injectable so that tests (and golden documents) are byte-for-byte stable.
+A plan frozen incomplete says so in its stamp: the keys of the items still missing or unconfirmed at that moment.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ def _now() -> datetime:
 
 
 def freeze(prereg: PreRegistration, *, clock: Clock = _now, software: Mapping[str, str] | None = None) -> PlanDocument:
-    """The frozen document: the content, its hash, the UTC time of freezing and the software versions."""
+    """The frozen document: the content, its hash, the UTC time of freezing, the software versions and the items
+    still open (missing or unconfirmed) when it was frozen."""
     moment = clock()
     if moment.tzinfo is None:
         raise ValueError("the clock must return a timezone-aware datetime")
@@ -50,6 +52,8 @@ def freeze(prereg: PreRegistration, *, clock: Clock = _now, software: Mapping[st
         frozen_at=moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         content_hash=content_hash(prereg),
         software=dict(software if software is not None else software_versions()),
+        missing_items=tuple(i.key for i in prereg.items if i.status == "missing"),
+        unconfirmed_items=tuple(i.key for i in prereg.items if i.status == "unconfirmed"),
     )
     return PlanDocument(prereg=prereg, freeze=stamp)
 

@@ -7,9 +7,9 @@ request can be compared with it field by field (see :mod:`assistant.prereg.devia
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal, TypeAlias, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from assistant.agent.brief import Brief
 from assistant.prereg.plans import PLANS, PlanBase
@@ -26,6 +26,7 @@ __all__ = [
     "DiffInDiffPlan",
     "FreezeStamp",
     "Item",
+    "ItemAnswer",
     "ItemStatus",
     "PlanBase",
     "PlanDocument",
@@ -71,6 +72,12 @@ class _Model(BaseModel):
 Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
 
 
+def _without_empty(data: dict[str, Any], optional: tuple[str, ...]) -> dict[str, Any]:
+    """A model's JSON without the fields added after schema version 1 while they are empty: documents frozen
+    before they existed keep their content hash and their bytes."""
+    return {key: value for key, value in data.items() if key not in optional or value}
+
+
 # -- analysis plans: one per plan tool, generated from its request (assistant.prereg.plans) ------------------------
 
 AbTestPlan: type[PlanBase] = PLANS["ab_test"]
@@ -83,6 +90,13 @@ if TYPE_CHECKING:
 else:
     #: The planned analysis: the plan of one of the plan tools, told apart by ``method``.
     AnalysisPlan = Annotated[Union[tuple(PLANS.values())], Field(discriminator="method")]  # noqa: UP007
+
+
+class ItemAnswer(_Model):
+    """The user's own answer to an item the session left open (``/prereg answer``, or the guided mode)."""
+
+    key: str = Field(description="The item's key (see assistant.prereg.mapping.ITEMS).")
+    text: Text = Field(description="The answer, in the user's words.")
 
 
 class StudyPlan(_Model):
@@ -102,6 +116,18 @@ class StudyPlan(_Model):
     robustness_checks: tuple[RobustnessCheck, ...] | None = None
     analysis: AnalysisPlan | None = None
     dataset_sha256: str | None = Field(default=None, description="Content hash of the analysis data at freezing.")
+    item_answers: tuple[ItemAnswer, ...] = Field(
+        default=(),
+        description="The user's answers to items no other field fills (one per item; written only when there is one).",
+    )
+
+    @model_serializer(mode="wrap")
+    def _written(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _without_empty(handler(self), ("item_answers",))
+
+    def answer(self, key: str) -> str | None:
+        """The user's own answer to item ``key``, if any."""
+        return next((a.text for a in self.item_answers if a.key == key), None)
 
 
 class PreregSource(_Model):
@@ -165,6 +191,16 @@ class FreezeStamp(_Model):
     frozen_at: str = Field(description="UTC time, ISO 8601 with a Z.")
     content_hash: str = Field(description="'sha256:' + hex digest of the canonical JSON of the pre-registration.")
     software: dict[str, str] = Field(default_factory=dict)
+    missing_items: tuple[str, ...] = Field(
+        default=(), description="Keys of the items still missing when the plan was frozen (written when any)."
+    )
+    unconfirmed_items: tuple[str, ...] = Field(
+        default=(), description="Keys of the items proposed but not confirmed when frozen (written when any)."
+    )
+
+    @model_serializer(mode="wrap")
+    def _written(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _without_empty(handler(self), ("missing_items", "unconfirmed_items"))
 
 
 class PlanDocument(_Model):

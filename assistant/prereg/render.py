@@ -45,11 +45,26 @@ def _status_lines(document: PlanDocument) -> list[str]:
     lines = [state, f"Completeness: {prereg.completeness.sentence()}."]
     if prereg.completeness.missing or prereg.completeness.unconfirmed:
         lines.append("Not ready to register: answer the questions under 'Still to answer' first.")
+    if document.freeze is not None and (document.freeze.missing_items or document.freeze.unconfirmed_items):
+        lines.append(_frozen_open(document))
     if prereg.method:
         lines.append(f"Planned analysis: {prereg.method}.")
     if document.freeze is not None and document.freeze.software:
         lines.append("Software: " + ", ".join(f"{k} {v}" for k, v in document.freeze.software.items()) + ".")
     return lines
+
+
+def _frozen_open(document: PlanDocument) -> str:
+    """The sentence of a plan frozen incomplete: which items were open at that moment (from its stamp)."""
+    stamp = document.freeze
+    assert stamp is not None
+    labels = {i.key: i.label for i in document.prereg.items}
+    parts = [
+        f"{word}: {', '.join(labels.get(k, k) for k in keys)}"
+        for keys, word in ((stamp.missing_items, "missing"), (stamp.unconfirmed_items, "unconfirmed"))
+        if keys
+    ]
+    return "Frozen incomplete, with these items open at freezing — " + "; ".join(parts) + "."
 
 
 def _by_section(document: PlanDocument) -> Iterator[tuple[int, Section, list[Item]]]:

@@ -4,33 +4,51 @@ The model records what the user agreed (text answers by item key, the stopping r
 planned analysis as the request it would send to the analysis tool); every call returns how complete the plan is
 and the questions still open. ``freeze`` fixes the plan with a hash and a UTC time; afterwards the plan cannot
 change, and every run of the planned analysis tool is checked against it.
+
+The user answers open items in words with :func:`answer_item` (``/prereg answer``, the guided mode); the draft is
+assembled with what the session's runs established (:mod:`assistant.prereg.session_facts`).
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from assistant.agent.brief import Brief
-from assistant.prereg.assemble import assemble
+from assistant.prereg.assemble import assemble, effective_plan
 from assistant.prereg.deviations import COMPARISONS, DeviationReport, Execution, check_deviations
 from assistant.prereg.freeze import Clock, freeze
+from assistant.prereg.mapping import ITEMS
 from assistant.prereg.models import (
     AnalysisPlan,
+    ItemAnswer,
     PlanDocument,
+    PreRegistration,
     RobustnessCheck,
     StudyPlan,
     TextAnswer,
 )
 from assistant.prereg.plans import PLAN_TOOLS
+from assistant.prereg.session_facts import session_facts
 from tools.errors import ToolError
 from tools.jsontext import JsonTextError, loads
 from tools.power.models import PowerResult
 
-__all__ = ["Answer", "PreregState", "WritePreregRequest", "apply_write", "attach_report", "parse_analysis"]
+__all__ = [
+    "Answer",
+    "PreregState",
+    "WritePreregRequest",
+    "answer_item",
+    "apply_write",
+    "attach_report",
+    "parse_analysis",
+    "resolve_item",
+]
 
 MAX_TEXT = 2_000
 #: The tools a pre-registration can plan (those registered with ``plans=True``).
@@ -140,38 +158,94 @@ def apply_write(plan: StudyPlan, request: WritePreregRequest) -> StudyPlan:
     return StudyPlan.model_validate({**plan.model_dump(), **changes})
 
 
+def resolve_item(key: str) -> str:
+    """The item key the user meant (``data_status``, ``data-status``, ``Data status``, or the item's label such as
+    ``Existing data``); a ToolError naming the keys when there is none."""
+    wanted = re.sub(r"[\s\-]+", "_", key.strip().strip("'\"`:").lower())
+    for spec in ITEMS:
+        if wanted in (spec.key, re.sub(r"[\s\-]+", "_", spec.label.lower())):
+            return spec.key
+    raise ToolError(
+        "unknown_item",
+        f"There is no pre-registration item '{key.strip()[:60]}'.",
+        "Use one of: " + ", ".join(spec.key for spec in ITEMS) + ".",
+    )
+
+
+def answer_item(state: PreregState, key: str, text: str) -> str:
+    """Record the user's answer to item ``key`` in the draft plan (``StudyPlan.item_answers``, kept in the session
+    file with the plan, so a resumed session keeps it); returns the item's key. A later answer to the same item
+    replaces the earlier one. ToolError when the plan is frozen, the item unknown or the answer empty or too long."""
+    item = resolve_item(key)
+    if state.frozen is not None:
+        raise ToolError(
+            "plan_frozen",
+            f"The plan was frozen at {state.frozen.freeze.frozen_at if state.frozen.freeze else '?'} and cannot "
+            "change.",
+            "A frozen plan is a record: how the analysis departs from it is reported with each result.",
+        )
+    words = text.strip()
+    if not words:
+        raise ToolError("empty_answer", "The answer is empty.", f"Write the answer after the item: {item} <answer>.")
+    if len(words) > MAX_TEXT:
+        raise ToolError(
+            "answer_too_long",
+            f"That answer is {len(words):,} characters long; an item holds at most {MAX_TEXT:,}.",
+            "Shorten it (the essentials of the plan), and send it again.",
+        )
+    answers = (*(a for a in state.plan.item_answers if a.key != item), ItemAnswer(key=item, text=words))
+    state.plan = state.plan.model_copy(update={"item_answers": answers})
+    return item
+
+
 @dataclass
 class PreregState:
-    """A session's pre-registration: the draft plan, the last power result, and the frozen document if any."""
+    """A session's pre-registration: the draft plan, the last power result, and the frozen document if any.
+
+    The draft is assembled with what the session's tool runs established (``runs``: the conversation's typed runs;
+    see :mod:`assistant.prereg.session_facts`), filling only what the plan and the user's answers leave open."""
 
     plan: StudyPlan = field(default_factory=StudyPlan)
     power: PowerResult | None = None
     frozen: PlanDocument | None = None
 
-    def document(self, brief: Brief) -> PlanDocument:
+    def draft(self, brief: Brief, runs: Sequence[Any] = (), catalog: Any = None) -> PreRegistration:
+        """The current draft: the plan, the user's answers, the power result and the session's facts."""
+        return assemble(brief, self.plan, self.power, session=session_facts(runs, catalog))
+
+    def document(self, brief: Brief, runs: Sequence[Any] = (), catalog: Any = None) -> PlanDocument:
         """The frozen document, or else the current draft."""
         if self.frozen is not None:
             return self.frozen
-        return PlanDocument(prereg=assemble(brief, self.plan, self.power))
+        return PlanDocument(prereg=self.draft(brief, runs, catalog))
 
-    def freeze(self, brief: Brief, catalog: Any = None, *, clock: Clock | None = None) -> PlanDocument:
-        """Freeze the current draft (recording the analysis data's content hash when that data is attached)."""
+    def answer(self, key: str, text: str) -> str:
+        """Record the user's answer to an item (see :func:`answer_item`)."""
+        return answer_item(self, key, text)
+
+    def freeze(
+        self, brief: Brief, catalog: Any = None, *, clock: Clock | None = None, runs: Sequence[Any] = ()
+    ) -> PlanDocument:
+        """Freeze the current draft (recording the analysis data's content hash when that data is attached). The
+        draft is frozen as it is: the document's stamp lists the items still open; asking first is the caller's."""
         if self.frozen is not None:
             return self.frozen
+        facts = session_facts(runs, catalog)
         plan = self.plan
-        dataset = getattr(plan.analysis, "dataset", None)
+        dataset = getattr(effective_plan(plan, facts)[0].analysis, "dataset", None)
         if dataset and catalog is not None and dataset in catalog:
             try:  # the file as it is now (read again if it changed since it was attached)
                 attached = catalog.get(dataset)
             except ToolError:  # gone or unreadable: the plan records the data the user worked with
                 attached = catalog.get(dataset, check_disk=False)
             plan = plan.model_copy(update={"dataset_sha256": attached.sha256})
-        prereg = assemble(brief, plan, self.power)
+        prereg = assemble(brief, plan, self.power, session=facts)
         self.frozen = freeze(prereg) if clock is None else freeze(prereg, clock=clock)
         return self.frozen
 
-    def write(self, brief: Brief, arguments: str, catalog: Any = None) -> dict[str, Any]:
-        """Run write_prereg's arguments; the result for the model. Raises ToolError for bad input."""
+    def write(self, brief: Brief, arguments: str, catalog: Any = None, runs: Sequence[Any] = ()) -> dict[str, Any]:
+        """Run write_prereg's arguments; the result for the model. Raises ToolError for bad input. ``runs`` (the
+        conversation's) fill what the session established."""
         try:
             request = WritePreregRequest.model_validate_json(arguments or "{}")
         except ValidationError as exc:
@@ -193,7 +267,7 @@ class PreregState:
                 )
             return self._outcome(self.frozen)
         self.plan = apply_write(self.plan, request)
-        draft = PlanDocument(prereg=assemble(brief, self.plan, self.power))
+        draft = PlanDocument(prereg=self.draft(brief, runs, catalog))
         if request.freeze:
             open_items = [i for i in draft.prereg.items if i.status in ("missing", "unconfirmed")]
             if open_items:
@@ -203,7 +277,7 @@ class PreregState:
                     + "; ".join(f"{i.key} ({i.question})" for i in open_items[:8]),
                     "Ask the user these questions and record the answers (update_brief for brief slots), then freeze.",
                 )
-            return self._outcome(self.freeze(brief, catalog))
+            return self._outcome(self.freeze(brief, catalog, runs=runs))
         return self._outcome(draft)
 
     @staticmethod

@@ -12,19 +12,21 @@ __all__ = ["LOAD_ENCODING_OPTION", "LOAD_USAGE", "LoadCommand", "load_arguments"
 #: The longest request ``/run`` reads (every real request is a few hundred characters).
 MAX_JSON_CHARS = 100_000
 
-LOAD_USAGE = "/load PATH [NAME] [encoding=CODEC]"
+LOAD_USAGE = "/load PATH [NAME] [encoding=CODEC] [--replace]"
 #: How ``/load`` takes a file's encoding (``{}`` marks the value), for the hint of a file that is not UTF-8.
 LOAD_ENCODING_OPTION = "/load PATH encoding={}"
 
 
 @dataclass(frozen=True)
 class LoadCommand:
-    """What ``/load`` asks: the file, the dataset name (None: from the file name) and its text encoding (None:
-    detected, UTF-8 unless a byte-order mark says otherwise)."""
+    """What ``/load`` asks: the file, the dataset name (None: from the file name), its text encoding (None:
+    detected, UTF-8 unless a byte-order mark says otherwise) and whether it may replace a dataset already attached
+    under that name (``--replace``; without it such a load is refused)."""
 
     path: str
     name: str | None = None
     encoding: str | None = None
+    replace: bool = False
 
 
 def load_arguments(rest: str) -> LoadCommand | str:
@@ -35,10 +37,13 @@ def load_arguments(rest: str) -> LoadCommand | str:
     except ValueError as exc:
         return f"Could not read the path: {exc}. Usage: {LOAD_USAGE}"
     encoding: str | None = None
+    replace = False
     positional: list[str] = []
     for part in parts:
         key, sep, value = part.partition("=")
-        if sep and key.lower() == "encoding":
+        if part.lower() in ("--replace", "-r"):
+            replace = True
+        elif sep and key.lower() == "encoding":
             if not value:
                 return f"encoding= needs a codec, e.g. encoding=cp1252. Usage: {LOAD_USAGE}"
             encoding = value
@@ -46,7 +51,7 @@ def load_arguments(rest: str) -> LoadCommand | str:
             positional.append(part)
     if not positional or len(positional) > 2:
         return f"Usage: {LOAD_USAGE}"
-    return LoadCommand(positional[0], positional[1] if len(positional) > 1 else None, encoding)
+    return LoadCommand(positional[0], positional[1] if len(positional) > 1 else None, encoding, replace)
 
 
 def tool_request(name: str, rest: str) -> tuple[str, dict[str, Any]] | str:

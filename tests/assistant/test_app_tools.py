@@ -8,8 +8,6 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from assistant.agent.backends import AssistantTurn
 from assistant.agent.session import SessionStore, load_session
 from assistant.tui.app import WhyscopeApp
@@ -120,22 +118,30 @@ async def test_plot_saves_the_figure_the_latest_result_declares(tmp_path: Path) 
         assert "Saved the diff_in_diff figure" in last_notice(app)
 
 
-async def test_a_tool_command_is_refused_while_a_turn_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_tool_command_sent_while_a_turn_runs_waits_its_turn() -> None:
+    """Issue 18 item 5: a command sent during a turn is queued (shown as such), not interleaved with the turn and
+    not lost: it runs when the turn has ended, and the history stays a valid sequence of calls and answers."""
+    from assistant.tui.widgets.messages import QueuedMessage
+
     gate = threading.Event()
     backend = Scripted([say("thinking")], gate=gate)
     app = WhyscopeApp(backend)
-    notes: list[str] = []
-    monkeypatch.setattr(app, "notify", lambda message, **options: notes.append(str(message)))
     async with app.run_test() as pilot:
         app.query_one(ChatInput).value = "hello"
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.busy and bool(backend.sent), "the turn to start")
         app.query_one(ChatInput).value = POWER_COMMAND
         await pilot.press("enter")
-        await wait_for(pilot, lambda: any("Still working" in n for n in notes), "the refusal", state=lambda: notes)
-        assert not list(app.query(ToolCard))  # refused, not interleaved with the turn
-        assert app.query_one(ChatInput).value == POWER_COMMAND  # kept in the box, not dropped
+        await wait_for(pilot, lambda: bool(list(app.query(QueuedMessage))), "the command shown as queued")
+        assert not list(app.query(ToolCard))  # not interleaved with the turn
+        assert [text for text, _ in app.queued] == [POWER_COMMAND]
+        assert app.query_one(ChatInput).value == ""  # taken, and kept: Up recalls it
         gate.set()
-        await wait_for(pilot, lambda: not app.busy, "the turn to end")
-        assert app.session.runs == []
+        card = await wait_for_value(pilot, lambda: finished_card(app, "power"), "the queued /power to run")
+        await wait_for(pilot, lambda: not app.busy, "the command to end")
+        assert card.result is not None and card.result["n_per_arm"] == 14_751
+        assert [run.name for run in app.session.runs] == ["power"]
+        assert not list(app.query(QueuedMessage)) and app.queued == []
         assert_valid_history(app.session.messages)
+        roles = [m["role"] for m in app.session.messages]
+        assert roles == ["system", "user", "assistant", "user", "assistant", "tool"]  # the turn, then the command

@@ -293,15 +293,21 @@ def test_missing_values_are_counted_not_dropped_silently() -> None:
     assert result.comparisons[0].n_control + result.comparisons[0].n_treatment == 490
 
 
-def test_sample_ratio_mismatch_forces_investigate() -> None:
+def test_sample_ratio_mismatch_against_the_planned_split_forces_investigate() -> None:
     data = experiment(20_000, lift=0.3, seed=1)
     keep = (data.arm == "control") | (np.arange(len(data)) % 10 != 0)  # lose 10% of treatment
-    result = run(data[keep].reset_index(drop=True))
+    planned = [{"arm": "control", "share": 0.5}, {"arm": "treatment", "share": 0.5}]
+    result = run(data[keep].reset_index(drop=True), expected_split=planned)
     assert result.srm.status == "fail"
     assert result.srm.p_value < 0.001
     assert result.decision == "investigate"
     assert result.warnings[0].startswith("SAMPLE RATIO MISMATCH")
     assert [c.status for c in result.checks if c.name == "sample_ratio"] == ["fail"]
+    assert "SRM check FAILED" in result.summary
+    # the same data with no planned split: the equal split was only assumed, so a warning, not a verdict
+    assumed = run(data[keep].reset_index(drop=True))
+    assert assumed.srm.status == "warn" and assumed.srm.p_value == result.srm.p_value
+    assert assumed.decision != "investigate" and assumed.warnings[0].startswith("UNCONFIRMED SPLIT")
 
 
 def test_clear_improvement_ships_and_clear_harm_does_not() -> None:

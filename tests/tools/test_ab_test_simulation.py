@@ -31,7 +31,7 @@ import pandas as pd
 import pytest
 from scipy import special, stats
 
-from tools.ab_test.models import AbTestRequest, Comparison, MetricSpec
+from tools.ab_test.models import AbTestRequest, ArmShare, Comparison, MetricSpec
 from tools.ab_test.tool import SRM_THRESHOLD, _srm, ab_test
 from tools.power import PowerRequest, power
 
@@ -359,7 +359,12 @@ def test_cuped_reduces_the_standard_error_as_expected(metric: str) -> None:
 
 # --- sample-ratio mismatch ---------------------------------------------------------------------------------
 
-SRM_REQUEST = AbTestRequest(arm_column="arm", metrics=[MetricSpec(name="conversion", kind="binary")])
+#: A 50/50 experiment, as planned (without expected_split the equal split is only assumed, and a mismatch warns)
+SRM_REQUEST = AbTestRequest(
+    arm_column="arm",
+    metrics=[MetricSpec(name="conversion", kind="binary")],
+    expected_split=[ArmShare(arm="control", share=0.5), ArmShare(arm="treatment", share=0.5)],
+)
 
 
 def _split_frame(control: int, treatment: int) -> pd.DataFrame:

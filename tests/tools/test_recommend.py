@@ -161,3 +161,26 @@ def test_the_summary_names_the_design_in_words_and_registered_designs_are_runnab
     assert result.summary.startswith("Recommended design: regression discontinuity.")
     top = result.recommendations[0]
     assert (top.method, top.tool, top.available) == ("rdd", "rdd", "rdd" in tool_names())
+
+
+def test_one_treated_unit_with_an_unknown_number_of_comparison_units_keeps_the_panel_designs_possible() -> None:
+    """Issue 18: "only California changed" with history but no count of untreated units was a dead end
+    (interrupted time series only); the panel designs stay possible, conditionally, and the count is asked for."""
+    result = recommend_method(RecommendMethodRequest(assignment="single_unit", has_pre_period_data=True))
+    ranked = [(r.method, r.suitability) for r in result.recommendations]
+    assert ranked[:3] == [
+        ("synthetic_control", "possible"),
+        ("diff_in_diff", "possible"),
+        ("interrupted_time_series", "possible"),
+    ]
+    assert "if comparable untreated units are measured" in result.recommendations[1].why
+    assert any("How many comparable units" in q for q in result.questions)
+    # a known handful or more of comparison units: synthetic control is recommended, as before
+    many = recommend_method(
+        RecommendMethodRequest(assignment="single_unit", has_pre_period_data=True, control_units=20)
+    )
+    assert many.recommendations[0].suitability == "recommended"
+    assert not any("How many comparable units" in q for q in many.questions)
+    # too few: only the unit's own history
+    few = recommend_method(RecommendMethodRequest(assignment="single_unit", has_pre_period_data=True, control_units=2))
+    assert [r.method for r in few.recommendations] == ["interrupted_time_series"]

@@ -133,8 +133,10 @@ def test_too_few_units_is_inconclusive_with_the_reason() -> None:
     result = refute(request(checks=["placebo_treatment", "bootstrap"]), experiment(n=12, seed=3))
     assert [c.verdict for c in result.checks] == ["inconclusive", "inconclusive"]
     assert all("12 randomized units" in c.detail for c in result.checks)
-    assert result.verdict == "robust"  # nothing failed; the summary says what was inconclusive
-    assert "inconclusive: placebo_treatment, bootstrap" in result.summary
+    # nothing failed, but nothing passed either: no check supports calling it robust, and the summary says so
+    assert result.verdict == "fragile" and result.decided_by == ["placebo_treatment", "bootstrap"]
+    assert "0 of 2 checks passed, 0 failed, 2 could not judge it (placebo_treatment, bootstrap)" in result.summary
+    assert "No check could judge the estimate" in result.summary
 
 
 # --- progress, cancellation, determinism -------------------------------------------------------------------

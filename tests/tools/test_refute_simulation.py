@@ -185,6 +185,10 @@ def test_ab_test_battery_on_a_real_lift_a_null_and_a_broken_split() -> None:
     null = run("ab_test", AB, experiment(seed=5), simulations=100)
     assert by_name(null)["placebo_treatment"].verdict == "inconclusive"  # the estimate is within the placebos
 
-    broken = run("ab_test", AB, experiment(srm=True), simulations=20)
+    planned = [{"arm": "control", "share": 1}, {"arm": "treatment", "share": 1}]
+    broken = run("ab_test", {**AB, "expected_split": planned}, experiment(srm=True), simulations=20)
     assert by_name(broken)["sample_ratio"].verdict == "fail"
     assert broken.verdict == "failed" and broken.decided_by == ["sample_ratio"]
+    # no planned split: the equal split is only assumed, so the same sizes cannot fail the battery
+    assumed = run("ab_test", AB, experiment(srm=True), simulations=20)
+    assert by_name(assumed)["sample_ratio"].verdict == "inconclusive" and assumed.verdict != "failed"

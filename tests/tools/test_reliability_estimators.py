@@ -145,12 +145,14 @@ def test_rdd_cluster_with_no_residual_degrees_of_freedom_is_not_a_crash() -> Non
     assert isinstance(result, ToolResult) or code_of(result)
 
 
-def test_rdd_fuzzy_with_exact_compliance_is_refused_with_the_fix() -> None:
+def test_rdd_fuzzy_with_exact_compliance_is_reported_as_the_sharp_design() -> None:
     x, rng = uniform_design(600)
     frame = pd.DataFrame({"x": x, "y": x + (x >= 0) + rng.normal(0, 0.3, 600), "t": (x >= 0).astype(float)})
-    error = run("rdd", frame, **RDD, fuzzy="t")
-    assert code_of(error) == "exact_first_stage"
-    assert isinstance(error, ToolError) and "drop `fuzzy`" in error.hint
+    fuzzy, sharp = run("rdd", frame, **RDD, fuzzy="t"), run("rdd", frame, **RDD)
+    assert isinstance(fuzzy, ToolResult) and isinstance(sharp, ToolResult)
+    assert fuzzy.design == "sharp" and fuzzy.first_stage is None  # type: ignore[attr-defined]
+    assert fuzzy.effect.estimate == pytest.approx(sharp.effect.estimate, rel=1e-12)  # type: ignore[attr-defined]
+    assert "compliance is perfect on both sides: the design is sharp" in fuzzy.summary  # type: ignore[attr-defined]
 
 
 def test_rdd_seeded_fuzz_has_no_internal_errors() -> None:

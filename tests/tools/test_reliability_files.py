@@ -60,7 +60,14 @@ def test_a_directory_is_refused_by_name_and_the_reader_checks_the_open_file(tmp_
 
 
 # --- item 9 / D16 / F6: a file that changes on disk after it was attached -------------------------------------
-AB_REQUEST = {"dataset": "exp", "arm_column": "arm", "control": "control", "metrics": [{"name": "y"}]}
+AB_REQUEST = {
+    "dataset": "exp",
+    "arm_column": "arm",
+    "control": "control",
+    "metrics": [{"name": "y"}],
+    # the planned split: a mismatch against it is a failure (an assumed equal split only warns)
+    "expected_split": [{"arm": "control", "share": 1}, {"arm": "treatment", "share": 1}],
+}
 
 
 def _ab_csv(path: Path, relabel: int = 0) -> None:

@@ -7,6 +7,7 @@ reason (missing values, units seen in two arms) are counted and reported, never 
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,7 +29,20 @@ from tools.data.columns import column as frame_column
 from tools.data.names import display_name
 from tools.errors import ToolError
 
-__all__ = ["MetricData", "Prepared", "prepare_rows", "prepare_summaries", "repeated_id_columns"]
+__all__ = [
+    "MetricData",
+    "Prepared",
+    "arm_labels",
+    "choose_control",
+    "expected_shares",
+    "find_label",
+    "label_text",
+    "label_value",
+    "prepare_rows",
+    "prepare_summaries",
+    "repeated_id_columns",
+    "zero_one",
+]
 
 T = TypeVar("T")
 
@@ -67,7 +81,11 @@ class Prepared:
 
 
 def choose_control(labels: list[str], control: str | None) -> list[str]:
-    """The arm labels ordered control first (then by label); ToolErrors for one arm or an unclear control."""
+    """The arm labels ordered control first (then by label); ToolErrors for one arm or an unclear control.
+
+    ``control`` names an arm exactly as in the data or by value: '0', '0.0' and 0 all name the arm '0' of a 0/1
+    column (``find_label``). With no ``control``, a conventional name is chosen ('control', 'A', ...); in a 0/1 or
+    false/true column that is 0 (false)."""
     if len(labels) < 2:
         raise ToolError(
             "one_arm",
@@ -75,20 +93,19 @@ def choose_control(labels: list[str], control: str | None) -> list[str]:
             "Check the arm column and any filtering: the data should hold control and at least one treatment.",
         )
     if control is not None:
-        if control not in labels:
+        found = find_label(control, labels)
+        if found is None:
             close = difflib.get_close_matches(control, labels, n=1)
             raise ToolError(
                 "unknown_control",
                 f"The control arm '{display_name(control)}' is not among the arms found: {_labels(labels)}.",
-                (f"Did you mean '{close[0]}'? " if close else "") + "Give one of the labels exactly as in the data.",
+                (f"Did you mean '{close[0]}'? " if close else "")
+                + "Give one of the labels as in the data (numbers match by value: '0' names 0.0).",
             )
+        control = found
     else:
         # the best-ranked conventional name wins ('control' over 'a' over 'c'); a tie is ambiguous
-        ranked = sorted(
-            (CONTROL_NAMES.index(label.strip().lower()), label)
-            for label in labels
-            if label.strip().lower() in CONTROL_NAMES
-        )
+        ranked = sorted((rank, label) for label in labels if (rank := _control_rank(label, labels)) is not None)
         if not ranked or (len(ranked) > 1 and ranked[0][0] == ranked[1][0]):
             raise ToolError(
                 "control_ambiguous",
@@ -99,21 +116,83 @@ def choose_control(labels: list[str], control: str | None) -> list[str]:
     return [control, *sorted(label for label in labels if label != control)]
 
 
+#: A label that is a plain decimal number ('1', '-2', '0.50', '1e3'): it names an arm by its value.
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?")
+
+
+def label_value(label: str) -> float | None:
+    """The number an arm label stands for ('0', '0.0', ' 1 ', 'false' = 0, 'True' = 1), else None."""
+    text = label.strip().lower()
+    if text in ("false", "true"):
+        return float(text == "true")
+    return float(text) if _NUMBER.fullmatch(text) else None
+
+
+def find_label(given: str, labels: list[str]) -> str | None:
+    """The arm label ``given`` names: the same text, else the one label with the same numeric value ('0.0' and
+    '0' name the arm '0'; '1' names 'True' in a false/true column); None when none (or several) match."""
+    if given in labels:
+        return given
+    value = label_value(given)
+    if value is None:
+        return None
+    same = [label for label in labels if label_value(label) == value]
+    return same[0] if len(same) == 1 else None
+
+
+def zero_one(labels: list[str]) -> bool:
+    """Whether the arms are the two values of a 0/1 (or false/true) column."""
+    values = [value for label in labels if (value := label_value(label)) is not None]
+    return len(labels) == 2 and sorted(values) == [0.0, 1.0]
+
+
+def _control_rank(label: str, labels: list[str]) -> int | None:
+    """Where ``label`` ranks among the conventional control names; 0 of a 0/1 arm column ranks as '0'."""
+    text = label.strip().lower()
+    if text in CONTROL_NAMES:
+        return CONTROL_NAMES.index(text)
+    if label_value(label) == 0.0 and zero_one(labels):
+        return CONTROL_NAMES.index("0")
+    return None
+
+
+def label_text(value: object) -> str:
+    """An arm label as the user reads it: a whole number stored as a float (a 0/1 column with blanks loads as
+    floats) without its '.0'; any other value as its text."""
+    if isinstance(value, (float, np.floating)) and math.isfinite(value) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def arm_labels(arm: pd.Series) -> NDArray[np.object_]:
+    """Each row's arm label, as the tool names the arms (None where the row has none)."""
+    codes, labels = _arm_codes(arm)
+    lookup: NDArray[np.object_] = np.array([*labels, None], dtype=object)
+    return np.asarray(lookup[codes], dtype=object)
+
+
 def _labels(labels: list[str]) -> str:
     shown = ", ".join(f"'{display_name(x, 40)}'" for x in labels[:12])
     return "{" + shown + (", …" if len(labels) > 12 else "") + "}"
 
 
 def expected_shares(request: AbTestRequest, arms: list[str]) -> list[float]:
-    """Planned share per arm (normalised); equal when no split was given."""
+    """Planned share per arm (normalised); equal when no split was given. Arms are named as ``control`` is: exactly
+    or by value ('1.0' names the arm '1')."""
     if request.expected_split is None:
         return [1.0 / len(arms)] * len(arms)
-    planned = {s.arm: s.share for s in request.expected_split}
+    planned: dict[str, float] = {}
+    for entry in request.expected_split:
+        arm = find_label(entry.arm, arms)
+        if arm is None or arm in planned:
+            break
+        planned[arm] = entry.share
     if set(planned) != set(arms) or len(planned) != len(request.expected_split):
+        given = sorted({s.arm for s in request.expected_split})
         raise ToolError(
             "split_mismatch",
-            f"expected_split names arms {_labels(sorted(planned))}, but the data has {_labels(arms)}.",
-            "Give one share per arm, with the labels exactly as in the data.",
+            f"expected_split names arms {_labels(given)}, but the data has {_labels(arms)}.",
+            "Give one share per arm, with the labels as in the data.",
         )
     total = sum(planned.values())
     return [planned[a] / total for a in arms]
@@ -155,17 +234,21 @@ def _numeric(series: pd.Series, name: str, what: str) -> NDArray[np.float64]:
 def _arm_codes(arm: pd.Series) -> tuple[NDArray[np.signedinteger], list[str]]:
     """``pandas.factorize`` of the column as text: a code per row (-1 when missing) and the labels in order of
     first appearance. Arrow-backed text (what the loader makes) is dictionary-encoded by Arrow directly, as
-    pandas would, without its conversions."""
+    pandas would, without its conversions. Floats are factorized as numbers and labelled as the user reads them
+    (``label_text``: a 0/1 column with blanks gives the arms '0' and '1', not '0.0' and '1.0')."""
     if isinstance(arm.dtype, pd.CategoricalDtype):
         # the codes exist already; categories that no row uses are not arms
         codes = np.asarray(arm.cat.codes.to_numpy(), dtype=np.intp)
         used = np.bincount(codes[codes >= 0], minlength=len(arm.cat.categories)) > 0
-        labels = [str(label) for label, keep in zip(arm.cat.categories, used, strict=True) if keep]
+        labels = [label_text(label) for label, keep in zip(arm.cat.categories, used, strict=True) if keep]
         if not used.all():
             renumber = np.append(np.cumsum(used) - 1, -1)
             renumber[np.flatnonzero(~used)] = -1
             codes = renumber[codes]
         return codes, labels
+    if pd.api.types.is_float_dtype(arm.dtype):
+        codes, uniques = pd.factorize(arm, use_na_sentinel=True)
+        return np.asarray(codes, dtype=np.intp), [label_text(u) for u in uniques]
     if not (isinstance(arm.dtype, pd.StringDtype) and arm.dtype.storage == "pyarrow"):
         codes, uniques = pd.factorize(arm.astype("string"), use_na_sentinel=True)
         return np.asarray(codes, dtype=np.intp), [str(u) for u in uniques]

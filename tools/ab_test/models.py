@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from tools.bounds import MAX_MAGNITUDE, MIN_ALPHA, MIN_SHARE
 from tools.literals import Alternative, Correction, Decision, Direction, MetricKind, MetricRole, Status
-from tools.results import Check, Estimate, ToolRequest, ToolResult
+from tools.results import Check, Estimate, ToolRequest, ToolResult, label_of_number
 
 __all__ = [
     "AbTestRequest",
@@ -83,6 +83,8 @@ class ArmSummary(ToolRequest):
     )
     conversions: int | None = Field(default=None, ge=0, le=10**12, description="Converted units (binary metrics).")
 
+    _arm_number = field_validator("arm", mode="before")(label_of_number)
+
 
 class ArmShare(ToolRequest):
     """The share of units an arm was designed to receive."""
@@ -91,6 +93,8 @@ class ArmShare(ToolRequest):
     share: float = Field(
         description="Planned share of units (shares are normalised to sum to 1).", ge=MIN_SHARE, le=1000
     )
+
+    _arm_number = field_validator("arm", mode="before")(label_of_number)
 
 
 class AbTestRequest(ToolRequest):
@@ -109,7 +113,8 @@ class AbTestRequest(ToolRequest):
     )
     arm_column: str | None = Field(default=None, description="Column holding each row's arm label (row-level data).")
     control: str | None = Field(
-        default=None, description="Label of the control arm; null to infer it (e.g. 'control', 'A')."
+        default=None,
+        description="Label of the control arm, matched by value ('0' = 0.0); null to infer it ('control', 'A', 0).",
     )
     cluster_column: str | None = Field(
         default=None,
@@ -124,7 +129,9 @@ class AbTestRequest(ToolRequest):
     )
     metrics: list[MetricSpec] = Field(description="The metrics to compare.", min_length=1, max_length=MAX_METRICS)
     expected_split: list[ArmShare] | None = Field(
-        default=None, description="Planned share per arm for the sample-ratio check; null means equal shares."
+        default=None,
+        description="Planned share per arm for the sample-ratio check (ask if unequal); null assumes equal "
+        "shares and a mismatch only warns.",
     )
     alpha: float = Field(
         default=0.05, ge=MIN_ALPHA, le=0.5, description="Significance level (0.05 gives 95% intervals)."
@@ -154,6 +161,8 @@ class AbTestRequest(ToolRequest):
         "significant improvement.",
     )
 
+    _control_number = field_validator("control", mode="before")(label_of_number)
+
 
 class ArmCount(ToolResult):
     """Units in one arm."""
@@ -169,8 +178,11 @@ class SrmResult(ToolResult):
     expected: list[ArmCount] = Field(description="Units per arm expected under the planned split.")
     chi2: float = Field(description="Chi-square statistic.")
     df: int = Field(description="Degrees of freedom (arms - 1).")
-    p_value: float = Field(description="p-value; below 0.001 the assignment is not trustworthy.")
-    status: Status = Field(description="'fail' when p < 0.001, else 'pass'.")
+    p_value: float = Field(description="p-value; below 0.001 the arms' sizes do not match the split.")
+    status: Status = Field(
+        description="'fail' when p < 0.001 against the planned split (expected_split); 'warn' when p < 0.001 "
+        "against the equal split assumed because none was given; else 'pass'."
+    )
 
 
 class CupedDetail(ToolResult):

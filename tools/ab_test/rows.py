@@ -50,12 +50,12 @@ class ArmCodes:
 
 def frame_arm(series: pd.Series) -> ArmCodes:
     """The arm codes of an in-memory column; categorical codes are used as they are (no copy)."""
-    from tools.ab_test.inputs import _arm_codes
+    from tools.ab_test.inputs import _arm_codes, label_text
 
     if isinstance(series.dtype, pd.CategoricalDtype) and len(series.cat.categories) <= _FEW_CATEGORIES:
         codes = series.cat.codes.to_numpy()
         counts = [int(np.count_nonzero(codes == k)) for k in range(len(series.cat.categories))]
-        names = [str(c) for c in series.cat.categories]
+        names = [label_text(c) for c in series.cat.categories]
     else:
         codes, labels = _arm_codes(series)
         counts = np.bincount(codes[codes >= 0], minlength=len(labels)).tolist() if len(codes) else [0] * len(labels)

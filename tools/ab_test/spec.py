@@ -6,13 +6,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from tools.ab_test.models import AbTestRequest, AbTestResult
-from tools.spec import Battery, Guide, ToolSpec
+from tools.spec import Battery, Guide, ToolSpec, as_list, number
 
 __all__ = ["SPEC"]
 
 
 def guided_request(dataset: str, roles: Mapping[str, Any]) -> dict[str, Any]:
-    """The ab_test request for the guided mode's roles: arm, metric (its kind, a CUPED covariate), cluster."""
+    """The ab_test request for the guided mode's roles: arm, metric (its kind, a CUPED covariate), cluster, the
+    control arm's label as the user typed it, and the planned split (``label:share`` items; none: equal shares
+    assumed)."""
     kind = str(roles.get("kind") or "continuous").lower()
     metric: dict[str, Any] = {"name": roles["metric"], "kind": "binary" if kind.startswith("b") else "continuous"}
     if roles.get("covariate"):
@@ -20,7 +22,28 @@ def guided_request(dataset: str, roles: Mapping[str, Any]) -> dict[str, Any]:
     request: dict[str, Any] = {"dataset": dataset, "arm_column": roles["arm"], "metrics": [metric]}
     if roles.get("cluster"):
         request["cluster_column"] = roles["cluster"]
+    if roles.get("control"):
+        request["control"] = str(roles["control"])
+    split = planned_split(roles.get("split"))
+    if split:
+        request["expected_split"] = split
     return request
+
+
+def planned_split(value: Any) -> list[dict[str, Any]]:
+    """``["0:260", "1:185"]`` (or ``"0:260, 1:185"``; counts or shares) as expected_split items with shares
+    summing to 1; malformed items are left out, and fewer than two leave the split unset."""
+    items: list[tuple[str, float]] = []
+    for item in as_list(value) if value else []:
+        label, _, share = item.rpartition(":")
+        try:
+            items.append((label.strip(), number(share, "share")))
+        except ValueError:
+            continue
+    if len(items) < 2 or not all(label and share > 0 for label, share in items):
+        return []
+    total = sum(share for _, share in items)  # counts (2,222 : 679) as shares within the request's bounds
+    return [{"arm": label, "share": share / total} for label, share in items]
 
 
 SPEC = ToolSpec(
@@ -33,13 +56,17 @@ SPEC = ToolSpec(
     offer="always",
     guide=Guide(
         required=("arm", "metric"),
-        optional=("kind", "covariate", "cluster"),
+        optional=("kind", "covariate", "cluster", "control", "split"),
         dataset_words=("experiment", "ab", "checkout", "test", "exp"),
         question="Which column holds each unit's arm (control or treatment), and which holds the primary metric? "
         "Say 'kind=binary' for a 0/1 metric (converted or not) or 'kind=continuous' (revenue, minutes); a "
         "pre-period value of the metric as 'covariate' sharpens the estimate (CUPED); if rows are finer than the "
-        "randomized unit (sessions of users), name the unit's column as 'cluster'.",
+        "randomized unit (sessions of users), name the unit's column as 'cluster'. Name the control arm's "
+        "label as 'control' if it is not 0, control, A or baseline.",
         build=guided_request,
+        words={"arm": ("treat", "arm", "variant", "group", "bucket", "assigned", "assignment", "incentive")},
+        lists=("split",),
+        values=("kind", "control", "split"),
         experiment=True,
     ),
     battery=Battery(

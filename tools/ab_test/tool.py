@@ -17,6 +17,7 @@ from tools.ab_test.inputs import (
     prepare_rows,
     prepare_summaries,
     repeated_id_columns,
+    zero_one,
 )
 from tools.ab_test.models import (
     AbTestRequest,
@@ -59,10 +60,12 @@ def ab_test(request: AbTestRequest, data: pd.DataFrame | Dataset | None = None) 
         )
     arms = prepared.arms
     shares = expected_shares(request, arms)
-    srm = _srm(arms, prepared.units, shares)
+    srm = _srm(arms, prepared.units, shares, planned=request.expected_split is not None)
     tested = [c for metric in prepared.metrics for c in _compare_metric(request, prepared, metric)]
     comparisons = _adjusted(request, tested)
     decisions, decision, reasons = decide(arms[1:], comparisons, request.decision_rule, srm.status == "fail")
+    if srm.status == "warn":
+        reasons = [*reasons, _assumed_split_reason(srm)]
     checks, warnings = _checks(request, prepared, srm, data)
     warnings += _exact_test_warnings(comparisons) + _no_lift_warnings(comparisons)
     return AbTestResult(
@@ -95,7 +98,10 @@ def headline_comparison(comparisons: list[Comparison]) -> Comparison:
     return next((c for c in comparisons if c.role == "primary"), comparisons[0])
 
 
-def _srm(arms: list[str], units: list[int], shares: list[float]) -> SrmResult:
+def _srm(arms: list[str], units: list[int], shares: list[float], *, planned: bool = True) -> SrmResult:
+    """The chi-square of units per arm against ``shares``. A mismatch fails the check when the shares are the
+    planned split (``planned``); against the equal split assumed for want of one it is a warning: the design may
+    have been unequal on purpose (185 treated and 260 controls), which only the user can say."""
     total = sum(units)
     expected = [total * s for s in shares]
     chi2 = sum((o - e) ** 2 / e for o, e in zip(units, expected, strict=True)) if total else 0.0
@@ -107,7 +113,19 @@ def _srm(arms: list[str], units: list[int], shares: list[float]) -> SrmResult:
         chi2=chi2,
         df=df,
         p_value=p_value,
-        status="fail" if p_value < SRM_THRESHOLD else "pass",
+        status="pass" if p_value >= SRM_THRESHOLD else "fail" if planned else "warn",
+    )
+
+
+def _observed(srm: SrmResult) -> str:
+    return ", ".join(f"{c.arm}: {int(c.count):,}" for c in srm.observed)
+
+
+def _assumed_split_reason(srm: SrmResult) -> str:
+    return (
+        f"The arms' sizes ({_observed(srm)}) differ from an equal split (p = {srm.p_value:.2g}), which the "
+        "sample-ratio check assumed because no expected_split was given: confirm the planned split before relying "
+        "on this decision."
     )
 
 
@@ -290,13 +308,18 @@ def _checks(
 ) -> tuple[list[Check], list[str]]:
     checks: list[Check] = []
     warnings = list(prepared.notes)
-    observed = ", ".join(f"{c.arm}: {int(c.count):,}" for c in srm.observed)
+    against = (
+        "the planned split (expected_split)"
+        if request.expected_split is not None
+        else "an equal split, assumed because no expected_split was given"
+    )
+    rule = f"fails below {SRM_THRESHOLD}" if request.expected_split is not None else f"warns below {SRM_THRESHOLD}"
     checks.append(
         Check(
             name="sample_ratio",
             status=srm.status,
-            detail=f"{prepared.unit_label.capitalize()} per arm {observed}; chi-square {srm.chi2:.3g} on {srm.df} df, "
-            f"p = {srm.p_value:.3g} (fails below {SRM_THRESHOLD}).",
+            detail=f"{prepared.unit_label.capitalize()} per arm {_observed(srm)} against {against}; chi-square "
+            f"{srm.chi2:.3g} on {srm.df} df, p = {srm.p_value:.3g} ({rule}).",
         )
     )
     if srm.status == "fail":
@@ -305,13 +328,27 @@ def _checks(
             f"SAMPLE RATIO MISMATCH (p = {srm.p_value:.2g}): the arms do not have the planned sizes, so assignment "
             "or logging is broken and no metric result can be trusted. Investigate before reading the metrics.",
         )
+    elif srm.status == "warn":
+        warnings.insert(
+            0,
+            f"UNCONFIRMED SPLIT: the arms' sizes ({_observed(srm)}) differ from an equal split (p = "
+            f"{srm.p_value:.2g}), which the check assumed because no expected_split was given. If the design was "
+            "unequal on purpose, give expected_split with the planned share of each arm; if it planned equal arms, "
+            "assignment or logging is broken and the metric results cannot be trusted.",
+        )
     if request.control is None:
+        base = display_name(prepared.arms[0])
+        how = (
+            f"the arm column holds 0/1 values, so {base} is taken as control and {display_name(prepared.arms[1])} "
+            "as treatment"
+            if zero_one(prepared.arms)
+            else "from its label"
+        )
         checks.append(
             Check(
                 name="control_arm",
                 status="pass",
-                detail=f"Control inferred as '{display_name(prepared.arms[0])}' from its label; give `control` to "
-                "choose another arm.",
+                detail=f"Control inferred as '{base}': {how}; give `control` to choose another arm.",
             )
         )
     smallest = min(prepared.units)
@@ -395,9 +432,15 @@ def _no_lift_warnings(comparisons: list[Comparison]) -> list[str]:
 
 
 def _method(request: AbTestRequest, prepared: Prepared) -> str:
+    if request.expected_split is not None:
+        srm = f"against the planned split (fails below p = {SRM_THRESHOLD})"
+    else:
+        srm = (
+            "against an equal split, assumed because no expected_split was given (below p = "
+            f"{SRM_THRESHOLD} a warning, not a failure: the design may have been unequal)"
+        )
     parts = [
-        f"Sample-ratio check: chi-square goodness of fit of {prepared.unit_label} per arm against the planned split "
-        f"(fails below p = {SRM_THRESHOLD})",
+        f"Sample-ratio check: chi-square goodness of fit of {prepared.unit_label} per arm {srm}",
         "binary metrics: two-proportion z-test with the pooled variance under H0 (as the power tool plans), or "
         f"Fisher's exact test when an expected cell count is below {EXACT_BELOW:g}, with Farrington-Manning score "
         "intervals for the difference and for the risk ratio; continuous: Welch t-test; ratio metrics and metrics "
@@ -405,6 +448,8 @@ def _method(request: AbTestRequest, prepared: Prepared) -> str:
         "relative lift: treatment / control - 1 with a delta-method standard error (binary metrics: the score "
         "interval of the risk ratio)",
     ]
+    if request.control is None and zero_one(prepared.arms):
+        parts.append(f"control: arm '{prepared.arms[0]}' of the 0/1 arm column (0 is control unless `control` says)")
     if any(m.spec.covariate_column for m in prepared.metrics):
         parts.append(
             "CUPED: y - theta (x - mean x), theta pooled over all arms, z-test (Welch for continuous) with "
@@ -421,7 +466,13 @@ def _method(request: AbTestRequest, prepared: Prepared) -> str:
 
 
 def _summary(request: AbTestRequest, comparisons: list[Comparison], srm: SrmResult, decision: str) -> str:
-    srm_text = f"SRM check {'FAILED' if srm.status == 'fail' else 'passed'} (p = {srm.p_value:.3g})"
+    if srm.status == "warn":
+        srm_text = (
+            f"SRM check: arm sizes differ from the equal split it assumed (p = {srm.p_value:.3g}); give the planned "
+            "split (expected_split) to check it"
+        )
+    else:
+        srm_text = f"SRM check {'FAILED' if srm.status == 'fail' else 'passed'} (p = {srm.p_value:.3g})"
     primary = [c for c in comparisons if c.role == "primary"]
     if not primary:
         return f"Decision: {decision}; {srm_text}; no primary metric was given."

@@ -1,6 +1,7 @@
 """Difference-in-differences on panels, right under staggered rollouts.
 
-Modules: ``models`` (request and result), ``panel`` (validation; the panel on integer codes), ``within`` (two-way
+Modules: ``models`` (request and result), ``panel`` (validation; the panel on integer codes), ``periods`` and
+``adoptions`` (periods written as text; who was treated when, given unit by unit), ``within`` (two-way
 demeaning, least squares, CRV1 with fixest's small-sample correction), ``twfe`` (static TWFE, event study,
 pre-trend F test), ``cs`` (Callaway-Sant'Anna group-time effects, aggregations, influence functions), ``checks``
 (diagnostics, method and summary text), ``tool`` (``diff_in_diff``, ``headline``, ``event_study_fit``).

@@ -179,6 +179,9 @@ def _disagreement(
     weights = (
         f"TWFE gives negative weight to {negative:,} of {treated_rows:,} treated unit-periods ({share:.0%}): it "
         "uses already-treated units as comparisons for later adopters."
+        if negative
+        else f"TWFE gives none of the {treated_rows:,} treated unit-periods a negative weight here, although it "
+        "also compares later adopters with already-treated units."
     )
     if estimator != "callaway_santanna":
         return Check(name="twfe_vs_robust", status="warn" if negative else "pass", detail=weights)
@@ -204,7 +207,11 @@ def method_text(
     band: bool = False,
     exact: bool = True,
     by_cohort: bool = True,
+    periods: str = "",
+    assignment: str = "",
 ) -> str:
+    """The estimators, their inference and corrections in words; ``periods`` says how a time column that is not
+    integers was read (dates, quarters, months ...), ``assignment`` how treatment was defined."""
     cluster = request.cluster or request.unit
     parts = []
     if estimator == "callaway_santanna":
@@ -260,6 +267,10 @@ def method_text(
         )
     if staggered and estimator != "callaway_santanna":
         parts.append("adoption is staggered: TWFE can be biased (see the twfe_vs_robust check)")
+    if assignment:
+        parts.append(assignment)
+    if periods:
+        parts.append(periods)
     return "; ".join(parts) + "."
 
 
@@ -276,7 +287,8 @@ def summary_text(
     level = f"{1 - request.alpha:.0%}"
     text = (
         f"{name} ATT on '{request.outcome}': {att.estimate:+.4g} ({level} CI {att.ci_lower:+.4g} to "
-        f"{att.ci_upper:+.4g}, p = {att.p_value:.3g}) over {n_treated:,} treated units in {n_cohorts} cohort(s)"
+        f"{att.ci_upper:+.4g}, p = {att.p_value:.3g}) over {n_treated:,} treated "
+        f"{'unit' if n_treated == 1 else 'units'} in {n_cohorts} {'cohort' if n_cohorts == 1 else 'cohorts'}"
     )
     if estimator != "twfe":
         text += f"; static TWFE {twfe.estimate:+.4g}"

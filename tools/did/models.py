@@ -10,6 +10,7 @@ from tools.literals import BasePeriod, ControlGroup, Estimator, EstimatorChoice,
 from tools.results import Check, Estimate, ToolRequest, ToolResult
 
 __all__ = [
+    "Adoption",
     "CohortEffect",
     "CohortInfo",
     "DiffInDiffRequest",
@@ -25,6 +26,7 @@ PeriodLabel = int | str
 MAX_COVARIATES = 50
 MAX_WINDOW = 1000
 MAX_BOOTSTRAP = 100_000
+MAX_ADOPTIONS = 1000
 
 #: How Callaway-Sant'Anna standard errors are computed.
 Inference = Literal["analytic", "bootstrap"]
@@ -32,12 +34,22 @@ Inference = Literal["analytic", "bootstrap"]
 BootstrapWeights = Literal["mammen", "rademacher"]
 
 
+class Adoption(ToolRequest):
+    """A treated unit and the period its treatment started."""
+
+    unit: str = Field(min_length=1, max_length=500, description="The unit as written in the unit column.")
+    first_period: int | str = Field(
+        description="Its first treated period, in the time column's form (2011, '2011Q3', '2024-03-01')."
+    )
+
+
 class DiffInDiffRequest(ToolRequest):
     """Difference-in-differences on a panel (units observed over periods) when a change reached some units and not
     others, at one date or rolled out over time (region by region, market by market): what did it do?
 
-    Give the outcome, the unit and time columns, and either `treatment` (0/1 per row: treated in this period) or
-    `cohort` (per row, the first period the unit was treated; empty or 0 if never). `auto` runs the two-way
+    Give the outcome, the unit and time columns, and one of `treatment` (0/1 per row: treated in this period),
+    `cohort` (per row, the first period the unit was treated; empty or 0 if never) or `adoptions` (when no column
+    says who was treated when). `auto` runs the two-way
     fixed-effects regression and its event study when everyone adopted at once, and Callaway-Sant'Anna when
     adoption was staggered (two-way fixed effects is biased then, and is reported beside it). Reports the pre-trend
     test, a placebo in time, cluster-robust inference and the event study for the plot. Never compute these
@@ -48,18 +60,28 @@ class DiffInDiffRequest(ToolRequest):
     outcome: str = Field(description="Column with the outcome measured per unit and period.")
     unit: str = Field(description="Column identifying the panel unit (region, store, user...).")
     time: str = Field(
-        description="Column with the period: integers (year, week number) or dates that parse unambiguously "
-        "(ISO like 2024-03-01, or 2024-03)."
+        description="Column with the period: integers (year, week number, 202103), dates that parse "
+        "unambiguously (ISO like 2024-03-01), or periods written as text, one kind per column: quarters ('Q42010', "
+        "'2010Q4', '2010-Q4', 'Q4 2010'), half-years ('2010H1'), months ('2010-04', 'Apr 2010') or ISO weeks "
+        "('2010-W05'). Read in calendar order."
     )
     treatment: str | None = Field(
         default=None,
         description="Column with 0/1 per row: 1 when the unit is treated in that period (stays 1 once it starts). "
-        "Give this or `cohort`, not both.",
+        "Give one of this, `cohort` or `adoptions`.",
     )
     cohort: str | None = Field(
         default=None,
-        description="Column with, per row, the first period in which the row's unit is treated (same units as "
-        "`time`); empty or 0 for never-treated units. Give this or `treatment`, not both.",
+        description="Column with, per row, the first period in which the row's unit is treated, in the same form "
+        "as `time` (integers, dates, or the same kind of text period such as 'Q32011'); empty, 0 or 'never' for "
+        "never-treated units. Give one of this, `treatment` or `adoptions`.",
+    )
+    adoptions: list[Adoption] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_ADOPTIONS,
+        description="The treated units with their first treated period, when no column says it; units not "
+        "listed are never treated.",
     )
     estimator: EstimatorChoice = Field(
         default="auto",

@@ -15,10 +15,23 @@ from numpy.typing import NDArray
 
 from tools.data.columns import column, numeric
 from tools.data.names import display_name
+from tools.did.adoptions import Resolved, resolve_adoptions
 from tools.did.models import DiffInDiffRequest, PeriodLabel
+from tools.did.periods import KINDS, PeriodKind, TextPeriods, describe, examples, kind_words, read_text_periods
+from tools.did.periods import label as period_label
 from tools.errors import ToolError
 
-__all__ = ["NEVER", "Panel", "dense_codes", "prepare_panel"]
+__all__ = [
+    "NEVER",
+    "Panel",
+    "PeriodRead",
+    "adoption_indicator",
+    "dense_codes",
+    "period_codes",
+    "period_text",
+    "prepare_panel",
+    "read_periods",
+]
 
 #: Cohort code of a never-treated unit: later than any period, so ``period >= cohort`` is never true.
 NEVER = np.int64(1) << 40
@@ -47,6 +60,8 @@ class Panel:
     covariate_names: list[str]
     balanced: bool
     notes: list[str] = field(default_factory=list)
+    period_note: str = ""  # how the time column was read (integers, dates, quarters, ...), for the method text
+    assignment_note: str = ""  # how treatment was defined (a 0/1 column, a cohort column, adoptions), likewise
 
 
 def _factorize(series: pd.Series) -> tuple[IntArray, int]:
@@ -67,8 +82,19 @@ def _factorize(series: pd.Series) -> tuple[IntArray, int]:
 # --- periods ---------------------------------------------------------------------------------------------
 
 
-def _as_dates(text: pd.Series, name: str) -> pd.Series:
-    """Text as timestamps: ISO 8601, or one day/month order that all values agree on; else a ToolError."""
+@dataclass(frozen=True)
+class PeriodRead:
+    """A period column read: per row an int64 sort key (missing rows hold the minimum int and are masked by the
+    caller), the kind of values it held, and one value as written (for the method text)."""
+
+    keys: NDArray[np.int64]
+    kind: PeriodKind
+    example: str = ""
+
+
+def _as_dates(text: pd.Series, name: str) -> pd.Series | None:
+    """Text as timestamps: ISO 8601, or one day/month order that all values agree on; None when no format reads
+    every value; a ToolError when two orders read them differently."""
     try:
         return pd.Series(pd.to_datetime(text, format="ISO8601"), index=text.index)
     except (ValueError, TypeError):
@@ -79,39 +105,59 @@ def _as_dates(text: pd.Series, name: str) -> pd.Series:
             parsed[fmt] = pd.Series(pd.to_datetime(text, format=fmt), index=text.index)
         except (ValueError, TypeError):
             continue
-    distinct = {tuple(p.to_numpy()) for p in parsed.values()}
-    examples = ", ".join(f"'{display_name(str(v), 30)}'" for v in text.drop_duplicates().iloc[:3])
     if not parsed:
-        raise ToolError(
-            "unparseable_time",
-            f"The time column '{display_name(name)}' holds values that are neither integers nor dates: {examples}.",
-            "Use integer periods (2021, 202103, week numbers) or ISO dates like 2021-03-01.",
-        )
-    if len(distinct) > 1:
+        return None
+    if len({tuple(p.to_numpy()) for p in parsed.values()}) > 1:
+        shown = ", ".join(f"'{display_name(str(v), 30)}'" for v in text.drop_duplicates().iloc[:3])
         raise ToolError(
             "ambiguous_dates",
-            f"The dates in '{display_name(name)}' ({examples}) read differently day-first and month-first.",
+            f"The dates in '{display_name(name)}' ({shown}) read differently day-first and month-first.",
             "Write the dates as ISO (YYYY-MM-DD) or as integer periods, so that no order has to be guessed.",
         )
     return next(iter(parsed.values()))
 
 
-def _period_values(series: pd.Series, name: str) -> tuple[NDArray[np.int64], bool]:
-    """Per row an int64 sort key (NaN rows get the minimum int and are masked by the caller), and whether the
-    column holds dates. Raises for fractions, text and ambiguous dates."""
+def _unreadable(present: pd.Series, name: str, role: str) -> ToolError:
+    """The refusal of a period column no reader orders, naming the values the closest reader could not read."""
+    distinct = present.drop_duplicates()
+    candidates = [
+        [str(v) for v in distinct[pd.to_numeric(distinct, errors="coerce").isna()]],
+        [str(v) for v in distinct[pd.to_datetime(distinct, format="ISO8601", errors="coerce").isna()]],
+    ]
+    for kind in KINDS:
+        read = read_text_periods(distinct, kind)
+        candidates.append([] if isinstance(read, TextPeriods) else read)
+    unread = min(candidates, key=len) or [str(v) for v in distinct]
+    mixed = len(unread) < len(distinct)
+    return ToolError(
+        "unparseable_time",
+        f"The {role} column '{display_name(name)}' holds "
+        + ("values that do not read like the others" if mixed else "values that cannot be read as ordered periods")
+        + f": {examples(unread)}"
+        + (f" ({len(unread):,} of {len(distinct):,} distinct values)" if mixed else "")
+        + ". Periods can be integers (2021, 202103), dates (2021-03-01), quarters (2021Q1, Q1 2021), half-years "
+        "(2021H1), months (2021-03, Mar 2021) or ISO weeks (2021-W09), one kind per column.",
+        "Give an integer period column instead (1, 2, 3, … in calendar order, or years), or rewrite the periods "
+        "in one of those forms.",
+    )
+
+
+def _period_values(series: pd.Series, name: str, role: str = "time") -> PeriodRead:
+    """Per row an int64 sort key and the kind of values the column holds. Raises for fractions, booleans, text
+    that reads as no kind of period, and ambiguous dates."""
     if pd.api.types.is_bool_dtype(series.dtype):
         raise ToolError(
             "unparseable_time",
-            f"The time column '{display_name(name)}' is true/false, not periods.",
+            f"The {role} column '{display_name(name)}' is true/false, not periods.",
             "Pick the column with the period (integer or date).",
         )
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
         stamps = pd.Series(pd.to_datetime(series), index=series.index)
         if stamps.dt.tz is not None:
             stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
-        return np.asarray(stamps.to_numpy(dtype="datetime64[ns]").astype(np.int64)), True
+        return PeriodRead(np.asarray(stamps.to_numpy(dtype="datetime64[ns]").astype(np.int64)), "date")
     if pd.api.types.is_integer_dtype(series.dtype) and isinstance(series.dtype, np.dtype):
-        return np.asarray(series.to_numpy(), dtype=np.int64), False
+        return PeriodRead(np.asarray(series.to_numpy(), dtype=np.int64), "integer")
     if pd.api.types.is_numeric_dtype(series.dtype):
         values = series.to_numpy(dtype=np.float64, na_value=np.nan)
         present = values[~np.isnan(values)]
@@ -119,24 +165,34 @@ def _period_values(series: pd.Series, name: str) -> tuple[NDArray[np.int64], boo
             bad = present[~np.isfinite(present) | (present != np.round(present))][:3]
             raise ToolError(
                 "non_integer_time",
-                f"The time column '{display_name(name)}' has non-integer values ({', '.join(f'{v:g}' for v in bad)}).",
+                f"The {role} column '{display_name(name)}' has non-integer values "
+                f"({', '.join(f'{v:g}' for v in bad)}).",
                 "Periods must be integers (year, month number) or dates; round or recode the column.",
             )
-        return np.where(np.isnan(values), np.iinfo(np.int64).min, values).astype(np.int64), False
+        return PeriodRead(np.where(np.isnan(values), np.iinfo(np.int64).min, values).astype(np.int64), "integer")
     text = series.astype("string").str.strip()
     present = text.dropna()
     numeric = pd.to_numeric(present, errors="coerce")
     if len(present) and numeric.notna().all():
-        return _period_values(pd.to_numeric(text, errors="coerce"), name)
-    stamps = _as_dates(present, name)
+        return _period_values(pd.to_numeric(text, errors="coerce"), name, role)
+    rows = np.flatnonzero(text.notna().to_numpy())
     out = np.full(len(series), np.iinfo(np.int64).min, dtype=np.int64)
-    out[np.flatnonzero(text.notna().to_numpy())] = stamps.to_numpy(dtype="datetime64[ns]").astype(np.int64)
-    return out, True
+    read = read_text_periods(present)
+    if isinstance(read, TextPeriods):
+        out[rows] = read.keys
+        return PeriodRead(out, read.kind, read.example)
+    dates = _as_dates(present, name)
+    if dates is None:
+        raise _unreadable(present, name, role)
+    out[rows] = dates.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    return PeriodRead(out, "date")
 
 
-def _label(value: int, dates: bool) -> PeriodLabel:
-    if not dates:
+def _label(value: int, kind: PeriodKind) -> PeriodLabel:
+    if kind == "integer":
         return int(value)
+    if kind != "date":
+        return period_label(value, kind)
     stamp = pd.Timestamp(value)
     return stamp.date().isoformat() if stamp == stamp.normalize() else stamp.isoformat()
 
@@ -146,19 +202,24 @@ def _label(value: int, dates: bool) -> PeriodLabel:
 
 def prepare_panel(request: DiffInDiffRequest, frame: pd.DataFrame) -> Panel:
     """Validate ``frame`` against ``request`` and code it as a panel."""
-    if (request.treatment is None) == (request.cohort is None):
+    given = [name for name in ("treatment", "cohort", "adoptions") if getattr(request, name) is not None]
+    if len(given) != 1:
         raise ToolError(
             "treatment_or_cohort",
-            "Give exactly one of `treatment` (0/1 per row) or `cohort` (first treated period per row)."
-            if request.treatment is None
-            else "Both `treatment` and `cohort` were given.",
-            "Name the 0/1 treated-in-this-period column as treatment, or the adoption-period column as cohort.",
+            "Give exactly one of `treatment` (0/1 per row), `cohort` (first treated period per row) or `adoptions` "
+            "(the treated units and their first treated periods)."
+            if not given
+            else f"{' and '.join(f'`{name}`' for name in given)} were {'both' if len(given) == 2 else 'all'} given; "
+            "they say the same thing twice.",
+            "Name the 0/1 treated-in-this-period column as treatment, or the adoption-period column as cohort; "
+            "when no column says it, list the treated units with their first treated period as adoptions.",
         )
     notes: list[str] = []
     y_all = numeric(column(frame, request.outcome, "outcome"), request.outcome, "outcome")
     unit_codes, _ = _factorize(column(frame, request.unit, "unit"))
     time_raw = column(frame, request.time, "time")
-    time_key, dates = _period_values(time_raw, request.time)
+    period_read = _period_values(time_raw, request.time)
+    time_key, kind = period_read.keys, period_read.kind
     keep = (unit_codes >= 0) & time_raw.notna().to_numpy()
     for label, missing in (("unit", unit_codes < 0), ("time", ~time_raw.notna().to_numpy())):
         if missing.any():
@@ -169,6 +230,7 @@ def prepare_panel(request: DiffInDiffRequest, frame: pd.DataFrame) -> Panel:
     keep &= ~np.isnan(y_all)
 
     treat_values: FloatArray | None = None
+    assignment = ""  # a column says who was treated when: the method names none (the request does)
     cohort_key: NDArray[np.int64] | None = None
     cohort_never: NDArray[np.bool_] | None = None
     if request.treatment is not None:
@@ -187,10 +249,15 @@ def prepare_panel(request: DiffInDiffRequest, frame: pd.DataFrame) -> Panel:
         if (keep & ~present).any():
             notes.append(f"{int((keep & ~present).sum()):,} row(s) with a missing treatment were left out.")
         keep &= present
-    else:
-        assert request.cohort is not None
+    elif request.cohort is not None:
         cohort_raw = column(frame, request.cohort, "cohort")
-        cohort_key, cohort_never = _cohort_values(cohort_raw, request.cohort, dates)
+        cohort_key, cohort_never = _cohort_values(cohort_raw, request.cohort, kind, request.time)
+    else:
+        resolved, row_unit = _adoptions(request, frame, time_key, time_raw.notna().to_numpy(), kind)
+        cohort_key = np.where(row_unit >= 0, resolved.keys[np.maximum(row_unit, 0)], 0).astype(np.int64)
+        cohort_never = (row_unit < 0) | ~resolved.listed[np.maximum(row_unit, 0)]
+        notes.extend(resolved.notes)
+        assignment = resolved.note
 
     weights_all = None
     if request.weights is not None:
@@ -260,7 +327,7 @@ def prepare_panel(request: DiffInDiffRequest, frame: pd.DataFrame) -> Panel:
     if n_periods < 2:
         raise ToolError(
             "single_period",
-            f"The data have a single period ({_label(int(period_keys[0]), dates)}); difference-in-differences "
+            f"The data have a single period ({_label(int(period_keys[0]), kind)}); difference-in-differences "
             "compares changes over time.",
             "Include periods before and after the change.",
         )
@@ -286,7 +353,9 @@ def prepare_panel(request: DiffInDiffRequest, frame: pd.DataFrame) -> Panel:
         time=time,
         n_units=n_units,
         n_periods=n_periods,
-        periods=[_label(int(k), dates) for k in period_keys],
+        periods=[_label(int(k), kind) for k in period_keys],
+        period_note=describe(kind, request.time, period_read.example),
+        assignment_note=assignment,
         cohort=cohort,
         weights=weights,
         cluster=cluster,
@@ -296,6 +365,58 @@ def prepare_panel(request: DiffInDiffRequest, frame: pd.DataFrame) -> Panel:
         balanced=len(unit) == n_units * n_periods,
         notes=notes,
     )
+
+
+def _adoptions(
+    request: DiffInDiffRequest, frame: pd.DataFrame, time_key: NDArray[np.int64], has_time: NDArray[np.bool_],
+    kind: PeriodKind,
+) -> tuple[Resolved, IntArray]:  # fmt: skip
+    """The request's adoptions read against the data, and each row's index among the distinct unit values (-1 for
+    a missing unit)."""
+    assert request.adoptions is not None
+    row_unit, uniques = pd.factorize(column(frame, request.unit, "unit"), use_na_sentinel=True)
+    periods = np.unique(time_key[has_time])
+    if not len(periods):
+        raise ToolError("no_data_rows", "No row has a period.", f"Check the time column '{request.time}'.")
+    resolved = resolve_adoptions(
+        request.adoptions, request.unit, list(uniques), request.time, kind, periods, lambda key: str(_label(key, kind))
+    )
+    return resolved, np.asarray(row_unit, dtype=np.int64)
+
+
+def adoption_indicator(request: DiffInDiffRequest, frame: pd.DataFrame) -> FloatArray:
+    """Per row, 1.0 when the request's ``adoptions`` make the row's unit treated in the row's period, else 0.0:
+    the 0/1 treatment column the adoptions stand for (the refutation battery refits on it)."""
+    time_raw = column(frame, request.time, "time")
+    read = _period_values(time_raw, request.time)
+    has_time = time_raw.notna().to_numpy()
+    resolved, row_unit = _adoptions(request, frame, read.keys, has_time, read.kind)
+    known = row_unit >= 0
+    listed = known & resolved.listed[np.maximum(row_unit, 0)]
+    first = resolved.keys[np.maximum(row_unit, 0)]
+    return (listed & has_time & (read.keys >= first)).astype(np.float64)
+
+
+def read_periods(series: pd.Series, name: str) -> PeriodRead:
+    """A period column read as the panel reads it: per row an ordered key (missing rows hold the minimum int), the
+    kind of values it holds and one value as written. A ToolError when it reads as no kind of period."""
+    return _period_values(series, name)
+
+
+def period_text(key: int, kind: PeriodKind) -> str:
+    """A period key written as the results write it: the integer, the ISO date, or '2011Q3', '2024-03' ..."""
+    return str(_label(key, kind))
+
+
+def period_codes(frame: pd.DataFrame, time: str) -> IntArray:
+    """Per row, the rank of its period among the column's periods in calendar order (as the panel reads them:
+    'Q42010' before 'Q12011'), -1 where the period is missing."""
+    time_raw = column(frame, time, "time")
+    keys = _period_values(time_raw, time).keys
+    has_time = time_raw.notna().to_numpy()
+    codes = np.full(len(keys), -1, dtype=np.int64)
+    codes[has_time] = np.unique(keys[has_time], return_inverse=True)[1]
+    return codes
 
 
 def dense_codes(codes: IntArray) -> tuple[IntArray, int]:
@@ -377,21 +498,46 @@ def _cohort_from_treatment(
     return cohort
 
 
-def _cohort_values(series: pd.Series, name: str, dates: bool) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
-    """Per row a period key and whether the row's unit is never treated (missing, empty or 0)."""
-    if dates and not pd.api.types.is_numeric_dtype(series.dtype):
+#: Cohort values that mean "never treated" besides a missing value.
+_NEVER_WORDS = ("", "0", "never", "none", "-")
+
+
+def _cohort_values(
+    series: pd.Series, name: str, kind: PeriodKind, time: str
+) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+    """Per row a period key (read as the time column was) and whether the row's unit is never treated (missing,
+    empty, 0 or 'never')."""
+    if kind != "integer" and not pd.api.types.is_numeric_dtype(series.dtype):
         text = series.astype("string").str.strip()
-        never = (text.isna() | text.isin(["", "0"])).to_numpy(dtype=bool, na_value=True)
+        never = (text.isna() | text.str.lower().isin(_NEVER_WORDS)).to_numpy(dtype=bool, na_value=True)
         keys = np.zeros(len(series), dtype=np.int64)
-        if (~never).any():
-            keys[~never], _ = _period_values(series[~never], name)
+        if not (~never).any():
+            return keys, never
+        given = text[~never]
+        if kind == "date" or pd.api.types.is_datetime64_any_dtype(series.dtype):
+            read = _period_values(series[~never], name, "cohort")
+            if read.kind != kind:
+                raise _cohort_mismatch(name, kind, time, [str(v) for v in given.drop_duplicates()], read.kind)
+            keys[~never] = read.keys
+            return keys, never
+        parsed = read_text_periods(given, kind)
+        if not isinstance(parsed, TextPeriods):
+            raise _cohort_mismatch(name, kind, time, parsed, _guess_kind(given))
+        keys[~never] = parsed.keys
         return keys, never
-    if dates:
-        raise ToolError(
-            "cohort_mismatch",
-            f"The time column holds dates but the cohort column '{display_name(name)}' holds numbers.",
-            "Give the first treated period in the same form as the time column (a date), empty if never treated.",
-        )
+    if kind != "integer":
+        values = numeric(series, name, "cohort")
+        never = np.isnan(values) | (values == 0)
+        if never.all():  # an empty column reads as numbers: every unit never treated
+            return np.zeros(len(series), dtype=np.int64), never
+        raise _cohort_mismatch(name, kind, time, [f"{v:g}" for v in np.unique(values[~never])], "integer")
+    if not pd.api.types.is_numeric_dtype(series.dtype):
+        text = series.astype("string").str.strip()
+        given = text[text.notna() & ~text.str.lower().isin(_NEVER_WORDS).fillna(False)]
+        odd = given[pd.to_numeric(given, errors="coerce").isna()].drop_duplicates()
+        if len(odd):
+            raise _cohort_mismatch(name, kind, time, [str(v) for v in odd], _guess_kind(odd))
+        series = pd.to_numeric(text.where(~text.str.lower().isin(_NEVER_WORDS[2:]).fillna(False)), errors="coerce")
     values = numeric(series, name, "cohort")
     never = np.isnan(values) | (values == 0)
     present = values[~never]
@@ -402,6 +548,31 @@ def _cohort_values(series: pd.Series, name: str, dates: bool) -> tuple[NDArray[n
             "Give the first treated period in the same units as the time column, 0 or empty if never treated.",
         )
     return np.where(never, 0, values).astype(np.int64), never
+
+
+def _guess_kind(values: pd.Series) -> PeriodKind | None:
+    """The kind of period every one of these text values reads as, if any (for an error message)."""
+    read = read_text_periods(values)
+    if isinstance(read, TextPeriods):
+        return read.kind
+    if pd.to_numeric(values, errors="coerce").notna().all():
+        return "integer"
+    return "date" if pd.to_datetime(values, format="ISO8601", errors="coerce").notna().all() else None
+
+
+def _cohort_mismatch(
+    name: str, kind: PeriodKind, time: str, values: list[str], found: PeriodKind | None = None
+) -> ToolError:
+    """The cohort column does not hold periods of the time column's kind."""
+    holds = f"{kind_words(found)}" if found is not None else "other values"
+    shown = f" ({examples(values)})" if values else ""
+    return ToolError(
+        "cohort_mismatch",
+        f"The time column '{display_name(time)}' holds {kind_words(kind)}, but the cohort column "
+        f"'{display_name(name)}' holds {holds}{shown}.",
+        f"Give each unit's first treated period as {kind_words(kind)}, written as in '{display_name(time)}' "
+        "(empty or 0 if never treated), or give a 0/1 `treatment` column instead.",
+    )
 
 
 def _cohort_from_column(

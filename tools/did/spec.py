@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,7 +13,9 @@ __all__ = ["SPEC"]
 
 
 def guided_request(dataset: str, roles: Mapping[str, Any]) -> dict[str, Any]:
-    """The diff_in_diff request for the guided mode's roles: outcome, unit, time, and cohort or treatment."""
+    """The diff_in_diff request for the guided mode's roles: outcome, unit, time, and who was treated when (a
+    cohort column, a 0/1 treatment column, or ``adoptions``: each treated unit with its first treated period, as
+    ``{"unit", "first_period"}`` items or 'UNIT from PERIOD' text)."""
     request: dict[str, Any] = {
         "dataset": dataset,
         "outcome": roles["outcome"],
@@ -21,9 +24,22 @@ def guided_request(dataset: str, roles: Mapping[str, Any]) -> dict[str, Any]:
     }
     if roles.get("cohort"):
         request["cohort"] = roles["cohort"]
+    elif roles.get("adoptions"):
+        request["adoptions"] = [_adoption(item) for item in roles["adoptions"]]
     else:
         request["treatment"] = roles["treatment"]
     return request
+
+
+def _adoption(item: Any) -> dict[str, Any]:
+    """One adoption of the guided mode's roles as the request's item (a whole number as an integer period)."""
+    if isinstance(item, Mapping):
+        unit, first = str(item["unit"]), item["first_period"]
+    else:
+        unit, _, first = str(item).rpartition(" from ")
+    if isinstance(first, str) and re.fullmatch(r"[+-]?\d+", first.strip()):
+        first = int(first)
+    return {"unit": unit.strip(), "first_period": first}
 
 
 SPEC = ToolSpec(
@@ -45,14 +61,23 @@ SPEC = ToolSpec(
     ),
     guide=Guide(
         required=("outcome", "unit", "time"),
-        optional=("cohort", "treatment"),
+        optional=("cohort", "treatment", "adoptions"),
         dataset_words=("rollout", "staggered", "panel", "region", "market"),
         question="Which columns hold the outcome, the unit (region, market, store), the period, and either "
         "the first period each unit was treated ('cohort', empty or 0 for never treated) or a 0/1 "
-        "'treatment' flag per row?",
+        "'treatment' flag per row? (If no column says who was treated when, say it in words.)",
         build=guided_request,
         suggest=("unit", "time", "cohort"),
-        one_of=(("cohort", "treatment"),),
+        one_of=(("cohort", "treatment", "adoptions"),),
+        values=("adoptions",),
+        words={"treatment": ("treated", "treatment", "treat", "post", "policy", "law", "active", "on")},
+        remedies={
+            "adoptions": "No column of the data says which units were treated when. Tell me in words: each "
+            "treated unit and its first treated period, such as '{example}' (units you do not name count as never "
+            "treated; several: 'A from P and B from Q'). Or add a 0/1 column to the file (1 for a treated unit "
+            "from its first treated period on), attach it again (/load in the app, --data for whyscope chat) and "
+            "say 'use a different dataset'."
+        },
     ),
     battery=Battery(
         auto=("pre_trends", "placebo_time", "leave_one_out", "parallel_trends_sensitivity", "placebo_treatment"),

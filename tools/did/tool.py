@@ -235,7 +235,17 @@ def diff_in_diff(request: DiffInDiffRequest, data: pd.DataFrame | None = None) -
     return DiffInDiffResult(
         estimand="ATT",
         estimator=plan.estimator,
-        method=method_text(request, plan.estimator, plan.staggered, n_clusters, band is not None, exact, by_cohort),
+        method=method_text(
+            request,
+            plan.estimator,
+            plan.staggered,
+            n_clusters,
+            band is not None,
+            exact,
+            by_cohort,
+            panel.period_note,
+            panel.assignment_note,
+        ),
         dataset=request.dataset,
         outcome=request.outcome,
         effect=att,
@@ -367,12 +377,22 @@ def _single_cluster_note(cs: CsResult, excluded: list[int]) -> str:
     cluster's deviations from its own mean sum to zero), so it is too small and their intervals too narrow."""
     single = [e for e in sorted(cs.dynamic) if cs.dynamic_clusters[e] < 2]
     text = (
-        f"Event time(s) {', '.join(map(str, single))} rest on a single treated cluster: their standard errors leave "
-        "out the treated side's variance, so their intervals are too narrow"
+        f"{_event_times(single).capitalize()} {'rest' if len(single) > 1 else 'rests'} on a single treated "
+        f"cluster: {'their standard errors leave' if len(single) > 1 else 'its standard error leaves'} out the "
+        f"treated side's variance, so {'their intervals are' if len(single) > 1 else 'its interval is'} too narrow"
     )
     if excluded:
-        text += f"; event time(s) {', '.join(map(str, excluded))} were left out of the joint pre-trend test"
+        text += (
+            f"; {_event_times(excluded)} {'were' if len(excluded) > 1 else 'was'} left out of the joint pre-trend test"
+        )
     return text + "."
+
+
+def _event_times(times: list[int]) -> str:
+    """'event time -9' or 'event times -9, -8 and 4'."""
+    if len(times) == 1:
+        return f"event time {times[0]}"
+    return f"event times {', '.join(map(str, times[:-1]))} and {times[-1]}"
 
 
 def _cs_pretrend(cs: CsResult, excluded: list[int]) -> tuple[float, float, int, int, float] | None:

@@ -64,6 +64,28 @@ def _label(value: object) -> str:
     return str(value)
 
 
+def _number(text: str) -> float | None:
+    """The number a label stands for ('1', '1.0', 'true' = 1), else None."""
+    text = text.strip().lower()
+    if text in ("true", "false"):
+        return float(text == "true")
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if np.isfinite(value) and "_" not in text else None
+
+
+def _same_value(given: str, labels: list[str]) -> str | None:
+    """The label ``given`` names: the same text, else the one label with the same number ('1.0' names '1', as a
+    0/1 column with blanks is stored as floats)."""
+    if given in labels:
+        return given
+    value = _number(given)
+    same = [label for label in labels if value is not None and _number(label) == value]
+    return same[0] if len(same) == 1 else None
+
+
 def _treatment(series: pd.Series, request: PropensityRequest) -> tuple[NDArray[np.bool_], str]:
     """Treated indicator (False for missing rows too; they are dropped by the caller) and the treated label."""
     present = series.dropna()
@@ -80,13 +102,14 @@ def _treatment(series: pd.Series, request: PropensityRequest) -> tuple[NDArray[n
             "Give a column with two values (0/1, or two labels with treated_value), or filter the data to two groups.",
         )
     if request.treated_value is not None:
-        if request.treated_value not in labels:
+        found = _same_value(request.treated_value, labels)
+        if found is None:
             raise ToolError(
                 "unknown_treated_value",
                 f"treated_value '{display_name(request.treated_value)}' is not a value of '{name}' ({shown}).",
                 "Give one of the two values exactly as it appears in the data.",
             )
-        treated_label = request.treated_value
+        treated_label = found
     elif set(labels) == {"0", "1"}:
         treated_label = "1"
     elif set(labels) == {"False", "True"}:

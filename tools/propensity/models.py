@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field, computed_field
+from pydantic import Field, computed_field, field_validator
 
 from tools.literals import Estimand, PropensityMethod
-from tools.results import Check, Estimate, ToolRequest, ToolResult
+from tools.results import Check, Estimate, ToolRequest, ToolResult, label_of_number
 
 __all__ = [
     "BalanceRow",
@@ -93,6 +93,8 @@ class PropensityRequest(ToolRequest):
         le=2**32 - 1,
         description="Random seed (the estimators are deterministic; kept for reproducible reruns).",
     )
+
+    _treated_number = field_validator("treated_value", mode="before")(label_of_number)
 
 
 class MethodEstimate(Estimate):

@@ -32,8 +32,10 @@ __all__ = [
     "RdAnalysis",
     "RdFit",
     "degenerate",
+    "exact_first_stage",
     "normal_p_value",
     "normal_quantile",
+    "perfect_jump",
     "rd_analysis",
     "rd_fit",
     "split_sides",
@@ -265,7 +267,7 @@ def _unusable(fit: RdFit, scale: float, fuzzy: bool) -> bool:
     parts = (fit.conventional, fit.robust, fit.first_stage, fit.first_stage_conventional)
     if not all(math.isfinite(i.std_error) for i in parts if i is not None):
         return True
-    return degenerate(fit, scale) or (fuzzy and degenerate(fit, 1.0, first_stage=True))
+    return degenerate(fit, scale) or (fuzzy and exact_first_stage(fit))
 
 
 def degenerate(fit: RdFit, scale: float, *, first_stage: bool = False) -> bool:
@@ -273,6 +275,28 @@ def degenerate(fit: RdFit, scale: float, *, first_stage: bool = False) -> bool:
     relative to its estimate and the magnitude ``scale`` of what was fitted: an exact fit, never a finding."""
     parts = (fit.first_stage, fit.first_stage_conventional) if first_stage else (fit.conventional, fit.robust)
     return any(zero_error(i.std_error, i.estimate, scale) for i in parts if i is not None)
+
+
+def perfect_jump(take_up: Inference | None) -> float | None:
+    """A first stage (conventional or bias-corrected) fitted exactly at a jump of one unit: within its bandwidth
+    every row on one side takes the treatment and none on the other. +1.0 or -1.0 (right minus left); None
+    otherwise. The fuzzy estimate's denominator is then exactly 1, so it is the sharp one, and the first stage has no
+    standard error because there is nothing to estimate, not because it is weak."""
+    if take_up is None or not math.isfinite(take_up.std_error):
+        return None
+    if not zero_error(take_up.std_error, take_up.estimate, 1.0):
+        return None
+    if abs(abs(take_up.estimate) - 1.0) >= 1e-9:
+        return None
+    return 1.0 if take_up.estimate > 0 else -1.0
+
+
+def exact_first_stage(fit: RdFit) -> bool:
+    """A fuzzy fit whose first stage (conventional or bias-corrected) has no usable standard error and is not
+    perfect compliance (:func:`perfect_jump`): take-up fitted exactly without switching from 0 to 1, or a
+    non-finite error. Never true of a sharp fit."""
+    parts = [part for part in (fit.first_stage_conventional, fit.first_stage) if part is not None]
+    return any(zero_error(part.std_error, part.estimate, 1.0) and perfect_jump(part) is None for part in parts)
 
 
 def _variance(left: SideEstimate, right: SideEstimate, s: FloatArray, kind: str) -> float:

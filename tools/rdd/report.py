@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 from tools.data.names import display_name
+from tools.literals import Side
+from tools.rdd.bandwidth import MASS_POINT_SHARE
 from tools.rdd.models import (
     BandwidthChoice,
     CovariateBalance,
@@ -14,7 +19,7 @@ from tools.rdd.models import (
 )
 from tools.results import Check, Estimate
 
-__all__ = ["checks_and_warnings", "estimand", "method", "summary"]
+__all__ = ["PerfectCompliance", "Scope", "checks_and_warnings", "density_detail", "estimand", "method", "summary"]
 
 MIN_EFFECTIVE = 20
 FEW_DISTINCT = 30
@@ -22,19 +27,88 @@ FEW_CLUSTERS = 20
 WEAK_F = 10.0
 DENSITY_FAIL = 0.01
 
+_WHERE: dict[Side, str] = {"below": "below", "above": "at or above"}
 
-def estimand(request: RddRequest) -> str:
-    running = display_name(request.running)
-    if request.fuzzy is None:
+
+#: How far perfect compliance reaches: every row analysed; every row within the bandwidths behind the reported
+#: numbers; or only within one of them (the other first stage is estimated, with a standard error).
+Scope = Literal["everywhere", "bandwidths", "partly"]
+
+
+@dataclass(frozen=True)
+class PerfectCompliance:
+    """A fuzzy request whose take-up switches exactly from 0 to 1 at the cutoff: the design is sharp.
+
+    ``taken`` is the side where every row takes the treatment; ``estimated`` is, when ``scope`` is "partly", the
+    bandwidth ("estimation" or "bias-correction") over which take-up does vary, with its jump there (0 to 1
+    across the cutoff)."""
+
+    take_up: str
+    taken: Side
+    scope: Scope
+    estimated: tuple[str, Estimate] | None = None
+
+    @property
+    def verdict(self) -> str:
+        """The one sentence every surface repeats."""
+        if self.scope == "everywhere":
+            return "compliance is perfect on both sides: the design is sharp; the fuzzy estimate equals the sharp one"
+        if self.scope == "bandwidths":
+            return (
+                "compliance is perfect on both sides near the cutoff: the design is sharp there; the fuzzy estimate "
+                "equals the sharp one at these bandwidths"
+            )
         return (
+            "compliance is perfect on both sides close to the cutoff: the design is nearly sharp; the fuzzy "
+            "estimate is close to the sharp one"
+        )
+
+    @property
+    def evidence(self) -> str:
+        """What the data show, as the start of a sentence."""
+        other: Side = "above" if self.taken == "below" else "below"
+        rows = (
+            f"take-up '{display_name(self.take_up)}' is 1 on every row {_WHERE[self.taken]} the cutoff and 0 on "
+            f"every row {_WHERE[other]} it"
+        )
+        if self.scope == "everywhere":
+            return rows[0].upper() + rows[1:]
+        if self.scope == "bandwidths":
+            return f"Within the bandwidths, {rows} (farther away some rows differ)"
+        assert self.estimated is not None
+        which, jump = self.estimated
+        narrow = "estimation" if which == "bias-correction" else "bias-correction"
+        return (
+            f"Within the {narrow} bandwidth, {rows}; over the {which} bandwidth take-up jumps by "
+            f"{jump.estimate:+.4g} (SE {jump.std_error:.2g})"
+        )
+
+    def side_note(self, said: Side) -> str:
+        """The warning when treatment_side names the other side."""
+        return (
+            f"treatment_side says the units {_WHERE[said]} the cutoff are treated, but every row "
+            f"{_WHERE[self.taken]} it takes the treatment ('{display_name(self.take_up)}' = 1) and none on the other "
+            f"side: the effect is reported with the side {_WHERE[self.taken]} the cutoff as treated (a fuzzy "
+            "estimate, a ratio of two jumps, is the same either way)."
+        )
+
+
+def estimand(request: RddRequest, compliance: PerfectCompliance | None = None) -> str:
+    running = display_name(request.running)
+    if request.fuzzy is None or (compliance is not None and compliance.scope != "partly"):
+        text = (
             f"Effect of the treatment on '{display_name(request.outcome)}' for units at the cutoff ({running} = "
             f"{request.cutoff:g}): the jump in the mean outcome there, treated side minus untreated side."
         )
-    return (
+        if compliance is not None:
+            text += f" {compliance.evidence}, so {compliance.verdict}."
+        return text
+    late = (
         f"Local average treatment effect (LATE) at the cutoff ({running} = {request.cutoff:g}): the jump in "
         f"'{display_name(request.outcome)}' divided by the jump in take-up '{display_name(request.fuzzy)}', for "
         "units at the cutoff whose treatment follows the cutoff (compliers)."
     )
+    return late if compliance is None else f"{late} {compliance.evidence}, so {compliance.verdict}."
 
 
 _RULES = {
@@ -91,7 +165,13 @@ def _inference(request: RddRequest, bandwidth: BandwidthChoice, inference: Bandw
     return f"{reported} and the conventional estimate at these bandwidths ({why})"
 
 
-def method(request: RddRequest, bandwidth: BandwidthChoice, inference: BandwidthChoice, clustered: bool) -> str:
+def method(
+    request: RddRequest,
+    bandwidth: BandwidthChoice,
+    inference: BandwidthChoice,
+    clustered: bool,
+    compliance: PerfectCompliance | None = None,
+) -> str:
     p = request.polynomial
     how = f"{_bandwidths(bandwidth)}; {_inference(request, bandwidth, inference)}"
     variance = (
@@ -105,7 +185,21 @@ def method(request: RddRequest, bandwidth: BandwidthChoice, inference: Bandwidth
         f"bias correction from a local polynomial of order {p + 1} at bandwidth b and robust bias-corrected "
         f"confidence intervals; {variance}",
     ]
-    if request.fuzzy is not None:
+    if compliance is not None:
+        parts.append(
+            "fuzzy design asked for, but take-up switches from 0 to 1 exactly at the cutoff"
+            + {"everywhere": "", "bandwidths": " within the bandwidths", "partly": " within one of the bandwidths"}[
+                compliance.scope
+            ]
+            + (
+                ": the take-up jump is exactly 1, so the outcome jump over it is the sharp estimate (no first stage "
+                "to test)"
+                if compliance.scope != "partly"
+                else ": the outcome jump over the take-up jump, with the delta-method variance (no first-stage F: "
+                "within that bandwidth take-up jumps by exactly 1)"
+            )
+        )
+    elif request.fuzzy is not None:
         parts.append("fuzzy design: the outcome jump over the take-up jump, with the delta-method variance")
     parts.append(
         "manipulation test: Cattaneo-Jansson-Ma local polynomial density test (rddensity's defaults); "
@@ -121,6 +215,7 @@ def checks_and_warnings(
     robust: Estimate,
     n_effective: tuple[int, int],
     distinct: tuple[int, int],
+    near: tuple[tuple[int, int], tuple[int, int]] | None = None,
     bandwidth: BandwidthChoice,
     first_stage: FirstStage | None,
     density: DensityTest | None,
@@ -129,6 +224,7 @@ def checks_and_warnings(
     sensitivity: list[SensitivityRow],
     n_clusters: int | None,
     notes: list[str],
+    compliance: PerfectCompliance | None = None,
 ) -> tuple[list[Check], list[str]]:
     alpha = request.alpha
     checks = [
@@ -149,8 +245,7 @@ def checks_and_warnings(
             Check(
                 name="density",
                 status=status,
-                detail=f"Density of the running variable just below {density.density_below:.4g} and just above "
-                f"{density.density_above:.4g} the cutoff (t = {density.t_statistic:.3g}, p = {density.p_value:.3g})."
+                detail=density_detail(density, request.treatment_side)
                 + (" Units may be sorting around the cutoff." if status != "pass" else ""),
             )
         )
@@ -218,21 +313,43 @@ def checks_and_warnings(
     )
     if smallest < MIN_EFFECTIVE:
         warnings.append(f"Only {smallest} observations within the bandwidth on one side: the estimate is fragile.")
-    discrete = bandwidth.mass_points_adjusted or min(distinct) < FEW_DISTINCT
+    (n_below, d_below), (n_above, d_above) = near or ((0, distinct[0]), (0, distinct[1]))
+    # discrete where it matters: few distinct values within h, or many rows sharing one (rdrobust's mass-point share)
+    repeats = max((1 - d / n if n else 0.0) for n, d in ((n_below, d_below), (n_above, d_above)))
+    discrete = min(d_below, d_above) < FEW_DISTINCT or repeats >= MASS_POINT_SHARE
+    within = (
+        f"; within h, {d_below:,} among {n_below:,} rows below and {d_above:,} among {n_above:,} above" if near else ""
+    )
+    widened = ""
+    if bandwidth.mass_points_adjusted:
+        widened = " Many rows share a value (rdrobust's mass-point rule), so the pilot bandwidths were widened" + (
+            "." if discrete else "; near the cutoff the values are distinct enough."
+        )
     checks.append(
         Check(
             name="running_variable_distinct_values",
             status="warn" if discrete else "pass",
-            detail=f"{distinct[0]:,} distinct running-variable values below and {distinct[1]:,} above the cutoff"
-            + (
-                " (many repeated values: the pilot bandwidths were widened)." if bandwidth.mass_points_adjusted else "."
-            ),
+            detail=f"{distinct[0]:,} distinct running-variable values below and {distinct[1]:,} above the "
+            f"cutoff{within}." + widened,
         )
     )
     if discrete:
         warnings.append(
-            "The running variable is discrete (few distinct values or many repeats): the RD extrapolates between "
-            "the values nearest the cutoff, so the estimate leans on the polynomial's shape."
+            "The running variable is discrete near the cutoff (few distinct values, or many rows sharing one): the "
+            "RD extrapolates between the values nearest the cutoff, so the estimate leans on the polynomial's shape."
+        )
+    if compliance is not None:
+        checks.append(
+            Check(
+                name="first_stage",
+                status="pass",
+                detail=f"{compliance.evidence}, so {compliance.verdict} "
+                + (
+                    "(take-up jumps by exactly 1: there is no first stage to estimate, and none is weak)."
+                    if compliance.scope != "partly"
+                    else "(a first stage as strong as one can be, not a weak one)."
+                ),
+            )
         )
     if first_stage is not None:
         checks.append(
@@ -260,6 +377,16 @@ def checks_and_warnings(
     return checks, warnings
 
 
+def density_detail(density: DensityTest, treatment_side: Side) -> str:
+    """The density check's sentence: each estimate next to its side, each side named treated or untreated."""
+    below, above = ("treated", "untreated") if treatment_side == "below" else ("untreated", "treated")
+    return (
+        f"The running variable's estimated density is {density.density_below:.4g} just below the cutoff, on the "
+        f"{below} side, and {density.density_above:.4g} just above it, on the {above} side; t = "
+        f"{density.t_statistic:.3g}, p = {density.p_value:.3g}."
+    )
+
+
 def summary(
     request: RddRequest,
     robust: Estimate,
@@ -269,13 +396,15 @@ def summary(
     first_stage: FirstStage | None,
     density: DensityTest | None,
     estimation: BandwidthChoice | None = None,
+    *,
+    compliance: PerfectCompliance | None = None,
 ) -> str:
     """One sentence; ``bandwidth`` and ``n_effective`` are those of the reported effect (the inference bandwidths),
     ``estimation`` the conventional estimate's bandwidths when they differ."""
     level = f"{1 - request.alpha:.0%}"
     what = (
         f"crossing into treatment changes '{request.outcome}' by"
-        if first_stage is None
+        if request.fuzzy is None or (compliance is not None and compliance.scope != "partly")
         else f"the treatment changes '{request.outcome}' for compliers by"
     )
     text = (
@@ -287,6 +416,8 @@ def summary(
     )
     if first_stage is not None:
         text += f"; take-up jumps by {first_stage.robust.estimate:+.3g}"
+    if compliance is not None:
+        text += f"; {compliance.verdict}"
     if density is not None:
         text += f"; density test p = {density.p_value:.3g}"
     return text + "."

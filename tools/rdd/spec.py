@@ -46,7 +46,9 @@ SPEC = ToolSpec(
         build=guided_request,
         suggest=("running",),
         defaults={"side": "above"},
+        words={"running": ("running", "score", "centered", "centred", "margin", "share", "distance", "income")},
         lists=("covariates",),
+        values=("cutoff", "side"),
     ),
     battery=Battery(
         auto=("density_test", "covariate_continuity", "placebo_cutoff", "bandwidth_sensitivity"),

@@ -12,15 +12,23 @@ from tools.errors import ToolError
 from tools.rdd.bandwidth import BandwidthError, Bandwidths
 from tools.rdd.density import cjm_density
 from tools.rdd.diagnostics import covariate_balance, estimate_model, placebo_cutoffs, sensitivity
-from tools.rdd.estimate import NoFirstStage, RdAnalysis, degenerate, rd_analysis, split_sides
+from tools.rdd.estimate import (
+    NoFirstStage,
+    RdAnalysis,
+    degenerate,
+    exact_first_stage,
+    perfect_jump,
+    rd_analysis,
+    split_sides,
+)
 from tools.rdd.inputs import MIN_PER_SIDE, Prepared, prepare
-from tools.rdd.local import NotIdentified
+from tools.rdd.local import NotIdentified, Side
 from tools.rdd.models import BandwidthChoice, DensityTest, FirstStage, RddRequest, RddResult, RdRule
 from tools.rdd.plot import rd_plot
-from tools.rdd.report import WEAK_F, checks_and_warnings, estimand, method, summary
+from tools.rdd.report import WEAK_F, PerfectCompliance, Scope, checks_and_warnings, estimand, method, summary
 from tools.results import Estimate
 
-__all__ = ["density_test", "headline", "rdd", "rdd_at_cutoff"]
+__all__ = ["density_test", "f_statistic", "headline", "rdd", "rdd_at_cutoff"]
 
 
 def _fit(request: RddRequest, prepared: Prepared) -> RdAnalysis:
@@ -36,13 +44,13 @@ def _fit(request: RddRequest, prepared: Prepared) -> RdAnalysis:
             "cluster-robust standard errors cannot be computed.",
             "Cluster by a finer unit, widen the bandwidth, or drop `cluster` if rows are independent.",
         )
-    if request.fuzzy is not None and degenerate(fit, 1.0, first_stage=True):
+    if request.fuzzy is not None and exact_first_stage(fit):
         raise ToolError(
             "exact_first_stage",
-            f"Take-up '{request.fuzzy}' is fitted exactly on both sides of the cutoff within the bandwidth (for "
-            "example every unit above takes the treatment and none below), so the first stage has no standard "
-            "error.",
-            "If treatment follows the cutoff exactly, drop `fuzzy`: the sharp RD estimates the same effect.",
+            f"Take-up '{request.fuzzy}' is fitted exactly near the cutoff but does not switch from 0 to 1 there (it "
+            "follows the running variable within the bandwidth), so the first stage has no standard error.",
+            "Check the take-up column; if treatment follows the cutoff exactly, drop `fuzzy`: the sharp RD "
+            "estimates the same effect.",
         )
     if degenerate(fit, prepared.outcome_scale):
         raise ToolError(
@@ -114,9 +122,14 @@ def rdd(request: RddRequest, data: pd.DataFrame | None = None) -> RddResult:
     prepared = prepare(request, data)
     assert data is not None
     fuzzy = request.fuzzy is not None
-    sign = 1.0 if request.treatment_side == "above" else -1.0
     analysis = _fit(request, prepared)
     fit, inf = analysis.estimation, analysis.inference
+    compliance = _compliance(request, prepared, analysis)
+    notes = list(prepared.notes)
+    if compliance is not None and compliance.taken != request.treatment_side:
+        notes.append(compliance.side_note(request.treatment_side))
+        request = request.model_copy(update={"treatment_side": compliance.taken})
+    sign = 1.0 if request.treatment_side == "above" else -1.0
     effect_sign = 1.0 if fuzzy else sign  # the LATE is a ratio of jumps: the same whichever side is treated
     conventional = estimate_model(fit.conventional, effect_sign, request.alpha)
     robust = estimate_model(inf.robust, effect_sign, request.alpha)
@@ -124,9 +137,9 @@ def rdd(request: RddRequest, data: pd.DataFrame | None = None) -> RddResult:
     bandwidth = _choice(fit.bandwidths, "manual" if manual else request.bandwidth_selector)
     bandwidth_inference = _choice(inf.bandwidths, analysis.rule)
     first_stage = None
-    if inf.first_stage is not None and fit.first_stage_conventional is not None:
+    if compliance is None and inf.first_stage is not None and fit.first_stage_conventional is not None:
         fs_conventional = estimate_model(fit.first_stage_conventional, sign, request.alpha)
-        f_stat = (fs_conventional.estimate / fs_conventional.std_error) ** 2 if fs_conventional.std_error else 0.0
+        f_stat = f_statistic(fs_conventional)
         first_stage = FirstStage(
             conventional=fs_conventional,
             robust=estimate_model(inf.first_stage, sign, request.alpha),
@@ -134,7 +147,6 @@ def rdd(request: RddRequest, data: pd.DataFrame | None = None) -> RddResult:
             weak=f_stat < WEAK_F,
         )
     density = _density(prepared.x_density, request.cutoff)
-    notes = list(prepared.notes)
     if analysis.fallback is not None:
         notes.append(
             f"The robust interval uses the estimation bandwidths, not the coverage-error-optimal ones: "
@@ -154,6 +166,10 @@ def rdd(request: RddRequest, data: pd.DataFrame | None = None) -> RddResult:
         robust=robust,
         n_effective=n_effective,
         distinct=(prepared.left.distinct(), prepared.right.distinct()),
+        near=(
+            _near(prepared.left, request.cutoff, fit.bandwidths.h_left),
+            _near(prepared.right, request.cutoff, fit.bandwidths.h_right),
+        ),
         bandwidth=bandwidth,
         first_stage=first_stage,
         density=density,
@@ -162,6 +178,7 @@ def rdd(request: RddRequest, data: pd.DataFrame | None = None) -> RddResult:
         sensitivity=rows,
         n_clusters=min((n for n in (fit.n_clusters, inf.n_clusters) if n is not None), default=None),
         notes=notes,
+        compliance=compliance,
     )
     plot = rd_plot(
         prepared.left,
@@ -173,9 +190,9 @@ def rdd(request: RddRequest, data: pd.DataFrame | None = None) -> RddResult:
         fit.right.poly[:, 0],
     )
     return RddResult(
-        estimand=estimand(request),
-        method=method(request, bandwidth, bandwidth_inference, request.cluster is not None),
-        design="fuzzy" if fuzzy else "sharp",
+        estimand=estimand(request, compliance),
+        method=method(request, bandwidth, bandwidth_inference, request.cluster is not None, compliance),
+        design="fuzzy" if fuzzy and (compliance is None or compliance.scope == "partly") else "sharp",
         dataset=request.dataset,
         outcome=request.outcome,
         running=request.running,
@@ -204,9 +221,62 @@ def rdd(request: RddRequest, data: pd.DataFrame | None = None) -> RddResult:
         checks=checks,
         warnings=warnings,
         summary=summary(
-            request, robust, conventional, bandwidth_inference, n_inference, first_stage, density, bandwidth
+            request,
+            robust,
+            conventional,
+            bandwidth_inference,
+            n_inference,
+            first_stage,
+            density,
+            bandwidth,
+            compliance=compliance,
         ),
     )
+
+
+def _compliance(request: RddRequest, prepared: Prepared, analysis: RdAnalysis) -> PerfectCompliance | None:
+    """A fuzzy request whose take-up switches exactly from 0 to 1 at the cutoff within the bandwidths of a reported
+    first stage (the conventional one at the estimation h, the bias-corrected one at the inference b). None for a
+    sharp request or a first stage with a standard error on both counts."""
+    if request.fuzzy is None:
+        return None
+    conventional = analysis.estimation.first_stage_conventional
+    robust = analysis.inference.first_stage
+    jumps = [perfect_jump(conventional), perfect_jump(robust)]
+    jump = next((j for j in jumps if j is not None), None)
+    if jump is None:
+        return None
+    if all(np.ptp(side.y[:, 1]) == 0 for side in (prepared.left, prepared.right)):
+        scope: Scope = "everywhere"
+    elif None not in jumps:
+        scope = "bandwidths"
+    else:
+        scope = "partly"
+    estimated = None
+    if scope == "partly":
+        part, which = (robust, "bias-correction") if jumps[0] is not None else (conventional, "estimation")
+        assert part is not None
+        sign = 1.0 if jump > 0 else -1.0  # as take-up runs: 0 to 1 across the cutoff
+        estimated = (which, estimate_model(part, sign, request.alpha))
+    return PerfectCompliance(request.fuzzy, "above" if jump > 0 else "below", scope, estimated)
+
+
+def _near(side: Side, cutoff: float, h: float) -> tuple[int, int]:
+    """Rows within h of the cutoff on one side, and their distinct running-variable values."""
+    if side.below:
+        x = side.x[int(np.searchsorted(side.x, cutoff - h, side="left")) :]
+    else:
+        x = side.x[: int(np.searchsorted(side.x, cutoff + h, side="right"))]
+    return len(x), int(np.unique(x).size)
+
+
+def f_statistic(first_stage: Estimate) -> float:
+    """(jump / its standard error) squared. A first stage reaching here has a standard error (a zero one with a
+    jump is refused by Estimate, and an exact jump of 1 is perfect compliance, reported as a sharp design); the
+    only zero left is a zero jump with no error, which is no first stage at all: F = 0."""
+    if first_stage.std_error > 0:
+        return (first_stage.estimate / first_stage.std_error) ** 2
+    return 0.0
 
 
 def _choice(bw: Bandwidths, rule: RdRule) -> BandwidthChoice:

@@ -8,7 +8,7 @@ from pydantic import Field, WithJsonSchema, computed_field, field_validator
 
 from tools import jsontext
 from tools.literals import CheckVerdict, RefuteVerdict, TargetTool
-from tools.results import Estimate, ToolRequest, ToolResult
+from tools.results import Check, Estimate, ToolRequest, ToolResult
 
 __all__ = [
     "CHECK_NAMES",
@@ -214,7 +214,15 @@ class RefuteResult(ToolResult):
     checks: list[RefuteCheck] = Field(description="The checks, in the order run.")
     sensitivity: Sensitivity = Field(description="E-value, robustness value and breakdown M-bar, as they apply.")
     verdict: RefuteVerdict = Field(description="robust, fragile or failed.")
-    decided_by: list[str] = Field(description="The checks that decided the verdict.")
+    decided_by: list[str] = Field(
+        description="The checks that decided the verdict; the target analysis's own failed design checks as "
+        "'tool:check' (e.g. 'diff_in_diff:clusters')."
+    )
+    design_failures: list[Check] = Field(
+        description="The target analysis's own design checks that failed (its checks with status 'fail': a rejected "
+        "pre-trend test, a single treated cluster, no overlap, a sample-ratio mismatch against the planned split, "
+        "manipulation at the cutoff). Any of them caps the verdict: never 'robust'."
+    )
     simulations: int = Field(description="Draws per simulation check.")
     seed: int = Field(description="Random seed.")
     alpha: float = Field(description="Significance level.")

@@ -73,12 +73,15 @@ def refute(
                 before = runner.done
                 results.append(design.diagnostic(name, runner, n))
                 runner.step(name, max(0, design.steps(name, n) - (runner.done - before)))
-    verdict, decided_by = overall(results)
+    design_failures = design.failed_design_checks()
+    verdict, decided_by = overall(results, design_failures, tool)
     warnings = list(design.warnings)
     if not (design.original.ci_lower > 0 or design.original.ci_upper < 0):
         warnings.append(
             "The estimate itself is not significant at this alpha: 'robust' then means the absence of a clear "
             "effect is stable, not that an effect was found."
+            if verdict == "robust"
+            else "The estimate itself is not significant at this alpha either: there is no clear effect to defend."
         )
     return RefuteResult(
         target_tool=tool,
@@ -86,7 +89,8 @@ def refute(
         method=f"Each simulation check refits the whole {tool} analysis on altered data ({n} draws, seed "
         f"{request.seed}); design diagnostics come from the {tool} result; sensitivity analyses from closed forms "
         "(VanderWeele-Ding E-value, Cinelli-Hazlett omitted-variable bounds, Rambachan-Roth relative magnitudes). "
-        "Failing a falsification check makes the verdict 'failed'; failing any other check makes it 'fragile'.",
+        "Failing a falsification check makes the verdict 'failed'; failing any other check, a failed design check "
+        f"of the {tool} analysis itself, or no check able to judge it makes it 'fragile'.",
         effect_label=design.headline,
         effect=design.original,
         n_obs=design.n_obs,
@@ -94,11 +98,12 @@ def refute(
         sensitivity=design.sensitivity(),
         verdict=verdict,
         decided_by=decided_by,
+        design_failures=design_failures,
         simulations=n,
         seed=request.seed,
         alpha=request.alpha,
         warnings=warnings,
-        summary=summary(design.headline, design.original, results, verdict, decided_by),
+        summary=summary(design.headline, design.original, results, verdict, decided_by, design_failures, tool),
     )
 
 

@@ -9,7 +9,20 @@ from textual import events
 from textual.message import Message
 from textual.widgets import TextArea
 
-COMMANDS = ("/help", "/load", "/data", "/brief", "/power", "/run", "/prereg", "/export", "/model", "/clear", "/quit")
+COMMANDS = (
+    "/help",
+    "/load",
+    "/data",
+    "/brief",
+    "/power",
+    "/run",
+    "/prereg",
+    "/plot",
+    "/export",
+    "/model",
+    "/clear",
+    "/quit",
+)
 MAX_CHARS = 20_000
 
 

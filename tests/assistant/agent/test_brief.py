@@ -125,3 +125,14 @@ def test_replaying_the_update_brief_calls_builds_the_conversations_brief() -> No
     assert replay(updates) == expected
     assert replay([]) == Brief()
     assert replay(updates[2:3], expected).outcome.guardrails == ("CSAT",)
+
+
+def test_item11_a_long_answer_fits_the_brief_whole() -> None:
+    from assistant.agent.brief import MAX_TEXT
+
+    answer = "We want new teams to finish onboarding. " * 80  # about 3,200 characters, as a user pastes a memo
+    update = UpdateBriefRequest(slot="intervention", value=answer.strip(), status="confirmed")
+    assert apply_update(Brief(), update).intervention.value == answer.strip()
+    assert MAX_TEXT >= 10_000  # a few pages
+    with pytest.raises(ValidationError):
+        UpdateBriefRequest(slot="intervention", value="x" * (MAX_TEXT + 1), status="confirmed")

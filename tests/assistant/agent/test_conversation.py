@@ -284,3 +284,30 @@ def test_whyscope_chat_against_a_mocked_api(llm: respx.Route, monkeypatch: pytes
     assert "You need 14,751 users per arm." in text
     assert "[unverified" not in text
     assert "sk-test" not in text
+
+
+def test_item11_numbers_quoted_from_a_tools_refusal_are_not_flagged(llm: respx.Route, backend: OpenAIBackend) -> None:
+    """Issue 18 item 11: the model relays the brief's refusal of a too long answer; the limit it quotes is the
+    tool's number, not an invented one (it was "Unverified numbers: 2000")."""
+    too_long = {
+        "slot": "intervention",
+        "value": "x" * 10_001,
+        "status": "confirmed",
+        "guardrails": None,
+        "why_question": None,
+        "why_answer": None,
+        "assumption": None,
+    }
+    llm.side_effect = [
+        sse(tool_call_stream(("c1", "update_brief", too_long))),
+        sse(text_stream("Your answer is longer than 10000 characters; I kept it in the chat. Shorter, please?")),
+    ]
+    conversation = Conversation(backend)
+    done, events = run(conversation, "Here is everything about the change …")
+    refused = next(e for e in events if isinstance(e, ToolFinished) and e.name == "update_brief")
+    assert refused.error is not None and "10000" in refused.error["message"].replace(",", "")
+    assert done.unverified == ()
+    # a number the refusal does not hold is still flagged
+    llm.side_effect = [sse(text_stream("That limit is 12345 characters."))]
+    done, _ = run(conversation, "how long can it be?")
+    assert done.unverified == ("12345",)

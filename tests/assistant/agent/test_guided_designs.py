@@ -67,10 +67,15 @@ def test_a_cutoff_runs_the_rd_design_on_the_paywall_example() -> None:
 
 @pytest.mark.skipif("rdd" not in tool_names(), reason="rdd not registered")
 def test_a_column_the_tool_rejects_is_asked_for_again_with_the_tools_words() -> None:
-    answers = [*SCOPING, "by a score cutoff", "yes", "ok", "outcome=no_such_column; cutoff=10"]
+    # a name that is no column is caught before the tool runs, with the closest names
+    events, dones = converse([*SCOPING, "by a score cutoff", "yes", "ok", "outcome=no_such_column; cutoff=10"])
+    assert not any(isinstance(e, ToolFinished) and e.name == "rdd" for e in events)
+    assert "There is no column 'no_such_column'" in dones[-1].text
+    # a column the tool itself refuses: its own words, and the columns question again
+    answers = [*SCOPING, "by a score cutoff", "yes", "ok", "outcome=user_id; cutoff=10"]
     events, dones = converse(answers)
     error = finished(events, "rdd").error
-    assert error is not None and error["code"] == "unknown_column"
+    assert error is not None and error["code"] == "non_numeric_column"
     assert error["message"] in dones[-1].text and "Which column holds the outcome" in dones[-1].text
 
 
@@ -161,7 +166,9 @@ def test_whyscope_chat_in_guided_mode_runs_a_design_on_the_bundled_examples(
     assert "[tool] rdd done: At the cutoff 10" in text
     assert "[progress] refute 1/4 density_test" in text and "[tool] refute done:" in text
     assert text.count("Guided mode: no language model") == 1  # the intro once, not again after the end
-    assert text.rstrip().splitlines()[-2].startswith("The scoping is complete")
+    lines = text.rstrip().splitlines()
+    closing = next(i for i, line in enumerate(lines) if line.startswith("The scoping is complete"))
+    assert "Say 'pre-register' to answer them" in "\n".join(lines[closing:])  # the plan's open items come next
 
 
 EXPERIMENT = [
@@ -179,6 +186,7 @@ EXPERIMENT = [
     "25",
     "40",
     "3%",
+    "yes",  # the lift, said back
     "skip",
 ]
 
@@ -187,9 +195,7 @@ def test_after_sizing_an_experiment_the_attached_one_is_analysed_with_cuped_and_
     events, dones = converse([*EXPERIMENT, "ok"])
     assert "If the experiment has already run, I can analyse it" in dones[-2].text
     assert "'checkout'" in dones[-2].text and "Say 'skip'" in dones[-2].text
-    assert (
-        "Proposed from their names: arm=arm; metric=revenue; kind=continuous; covariate=pre_revenue" in dones[-1].text
-    )
+    assert "Proposed from the data: arm=arm; metric=revenue; kind=continuous; covariate=pre_revenue" in dones[-1].text
     events, dones = converse([*EXPERIMENT, "ok", "ok", "yes"])
     analysis = finished(events, "ab_test").result
     assert analysis is not None and analysis["comparisons"][0]["metric"] == "revenue"
@@ -267,4 +273,5 @@ def test_without_refute_registered_the_analysis_ends_the_scoping_without_an_offe
     monkeypatch.setattr(guided, "tool_names", lambda: [name for name in tool_names() if name != "refute"])
     events, dones = converse([*SCOPING, "by a score cutoff", "yes", "ok", "outcome=converted_30d; cutoff=10"])
     assert finished(events, "rdd").result is not None
-    assert "robustness checks" not in dones[-1].text and "scoping is complete" in dones[-1].text
+    closing = dones[-1].text.split("The pre-registration draft")[0]  # then the plan's open items, robustness too
+    assert "robustness checks" not in closing and "scoping is complete" in closing

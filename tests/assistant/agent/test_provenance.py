@@ -67,3 +67,18 @@ def test_precision_is_the_written_one() -> None:
     assert flagged("power 80.15%", source) == []
     assert flagged("power 80.2%", source) == ["80.2%"]
     assert flagged("power 80%", source) == []
+
+
+def test_item11_numbers_in_a_tools_own_error_and_hint_count_as_the_tools() -> None:
+    from tools.errors import ToolError
+
+    error = ToolError(
+        "invalid_arguments",
+        "Invalid update_brief arguments: value: String should have at most 2000 characters",
+        "Keep the value within 2000 characters, or 1 slot per call.",
+    )
+    text = f"{error.message} {error.hint}"
+    assert flagged(text) == ["2000", "2000"]  # with nothing behind it, the number is unverified
+    assert flagged(text, error) == []  # the error itself backs it
+    assert flagged(text, error.to_dict()) == []  # and so does its wire form, as the model reads it
+    assert flagged("Use at most 3000 characters.", error) == ["3000"]  # but only its own numbers

@@ -345,18 +345,18 @@ async def test_the_app_frees_its_input_after_a_failed_turn_and_never_drops_a_mes
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.busy, "the turn to start")
         box.value = "two"
-        await pilot.press("enter")  # while busy: kept in the box, and said so
-        await wait_for(
-            pilot, lambda: any("Still working" in str(n.render()) for n in app.query(NoticeMessage)), "the note"
-        )
-        assert box.value == "two"
+        await pilot.press("enter")  # while busy: queued (shown as such) and sent when the turn ends, never dropped
+        await wait_for(pilot, lambda: [text for text, _ in app.queued] == ["two"], "the message to be queued")
+        assert box.value == ""
         gate.set()
-        await wait_for(pilot, lambda: not app.busy, "the turn to end")
+        await wait_for(pilot, lambda: not app.busy and not app.queued, "both turns to end")
+        assert [m["content"] for m in app.session.messages if m["role"] == "user"] == ["one", "two"]
 
         def broken(text: str, emit: Any) -> Any:
             raise RuntimeError("a bug")
 
         app.session.send = broken  # type: ignore[method-assign]
+        box.value = "three"
         await pilot.press("enter")
 
         def failed() -> bool:

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from tools.ab_test.inputs import arm_labels
 from tools.ab_test.models import AbTestRequest, Comparison
-from tools.ab_test.tool import ab_test, headline_comparison
+from tools.ab_test.tool import SRM_THRESHOLD, ab_test, headline_comparison
 from tools.data.names import display_name
 from tools.errors import ToolError
 from tools.refute.designs.base import Design, Draw, Units, parse_target
@@ -99,21 +100,46 @@ class AbTestDesign(Design):
     def _sample_ratio(self) -> RefuteCheck:
         srm = self.result.srm
         counts = ", ".join(f"{c.arm}: {int(c.count):,}" for c in srm.observed)
-        ok = srm.status != "fail"
+        null = "Units reached the arms in the planned proportions (no sample-ratio mismatch)."
+        procedure = "Chi-square goodness of fit of units per arm against the planned split (ab_test's check)."
+        detail = f"Units per arm {counts}; chi-square {srm.chi2:.3g} on {srm.df} df, p = {srm.p_value:.3g}"
+        if self.request.expected_split is None:
+            if srm.status == "pass":
+                detail += " against an equal split, assumed because no expected_split was given."
+                explanation = "The arms have the sizes an equal split gives: assignment and logging look intact."
+                verdict = "pass"
+            else:
+                # the design may have been unequal on purpose (185 treated, 260 controls): only the plan can tell
+                detail += (
+                    " against an equal split, assumed because no expected_split was given; the sizes differ from it "
+                    f"(below {SRM_THRESHOLD})."
+                )
+                explanation = (
+                    "The arms' sizes differ from an equal split, but no planned split was given: if the design was "
+                    "unequal, give expected_split in the ab_test request to check it; if it planned equal arms, "
+                    "assignment or logging is broken."
+                )
+                verdict = "inconclusive"
+        else:
+            ok = srm.status != "fail"
+            detail += f" against the planned split (fails below {SRM_THRESHOLD})."
+            verdict = "pass" if ok else "fail"
+            explanation = (
+                "Assignment and logging look intact."
+                if ok
+                else "The arms do not have the planned sizes, so assignment or logging is broken and no metric result "
+                "can be trusted."
+            )
         return RefuteCheck(
             name="sample_ratio",
-            null="Units reached the arms in the planned proportions (no sample-ratio mismatch).",
-            procedure="Chi-square goodness of fit of units per arm against the planned split (ab_test's check).",
+            null=null,
+            procedure=procedure,
             estimate=srm.chi2,
             distribution=None,
             p_value=srm.p_value,
-            verdict="pass" if ok else "fail",
-            detail=f"Units per arm {counts}; chi-square {srm.chi2:.3g} on {srm.df} df, p = {srm.p_value:.3g} (fails "
-            "below 0.001).",
-            explanation="Assignment and logging look intact."
-            if ok
-            else "The arms do not have the planned sizes, so assignment or logging is broken and no metric result "
-            "can be trusted.",
+            verdict=verdict,
+            detail=detail,
+            explanation=explanation,
         )
 
     def _balance(self) -> RefuteCheck:
@@ -136,7 +162,7 @@ class AbTestDesign(Design):
                 "checked.",
                 explanation="Give a pre-period covariate to test whether randomization balanced the arms.",
             )
-        arm = self.frame[self.arm_column].astype("string").to_numpy(dtype=object)
+        arm = arm_labels(self.frame[self.arm_column])  # labelled as ab_test labels the arms ('0', not '0.0')
         parts: list[str] = []
         worst_p, worst_smd = 1.0, 0.0
         for column in covariates:

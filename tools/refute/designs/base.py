@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 from tools.errors import ToolError
 from tools.refute.engine import Runner
 from tools.refute.models import RefuteCheck, Sensitivity
-from tools.results import Estimate, ToolRequest, ToolResult
+from tools.results import Check, Estimate, ToolRequest, ToolResult
 
 __all__ = ["SIMULATED", "Design", "Units", "parse_target", "random_name"]
 
@@ -195,3 +195,10 @@ class Design(ABC):
     def too_few_units(self) -> str | None:
         """Why the simulation checks cannot say anything, if the data have too few units; else None."""
         return None
+
+    def failed_design_checks(self) -> list[Check]:
+        """The target analysis's own design checks that failed (its ``checks`` with status 'fail'): they cap the
+        battery's verdict, whatever the battery finds."""
+        result = getattr(self, "result", None)
+        checks: list[Check] = list(getattr(result, "checks", None) or [])
+        return [c for c in checks if c.status == "fail"]

@@ -9,10 +9,11 @@ import numpy as np
 import pandas as pd
 
 from tools.did.models import DiffInDiffRequest
+from tools.did.panel import adoption_indicator, period_codes
 from tools.did.tool import diff_in_diff, event_study_fit
 from tools.did.tool import headline as did_headline
 from tools.errors import ToolError
-from tools.refute.designs.base import Design, Draw, Units, parse_target
+from tools.refute.designs.base import Design, Draw, Units, parse_target, random_name
 from tools.refute.engine import Runner
 from tools.refute.honest import breakdown_mbar, rm_interval
 from tools.refute.models import ParallelTrendsBounds, RefuteCheck, Sensitivity
@@ -34,8 +35,15 @@ class DiffInDiffDesign(Design):
         request: DiffInDiffRequest = parse_target(
             "diff_in_diff", payload, DiffInDiffRequest, "tools.did.tool:diff_in_diff"
         )
-        self.request = request
         self.result = diff_in_diff(request, frame)
+        if request.adoptions is not None:
+            # the refits resample and relabel units: they run on the 0/1 column the adoptions stand for (the same
+            # panel, so the same numbers), added under a name the data do not use
+            treated = random_name(frame, "treated")
+            frame = frame.assign(**{treated: adoption_indicator(request, frame)})
+            request = request.model_copy(update={"adoptions": None, "treatment": treated})
+            self.frame = frame
+        self.request = request
         self.original = self.result.effect
         self.headline = f"ATT ({self.result.estimator}) on '{request.outcome}'"
         self.estimand = self.result.estimand
@@ -49,8 +57,7 @@ class DiffInDiffDesign(Design):
         # each unit's adoption, as a code: the rank of its first treated period, -1 for never treated
         unit_codes, self.unit_labels = pd.factorize(frame[request.unit], use_na_sentinel=True)
         self.unit_codes = unit_codes
-        time_codes, _ = pd.factorize(frame[request.time], sort=True, use_na_sentinel=True)
-        self.time_codes = time_codes
+        self.time_codes = period_codes(frame, request.time)  # calendar order ('Q42010' before 'Q12011')
         self.adoption = self._adoption()
 
     def _adoption(self) -> np.ndarray:

@@ -1,0 +1,357 @@
+"""The guided mode's column proposal from the data: which column plays which role, and why, in a few words.
+
+Each role name has a rule on what its column holds (:mod:`tools.data.profile`): an arm or an opt-in is a 0/1 (or
+two-level) column; an outcome is the brief's metric, else a numeric column that is nothing else; a unit repeats
+over the periods so that unit x period is unique; a period is an integer period, a date or a period string; a
+DiD treatment turns on within units and stays on; a running variable is continuous; covariates are the numeric
+columns left that are no role, no ID and not named as measured after the treatment — at most the guide's
+``rest_cap`` of them. Names break ties (the role's words). No statistics: the tool checks the columns.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from tools.data.profile import ColumnProfile, FrameProfile, constant_within, turns_on, unit_period_unique
+from tools.spec import Guide
+
+__all__ = ["COMMON_WORDS", "Proposal", "metric_column", "propose", "tokens"]
+
+#: Name words per role name, tried after a guide's own ``words`` for the role.
+COMMON_WORDS: dict[str, tuple[str, ...]] = {
+    "arm": ("arm", "variant", "group", "bucket", "treatment", "treat", "condition", "cohort"),
+    "unit": (
+        "unit",
+        "region",
+        "market",
+        "store",
+        "country",
+        "state",
+        "city",
+        "account",
+        "user_id",
+        "customer_id",
+        "id",
+    ),
+    "time": ("period", "month", "week", "date", "day", "year", "quarter", "time"),
+    "cohort": ("cohort", "first_treated", "first_period", "adoption", "adopted_", "launch_", "rollout_", "start_"),
+    "treatment": ("treated", "treatment", "treat", "opted_in", "opt_in", "enabled", "adopted", "launched", "uses_"),
+    "running": ("score", "running", "credits", "queries", "points", "usage", "used", "distance", "margin"),
+    "outcome": (
+        "outcome",
+        "converted",
+        "conversion",
+        "completion",
+        "revenue",
+        "orders",
+        "tasks",
+        "retention",
+        "retained",
+        "y",
+    ),
+}
+POST_TREATMENT = re.compile(r"post|after|during|outcome|result|since", re.I)
+ID_NAME = re.compile(r"(^|_)(id|uuid|key)$", re.I)
+PRE_PERIOD = re.compile(r"(^|_)(pre|before|baseline|prior|lag)(_|$)", re.I)
+_STOPWORDS = {"per", "the", "and", "for", "with", "from", "each", "all", "our", "their", "its"}
+
+
+def tokens(text: str) -> set[str]:
+    """The words of a name or a sentence (lower case, longer than two letters, no stop words)."""
+    return {t for t in re.split(r"[^a-z0-9]+", text.lower()) if len(t) > 2 and t not in _STOPWORDS}
+
+
+@dataclass
+class Proposal:
+    """Roles proposed for a dataset, each with the few words that say why, and the numbers those words show."""
+
+    roles: dict[str, Any] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)
+    #: What else the user should know (columns left out of a capped list).
+    notes: list[str] = field(default_factory=list)
+    #: The numbers the reasons show, by column (for the conversation's provenance check).
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    def take(self, role: str, column: str, profile: ColumnProfile, why: str = "") -> None:
+        self.roles[role] = column
+        self.reasons[role] = f"{column}: {profile.describe()}" + (f" ({why})" if why else "")
+        self.facts[column] = profile.facts()
+
+    @property
+    def taken(self) -> set[str]:
+        return {c for v in self.roles.values() for c in (v if isinstance(v, list) else [v]) if isinstance(c, str)}
+
+
+def _named(role: str, column: str, guide: Guide | None) -> int:
+    """How well the column's name fits the role: 2 exact word, 1 containing one, 0 not at all."""
+    words = (*(guide.words.get(role, ()) if guide is not None else ()), *COMMON_WORDS.get(role, (role,)))
+    name = column.lower()
+    if any(name == w for w in words):
+        return 2
+    return 1 if any(len(w) > 2 and w in name for w in words) else 0
+
+
+def metric_column(metric: str, columns: Sequence[str], exclude: Collection[str] = ()) -> str | None:
+    """The column the brief's metric names: written out in it ("l_homicide, the log homicide rate"), else the
+    column sharing the most words with it."""
+    text = metric.lower()
+    free = [c for c in columns if c not in exclude]
+    for column in sorted(free, key=len, reverse=True):
+        if re.search(rf"(?<![\w]){re.escape(column.lower())}(?![\w])", text):
+            return column
+    wanted = tokens(metric)
+    if not wanted:
+        return None
+    candidates = [c for c in free if not ID_NAME.search(c) and not PRE_PERIOD.search(c)]
+    best = max(candidates, key=lambda c: len(tokens(c) & wanted), default=None)
+    return best if best is not None and tokens(best) & wanted else None
+
+
+def _usable_outcome(p: ColumnProfile) -> bool:
+    return p.numeric and not p.year_like and p.kind not in ("id", "constant")
+
+
+def propose(
+    guide: Guide, frame: pd.DataFrame, profile: FrameProfile, metric: str = "", cutoff: float | None = None
+) -> Proposal:
+    """The roles ``guide`` asks for, proposed from the data (``metric``: the brief's primary metric; ``cutoff``: an
+    RD's cutoff when the user gave it)."""
+    proposal = Proposal()
+    columns = list(profile.columns)
+    outcome_role = "metric" if guide.experiment else "outcome"
+    found = metric_column(metric, columns) if metric else None
+    if found is not None and _usable_outcome(profile[found]):
+        proposal.take(outcome_role, found, profile[found], "the brief's metric")
+    if guide.experiment:
+        _experiment(proposal, guide, profile)
+    else:
+        rules: dict[str, Callable[[Proposal, Guide, pd.DataFrame, FrameProfile], None]] = {
+            "time": _time,
+            "unit": _unit,
+            "cohort": _cohort,
+            "treatment": _treatment,
+            "running": lambda p, g, f, prof: _running(p, g, prof, cutoff),
+        }
+        wanted = [r for r in ("time", "unit") if r in guide.roles] + [
+            r for r in (*guide.suggest, *(r for group in guide.one_of for r in group)) if r not in ("time", "unit")
+        ]
+        for role in dict.fromkeys(wanted):
+            if any(role in group and any(proposal.roles.get(o) for o in group) for group in guide.one_of):
+                continue
+            if role in rules:
+                rules[role](proposal, guide, frame, profile)
+    if outcome_role not in proposal.roles:
+        _fallback_outcome(proposal, outcome_role, guide, profile)
+    if guide.rest_as is not None:
+        _rest(proposal, guide, frame, profile)
+    for role, value in guide.defaults.items():
+        proposal.roles.setdefault(role, value)
+    return proposal
+
+
+def _fallback_outcome(proposal: Proposal, role: str, guide: Guide, profile: FrameProfile) -> None:
+    free = [c for c, p in profile.columns.items() if c not in proposal.taken and _usable_outcome(p)]
+    free = [c for c in free if not PRE_PERIOD.search(c) and not ID_NAME.search(c)]
+    if not free:
+        return
+    # a name that says outcome first, then a measurement (float) before a count or a flag
+    order = {"float": 0, "integer": 1, "binary": 2}
+    best = min(free, key=lambda c: (-_named("outcome", c, guide), order.get(profile[c].kind, 3), free.index(c)))
+    proposal.take(role, best, profile[best], "the first numeric column that is no other role: check it")
+
+
+def _two_level(proposal: Proposal, role: str, guide: Guide, profile: FrameProfile) -> str | None:
+    """The 0/1 (or two-level) column fitting ``role`` best: by name, then the most even split."""
+    free = [c for c, p in profile.columns.items() if c not in proposal.taken and p.two_levels]
+    if not free:
+        return None
+
+    def balance(column: str) -> float:
+        counts = profile[column].counts
+        return min(counts) / max(sum(counts), 1) if counts else 0.0
+
+    return max(free, key=lambda c: (_named(role, c, guide), balance(c), -free.index(c)))
+
+
+def _experiment(proposal: Proposal, guide: Guide, profile: FrameProfile) -> None:
+    arm = _two_level(proposal, "arm", guide, profile)
+    if arm is not None:
+        proposal.take("arm", arm, profile[arm], "two groups")
+    if "metric" not in proposal.roles:
+        _fallback_outcome(proposal, "metric", guide, profile)
+    metric = proposal.roles.get("metric")
+    if metric is None:
+        return
+    kind = "binary" if profile[metric].kind == "binary" else "continuous"
+    proposal.roles["kind"] = kind
+    pre = next(
+        (
+            c
+            for c in profile.columns
+            if PRE_PERIOD.search(c) and tokens(c) - {"pre", "prior", "baseline"} <= tokens(metric)
+        ),
+        None,
+    )
+    if pre is not None and kind == "continuous" and profile[pre].numeric:
+        proposal.take("covariate", pre, profile[pre], "the metric before the experiment")
+
+
+def _time(proposal: Proposal, guide: Guide, frame: pd.DataFrame, profile: FrameProfile) -> None:
+    rank = {"integer": 2, "date": 1, "period": 1}
+    free = [
+        c
+        for c, p in profile.columns.items()
+        if c not in proposal.taken
+        and p.kind in rank
+        and (p.kind != "integer" or _named("time", c, guide) or p.year_like)
+    ]
+    if not free:
+        return
+    ordered = sorted(free, key=lambda c: (-min(_named("time", c, guide), 1), -rank[profile[c].kind], free.index(c)))
+    chosen = next(  # the first period column some unit column forms a panel with
+        (c for c in ordered if _unit_for(proposal, guide, frame, profile, c) is not None), ordered[0]
+    )
+    column = profile[chosen]
+    proposal.take("time", chosen, column)
+    if column.kind == "integer" and column.minimum is not None and column.maximum is not None:
+        low, high = int(column.minimum), int(column.maximum)
+        proposal.reasons["time"] = f"{chosen}: {column.n_unique:,} periods, from {low} to {high}"
+
+
+def _unit_candidates(proposal: Proposal, guide: Guide, profile: FrameProfile, time: str | None) -> list[str]:
+    kinds = ("integer", "category", "text")
+    free = [
+        c
+        for c, p in profile.columns.items()
+        if c not in proposal.taken and c != time and p.kind in kinds and not p.year_like and p.n_unique < p.rows
+    ]
+    return sorted(free, key=lambda c: (-_named("unit", c, guide), profile[c].kind == "integer", free.index(c)))
+
+
+def _unit_for(proposal: Proposal, guide: Guide, frame: pd.DataFrame, profile: FrameProfile, time: str) -> str | None:
+    return next(
+        (c for c in _unit_candidates(proposal, guide, profile, time) if unit_period_unique(frame, c, time)), None
+    )
+
+
+def _unit(proposal: Proposal, guide: Guide, frame: pd.DataFrame, profile: FrameProfile) -> None:
+    time = proposal.roles.get("time")
+    if time is not None:
+        found = _unit_for(proposal, guide, frame, profile, time)
+        if found is not None:
+            proposal.take("unit", found, profile[found], f"one row per {found} and {time}")
+            proposal.reasons["unit"] = f"{found}: {profile[found].n_unique:,} units, one row per {found} and {time}"
+        return
+    candidates = _unit_candidates(proposal, guide, profile, None)
+    if candidates:
+        proposal.take("unit", candidates[0], profile[candidates[0]], "repeated rows of one unit")
+
+
+def _cohort(proposal: Proposal, guide: Guide, frame: pd.DataFrame, profile: FrameProfile) -> None:
+    unit = proposal.roles.get("unit")
+    for column, p in profile.columns.items():
+        if column in proposal.taken or _named("cohort", column, guide) == 0 or p.kind in ("binary", "id", "text"):
+            continue
+        if unit is None or constant_within(frame, unit, column):
+            proposal.take("cohort", column, p, "the first treated period, one per unit")
+            return
+
+
+def _treatment(proposal: Proposal, guide: Guide, frame: pd.DataFrame, profile: FrameProfile) -> None:
+    unit, time = proposal.roles.get("unit"), proposal.roles.get("time")
+    free = [c for c, p in profile.columns.items() if c not in proposal.taken and p.kind == "binary" and p.numeric]
+    if unit is None or time is None:  # without a panel: an opt-in (propensity), by name then balance
+        found = _two_level(proposal, "treatment", guide, profile)
+        if found is not None:
+            proposal.take("treatment", found, profile[found], "two groups")
+        return
+    switching = {c: turns_on(frame, unit, time, c) for c in free}
+    switching = {c: n for c, n in switching.items() if n}
+    if not switching:
+        return
+    best = max(switching, key=lambda c: (_named("treatment", c, guide), switching[c], -free.index(c)))
+    units = f"{switching[best]} unit" + ("s" if switching[best] != 1 else "")
+    proposal.take("treatment", best, profile[best], f"turns on in {units} and stays on")
+    proposal.facts[best] = {**proposal.facts[best], "switching_units": switching[best]}
+
+
+def _running(proposal: Proposal, guide: Guide, profile: FrameProfile, cutoff: float | None) -> None:
+    free = [
+        c
+        for c, p in profile.columns.items()
+        if c not in proposal.taken
+        and p.kind in ("float", "integer")
+        and not p.year_like
+        and p.n_unique >= 20
+        and not ID_NAME.search(c)
+    ]
+    if cutoff is not None:  # values on both sides of the cutoff
+        free = [c for c in free if (profile[c].minimum or 0.0) < cutoff <= (profile[c].maximum or 0.0)]
+    if free:
+        best = max(free, key=lambda c: (_named("running", c, guide), -free.index(c)))
+        proposal.take("running", best, profile[best], "a continuous score")
+
+
+def _panel_keys(proposal: Proposal, guide: Guide, frame: pd.DataFrame, profile: FrameProfile) -> set[str]:
+    """The unit and period columns of a panel in the data (a state and a year): keys, not traits."""
+    keys: set[str] = set()
+    for column, p in profile.columns.items():
+        if p.kind in ("date", "period") or p.year_like:
+            unit = _unit_for(proposal, guide, frame, profile, column)
+            if unit is not None:
+                keys |= {column, unit}
+    return keys
+
+
+def _same_measure(column: str, outcome: Any) -> bool:
+    """The outcome in other units or a transform of it (homicide beside l_homicide): measured when it is."""
+    return isinstance(outcome, str) and column != outcome and bool(tokens(column)) and tokens(column) == tokens(outcome)
+
+
+def _rest(proposal: Proposal, guide: Guide, frame: pd.DataFrame, profile: FrameProfile) -> None:
+    """The covariates: numeric (or few-level) columns that are no role, no ID, no panel key, no period, not the
+    outcome in another form and not named as measured after the treatment; pre-period names first; at most
+    ``guide.rest_cap``."""
+    assert guide.rest_as is not None
+    taken = proposal.taken | _panel_keys(proposal, guide, frame, profile)
+    outcome = proposal.roles.get("outcome")
+    free = [
+        c
+        for c, p in profile.columns.items()
+        if c not in taken
+        and not _same_measure(c, outcome)
+        and (p.numeric or (p.kind == "category" and p.n_unique <= 10))
+        and p.kind not in ("constant", "id")
+        and not p.year_like
+        and not POST_TREATMENT.search(c)
+        and not ID_NAME.search(c)
+    ]
+    if not free:
+        return
+    ordered = sorted(free, key=lambda c: (not PRE_PERIOD.search(c), free.index(c)))
+    chosen = ordered[: guide.rest_cap]
+    proposal.roles[guide.rest_as] = chosen
+    proposal.reasons[guide.rest_as] = f"{guide.rest_as}: numeric columns that are no other role"
+    left = ordered[guide.rest_cap :]
+    if left:
+        shown = ", ".join(left[:8]) + (", …" if len(left) > 8 else "")
+        proposal.notes.append(
+            f"{len(left)} more columns could be {guide.rest_as} ({shown}): I proposed the first "
+            f"{len(chosen)}; add others with 'add NAME' or give the whole list as {guide.rest_as}=a, b, c."
+        )
+        proposal.facts["_left"] = {"left": len(left), "chosen": len(chosen)}
+
+
+def reasons_text(proposal: Proposal, roles: Mapping[str, Any]) -> str:
+    """The reasons of the roles still as proposed (a role the user changed has none), in the order of ``roles``."""
+    lines = [
+        f"- {proposal.reasons[role]}"
+        for role in roles
+        if role in proposal.reasons and proposal.roles.get(role) == roles.get(role)
+    ]
+    return "\n".join([*lines, *(f"- {note}" for note in proposal.notes)])
