@@ -86,7 +86,7 @@ def prepare(
             error = with_encoding_option(error, "--encoding {}")
             say(f"[error] {error.message} {error.hint}")
             continue
-        say(f"[data] {dataset.name}: {dataset.n_rows:,} rows, columns {', '.join(dataset.columns)}")
+        say(f"[data] {dataset.name}: {dataset.n_rows:,} rows, {columns_line(list(dataset.columns))}")
 
     backend: Backend
     if settings.guided:
@@ -151,3 +151,14 @@ def _open_session(
         say(f"[note] {warning}")
     say(f"[session] resumed {path.name} ({len(loaded.messages)} messages)")
     return store, loaded.messages, loaded.brief
+
+
+#: Columns named in the attach line; a wider file says how many there are (/data and the panel list them all).
+SHOWN_COLUMNS = 12
+
+
+def columns_line(columns: list[str]) -> str:
+    """``columns a, b, c`` — or the first :data:`SHOWN_COLUMNS` and how many in all, for a wide file."""
+    if len(columns) <= SHOWN_COLUMNS:
+        return "columns " + ", ".join(columns)
+    return f"{len(columns)} columns: " + ", ".join(columns[:SHOWN_COLUMNS]) + ", … (/data lists them all)"

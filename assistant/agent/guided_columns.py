@@ -101,15 +101,28 @@ def metric_column(metric: str, columns: Sequence[str], exclude: Collection[str] 
     column sharing the most words with it."""
     text = metric.lower()
     free = [c for c in columns if c not in exclude]
+    logged = bool(_LOG_WORDS.search(text))
     for column in sorted(free, key=len, reverse=True):
         if re.search(rf"(?<![\w]){re.escape(column.lower())}(?![\w])", text):
+            if logged and not _LOG_PREFIX.match(column):  # "log homicide rate": l_homicide, when there is one
+                return next((c for c in free if c.lower() in (f"l_{column}", f"ln_{column}", f"log_{column}")), column)
             return column
     wanted = tokens(metric)
     if not wanted:
         return None
     candidates = [c for c in free if not ID_NAME.search(c) and not PRE_PERIOD.search(c)]
-    best = max(candidates, key=lambda c: len(tokens(c) & wanted), default=None)
+
+    def score(column: str) -> float:
+        # "log homicide rate" names l_homicide, "homicide rate" names homicide: a log prefix breaks the tie
+        overlap = len(tokens(column) & wanted)
+        return overlap + (0.5 if bool(_LOG_PREFIX.match(column)) == logged else 0.0) if overlap else 0.0
+
+    best = max(candidates, key=score, default=None)
     return best if best is not None and tokens(best) & wanted else None
+
+
+_LOG_WORDS = re.compile(r"\b(?:log|logs|logged|ln|logarithm\w*)\b")
+_LOG_PREFIX = re.compile(r"(?i)^(?:l|ln|log)_")
 
 
 def _usable_outcome(p: ColumnProfile) -> bool:

@@ -195,7 +195,7 @@ class AnalysisTalk:
         return (
             f"{self.guide.question}\n\nColumns of '{dataset}': {shown}.\n"
             f"Proposed from the data: {describe_roles(analysis.proposed) or '(nothing fits)'}.{need}\n"
-            + (f"{reasons}\n" if reasons else "")
+            + (f"{reasons}\n\n" if reasons else "")  # a blank line: the reasons are a Markdown list
             + f"Reply 'ok' to use it, or change any part in your words ({example}) or as role=column "
             "(separate parts with ';'); 'back' to choose another dataset."
         )

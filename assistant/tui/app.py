@@ -512,7 +512,9 @@ class WhyscopeApp(App[None]):
 
             await chat.mount(MarkdownNote(export_markdown([], self.session.brief).split("## Conversation")[0]))
         elif name == "/data":
-            names = [f"{d.name}: {d.n_rows:,} rows, {len(d.columns)} columns" for d in self.catalog]
+            names = [
+                f"{d.name}: {d.n_rows:,} rows, {len(d.columns)} columns: {', '.join(d.columns)}" for d in self.catalog
+            ]
             await chat.mount(NoticeMessage("\n".join(names) or "No data attached: /load PATH"))
         elif name == "/model":
             await chat.mount(
@@ -617,7 +619,7 @@ class WhyscopeApp(App[None]):
             self.post_message(CommandOutput(command, "error", slot=slot))
             return
         try:
-            from assistant.launch import attached_under
+            from assistant.launch import attached_under, columns_line
 
             taken = attached_under(self.catalog, command.path, command.name)
             if taken is not None and not command.replace:  # never replace what the conversation may rely on
@@ -637,7 +639,7 @@ class WhyscopeApp(App[None]):
         replaced = f" (replacing the earlier '{taken.name}', {taken.n_rows:,} rows)" if taken is not None else ""
         self.post_message(
             CommandOutput(
-                f"Attached '{dataset.name}'{replaced}: {dataset.n_rows:,} rows; columns {', '.join(dataset.columns)}"
+                f"Attached '{dataset.name}'{replaced}: {dataset.n_rows:,} rows; {columns_line(list(dataset.columns))}"
                 f"{notes}",
                 catalog_changed=True,
                 slot=slot,

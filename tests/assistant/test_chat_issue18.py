@@ -133,3 +133,21 @@ def test_item16_data_given_twice_under_one_name_keeps_the_first_and_says_so(home
         f"[error] {second} was not attached: a dataset named 'sales' is already attached (sales.csv, 2 rows). "
         f"Give it its own name: --data OTHER_NAME={second}"
     ) in said
+
+
+def test_item14_a_wide_files_attach_line_names_a_few_columns_and_how_many(home: Path, tmp_path: Path) -> None:
+    """castle has 139 columns: the attach line named them all and pushed the first question off an 80x24 screen."""
+    from assistant.launch import SHOWN_COLUMNS, prepare
+
+    wide = tmp_path / "wide.csv"
+    names = [f"c{i}" for i in range(139)]
+    wide.write_text(",".join(names) + "\n" + ",".join("1" for _ in names) + "\n", encoding="utf-8")
+    narrow = tmp_path / "narrow.csv"
+    narrow.write_text("arm,y\ncontrol,1\n", encoding="utf-8")
+    said: list[str] = []
+    launch = prepare(load_settings(offline=True), [str(wide), str(narrow)], False, said.append)
+    assert launch.store is not None
+    launch.store.close()
+    shown = ", ".join(names[:SHOWN_COLUMNS])
+    assert f"[data] wide: 1 rows, 139 columns: {shown}, … (/data lists them all)" in said
+    assert "[data] narrow: 1 rows, columns arm, y" in said

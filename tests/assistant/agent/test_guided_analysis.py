@@ -302,3 +302,14 @@ def test_item1_a_planned_split_becomes_expected_split_shares() -> None:
     assert [s["arm"] for s in split] == ["0", "1"]
     assert [s["share"] for s in split] == pytest.approx([260 / 445, 185 / 445])
     assert "expected_split" not in request_for("ab_test", "nsw", {**roles, "split": ["nonsense"]})
+
+
+def test_item8_a_log_metric_names_the_logged_column() -> None:
+    """castle has homicide and l_homicide: "log homicide rate" is l_homicide (it proposed homicide)."""
+    from assistant.agent.guided_columns import metric_column
+
+    columns = ["year", "sid", "homicide", "robbery", "l_homicide", "l_larceny"]
+    assert metric_column("log homicide rate", columns) == "l_homicide"
+    assert metric_column("the homicide rate", columns) == "homicide"
+    assert metric_column("logged robbery", columns) == "robbery"  # no logged column: the one there is
+    assert metric_column("homicides: l_homicide, the log rate", columns) == "l_homicide"
