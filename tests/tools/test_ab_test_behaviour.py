@@ -304,10 +304,13 @@ def test_sample_ratio_mismatch_against_the_planned_split_forces_investigate() ->
     assert result.warnings[0].startswith("SAMPLE RATIO MISMATCH")
     assert [c.status for c in result.checks if c.name == "sample_ratio"] == ["fail"]
     assert "SRM check FAILED" in result.summary
-    # the same data with no planned split: the equal split was only assumed, so a warning, not a verdict
+    # the same data with no planned split: the equal split was only assumed, so a warning rather than a verdict of
+    # broken assignment, and no decision until the split is confirmed
     assumed = run(data[keep].reset_index(drop=True))
     assert assumed.srm.status == "warn" and assumed.srm.p_value == result.srm.p_value
-    assert assumed.decision != "investigate" and assumed.warnings[0].startswith("UNCONFIRMED SPLIT")
+    assert assumed.decision == "investigate" and assumed.warnings[0].startswith("UNCONFIRMED SPLIT")
+    assert "confirm the planned split" in assumed.decision_reasons[0]
+    assert "SRM check FAILED" not in assumed.summary
 
 
 def test_clear_improvement_ships_and_clear_harm_does_not() -> None:

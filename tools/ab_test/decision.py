@@ -89,11 +89,18 @@ def _pct(value: float) -> str:
     return f"{value:+.2%}"
 
 
-def decide_arm(arm: str, comparisons: list[Comparison], decision_rule: float | None, srm_failed: bool) -> ArmDecision:
-    """One treatment arm's decision from its primary metrics and guardrails."""
+def decide_arm(arm: str, comparisons: list[Comparison], decision_rule: float | None, srm: str) -> ArmDecision:
+    """One treatment arm's decision from its primary metrics and guardrails (``srm``: the sample-ratio check's
+    status; a mismatch against the planned split, or against an equal split assumed for want of one, comes first)."""
     reasons: list[str] = []
-    if srm_failed:
+    if srm == "fail":
         reasons.append("The sample ratio does not match the plan (SRM): the assignment cannot be trusted.")
+        return ArmDecision(arm=arm, decision="investigate", reasons=reasons)
+    if srm == "warn":  # not "broken": the design may be unequal on purpose, which only the user can say
+        reasons.append(
+            "The arms' sizes differ from an equal split, which the sample-ratio check assumed because no planned "
+            "split was given: confirm the planned split (expected_split) before acting on this result."
+        )
         return ArmDecision(arm=arm, decision="investigate", reasons=reasons)
     primaries = [c for c in comparisons if c.role == "primary"]
     guardrails = [c for c in comparisons if c.role == "guardrail"]
@@ -163,11 +170,12 @@ def decide(
     arms: list[str],
     comparisons: list[Comparison],
     decision_rule: float | None,
-    srm_failed: bool,
+    srm: str,
 ) -> tuple[list[ArmDecision], Decision, list[str]]:
-    """Per-arm decisions and the overall one: ship the best shippable arm; otherwise say why not."""
-    per_arm = [decide_arm(arm, [c for c in comparisons if c.arm == arm], decision_rule, srm_failed) for arm in arms]
-    if srm_failed:
+    """Per-arm decisions and the overall one: ship the best shippable arm; otherwise say why not. A sample-ratio
+    mismatch (``srm`` "fail", or "warn" against an assumed equal split) makes it "investigate" first."""
+    per_arm = [decide_arm(arm, [c for c in comparisons if c.arm == arm], decision_rule, srm) for arm in arms]
+    if srm in ("fail", "warn"):
         return per_arm, "investigate", per_arm[0].reasons
     shippable = [d for d in per_arm if d.decision == "ship"]
     if shippable:

@@ -63,9 +63,7 @@ def ab_test(request: AbTestRequest, data: pd.DataFrame | Dataset | None = None) 
     srm = _srm(arms, prepared.units, shares, planned=request.expected_split is not None)
     tested = [c for metric in prepared.metrics for c in _compare_metric(request, prepared, metric)]
     comparisons = _adjusted(request, tested)
-    decisions, decision, reasons = decide(arms[1:], comparisons, request.decision_rule, srm.status == "fail")
-    if srm.status == "warn":
-        reasons = [*reasons, _assumed_split_reason(srm)]
+    decisions, decision, reasons = decide(arms[1:], comparisons, request.decision_rule, srm.status)
     checks, warnings = _checks(request, prepared, srm, data)
     warnings += _exact_test_warnings(comparisons) + _no_lift_warnings(comparisons)
     return AbTestResult(
@@ -119,14 +117,6 @@ def _srm(arms: list[str], units: list[int], shares: list[float], *, planned: boo
 
 def _observed(srm: SrmResult) -> str:
     return ", ".join(f"{c.arm}: {int(c.count):,}" for c in srm.observed)
-
-
-def _assumed_split_reason(srm: SrmResult) -> str:
-    return (
-        f"The arms' sizes ({_observed(srm)}) differ from an equal split (p = {srm.p_value:.2g}), which the "
-        "sample-ratio check assumed because no expected_split was given: confirm the planned split before relying "
-        "on this decision."
-    )
 
 
 def _compare_metric(
