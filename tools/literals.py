@@ -35,6 +35,8 @@ __all__ = [
     "Side",
     "SolveFor",
     "Status",
+    "SynthEstimator",
+    "SynthInference",
     "TargetTool",
 ]
 
@@ -104,6 +106,13 @@ BandwidthSelector = Literal["mserd", "msetwo"]
 BandwidthRule = Literal["mserd", "msetwo", "manual"]
 #: A side of the cutoff, in the running variable's order.
 Side = Literal["above", "below"]
+
+# --- synthetic_control ----------------------------------------------------------------------------------------------
+
+#: The estimator of a few treated units against donors (or, with no donors, one series against its own past).
+SynthEstimator = Literal["synthetic_did", "synthetic_control", "did", "interrupted_time_series"]
+#: How synthetic control's uncertainty is measured.
+SynthInference = Literal["placebo", "jackknife", "bootstrap"]
 
 # --- refute ----------------------------------------------------------------------------------------------------------
 
