@@ -26,6 +26,7 @@ from tools.ab_test.rows import frame_arm, frame_blocks, prepare_fast
 from tools.ab_test.stats import Moments, group_moments
 from tools.data.catalog import Dataset
 from tools.data.columns import column as frame_column
+from tools.data.columns import find_label, label_value
 from tools.data.names import display_name
 from tools.errors import ToolError
 
@@ -117,27 +118,6 @@ def choose_control(labels: list[str], control: str | None) -> list[str]:
 
 
 #: A label that is a plain decimal number ('1', '-2', '0.50', '1e3'): it names an arm by its value.
-_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?")
-
-
-def label_value(label: str) -> float | None:
-    """The number an arm label stands for ('0', '0.0', ' 1 ', 'false' = 0, 'True' = 1), else None."""
-    text = label.strip().lower()
-    if text in ("false", "true"):
-        return float(text == "true")
-    return float(text) if _NUMBER.fullmatch(text) else None
-
-
-def find_label(given: str, labels: list[str]) -> str | None:
-    """The arm label ``given`` names: the same text, else the one label with the same numeric value ('0.0' and
-    '0' name the arm '0'; '1' names 'True' in a false/true column); None when none (or several) match."""
-    if given in labels:
-        return given
-    value = label_value(given)
-    if value is None:
-        return None
-    same = [label for label in labels if label_value(label) == value]
-    return same[0] if len(same) == 1 else None
 
 
 def zero_one(labels: list[str]) -> bool:

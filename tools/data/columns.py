@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,7 @@ from numpy.typing import NDArray
 from tools.data.names import display_name
 from tools.errors import ToolError
 
-__all__ = ["column", "numeric", "unknown_column"]
+__all__ = ["column", "find_label", "label_value", "numeric", "unknown_column"]
 
 
 def unknown_column(name: str, role: str, columns: list[str]) -> ToolError:
@@ -60,3 +61,27 @@ def numeric(series: pd.Series, name: str, role: str) -> NDArray[np.float64]:
             "Replace or remove the infinite values; they usually come from a division by zero upstream.",
         )
     return values
+
+
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?")
+
+
+def label_value(label: str) -> float | None:
+    """The number a label stands for ('0', '0.0', ' 1 ', 'false' = 0, 'True' = 1), else None."""
+    text = label.strip().lower()
+    if text in ("false", "true"):
+        return float(text == "true")
+    return float(text) if _NUMBER.fullmatch(text) else None
+
+
+def find_label(given: str, labels: list[str]) -> str | None:
+    """The label ``given`` names among a column's ``labels``: the same text, else the one label with the same numeric
+    value ('0.0' and '0' name '0', as a 0/1 column with blanks loads as floats; '1' names 'True' in a false/true
+    column); None when none (or several) match."""
+    if given in labels:
+        return given
+    value = label_value(given)
+    if value is None:
+        return None
+    same = [label for label in labels if label_value(label) == value]
+    return same[0] if len(same) == 1 else None

@@ -14,7 +14,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import linalg
 
-from tools.data.columns import unknown_column
+from tools.data.columns import find_label, unknown_column
 from tools.data.names import display_name
 from tools.errors import ToolError
 from tools.propensity.models import PropensityRequest
@@ -64,28 +64,6 @@ def _label(value: object) -> str:
     return str(value)
 
 
-def _number(text: str) -> float | None:
-    """The number a label stands for ('1', '1.0', 'true' = 1), else None."""
-    text = text.strip().lower()
-    if text in ("true", "false"):
-        return float(text == "true")
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if np.isfinite(value) and "_" not in text else None
-
-
-def _same_value(given: str, labels: list[str]) -> str | None:
-    """The label ``given`` names: the same text, else the one label with the same number ('1.0' names '1', as a
-    0/1 column with blanks is stored as floats)."""
-    if given in labels:
-        return given
-    value = _number(given)
-    same = [label for label in labels if value is not None and _number(label) == value]
-    return same[0] if len(same) == 1 else None
-
-
 def _treatment(series: pd.Series, request: PropensityRequest) -> tuple[NDArray[np.bool_], str]:
     """Treated indicator (False for missing rows too; they are dropped by the caller) and the treated label."""
     present = series.dropna()
@@ -102,7 +80,7 @@ def _treatment(series: pd.Series, request: PropensityRequest) -> tuple[NDArray[n
             "Give a column with two values (0/1, or two labels with treated_value), or filter the data to two groups.",
         )
     if request.treated_value is not None:
-        found = _same_value(request.treated_value, labels)
+        found = find_label(request.treated_value, labels)
         if found is None:
             raise ToolError(
                 "unknown_treated_value",
