@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--plot",
         metavar="FILE.png",
-        help="also save the result's figure as PNG (power curve, event study, overlap and balance, RD plot)",
+        help="also save the result's figure as PNG (power curve, event study, synthetic control, overlap, RD plot)",
     )
     run.add_argument(
         "--plan",

@@ -1,6 +1,6 @@
 """Figures of tool results as PNG files: the power curve, the event study, score overlap with the love plot,
-and the RD plot. Drawn from a result's own fields (never recomputed); matplotlib loads only when a figure is
-saved, so nothing else pays for it.
+the RD plot, and synthetic control's paths with the placebo gap plot. Drawn from a result's own fields (never
+recomputed); matplotlib loads only when a figure is saved, so nothing else pays for it.
 
 A result class names its figure (``ToolResult.figure``); :data:`FIGURES` holds a drawer for each name. A new tool
 whose result declares a new figure adds its drawer here and in ``tui/widgets/plot.py`` (a test checks both).
@@ -9,6 +9,7 @@ whose result declares a new figure adds its drawer here and in ``tui/widgets/plo
 from __future__ import annotations
 
 import itertools
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,8 +25,27 @@ if TYPE_CHECKING:
     from tools.propensity.models import PropensityResult
     from tools.rdd.models import RddResult
     from tools.results import ToolResult
+    from tools.synth.models import SyntheticControlResult
 
-__all__ = ["FIGURES", "Figure", "FigureError", "has_figure", "save_figure"]
+__all__ = [
+    "FIGURES",
+    "PLACEBO_LINES",
+    "PLACEBO_MSPE_RATIO",
+    "Figure",
+    "FigureError",
+    "has_figure",
+    "placebo_paths",
+    "save_figure",
+]
+
+#: Most placebo gap paths the gap plot draws: the best pre-period fits, which the result lists first.
+PLACEBO_LINES = 100
+#: The gap plot leaves out a placebo whose pre-period MSPE is more than this many times the treated unit's: a donor
+#: the method could not reproduce before the change says nothing about the effect after it (Abadie, Diamond &
+#: Hainmueller 2010, Figure 6, the loosest of their cut-offs).
+PLACEBO_MSPE_RATIO = 20.0
+#: The colour of the placebo gap paths (a light grey, under the treated unit's bold black path).
+PLACEBO_GREY = "0.78"
 
 
 class FigureError(ValueError):
@@ -60,8 +80,15 @@ def save_figure(result: ToolResult, path: str | os.PathLike[str], title: str | N
     existing file or through a symbolic link (a dangling one too), only in an existing folder, atomically. The
     path is checked before drawing, so a refused path costs no drawing."""
     figure = _figure(result)
-    if figure is None or not figure.ready(result):
-        raise FigureError("This result has no figure (power curves, event studies, overlap and RD plots do).")
+    if figure is None:
+        raise FigureError(
+            "This result has no figure (power curves, event studies, overlap, RD and synthetic control plots do)."
+        )
+    if not figure.ready(result):
+        raise FigureError(
+            f"This result has no figure: it carries no plot data for its {type(result).figure} figure "
+            "(run the tool again to draw it)."
+        )
     target = Path(path).expanduser()
     if target.suffix.lower() != ".png":
         raise FigureError(f"Figures are saved as PNG; give a file name ending in .png, not '{target.name}'.")
@@ -167,10 +194,103 @@ def _rd_plot(figure: Any, result: RddResult) -> None:
     axes.grid(alpha=0.3)
 
 
+def _start_index(result: SyntheticControlResult) -> int | None:
+    """The position of ``treatment_start`` in the trajectory (the first post period if it is not there)."""
+    points = result.trajectory
+    start = str(result.treatment_start)
+    found = next((i for i, p in enumerate(points) if str(p.period) == start), None)
+    return found if found is not None else next((i for i, p in enumerate(points) if p.post), None)
+
+
+def placebo_paths(result: SyntheticControlResult) -> tuple[list[list[float]], str]:
+    """The placebo gap paths the gap plot draws, in the result's order (best pre-period fit first), and a note on
+    those left out: a pre-period MSPE over :data:`PLACEBO_MSPE_RATIO` times the treated unit's, a path that does not
+    match the trajectory's periods, or more than :data:`PLACEBO_LINES`."""
+    periods = len(result.trajectory)
+    limit = PLACEBO_MSPE_RATIO * result.pre_rmspe**2 if result.pre_rmspe > 0 else math.inf
+    fitting = [p for p in result.placebo_gaps if len(p.gaps) == periods]
+    mismatched = len(result.placebo_gaps) - len(fitting)
+    kept = [p.gaps for p in fitting if p.pre_rmspe**2 <= limit]
+    poor_fit = len(fitting) - len(kept)
+    notes = []
+    if poor_fit:
+        notes.append(f"{poor_fit} with a pre-period MSPE over {PLACEBO_MSPE_RATIO:g}x the treated's")
+    if len(kept) > PLACEBO_LINES:
+        notes.append(f"{len(kept) - PLACEBO_LINES} beyond the {PLACEBO_LINES} best pre-period fits")
+    if mismatched:
+        notes.append(f"{mismatched} not matching the periods")
+    note = f"placebos left out: {'; '.join(notes)}" if notes else ""
+    return kept[:PLACEBO_LINES], note
+
+
+def _period_axis(axes: Any, labels: list[str]) -> None:
+    """Ticks at a few positions, labelled with the periods as the data name them (years, weeks, '2010Q4')."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    def label(value: float, _position: int) -> str:
+        index = round(value)
+        return labels[index] if abs(value - index) < 1e-9 and 0 <= index < len(labels) else ""
+
+    axes.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
+    axes.xaxis.set_major_formatter(FuncFormatter(label))
+    axes.set_xlim(-0.5, len(labels) - 0.5)
+    axes.grid(alpha=0.3)
+
+
+def _synthetic_control(figure: Any, result: SyntheticControlResult) -> None:
+    """Treated against synthetic with the start marked, and the gap plot: the treated gap in bold black over the
+    placebo donors' gaps in light grey. The interrupted time series (no donors) draws the first panel only, the
+    observed series against its projected pre-period trend."""
+    points = result.trajectory
+    positions = list(range(len(points)))
+    labels = [str(p.period) for p in points]
+    start = _start_index(result)
+    its = result.estimator == "interrupted_time_series"
+    gap: Any = None
+    if its:
+        figure.set_size_inches(8, 4.8)
+        paths = figure.add_subplot()
+    else:
+        paths, gap = figure.subplots(1, 2)
+    observed, synthetic = ("observed", "projected pre-period trend") if its else ("treated", "synthetic")
+    paths.plot(positions, [p.observed for p in points], color="black", linewidth=1.8, label=observed)
+    paths.plot(positions, [p.synthetic for p in points], color="C0", linestyle="--", linewidth=1.8, label=synthetic)
+    effect = result.effect
+    paths.set_title(
+        f"{'Interrupted time series' if its else f'Treated against synthetic ({result.estimator})'} — ATT "
+        f"{effect.estimate:.4g} [{effect.ci_lower:.4g}, {effect.ci_upper:.4g}]"
+    )
+    paths.set_ylabel(result.outcome)
+    for axes in (paths, gap):
+        if axes is None:
+            continue
+        if start is not None:
+            axes.axvline(start, color="0.35", linestyle=":", linewidth=1.2, label=f"start ({result.treatment_start})")
+        _period_axis(axes, labels)
+    paths.legend(fontsize=8)
+    if gap is None:
+        return
+    placebos, note = placebo_paths(result)
+    for index, gaps in enumerate(placebos):
+        label = f"placebo donors ({len(placebos)})" if index == 0 else "_placebo"
+        gap.plot(positions, gaps, color=PLACEBO_GREY, linewidth=0.8, zorder=1, label=label)
+    gap.plot(positions, [p.gap for p in points], color="black", linewidth=2.4, zorder=3, label="treated")
+    gap.axhline(0, color="0.3", linewidth=0.8)
+    test = f" — placebo rank p = {result.placebo.p_value:.3g}" if result.placebo is not None else ""
+    gap.set_title(f"Gap (treated - synthetic){test}")
+    gap.set_ylabel(f"gap in {result.outcome}")
+    if not placebos:
+        note = f"no placebo gaps to draw{f' ({note})' if note else ''}"
+    if note:
+        gap.text(0.01, 0.02, note, transform=gap.transAxes, fontsize=7, color="0.35", va="bottom")
+    gap.legend(fontsize=8)
+
+
 #: The drawer of each figure a result class can declare (``ToolResult.figure``).
 FIGURES: dict[str, Figure] = {
     "power_curve": Figure(_power, lambda result: bool(result.curve)),
     "event_study": Figure(_event_study, lambda result: bool(result.event_study)),
     "overlap": Figure(_overlap, lambda result: bool(result.score_histogram.bin_edges), size=(11, 4.8)),
     "rd_plot": Figure(_rd_plot, lambda result: bool(result.bins.below.bin_centers or result.bins.above.bin_centers)),
+    "synthetic_control": Figure(_synthetic_control, lambda result: bool(result.trajectory), size=(11, 4.8)),
 }

@@ -33,6 +33,7 @@ class Launch:
 EXAMPLES: dict[str, str] = {
     "checkout": "checkout.csv",  # a randomized experiment (ab_test)
     "staggered_rollout": "staggered_rollout.csv",  # a region-by-region rollout (diff_in_diff)
+    "market_launch": "market_launch.csv",  # a launch in one of 30 markets (synthetic_control)
     "agent_mode_opt_in": "agent_mode_opt_in.csv",  # an opt-in feature (propensity)
     "paywall_cutoff": "paywall_cutoff.csv",  # a paywall after a number of free queries (rdd)
 }

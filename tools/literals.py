@@ -25,6 +25,8 @@ __all__ = [
     "Estimator",
     "EstimatorChoice",
     "EventSource",
+    "IVStandardErrors",
+    "ItsErrors",
     "Kernel",
     "MdeKind",
     "MetricKind",
@@ -34,6 +36,7 @@ __all__ = [
     "RefuteVerdict",
     "Side",
     "SolveFor",
+    "SpendingFunction",
     "Status",
     "SynthEstimator",
     "SynthInference",
@@ -113,8 +116,20 @@ Side = Literal["above", "below"]
 SynthEstimator = Literal["synthetic_did", "synthetic_control", "did", "interrupted_time_series"]
 #: How synthetic control's uncertainty is measured.
 SynthInference = Literal["placebo", "jackknife", "bootstrap"]
+#: How the interrupted time series gets its standard errors.
+ItsErrors = Literal["ar1_gls", "newey_west"]
 
 # --- refute ----------------------------------------------------------------------------------------------------------
 
 #: The estimation tools whose estimate can be challenged (and that a pre-registration plans).
-TargetTool = Literal["ab_test", "diff_in_diff", "propensity", "rdd"]
+TargetTool = Literal["ab_test", "diff_in_diff", "synthetic_control", "propensity", "rdd"]
+
+# --- instrumental_variables -----------------------------------------------------------------------------------------
+
+#: How instrumental-variables standard errors are computed: heteroskedasticity-robust (HC1), classical, or clustered.
+IVStandardErrors = Literal["robust", "classical", "cluster"]
+
+# --- sequential designs (power, ab_test) -----------------------------------------------------------------------------
+
+#: A Lan-DeMets alpha-spending function: O'Brien-Fleming-type (little alpha early) or Pocock-type (evenly spread).
+SpendingFunction = Literal["obrien_fleming", "pocock"]

@@ -28,6 +28,7 @@ from tools.recommend import RecommendMethodRequest, RecommendMethodResult, recom
 from tools.refute.spec import SPEC as REFUTE
 from tools.results import ToolRequest, ToolResult
 from tools.spec import ToolSpec
+from tools.synth.spec import SPEC as SYNTHETIC_CONTROL
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -63,7 +64,16 @@ RECOMMEND_METHOD = ToolSpec(
 )
 
 #: Every tool, once, in the order the command line lists them. A tool's surfaces come from its spec.
-TOOLS: tuple[ToolSpec, ...] = (POWER, AB_TEST, DIFF_IN_DIFF, PROPENSITY, RDD, REFUTE, RECOMMEND_METHOD)
+TOOLS: tuple[ToolSpec, ...] = (
+    POWER,
+    AB_TEST,
+    DIFF_IN_DIFF,
+    SYNTHETIC_CONTROL,
+    PROPENSITY,
+    RDD,
+    REFUTE,
+    RECOMMEND_METHOD,
+)
 
 _BY_NAME: dict[str, ToolSpec] = {spec.name: spec for spec in TOOLS}
 if len(_BY_NAME) != len(TOOLS):  # pragma: no cover - guards the table above

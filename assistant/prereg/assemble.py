@@ -432,6 +432,30 @@ def _method_diff_in_diff(a: PlanBase) -> Built:
     return "complete", "\n".join(lines)
 
 
+def _method_synthetic_control(a: PlanBase) -> Built:
+    if a.outcome is None or a.time is None or (a.treatment is None and not a.adoptions):
+        return "missing", None
+    estimator = a.estimator or "synthetic_did (default)"
+    if a.treatment:
+        assigned = f"treatment '{a.treatment}'"
+    else:
+        given = ", ".join(f"{x.unit} from {x.first_period}" for x in a.adoptions)
+        assigned = f"treated units {given} (the others are donors)"
+    where = f"unit '{a.unit}', " if a.unit else "one series, "
+    if a.estimator == "interrupted_time_series":
+        how = f"standard errors {a.se_method or 'ar1_gls (default)'}"
+        if a.season_period:
+            how += f", seasonal period {a.season_period}"
+    else:
+        how = f"inference {a.inference or 'placebo (default)'}"
+        if a.covariates:
+            how += ", predictors " + ", ".join(f"'{x}'" for x in a.covariates)
+    text = (
+        f"synthetic_control, estimator {estimator}, {how}; outcome '{a.outcome}', {where}time '{a.time}', {assigned}."
+    )
+    return "complete", text
+
+
 def _method_propensity(a: PlanBase) -> Built:
     if not a.methods or a.outcome is None or a.treatment is None:
         return "missing", None
@@ -479,6 +503,7 @@ def _setting(value: object) -> str:
 METHODS: dict[str, Callable[[PlanBase], Built]] = {
     "ab_test": _method_ab_test,
     "diff_in_diff": _method_diff_in_diff,
+    "synthetic_control": _method_synthetic_control,
     "propensity": _method_propensity,
     "rdd": _method_rdd,
 }

@@ -59,7 +59,7 @@ HELP = """Commands (no model needed):
 /export PATH          save the transcript as Markdown
 /prereg [PATH|missing|answer ITEM TEXT|freeze [anyway]]
                       show the pre-registration, list or answer its open items, freeze it, or write it
-/plot [PATH.png]      save the latest figure (power curve, event study, overlap, RD plot) as PNG
+/plot [PATH.png]      save the latest figure (power curve, event study, synthetic control, overlap, RD plot)
 /model                which model (or the guided mode) is answering
 /clear                clear the chat view (the session is kept)
 /quit                 leave
@@ -569,7 +569,11 @@ class WhyscopeApp(App[None]):
             None,
         )
         if latest is None:
-            await chat.mount(NoticeMessage("No figure yet: run power, diff_in_diff, propensity or rdd first.", "error"))
+            from tools.registry import TOOLS  # loaded by now (the start-up worker)
+
+            drawn = [spec.name for spec in TOOLS if spec.result.figure is not None]
+            notice = f"No figure yet: run {', '.join(drawn[:-1])} or {drawn[-1]} first."
+            await chat.mount(NoticeMessage(notice, "error"))
             return
         path = rest or f"{latest.tool_name}.png"
         slot = self._pending(echo, f"drawing the {latest.tool_name} figure into {path}")

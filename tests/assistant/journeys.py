@@ -78,7 +78,12 @@ def _castle(result: dict[str, Any]) -> None:
 
 
 def _organ(result: dict[str, Any]) -> None:
-    assert abs(result["effect"]["estimate"] - (-0.02246)) < 1e-4  # Kessler & Roth: about -2 points
+    # One state changed: synthetic DiD leads; its comparison's plain DiD is Kessler & Roth's about -2 points
+    comparison = {point["estimator"]: point["estimate"] for point in result["comparison"]}
+    assert abs(comparison["did"] - (-0.02246)) < 1e-4
+    assert result["estimator"] == "synthetic_did" and result["n_treated_units"] == 1
+    assert result["effect"]["ci_lower"] < -0.02246 < result["effect"]["ci_upper"]
+    assert any("pre-periods" in warning for warning in result["warnings"])  # a short pre-period, said
 
 
 def _lmb(result: dict[str, Any]) -> None:
@@ -164,7 +169,7 @@ JOURNEYS: dict[str, Journey] = {
             Step.DATASET: "ok",
             Step.COLUMNS: ("only California changed, from 2011 Q3",),
         },
-        "diff_in_diff",
+        "synthetic_control",
         _organ,
         {"unit": "State"},
     ),

@@ -17,7 +17,7 @@ from tools.registry import dispatch
 from tools.results import ToolResult
 
 DATA = Path(__file__).resolve().parents[2] / "examples" / "data"
-DATASETS = ("checkout", "staggered_rollout", "agent_mode_opt_in", "paywall_cutoff")
+DATASETS = ("checkout", "staggered_rollout", "market_launch", "agent_mode_opt_in", "paywall_cutoff")
 
 RDD = {"dataset": "paywall_cutoff", "outcome": "converted_30d", "running": "credits_used", "cutoff": 10}
 
@@ -38,6 +38,13 @@ REQUESTS: dict[str, dict[str, Any]] = {
         "unit": "region",
         "time": "month",
         "cohort": "launch_month",
+    },
+    "synthetic_control": {
+        "dataset": "market_launch",
+        "outcome": "orders_per_1k_users",
+        "unit": "market",
+        "time": "week",
+        "treatment": "assistant_live",
     },
     "propensity": {
         "dataset": "agent_mode_opt_in",

@@ -34,6 +34,8 @@ MINIMAL: dict[str, dict[str, Any]] = {
     "ab_test": {"dataset": "ai_feature_ab", "arm_column": "arm", "metrics": [{"name": "booked", "kind": "binary"}]},
     "diff_in_diff": {"dataset": "staggered_rollout", "outcome": "weekly_orders", "unit": "region", "time": "month",
                      "cohort": "launch_month"},
+    "synthetic_control": {"dataset": "market_launch", "outcome": "orders_per_1k_users", "unit": "market",
+                          "time": "week", "treatment": "assistant_live"},
     "propensity": {"dataset": "agent_mode_opt_in", "outcome": "task_completion", "treatment": "opted_in",
                    "covariates": ["plan", "tenure_months", "weekly_sessions_pre", "task_completion_pre"]},
     "rdd": {"dataset": "paywall_cutoff", "outcome": "converted_30d", "running": "credits_used", "cutoff": 10},
@@ -64,7 +66,8 @@ def test_the_union_covers_exactly_the_tools_registered_with_plans() -> None:
     assert [member.model_fields["method"].default for member in get_args(union)] == names
     enum = WritePreregRequest.model_json_schema()["properties"]["analysis_tool"]["anyOf"][0]["enum"]
     assert enum == names
-    assert (AbTestPlan, DiffInDiffPlan, PropensityPlan, RddPlan) == tuple(PLANS[n] for n in ANALYSIS_TOOLS)
+    synth = PLANS["synthetic_control"]
+    assert (AbTestPlan, DiffInDiffPlan, synth, PropensityPlan, RddPlan) == tuple(PLANS[n] for n in ANALYSIS_TOOLS)
     assert set(OVERRIDES) <= set(PLANS)  # an override table for a tool that has no plan would be dead
 
 

@@ -7,7 +7,9 @@ clusters become dense integer codes, so the estimators work with ``np.bincount``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -16,13 +18,14 @@ from numpy.typing import NDArray
 from tools.data.columns import column, numeric
 from tools.data.names import display_name
 from tools.did.adoptions import Resolved, resolve_adoptions
-from tools.did.models import DiffInDiffRequest, PeriodLabel
+from tools.did.models import Adoption, DiffInDiffRequest, PeriodLabel
 from tools.did.periods import KINDS, PeriodKind, TextPeriods, describe, examples, kind_words, read_text_periods
 from tools.did.periods import label as period_label
 from tools.errors import ToolError
 
 __all__ = [
     "NEVER",
+    "AdoptionRequest",
     "Panel",
     "PeriodRead",
     "adoption_indicator",
@@ -197,6 +200,17 @@ def _label(value: int, kind: PeriodKind) -> PeriodLabel:
     return stamp.date().isoformat() if stamp == stamp.normalize() else stamp.isoformat()
 
 
+class AdoptionRequest(Protocol):
+    """What the adoption reading needs of a request (diff_in_diff's, synthetic_control's)."""
+
+    @property
+    def unit(self) -> str | None: ...
+    @property
+    def time(self) -> str: ...
+    @property
+    def adoptions(self) -> Sequence[Adoption] | None: ...
+
+
 # --- the panel -------------------------------------------------------------------------------------------
 
 
@@ -368,12 +382,12 @@ def prepare_panel(request: DiffInDiffRequest, frame: pd.DataFrame) -> Panel:
 
 
 def _adoptions(
-    request: DiffInDiffRequest, frame: pd.DataFrame, time_key: NDArray[np.int64], has_time: NDArray[np.bool_],
+    request: AdoptionRequest, frame: pd.DataFrame, time_key: NDArray[np.int64], has_time: NDArray[np.bool_],
     kind: PeriodKind,
 ) -> tuple[Resolved, IntArray]:  # fmt: skip
     """The request's adoptions read against the data, and each row's index among the distinct unit values (-1 for
     a missing unit)."""
-    assert request.adoptions is not None
+    assert request.adoptions is not None and request.unit is not None
     row_unit, uniques = pd.factorize(column(frame, request.unit, "unit"), use_na_sentinel=True)
     periods = np.unique(time_key[has_time])
     if not len(periods):
@@ -384,7 +398,7 @@ def _adoptions(
     return resolved, np.asarray(row_unit, dtype=np.int64)
 
 
-def adoption_indicator(request: DiffInDiffRequest, frame: pd.DataFrame) -> FloatArray:
+def adoption_indicator(request: AdoptionRequest, frame: pd.DataFrame) -> FloatArray:
     """Per row, 1.0 when the request's ``adoptions`` make the row's unit treated in the row's period, else 0.0:
     the 0/1 treatment column the adoptions stand for (the refutation battery refits on it)."""
     time_raw = column(frame, request.time, "time")

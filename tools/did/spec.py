@@ -9,7 +9,7 @@ from typing import Any
 from tools.did.models import DiffInDiffRequest, DiffInDiffResult
 from tools.spec import Battery, Guide, ToolSpec
 
-__all__ = ["SPEC"]
+__all__ = ["SPEC", "adoption_item"]
 
 
 def guided_request(dataset: str, roles: Mapping[str, Any]) -> dict[str, Any]:
@@ -25,13 +25,13 @@ def guided_request(dataset: str, roles: Mapping[str, Any]) -> dict[str, Any]:
     if roles.get("cohort"):
         request["cohort"] = roles["cohort"]
     elif roles.get("adoptions"):
-        request["adoptions"] = [_adoption(item) for item in roles["adoptions"]]
+        request["adoptions"] = [adoption_item(item) for item in roles["adoptions"]]
     else:
         request["treatment"] = roles["treatment"]
     return request
 
 
-def _adoption(item: Any) -> dict[str, Any]:
+def adoption_item(item: Any) -> dict[str, Any]:
     """One adoption of the guided mode's roles as the request's item (a whole number as an integer period)."""
     if isinstance(item, Mapping):
         unit, first = str(item["unit"]), item["first_period"]

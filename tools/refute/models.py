@@ -59,7 +59,9 @@ MAX_TARGET_CHARS = 100_000
 class RefuteTarget(ToolRequest):
     """The analysis to challenge: a tool name and the request that tool takes."""
 
-    tool: TargetTool = Field(description="The estimation tool: 'ab_test', 'diff_in_diff', 'propensity' or 'rdd'.")
+    tool: TargetTool = Field(
+        description="The estimation tool: 'ab_test', 'diff_in_diff', 'synthetic_control', 'propensity' or 'rdd'."
+    )
     # The model sends the request as JSON text (strict schemas cannot hold a free-form object); library and CLI
     # callers may pass the object itself.
     request: Annotated[dict[str, Any], WithJsonSchema({"type": "string"})] = Field(
@@ -86,7 +88,8 @@ class RefuteRequest(ToolRequest):
 
     Give the analysis as `target` (the tool and its request). `checks: ["auto"]` runs the battery for the design:
     A/B test -> sample ratio, covariate balance, A/A-style placebo, bootstrap; diff-in-diff -> pre-trends, placebo in
-    time, leave-one-out, parallel-trends sensitivity (Rambachan-Roth), placebo treatment; RDD -> density test,
+    time, leave-one-out, parallel-trends sensitivity (Rambachan-Roth), placebo treatment; synthetic control -> placebo
+    in time, leave-one-donor-out, in-space placebos (each donor treated in turn); RDD -> density test,
     covariate continuity, placebo cutoffs, bandwidth sensitivity; propensity -> overlap, balance, placebo treatment,
     random common cause, data subsets, E-value, omitted-variable bounds (Cinelli-Hazlett). Every simulation refits
     the whole analysis. Each check states its null, the numbers and a pass / fail / inconclusive verdict. Never

@@ -59,7 +59,7 @@ def refute(
         design.test_alpha = request.alpha / len(tested)
         design.test_note = f" = {request.alpha:g} / {len(tested)}, Bonferroni over the battery's {len(tested)} tests"
     n = request.simulations
-    total = sum(n if name in SIMULATED else design.steps(name, n) for name in names)
+    total = sum(n if _simulated_check(design, name) else design.steps(name, n) for name in names)
     runner = Runner(seed=request.seed, total=total, progress=progress, cancel=cancel, workers=workers)
     runner.step("original analysis", 0)
     results: list[RefuteCheck] = []
@@ -67,7 +67,7 @@ def refute(
     # and double the CPU time; the parallelism comes from running refits side by side instead.
     with threadpool_limits(limits=1, user_api="blas"):
         for name in names:
-            if name in SIMULATED:
+            if _simulated_check(design, name):
                 results.append(_simulated(design, name, request, runner))
             else:
                 before = runner.done
@@ -105,6 +105,12 @@ def refute(
         warnings=warnings,
         summary=summary(design.headline, design.original, results, verdict, decided_by, design_failures, tool),
     )
+
+
+def _simulated_check(design: Design, name: str) -> bool:
+    """A generic simulation check, unless the design computes it itself, exactly (``exact_checks``: synthetic
+    control's in-space placebos enumerate the donors instead of drawing random re-assignments)."""
+    return name in SIMULATED and name not in design.exact_checks
 
 
 def _design_class(tool: str) -> Callable[[dict[str, Any], pd.DataFrame, float], Design]:

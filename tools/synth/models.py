@@ -6,8 +6,8 @@ from typing import ClassVar
 
 from pydantic import Field, computed_field
 
-from tools.did.models import PeriodLabel
-from tools.literals import Status, SynthEstimator, SynthInference
+from tools.did.models import MAX_ADOPTIONS, Adoption, PeriodLabel
+from tools.literals import ItsErrors, Status, SynthEstimator, SynthInference
 from tools.results import Check, Estimate, ToolRequest, ToolResult
 
 __all__ = [
@@ -57,10 +57,18 @@ class SyntheticControlRequest(ToolRequest):
         description="Column with the period: integers (year, 202103), ISO dates, or text quarters, months or "
         "weeks ('2010Q4', '2010-04', '2010-W05').",
     )
-    treatment: str = Field(
+    treatment: str | None = Field(
+        default=None,
         min_length=1,
         description="Column with 0/1 per row: 1 in the treated units' periods from the change on. Every treated "
-        "unit must start in the same period.",
+        "unit must start in the same period. Give this or `adoptions`.",
+    )
+    adoptions: list[Adoption] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_ADOPTIONS,
+        description="When no column says who was treated: the treated units with their first treated period (all "
+        "the same); units not listed are donors.",
     )
     estimator: SynthEstimator = Field(
         default="synthetic_did",
@@ -90,6 +98,11 @@ class SyntheticControlRequest(ToolRequest):
         le=MAX_SEASON,
         description="'interrupted_time_series' only: periods per season for seasonal terms (12 for months, 52 "
         "for weeks, 7 for days). Null for none.",
+    )
+    se_method: ItsErrors = Field(
+        default="ar1_gls",
+        description="'interrupted_time_series' only: 'ar1_gls' (AR(1) errors, small-sample intervals; default) or "
+        "'newey_west' (least squares with HAC standard errors).",
     )
     alpha: float = Field(
         default=0.05, ge=1e-10, le=0.5, description="Significance level (0.05 gives 95% intervals), 1e-10 to 0.5."

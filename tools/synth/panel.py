@@ -36,7 +36,7 @@ from numpy.typing import NDArray
 
 from tools.data.columns import column, numeric
 from tools.data.names import display_name
-from tools.did.panel import period_text, read_periods
+from tools.did.panel import adoption_indicator, period_text, read_periods
 from tools.did.periods import PeriodKind, describe
 from tools.errors import ToolError
 from tools.synth.models import PeriodLabel, SyntheticControlRequest
@@ -150,6 +150,13 @@ def _check_options(request: SyntheticControlRequest) -> None:
             "Seasonal terms (`season_period`) belong to the interrupted time series only.",
             'Drop season_period, or set estimator to "interrupted_time_series".',
         )
+    if request.se_method != "ar1_gls" and not its:
+        raise ToolError(
+            "se_method_needs_its",
+            f"`se_method` '{request.se_method}' belongs to the interrupted time series only; the "
+            f"'{request.estimator}' estimator's interval comes from `inference`.",
+            'Drop se_method, or set estimator to "interrupted_time_series".',
+        )
     if request.unit is None and not its:
         raise ToolError(
             "unit_required",
@@ -159,6 +166,31 @@ def _check_options(request: SyntheticControlRequest) -> None:
         )
 
 
+def _treatment(request: SyntheticControlRequest, frame: pd.DataFrame) -> FloatArray:
+    """Per row, the treatment as a number: the treatment column's value, or 1.0 where the request's ``adoptions``
+    make the row's unit treated in the row's period (0.0 elsewhere)."""
+    given = [name for name in ("treatment", "adoptions") if getattr(request, name) is not None]
+    if len(given) != 1:
+        raise ToolError(
+            "treatment_or_adoptions",
+            "Say who got the change: give `treatment` (a 0/1 column) or `adoptions` (the treated units and their "
+            "first treated period)."
+            if not given
+            else "Both `treatment` and `adoptions` were given; they say the same thing twice.",
+            "Name the 0/1 treated-in-this-period column as treatment; when no column says it, list the treated "
+            "units with their first treated period as adoptions.",
+        )
+    if request.treatment is not None:
+        return numeric(column(frame, request.treatment, "treatment"), request.treatment, "treatment")
+    if request.unit is None:
+        raise ToolError(
+            "unit_required",
+            "`adoptions` name treated units, so the request needs the column identifying the unit.",
+            "Give `unit`, or give a 0/1 `treatment` column for one series.",
+        )
+    return adoption_indicator(request, frame)
+
+
 def prepare_synth_panel(request: SyntheticControlRequest, frame: pd.DataFrame) -> SynthPanel:
     """Validate ``frame`` against ``request`` and build the balanced matrix (see the module docstring)."""
     _check_options(request)
@@ -166,7 +198,8 @@ def prepare_synth_panel(request: SyntheticControlRequest, frame: pd.DataFrame) -
     notes: list[str] = []
     y_all = numeric(column(frame, request.outcome, "outcome"), request.outcome, "outcome")
     time_raw = column(frame, request.time, "time")
-    treat_all = numeric(column(frame, request.treatment, "treatment"), request.treatment, "treatment")
+    treat_all = _treatment(request, frame)
+    treat_name = display_name(request.treatment or "adoptions")
     if request.unit is not None:
         unit_codes, labels = _units(column(frame, request.unit, "unit"))
     else:
@@ -187,7 +220,7 @@ def prepare_synth_panel(request: SyntheticControlRequest, frame: pd.DataFrame) -
         bad = np.unique(treat_all[odd])
         raise ToolError(
             "treatment_not_binary",
-            f"The treatment column '{display_name(request.treatment)}' must be 0/1 but holds "
+            f"The treatment column '{treat_name}' must be 0/1 but holds "
             f"{', '.join(f'{v:g}' for v in bad[:_SHOWN])}" + (" …" if len(bad) > _SHOWN else "") + ".",
             "Code treatment as 1 in the treated units' periods from the change on and 0 everywhere else.",
         )
@@ -222,7 +255,7 @@ def prepare_synth_panel(request: SyntheticControlRequest, frame: pd.DataFrame) -
     if not len(treated_units):
         raise ToolError(
             "no_treated",
-            f"No row of the treatment column '{display_name(request.treatment)}' is 1: no unit got the change.",
+            f"No row of the treatment column '{treat_name}' is 1: no unit got the change.",
             "Mark the treated units' rows from the change on with 1.",
         )
     starts = first[treated_units]

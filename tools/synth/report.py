@@ -44,6 +44,8 @@ GOOD_PRE_PERIODS: Final = 10
 FEW_DONORS: Final = 10
 #: Share of pre-periods with the treated path outside the donors' range above which ADH's warning is a fail.
 OUTSIDE_FAIL: Final = 0.5
+#: Below this share of pre-periods outside the donors' range, the excursions are noise-sized: a pass that says so.
+OUTSIDE_WARN: Final = 0.1
 
 SPILLOVERS: Final = (
     "The donors are assumed untouched by the change: if it spilled over to them (customers moving between markets, "
@@ -174,6 +176,12 @@ def checks_and_warnings(
     if outside == 0:
         range_status = "pass"
         range_detail = f"In every pre-period the treated outcome ({paths}) lies within the donors' range."
+    elif share < OUTSIDE_WARN:
+        range_status = "pass"
+        range_detail = (
+            f"The treated outcome ({paths}) lies within the donors' range in {panel.n_pre - outside} of "
+            f"{panel.n_pre} pre-periods; the {outside} excursion(s) outside it are too few to matter for the fit."
+        )
     else:
         range_status = "fail" if share >= OUTSIDE_FAIL and not demean else "warn"
         range_detail = (
@@ -296,14 +304,21 @@ def summary(
     n_post: int,
     pre_rmspe: float,
     poor_fit: bool,
+    treated: list[str],  # the treated units' labels; empty for one series with no unit column
     level_change: Estimate | None = None,
     slope_change: Estimate | None = None,
 ) -> str:
     """One sentence built from the result's own numbers."""
     level = f"{1 - request.alpha:.0%}"
     name = _NAMES[request.estimator]
+    if not treated:  # one series, no unit column
+        where = "the series"
+    elif len(treated) == 1:
+        where = f"'{display_name(treated[0], 40)}'"
+    else:
+        where = f"the {len(treated)} treated units"
     text = (
-        f"By {name}, the change moved '{request.outcome}' in the treated unit(s) by {effect.estimate:+.4g} per period "
+        f"By {name}, the change moved '{request.outcome}' in {where} by {effect.estimate:+.4g} per period "
         f"on average over the {n_post} post-periods ({level} CI {effect.ci_lower:+.4g} to {effect.ci_upper:+.4g}, "
         f"p = {effect.p_value:.3g})"
     )

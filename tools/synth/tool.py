@@ -119,7 +119,9 @@ def synthetic_control(request: SyntheticControlRequest, data: pd.DataFrame) -> S
         n_post_periods=panel.n_post,
         checks=checks,
         warnings=warnings,
-        summary=summary(request, effect, comparison, placebo_test, panel.n_post, chosen.pre_rmspe, poor_fit),
+        summary=summary(
+            request, effect, comparison, placebo_test, panel.n_post, chosen.pre_rmspe, poor_fit, panel.treated_units
+        ),
     )
 
 
@@ -274,7 +276,13 @@ def _placebo_gaps(panel: SynthPanel, rank_test: _RankTest | None) -> list[Placeb
 def _its(request: SyntheticControlRequest, panel: SynthPanel) -> SyntheticControlResult:
     """The treated units' average series against its own projected pre-period trend (donors unused)."""
     treated = panel.y[panel.n_donors :].mean(axis=0)
-    its = interrupted_time_series(treated, float(panel.n_pre), season_period=request.season_period, alpha=request.alpha)
+    its = interrupted_time_series(
+        treated,
+        float(panel.n_pre),
+        season_period=request.season_period,
+        se_method=request.se_method,
+        alpha=request.alpha,
+    )
     notes = list(panel.notes)
     if panel.n_donors:
         notes.append(
@@ -340,6 +348,7 @@ def _its(request: SyntheticControlRequest, panel: SynthPanel) -> SyntheticContro
             panel.n_post,
             pre_rmspe,
             False,
+            panel.treated_units if request.unit is not None else [],
             level_change=its.level_change,
             slope_change=its.slope_change,
         ),

@@ -108,6 +108,35 @@ def test_a_staggered_rollout_runs_callaway_santanna_on_the_rollout_example() -> 
     assert all(d.unverified == () for d in dones)
 
 
+def test_one_market_runs_synthetic_did_on_the_market_launch_example() -> None:
+    """Issue 19's done-when: a new user runs the bundled one-market example end to end with natural answers."""
+    answers = [*SCOPING, "only one market got it", "yes"]
+    _, dones = converse(answers)
+    assert "synthetic control" in dones[-1].text and "Reply 'ok' to use 'market_launch'" in dones[-1].text
+    _, dones = converse([*answers, "ok"])
+    proposal = dones[-1].text
+    assert "outcome=orders_per_1k_users; time=week; unit=market; treatment=assistant_live" in proposal
+    events, dones = converse([*answers, "ok", "ok"])
+    run = finished(events, "synthetic_control")
+    assert run.error is None and run.result is not None
+    result = run.result
+    assert result["estimator"] == "synthetic_did" and result["n_donors"] == 29
+    assert result["effect"]["ci_lower"] < 3.0 < result["effect"]["ci_upper"]  # the generator's true +3.0
+    assert result["summary"] in dones[-1].text and "in 'market_07' by" in result["summary"]
+    assert all(d.unverified == () for d in dones)
+
+
+def test_one_market_said_in_words_when_no_column_says_it() -> None:
+    """A file without the 0/1 column: 'market_07 from week 41' becomes the request's adoptions."""
+    answers = [*SCOPING, "only one market got it", "yes", "ok", "treatment is none"]
+    _, dones = converse(answers)
+    assert dones[-1].text
+    events, dones = converse([*SCOPING, "only one market got it", "yes", "ok", "market_07 from week 41", "ok"])
+    run = finished(events, "synthetic_control")
+    assert run.error is None and run.result is not None, dones[-1].text
+    assert "'market_07'" in run.result["method"] and run.result["n_treated_units"] == 1
+
+
 @pytest.mark.skipif("refute" not in tool_names(), reason="refute not registered")
 def test_accepting_the_offer_runs_the_designs_battery_with_progress() -> None:
     answers = [*SCOPING, "by a score cutoff", "yes", "ok", "outcome=converted_30d; cutoff=10", "yes"]

@@ -81,6 +81,6 @@ def test_a_users_own_file_goes_from_the_question_to_the_answer_and_a_complete_pl
     method = document.prereg.item("method").value or ""
     assert spec.tool in method and "None" not in method, method  # the analysis as it ran, in words
     if name == "organ_donations":  # said in words, not a column: the plan says who was treated when
-        assert "treated units California from 4 (the others never treated)" in method, method  # Quarter_Num 4
+        assert "treated units California from 4 (the others are donors)" in method, method  # Quarter_Num 4
     frozen = freeze_plan(conversation)  # complete: freezes without being told "anyway"
     assert frozen.freeze is not None and not frozen.freeze.missing_items

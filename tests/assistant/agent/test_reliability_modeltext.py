@@ -230,6 +230,9 @@ def test_every_string_field_of_every_result_has_a_kind() -> None:
         *("PropensityResult.covariates", "ModelTerm.term", "BalanceRow.term", "RddResult.dataset"),
         *("RddResult.outcome", "RddResult.running", "CovariateBalance.covariate"),
         *("OmittedVariableBounds.benchmark_covariate",),
+        *("SyntheticControlResult.dataset", "SyntheticControlResult.outcome", "SyntheticControlResult.treatment_start"),
+        *("UnitWeight.unit", "TimeWeight.period", "PredictorWeight.predictor", "TrajectoryPoint.period"),
+        *("PlaceboGap.unit",),
     }
     undecided, clashes = [], []
     for model, field in _string_fields([spec.result for spec in TOOLS]):

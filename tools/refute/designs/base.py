@@ -112,6 +112,9 @@ class Design(ABC):
     #: What a unit is here ("users", "units (whole panels)") and how the placebo re-assigns treatment.
     unit_word: str = "rows"
     placebo_how: ClassVar[str] = "across rows"
+    #: Simulation checks (of ``SIMULATED``) this design computes itself, exactly, through ``diagnostic`` (synthetic
+    #: control enumerates its donors as in-space placebos instead of drawing random re-assignments).
+    exact_checks: ClassVar[tuple[str, ...]] = ()
 
     original: Estimate
     headline: str
