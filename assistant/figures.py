@@ -1,5 +1,6 @@
 """Figures of tool results as PNG files: the power curve, the event study, score overlap with the love plot,
-the RD plot, and synthetic control's paths with the placebo gap plot. Drawn from a result's own fields (never
+the RD plot, synthetic control's paths with the placebo gap plot, and instrumental variables' first stage beside
+its reduced form (the Wald picture for a two-valued instrument). Drawn from a result's own fields (never
 recomputed); matplotlib loads only when a figure is saved, so nothing else pays for it.
 
 A result class names its figure (``ToolResult.figure``); :data:`FIGURES` holds a drawer for each name. A new tool
@@ -21,6 +22,7 @@ from tools.errors import ToolError
 
 if TYPE_CHECKING:
     from tools.did.models import DiffInDiffResult
+    from tools.iv.models import InstrumentalVariablesResult
     from tools.power.models import PowerResult
     from tools.propensity.models import PropensityResult
     from tools.rdd.models import RddResult
@@ -82,7 +84,8 @@ def save_figure(result: ToolResult, path: str | os.PathLike[str], title: str | N
     figure = _figure(result)
     if figure is None:
         raise FigureError(
-            "This result has no figure (power curves, event studies, overlap, RD and synthetic control plots do)."
+            "This result has no figure (power curves, event studies, overlap, RD, synthetic control and "
+            "instrumental variables plots do)."
         )
     if not figure.ready(result):
         raise FigureError(
@@ -286,6 +289,108 @@ def _synthetic_control(figure: Any, result: SyntheticControlResult) -> None:
     gap.legend(fontsize=8)
 
 
+def _literal(text: str) -> str:
+    """Text from the user's data (a column name) as matplotlib shows it: a ``$`` would start mathematics."""
+    return text.replace("$", r"\$")
+
+
+def _shortened(name: str, width: int = 32) -> str:
+    """A column name short enough for a title (the data's names can be long)."""
+    return name if len(name) <= width else name[: width - 1] + "…"
+
+
+def _lines(*parts: str) -> str:
+    """The non-empty parts, one a line."""
+    return "\n".join(part for part in parts if part)
+
+
+def _iv_ready(result: InstrumentalVariablesResult) -> bool:
+    from assistant.tui.widgets.plot import iv_picture
+
+    return iv_picture(result) is not None and all(math.isfinite(b.instrument_value) for b in result.bins)
+
+
+def _instrumental_variables(figure: Any, result: InstrumentalVariablesResult) -> None:
+    """The first stage (mean treatment) beside the reduced form (mean outcome) against the instrument's bins, with
+    lines of the slopes the tool estimated through the rows' means; for two bins (a two-valued instrument) the Wald
+    picture: the means by arm with their gaps. Below both: the 2SLS estimate as their ratio with its interval, and
+    the Anderson-Rubin set as the tool found it (an end it cannot bound is written infinite, never drawn)."""
+    from assistant.tui.widgets.plot import WEAK_F, ar_set_text, iv_picture
+
+    picture = iv_picture(result)
+    if picture is None:  # has_figure is checked first; a direct call on a result without bins draws nothing
+        return
+    first, reduced = figure.subplots(1, 2)
+    bins = result.bins
+    xs = [b.instrument_value for b in bins]
+    largest = max(b.n for b in bins)
+    sizes = [12 + 88 * b.n / largest for b in bins]
+    axis = _literal(_shortened(picture.axis))
+    treatment, outcome = _literal(_shortened(result.treatment)), _literal(_shortened(result.outcome))
+    adjusted = f"adjusted for {picture.covariates} covariates" if picture.covariates else ""
+    f_statistic = result.first_stage.f_statistic
+    strength = f"first-stage F = {f_statistic:.4g}" + (f" (weak: below {WEAK_F:g})" if f_statistic < WEAK_F else "")
+    panels = (
+        (first, [b.treatment_mean for b in bins], picture.centre[1], picture.first_stage, treatment),
+        (reduced, [b.outcome_mean for b in bins], picture.centre[2], picture.reduced_form, outcome),
+    )
+    if picture.wald:
+        first_gap, reduced_gap = picture.gaps(result)
+        for axes, means, _centre, _slope, name in panels:
+            axes.plot(xs, means, color="0.6", linestyle="--", linewidth=1, zorder=1, label="_join")
+            axes.scatter(xs, means, s=sizes, color="C0", zorder=3, label="mean by arm (size: rows)")
+            axes.hlines(means[0], xs[0], xs[1], colors="0.5", linestyles=":", linewidth=1, label="_level")
+            axes.annotate(
+                "", xy=(xs[1], means[1]), xytext=(xs[1], means[0]), arrowprops={"arrowstyle": "<->", "color": "C3"}
+            )
+            axes.text(
+                xs[1], (means[0] + means[1]) / 2, f"  raw gap {means[1] - means[0]:+.4g}", color="C3", va="center"
+            )
+            span = xs[1] - xs[0]
+            axes.set_xlim(xs[0] - 0.35 * span, xs[1] + 0.8 * span)
+            axes.set_xticks(xs, [f"{x:.4g}\n({b.n:,} rows)" for x, b in zip(xs, bins, strict=True)])
+            axes.set_ylabel(f"mean {name}")
+        late = result.estimand == "LATE"
+        if late:
+            first.set_ylabel(f"take-up (share with {treatment} = 1)")
+        takeup = "take-up gap (complier share)" if late else "gap"
+        first.set_title(_lines(f"First stage: {treatment} by arm", f"{takeup} {first_gap:+.4g}", adjusted, strength))
+        reduced.set_title(
+            _lines("Reduced form (intention to treat)", f"{outcome} by arm: gap {reduced_gap:+.4g}", adjusted)
+        )
+        ratio = (reduced_gap, first_gap)
+    else:
+        line_x = [xs[0], xs[-1]]
+        for axes, means, centre, slope, name in panels:
+            axes.scatter(xs, means, s=sizes, color="C0", zorder=3, label="bin means (size: rows)")
+            fitted = [centre + slope * (x - picture.centre[0]) for x in line_x]
+            axes.plot(
+                line_x,
+                fitted,
+                color="C1",
+                linewidth=2,
+                zorder=2,
+                label=f"slope {slope:.4g}" + (f", {adjusted}" if adjusted else ""),
+            )
+            axes.set_ylabel(f"mean {name}")
+            axes.legend(fontsize=8)
+        first.set_title(f"First stage: mean {treatment} by {axis}\nslope {picture.first_stage:.4g}; {strength}")
+        reduced.set_title(f"Reduced form: mean {outcome} by {axis}\nslope {picture.reduced_form:.4g}")
+        ratio = (picture.reduced_form, picture.first_stage)
+    for axes in (first, reduced):
+        axes.set_xlabel(f"{axis} (the first-stage fit of the instruments)" if len(result.instruments) > 1 else axis)
+        axes.grid(alpha=0.3)
+    effect, level = result.effect, f"{100 * (1 - result.alpha):g}%"
+    name = "LATE (2SLS)" if result.estimand == "LATE" else "2SLS estimate"
+    trust = " — the interval to trust: the instrument is weak" if f_statistic < WEAK_F else ""
+    figure.supxlabel(
+        f"{name} = reduced form / first stage = {ratio[0]:.4g} / {ratio[1]:.4g} = {effect.estimate:.4g}, "
+        f"{level} CI [{effect.ci_lower:.4g}, {effect.ci_upper:.4g}]\n"
+        f"Anderson-Rubin {level} set: {ar_set_text(result.anderson_rubin)}{trust}",
+        fontsize=9,
+    )
+
+
 #: The drawer of each figure a result class can declare (``ToolResult.figure``).
 FIGURES: dict[str, Figure] = {
     "power_curve": Figure(_power, lambda result: bool(result.curve)),
@@ -293,4 +398,5 @@ FIGURES: dict[str, Figure] = {
     "overlap": Figure(_overlap, lambda result: bool(result.score_histogram.bin_edges), size=(11, 4.8)),
     "rd_plot": Figure(_rd_plot, lambda result: bool(result.bins.below.bin_centers or result.bins.above.bin_centers)),
     "synthetic_control": Figure(_synthetic_control, lambda result: bool(result.trajectory), size=(11, 4.8)),
+    "instrumental_variables": Figure(_instrumental_variables, _iv_ready, size=(11, 5.4)),
 }

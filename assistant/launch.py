@@ -35,6 +35,7 @@ EXAMPLES: dict[str, str] = {
     "staggered_rollout": "staggered_rollout.csv",  # a region-by-region rollout (diff_in_diff)
     "market_launch": "market_launch.csv",  # a launch in one of 30 markets (synthetic_control)
     "agent_mode_opt_in": "agent_mode_opt_in.csv",  # an opt-in feature (propensity)
+    "agent_mode_invite": "agent_mode_invite.csv",  # a randomised invite, use optional (instrumental_variables)
     "paywall_cutoff": "paywall_cutoff.csv",  # a paywall after a number of free queries (rdd)
 }
 

@@ -122,7 +122,7 @@ ItsErrors = Literal["ar1_gls", "newey_west"]
 # --- refute ----------------------------------------------------------------------------------------------------------
 
 #: The estimation tools whose estimate can be challenged (and that a pre-registration plans).
-TargetTool = Literal["ab_test", "diff_in_diff", "synthetic_control", "propensity", "rdd"]
+TargetTool = Literal["ab_test", "diff_in_diff", "synthetic_control", "propensity", "rdd", "instrumental_variables"]
 
 # --- instrumental_variables -----------------------------------------------------------------------------------------
 

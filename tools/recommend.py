@@ -371,6 +371,10 @@ def recommend_method(request: RecommendMethodRequest, data: object = None) -> Re
             "Something as-good-as-random moves uptake; comparing "
             "by that nudge isolates the effect for units it moved (LATE).",
         )
+        plan.questions.append(
+            "What moved uptake (a randomised invite or nudge, a lottery, a shard), and could it change the outcome "
+            "other than through uptake (exclusion)? The analysis needs the instrument, uptake and outcome per unit."
+        )
     elif r.assignment == "unknown" and not r.can_randomize:
         plan.questions.append(
             "How did units get the change: at random, by a score cutoff, group by group over "

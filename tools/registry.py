@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from tools.ab_test.spec import SPEC as AB_TEST
 from tools.did.spec import SPEC as DIFF_IN_DIFF
 from tools.errors import ToolError
+from tools.iv.spec import SPEC as INSTRUMENTAL_VARIABLES
 from tools.jsontext import JsonTextError, check_depth, loads
 from tools.power.spec import SPEC as POWER
 from tools.propensity.spec import SPEC as PROPENSITY
@@ -71,6 +72,7 @@ TOOLS: tuple[ToolSpec, ...] = (
     SYNTHETIC_CONTROL,
     PROPENSITY,
     RDD,
+    INSTRUMENTAL_VARIABLES,
     REFUTE,
     RECOMMEND_METHOD,
 )

@@ -211,6 +211,8 @@ class GuidedBackend:
         design_steps: tuple[Step, ...] = (
             (Step.INTERFERENCE,) if state.design.can_randomize else (Step.ASSIGNMENT, Step.HAS_PRE)
         )
+        if state.design.assignment == "instrument":  # an instrument needs no pre-period (recommend asks none)
+            design_steps = (Step.ASSIGNMENT,)
         for step in (*design_steps, Step.RECOMMEND):
             if step not in state.done:
                 return step
@@ -264,8 +266,9 @@ class GuidedBackend:
 
     def _ask(self, step: Step | None, on_text: Callable[[str], None], prefix: str = "") -> AssistantTurn:
         analysis = self.state.analysis
-        if step is Step.RECOMMEND:
-            return self._tool_turn(RECOMMEND, recommend_request(self.state.design), on_text, prefix)
+        if step is Step.RECOMMEND:  # what was read back ("Reading that as: ...") leads the recommendation's answer
+            self.state.note = prefix.strip()
+            return self._tool_turn(RECOMMEND, recommend_request(self.state.design), on_text)
         if step is Step.POWER:
             return self._tool_turn(POWER, power_request(self.state.sizing), on_text, prefix)
         if step is Step.ANALYSIS:
@@ -427,7 +430,9 @@ class GuidedBackend:
             return self._ask(self._next(), on_text, prefix=f"{error['message']} {error['hint']}\n\n")
         if call_name == RECOMMEND:
             instead = self._recommended(payload)
-            return self._ask(self._next(), on_text, prefix=payload.get("summary", "") + "\n\n" + instead)
+            said, self.state.note = self.state.note, ""
+            lead = said + "\n\n" if said else ""
+            return self._ask(self._next(), on_text, prefix=lead + payload.get("summary", "") + "\n\n" + instead)
         if call_name == POWER:
             done.add(Step.POWER)
             notes = "".join(f"\n- {w}" for w in payload.get("warnings", []))

@@ -148,6 +148,7 @@ def propose(
             "unit": _unit,
             "cohort": _cohort,
             "treatment": _treatment,
+            "instruments": _instruments,
             "running": lambda p, g, f, prof: _running(p, g, prof, cutoff),
         }
         wanted = [r for r in ("time", "unit") if r in guide.roles] + [
@@ -291,6 +292,16 @@ def _treatment(proposal: Proposal, guide: Guide, frame: pd.DataFrame, profile: F
     units = f"{switching[best]} unit" + ("s" if switching[best] != 1 else "")
     proposal.take("treatment", best, profile[best], f"turns on in {units} and stays on")
     proposal.facts[best] = {**proposal.facts[best], "switching_units": switching[best]}
+
+
+def _instruments(proposal: Proposal, guide: Guide, frame: pd.DataFrame, profile: FrameProfile) -> None:
+    """An instrument: a numeric column with two levels whose name says what moved the treatment (invited, offered,
+    lottery); only by name — a 0/1 column chosen by balance alone would as likely be the treatment."""
+    free = [c for c, p in profile.columns.items() if c not in proposal.taken and p.two_levels and p.numeric]
+    named = [c for c in free if _named("instruments", c, guide)]
+    if named:
+        best = max(named, key=lambda c: (_named("instruments", c, guide), -named.index(c)))
+        proposal.take("instruments", best, profile[best], "what moved the treatment, by its name")
 
 
 def _running(proposal: Proposal, guide: Guide, profile: FrameProfile, cutoff: float | None) -> None:

@@ -288,7 +288,8 @@ def _prereg_state(record: dict[str, Any]) -> PreregState | None:
             power=PowerResult.model_validate_json(json.dumps(record["power"])) if record.get("power") else None,
             frozen=PlanDocument.model_validate_json(json.dumps(record["frozen"])) if record.get("frozen") else None,
         )
-        return None if state.frozen is not None and not verify(state.frozen) else state
+        stored = record["frozen"].get("prereg") if state.frozen is not None else None
+        return None if state.frozen is not None and not verify(state.frozen, stored) else state
     except (ValueError, TypeError, KeyError, AttributeError):  # ValidationError is a ValueError
         return None
 

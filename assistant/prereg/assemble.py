@@ -51,6 +51,8 @@ ROBUSTNESS_TEXT = {
     "density_test": "density test (units should not bunch just past the cutoff)",
     "covariate_continuity": "covariate continuity (pre-treatment traits should not jump at the cutoff)",
     "bandwidth_sensitivity": "bandwidth sensitivity (the estimate should hold at half and double the bandwidth)",
+    "weak_instrument": "weak instrument (the weak-instrument-robust Anderson-Rubin set should agree with the 2SLS "
+    "interval)",
 }
 
 
@@ -456,6 +458,21 @@ def _method_synthetic_control(a: PlanBase) -> Built:
     return "complete", text
 
 
+def _method_instrumental_variables(a: PlanBase) -> Built:
+    if a.outcome is None or a.treatment is None or not a.instruments:
+        return "missing", None
+    instruments = ", ".join(f"'{x}'" for x in a.instruments)
+    errors = a.standard_errors or "robust (HC1, default)"
+    if a.cluster:
+        errors += f" on '{a.cluster}'"
+    text = (
+        f"instrumental_variables (2SLS): effect of '{a.treatment}' on '{a.outcome}', instrumented by {instruments}; "
+        f"standard errors {errors}; the Anderson-Rubin set reported beside the 2SLS interval; exclusion: the "
+        "instrument changes the outcome only through the treatment (argued, not testable)."
+    )
+    return "complete", text
+
+
 def _method_propensity(a: PlanBase) -> Built:
     if not a.methods or a.outcome is None or a.treatment is None:
         return "missing", None
@@ -506,6 +523,7 @@ METHODS: dict[str, Callable[[PlanBase], Built]] = {
     "synthetic_control": _method_synthetic_control,
     "propensity": _method_propensity,
     "rdd": _method_rdd,
+    "instrumental_variables": _method_instrumental_variables,
 }
 
 

@@ -103,7 +103,8 @@ def load_plan(path: str | os.PathLike[str]) -> PlanDocument:
             f"The plan '{file}' is a draft (not frozen).",
             "Freeze it: whyscope prereg BRIEF.json --format json.",
         )
-    if not verify(document):
+    stored = payload.get("prereg") if isinstance(payload, dict) else None
+    if not verify(document, stored if isinstance(stored, dict) else None):
         raise ToolError(
             "plan_modified",
             f"The plan '{file}' was changed after it was frozen (its content no longer matches its hash).",

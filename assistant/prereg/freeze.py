@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from importlib import metadata
+from typing import Any
 
 from assistant.prereg.models import FreezeStamp, PlanDocument, PreRegistration
 
@@ -21,9 +22,11 @@ Clock = Callable[[], datetime]
 SOFTWARE = ("whyscope", "numpy", "scipy", "statsmodels", "pandas")
 
 
-def content_hash(prereg: PreRegistration) -> str:
-    """``sha256:<hex>`` of the pre-registration as canonical JSON (sorted keys, no spaces, UTF-8)."""
-    canonical = json.dumps(prereg.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+def content_hash(prereg: PreRegistration | Mapping[str, Any]) -> str:
+    """``sha256:<hex>`` of the pre-registration as canonical JSON (sorted keys, no spaces, UTF-8): of the model, or
+    of its JSON content as a file stored it."""
+    content = prereg.model_dump(mode="json") if isinstance(prereg, PreRegistration) else prereg
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
@@ -58,6 +61,12 @@ def freeze(prereg: PreRegistration, *, clock: Clock = _now, software: Mapping[st
     return PlanDocument(prereg=prereg, freeze=stamp)
 
 
-def verify(document: PlanDocument) -> bool:
-    """True when a frozen document's content still matches its hash (False for an unfrozen draft)."""
-    return document.freeze is not None and document.freeze.content_hash == content_hash(document.prereg)
+def verify(document: PlanDocument, stored: Mapping[str, Any] | None = None) -> bool:
+    """True when a frozen document's content still matches its hash (False for an unfrozen draft).
+
+    ``stored``: the document's ``prereg`` as read from its file or session record. The hash is then checked on
+    those stored values, so a plan frozen by an earlier version still verifies after a tool's request gained a field
+    (the model would add it, empty, to the content it hashes)."""
+    if document.freeze is None:
+        return False
+    return document.freeze.content_hash == content_hash(stored if stored is not None else document.prereg)

@@ -17,7 +17,14 @@ from tools.registry import dispatch
 from tools.results import ToolResult
 
 DATA = Path(__file__).resolve().parents[2] / "examples" / "data"
-DATASETS = ("checkout", "staggered_rollout", "market_launch", "agent_mode_opt_in", "paywall_cutoff")
+DATASETS = (
+    "checkout",
+    "staggered_rollout",
+    "market_launch",
+    "agent_mode_opt_in",
+    "agent_mode_invite",
+    "paywall_cutoff",
+)
 
 RDD = {"dataset": "paywall_cutoff", "outcome": "converted_30d", "running": "credits_used", "cutoff": 10}
 
@@ -53,6 +60,13 @@ REQUESTS: dict[str, dict[str, Any]] = {
         "covariates": ["plan", "tenure_months", "weekly_sessions_pre", "task_completion_pre"],
     },
     "rdd": RDD,
+    "instrumental_variables": {
+        "dataset": "agent_mode_invite",
+        "outcome": "tasks_completed",
+        "treatment": "used_agent_mode",
+        "instruments": ["invited"],
+        "covariates": ["tasks_completed_pre", "tenure_months"],
+    },
     "refute": {"target": {"tool": "rdd", "request": RDD}, "simulations": 10},
     "recommend_method": {"can_randomize": True},
 }

@@ -39,6 +39,8 @@ MINIMAL: dict[str, dict[str, Any]] = {
     "propensity": {"dataset": "agent_mode_opt_in", "outcome": "task_completion", "treatment": "opted_in",
                    "covariates": ["plan", "tenure_months", "weekly_sessions_pre", "task_completion_pre"]},
     "rdd": {"dataset": "paywall_cutoff", "outcome": "converted_30d", "running": "credits_used", "cutoff": 10},
+    "instrumental_variables": {"dataset": "agent_mode_invite", "outcome": "tasks_completed",
+                               "treatment": "used_agent_mode", "instruments": ["invited"]},
 }  # fmt: skip
 
 
@@ -66,8 +68,9 @@ def test_the_union_covers_exactly_the_tools_registered_with_plans() -> None:
     assert [member.model_fields["method"].default for member in get_args(union)] == names
     enum = WritePreregRequest.model_json_schema()["properties"]["analysis_tool"]["anyOf"][0]["enum"]
     assert enum == names
-    synth = PLANS["synthetic_control"]
-    assert (AbTestPlan, DiffInDiffPlan, synth, PropensityPlan, RddPlan) == tuple(PLANS[n] for n in ANALYSIS_TOOLS)
+    synth, iv = PLANS["synthetic_control"], PLANS["instrumental_variables"]
+    expected = (AbTestPlan, DiffInDiffPlan, synth, PropensityPlan, RddPlan, iv)
+    assert expected == tuple(PLANS[n] for n in ANALYSIS_TOOLS)
     assert set(OVERRIDES) <= set(PLANS)  # an override table for a tool that has no plan would be dead
 
 
@@ -296,3 +299,12 @@ def test_a_sixth_tool_with_plans_gets_its_plan_comparison_and_words_with_no_edit
         check=False,
     )
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]
+
+
+def test_every_refute_check_has_words_in_the_plan() -> None:
+    """A tool's battery is listed in the plan's robustness item by these words: a new check name needs them (a
+    missing one raised a KeyError for an IV plan)."""
+    from assistant.prereg.assemble import ROBUSTNESS_TEXT
+    from tools.refute.models import CHECK_NAMES
+
+    assert set(ROBUSTNESS_TEXT) == set(CHECK_NAMES)

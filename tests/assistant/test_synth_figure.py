@@ -292,27 +292,10 @@ def test_long_y_labels_narrow_the_grid_instead_of_wrapping() -> None:
 
 @pytest.mark.parametrize(("size", "panel_open"), [((80, 24), False), ((80, 24), True)])
 async def test_the_card_shows_the_plot_unwrapped_at_80x24(size: tuple[int, int], panel_open: bool) -> None:
-    from textual.widgets import Static
-
-    from assistant.tui.app import WhyscopeApp
-    from assistant.tui.widgets.tool_card import ToolCard
-    from tests.assistant.test_app_issue18 import Silent
-    from tests.waiting import wait_for
+    from tests.assistant.card_probe import card_rows
 
     result = prop99()
-    app = WhyscopeApp(Silent())
-    async with app.run_test(size=size) as pilot:
-        side = app.query_one("#side")
-        if panel_open:
-            await pilot.press("f2")
-            await wait_for(pilot, lambda: bool(side.display) and side.region.width > 0, "F2 to open the side panel")
-        card = ToolCard("probe", "synthetic_control", "{}")
-        await app.query_one("#chat").mount(card)
-        card.finish(result)
-        card.collapsed = False
-        body = card.query_one(".tool-inputs", Static)
-        await wait_for(pilot, lambda: body.content_region.width > 0, "the card's body laid out")
-        assert body.content_region.width >= (NARROW_CARD if panel_open else 70)
-        shown = [strip.text.rstrip() for strip in body.render_lines(body.content_region.reset_offset)]
-        plot = plot_result(result)
-        assert shown[: len(plot)] == [line.rstrip() for line in plot]  # every plot line on one row, none wrapped
+    width, shown = await card_rows(result, "synthetic_control", size, panel_open)
+    assert width >= (NARROW_CARD if panel_open else 70)
+    plot = plot_result(result)
+    assert shown[: len(plot)] == [line.rstrip() for line in plot]  # every plot line on one row, none wrapped

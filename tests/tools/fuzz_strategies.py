@@ -15,13 +15,14 @@ import json
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import pandas as pd
 from hypothesis import strategies as st
 
 from tools.data import Catalog
+from tools.literals import TargetTool
 from tools.registry import TOOLS
 
 JSON = dict[str, Any]
@@ -381,6 +382,21 @@ SEEDS: dict[str, list[JSON]] = {
         {"dataset": "ok", "outcome": "y", "unit": "unit", "time": "period", "cohort": "cohort"},
         {"dataset": "ok", "outcome": "y", "unit": "unit", "time": "period", "treatment": "treated"},
     ],
+    "synthetic_control": [
+        {"dataset": "ok", "outcome": "y", "unit": "unit", "time": "period", "treatment": "treated"},
+        {"dataset": "ok", "outcome": "y", "unit": "unit", "time": "period", "treatment": "treated", "estimator": "did"},
+    ],
+    "instrumental_variables": [
+        {"dataset": "ok", "outcome": "y", "treatment": "treated", "instruments": ["cohort"], "covariates": ["cov"]},
+        {
+            "dataset": "ok",
+            "outcome": "y",
+            "treatment": "treated",
+            "instruments": ["cohort", "xi"],
+            "standard_errors": "cluster",
+            "cluster": "unit",
+        },
+    ],
     "propensity": [
         {"dataset": "ok", "outcome": "y", "treatment": "treated", "covariates": ["cov", "cat"]},
         {"dataset": "ok", "outcome": "conv", "treatment": "conv", "covariates": ["x"], "methods": ["matching"]},
@@ -396,7 +412,7 @@ SEEDS: dict[str, list[JSON]] = {
 
 def _refute_seeds(requests: Callable[[str], st.SearchStrategy[JSON]]) -> st.SearchStrategy[JSON]:
     """refute's requests embed another tool's request as JSON text: draw that one with its own strategy."""
-    targets = [t for t in ("ab_test", "diff_in_diff", "propensity", "rdd") if t in SEEDS]
+    targets = [t for t in get_args(TargetTool) if t in SEEDS]
 
     @st.composite
     def build(draw: st.DrawFn) -> JSON:

@@ -4,8 +4,8 @@ Modules: ``models`` (request and result), ``inputs`` (validation; rows and summa
 general path), ``rows`` and ``engine`` (the fast one-pass path over a frame), ``parquet`` (the same blocks
 streamed from a large Parquet file not read into memory), ``ids`` (the repeated-ID check, memoized per
 dataset), ``stats`` (moments, estimators, tests), ``binary`` (two-proportion score tests and intervals,
-Fisher's exact test), ``decision`` (corrections, guardrail tests, verdicts, the decision), ``tool`` (the function
-the registry calls).
+Fisher's exact test), ``decision`` (corrections, guardrail tests, verdicts, the decision), ``exposure`` (with
+``exposure_column``: the complier average causal effect beside the ITT), ``tool`` (the function the registry calls).
 """
 
 from typing import TYPE_CHECKING, Any

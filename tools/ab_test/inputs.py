@@ -19,6 +19,7 @@ import pyarrow as pa
 from numpy.typing import NDArray
 
 from tools.ab_test.engine import Unsupported
+from tools.ab_test.exposure import exposure_values
 from tools.ab_test.ids import repeated_id_columns
 from tools.ab_test.models import AbTestRequest, ArmSummary, MetricSpec
 from tools.ab_test.parquet import prepare_parquet
@@ -63,6 +64,7 @@ class MetricData:
     capped_values: int = 0
     excluded_rows: int = 0
     largest_unit_share: float | None = None  # share of the metric's total from its single largest unit
+    exposure: list[Moments] | None = None  # with exposure_column: moments of (metric, exposure as d, covariate)
 
 
 @dataclass
@@ -323,8 +325,9 @@ def _prepare_general(request: AbTestRequest, frame: pd.DataFrame) -> Prepared:
             keep[kept_idx] &= ~mixed[cluster_codes_all[kept_idx]]
         cluster_codes = cluster_codes_all
 
+    exposure = exposure_values(request, frame, keep) if request.exposure_column is not None else None
     metrics = [
-        _metric_from_rows(request, frame, spec, row_arm, keep, cluster_codes, len(arms), notes)
+        _metric_from_rows(request, frame, spec, row_arm, keep, cluster_codes, len(arms), notes, exposure)
         for spec in request.metrics
     ]
     if cluster_codes is not None:
@@ -356,6 +359,7 @@ def _metric_from_rows(
     cluster_codes: NDArray[np.intp] | None,
     n_arms: int,
     notes: list[str],
+    exposure: NDArray[np.float64] | None = None,
 ) -> MetricData:
     column = spec.column or spec.name
     y = _numeric(frame_column(frame, column, f"metric '{spec.name}'"), column, "metric")
@@ -429,6 +433,8 @@ def _metric_from_rows(
             total = float(size.sum())
         data.largest_unit_share = float(size.max()) / total if total > 0 else None
     data.moments = _moments(arm, n_arms, yv, dv, xv, cluster_codes, rows)
+    if exposure is not None:  # the metric as tested (capped) beside exposure and the covariate, on the same rows
+        data.exposure = _moments(arm, n_arms, yv, used(exposure), xv, None, rows)
     return data
 
 
@@ -468,6 +474,13 @@ def _moments(
 def prepare_summaries(request: AbTestRequest) -> Prepared:
     """Validate dashboard numbers and turn them into the same moments rows would give."""
     assert request.summaries is not None
+    if request.exposure_column is not None:
+        raise ToolError(
+            "needs_rows",
+            "exposure_column needs row-level data: the effect of using the change (CACE) needs each unit's exposure "
+            "beside its metric, which summaries do not hold.",
+            "Attach the experiment's rows as a dataset with arm_column, or drop exposure_column to read the ITT.",
+        )
     for field_name in ("arm_column", "cluster_column", "winsorize"):
         if getattr(request, field_name) is not None:
             raise ToolError(

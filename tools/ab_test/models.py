@@ -17,6 +17,7 @@ __all__ = [
     "ArmDecision",
     "ArmShare",
     "ArmSummary",
+    "CaceDetail",
     "Comparison",
     "CupedDetail",
     "MetricSpec",
@@ -35,7 +36,7 @@ class MetricSpec(ToolRequest):
     )
     column: str | None = Field(
         default=None,
-        description="Column holding the metric per row (row-level data; defaults to `name`). Null with summaries.",
+        description="Column of the metric per row (defaults to `name`). Null with summaries.",
     )
     kind: MetricKind = Field(
         default="continuous",
@@ -54,15 +55,14 @@ class MetricSpec(ToolRequest):
     )
     covariate_column: str | None = Field(
         default=None,
-        description="Pre-period value of the metric per unit for CUPED variance reduction (measured before "
-        "assignment). Null for none.",
+        description="Pre-period value of the metric per unit (measured before assignment) for CUPED. Null for none.",
     )
     non_inferiority_margin: float | None = Field(
         default=None,
         gt=0,
         le=1,
-        description="Guardrails only: the largest relative harm that is acceptable (0.01 = 1% worse). Null tests "
-        "for any significant harm.",
+        description="Guardrails only: the largest acceptable relative harm (0.01 = 1% worse). Null tests for any "
+        "significant harm.",
     )
 
 
@@ -102,24 +102,29 @@ class AbTestRequest(ToolRequest):
 
     Give row-level data (`dataset` with `arm_column`) or the summary numbers from a dashboard (`summaries`). Runs
     the sample-ratio-mismatch check first, then compares each treatment arm with control on every metric
-    (pooled two-proportion z-test or Fisher's exact test, Welch t-test or delta method for ratios), with CUPED
-    when a pre-period covariate is given, multiple-testing correction, non-inferiority tests for guardrails and a
-    ship / don't ship / inconclusive / investigate decision. Never compute these numbers yourself.
+    (z-test or Fisher's exact test, Welch t-test, delta method for ratios), with CUPED when a pre-period
+    covariate is given, multiple-testing correction, non-inferiority tests for guardrails and a ship / don't ship /
+    inconclusive / investigate decision. Never compute these numbers yourself.
     """
 
     dataset: str | None = Field(
         default=None,
         description="Name of an attached dataset with one row per unit (or per event, see cluster_column).",
     )
-    arm_column: str | None = Field(default=None, description="Column holding each row's arm label (row-level data).")
+    arm_column: str | None = Field(default=None, description="Column of each row's arm label.")
     control: str | None = Field(
         default=None,
         description="Label of the control arm, matched by value ('0' = 0.0); null to infer it ('control', 'A', 0).",
     )
     cluster_column: str | None = Field(
         default=None,
-        description="The randomization unit when rows are finer than it (e.g. user_id for session rows): metrics are "
-        "summed per unit and standard errors account for it. Null when each row is one randomized unit.",
+        description="The randomized unit's column when rows are finer (user_id for session rows): metrics are summed "
+        "per unit. Null when each row is one unit.",
+    )
+    exposure_column: str | None = Field(
+        default=None,
+        description="0/1 per unit: used (or saw) the change? Adds the effect of using it (CACE) beside the ITT. "
+        "Null for none.",
     )
     summaries: list[ArmSummary] | None = Field(
         default=None,
@@ -138,20 +143,18 @@ class AbTestRequest(ToolRequest):
     )
     alternative: Alternative = Field(
         default="two-sided",
-        description="Test of treatment minus control: 'two-sided', 'larger' or 'smaller' (primary and secondary "
-        "metrics; guardrails always use a one-sided non-inferiority test).",
+        description="Direction of the test of treatment minus control (primary and secondary metrics; guardrails "
+        "always test non-inferiority, one-sided).",
     )
     correction: Correction = Field(
         default="holm",
-        description="Multiple-testing correction within the primary and within the secondary metrics (x arms): "
-        "'none', 'holm' or 'benjamini-hochberg'.",
+        description="Multiple-testing correction within the primary and within the secondary metrics (x arms).",
     )
     winsorize: float | None = Field(
         default=None,
         gt=0.5,
         lt=1,
-        description="Cap continuous metrics at this upper quantile of the pooled data (e.g. 0.99) before testing. "
-        "Null for no capping.",
+        description="Cap continuous metrics at this pooled upper quantile (e.g. 0.99) before testing. Null: none.",
     )
     decision_rule: float | None = Field(
         default=None,
@@ -194,6 +197,33 @@ class CupedDetail(ToolResult):
     unadjusted: Estimate = Field(description="The absolute difference without CUPED.")
 
 
+class CaceDetail(ToolResult):
+    """The complier average causal effect of one comparison: what using the change does, beside what offering it
+    does (the ITT, the comparison's `absolute`)."""
+
+    exposure_column: str = Field(description="The 0/1 column of who used (or saw) the change.")
+    estimand: Literal["CACE", "ATT"] = Field(
+        description="'CACE': the effect of using it for the units that use it because they were offered it "
+        "(compliers); 'ATT' when nobody in control used it (one-sided non-compliance): then every user is such a "
+        "complier and it is the effect on those who used it."
+    )
+    effect: Estimate = Field(
+        description="ITT / take-up difference: 2SLS of the metric on exposure with the arm as instrument (control "
+        "and this arm), heteroskedasticity-robust (HC1) standard error, two-sided normal interval and p-value."
+    )
+    take_up_control: float = Field(description="Share of control units exposed.")
+    take_up_treatment: float = Field(description="Share of the treatment arm's units exposed.")
+    complier_share: Estimate = Field(
+        description="The take-up difference (treatment minus control): the share of compliers, with its HC1 "
+        "standard error (the first stage)."
+    )
+    first_stage_f: float = Field(
+        description="Robust (HC1) F statistic of the take-up difference; below 10 the CACE and its interval are "
+        "unreliable (weak instrument)."
+    )
+    one_sided: bool = Field(description="Nobody in control was exposed (one-sided non-compliance).")
+
+
 class Comparison(ToolResult):
     """One metric in one treatment arm against control."""
 
@@ -216,6 +246,11 @@ class Comparison(ToolResult):
     )
     test: str = Field(description="The test used.")
     cuped: CupedDetail | None = Field(description="CUPED details, when a covariate was given.")
+    cace: CaceDetail | None = Field(
+        default=None,
+        description="With exposure_column: the effect of using the change (CACE) beside this ITT; null without it, "
+        "or when exposure equals assignment (everyone offered used it, nobody else did: the ITT is that effect).",
+    )
     uncapped: Estimate | None = Field(description="The absolute difference before winsorizing, when capping ran.")
     p_value_raw: float = Field(description="p-value of the absolute difference before correction.")
     p_value_adjusted: float = Field(description="p-value after the multiple-testing correction.")
@@ -241,6 +276,9 @@ class AbTestResult(ToolResult):
     method: str = Field(description="The tests and adjustments used, in words.")
     source: Literal["rows", "summaries"] = Field(description="Row-level data or summary numbers.")
     dataset: str | None = Field(description="The dataset analysed, if any.")
+    exposure_column: str | None = Field(
+        default=None, description="The 0/1 column of who used the change (CACE per comparison), if given."
+    )
     control_arm: str = Field(description="Control arm label.")
     arms: list[str] = Field(description="All arm labels, control first.")
     n_obs: int = Field(description="Randomized units analysed (all arms).")

@@ -94,8 +94,8 @@ def prepare_fast(request: AbTestRequest, arm: ArmCodes, columns: set[str], block
     problem); ToolErrors raised here are the general path's own (control choice), in its order."""
     from tools.ab_test.inputs import MetricData, Prepared, choose_control
 
-    if request.cluster_column is not None or request.winsorize is not None:
-        raise Unsupported("clusters or capping")
+    if request.cluster_column is not None or request.winsorize is not None or request.exposure_column is not None:
+        raise Unsupported("clusters, capping or exposure")
     arms = choose_control(arm.labels, request.control)
     if len(arms) > MAX_GROUPS:
         raise Unsupported("many arms")

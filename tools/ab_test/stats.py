@@ -37,7 +37,8 @@ class Moments:
     """Centred moments of one arm's units: numerator y, denominator d (ratio metrics), covariate x (CUPED).
 
     ``m2_*`` are sums of squared deviations, ``c_*`` sums of cross products of deviations. A plain metric has
-    d = 1 for every unit (so mean_d = 1 and m2_d = c_yd = 0); no covariate means x = 0.
+    d = 1 for every unit (so mean_d = 1 and m2_d = c_yd = 0); no covariate means x = 0. The exposure's moments
+    (``exposure``) hold the 0/1 exposure as d, beside the metric and its covariate.
     """
 
     n: int
@@ -49,6 +50,7 @@ class Moments:
     mean_x: float = 0.0
     m2_x: float = 0.0
     c_xy: float = 0.0
+    c_xd: float = 0.0
 
 
 #: Rows per block in :func:`group_moments`: a block's columns stay in the CPU cache between its passes.
@@ -115,6 +117,7 @@ def pool_blocks(
             mean_x=mean_of(ix, 0.0, g),
             m2_x=co(ix, ix, g),
             c_xy=co(ix, iy, g),
+            c_xd=co(ix, id_, g),
         )
         for g in range(groups)
     ]
@@ -179,6 +182,7 @@ def pool(arms: list[Moments]) -> Moments:
         mean_x=gx,
         m2_x=sum(m.m2_x + m.n * (m.mean_x - gx) * (m.mean_x - gx) for m in arms),
         c_xy=sum(m.c_xy + m.n * (m.mean_x - gx) * (m.mean_y - gy) for m in arms),
+        c_xd=sum(m.c_xd + m.n * (m.mean_x - gx) * (m.mean_d - gd) for m in arms),
     )
 
 

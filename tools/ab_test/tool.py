@@ -9,6 +9,13 @@ from scipy import special
 
 from tools.ab_test.binary import EXACT_BELOW, FISHER_TEST, binary_compare, binary_lift
 from tools.ab_test.decision import adjust, decide, guardrail_tests, verdict
+from tools.ab_test.exposure import (
+    complier_effect,
+    exposure_checks,
+    exposure_estimand,
+    exposure_method,
+    exposure_summary,
+)
 from tools.ab_test.inputs import (
     POST_PERIOD,
     MetricData,
@@ -66,12 +73,20 @@ def ab_test(request: AbTestRequest, data: pd.DataFrame | Dataset | None = None) 
     decisions, decision, reasons = decide(arms[1:], comparisons, request.decision_rule, srm.status)
     checks, warnings = _checks(request, prepared, srm, data)
     warnings += _exact_test_warnings(comparisons) + _no_lift_warnings(comparisons)
+    estimand = (
+        "Average treatment effect of assignment (intention to treat): the difference in each metric's mean (or "
+        "ratio of means) between each treatment arm and control."
+    )
+    if request.exposure_column is not None:
+        exposure_found = exposure_checks(request, comparisons)
+        checks, warnings = checks + exposure_found[0], warnings + exposure_found[1]
+        estimand += exposure_estimand(request, comparisons)
     return AbTestResult(
-        estimand="Average treatment effect of assignment (intention to treat): the difference in each metric's "
-        "mean (or ratio of means) between each treatment arm and control.",
+        estimand=estimand,
         method=_method(request, prepared),
         source="rows" if prepared.source == "rows" else "summaries",
         dataset=request.dataset if prepared.source == "rows" else None,
+        exposure_column=request.exposure_column,
         control_arm=arms[0],
         arms=arms,
         n_obs=sum(prepared.units),
@@ -191,6 +206,10 @@ def _compare_metric(
                 variance_reduction=1.0 - (absolute.std_error / plain.std_error) ** 2 if plain.std_error > 0 else 0.0,
                 unadjusted=plain,
             )
+        cace = None
+        if metric.exposure is not None:
+            pair = (prepared.arms[0], arm)
+            cace = complier_effect(request, spec.name, pair, metric.exposure[0], metric.exposure[index], theta)
         uncapped = None
         if metric.uncapped is not None:
             raw = [arm_estimate(metric.uncapped[i], kind=spec.kind, ratio=metric.ratio) for i in (0, index)]
@@ -214,6 +233,7 @@ def _compare_metric(
             relative=relative,
             test=test,
             cuped=cuped,
+            cace=cace,
             uncapped=uncapped,
             p_value_raw=absolute.p_value,
             p_value_adjusted=absolute.p_value,
@@ -447,6 +467,8 @@ def _method(request: AbTestRequest, prepared: Prepared) -> str:
         )
     if request.winsorize is not None:
         parts.append(f"continuous metrics capped at their pooled {request.winsorize:g} quantile")
+    if request.exposure_column is not None:
+        parts.append(exposure_method(request))
     parts.append(
         f"multiple testing: {request.correction} within the primary and within the secondary metrics (x arms); "
         "guardrails: one-sided non-inferiority test on the relative change at alpha (binary: Farrington-Manning "
@@ -476,5 +498,8 @@ def _summary(request: AbTestRequest, comparisons: list[Comparison], srm: SrmResu
             )
         else:
             effect = f"{c.absolute.estimate:+.4g} ({level} CI {c.absolute.ci_lower:+.4g} to {c.absolute.ci_upper:+.4g})"
-        parts.append(f"'{c.metric}' in {c.arm} vs {c.control_arm}: {effect}, p = {c.p_value_adjusted:.3g}")
+        parts.append(
+            f"'{c.metric}' in {c.arm} vs {c.control_arm}: {effect}, p = {c.p_value_adjusted:.3g}"
+            + exposure_summary(c, level)
+        )
     return f"Decision: {decision}. " + "; ".join(parts) + f". {srm_text}."

@@ -7,123 +7,130 @@ from typing import ClassVar
 from pydantic import Field
 
 from tools.bounds import MAX_MAGNITUDE, MIN_ALPHA, MIN_SCALE
-from tools.literals import Alternative, CurveKind, MdeKind, PowerMetric, SolveFor
+from tools.literals import Alternative, CurveKind, MdeKind, PowerMetric, SolveFor, SpendingFunction
 from tools.results import Check, ToolRequest, ToolResult
+from tools.sequential.models import SequentialBoundary
 
-__all__ = ["DEFAULT_POWER", "MAX_UNITS", "Alternative", "PowerCurvePoint", "PowerRequest", "PowerResult"]
+__all__ = [
+    "DEFAULT_POWER",
+    "MAX_LOOKS",
+    "MAX_UNITS",
+    "Alternative",
+    "PowerCurvePoint",
+    "PowerLook",
+    "PowerRequest",
+    "PowerResult",
+    "PowerSequential",
+]
 
 DEFAULT_POWER = 0.8
 MAX_UNITS = 10**12
+MAX_LOOKS = 20
 
 
 class PowerRequest(ToolRequest):
-    """Power and sample size for a randomized experiment (A/B or A/B/n test) on a conversion rate or a mean.
-
-    Use it before an experiment starts to answer "how many units and how many days do we need?", "what is the
-    smallest effect we can detect with the traffic we have?" or "what power does this design have?". Set
-    `solve_for` to the one unknown: "sample_size" (give `mde`), "mde" (give `n_per_arm`) or "power" (give `mde`
-    and `n_per_arm`). Leave every field that does not apply null. Never compute these numbers yourself.
+    """Power and sample size for a randomized A/B or A/B/n test on a conversion rate or a mean, before it starts:
+    units and days needed, the smallest detectable effect, or a design's power; with interim looks, a
+    group-sequential design. Set `solve_for` to the one unknown: "sample_size" (give `mde`), "mde" (give
+    `n_per_arm`) or "power" (give both). Leave fields that do not apply null. Never compute these numbers yourself.
     """
 
     metric: PowerMetric = Field(
-        description="'proportion' for a rate of 0/1 outcomes (conversion, retention); 'mean' for a continuous "
-        "metric (revenue per user, minutes watched)."
+        description="'proportion' for a rate of 0/1 outcomes; 'mean' for a continuous metric (revenue per user)."
     )
     baseline: float = Field(
         ge=-MAX_MAGNITUDE,
         le=MAX_MAGNITUDE,
-        description="The control arm's expected value: the conversion rate as a fraction in (0, 1) for a "
-        "proportion (0.12 for 12%), or the control mean for a mean.",
+        description="The control arm's expected rate as a fraction (0.12 for 12%) or mean.",
     )
     std_dev: float | None = Field(
         default=None,
         ge=MIN_SCALE,
         le=MAX_MAGNITUDE,
-        description="Standard deviation of the metric per unit (required for metric='mean'; null for a "
-        "proportion, whose variance follows from the rate).",
+        description="Standard deviation of the metric per unit (required for metric='mean', else null).",
     )
     solve_for: SolveFor = Field(
         default="sample_size",
-        description="The one unknown to compute: 'sample_size', 'mde' (minimum detectable effect) or 'power'.",
+        description="The one unknown: 'sample_size', 'mde' (minimum detectable effect) or 'power'.",
     )
     mde: float | None = Field(
         default=None,
         ge=-MAX_MAGNITUDE,
         le=MAX_MAGNITUDE,
-        description="The effect to detect, signed (positive = increase, negative = decrease), in the units "
-        "set by mde_kind. Required unless solve_for='mde', where it must be null.",
+        description="The effect to detect, signed, in the units of mde_kind. Null when solve_for='mde'.",
     )
     mde_kind: MdeKind = Field(
         default="absolute",
-        description="'absolute': mde is in the metric's units (0.01 = one percentage point for a rate); "
-        "'relative': mde is a fraction of the baseline (0.05 = a 5% lift).",
+        description="'absolute': in the metric's units (0.01 = one point of a rate); 'relative': a fraction of "
+        "the baseline (0.05 = 5% lift).",
     )
     n_per_arm: int | None = Field(
         default=None,
         ge=2,
         le=MAX_UNITS,
-        description="Units in the control arm (each treatment arm has allocation_ratio times as many). "
-        "Required when solve_for is 'mde' or 'power'; null when solving for sample_size.",
+        description="Units in the control arm (the maximum with looks > 1). Null when solve_for='sample_size'.",
     )
     power: float | None = Field(
         default=None,
         gt=0,
         lt=1,
-        description="Target power, the chance of detecting the mde if it is real (null means 0.8). Must be "
-        "null when solve_for='power'.",
+        description="Target power (null means 0.8); null when solve_for='power'.",
     )
     alpha: float = Field(
         default=0.05,
         ge=MIN_ALPHA,
         le=0.5,
-        description="Significance level (false-positive rate) for the whole experiment; with more than one "
-        "treatment arm it is split across the comparisons (Bonferroni).",
+        description="False-positive rate of the whole experiment (Bonferroni-split across treatment arms).",
     )
     alternative: Alternative = Field(
         default="two-sided",
-        description="'two-sided' (detect a change either way), 'larger' (only an increase) or 'smaller' "
-        "(only a decrease).",
+        description="'two-sided', 'larger' (only an increase) or 'smaller' (only a decrease).",
     )
     allocation_ratio: float = Field(
         default=1.0,
         ge=0.01,
         le=100,
-        description="Units in each treatment arm per unit in control (1 = equal split; 0.5 = a treatment "
-        "arm half the size of control).",
+        description="Units in each treatment arm per control unit (1 = equal split).",
     )
     arms: int = Field(
         default=2,
         ge=2,
         le=26,
-        description="Number of arms including control (2 for an A/B test; 3 for A/B/C).",
+        description="Arms including control (2 for an A/B test).",
     )
     daily_units: float | None = Field(
         default=None,
         gt=0,
         le=MAX_UNITS,
-        description="Eligible units entering the experiment per day, all arms together; gives the duration in "
-        "days. Null if unknown.",
+        description="Eligible units per day, all arms together (gives the duration); null if unknown.",
     )
     cluster_size: float | None = Field(
         default=None,
         ge=1,
         le=MAX_UNITS,
-        description="Average units per randomized cluster (e.g. users per team) for a cluster-randomized "
-        "design; give icc with it. Null for individual randomization.",
+        description="Average units per randomized cluster, with icc; null for individual randomization.",
     )
     icc: float | None = Field(
         default=None,
         ge=0,
         lt=1,
-        description="Intra-cluster correlation of the metric, in [0, 1); required with cluster_size.",
+        description="Intra-cluster correlation, in [0, 1); with cluster_size.",
     )
     variance_reduction: float | None = Field(
         default=None,
         ge=0,
         lt=1,
-        description="Share of the metric's variance a pre-period covariate is expected to explain with CUPED "
-        "(its R-squared, in [0, 1)). Null for no variance reduction.",
+        description="Share of variance CUPED removes (a pre-period covariate's R-squared); null for none.",
     )
+    looks: int = Field(
+        default=1, ge=1, le=MAX_LOOKS, description="Planned analyses incl. the final one; 1 = fixed horizon."
+    )
+    information_fractions: list[float] | None = Field(
+        default=None,
+        max_length=MAX_LOOKS,
+        description="Share of the maximum sample at each look, increasing, last 1; null = equal.",
+    )
+    spending: SpendingFunction = Field(default="obrien_fleming", description="Alpha spending when looks > 1.")
 
 
 class PowerCurvePoint(ToolResult):
@@ -137,6 +144,28 @@ class PowerCurvePoint(ToolResult):
         "beside the effect: a ratio above 1e12)."
     )
     power: float = Field(description="Chance of detecting that effect with that many units.")
+
+
+class PowerLook(SequentialBoundary):
+    """One planned look of a sequential design, with its sample size."""
+
+    n_per_arm: int = Field(description="Units in the control arm at this look.")
+    n_total: int = Field(description="Units across all arms at this look.")
+    cumulative_power: float = Field(description="Chance of having stopped for efficacy by this look, under the effect.")
+
+
+class PowerSequential(ToolResult):
+    """A group-sequential design: its looks and what they cost over the fixed design."""
+
+    looks: int = Field(description="Planned analyses, the final one included.")
+    spending: SpendingFunction = Field(description="Lan-DeMets alpha-spending function.")
+    boundaries: list[PowerLook] = Field(description="Each look's boundary, alpha spent and sample size.")
+    inflation_factor: float = Field(description="Maximum sample size over the fixed design's for the same power.")
+    n_per_arm_fixed: int | None = Field(
+        description="Control-arm units the fixed design needs for the same power (solve_for='sample_size')."
+    )
+    expected_n_total: float = Field(description="Expected units across all arms when the effect is real.")
+    expected_n_total_h0: float = Field(description="Expected units across all arms when there is no effect.")
 
 
 class PowerResult(ToolResult):
@@ -174,6 +203,11 @@ class PowerResult(ToolResult):
     variance_reduction: float = Field(description="Share of variance removed by CUPED that was assumed.")
     daily_units: float | None = Field(description="Units entering per day, as given.")
     duration_days: int | None = Field(description="Days to collect n_total, rounded up (null without daily_units).")
+    sequential: PowerSequential | None = Field(
+        default=None,
+        description="The group-sequential design (looks > 1); n_per_arm, n_total and duration_days are then the "
+        "maximum, reached only if no look stops the experiment.",
+    )
     method: str = Field(description="The exact formula used, in words.")
     curve_kind: CurveKind = Field(
         description="'power_vs_n': power against control-arm size at the fixed effect; 'mde_vs_n': the minimum "

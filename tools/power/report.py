@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from tools.power.formulas import DEFAULT_POWER, Design
-from tools.power.models import PowerRequest
+from tools.power.models import PowerRequest, PowerSequential
 from tools.results import Check
 
 MIN_CLUSTERS_PER_ARM = 20
@@ -115,6 +115,14 @@ def diagnose(
             f"Underpowered: a real effect of this size would be missed {1 - achieved:.0%} of the time, and a "
             "significant result would likely overstate the effect.",
         )
+    if request.looks > 1:
+        found.assumption(
+            "look_schedule",
+            f"The boundaries hold for {request.looks} analyses at the planned information fractions: analyse at "
+            "those looks only, recompute the boundary at an analysis's actual fraction (alpha is spent there), and "
+            "stop when one is crossed. Unplanned looks, or a fixed-horizon analysis at the end, inflate the "
+            "false-positive rate.",
+        )
     if request.solve_for == "mde" and mde_relative is not None and abs(mde_relative) > 0.2:
         found.warnings.append(
             f"The smallest detectable change is {abs(mde_relative):.1%} of the baseline; most product changes move "
@@ -123,7 +131,10 @@ def diagnose(
     return found.checks, found.warnings
 
 
-def method_text(request: PowerRequest, design: Design) -> str:
+SPENDING_NAMES = {"obrien_fleming": "O'Brien-Fleming-type", "pocock": "Pocock-type"}
+
+
+def method_text(request: PowerRequest, design: Design, sequential: PowerSequential | None = None) -> str:
     sided = {"two-sided": "two-sided", "larger": "one-sided (increase)", "smaller": "one-sided (decrease)"}
     if design.metric == "mean":
         parts = [
@@ -152,10 +163,45 @@ def method_text(request: PowerRequest, design: Design) -> str:
         parts.append(f"Bonferroni: alpha {request.alpha:g} / {request.arms - 1} comparisons = {design.alpha:.4g}")
     if request.solve_for == "sample_size":
         parts.append("sample sizes rounded up to whole units")
+    if sequential is not None:
+        fractions = ", ".join(f"{look.information_fraction:.4g}" for look in sequential.boundaries)
+        parts.append(
+            f"group-sequential design: {sequential.looks} looks at information fractions {fractions}, Lan-DeMets "
+            f"{SPENDING_NAMES[sequential.spending]} alpha spending"
+            + (" (alpha / 2 a side)" if design.alternative == "two-sided" else "")
+            + ", boundaries by the recursive numerical integration of Armitage, McPherson & Rowe (Jennison & "
+            "Turnbull ch. 19); the sample size is the maximum, solved from the fixed equations at the power the "
+            "fixed test has at the design's drift (inflation factor "
+            f"{sequential.inflation_factor:.4f}); power counts rejections in the effect's direction"
+        )
     return "; ".join(parts) + "."
 
 
 def summary_sentence(
+    request: PowerRequest,
+    n1: int,
+    n2: int,
+    n_total: int,
+    delta: float,
+    mde_relative: float | None,
+    achieved: float,
+    target: float | None,
+    duration: int | None,
+    clusters: int | None,
+    sequential: PowerSequential | None = None,
+) -> str:
+    sentence = _fixed_sentence(request, n1, n2, n_total, delta, mde_relative, achieved, target, duration, clusters)
+    if sequential is None:
+        return sentence
+    per_look = ", ".join(f"{look.n_total:,}" for look in sequential.boundaries)
+    return (
+        f"{sentence} With {sequential.looks} looks ({SPENDING_NAMES[sequential.spending]} spending) these are the "
+        f"maximum sizes, {sequential.inflation_factor:.3f} times the fixed design's; the looks come at {per_look} "
+        f"units in total, and {sequential.expected_n_total:,.0f} are expected if the effect is real."
+    )
+
+
+def _fixed_sentence(
     request: PowerRequest,
     n1: int,
     n2: int,

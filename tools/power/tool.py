@@ -23,6 +23,7 @@ from tools.power.formulas import (
 )
 from tools.power.models import PowerCurvePoint, PowerRequest, PowerResult
 from tools.power.report import diagnose, method_text, standardized_effect, summary_sentence
+from tools.power.sequential import SequentialPlan, plan
 
 __all__ = ["power"]
 
@@ -37,16 +38,18 @@ def power(request: PowerRequest, data: object = None) -> PowerResult:
     """Solve the power equation for the one unknown in ``request``; ``data`` is not used."""
     design, delta, target = _validate(request)
     ratio = request.allocation_ratio
+    sequential = plan(request, design, target)
+    # the power the fixed equations must reach: with looks, the fixed test's power at the design's drift
+    fixed_target = sequential.equivalent_power() if sequential is not None and target is not None else target
+    n_fixed = None
 
     if request.solve_for == "sample_size":
-        assert delta is not None and target is not None
-        n_continuous = solve_sample_size(design, delta, target)
-        n1 = max(math.ceil(n_continuous - 1e-9), math.ceil(design.min_control_n))
+        assert delta is not None and target is not None and fixed_target is not None
+        n1 = _smallest_n(design, delta, fixed_target)
         n2 = treatment_n(n1, ratio)
-        while power_at(design, n1, n2, delta) < target:  # float safety: never report less than asked
-            n1 += 1
-            n2 = treatment_n(n1, ratio)
         achieved = power_at(design, n1, n2, delta)
+        if sequential is not None:
+            n_fixed = _smallest_n(design, delta, target)
     else:
         assert request.n_per_arm is not None
         n1 = request.n_per_arm
@@ -61,14 +64,23 @@ def power(request: PowerRequest, data: object = None) -> PowerResult:
                 "Increase n_per_arm (or the allocation_ratio), or solve_for='sample_size' to see what is needed.",
             )
         if request.solve_for == "mde":
-            assert target is not None
-            delta = solve_mde(design, n1, n2, target)
-            achieved = target
+            assert fixed_target is not None
+            delta = solve_mde(design, n1, n2, fixed_target)
+            achieved = fixed_target
         else:
             assert delta is not None
             achieved = power_at(design, n1, n2, delta)
 
-    curve_kind, curve = _curve(request, design, n1, delta, target)
+    fixed_achieved = achieved
+    sequential_result = None
+    if sequential is not None:
+        if request.solve_for == "mde":
+            assert target is not None
+            achieved = target
+        else:
+            achieved = float(sequential.power_at(np.array([achieved]))[0])
+        sequential_result = sequential.result(n1, n2, request.arms, fixed_achieved, n_fixed)
+    curve_kind, curve = _curve(request, design, n1, delta, target, sequential, fixed_target)
     n_total = n1 + (request.arms - 1) * n2
     duration = _duration(n_total, request.daily_units)
     clusters = math.ceil(n1 / request.cluster_size - 1e-9) if request.cluster_size else None
@@ -100,7 +112,8 @@ def power(request: PowerRequest, data: object = None) -> PowerResult:
         "variance_reduction": 1.0 - design.variance_factor,
         "daily_units": request.daily_units,
         "duration_days": duration,
-        "method": method_text(request, design),
+        "sequential": sequential_result,
+        "method": method_text(request, design, sequential_result),
         "curve_kind": curve_kind,
         "curve": curve,
         "checks": checks,
@@ -108,8 +121,18 @@ def power(request: PowerRequest, data: object = None) -> PowerResult:
     }
     return PowerResult(
         **fields,
-        summary=summary_sentence(request, n1, n2, n_total, delta, mde_relative, achieved, target, duration, clusters),
+        summary=summary_sentence(
+            request, n1, n2, n_total, delta, mde_relative, achieved, target, duration, clusters, sequential_result
+        ),
     )
+
+
+def _smallest_n(design: Design, delta: float, target: float) -> int:
+    """The smallest whole control arm whose power reaches ``target``."""
+    n1 = max(math.ceil(solve_sample_size(design, delta, target) - 1e-9), math.ceil(design.min_control_n))
+    while power_at(design, n1, treatment_n(n1, design.ratio), delta) < target:  # float safety: never less than asked
+        n1 += 1
+    return n1
 
 
 def _duration(n_total: int, daily_units: float | None) -> int | None:
@@ -271,14 +294,21 @@ def _curve_grid(design: Design, reference_n: float) -> FloatArray:
 
 
 def _curve(
-    request: PowerRequest, design: Design, n1: int, delta: float, target: float | None
+    request: PowerRequest,
+    design: Design,
+    n1: int,
+    delta: float,
+    target: float | None,
+    sequential: SequentialPlan | None,
+    fixed_target: float | None,
 ) -> tuple[CurveKind, list[PowerCurvePoint]]:
+    """The power curve; with looks, each point is the sequential design's power at that maximum size."""
     ratio, arms, baseline = request.allocation_ratio, request.arms, request.baseline
     if request.solve_for == "mde":
-        assert target is not None
+        assert target is not None and fixed_target is not None
         grid = _curve_grid(design, n1)
         n2 = np.ceil(grid * ratio - 1e-9)
-        effects = solve_mde_vec(design, grid, n2, target, ftol=CURVE_FTOL)
+        effects = solve_mde_vec(design, grid, n2, fixed_target, ftol=CURVE_FTOL)
         powers = np.full_like(grid, target)
         kind: CurveKind = "mde_vs_n"
     else:
@@ -290,6 +320,8 @@ def _curve(
         n2 = np.ceil(grid * ratio - 1e-9)
         effects = np.full_like(grid, delta)
         powers = power_vec(design, grid, n2, effects)
+        if sequential is not None:
+            powers = sequential.power_at(powers)
         kind = "power_vs_n"
     points = [
         PowerCurvePoint(

@@ -44,6 +44,8 @@ CheckName = Literal[
     "density_test",
     "covariate_continuity",
     "bandwidth_sensitivity",
+    # last: a check's position seeds its draws (engine.Runner.rng), so new names go at the end
+    "weak_instrument",
 ]
 CHECK_NAMES: tuple[str, ...] = CheckName.__args__  # type: ignore[attr-defined]
 
@@ -60,7 +62,8 @@ class RefuteTarget(ToolRequest):
     """The analysis to challenge: a tool name and the request that tool takes."""
 
     tool: TargetTool = Field(
-        description="The estimation tool: 'ab_test', 'diff_in_diff', 'synthetic_control', 'propensity' or 'rdd'."
+        description="The estimation tool: 'ab_test', 'diff_in_diff', 'synthetic_control', 'propensity', 'rdd' or "
+        "'instrumental_variables'."
     )
     # The model sends the request as JSON text (strict schemas cannot hold a free-form object); library and CLI
     # callers may pass the object itself.
@@ -91,9 +94,10 @@ class RefuteRequest(ToolRequest):
     time, leave-one-out, parallel-trends sensitivity (Rambachan-Roth), placebo treatment; synthetic control -> placebo
     in time, leave-one-donor-out, in-space placebos (each donor treated in turn); RDD -> density test,
     covariate continuity, placebo cutoffs, bandwidth sensitivity; propensity -> overlap, balance, placebo treatment,
-    random common cause, data subsets, E-value, omitted-variable bounds (Cinelli-Hazlett). Every simulation refits
-    the whole analysis. Each check states its null, the numbers and a pass / fail / inconclusive verdict. Never
-    compute these numbers yourself.
+    random common cause, data subsets, E-value, omitted-variable bounds (Cinelli-Hazlett); instrumental variables ->
+    covariate balance (each covariate as a placebo outcome), weak instrument (Anderson-Rubin set against the 2SLS
+    interval), leave-one-instrument-out, dummy outcome, bootstrap. Every simulation refits the whole analysis. Each
+    check states its null, the numbers and a pass / fail / inconclusive verdict. Never compute these numbers yourself.
     """
 
     target: RefuteTarget = Field(description="The analysis to challenge: {tool, request}.")

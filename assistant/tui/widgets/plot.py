@@ -2,27 +2,31 @@
 
 A result class names its figure (``ToolResult.figure``); :data:`DRAWERS` holds a text drawer for each name (the PNG
 drawers are in ``assistant/figures.py``). A drawer receives the typed result and returns no lines when the result
-has no data for its figure (synthetic control says so in one line instead: its card has nothing else that stands for
-the paths). This module imports no pydantic or tools at run time: the app's first frame needs it.
+has no data for its figure (synthetic control and instrumental variables say so in one line instead: their cards
+have nothing else that stands for the paths, or for the first stage and reduced form). This module imports no
+pydantic or tools at run time: the app's first frame needs it.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from assistant.tui.widgets.charts import ForestRow, forest, mirrored_histogram, scatter
 
 if TYPE_CHECKING:
     from tools.did.models import DiffInDiffResult
+    from tools.iv.models import AndersonRubin, InstrumentalVariablesResult
     from tools.power.models import PowerResult
     from tools.propensity.models import PropensityResult
     from tools.rdd.models import RddResult
     from tools.results import ToolResult
     from tools.synth.models import SyntheticControlResult
 
-__all__ = ["DRAWERS", "plot_result", "sparkline"]
+__all__ = ["DRAWERS", "IVPicture", "ar_set_text", "iv_picture", "plot_result", "sparkline"]
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 
@@ -33,6 +37,17 @@ TRAJECTORY_CHARS = 40
 TRAJECTORY_WIDTH, TRAJECTORY_HEIGHT = 34, 10
 #: What the synthetic control card shows when its result has no trajectory (its plot data were left out).
 NO_TRAJECTORY = "synthetic control: no plot data in this result (no trajectory to draw)"
+#: The widest line of the instrumental variables card (the same 80x24 budget as synthetic control's).
+IV_CHARS = 40
+#: Rows of each of its two grids (first stage above, reduced form below, one x axis).
+IV_GRID_HEIGHT = 4
+#: What the instrumental variables card shows when its result has fewer than two bins (its plot data were left out).
+NO_IV_BINS = "instrumental variables: no plot data in this result (no instrument bins to compare)"
+#: Between the pieces of an Anderson-Rubin set that is a union of intervals.
+UNION = "\N{UNION}"
+#: A first-stage F below this marks the instruments weak: ``tools.iv.report.WEAK_F``, the tool's check (a test keeps
+#: them equal; this module does not import tools).
+WEAK_F = 10.0
 
 
 def sparkline(values: Sequence[float], low: float | None = None, high: float | None = None, width: int = 60) -> str:
@@ -188,6 +203,180 @@ def _synthetic_control(result: SyntheticControlResult) -> list[str]:
     return [title, *grid, " " * left + "".join(axis)[:width], note]
 
 
+@dataclass(frozen=True)
+class IVPicture:
+    """What both instrumental-variables drawers show, from the result's own fields.
+
+    ``first_stage`` and ``reduced_form`` are slopes per unit of the binned axis: with one instrument, its
+    first-stage coefficient and that times the 2SLS estimate (the reduced form per unit, since 2SLS is their ratio);
+    with several, the axis is the combined instrument (their first-stage fit), whose first-stage slope is 1 and
+    reduced-form slope the 2SLS estimate. ``centre`` is the rows' mean instrument, treatment and outcome (the bins'
+    means weighted by their rows), which a least-squares line without covariates passes through."""
+
+    axis: str
+    first_stage: float
+    reduced_form: float
+    centre: tuple[float, float, float]
+    wald: bool
+    covariates: int
+
+    def gaps(self, result: InstrumentalVariablesResult) -> tuple[float, float]:
+        """The Wald picture's first-stage and reduced-form gaps between its two bins (high minus low): the
+        take-up difference (the complier share for a 0/1 treatment) and the intention-to-treat effect."""
+        span = result.bins[-1].instrument_value - result.bins[0].instrument_value
+        return self.first_stage * span, self.reduced_form * span
+
+
+def iv_picture(result: InstrumentalVariablesResult) -> IVPicture | None:
+    """The slopes and centre the drawers draw, or None when the result has fewer than two bins."""
+    bins = result.bins
+    rows = sum(b.n for b in bins)
+    if len(bins) < 2 or rows <= 0:
+        return None
+    centre = (
+        sum(b.n * b.instrument_value for b in bins) / rows,
+        sum(b.n * b.treatment_mean for b in bins) / rows,
+        sum(b.n * b.outcome_mean for b in bins) / rows,
+    )
+    coefficients = result.first_stage.coefficients
+    if len(result.instruments) == 1 and len(coefficients) == 1:
+        axis, slope = result.instruments[0], coefficients[0].estimate
+    else:
+        axis, slope = "combined instrument", 1.0
+    return IVPicture(
+        axis=axis,
+        first_stage=slope,
+        reduced_form=slope * result.effect.estimate,
+        centre=centre,
+        wald=len(bins) == 2,
+        covariates=len(result.covariates),
+    )
+
+
+def ar_set_text(anderson_rubin: AndersonRubin) -> str:
+    """The Anderson-Rubin set as written: ``[0.028, 0.28]``, ``(-inf, 0.3] U [1.2, +inf) (unbounded)`` (with the
+    union sign), or ``empty``; an end the data cannot bound is written infinite, never as a number."""
+    if anderson_rubin.kind == "empty" or not anderson_rubin.intervals:
+        return "empty (no value fits: the instruments disagree)"
+    pieces = [
+        f"{'(-inf' if piece.lower is None else f'[{piece.lower:.4g}'}, "
+        f"{'+inf)' if piece.upper is None else f'{piece.upper:.4g}]'}"
+        for piece in anderson_rubin.intervals
+    ]
+    unbounded = any(piece.lower is None or piece.upper is None for piece in anderson_rubin.intervals)
+    return f" {UNION} ".join(pieces) + (" (unbounded)" if unbounded else "")
+
+
+def _short(name: str, width: int) -> str:
+    return name if len(name) <= width else name[: width - 1] + "…"
+
+
+def _wrapped(text: str, width: int) -> list[str]:
+    """``text`` on lines of at most ``width`` characters, broken at spaces."""
+    lines: list[str] = []
+    for word in text.split(" "):
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines
+
+
+def _iv_footer(result: InstrumentalVariablesResult, picture: IVPicture, first: float, reduced: float) -> list[str]:
+    """The ratio the picture draws, the 2SLS interval with the first-stage F, and the Anderson-Rubin set."""
+    effect, level = result.effect, f"{100 * (1 - result.alpha):g}%"
+    name = "LATE" if result.estimand == "LATE" else "IV"
+    f_statistic = result.first_stage.f_statistic
+    weak = f_statistic < WEAK_F
+    lines = [f"{name} = {reduced:.4g} / {first:.4g} = {effect.estimate:.4g}"]
+    if picture.covariates:
+        kind = "gaps" if picture.wald else "slopes"
+        lines.append(f"({kind} adjusted for {picture.covariates} covariates)")
+    lines.append(
+        f"{level} CI [{effect.ci_lower:.4g}, {effect.ci_upper:.4g}]; F {f_statistic:.4g}{' weak' if weak else ''}"
+    )
+    lines += _wrapped(f"AR {level} set {ar_set_text(result.anderson_rubin)}", IV_CHARS)
+    return lines
+
+
+def _iv_wald(result: InstrumentalVariablesResult, picture: IVPicture) -> list[str]:
+    """The two bins' raw means side by side with their gap, then the ratio of the (adjusted) gaps."""
+    low, high = result.bins[0], result.bins[-1]
+    cells = [
+        (picture.axis, f"{low.instrument_value:.4g}", f"{high.instrument_value:.4g}", "gap"),
+        *(
+            (name, f"{a:.4g}", f"{b:.4g}", f"{b - a:+.4g}")
+            for name, a, b in (
+                (result.treatment, low.treatment_mean, high.treatment_mean),
+                (result.outcome, low.outcome_mean, high.outcome_mean),
+            )
+        ),
+    ]
+    column = max(8, *(len(cell) + 2 for row in cells for cell in row[1:]))  # the numbers whole, the names cut
+    label = IV_CHARS - 3 * column
+    table = [f"{_short(a, label):<{label}}{b:>{column}}{c:>{column}}{d:>{column}}" for a, b, c, d in cells]
+    first, reduced = picture.gaps(result)
+    return ["Wald picture: raw means by arm", *table, *_iv_footer(result, picture, first, reduced)]
+
+
+def _iv_slopes(result: InstrumentalVariablesResult, picture: IVPicture) -> list[str]:
+    """Mean treatment (first stage) above mean outcome (reduced form) against the binned instrument, ● per bin,
+    each with a line of the slope the tool estimated through the rows' mean (·); one x axis below both."""
+    bins = result.bins
+    xs = [b.instrument_value for b in bins]
+    x_mean, d_mean, y_mean = picture.centre
+
+    def grid(width: int, means: list[float], centre: float, slope: float) -> list[str]:
+        line_x = [xs[0] + (xs[-1] - xs[0]) * column / (width - 1) for column in range(width)]
+        series = [(line_x, [centre + slope * (x - x_mean) for x in line_x], "·"), (xs, means, "●")]
+        return scatter(series, width=width, height=IV_GRID_HEIGHT)
+
+    def both(width: int) -> tuple[list[str], list[str]]:
+        return (
+            grid(width, [b.treatment_mean for b in bins], d_mean, picture.first_stage),
+            grid(width, [b.outcome_mean for b in bins], y_mean, picture.reduced_form),
+        )
+
+    top, bottom = both(IV_CHARS - 8)
+    left = max(top[0].index("┤"), bottom[0].index("┤"))
+    if left + 1 + (IV_CHARS - 8) > IV_CHARS:
+        top, bottom = both(max(12, IV_CHARS - 1 - left))
+        left = max(top[0].index("┤"), bottom[0].index("┤"))
+    width = len(top[0]) - top[0].index("┤") - 1
+    top = [" " * (left - line.index("┤")) + line for line in top[:-1]]
+    bottom = [" " * (left - line.index("┤")) + line for line in bottom[:-1]]
+    low, high, name = f"{xs[0]:.3g}", f"{xs[-1]:.3g}", _short(picture.axis, max(1, width - 12))
+    middle = width - len(low) - len(high)
+    axis = " " * (left + 1) + low + f"{name:^{middle}}" + high
+    return [
+        _titled("first stage ● mean ", result.treatment, f" · slope {picture.first_stage:.4g}"),
+        *top,
+        _titled("reduced form ● mean ", result.outcome, f" · slope {picture.reduced_form:.4g}"),
+        *bottom,
+        axis,
+        *_iv_footer(result, picture, picture.first_stage, picture.reduced_form),
+    ]
+
+
+def _titled(prefix: str, name: str, suffix: str) -> str:
+    """``prefix + name + suffix`` within the card's width, the column name shortened first (never the number)."""
+    room = IV_CHARS - len(prefix) - len(suffix)
+    if len(name) > room:
+        prefix = prefix.replace(" mean ", " ")
+        room = IV_CHARS - len(prefix) - len(suffix)
+    return prefix + _short(name, max(room, 1)) + suffix
+
+
+def _instrumental_variables(result: InstrumentalVariablesResult) -> list[str]:
+    """Two bins (a two-valued instrument): the Wald picture, the means by arm and the ratio of their gaps; more:
+    the first stage above the reduced form against the instrument, each with its slope. One line when the result
+    has no bins to draw."""
+    picture = iv_picture(result)
+    if picture is None or not all(math.isfinite(b.instrument_value) for b in result.bins):
+        return [NO_IV_BINS]
+    return _iv_wald(result, picture) if picture.wald else _iv_slopes(result, picture)
+
+
 #: The text drawer of each figure a result class can declare (``ToolResult.figure``).
 DRAWERS: dict[str, Callable[[Any], list[str]]] = {
     "power_curve": _power_curve,
@@ -195,4 +384,5 @@ DRAWERS: dict[str, Callable[[Any], list[str]]] = {
     "overlap": _overlap,
     "rd_plot": _rd_plot,
     "synthetic_control": _synthetic_control,
+    "instrumental_variables": _instrumental_variables,
 }

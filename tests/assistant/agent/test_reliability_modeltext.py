@@ -232,7 +232,11 @@ def test_every_string_field_of_every_result_has_a_kind() -> None:
         *("OmittedVariableBounds.benchmark_covariate",),
         *("SyntheticControlResult.dataset", "SyntheticControlResult.outcome", "SyntheticControlResult.treatment_start"),
         *("UnitWeight.unit", "TimeWeight.period", "PredictorWeight.predictor", "TrajectoryPoint.period"),
-        *("PlaceboGap.unit",),
+        *("PlaceboGap.unit", "InstrumentalVariablesResult.dataset", "InstrumentalVariablesResult.outcome"),
+        *("InstrumentalVariablesResult.treatment", "InstrumentalVariablesResult.instruments"),
+        *("InstrumentalVariablesResult.covariates", "InstrumentalVariablesResult.cluster"),
+        *("InstrumentalVariablesResult.bins_by", "InstrumentCoefficient.instrument"),
+        *("AbTestResult.exposure_column", "CaceDetail.exposure_column"),
     }
     undecided, clashes = [], []
     for model, field in _string_fields([spec.result for spec in TOOLS]):

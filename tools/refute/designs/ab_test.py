@@ -41,7 +41,7 @@ class AbTestDesign(Design):
         spec = next(m for m in request.metrics if m.name == self.comparison.metric)
         self.spec = spec
         self.request = request
-        self.lean = request.model_copy(update={"metrics": [spec], "correction": "none"})
+        self.lean = request.model_copy(update={"metrics": [spec], "correction": "none", "exposure_column": None})
         self.arm_column = request.arm_column
         self.outcome_column = spec.column or spec.name
         self.original = self.result.effect
