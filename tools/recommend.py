@@ -35,6 +35,7 @@ MethodName = Literal[
     "propensity",
     "instrumental_variable",
     "interrupted_time_series",
+    "adaptive_allocation",
     "not_identifiable",
 ]
 
@@ -50,6 +51,7 @@ METHOD_NAMES: dict[str, str] = {
     "propensity": "propensity-score adjustment (IPW, matching, AIPW)",
     "instrumental_variable": "instrumental variables",
     "interrupted_time_series": "interrupted time series",
+    "adaptive_allocation": "adaptive allocation (a Thompson-sampling bandit)",
     "not_identifiable": "none",
 }
 
@@ -94,6 +96,11 @@ class RecommendMethodRequest(ToolRequest):
         default=None,
         description="Can one unit's treatment affect another's outcome (marketplaces, social features, shared "
         "budgets)? Null if unknown.",
+    )
+    goal: Literal["learn", "earn"] | None = Field(
+        default=None,
+        description="A randomized test's goal: 'learn' the effect, or 'earn': send traffic to the best variant "
+        "while it runs (a bandit). Null if unknown.",
     )
 
 
@@ -214,6 +221,15 @@ DESIGNS = {
         ("pre-period fit and seasonality", "placebo dates", "concurrent-events review"),
         ("a long, regular series of the outcome before and after the change",),
     ),
+    "adaptive_allocation": _Design(
+        "adaptive_allocation",
+        (
+            "the goal is the metric during the test, not an unbiased estimate of the effect",
+            "outcomes arrive quickly compared with how often traffic is re-allocated",
+        ),
+        ("the allocation probabilities are logged per period (needed to reweight any later estimate)",),
+        ("per arm and period: units and successes (or outcome sums and squares)",),
+    ),
 }
 
 
@@ -248,6 +264,15 @@ def recommend_method(request: RecommendMethodRequest, data: object = None) -> Re
             plan.add(
                 "ab_test", "not_recommended", "A unit-level test is biased when treated units affect control units."
             )
+        elif r.goal == "earn":
+            plan.add(
+                "adaptive_allocation",
+                "recommended",
+                "The goal is to earn while testing: Thompson sampling shifts traffic to the variant that is "
+                "probably best, at the price of an effect estimate that needs reweighting.",
+            )
+            plan.add("ab_test", "possible", "A fixed split measures the effect without bias, but keeps sending half "
+                     "the traffic to the worse variant until the end.")  # fmt: skip
         else:
             plan.add(
                 "ab_test",
@@ -255,6 +280,10 @@ def recommend_method(request: RecommendMethodRequest, data: object = None) -> Re
                 "Randomizing who gets the change is the strongest design: it "
                 "balances every confounder, measured or not.",
             )
+            if r.goal is None:
+                plan.questions.append(
+                    "Is the goal to learn the effect, or to maximise the metric while the test runs (a bandit)?"
+                )
             if r.interference is None:
                 plan.questions.append(
                     "Can one unit's treatment affect another unit's outcome (marketplace, "

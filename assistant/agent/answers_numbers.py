@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Literal
 
-from assistant.agent.answers import Reading, normalize, off_script
+from assistant.agent.answers import Reading, normalize, off_script, read_yes_no
 
 __all__ = [
     "Amount",
@@ -640,3 +640,74 @@ def read_daily_units(text: str) -> Reading[Amount]:
     if daily > MAX_DAILY:
         return Reading("invalid", reason="that is more units a day than the tools take")
     return Reading("answer", Amount(float(daily), said), note=note)
+
+
+# -- interim looks -----------------------------------------------------------------------------------------------
+
+#: The most looks a plan may have (the power tool's bound).
+MAX_LOOKS = 20
+_NUMBER_WORDS = {
+    word: value
+    for value, word in enumerate(
+        [
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+            "twenty",
+        ],
+        start=1,
+    )
+}
+_LOOK_COUNT = re.compile(r"\b(\d{1,3}|" + "|".join(_NUMBER_WORDS) + r")\b")
+_ONCE_ONLY = re.compile(
+    r"\b(?:only (?:once|at the end)|just (?:once|at the end)|once at the end|at the end only|one analysis|a single "
+    r"analysis|single look|one look|fixed[- ]horizon|no peeking|won't peek|will not peek|not before the end)\b"
+)
+_POCOCK = re.compile(r"\bpocock\b|\bevenly\b|\bequal (?:alpha|boundar)")
+
+
+@dataclass(frozen=True)
+class Looks:
+    """A look schedule as the user gave it: the looks in all (the final analysis included) and the spending."""
+
+    looks: int
+    spending: Literal["obrien_fleming", "pocock"]
+
+
+def read_looks(text: str) -> Reading[Looks]:
+    """Whether the results will be looked at before the end: "no" or "only at the end" is one look (a fixed
+    horizon); a number is the looks in all, the final one included ("5 looks", "five times", "weekly, 4 looks");
+    O'Brien-Fleming spending unless the answer says Pocock (or evenly spread). A bare "yes" asks how many."""
+    normal = normalize(text)
+    spending: Literal["obrien_fleming", "pocock"] = "pocock" if _POCOCK.search(normal) else "obrien_fleming"
+    count = _LOOK_COUNT.search(normal)
+    if count is not None:
+        word = count.group(1)
+        looks = int(word) if word.isdigit() else _NUMBER_WORDS[word]
+        if not 1 <= looks <= MAX_LOOKS:
+            return Reading("invalid", reason="a plan can have one to twenty looks in all")
+        return Reading("answer", Looks(looks, spending))
+    if _ONCE_ONLY.search(normal):
+        return Reading("answer", Looks(1, spending))
+    said = read_yes_no(text)
+    if said.kind == "answer":
+        if said.value is False:
+            return Reading("answer", Looks(1, spending))
+        return Reading("unclear", reason="how many looks in all, the final analysis included (two to twenty)?")
+    return Reading(said.kind, reason=said.reason, suggest=said.suggest)

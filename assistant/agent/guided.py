@@ -147,6 +147,8 @@ class GuidedBackend:
             sizing.std_dev = arguments.get("std_dev")
             sizing.mde = arguments.get("mde")
             sizing.daily_units = arguments.get("daily_units")
+            sizing.looks = arguments.get("looks") or 1
+            sizing.spending = arguments.get("spending") or "obrien_fleming"
             state.done |= {*SIZING, Step.POWER}
         elif analysis_for(state.design.method) is not None and tool == self._analysis_tool():
             state.analysis.dataset = arguments.get("dataset")
@@ -220,6 +222,8 @@ class GuidedBackend:
             return self._next_analysis()
         for step in SIZING:
             if step is Step.STD_DEV and state.sizing.metric != "mean":
+                continue
+            if step is Step.LOOKS and Step.POWER in state.done:  # a session saved before the question existed
                 continue
             if step not in state.done:
                 return step

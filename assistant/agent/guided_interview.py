@@ -23,6 +23,7 @@ from assistant.agent.answers_numbers import (
     quantities,
     read_baseline,
     read_daily_units,
+    read_looks,
     read_mde,
     read_std_dev,
 )
@@ -272,7 +273,34 @@ class Interview:
             return self._metric_kind(answer)
         if step is Step.MDE:
             return self._mde(answer)
+        if step is Step.LOOKS:
+            return self._looks(answer)
         return self._number(step, answer)
+
+    def _looks(self, answer: str) -> Taken:
+        reading = read_looks(answer)
+        sizing = self.state.sizing
+        if reading.kind == "answer":
+            assert reading.value is not None
+            sizing.looks, sizing.spending = reading.value.looks, reading.value.spending
+            if sizing.looks == 1:
+                return self._answered(Step.LOOKS)
+            name = "O'Brien-Fleming" if sizing.spending == "obrien_fleming" else "Pocock"
+            return self._answered(
+                Step.LOOKS,
+                f"Planning the looks with {name} alpha spending: each look has its own boundary, and the sample "
+                "size becomes the most the test may need.",
+            )
+        if reading.kind == "dont_know":
+            sizing.looks = 1
+            return self._answered(
+                Step.LOOKS,
+                "Planning one analysis at the end; if you will peek, say how many looks and I will plan them.",
+            )
+        if reading.kind in ("why", "meaning"):
+            return self._off_script(Step.LOOKS, reading)
+        lead = reading.reason[:1].upper() + reading.reason[1:] if reading.reason else "I did not catch that"
+        return self._again(Step.LOOKS, lead if lead.endswith("?") else lead + ".")
 
     def _yes_no(self, step: Step, answer: str) -> Taken:
         reading = read_yes_no(answer, _YES_NO_TOPICS[step])  # type: ignore[arg-type]

@@ -72,6 +72,7 @@ class Step(StrEnum):
     STD_DEV = "std_dev"
     MDE = "mde"
     DAILY_UNITS = "daily_units"
+    LOOKS = "looks"
     POWER = "power"
     DATASET = "dataset"
     COLUMNS = "columns"
@@ -103,7 +104,7 @@ SCOPING: tuple[Step, ...] = tuple(
     Step(key) for slot in SLOTS for key in (slot, *((f"why_{slot}",) if slot in WHY else ()))
 )
 #: The numbers power needs, in the order they are asked (the standard deviation only for an average).
-SIZING: tuple[Step, ...] = (Step.METRIC_KIND, Step.BASELINE, Step.STD_DEV, Step.MDE, Step.DAILY_UNITS)
+SIZING: tuple[Step, ...] = (Step.METRIC_KIND, Step.BASELINE, Step.STD_DEV, Step.MDE, Step.DAILY_UNITS, Step.LOOKS)
 
 #: How the guided mode wants a slot's answer written, where it parses it.
 _ANSWER_FORMS: dict[SlotName, str] = {
@@ -127,6 +128,8 @@ QUESTIONS: dict[Step, str] = {
     Step.MDE: "What is the smallest lift worth detecting? Say it as a percentage of the current value (a relative "
     "lift), in percentage points for a rate, or in the metric's own units for an average.",
     Step.DAILY_UNITS: "How many eligible units enter per day, all arms together? (say 'skip' if unknown)",
+    Step.LOOKS: "Will you look at the results before the end? (no, or how many looks in all, the final one included, "
+    "such as 'five looks')",
     Step.REFUTE_OFFER: "Shall I challenge this estimate with the robustness checks for its design (placebo tests, "
     "stability, sensitivity to what was not measured)? (yes / no)",
 }
@@ -168,6 +171,9 @@ WHY_ASKED: dict[Step, str] = {
     "deviation measures that noise.",
     Step.MDE: "The smallest lift worth detecting sets the sample size: halving it takes about four times the units.",
     Step.DAILY_UNITS: "Units a day turn the sample size into the number of days the test must run.",
+    Step.LOOKS: "Looking at a running test and stopping at the first significant result raises the false-positive "
+    "rate far above alpha (five looks nearly triple it); planning the looks with alpha spending keeps it, at the "
+    "price of a somewhat larger maximum sample.",
     Step.DATASET: "The analysis runs on your data: I need to know which attached file holds it.",
     Step.COLUMNS: "Each design needs certain columns (the outcome, who was treated, and so on); naming them tells "
     "the analysis what to compare.",
@@ -215,6 +221,9 @@ HELP: dict[Step, str] = {
     "percentage of the current value, in percentage points for a rate, or in the metric's units for an average. Or "
     "say 'skip' to leave the sizing for later.",
     Step.DAILY_UNITS: "Say 'skip': the sample size does not need it, only the duration does.",
+    Step.LOOKS: "Say 'no' for one analysis at the end, or the number of looks in all, the last one included (such as "
+    "'four looks, one a week'). O'Brien-Fleming spending asks much of early looks; say 'Pocock' to spread alpha "
+    "evenly.",
     Step.REFUTE_OFFER: "The checks re-run the analysis in ways that should not change its answer (placebo dates or "
     "cutoffs, other settings) and measure how strong an unmeasured factor would have to be to explain the estimate "
     "away. Yes runs them; no ends here.",
@@ -286,6 +295,9 @@ class SizingNumbers:
     #: How ``mde`` is meant: absolute (the metric's units; a rate's points as a fraction) or relative (a share).
     mde_kind: Literal["absolute", "relative"] = "relative"
     daily_units: float | None = None
+    #: Planned looks in all (1: a single analysis at the end) and the alpha spending for interim looks.
+    looks: int = 1
+    spending: Literal["obrien_fleming", "pocock"] = "obrien_fleming"
     #: The user's words for the baseline, to say the lift back in them.
     baseline_said: str | None = None
     #: A lift read but not confirmed yet: it is said back, and power runs only once the user agrees.
@@ -375,6 +387,8 @@ def power_request(sizing: SizingNumbers) -> dict[str, Any]:
         "mde_kind": sizing.mde_kind,
         "daily_units": sizing.daily_units,
     }
+    if sizing.looks > 1:
+        given |= {"looks": sizing.looks, "spending": sizing.spending}
     return with_defaults(get_tool("power").request, given)
 
 

@@ -19,7 +19,7 @@ from assistant.agent.brief import Brief, Slot
 from assistant.prereg.mapping import ITEMS
 from assistant.prereg.models import Completeness, Item, ItemStatus, PlanBase, PreRegistration, StudyPlan
 from tools.ab_test.models import MetricSpec
-from tools.power.models import PowerResult
+from tools.power.models import PowerResult, PowerSequential
 from tools.registry import auto_battery
 
 if TYPE_CHECKING:
@@ -269,10 +269,29 @@ def _duration(c: _Context) -> Built:
     if duration is None and c.power is not None and c.power.duration_days is not None:
         assert c.power.daily_units is not None
         duration = f"{c.power.duration_days} days at {num(c.power.daily_units)} eligible units per day (power tool)."
-    if duration is None or c.plan.stopping is None:
-        partial = " ".join(x for x in (duration, STOPPING.get(c.plan.stopping or "")) if x)
+    sequential = c.power.sequential if c.power is not None else None
+    stopping = c.plan.stopping or ("sequential" if sequential is not None else None)
+    rule = STOPPING.get(stopping or "", "")
+    if stopping == "sequential":
+        rule += " " + (_schedule(sequential) if sequential is not None else "The looks are not planned yet.")
+    if duration is None or stopping is None or (stopping == "sequential" and sequential is None):
+        partial = " ".join(x for x in (duration, rule) if x)
         return "missing", partial or None
-    return "complete", f"{duration}\n{STOPPING[c.plan.stopping]}"
+    return "complete", f"{duration}\n{rule}"
+
+
+def _schedule(sequential: PowerSequential) -> str:
+    """The planned looks in words: each look's cumulative sample size, z boundary and nominal p."""
+    name = {"obrien_fleming": "O'Brien-Fleming", "pocock": "Pocock"}[sequential.spending]
+    looks = "; ".join(
+        f"look {b.look} at {b.n_total:,} units: z boundary {b.z_boundary:.4g} (nominal p {b.nominal_p:.3g})"
+        for b in sequential.boundaries
+    )
+    return (
+        f"{sequential.looks} looks with {name}-type alpha spending (Lan-DeMets), the sample size being the maximum "
+        f"({sequential.inflation_factor:.4g} times the fixed design's): {looks}. An analysis at another look, with "
+        "another spending function or at a fixed horizon is a deviation from this plan."
+    )
 
 
 #: The checks each plan tool runs before its estimate is trusted, in words; a plan tool not listed here is

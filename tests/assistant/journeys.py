@@ -29,6 +29,7 @@ COMMON: dict[Any, str] = {
     Step.DECISION: "keep and extend it if the effect is clearly positive, drop it otherwise",
     Step.WHY_DECISION: "a clearly negative or null effect would change our mind",
     Step.REFUTE_OFFER: "yes",
+    Step.LOOKS: "no, one analysis at the end",
     END: "pre-register",
 }
 

@@ -302,3 +302,36 @@ def test_prop99_reproduces_from_the_command_line(capsys: pytest.CaptureFixture[s
     assert comparison["synthetic_control"] == pytest.approx(-19.51, abs=0.01)
     assert result["placebo"]["n_placebos"] == 38 and result["n_pre_periods"] == 19
     assert figure.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(
+    ("name", "request_fields", "published"),
+    [
+        # Wooldridge, Introductory Econometrics, Example 15.1: return to education instrumented by father's education
+        ("mroz", {"outcome": "lwage", "treatment": "educ", "instruments": ["fatheduc"]}, (0.0592, 0.0351)),
+        # Example 15.4 (Card 1995): college proximity, with experience, race, region and city controls
+        (
+            "card",
+            {
+                "outcome": "lwage",
+                "treatment": "educ",
+                "instruments": ["nearc4"],
+                "covariates": ["exper", "expersq", "black", "smsa", "south", "smsa66"]
+                + [f"reg66{i}" for i in range(2, 10)],
+            },
+            (0.1315, 0.0550),
+        ),
+    ],
+)
+def test_mroz_and_card_reproduce_from_the_command_line(
+    capsys: pytest.CaptureFixture[str], name: str, request_fields: dict[str, Any], published: tuple[float, float]
+) -> None:
+    """Issue 20: the textbook IV examples from the shell, classical standard errors as the book reports them."""
+    data = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "iv" / f"{name}.csv"
+    request = {"dataset": name, "standard_errors": "classical", **request_fields}
+    code, out = run_cli(
+        capsys, "tool", "run", "instrumental_variables", "--data", f"{name}={data}", "--json", json.dumps(request)
+    )
+    assert code == 0, out
+    effect = json.loads(out)["effect"]
+    assert (round(effect["estimate"], 4), round(effect["std_error"], 4)) == published

@@ -25,6 +25,7 @@ ANSWERS = [
     "5%",
     "yes",  # the lift, said back: a relative one
     "2000",
+    "no",  # no interim looks
 ]
 
 
@@ -70,7 +71,7 @@ def test_unclear_answers_are_asked_again() -> None:
 
 
 def test_bad_numbers_come_back_from_the_tool_and_are_asked_again() -> None:
-    answers = [*ANSWERS[:11], "12%", "5%", "yes", "1"]  # one unit a day: more years than power allows
+    answers = [*ANSWERS[:11], "12%", "5%", "yes", "1", "no"]  # one unit a day: more years than power allows
     _, events, dones = converse(answers)
     errors = [e.error for e in events if isinstance(e, ToolFinished) and e.error]
     assert errors and errors[-1] is not None and errors[-1]["code"] == "duration_too_long"
@@ -311,7 +312,7 @@ def test_item4_points_are_absolute_and_said_back_before_power_runs() -> None:
     _, events, dones = sized(["a rate", "10%", "1 percentage point"])
     assert "an absolute lift of 1 percentage point on the current 10%" in dones[-1].text
     assert "Is that right?" in dones[-1].text and not tool_calls(events, "power")  # confirmed first
-    _, events, dones = sized(["a rate", "10%", "1 percentage point", "yes", "skip"])
+    _, events, dones = sized(["a rate", "10%", "1 percentage point", "yes", "skip", "no"])
     power = tool_calls(events, "power")[-1].result
     assert power is not None and power["mde_absolute"] == pytest.approx(0.01)
     assert power["mde_relative"] == pytest.approx(0.10)  # 10% -> 11%: what power states, not the guided mode
@@ -332,7 +333,7 @@ def test_item4_points_are_absolute_and_said_back_before_power_runs() -> None:
     ],
 )
 def test_item4_the_lift_reaches_power_as_the_user_meant_it(lift: str, absolute: float, relative: float) -> None:
-    _, events, dones = sized(["a rate", "10%", lift, "yes", "skip"])
+    _, events, dones = sized(["a rate", "10%", lift, "yes", "skip", "no"])
     power = tool_calls(events, "power")[-1].result
     assert power is not None
     assert (power["mde_absolute"], power["mde_relative"]) == (pytest.approx(absolute), pytest.approx(relative))
@@ -340,12 +341,12 @@ def test_item4_the_lift_reaches_power_as_the_user_meant_it(lift: str, absolute: 
 
 
 def test_item4_a_lift_said_back_can_be_corrected_and_an_average_takes_an_amount() -> None:
-    _, events, dones = sized(["a rate", "10%", "1 point", "no, I meant 1% relative", "yes", "skip"])
-    assert "a relative lift of 1%" in dones[-3].text
+    _, events, dones = sized(["a rate", "10%", "1 point", "no, I meant 1% relative", "yes", "skip", "no"])
+    assert "a relative lift of 1%" in dones[-4].text
     power = tool_calls(events, "power")[-1].result
     assert power is not None and power["mde_relative"] == pytest.approx(0.01)
-    _, events, dones = sized(["an average", "$25", "30", "+0.5 dollars", "yes", "skip"])
-    assert "an absolute lift of +0.5 dollars on the current $25" in dones[-3].text
+    _, events, dones = sized(["an average", "$25", "30", "+0.5 dollars", "yes", "skip", "no"])
+    assert "an absolute lift of +0.5 dollars on the current $25" in dones[-4].text
     power = tool_calls(events, "power")[-1].result
     assert power is not None and power["mde_absolute"] == pytest.approx(0.5) and power["std_dev"] == 30
 
@@ -360,7 +361,7 @@ def test_item12_sizing_answers_are_checked_as_given_in_the_users_words() -> None
     assert "give a number above zero" in dones[-1].text and "How many eligible units" in dones[-1].text
     _, events, dones = sized(["a rate", "10%", "+95 points"])
     assert "100% or above" in dones[-1].text and "smallest lift" in dones[-1].text
-    _, events, dones = sized(["an average", "25", "-5", "30", "5%", "yes", "0", "2000"])
+    _, events, dones = sized(["an average", "25", "-5", "30", "5%", "yes", "0", "2000", "no"])
     power = tool_calls(events, "power")
     assert len(power) == 1 and power[0].error is None and power[0].result is not None
     assert (power[0].result["std_dev"], power[0].result["daily_units"]) == (30, 2000)
@@ -376,12 +377,12 @@ def test_item12_an_unknown_standard_deviation_gets_a_way_forward_and_a_range_is_
 
     _, _, dones = sized(["an average", "25", "not sure"])
     assert "two to three times the average" in dones[-1].text and "What is the standard deviation" in dones[-1].text
-    _, events, dones = sized(["an average", "25", "between 20 and 40", "5%", "yes", "skip"])
-    assert "larger end of 20 and 40" in dones[-4].text
+    _, events, dones = sized(["an average", "25", "between 20 and 40", "5%", "yes", "skip", "no"])
+    assert "larger end of 20 and 40" in dones[-5].text
     power = tool_calls(events, "power")[-1].result
     assert power is not None and power["std_dev"] == 40
     assert all(d.unverified == () for d in dones)
-    _, events, dones = sized(["an average", "25", "twice the average", "5%", "yes", "skip"])
+    _, events, dones = sized(["an average", "25", "twice the average", "5%", "yes", "skip", "no"])
     power = tool_calls(events, "power")[-1].result
     assert power is not None and power["std_dev"] == 50  # the power result states the value, not the guided mode
     # with data attached, the column that matches the metric is named as the place to take it from
@@ -453,3 +454,40 @@ def test_item12_an_experiment_that_already_ran_skips_the_sizing() -> None:
     assert "The sizing is left for later" in dones[-1].text and not tool_calls(events, "power")
     _, events, dones = sized(["a rate", "it has already run"])
     assert "The sizing is left for later" in dones[-1].text and not tool_calls(events, "power")
+
+
+# -- issue 21: "will you look at the results before the end?" -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("said", "looks", "spending"),
+    [
+        ("no", 1, "obrien_fleming"),
+        ("only at the end", 1, "obrien_fleming"),
+        ("5 looks", 5, "obrien_fleming"),
+        ("yes, five times, Pocock please", 5, "pocock"),
+        ("weekly, 4 looks in all", 4, "obrien_fleming"),
+    ],
+)
+def test_the_planned_looks_reach_power_as_a_sequential_design(said: str, looks: int, spending: str) -> None:
+    _, events, dones = sized(["a rate", "10%", "10%", "yes", "2000", said])
+    call = tool_calls(events, "power")[-1]
+    assert call.result is not None
+    sequential = call.result["sequential"]
+    if looks == 1:
+        assert sequential is None
+    else:
+        assert sequential["looks"] == looks and sequential["spending"] == spending
+        assert len(sequential["boundaries"]) == looks and call.result["summary"] in dones[-1].text
+        assert "maximum" in call.result["summary"]
+    assert all(d.unverified == () for d in dones)
+
+
+def test_a_bare_yes_to_looking_early_is_asked_how_many_and_why_is_answered() -> None:
+    _, events, dones = sized(["a rate", "10%", "10%", "yes", "2000", "yes"])
+    assert "How many looks in all" in dones[-1].text and not tool_calls(events, "power")
+    _, events, dones = sized(["a rate", "10%", "10%", "yes", "2000", "why does that matter?"])
+    assert "false-positive" in dones[-1].text and "Will you look at the results" in dones[-1].text
+    _, events, dones = sized(["a rate", "10%", "10%", "yes", "2000", "30 looks"])
+    assert "one to twenty looks" in dones[-1].text and not tool_calls(events, "power")
+    assert all(d.unverified == () for d in dones)

@@ -241,6 +241,7 @@ EXPERIMENT = [
     "3%",
     "yes",  # the lift, said back
     "skip",
+    "no",  # no interim looks
 ]
 
 
