@@ -32,6 +32,7 @@ class Launch:
 #: The bundled example datasets, by the name they get in the catalog: one per design whyscope runs.
 EXAMPLES: dict[str, str] = {
     "checkout": "checkout.csv",  # a randomized experiment (ab_test)
+    "reply_suggestions": "running_experiment.csv",  # an experiment still running, at look 2 of 5 (ab_test)
     "staggered_rollout": "staggered_rollout.csv",  # a region-by-region rollout (diff_in_diff)
     "market_launch": "market_launch.csv",  # a launch in one of 30 markets (synthetic_control)
     "agent_mode_opt_in": "agent_mode_opt_in.csv",  # an opt-in feature (propensity)

@@ -31,6 +31,7 @@ __all__ = [
     "MdeKind",
     "MetricKind",
     "MetricRole",
+    "Monitoring",
     "PowerMetric",
     "PropensityMethod",
     "RefuteVerdict",
@@ -76,8 +77,9 @@ MetricKind = Literal["binary", "continuous", "ratio"]
 MetricRole = Literal["primary", "secondary", "guardrail"]
 #: Which change of a metric is good.
 Direction = Literal["increase", "decrease"]
-#: An A/B test's decision.
-Decision = Literal["ship", "don't ship", "inconclusive", "investigate"]
+#: An A/B test's decision ("continue": an interim look of a sequential or always-valid analysis crossed no
+#: boundary, so the experiment keeps running).
+Decision = Literal["ship", "don't ship", "inconclusive", "investigate", "continue"]
 
 # --- diff_in_diff ----------------------------------------------------------------------------------------------------
 
@@ -133,3 +135,6 @@ IVStandardErrors = Literal["robust", "classical", "cluster"]
 
 #: A Lan-DeMets alpha-spending function: O'Brien-Fleming-type (little alpha early) or Pocock-type (evenly spread).
 SpendingFunction = Literal["obrien_fleming", "pocock"]
+#: How an A/B test may be watched: one analysis at the planned size ("fixed", or planned looks via a sequential
+#: plan), or confidence sequences valid at every sample size ("always_valid").
+Monitoring = Literal["fixed", "always_valid"]

@@ -86,7 +86,7 @@ TOOL_TEXT = frozenset(
         *("summary", "method", "estimand", "warnings", "detail", "reasons", "decision_reasons", "test", "reason"),
         *("bin_method", "effect_label", "headline", "null", "procedure", "explanation", "decided_by"),
         *("why", "assumptions", "diagnostics", "data_needed", "questions", "what_would_help", "interpretation"),
-        *("Check.name", "Recommendation.tool"),
+        *("Check.name", "Recommendation.tool", "SequentialLook.decision", "AlwaysValid.decision"),
     }
 )
 

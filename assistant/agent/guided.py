@@ -149,6 +149,8 @@ class GuidedBackend:
             sizing.daily_units = arguments.get("daily_units")
             sizing.looks = arguments.get("looks") or 1
             sizing.spending = arguments.get("spending") or "obrien_fleming"
+            n_total = payload.get("n_total")
+            sizing.planned_n_total = n_total if sizing.looks > 1 and isinstance(n_total, int) else None
             state.done |= {*SIZING, Step.POWER}
         elif analysis_for(state.design.method) is not None and tool == self._analysis_tool():
             state.analysis.dataset = arguments.get("dataset")
@@ -278,6 +280,8 @@ class GuidedBackend:
         if step is Step.ANALYSIS:
             assert analysis.roles is not None
             analysis.request = request_for(self._method(), self._dataset(), analysis.roles)
+            if self._analysis_tool() == "ab_test":
+                analysis.request = self._with_looks(analysis.request)
             return self._tool_turn(self._analysis_tool(), analysis.request, on_text, prefix)
         if step is Step.REFUTE:
             target = {"tool": self._analysis_tool(), "request": analysis.request}
@@ -286,6 +290,22 @@ class GuidedBackend:
             return self._closing(prefix, on_text)
         self.state.pending = step
         return self._say(prefix + self._question(step), on_text)
+
+    def _with_looks(self, request: dict[str, Any]) -> dict[str, Any]:
+        """An experiment sized with interim looks is analysed as the look its data have reached: the planned look
+        whose information fraction (units so far over the planned maximum) the data reach, the boundary then
+        recomputed by ab_test at the fraction actually reached."""
+        sizing = self.state.sizing
+        if sizing.looks <= 1 or sizing.planned_n_total is None or self.catalog is None:
+            return request
+        dataset = next((d for d in self.catalog if d.name == request.get("dataset")), None)
+        if dataset is None:
+            return request
+        fraction = dataset.n_rows / sizing.planned_n_total
+        # the planned look the data have reached (a look's data arrive a little before or after its fraction)
+        look = sizing.looks if fraction >= 1 else min(sizing.looks, max(1, round(fraction * sizing.looks)))
+        schedule = {"looks": sizing.looks, "look": look, "spending": sizing.spending}
+        return {**request, "sequential": schedule, "planned_n_total": sizing.planned_n_total}
 
     def _take(self, step: Step, answer: str, on_text: Callable[[str], None]) -> AssistantTurn | None:
         if not answer:
@@ -439,6 +459,8 @@ class GuidedBackend:
             return self._ask(self._next(), on_text, prefix=lead + payload.get("summary", "") + "\n\n" + instead)
         if call_name == POWER:
             done.add(Step.POWER)
+            if self.state.sizing.looks > 1 and isinstance(payload.get("n_total"), int):
+                self.state.sizing.planned_n_total = payload["n_total"]
             notes = "".join(f"\n- {w}" for w in payload.get("warnings", []))
             return self._ask(self._next(), on_text, prefix=payload.get("summary", "") + notes + "\n\n")
         if call_name in ANALYSES or call_name == REFUTE:

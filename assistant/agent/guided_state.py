@@ -298,6 +298,8 @@ class SizingNumbers:
     #: Planned looks in all (1: a single analysis at the end) and the alpha spending for interim looks.
     looks: int = 1
     spending: Literal["obrien_fleming", "pocock"] = "obrien_fleming"
+    #: The power design's maximum units across the arms, when looks are planned (an interim analysis's denominator).
+    planned_n_total: int | None = None
     #: The user's words for the baseline, to say the lift back in them.
     baseline_said: str | None = None
     #: A lift read but not confirmed yet: it is said back, and power runs only once the user agrees.

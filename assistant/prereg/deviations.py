@@ -131,8 +131,15 @@ _RDD = (
 )
 #: Per-field refinements of the generic rule, by plan tool. A field not listed here is compared by
 #: :func:`generic_rule`; a tool not listed here has every field compared that way.
+#: ab_test's look schedule is compared with the plan's (its power design or its analysis plan) by
+#: :func:`_schedule`, not field by field: the look itself changes from one analysis to the next.
+_AB_SCHEDULE = (
+    FieldRule("sequential", "test", compared=False),
+    FieldRule("monitoring", "test", compared=False),
+    FieldRule("planned_n_total", "sample_size", compared=False),
+)
 OVERRIDES: dict[str, tuple[FieldRule, ...]] = {
-    "ab_test": _AB,
+    "ab_test": (*_AB, *_AB_SCHEDULE),
     "diff_in_diff": _DID,
     "propensity": _PROPENSITY,
     "rdd": _RDD,
@@ -233,6 +240,8 @@ def check_deviations(document: PlanDocument, execution: Execution) -> DeviationR
         deviations += _compare(rules, planned, execution.request, None)
         if analysis.method == "ab_test":
             deviations += _compare_metrics(planned.get("metrics") or [], execution.request.get("metrics") or [])
+    if execution.method == "ab_test":
+        deviations += _schedule(document, execution)
     deviations += _population(document, execution, notes)
     deviations += _sample_size(document, execution, notes)
     analyses = _labels(document, execution, deviations)
@@ -423,6 +432,61 @@ def _population(document: PlanDocument, execution: Execution, notes: list[str]) 
     return found
 
 
+def _planned_schedule(document: PlanDocument) -> tuple[int, str] | None:
+    """The planned looks and spending: the analysis plan's own, else the power design's; None for a fixed horizon."""
+    analysis = document.prereg.plan.analysis
+    stated = getattr(analysis, "sequential", None) if analysis is not None else None
+    if stated is not None:
+        return int(stated.looks), str(stated.spending)
+    power = document.prereg.power
+    if power is not None and power.sequential is not None:
+        return power.sequential.looks, power.sequential.spending
+    return None
+
+
+def _schedule(document: PlanDocument, execution: Execution) -> list[Deviation]:
+    """An interim analysis against the planned look schedule: a fixed-horizon analysis of a sequential plan, a
+    look the plan does not have, another number of looks or another spending function are major deviations; an
+    interim look of a plan with none, and always-valid monitoring in place of the planned schedule, too."""
+    planned = _planned_schedule(document)
+    run = execution.request.get("sequential")
+    monitoring = execution.request.get("monitoring") or "fixed"
+    found: list[Deviation] = []
+    if planned is None:
+        if run is not None:
+            detail = (
+                f"The plan has a fixed horizon, but look {run.get('look')} of {run.get('looks')} was analysed as an "
+                "interim look: the look schedule was not pre-specified."
+            )
+            found.append(_dev("test", "sequential", "fixed horizon", _looks_text(run), "major", None, detail))
+        return found
+    looks, spending = planned
+    want = f"{looks} looks, {spending} spending"
+    if run is None:
+        how = "always-valid monitoring" if monitoring == "always_valid" else "a fixed-horizon test"
+        detail = (
+            f"The plan is sequential ({want}), but the analysis ran as {how}: its interval and p-value do not "
+            "hold the planned error rate at this look."
+        )
+        found.append(_dev("test", "sequential", want, how, "major", None, detail))
+        return found
+    if int(run.get("looks") or 0) != looks:
+        detail = f"The plan has {looks} looks; the analysis used a schedule of {run.get('looks')}."
+        found.append(_dev("test", "sequential.looks", looks, run.get("looks"), "major", None, detail))
+    if run.get("spending") != spending:
+        detail = f"The plan spends alpha by {spending}; the analysis used {run.get('spending')}."
+        found.append(_dev("test", "sequential.spending", spending, run.get("spending"), "major", None, detail))
+    look = int(run.get("look") or 0)
+    if not 1 <= look <= looks:
+        detail = f"Look {look} is not one of the plan's {looks} looks."
+        found.append(_dev("test", "sequential.look", f"1 to {looks}", look, "major", None, detail))
+    return found
+
+
+def _looks_text(run: Mapping[str, Any]) -> str:
+    return f"look {run.get('look')} of {run.get('looks')} ({run.get('spending')})"
+
+
 def _planned_units(document: PlanDocument) -> tuple[int, str] | None:
     power = document.prereg.power
     if power is None:
@@ -441,7 +505,7 @@ def _sample_size(document: PlanDocument, execution: Execution, notes: list[str])
             notes.append("No planned sample size from a power calculation to compare with the units analysed.")
         return []
     target, what = planned
-    sequential = document.prereg.plan.stopping == "sequential"
+    sequential = document.prereg.plan.stopping == "sequential" or _planned_schedule(document) is not None
     if reached < target:
         major = reached < SHORTFALL * target and not sequential
         detail = f"{reached:,} of the planned {target:,} {what} were analysed" + (

@@ -197,3 +197,14 @@ def test_thompson_is_seeded_and_floors_shares() -> None:
         thompson_allocation(successes=[5, 6], trials=[4, 10])
     with pytest.raises(ToolError):
         thompson_allocation(successes=[5, 6], trials=[10, 10], means=[1.0, 2.0])
+
+
+def test_a_one_sided_confidence_sequence_at_alpha_one_half_is_refused_not_divided_by_zero() -> None:
+    from tools.errors import ToolError
+    from tools.sequential.confidence_sequence import confidence_sequence
+
+    with pytest.raises(ToolError) as caught:
+        confidence_sequence(0.1, 0.05, 1000, target_n=2000, alpha=0.5, alternative="larger")
+    assert caught.value.code == "alpha_out_of_range" and "two-sided" in caught.value.hint
+    two_sided = confidence_sequence(0.1, 0.05, 1000, target_n=2000, alpha=0.5)
+    assert two_sided.width_ratio > 1  # a two-sided 50% interval still has a width to compare with

@@ -47,6 +47,8 @@ __all__ = [
     "binary_p",
     "fisher_p",
     "ratio_margin_z",
+    "score_bounds",
+    "score_z_diff",
 ]
 
 #: Smallest expected cell count (under equal rates) for which the z-test's p-value is used; below it, Fisher's.
@@ -301,3 +303,25 @@ def binary_lift(
 def ratio_margin_z(control: ArmEstimate, treatment: ArmEstimate, ratio: float) -> float:
     """Farrington-Manning score statistic of treatment / control = ``ratio`` (a non-inferiority margin)."""
     return score_z_ratio(TwoByTwo.of(control, treatment), ratio)
+
+
+def score_bounds(
+    control: ArmEstimate, treatment: ArmEstimate, q: float, alternative: str, lift: bool
+) -> tuple[tuple[float | None, float | None], tuple[float | None, float | None] | None]:
+    """The score intervals of the difference and (``lift``: when :func:`binary_lift` reported one) of the relative
+    lift at the critical value ``q`` (a sequential look's boundary): the tested side(s) only, None on an unbounded
+    one-sided side. At a one-look design's ``q`` they are ``binary_compare``'s and ``binary_lift``'s intervals,
+    bit for bit."""
+    t = TwoByTwo.of(control, treatment)
+    se = math.sqrt(treatment.variance + control.variance)
+    low_side, high_side = alternative != "smaller", alternative != "larger"
+    difference = (
+        _diff_bound(t, q, False, se) if low_side else None,
+        _diff_bound(t, q, True, se) if high_side else None,
+    )
+    if not lift or t.x_c <= 0 or t.x_t <= 0 or t.p_t > MAX_RATIO * t.p_c:
+        return difference, None
+    estimate = t.p_t / t.p_c - 1
+    low = min(_ratio_bound(t, q, False) - 1.0, estimate) if low_side else None
+    high = max(_ratio_bound(t, q, True) - 1.0, estimate) if high_side else None
+    return difference, (low, high)

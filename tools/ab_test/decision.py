@@ -119,41 +119,84 @@ def decide_arm(arm: str, comparisons: list[Comparison], decision_rule: float | N
     outcome: list[Decision] = []
     for c in primaries:
         rel = c.relative
+        evidence = _evidence(c)
         if c.verdict == "regression":
             outcome.append("don't ship")
-            reasons.append(f"Primary metric '{c.metric}' got worse ({_lift(c)}, p = {c.p_value_adjusted:.3g}).")
+            reasons.append(f"Primary metric '{c.metric}' got worse ({_lift(c)}, {evidence}).")
         elif c.verdict == "improvement":
             if decision_rule is not None and rel is not None and rel.estimate * _sign(c) < decision_rule:
-                too_small = rel.ci_upper < decision_rule if c.direction == "increase" else -rel.ci_lower < decision_rule
+                too_small = _rules_out(c, decision_rule)
                 outcome.append("don't ship" if too_small else "inconclusive")
                 reasons.append(
-                    f"Primary metric '{c.metric}' improved ({_lift(c)}, p = {c.p_value_adjusted:.3g}) but by less "
+                    f"Primary metric '{c.metric}' improved ({_lift(c)}, {evidence}) but by less "
                     f"than the {decision_rule:.2%} the decision rule requires"
                     + (" (the interval excludes it)." if too_small else ".")
                 )
             else:
                 outcome.append("ship")
-                reasons.append(f"Primary metric '{c.metric}' improved ({_lift(c)}, p = {c.p_value_adjusted:.3g}).")
+                reasons.append(f"Primary metric '{c.metric}' improved ({_lift(c)}, {evidence}).")
         else:
-            rules_out = (
-                decision_rule is not None
-                and rel is not None
-                and (rel.ci_upper < decision_rule if c.direction == "increase" else -rel.ci_lower < decision_rule)
-            )
+            rules_out = decision_rule is not None and rel is not None and _rules_out(c, decision_rule)
             outcome.append("don't ship" if rules_out else "inconclusive")
+            change = "has not crossed its boundary yet" if _running(c) else "shows no detectable change"
             reasons.append(
-                f"Primary metric '{c.metric}' shows no detectable change ({_lift(c)}, p = {c.p_value_adjusted:.3g})"
+                f"Primary metric '{c.metric}' {change} ({_lift(c)}, {evidence})"
                 + (f"; the interval rules out the {decision_rule:.2%} lift required." if rules_out else ".")
             )
+    running = any(_running(c) for c in primaries)
     if harmful or "don't ship" in outcome:
         decision: Decision = "don't ship"
     elif outcome and all(o == "ship" for o in outcome) and not blocked:
         decision = "ship"
+    elif running:
+        decision = "continue"
+        reasons.append("More data is planned: keep the experiment running; do not ship before a boundary is crossed.")
     else:
         decision = "inconclusive"
     if not primaries:
         reasons.append("No primary metric was given, so there is nothing to ship on.")
     return ArmDecision(arm=arm, decision=decision, reasons=reasons)
+
+
+def _running(c: Comparison) -> bool:
+    """Whether more data is planned for this primary comparison: an interim look of a sequential plan, or a
+    confidence sequence short of the planned size."""
+    if c.sequential is not None:
+        return c.sequential.look < c.sequential.looks
+    return c.always_valid is not None and not c.always_valid.stop
+
+
+def _relative_bounds(c: Comparison) -> tuple[float | None, float | None]:
+    """The relative lift's interval the decision reads: the repeated interval at a sequential look, the confidence
+    sequence when monitored always-valid, else the fixed-horizon one."""
+    if c.sequential is not None:
+        return c.sequential.relative_ci_lower, c.sequential.relative_ci_upper
+    if c.always_valid is not None:
+        sequence = c.always_valid.relative
+        return (sequence.ci_lower, sequence.ci_upper) if sequence is not None else (None, None)
+    if c.relative is None:
+        return None, None
+    return c.relative.ci_lower, c.relative.ci_upper
+
+
+def _rules_out(c: Comparison, decision_rule: float) -> bool:
+    """Whether the interval excludes a lift as large as ``decision_rule`` in the good direction."""
+    low, high = _relative_bounds(c)
+    if c.direction == "increase":
+        return high is not None and high < decision_rule
+    return low is not None and -low < decision_rule
+
+
+def _evidence(c: Comparison) -> str:
+    """The test behind a primary verdict, in words: the p-value, or the look's boundary, or the sequence."""
+    look = c.sequential
+    if look is not None:
+        return f"z = {look.statistic:.3g}, boundary {look.z_boundary:.3g} at look {look.look} of {look.looks}"
+    if c.always_valid is not None:
+        sequence = c.always_valid.absolute
+        ends = [f"{x:+.4g}" if x is not None else "unbounded" for x in (sequence.ci_lower, sequence.ci_upper)]
+        return f"confidence sequence {ends[0]} to {ends[1]}"
+    return f"p = {c.p_value_adjusted:.3g}"
 
 
 def _sign(comparison: Comparison) -> float:
@@ -189,7 +232,8 @@ def decide(
         return per_arm, "ship", reasons
     if all(d.decision == "don't ship" for d in per_arm):
         return per_arm, "don't ship", [r for d in per_arm for r in (f"Arm '{d.arm}':", *d.reasons)]
-    return per_arm, "inconclusive", [r for d in per_arm for r in (f"Arm '{d.arm}':", *d.reasons)]
+    overall: Decision = "continue" if any(d.decision == "continue" for d in per_arm) else "inconclusive"
+    return per_arm, overall, [r for d in per_arm for r in (f"Arm '{d.arm}':", *d.reasons)]
 
 
 def _primary_gain(arm: str, comparisons: list[Comparison]) -> float:

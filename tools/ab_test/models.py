@@ -7,12 +7,24 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from tools.bounds import MAX_MAGNITUDE, MIN_ALPHA, MIN_SHARE
-from tools.literals import Alternative, Correction, Decision, Direction, MetricKind, MetricRole, Status
+from tools.literals import (
+    Alternative,
+    Correction,
+    Decision,
+    Direction,
+    MetricKind,
+    MetricRole,
+    Monitoring,
+    SpendingFunction,
+    Status,
+)
 from tools.results import Check, Estimate, ToolRequest, ToolResult, label_of_number
+from tools.sequential.models import ConfidenceSequence, LookDecision
 
 __all__ = [
     "AbTestRequest",
     "AbTestResult",
+    "AlwaysValid",
     "ArmCount",
     "ArmDecision",
     "ArmShare",
@@ -21,148 +33,129 @@ __all__ = [
     "Comparison",
     "CupedDetail",
     "MetricSpec",
+    "SequenceBounds",
+    "SequentialLook",
+    "SequentialPlan",
     "SrmResult",
 ]
 
 MAX_ARMS = 26
 MAX_METRICS = 50
+#: The most looks a sequential plan may have (``tools.sequential.monitoring.MAX_LOOKS``).
+MAX_LOOKS = 20
 
 
 class MetricSpec(ToolRequest):
-    """One metric to compare between the arms."""
+    """A metric to compare."""
 
-    name: str = Field(
-        description="The metric's name in the results (and in `summaries`).", min_length=1, max_length=200
-    )
+    name: str = Field(description="Metric name (as in summaries).", min_length=1, max_length=200)
     column: str | None = Field(
         default=None,
-        description="Column of the metric per row (defaults to `name`). Null with summaries.",
+        description="Column per row (null: `name`; null with summaries).",
     )
     kind: MetricKind = Field(
         default="continuous",
-        description="'binary' (0/1 per unit: conversion), 'continuous' (revenue, minutes) or 'ratio' (column / "
-        "denominator_column summed per arm, e.g. revenue per session when users were randomized).",
+        description="binary (0/1), continuous, or ratio (column / denominator_column, summed per arm).",
     )
     denominator_column: str | None = Field(
-        default=None, description="For kind='ratio': the column summed in the denominator (e.g. sessions)."
+        default=None, description="kind='ratio': the denominator's column (e.g. sessions)."
     )
     role: MetricRole = Field(
         default="primary",
-        description="'primary' (the decision metric), 'secondary' (informative) or 'guardrail' (must not get worse).",
+        description="primary decides; guardrail must not get worse.",
     )
-    direction: Direction = Field(
-        default="increase", description="Which change is good: 'increase' (conversion) or 'decrease' (latency, churn)."
-    )
+    direction: Direction = Field(default="increase", description="Which change is good (decrease: latency, churn).")
     covariate_column: str | None = Field(
         default=None,
-        description="Pre-period value of the metric per unit (measured before assignment) for CUPED. Null for none.",
+        description="Pre-assignment value of the metric per unit, for CUPED. Null: none.",
     )
     non_inferiority_margin: float | None = Field(
         default=None,
         gt=0,
         le=1,
-        description="Guardrails only: the largest acceptable relative harm (0.01 = 1% worse). Null tests for any "
-        "significant harm.",
+        description="Guardrails: largest acceptable relative harm (0.01 = 1% worse). Null: any significant harm.",
     )
 
 
 class ArmSummary(ToolRequest):
-    """Summary numbers for one metric in one arm, as a dashboard shows them."""
+    """One metric in one arm, as a dashboard shows it."""
 
-    arm: str = Field(description="The arm's label.", min_length=1, max_length=200)
-    metric: str = Field(description="The metric's name, as in `metrics`.", min_length=1, max_length=200)
-    n: int = Field(description="Units in the arm.", ge=1, le=10**12)
+    arm: str = Field(description="Arm label.", min_length=1, max_length=200)
+    metric: str = Field(description="The metric's name.", min_length=1, max_length=200)
+    n: int = Field(description="Units.", ge=1, le=10**12)
     mean: float | None = Field(
         default=None,
         ge=-MAX_MAGNITUDE,
         le=MAX_MAGNITUDE,
-        description="Mean per unit (continuous; or the rate for binary).",
+        description="Mean per unit (or binary's rate).",
     )
-    std_dev: float | None = Field(
-        default=None, ge=0, le=MAX_MAGNITUDE, description="Standard deviation per unit (continuous)."
-    )
-    conversions: int | None = Field(default=None, ge=0, le=10**12, description="Converted units (binary metrics).")
+    std_dev: float | None = Field(default=None, ge=0, le=MAX_MAGNITUDE, description="Standard deviation per unit.")
+    conversions: int | None = Field(default=None, ge=0, le=10**12, description="Converted units (binary).")
 
     _arm_number = field_validator("arm", mode="before")(label_of_number)
 
 
 class ArmShare(ToolRequest):
-    """The share of units an arm was designed to receive."""
+    """An arm's planned share of units."""
 
-    arm: str = Field(description="The arm's label.", min_length=1, max_length=200)
-    share: float = Field(
-        description="Planned share of units (shares are normalised to sum to 1).", ge=MIN_SHARE, le=1000
-    )
+    arm: str = Field(description="Arm label.", min_length=1, max_length=200)
+    share: float = Field(description="Planned share of units (normalised to sum to 1).", ge=MIN_SHARE, le=1000)
 
     _arm_number = field_validator("arm", mode="before")(label_of_number)
 
 
-class AbTestRequest(ToolRequest):
-    """Analyse a randomized experiment (A/B or A/B/n test): did the change move the metrics, and should we ship?
+class SequentialPlan(ToolRequest):
+    """A look of a group-sequential plan."""
 
-    Give row-level data (`dataset` with `arm_column`) or the summary numbers from a dashboard (`summaries`). Runs
-    the sample-ratio-mismatch check first, then compares each treatment arm with control on every metric
-    (z-test or Fisher's exact test, Welch t-test, delta method for ratios), with CUPED when a pre-period
-    covariate is given, multiple-testing correction, non-inferiority tests for guardrails and a ship / don't ship /
-    inconclusive / investigate decision. Never compute these numbers yourself.
+    looks: int = Field(ge=2, le=MAX_LOOKS, description="Planned looks, final included.")
+    look: int = Field(ge=1, le=MAX_LOOKS, description="This look's number.")
+    spending: SpendingFunction = Field(default="obrien_fleming", description="Alpha spending.")
+    information_fraction: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="Share of the maximum information now (null: n / planned_n_total, or look / looks).",
+    )
+    previous_fractions: list[float] | None = Field(
+        default=None, max_length=MAX_LOOKS - 1, description="Earlier looks' shares; null: as planned."
+    )
+
+
+class AbTestRequest(ToolRequest):
+    """Analyse a randomized experiment (A/B/n): did the change move the metrics; ship?
+
+    Give rows (`dataset`, `arm_column`) or dashboard `summaries`. Runs the sample-ratio check, tests every metric
+    (CUPED, guardrail non-inferiority) and decides. Never compute these numbers yourself.
     """
 
-    dataset: str | None = Field(
-        default=None,
-        description="Name of an attached dataset with one row per unit (or per event, see cluster_column).",
-    )
+    dataset: str | None = Field(default=None, description="Attached dataset: a row per unit.")
     arm_column: str | None = Field(default=None, description="Column of each row's arm label.")
-    control: str | None = Field(
-        default=None,
-        description="Label of the control arm, matched by value ('0' = 0.0); null to infer it ('control', 'A', 0).",
-    )
+    control: str | None = Field(default=None, description="Control arm's label; null: inferred.")
     cluster_column: str | None = Field(
-        default=None,
-        description="The randomized unit's column when rows are finer (user_id for session rows): metrics are summed "
-        "per unit. Null when each row is one unit.",
+        default=None, description="The randomized unit's column when rows are finer (sessions of users)."
     )
-    exposure_column: str | None = Field(
-        default=None,
-        description="0/1 per unit: used (or saw) the change? Adds the effect of using it (CACE) beside the ITT. "
-        "Null for none.",
-    )
+    exposure_column: str | None = Field(default=None, description="0/1 per unit: used the change? Adds the CACE.")
     summaries: list[ArmSummary] | None = Field(
         default=None,
-        description="Instead of a dataset: per arm and metric, n with mean and std_dev (continuous) or n with "
-        "conversions (binary).",
+        description="Instead of a dataset: per arm and metric, n with mean and std_dev, or conversions.",
         max_length=MAX_ARMS * MAX_METRICS,
     )
     metrics: list[MetricSpec] = Field(description="The metrics to compare.", min_length=1, max_length=MAX_METRICS)
     expected_split: list[ArmShare] | None = Field(
-        default=None,
-        description="Planned share per arm for the sample-ratio check (ask if unequal); null assumes equal "
-        "shares and a mismatch only warns.",
+        default=None, description="Planned share per arm (ask if unequal); null: equal."
     )
-    alpha: float = Field(
-        default=0.05, ge=MIN_ALPHA, le=0.5, description="Significance level (0.05 gives 95% intervals)."
-    )
-    alternative: Alternative = Field(
-        default="two-sided",
-        description="Direction of the test of treatment minus control (primary and secondary metrics; guardrails "
-        "always test non-inferiority, one-sided).",
-    )
-    correction: Correction = Field(
-        default="holm",
-        description="Multiple-testing correction within the primary and within the secondary metrics (x arms).",
-    )
+    alpha: float = Field(default=0.05, ge=MIN_ALPHA, le=0.5, description="Significance level.")
+    alternative: Alternative = Field(default="two-sided", description="Test direction, treatment minus control.")
+    correction: Correction = Field(default="holm", description="Multiple-testing correction per metric role.")
     winsorize: float | None = Field(
-        default=None,
-        gt=0.5,
-        lt=1,
-        description="Cap continuous metrics at this pooled upper quantile (e.g. 0.99) before testing. Null: none.",
+        default=None, gt=0.5, lt=1, description="Cap continuous metrics at this pooled quantile (0.99)."
     )
     decision_rule: float | None = Field(
-        default=None,
-        ge=0,
-        le=10,
-        description="Smallest relative lift on the primary metric that justifies shipping (0.02 = 2%). Null: any "
-        "significant improvement.",
+        default=None, ge=0, le=10, description="Smallest relative lift worth shipping (0.02). Null: any."
     )
+    sequential: SequentialPlan | None = Field(default=None, description="A planned look of a sequential test.")
+    monitoring: Monitoring = Field(default="fixed", description="always_valid: confidence sequences, valid at any n.")
+    planned_n_total: int | None = Field(default=None, ge=2, le=10**12, description="Planned units, all arms.")
 
     _control_number = field_validator("control", mode="before")(label_of_number)
 
@@ -224,6 +217,66 @@ class CaceDetail(ToolResult):
     one_sided: bool = Field(description="Nobody in control was exposed (one-sided non-compliance).")
 
 
+class SequentialLook(LookDecision):
+    """A primary comparison at one look of a group-sequential plan: the boundary at the information reached, the
+    test against it, the repeated confidence intervals and what to do."""
+
+    relative_ci_lower: float | None = Field(
+        description="Lower end of the repeated confidence interval of the relative lift at this look (null: "
+        "unbounded one-sided, or no relative lift)."
+    )
+    relative_ci_upper: float | None = Field(
+        description="Upper end of the repeated confidence interval of the relative lift (null: unbounded one-sided, "
+        "or no relative lift)."
+    )
+    decision: str = Field(
+        description="What to do, in words: 'stop for efficacy', 'stop for harm' (crossed in the bad direction), "
+        "'continue to look k of K', 'final look: significant' or 'final look: not significant'."
+    )
+    alpha_share: float = Field(
+        description="The part of alpha this comparison's schedule spends: alpha over the number of primary "
+        "comparisons when a correction is asked for (Bonferroni), else alpha."
+    )
+
+
+class SequenceBounds(ToolResult):
+    """A confidence sequence now: bounds valid at every sample size at once (the estimate and its standard error
+    are the comparison's)."""
+
+    n: int = Field(ge=1, description="Units so far in the two arms compared.")
+    target_n: int = Field(ge=1, description="The sample size the boundary was tuned for (planned in advance).")
+    rho: float = Field(gt=0, description="The normal mixture's tuning parameter, chosen for target_n.")
+    ci_lower: float | None = Field(description="Lower end now (null: unbounded, one-sided for a decrease).")
+    ci_upper: float | None = Field(description="Upper end now (null: unbounded, one-sided for an increase).")
+    half_width: float = Field(ge=0, description="Distance from the estimate to the sequence's bound(s).")
+    fixed_half_width: float = Field(ge=0, description="The fixed-horizon interval's at the same n and alpha.")
+    width_ratio: float = Field(gt=0, description="half_width over fixed_half_width: the price of looking any time.")
+    crossed: bool = Field(description="True when the sequence excludes 0: the difference is significant.")
+    method: str = Field(description="The boundary and its tuning, in words.")
+
+    @classmethod
+    def of(cls, sequence: ConfidenceSequence) -> SequenceBounds:
+        return cls(**sequence.model_dump(exclude={"estimate", "std_error", "alpha", "alternative"}))
+
+
+class AlwaysValid(ToolResult):
+    """A primary comparison's confidence sequences: intervals valid at every sample size, however often one looks."""
+
+    absolute: SequenceBounds = Field(description="The sequence for treatment minus control.")
+    relative: SequenceBounds | None = Field(
+        description="The sequence for the relative lift (its delta-method standard error); null without a lift."
+    )
+    alpha_share: float = Field(
+        description="The alpha of these sequences: alpha over the number of primary comparisons when a correction "
+        "is asked for (Bonferroni), else alpha."
+    )
+    stop: bool = Field(description="True when the sequence excludes 0 or the planned size is reached.")
+    decision: str = Field(
+        description="What to do, in words: stop (the sequence excludes 0), continue (planned size not reached) "
+        "or planned size reached: not significant."
+    )
+
+
 class Comparison(ToolResult):
     """One metric in one treatment arm against control."""
 
@@ -258,14 +311,28 @@ class Comparison(ToolResult):
     non_inferiority_p_value: float | None = Field(description="Guardrails: p-value of the non-inferiority test.")
     verdict: Literal[
         "improvement", "regression", "no_detectable_change", "non_inferior", "not_shown_non_inferior", "breached"
-    ] = Field(description="What the test says, in the metric's good direction.")
+    ] = Field(
+        description="What the test says, in the metric's good direction (a primary metric under `sequential` or "
+        "always_valid monitoring: whether the boundary is crossed or the sequence excludes 0)."
+    )
+    sequential: SequentialLook | None = Field(
+        default=None,
+        description="Primary metrics under a sequential plan: this look's boundary, test, repeated confidence "
+        "intervals and decision; null otherwise.",
+    )
+    always_valid: AlwaysValid | None = Field(
+        default=None,
+        description="Primary metrics under always_valid monitoring: the confidence sequences; null otherwise.",
+    )
 
 
 class ArmDecision(ToolResult):
     """The decision for one treatment arm."""
 
     arm: str = Field(description="Treatment arm label.")
-    decision: Decision = Field(description="ship, don't ship, inconclusive or investigate.")
+    decision: Decision = Field(
+        description="ship, don't ship, inconclusive, investigate, or continue (an interim look crossed no boundary)."
+    )
     reasons: list[str] = Field(description="Why, one sentence each.")
 
 
@@ -285,6 +352,10 @@ class AbTestResult(ToolResult):
     alpha: float = Field(description="Significance level.")
     alternative: Alternative = Field(description="Test direction for primary and secondary metrics.")
     correction: Correction = Field(description="Multiple-testing correction.")
+    monitoring: Monitoring = Field(
+        default="fixed", description="fixed (one analysis, or a sequential plan's look) or always_valid."
+    )
+    planned_n_total: int | None = Field(default=None, description="Planned units, all arms, as requested.")
     srm: SrmResult = Field(description="Sample-ratio-mismatch check.")
     effect: Estimate = Field(
         description="The headline estimate: treatment minus control, in the metric's units, on the first primary "

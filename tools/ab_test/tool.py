@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pandas as pd
 from scipy import special
 
-from tools.ab_test.binary import EXACT_BELOW, FISHER_TEST, binary_compare, binary_lift
+from tools.ab_test.binary import EXACT_BELOW, binary_compare, binary_lift
 from tools.ab_test.decision import adjust, decide, guardrail_tests, verdict
 from tools.ab_test.exposure import (
     complier_effect,
     exposure_checks,
     exposure_estimand,
     exposure_method,
-    exposure_summary,
 )
 from tools.ab_test.inputs import (
     POST_PERIOD,
@@ -34,6 +34,8 @@ from tools.ab_test.models import (
     CupedDetail,
     SrmResult,
 )
+from tools.ab_test.monitoring import Tested, check_monitoring, monitor, monitoring_method, monitoring_warnings
+from tools.ab_test.report import exact_test_warnings, no_lift_warnings, summary
 from tools.ab_test.stats import ArmEstimate, arm_estimate, compare, cuped_theta, pool, relative_lift
 from tools.data import Dataset
 from tools.data.names import display_name
@@ -55,6 +57,7 @@ ROUNDING_NOISE = 1e-14
 def ab_test(request: AbTestRequest, data: pd.DataFrame | Dataset | None = None) -> AbTestResult:
     """Analyse the experiment described by ``request`` on ``data`` (rows: a frame, or an attached dataset that
     may stream from its file) or on ``request.summaries``."""
+    check_monitoring(request)
     if data is not None:
         prepared = prepare_rows(request, data)
     elif request.summaries is not None:
@@ -70,9 +73,15 @@ def ab_test(request: AbTestRequest, data: pd.DataFrame | Dataset | None = None) 
     srm = _srm(arms, prepared.units, shares, planned=request.expected_split is not None)
     tested = [c for metric in prepared.metrics for c in _compare_metric(request, prepared, metric)]
     comparisons = _adjusted(request, tested)
+    watched = request.sequential is not None or request.monitoring == "always_valid"
+    if watched:
+        tested = [replace(t, comparison=c) for t, c in zip(tested, comparisons, strict=True)]
+        comparisons = monitor(request, tested, sum(prepared.units))
     decisions, decision, reasons = decide(arms[1:], comparisons, request.decision_rule, srm.status)
     checks, warnings = _checks(request, prepared, srm, data)
-    warnings += _exact_test_warnings(comparisons) + _no_lift_warnings(comparisons)
+    warnings += exact_test_warnings(comparisons) + no_lift_warnings(comparisons)
+    if watched:
+        warnings += monitoring_warnings(request, comparisons)
     estimand = (
         "Average treatment effect of assignment (intention to treat): the difference in each metric's mean (or "
         "ratio of means) between each treatment arm and control."
@@ -83,7 +92,7 @@ def ab_test(request: AbTestRequest, data: pd.DataFrame | Dataset | None = None) 
         estimand += exposure_estimand(request, comparisons)
     return AbTestResult(
         estimand=estimand,
-        method=_method(request, prepared),
+        method=_method(request, prepared, comparisons),
         source="rows" if prepared.source == "rows" else "summaries",
         dataset=request.dataset if prepared.source == "rows" else None,
         exposure_column=request.exposure_column,
@@ -93,6 +102,8 @@ def ab_test(request: AbTestRequest, data: pd.DataFrame | Dataset | None = None) 
         alpha=request.alpha,
         alternative=request.alternative,
         correction=request.correction,
+        monitoring=request.monitoring,
+        planned_n_total=request.planned_n_total,
         srm=srm,
         effect=headline_comparison(comparisons).absolute,
         comparisons=comparisons,
@@ -101,7 +112,7 @@ def ab_test(request: AbTestRequest, data: pd.DataFrame | Dataset | None = None) 
         decision_reasons=reasons,
         checks=checks,
         warnings=warnings,
-        summary=_summary(request, comparisons, srm, decision),
+        summary=summary(request, comparisons, srm, decision),
     )
 
 
@@ -134,11 +145,10 @@ def _observed(srm: SrmResult) -> str:
     return ", ".join(f"{c.arm}: {int(c.count):,}" for c in srm.observed)
 
 
-def _compare_metric(
-    request: AbTestRequest, prepared: Prepared, metric: MetricData
-) -> list[tuple[Comparison, float | None]]:
+def _compare_metric(request: AbTestRequest, prepared: Prepared, metric: MetricData) -> list[Tested]:
     """Every treatment arm against control on one metric, each with its guardrail harm p-value (None when the
-    metric is not a guardrail): verdicts are set once the p-values are corrected (``_adjusted``)."""
+    metric is not a guardrail), its degrees of freedom and (plain binary) its arms' counts: verdicts are set once
+    the p-values are corrected (``_adjusted``)."""
     spec = metric.spec
     moments = metric.moments
     for arm, m in zip(prepared.arms, moments, strict=True):
@@ -172,11 +182,13 @@ def _compare_metric(
     binary = spec.kind == "binary" and not metric.ratio  # counts: score intervals, pooled or exact test
     alpha, alternative = request.alpha, request.alternative
 
-    def difference(control: ArmEstimate, treatment: ArmEstimate, plain_binary: bool) -> tuple[Estimate, str]:
+    def difference(
+        control: ArmEstimate, treatment: ArmEstimate, plain_binary: bool
+    ) -> tuple[Estimate, str, float | None]:
         if plain_binary:
-            return binary_compare(control, treatment, alpha=alpha, alternative=alternative)
-        found, _ = compare(control, treatment, alpha=alpha, alternative=alternative, welch=welch)
-        return found, _test_name(spec.kind, metric.ratio, theta is not None)
+            return (*binary_compare(control, treatment, alpha=alpha, alternative=alternative), None)
+        found, df = compare(control, treatment, alpha=alpha, alternative=alternative, welch=welch)
+        return found, _test_name(spec.kind, metric.ratio, theta is not None), df
 
     def estimate(moment_list: list[int], use_theta: float | None) -> list[ArmEstimate]:
         return [
@@ -191,14 +203,14 @@ def _compare_metric(
         treatment = estimate([index], theta)[0]
         _require_finite(spec.name, [control, treatment, plain_control, estimate([index], None)[0]])
         _require_variance(spec.name, prepared.arms[0], arm, control, treatment)
-        absolute, test = difference(control, treatment, binary and theta is None)
+        absolute, test, df = difference(control, treatment, binary and theta is None)
         if binary and theta is None:
             relative = binary_lift(control, treatment, alpha=alpha, alternative=alternative, p_value=absolute.p_value)
         else:
             relative = relative_lift(control, treatment, alpha=alpha, alternative=alternative)
         cuped = None
         if theta is not None:
-            plain, _ = difference(plain_control, estimate([index], None)[0], binary)
+            plain, _, _ = difference(plain_control, estimate([index], None)[0], binary)
             assert spec.covariate_column is not None
             cuped = CupedDetail(
                 covariate_column=spec.covariate_column,
@@ -241,7 +253,8 @@ def _compare_metric(
             non_inferiority_p_value=margin_p,
             verdict="no_detectable_change",
         )
-        results.append((comparison, harm_p))
+        counts = (control, treatment) if binary and theta is None else None
+        results.append(Tested(comparison, harm_p, df, counts))
     return results
 
 
@@ -297,9 +310,9 @@ def _test_name(kind: str, ratio: bool, cuped: bool) -> str:
     return base + (" on CUPED-adjusted values" if cuped else "")
 
 
-def _adjusted(request: AbTestRequest, tested: list[tuple[Comparison, float | None]]) -> list[Comparison]:
+def _adjusted(request: AbTestRequest, tested: list[Tested]) -> list[Comparison]:
     """Adjust p-values within the primary and within the secondary family; then set every verdict."""
-    comparisons = [c for c, _ in tested]
+    comparisons = [t.comparison for t in tested]
     adjusted = {id(c): c.p_value_raw for c in comparisons}
     for role in ("primary", "secondary"):
         family = [c for c in comparisons if c.role == role]
@@ -309,7 +322,7 @@ def _adjusted(request: AbTestRequest, tested: list[tuple[Comparison, float | Non
         c.model_copy(
             update={"p_value_adjusted": adjusted[id(c)], "verdict": verdict(request.alpha, c, adjusted[id(c)], harm_p)}
         )
-        for c, harm_p in tested
+        for c, harm_p in ((t.comparison, t.harm_p) for t in tested)
     ]
 
 
@@ -409,39 +422,7 @@ def _checks(
     return checks, warnings
 
 
-def _exact_test_warnings(comparisons: list[Comparison]) -> list[str]:
-    """Say where a binary metric's counts were too small for the z-test, and what replaced it."""
-    return [
-        f"Metric '{c.metric}' in '{display_name(c.arm)}': an expected count is below {EXACT_BELOW:g} "
-        f"({c.control_mean * c.n_control:.0f} events in {c.n_control:,} control units, "
-        f"{c.treatment_mean * c.n_treatment:.0f} in {c.n_treatment:,}), too few for the z-test's normal "
-        "approximation: its p-value is Fisher's exact test (conservative) and its intervals are score intervals."
-        for c in comparisons
-        if c.test == FISHER_TEST
-    ]
-
-
-def _no_lift_warnings(comparisons: list[Comparison]) -> list[str]:
-    """Say why a comparison has no relative lift, and what that changes for a guardrail's relative margin."""
-    notes = []
-    for c in comparisons:
-        if c.relative is not None:
-            continue
-        note = (
-            f"Metric '{c.metric}' in '{display_name(c.arm)}': no relative lift is reported, because the control mean "
-            f"({c.control_mean:.6g}) is zero or negligible beside the treatment mean ({c.treatment_mean:.6g}) or "
-            "the lift has no variance; read the absolute difference."
-        )
-        if c.non_inferiority_margin is not None:
-            note += (
-                f" Its non-inferiority margin ({c.non_inferiority_margin:g}, relative) could not be tested: the "
-                "guardrail verdict is the one-sided test for any significant harm."
-            )
-        notes.append(note)
-    return notes
-
-
-def _method(request: AbTestRequest, prepared: Prepared) -> str:
+def _method(request: AbTestRequest, prepared: Prepared, comparisons: list[Comparison]) -> str:
     if request.expected_split is not None:
         srm = f"against the planned split (fails below p = {SRM_THRESHOLD})"
     else:
@@ -474,32 +455,7 @@ def _method(request: AbTestRequest, prepared: Prepared) -> str:
         "guardrails: one-sided non-inferiority test on the relative change at alpha (binary: Farrington-Manning "
         "score test of the risk ratio at the margin; others: z-test with the delta-method standard error)"
     )
+    watched = monitoring_method(request, comparisons)
+    if watched is not None:
+        parts.append(watched)
     return "; ".join(parts) + "."
-
-
-def _summary(request: AbTestRequest, comparisons: list[Comparison], srm: SrmResult, decision: str) -> str:
-    if srm.status == "warn":
-        srm_text = (
-            f"SRM check: arm sizes differ from the equal split it assumed (p = {srm.p_value:.3g}); give the planned "
-            "split (expected_split) to check it"
-        )
-    else:
-        srm_text = f"SRM check {'FAILED' if srm.status == 'fail' else 'passed'} (p = {srm.p_value:.3g})"
-    primary = [c for c in comparisons if c.role == "primary"]
-    if not primary:
-        return f"Decision: {decision}; {srm_text}; no primary metric was given."
-    parts = []
-    level = f"{1 - request.alpha:.0%}"
-    for c in primary:
-        if c.relative is not None:
-            effect = (
-                f"{c.relative.estimate:+.2%} relative ({level} CI {c.relative.ci_lower:+.2%} to "
-                f"{c.relative.ci_upper:+.2%})"
-            )
-        else:
-            effect = f"{c.absolute.estimate:+.4g} ({level} CI {c.absolute.ci_lower:+.4g} to {c.absolute.ci_upper:+.4g})"
-        parts.append(
-            f"'{c.metric}' in {c.arm} vs {c.control_arm}: {effect}, p = {c.p_value_adjusted:.3g}"
-            + exposure_summary(c, level)
-        )
-    return f"Decision: {decision}. " + "; ".join(parts) + f". {srm_text}."

@@ -76,6 +76,12 @@ def confidence_sequence(
         )
     if not 0 < alpha < 1:
         raise ToolError("alpha_out_of_range", f"alpha must be in (0, 1); got {alpha:g}.", "Use e.g. alpha = 0.05.")
+    if alternative != "two-sided" and alpha >= 0.5:
+        raise ToolError(
+            "alpha_out_of_range",
+            f"A one-sided alpha of {alpha:g} leaves the fixed-horizon interval no width to compare with.",
+            "Use a one-sided alpha below 0.5 (e.g. 0.025), or a two-sided test.",
+        )
     rho = tuned_rho(target_n, alpha)
     multiplier = boundary_multiplier(n, rho, alpha, alternative)
     half = multiplier * std_error

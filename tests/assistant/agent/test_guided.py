@@ -456,7 +456,7 @@ def test_item12_an_experiment_that_already_ran_skips_the_sizing() -> None:
     assert "The sizing is left for later" in dones[-1].text and not tool_calls(events, "power")
 
 
-# -- issue 21: "will you look at the results before the end?" -----------------------------------------------------------
+# -- issue 21: "will you look at the results before the end?" ------------------------------------------------------
 
 
 @pytest.mark.parametrize(

@@ -329,3 +329,45 @@ def test_without_refute_registered_the_analysis_ends_the_scoping_without_an_offe
     assert finished(events, "rdd").result is not None
     closing = dones[-1].text.split("The pre-registration draft")[0]  # then the plan's open items, robustness too
     assert "robustness checks" not in closing and "scoping is complete" in closing
+
+
+RUNNING = [
+    "AI reply suggestions in the support inbox",
+    "agents reply too slowly",
+    "replied: the share of customers answered within the hour",
+    "support agents",
+    "users",
+    "users randomized to no suggestions",
+    "ship if the reply rate rises",
+    "complaints rising would stop us",
+    "yes",  # randomized
+    "no",  # no interference
+    "a rate",
+    "30%",
+    "2 percentage points",
+    "yes",  # the lift, said back
+    "skip",
+    "5 looks",
+]
+
+
+def test_five_planned_looks_then_look_two_of_the_running_experiment_says_continue() -> None:
+    """Issue 21's done-when: plan five O'Brien-Fleming looks, see the maximum sample size and the looks, analyse
+    look 2 of the bundled running experiment and be told to continue (a fixed-horizon test would have shipped:
+    examples/generate_running.py)."""
+    events, dones = converse(RUNNING)
+    power = finished(events, "power").result
+    assert power is not None and power["sequential"]["looks"] == 5 and power["n_total"] == 17_202
+    assert power["summary"] in dones[-1].text and "maximum" in dones[-1].text
+    assert "reply_suggestions" in dones[-1].text  # attached (running_experiment.csv); the user names it
+    events, dones = converse([*RUNNING, "reply_suggestions", "ok"])
+    run = finished(events, "ab_test")
+    assert run.error is None and run.result is not None
+    result = run.result
+    primary = result["comparisons"][0]
+    assert primary["metric"] == "replied" and primary["sequential"]["decision"] == "continue to look 3 of 5"
+    assert result["decision"] == "continue" and not primary["sequential"]["crossed"]
+    assert primary["p_value_raw"] < 0.05  # what a fixed-horizon test would have called significant
+    assert "continue to look 3 of 5" in dones[-1].text
+    assert "look 2 of 5" in dones[-1].text  # 6,882 users of the planned 17,202: look 2's data
+    assert all(d.unverified == () for d in dones)

@@ -156,7 +156,6 @@ def test_nsw_job_training_experiment_gets_the_experimental_benchmark(tmp_path: P
             Step.STD_DEV: "6000",
             Step.MDE: ["20%", "yes"],
             Step.DAILY_UNITS: "skip",
-        Step.LOOKS: "no",
             Step.LOOKS: "no",
             Step.DATASET: "ok",
             Step.COLUMNS: "ok",
