@@ -1,7 +1,8 @@
-"""Figures of tool results as PNG files: the power curve, the event study, score overlap with the love plot,
-the RD plot, synthetic control's paths with the placebo gap plot, and instrumental variables' first stage beside
-its reduced form (the Wald picture for a two-valued instrument). Drawn from a result's own fields (never
-recomputed); matplotlib loads only when a figure is saved, so nothing else pays for it.
+"""Figures of tool results as PNG files: the power curve (a group-sequential design's boundaries beside it), the
+event study, score overlap with the love plot, the RD plot, synthetic control's paths with the placebo gap plot,
+and instrumental variables' first stage beside its reduced form (the Wald picture for a two-valued instrument).
+Drawn from a result's own fields (never recomputed); matplotlib loads only when a figure is saved, so nothing else
+pays for it.
 
 A result class names its figure (``ToolResult.figure``); :data:`FIGURES` holds a drawer for each name. A new tool
 whose result declares a new figure adds its drawer here and in ``tui/widgets/plot.py`` (a test checks both).
@@ -23,7 +24,7 @@ from tools.errors import ToolError
 if TYPE_CHECKING:
     from tools.did.models import DiffInDiffResult
     from tools.iv.models import InstrumentalVariablesResult
-    from tools.power.models import PowerResult
+    from tools.power.models import PowerResult, PowerSequential
     from tools.propensity.models import PropensityResult
     from tools.rdd.models import RddResult
     from tools.results import ToolResult
@@ -48,6 +49,10 @@ PLACEBO_LINES = 100
 PLACEBO_MSPE_RATIO = 20.0
 #: The colour of the placebo gap paths (a light grey, under the treated unit's bold black path).
 PLACEBO_GREY = "0.78"
+#: The size of the power figure of a group-sequential design (the curve beside the boundaries), in inches.
+SEQUENTIAL_SIZE = (11.0, 4.8)
+#: Most looks the boundary panel annotates with their units and nominal p (more would overlap).
+ANNOTATED_LOOKS = 6
 
 
 class FigureError(ValueError):
@@ -120,7 +125,14 @@ def save_figure(result: ToolResult, path: str | os.PathLike[str], title: str | N
 
 
 def _power(figure: Any, result: PowerResult) -> None:
-    axes = figure.add_subplot()
+    """The power curve (or the detectable effect against size); a group-sequential design adds its boundaries
+    beside it (:func:`_boundaries`), the curve then plotted against the maximum size."""
+    sequential = result.sequential
+    if sequential is None:
+        axes = figure.add_subplot()
+    else:
+        figure.set_size_inches(*SEQUENTIAL_SIZE)
+        axes, bounds = figure.subplots(1, 2)
     ns = [p.n_per_arm for p in result.curve]
     if result.curve_kind == "mde_vs_n":
         axes.plot(ns, [abs(p.mde_absolute) for p in result.curve], color="C0")
@@ -132,6 +144,90 @@ def _power(figure: Any, result: PowerResult) -> None:
     axes.set_xlabel("units per arm")
     axes.grid(alpha=0.3)
     axes.set_title("Power against sample size")
+    if sequential is not None:
+        axes.set_xlabel("maximum units per arm (control), if no look stops the test")
+        axes.set_title(f"Power against sample size, {sequential.looks} looks")
+        value = abs(result.mde_absolute) if result.curve_kind == "mde_vs_n" else result.power
+        axes.plot(
+            [result.n_per_arm],
+            [value],
+            marker="o",
+            color="C3",
+            linestyle="none",
+            gid="design",
+            label=f"this design: at most {result.n_per_arm:,} per arm",
+        )
+        axes.legend(fontsize=8, loc="upper right" if result.curve_kind == "mde_vs_n" else "lower right")
+        _boundaries(bounds, result, sequential)
+
+
+def annotated_looks(looks: int) -> list[int]:
+    """The looks (0-based) the boundary panel annotates: every one up to :data:`ANNOTATED_LOOKS`, else that many
+    spread evenly, the first and the last among them (the card's table lists them all)."""
+    if looks <= ANNOTATED_LOOKS:
+        return list(range(looks))
+    return sorted({round(i * (looks - 1) / (ANNOTATED_LOOKS - 1)) for i in range(ANNOTATED_LOOKS)})
+
+
+def _boundaries(axes: Any, result: PowerResult, sequential: PowerSequential) -> None:
+    """The efficacy boundary on the z scale at each look against its information fraction (two-sided: above and
+    below zero), markers joined by thin lines over the shaded region where the test continues; the fixed-horizon
+    critical value dashed; the looks annotated with their units in total and nominal p. A one-sided test of a
+    decrease draws its boundary below zero, where it stops."""
+    from assistant.tui.widgets.plot import SPENDING, fixed_critical_value
+
+    looks = sequential.boundaries
+    xs = [look.information_fraction for look in looks]
+    z = [look.z_boundary for look in looks]
+    two_sided = result.alternative == "two-sided"
+    sign = -1.0 if result.alternative == "smaller" else 1.0
+    edge = [sign * value for value in z]
+    fixed = fixed_critical_value(result)
+    top = 1.3 * max(*z, fixed) + 0.8
+    low, high = (-top, top) if two_sided else ((-1.0, top) if sign > 0 else (-top, 1.0))
+    label = "boundaries" if two_sided else "boundary"
+    axes.plot(xs, edge, color="C3", marker="o", linewidth=1, gid="boundary", label=f"{label} (stop: effect found)")
+    axes.axhline(
+        sign * fixed,
+        color="0.35",
+        linestyle="--",
+        linewidth=1,
+        gid="fixed",
+        label=f"fixed-horizon ±{fixed:.3f}" if two_sided else f"fixed-horizon {sign * fixed:.3f}",
+    )
+    if two_sided:
+        mirror = [-value for value in z]
+        axes.plot(xs, mirror, color="C3", marker="o", linewidth=1, gid="lower boundary", label="_lower boundary")
+        axes.axhline(-fixed, color="0.35", linestyle="--", linewidth=1, gid="fixed lower", label="_fixed lower")
+        axes.fill_between(xs, mirror, z, color="C0", alpha=0.08, label="continue")
+    else:
+        axes.fill_between(xs, edge, [low if sign > 0 else high] * len(xs), color="C0", alpha=0.08, label="continue")
+    for index in annotated_looks(len(looks)):
+        look = looks[index]
+        axes.annotate(
+            f"n = {look.n_total:,}\np = {look.nominal_p:.2g}",
+            xy=(xs[index], edge[index]),
+            xytext=(3, 5 * sign),
+            textcoords="offset points",
+            ha="left",
+            va="bottom" if sign > 0 else "top",
+            fontsize=7,
+        )
+    axes.axhline(0, color="black", linewidth=0.6)
+    axes.set_ylim(low, high)
+    axes.set_xlim(0, 1.2)
+    axes.set_xticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
+    axes.set_xlabel("information fraction (share of the maximum sample)")
+    axes.set_ylabel("z statistic at the look")
+    spending = SPENDING.get(sequential.spending, sequential.spending)
+    axes.set_title(
+        f"{sequential.looks} looks, {spending} spending: maximum {result.n_total:,} units\n"
+        f"{sequential.inflation_factor:.3f}x the fixed design; expected {sequential.expected_n_total:,.0f} "
+        "if the effect is real",
+        fontsize=10,
+    )
+    axes.legend(fontsize=7, loc="upper right" if sign < 0 else "lower right")
+    axes.grid(alpha=0.3)
 
 
 def _event_study(figure: Any, result: DiffInDiffResult) -> None:

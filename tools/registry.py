@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from tools.ab_test.spec import SPEC as AB_TEST
+from tools.allocate.spec import SPEC as ALLOCATE_TRAFFIC
 from tools.did.spec import SPEC as DIFF_IN_DIFF
 from tools.errors import ToolError
 from tools.iv.spec import SPEC as INSTRUMENTAL_VARIABLES
@@ -73,6 +74,7 @@ TOOLS: tuple[ToolSpec, ...] = (
     PROPENSITY,
     RDD,
     INSTRUMENTAL_VARIABLES,
+    ALLOCATE_TRAFFIC,
     REFUTE,
     RECOMMEND_METHOD,
 )

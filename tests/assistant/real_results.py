@@ -67,6 +67,14 @@ REQUESTS: dict[str, dict[str, Any]] = {
         "instruments": ["invited"],
         "covariates": ["tasks_completed_pre", "tenure_months"],
     },
+    "allocate_traffic": {
+        "arms": [
+            {"arm": "control", "successes": 120, "trials": 1000},
+            {"arm": "b", "successes": 140, "trials": 1000},
+            {"arm": "c", "successes": 131, "trials": 1000},
+        ],
+        "min_share": 0.05,
+    },
     "refute": {"target": {"tool": "rdd", "request": RDD}, "simulations": 10},
     "recommend_method": {"can_randomize": True},
 }

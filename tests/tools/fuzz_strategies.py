@@ -406,6 +406,15 @@ SEEDS: dict[str, list[JSON]] = {
         {"dataset": "ok", "outcome": "conv", "running": "xi", "cutoff": 0.0, "covariates": ["cov"]},
         {"dataset": "ok", "outcome": "y", "running": "x", "fuzzy": "treated", "bandwidth": 1.0},
     ],
+    "allocate_traffic": [
+        {"arms": [{"arm": "a", "successes": 10, "trials": 100}, {"arm": "b", "successes": 15, "trials": 100}]},
+        {
+            "arms": [
+                {"arm": "a", "mean": 1.0, "std_dev": 2.0, "n": 50},
+                {"arm": "b", "mean": 1.2, "std_dev": 2.0, "n": 50},
+            ]
+        },
+    ],
     "recommend_method": [{"can_randomize": True}, {"assignment": "cutoff", "treated_units": 10, "control_units": 0}],
 }
 

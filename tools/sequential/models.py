@@ -96,6 +96,11 @@ class ArmAllocation(ToolResult):
     mc_error: float = Field(ge=0, description="Monte Carlo standard error of that probability.")
     share: float = Field(ge=0, le=1, description="Recommended share of the next period's traffic.")
     posterior_mean: float = Field(description="Posterior mean of the arm's metric.")
+    expected_loss: float = Field(
+        ge=0,
+        description="Posterior mean of how far this arm falls short of the best arm, in the metric's units (0 when "
+        "it is surely the best): what sending all traffic to it would cost per unit.",
+    )
 
 
 class ThompsonAllocation(ToolResult):
@@ -106,5 +111,17 @@ class ThompsonAllocation(ToolResult):
     draws: int = Field(ge=1, description="Posterior draws per arm.")
     seed: int = Field(description="Seed of the draws.")
     min_share: float = Field(ge=0, description="The floor each arm's share was held to.")
+    higher_is_better: bool = Field(description="True when the best arm has the highest metric, False the lowest.")
+    leader: str = Field(description="The arm most likely to be the best.")
+    value_remaining: float = Field(
+        ge=0,
+        description="95th percentile of the posterior of how much better the best arm is than the leader, in the "
+        "metric's units (Scott 2015's potential value remaining).",
+    )
+    value_remaining_relative: float | None = Field(
+        ge=0,
+        description="The same as a fraction of the leader's value, draw by draw; null when the leader's value can be "
+        "0 or negative. Below 0.01, Scott (2015) would end the experiment.",
+    )
     method: str = Field(description="The posterior and the allocation rule, in words.")
     warning: str = Field(description="What adaptive allocation means for the analysis afterwards.")

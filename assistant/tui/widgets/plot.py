@@ -20,13 +20,22 @@ from assistant.tui.widgets.charts import ForestRow, forest, mirrored_histogram, 
 if TYPE_CHECKING:
     from tools.did.models import DiffInDiffResult
     from tools.iv.models import AndersonRubin, InstrumentalVariablesResult
-    from tools.power.models import PowerResult
+    from tools.power.models import PowerResult, PowerSequential
     from tools.propensity.models import PropensityResult
     from tools.rdd.models import RddResult
     from tools.results import ToolResult
     from tools.synth.models import SyntheticControlResult
 
-__all__ = ["DRAWERS", "IVPicture", "ar_set_text", "iv_picture", "plot_result", "sparkline"]
+__all__ = [
+    "DRAWERS",
+    "IVPicture",
+    "ar_set_text",
+    "fixed_critical_value",
+    "iv_picture",
+    "look_cells",
+    "plot_result",
+    "sparkline",
+]
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 
@@ -45,6 +54,14 @@ IV_GRID_HEIGHT = 4
 NO_IV_BINS = "instrumental variables: no plot data in this result (no instrument bins to compare)"
 #: Between the pieces of an Anderson-Rubin set that is a union of intervals.
 UNION = "\N{UNION}"
+#: The widest line of the power card of a group-sequential design (the same 80x24 budget as synthetic control's):
+#: the curve, then a table of the looks.
+SEQUENTIAL_CHARS = 40
+#: The columns of that table and their widths (right-aligned; together ``SEQUENTIAL_CHARS``).
+LOOK_COLUMNS = (("look", 4), ("n total", 11), ("z", 7), ("nominal p", 10), ("\N{GREEK SMALL LETTER ALPHA} spent", 8))
+#: The spending functions' names: ``tools.power.report.SPENDING_NAMES`` without "-type" (a test keeps the keys
+#: equal; this module does not import tools).
+SPENDING = {"obrien_fleming": "O'Brien-Fleming", "pocock": "Pocock"}
 #: A first-stage F below this marks the instruments weak: ``tools.iv.report.WEAK_F``, the tool's check (a test keeps
 #: them equal; this module does not import tools).
 WEAK_F = 10.0
@@ -70,6 +87,10 @@ def plot_result(result: ToolResult) -> list[str]:
 
 
 def _power_curve(result: PowerResult) -> list[str]:
+    """The curve as one line of blocks; a group-sequential design's within ``SEQUENTIAL_CHARS``, followed by its
+    looks (:func:`_sequential_looks`)."""
+    if result.sequential is not None:
+        return [*_sequential_curve(result), *_sequential_looks(result, result.sequential)]
     curve = result.curve
     if not curve:
         return []
@@ -81,6 +102,79 @@ def _power_curve(result: PowerResult) -> list[str]:
         label = "power against units per arm"
         line = sparkline([p.power for p in curve], 0.0, 1.0)
     return [label, line, f"{ns[0]:,} … {ns[-1]:,} units per arm"]
+
+
+def _sequential_curve(result: PowerResult) -> list[str]:
+    """The curve of a design with looks: power (or the detectable effect) against the maximum size, read at
+    ``SEQUENTIAL_CHARS`` points spread over the whole curve."""
+    curve = result.curve
+    if not curve:
+        return []
+    width = min(SEQUENTIAL_CHARS, len(curve))
+    picked = [curve[round(i * (len(curve) - 1) / max(width - 1, 1))] for i in range(width)]
+    if result.curve_kind == "mde_vs_n":
+        label = "MDE against maximum units per arm"
+        line = sparkline([abs(p.mde_absolute) for p in picked], width=width)
+    else:
+        label = "power against maximum units per arm"
+        line = sparkline([p.power for p in picked], 0.0, 1.0, width=width)
+    return [
+        label,
+        line,
+        *_wrapped(f"{curve[0].n_per_arm:,} … {curve[-1].n_per_arm:,} max units per arm", SEQUENTIAL_CHARS),
+    ]
+
+
+def fixed_critical_value(result: PowerResult) -> float:
+    """The fixed-horizon test's critical z at the level of each comparison: the boundary of a single look."""
+    from statistics import NormalDist
+
+    alpha = result.alpha_per_comparison
+    return NormalDist().inv_cdf(1 - (alpha / 2 if result.alternative == "two-sided" else alpha))
+
+
+def look_cells(sequential: PowerSequential) -> list[tuple[str, str, str, str, str]]:
+    """Each look's row of the card's table, as written: the look, units in total (a comma every three digits; a
+    number too wide for its column in four significant digits), z boundary (3 decimals), nominal p and the
+    cumulative alpha spent (2 significant digits)."""
+    room = LOOK_COLUMNS[1][1] - 1
+    rows = []
+    for look in sequential.boundaries:
+        n_total = f"{look.n_total:,}"
+        rows.append(
+            (
+                str(look.look),
+                n_total if len(n_total) <= room else f"{look.n_total:.4g}",
+                f"{look.z_boundary:.3f}",
+                f"{look.nominal_p:.2g}",
+                f"{look.cumulative_alpha:.2g}",
+            )
+        )
+    return rows
+
+
+def _sequential_looks(result: PowerResult, sequential: PowerSequential) -> list[str]:
+    """The looks of a group-sequential design as a table within ``SEQUENTIAL_CHARS``: when to stop, each look's
+    units, boundary, nominal p and alpha spent; the fixed design's critical value beside them; the maximum size
+    with its inflation, and the expected sizes with and without an effect."""
+    sides = {"two-sided": "|z| ≥ {z}", "larger": "z ≥ {z}", "smaller": "z ≤ -{z}"}[result.alternative]
+    fixed = sides.format(z=f"{fixed_critical_value(result):.3f}")
+    spending = SPENDING.get(sequential.spending, sequential.spending)
+    lines = [
+        *_wrapped(f"{sequential.looks} looks, {spending} spending;", SEQUENTIAL_CHARS),
+        *_wrapped(f"stop at a look if {sides.format(z='its z')}:", SEQUENTIAL_CHARS),
+        "".join(f"{name:>{width}}" for name, width in LOOK_COLUMNS),
+    ]
+    lines += [
+        "".join(f"{cell:>{width}}" for cell, (_, width) in zip(cells, LOOK_COLUMNS, strict=True))
+        for cells in look_cells(sequential)
+    ]
+    lines += _wrapped(f"fixed design (one look): {fixed}", SEQUENTIAL_CHARS)
+    inflation = sequential.inflation_factor
+    lines += _wrapped(f"maximum n {result.n_total:,}: {inflation:.3f}x the fixed n", SEQUENTIAL_CHARS)
+    lines += _wrapped(f"expected n, effect real: {sequential.expected_n_total:,.0f}", SEQUENTIAL_CHARS)
+    lines += _wrapped(f"expected n, no effect: {sequential.expected_n_total_h0:,.0f}", SEQUENTIAL_CHARS)
+    return lines
 
 
 def _event_study(result: DiffInDiffResult) -> list[str]:

@@ -237,6 +237,7 @@ def test_every_string_field_of_every_result_has_a_kind() -> None:
         *("InstrumentalVariablesResult.covariates", "InstrumentalVariablesResult.cluster"),
         *("InstrumentalVariablesResult.bins_by", "InstrumentCoefficient.instrument"),
         *("AbTestResult.exposure_column", "CaceDetail.exposure_column"),
+        *("ArmShare.arm", "AllocateTrafficResult.best_arm", "AllocateTrafficResult.model"),
     }
     undecided, clashes = [], []
     for model, field in _string_fields([spec.result for spec in TOOLS]):
