@@ -1,7 +1,7 @@
-"""Issues 19 and 20, done when: a new user runs a bundled example end to end in the guided mode of the app
+"""Issues 19, 20 and 21, done when: a new user runs a bundled example end to end in the guided mode of the app
 (`whyscope` with no key, the built-in examples attached) at 80x24, reads the answer and sees the design's plot in the
 card; `/plot` saves the PNG. One market got the change (synthetic control); a random invite, use optional
-(instrumental variables)."""
+(instrumental variables); five looks planned before launch (power's sequential design)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ from assistant.tui.widgets.assistant_message import AssistantMessage
 from assistant.tui.widgets.chat_input import ChatInput
 from assistant.tui.widgets.plot import plot_result
 from assistant.tui.widgets.tool_card import ToolCard
-from tests.assistant.agent.test_guided_designs import SCOPING
+from tests.assistant.agent.test_guided_designs import RUNNING, SCOPING
 from tests.waiting import chat_log, submit, wait_for
 from tools.iv.models import InstrumentalVariablesResult
+from tools.power.models import PowerResult
 from tools.results import ToolResult
 from tools.synth.models import SyntheticControlResult
 
@@ -44,9 +45,23 @@ def _invite(result: ToolResult, plot: list[str], said: str) -> None:
         assert words in said  # the ITT, the complier share and the LATE, read in the chat
 
 
+def _looks(result: ToolResult, plot: list[str], said: str) -> None:
+    """Issue 21: five planned looks — the maximum sample size and each look's boundary, in the card and the chat."""
+    assert isinstance(result, PowerResult) and result.sequential is not None and result.n_total == 17_202
+    assert any("5 looks" in line for line in plot)
+    for look in result.sequential.boundaries:  # the card's table of looks: rpact's boundaries (4.877 ... 2.031)
+        assert any(f"{look.z_boundary:.3f}" in line for line in plot)
+    assert "maximum" in said
+
+
 CASES: dict[str, tuple[list[str], str, Callable[[ToolResult, list[str], str], None]]] = {
-    "market": (["only one market got it", "yes", "ok", "ok"], "synthetic_control", _market),
-    "invite": (["a random half got an invite, using it was optional", "ok", "ok"], "instrumental_variables", _invite),
+    "market": ([*SCOPING, "only one market got it", "yes", "ok", "ok"], "synthetic_control", _market),
+    "invite": (
+        [*SCOPING, "a random half got an invite, using it was optional", "ok", "ok"],
+        "instrumental_variables",
+        _invite,
+    ),
+    "looks": (RUNNING, "power", _looks),
 }
 
 
@@ -65,7 +80,7 @@ async def test_a_bundled_example_in_the_app_ends_in_its_plot(
             "the guided opening",
             state=lambda: chat_log(app),
         )
-        for answer in [*SCOPING, *answers]:
+        for answer in answers:
             app.query_one(ChatInput).value = answer
             await submit(pilot, app, answer)
         cards = [c for c in app.query(ToolCard) if c.tool_name == tool and c.result is not None]
