@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 from tools.data.names import display_name
 from tools.errors import ToolError
 
-__all__ = ["column", "find_label", "label_value", "numeric", "unknown_column"]
+__all__ = ["column", "find_label", "label_value", "numeric", "treated_indicator", "unknown_column", "value_label"]
 
 
 def unknown_column(name: str, role: str, columns: list[str]) -> ToolError:
@@ -85,3 +85,53 @@ def find_label(given: str, labels: list[str]) -> str | None:
         return None
     same = [label for label in labels if label_value(label) == value]
     return same[0] if len(same) == 1 else None
+
+
+def value_label(value: object) -> str:
+    """A value as a label: integral floats without '.0' (a 0/1 column with blanks loads as floats)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def treated_indicator(
+    series: pd.Series, name: str, treated_value: str | None, example: str = "yes"
+) -> tuple[NDArray[np.bool_], str]:
+    """A two-valued treatment column as a treated indicator (False for missing rows too: the caller drops them) and
+    the treated label: ``treated_value`` matched by value (:func:`find_label`), else 1 of 0/1 or True of
+    false/true. ``example`` is the label the hint suggests for ``treated_value``."""
+    values = pd.unique(series.dropna())
+    labels = sorted({value_label(v) for v in values.tolist()})
+    shown = ", ".join(f"'{display_name(v, 40)}'" for v in labels[:10]) + (", …" if len(labels) > 10 else "")
+    quoted = f"'{display_name(name)}'"
+    if len(labels) != 2:
+        raise ToolError(
+            "treatment_not_binary",
+            f"The treatment column {quoted} has {len(labels)} distinct value(s) ({shown or 'none'}); it needs "
+            "exactly two, treated and control"
+            + (" — with one value there are no treated or no control units to compare." if len(labels) == 1 else "."),
+            "Give a column with two values (0/1, or two labels with treated_value), or filter the data to two groups.",
+        )
+    if treated_value is not None:
+        found = find_label(treated_value, labels)
+        if found is None:
+            raise ToolError(
+                "unknown_treated_value",
+                f"treated_value '{display_name(treated_value)}' is not a value of {quoted} ({shown}).",
+                "Give one of the two values exactly as it appears in the data.",
+            )
+        treated_label = found
+    elif set(labels) in ({"0", "1"}, {"False", "True"}):
+        treated_label = "1" if "1" in labels else "True"
+    else:
+        raise ToolError(
+            "treated_value_needed",
+            f"The treatment column {quoted} has the values {shown}; it is not clear which one is treated.",
+            f"Give treated_value with the label of the treated units (e.g. '{example}').",
+        )
+    if pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype):
+        numbers = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        match = next(float(v) for v in values.tolist() if value_label(v) == treated_label)
+        return np.asarray(numbers == match, dtype=bool), treated_label
+    text = series.astype("string")
+    return np.asarray((text == treated_label).to_numpy(dtype=bool, na_value=False), dtype=bool), treated_label

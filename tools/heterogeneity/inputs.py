@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from tools.data.columns import find_label, numeric, unknown_column
+from tools.data.columns import numeric, treated_indicator, unknown_column, value_label
 from tools.data.names import display_name
 from tools.errors import ToolError
 from tools.heterogeneity.models import GATES_GROUPS, MAX_LEVELS, HeterogeneityRequest
@@ -72,50 +72,6 @@ def _q(name: str) -> str:
     return f"'{display_name(name)}'"
 
 
-def _label(value: object) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _treatment(series: pd.Series, request: HeterogeneityRequest) -> tuple[NDArray[np.bool_], str]:
-    """Treated indicator (missing rows False; the caller drops them) and the treated label, matched by value."""
-    values = pd.unique(series.dropna())
-    labels = sorted({_label(v) for v in values.tolist()})
-    shown = ", ".join(f"'{display_name(v, 40)}'" for v in labels[:10]) + (", …" if len(labels) > 10 else "")
-    name = _q(request.treatment)
-    if len(labels) != 2:
-        raise ToolError(
-            "treatment_not_binary",
-            f"The treatment column {name} has {len(labels)} distinct value(s) ({shown or 'none'}); it needs exactly "
-            "two, treated and control.",
-            "Give a 0/1 column (or two labels with treated_value), or filter the data to two arms.",
-        )
-    if request.treated_value is not None:
-        found = find_label(request.treated_value, labels)
-        if found is None:
-            raise ToolError(
-                "unknown_treated_value",
-                f"treated_value '{display_name(request.treated_value)}' is not a value of {name} ({shown}).",
-                "Give one of the two values exactly as it appears in the data.",
-            )
-        treated_label = found
-    elif set(labels) in ({"0", "1"}, {"False", "True"}):
-        treated_label = "1" if "1" in labels else "True"
-    else:
-        raise ToolError(
-            "treated_value_needed",
-            f"The treatment column {name} has the values {shown}; it is not clear which one is treated.",
-            "Give treated_value with the label of the treated units (e.g. 'variant').",
-        )
-    if _is_numeric(series):
-        numbers = series.to_numpy(dtype=np.float64, na_value=np.nan)
-        match = next(float(v) for v in values.tolist() if _label(v) == treated_label)
-        return np.asarray(numbers == match, dtype=bool), treated_label
-    text = series.astype("string")
-    return np.asarray((text == treated_label).to_numpy(dtype=bool, na_value=False), dtype=bool), treated_label
-
-
 def _is_numeric(series: pd.Series) -> bool:
     return bool(pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype))
 
@@ -123,7 +79,7 @@ def _is_numeric(series: pd.Series) -> bool:
 def _levels(series: pd.Series, name: str, role: str) -> tuple[IntArray, list[str]]:
     """Level codes (-1 for missing) and labels of a categorical column, refusing more than ``MAX_LEVELS``."""
     codes, uniques = pd.factorize(series, sort=True)
-    labels = [_label(v) for v in list(uniques)]
+    labels = [value_label(v) for v in list(uniques)]
     if len(labels) > MAX_LEVELS:
         raise ToolError(
             "too_many_levels",
@@ -205,7 +161,9 @@ def prepare(request: HeterogeneityRequest, data: pd.DataFrame | None) -> Heterog
         )
     columns = [str(c) for c in data.columns]
     modifiers, covariates, subgroup_columns = _roles(request, columns)
-    treated, treated_label = _treatment(data[request.treatment], request)
+    treated, treated_label = treated_indicator(
+        data[request.treatment], request.treatment, request.treated_value, "variant"
+    )
     y = numeric(data[request.outcome], request.outcome, "outcome")
     missing = np.isnan(y) | data[request.treatment].isna().to_numpy(dtype=bool)
     counts: list[tuple[str, int]] = []

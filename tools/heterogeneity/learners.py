@@ -54,20 +54,23 @@ class Classifier(Protocol):
     def predict_proba(self, x: Any) -> Any: ...
 
 
+#: The nuisance models' boosting settings (outcome and propensity alike): early stopping on a held-out tenth.
+_NUISANCE_BOOSTING: dict[str, Any] = {
+    "max_iter": 200,
+    "learning_rate": 0.1,
+    "max_leaf_nodes": 15,
+    "min_samples_leaf": 20,
+    "early_stopping": True,
+    "validation_fraction": 0.1,
+    "n_iter_no_change": 10,
+}
+
+
 def outcome_model(random_state: int) -> Regressor:
     """An arm's outcome model: boosting with early stopping on a held-out tenth (fast, adapts to the signal)."""
     from sklearn.ensemble import HistGradientBoostingRegressor
 
-    model: Regressor = HistGradientBoostingRegressor(
-        max_iter=200,
-        learning_rate=0.1,
-        max_leaf_nodes=15,
-        min_samples_leaf=20,
-        early_stopping=True,
-        validation_fraction=0.1,
-        n_iter_no_change=10,
-        random_state=random_state,
-    )
+    model: Regressor = HistGradientBoostingRegressor(**_NUISANCE_BOOSTING, random_state=random_state)
     return model
 
 
@@ -75,16 +78,7 @@ def propensity_model(random_state: int) -> Classifier:
     """The propensity model (observational data): boosted logistic loss with early stopping."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    model: Classifier = HistGradientBoostingClassifier(
-        max_iter=200,
-        learning_rate=0.1,
-        max_leaf_nodes=15,
-        min_samples_leaf=20,
-        early_stopping=True,
-        validation_fraction=0.1,
-        n_iter_no_change=10,
-        random_state=random_state,
-    )
+    model: Classifier = HistGradientBoostingClassifier(**_NUISANCE_BOOSTING, random_state=random_state)
     return model
 
 

@@ -14,7 +14,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import linalg
 
-from tools.data.columns import find_label, unknown_column
+from tools.data.columns import treated_indicator, unknown_column
 from tools.data.names import display_name
 from tools.errors import ToolError
 from tools.propensity.models import PropensityRequest
@@ -56,54 +56,6 @@ class Prepared:
     dropped: list[tuple[str, int]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     post_treatment: list[str] = field(default_factory=list)
-
-
-def _label(value: object) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _treatment(series: pd.Series, request: PropensityRequest) -> tuple[NDArray[np.bool_], str]:
-    """Treated indicator (False for missing rows too; they are dropped by the caller) and the treated label."""
-    present = series.dropna()
-    values = pd.unique(present)
-    labels = sorted({_label(v) for v in values.tolist()})
-    shown = ", ".join(f"'{display_name(v, 40)}'" for v in labels[:10]) + (", …" if len(labels) > 10 else "")
-    name = display_name(request.treatment)
-    if len(labels) != 2:
-        raise ToolError(
-            "treatment_not_binary",
-            f"The treatment column '{name}' has {len(labels)} distinct value(s) ({shown or 'none'}); it needs "
-            "exactly two, treated and control"
-            + (" — with one value there are no treated or no control units to compare." if len(labels) == 1 else "."),
-            "Give a column with two values (0/1, or two labels with treated_value), or filter the data to two groups.",
-        )
-    if request.treated_value is not None:
-        found = find_label(request.treated_value, labels)
-        if found is None:
-            raise ToolError(
-                "unknown_treated_value",
-                f"treated_value '{display_name(request.treated_value)}' is not a value of '{name}' ({shown}).",
-                "Give one of the two values exactly as it appears in the data.",
-            )
-        treated_label = found
-    elif set(labels) == {"0", "1"}:
-        treated_label = "1"
-    elif set(labels) == {"False", "True"}:
-        treated_label = "True"
-    else:
-        raise ToolError(
-            "treated_value_needed",
-            f"The treatment column '{name}' has the values {shown}; it is not clear which one is treated.",
-            "Give treated_value with the label of the treated units (e.g. 'yes').",
-        )
-    if pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype):
-        numbers = series.to_numpy(dtype=np.float64, na_value=np.nan)
-        match = next(float(v) for v in values.tolist() if _label(v) == treated_label)
-        return np.asarray(numbers == match), treated_label
-    text = series.astype("string")
-    return np.asarray((text == treated_label).to_numpy(dtype=bool, na_value=False)), treated_label
 
 
 def _outcome(series: pd.Series, name: str) -> FloatArray:
@@ -184,7 +136,7 @@ def prepare(request: PropensityRequest, data: pd.DataFrame | None) -> Prepared:
                 f"The {role} column '{display_name(name)}' is also listed among the covariates.",
                 f"Remove '{display_name(name)}' from covariates: they must be measured before the treatment.",
             )
-    treated, treated_label = _treatment(data[request.treatment], request)
+    treated, treated_label = treated_indicator(data[request.treatment], request.treatment, request.treated_value)
     outcome = _outcome(data[request.outcome], request.outcome)
     missing = np.zeros(len(data), dtype=bool)
     dropped: list[tuple[str, int]] = []
