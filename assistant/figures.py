@@ -1,8 +1,8 @@
 """Figures of tool results as PNG files: the power curve (a group-sequential design's boundaries beside it), the
 event study, score overlap with the love plot, the RD plot, synthetic control's paths with the placebo gap plot,
-and instrumental variables' first stage beside its reduced form (the Wald picture for a two-valued instrument).
-Drawn from a result's own fields (never recomputed); matplotlib loads only when a figure is saved, so nothing else
-pays for it.
+instrumental variables' first stage beside its reduced form (the Wald picture for a two-valued instrument), and the
+heterogeneity tool's effects by fifth of predicted effect (GATES) beside its Qini curve. Drawn from a result's own
+fields (never recomputed); matplotlib loads only when a figure is saved, so nothing else pays for it.
 
 A result class names its figure (``ToolResult.figure``); :data:`FIGURES` holds a drawer for each name. A new tool
 whose result declares a new figure adds its drawer here and in ``tui/widgets/plot.py`` (a test checks both).
@@ -23,6 +23,7 @@ from tools.errors import ToolError
 
 if TYPE_CHECKING:
     from tools.did.models import DiffInDiffResult
+    from tools.heterogeneity.models import HeterogeneityResult
     from tools.iv.models import InstrumentalVariablesResult
     from tools.power.models import PowerResult, PowerSequential
     from tools.propensity.models import PropensityResult
@@ -89,8 +90,8 @@ def save_figure(result: ToolResult, path: str | os.PathLike[str], title: str | N
     figure = _figure(result)
     if figure is None:
         raise FigureError(
-            "This result has no figure (power curves, event studies, overlap, RD, synthetic control and "
-            "instrumental variables plots do)."
+            "This result has no figure (power curves, event studies, overlap, RD, synthetic control, "
+            "instrumental variables and heterogeneity plots do)."
         )
     if not figure.ready(result):
         raise FigureError(
@@ -487,6 +488,84 @@ def _instrumental_variables(figure: Any, result: InstrumentalVariablesResult) ->
     )
 
 
+def _heterogeneity(figure: Any, result: HeterogeneityResult) -> None:
+    """The average effect in each fifth of units ranked by predicted effect (GATES), each with its interval, beside
+    lines at the average effect and at zero, the BLP heterogeneity test in the title; and the Qini curve (the gain
+    of treating the top share by predicted effect, per unit of the population) against treating the same share at
+    random, the recommended share marked when there is one."""
+    from matplotlib.ticker import PercentFormatter
+
+    gates_axes, qini_axes = figure.subplots(1, 2)
+    level = f"{100 * (1 - result.alpha):g}%"
+    outcome = _literal(_shortened(result.outcome))
+    gates = result.gates
+    groups = [g.group for g in gates]
+    below = [g.estimate - g.ci_lower for g in gates]
+    above = [g.ci_upper - g.estimate for g in gates]
+    gates_axes.errorbar(
+        groups,
+        [g.estimate for g in gates],
+        yerr=[below, above],
+        fmt="o",
+        color="C0",
+        capsize=4,
+        zorder=3,
+        label=f"effect in the fifth, {level} CI",
+    )
+    effect = result.effect
+    gates_axes.axhline(
+        effect.estimate,
+        color="C1",
+        linestyle="--",
+        linewidth=1.2,
+        gid="ate",
+        label=f"average effect (ATE) {effect.estimate:.4g} [{effect.ci_lower:.4g}, {effect.ci_upper:.4g}]",
+    )
+    gates_axes.axhline(0, color="black", linewidth=0.8, gid="zero", label="_no effect")
+    first, last = min(groups), max(groups)
+    ticks = [f"{g}\nleast" if g == first else f"{g}\nmost" if g == last else str(g) for g in groups]
+    gates_axes.set_xticks(groups, ticks)
+    gates_axes.set_xlim(first - 0.5, last + 0.5)
+    gates_axes.set_xlabel("fifth of units by predicted effect (least → most affected)")
+    gates_axes.set_ylabel(f"effect on {outcome}")
+    test = result.blp.heterogeneity
+    verdict = "the effect varies" if result.heterogeneity_found else "no heterogeneity found"
+    gates_axes.set_title(
+        f"Effect by fifth of predicted effect (GATES)\n"
+        f"heterogeneity loading {test.estimate:.3g}, p = {test.p_value:.3g}: {verdict}",
+        fontsize=10,
+    )
+    gates_axes.legend(fontsize=8)
+    gates_axes.grid(alpha=0.3)
+    curve = result.qini_curve
+    shares = [p.share for p in curve]
+    gain, random = [p.gain for p in curve], [p.random for p in curve]
+    qini_axes.plot(shares, gain, color="C0", linewidth=2, zorder=3, label="treat the top share by predicted effect")
+    qini_axes.plot(shares, random, color="0.45", linestyle="--", linewidth=1.2, label="treat that share at random")
+    qini_axes.fill_between(shares, random, gain, color="C0", alpha=0.12, label="_area")
+    if result.recommended_share is not None:
+        qini_axes.axvline(
+            result.recommended_share,
+            color="C3",
+            linestyle=":",
+            linewidth=1.2,
+            gid="recommended",
+            label=f"recommended: the top {result.recommended_share:.0%}",
+        )
+    qini_axes.axhline(0, color="black", linewidth=0.6, label="_zero")
+    qini_axes.xaxis.set_major_formatter(PercentFormatter(xmax=1))
+    qini_axes.set_xlim(0, 1)
+    qini_axes.set_xlabel("share treated (largest predicted effects first)")
+    qini_axes.set_ylabel(f"gain in {outcome} per unit of the population")
+    qini = result.qini
+    qini_axes.set_title(
+        f"Qini curve\nQini coefficient {qini.estimate:.4g}, {level} CI [{qini.ci_lower:.4g}, {qini.ci_upper:.4g}]",
+        fontsize=10,
+    )
+    qini_axes.legend(fontsize=8)
+    qini_axes.grid(alpha=0.3)
+
+
 #: The drawer of each figure a result class can declare (``ToolResult.figure``).
 FIGURES: dict[str, Figure] = {
     "power_curve": Figure(_power, lambda result: bool(result.curve)),
@@ -495,4 +574,5 @@ FIGURES: dict[str, Figure] = {
     "rd_plot": Figure(_rd_plot, lambda result: bool(result.bins.below.bin_centers or result.bins.above.bin_centers)),
     "synthetic_control": Figure(_synthetic_control, lambda result: bool(result.trajectory), size=(11, 4.8)),
     "instrumental_variables": Figure(_instrumental_variables, _iv_ready, size=(11, 5.4)),
+    "heterogeneity": Figure(_heterogeneity, lambda result: bool(result.gates and result.qini_curve), size=(11, 5.2)),
 }

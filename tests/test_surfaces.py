@@ -96,7 +96,8 @@ def test_refute_challenges_every_estimate(name: str) -> None:
     targets = set(get_args(TargetTool))
     if spec.battery is None:
         assert name not in targets
-        assert not spec.plans or not spec.designs, f"{name} estimates an effect: give it a refute battery"
+        if spec.plans and spec.designs:
+            assert len(spec.no_battery) > 40, f"{name} estimates an effect: give it a refute battery, or say why not"
         return
     assert name in targets, f"{name}: add it to refute's TargetTool (the schema the model reads)"
     assert spec.battery.auto, f"{name}: an empty automatic battery"
@@ -146,6 +147,16 @@ def test_the_pre_registration_plans_it(name: str) -> None:
 def test_the_readme_documents_it(name: str) -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert re.search(rf"^### `{re.escape(name)}`", readme, re.M), f"README.md has no '### `{name}`' section"
+
+
+@pytest.mark.parametrize("name", [spec.name for spec in TOOLS if spec.follows])
+def test_a_follow_up_follows_guided_analyses(name: str) -> None:
+    from assistant.agent.guided_analysis import ANALYSES
+
+    spec = SPECS[name]
+    assert spec.guide is not None, f"{name}: a follow-up runs in the guided mode, so it needs a guide"
+    for tool in spec.follows:
+        assert tool in ANALYSES, f"{name} follows {tool}, which the guided mode does not run"
 
 
 def test_every_spec_is_a_tool_spec_with_a_unique_name() -> None:

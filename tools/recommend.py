@@ -36,6 +36,7 @@ MethodName = Literal[
     "instrumental_variable",
     "interrupted_time_series",
     "adaptive_allocation",
+    "heterogeneous_effects",
     "not_identifiable",
 ]
 
@@ -52,6 +53,7 @@ METHOD_NAMES: dict[str, str] = {
     "instrumental_variable": "instrumental variables",
     "interrupted_time_series": "interrupted time series",
     "adaptive_allocation": "adaptive allocation (a Thompson-sampling bandit)",
+    "heterogeneous_effects": "heterogeneous effects (for whom: BLP, GATES and targeting by a DR-learner)",
     "not_identifiable": "none",
 }
 
@@ -97,10 +99,10 @@ class RecommendMethodRequest(ToolRequest):
         description="Can one unit's treatment affect another's outcome (marketplaces, social features, shared "
         "budgets)? Null if unknown.",
     )
-    goal: Literal["learn", "earn"] | None = Field(
+    goal: Literal["learn", "earn", "target"] | None = Field(
         default=None,
-        description="A randomized test's goal: 'learn' the effect, or 'earn': send traffic to the best variant "
-        "while it runs (a bandit). Null if unknown.",
+        description="'learn' the effect; 'earn': send traffic to the best variant while it runs (a bandit); "
+        "'target': for whom it works. Null if unknown.",
     )
 
 
@@ -230,7 +232,25 @@ DESIGNS = {
         ("the allocation probabilities are logged per period (needed to reweight any later estimate)",),
         ("per arm and period: units and successes (or outcome sums and squares)",),
     ),
+    "heterogeneous_effects": _Design(
+        "heterogeneous_effects",
+        (
+            "the average effect is identified: randomized assignment, or every confounder measured",
+            "the effect modifiers are measured before the change (a trait the change moves hides the effect)",
+            "enough units: hundreds per arm at least, more to find a modest variation",
+        ),
+        (
+            "the heterogeneity test (BLP loading over repeated sample splits)",
+            "GATES: the effect in fifths of predicted effect, with intervals",
+            "pre-specified subgroups with Holm-adjusted p-values; no post-hoc slicing",
+        ),
+        ("one row per unit: treatment (0/1), outcome, pre-treatment traits (tenure, plan, usage before)",),
+    ),
 }
+
+#: The designs whose units can be compared unit by unit for a heterogeneity analysis (one row per unit, a 0/1
+#: treatment that is randomized or explained by measured traits).
+_PER_UNIT = ("ab_test", "propensity")
 
 
 @dataclass
@@ -417,6 +437,8 @@ def recommend_method(request: RecommendMethodRequest, data: object = None) -> Re
     if r.assignment != "random" and not r.can_randomize and r.can_randomize is None:
         plan.questions.append("Could the change still be randomized (even for a holdout group)?")
 
+    if r.goal == "target":
+        _for_whom(plan)
     identifiable = any(s == "recommended" for _, s, _ in plan.ranked)
     if not identifiable and r.assignment != "unknown":
         if not plan.ranked or all(s == "not_recommended" for _, s, _ in plan.ranked):
@@ -430,6 +452,41 @@ def recommend_method(request: RecommendMethodRequest, data: object = None) -> Re
             "Randomize (a holdout of even 5-10% of units), or find a comparison group measured before and after."
         )
     return _result(request, plan, identifiable)
+
+
+def _for_whom(plan: _Plan) -> None:
+    """The question is for whom it works: the heterogeneity analysis leads when the design identifying the average
+    effect compares units one by one (an A/B test, propensity scores); it also reports that average. Otherwise it is
+    ranked last and says why."""
+    base = next((m for m, s, _ in plan.ranked if s == "recommended"), None)
+    if base in _PER_UNIT:
+        source = "the randomized split" if base == "ab_test" else "the measured reasons for opting in"
+        plan.ranked.insert(
+            0,
+            (
+                "heterogeneous_effects",
+                "recommended",
+                f"For whom it works: with {source} identifying the effect, a cross-fitted model of each unit's "
+                "effect is tested on data it did not see (BLP, GATES), and only pre-specified subgroups are "
+                "compared; it reports the average effect too.",
+            ),
+        )
+        plan.warnings.append(
+            "Slicing the results until a segment lights up finds effects that are not there: name the subgroups "
+            "before looking, and let the heterogeneity test say whether the effect varies at all."
+        )
+    elif base is not None:
+        plan.add(
+            "heterogeneous_effects",
+            "not_recommended",
+            f"whyscope's heterogeneity analysis needs one row per unit with a randomized (or measured-confounder) "
+            f"0/1 treatment; with {METHOD_NAMES[base]}, compare the effect across groups of units within that design "
+            "instead.",
+        )
+    else:
+        plan.questions.append(
+            "For whom it works can only be asked once the average effect is identified: how did units get the change?"
+        )
 
 
 def _result(request: RecommendMethodRequest, plan: _Plan, identifiable: bool) -> RecommendMethodResult:

@@ -21,6 +21,7 @@ from tools.ab_test.spec import SPEC as AB_TEST
 from tools.allocate.spec import SPEC as ALLOCATE_TRAFFIC
 from tools.did.spec import SPEC as DIFF_IN_DIFF
 from tools.errors import ToolError
+from tools.heterogeneity.spec import SPEC as HETEROGENEITY
 from tools.iv.spec import SPEC as INSTRUMENTAL_VARIABLES
 from tools.jsontext import JsonTextError, check_depth, loads
 from tools.power.spec import SPEC as POWER
@@ -74,6 +75,7 @@ TOOLS: tuple[ToolSpec, ...] = (
     PROPENSITY,
     RDD,
     INSTRUMENTAL_VARIABLES,
+    HETEROGENEITY,
     ALLOCATE_TRAFFIC,
     REFUTE,
     RECOMMEND_METHOD,

@@ -8,7 +8,9 @@ A tool is declared once, as a :class:`ToolSpec` in its own package (``tools/<fam
 - the conversation's toolsets: ``offer`` and ``mentions`` (the words that bring the tool into the request);
 - the guided mode: ``guide`` (the column roles it asks for and how they become a request), or ``no_guide`` (why the
   guided mode does not run it on data);
-- refute: ``battery`` (the automatic checks, the others that apply, and the design adapter that refits it);
+- the guided mode's follow-ups: ``follows`` (the analyses after which it is offered on the same data);
+- refute: ``battery`` (the automatic checks, the others that apply, and the design adapter that refits it), or
+  ``no_battery`` (why an estimate is not challenged by refute itself);
 - the pre-registration: ``plans`` (an analysis plan derived from the request model);
 - the app's card and plot and the PNG figure: the result model's own ``figure`` and ``plot_fields``.
 
@@ -124,6 +126,11 @@ class ToolSpec:
     no_guide: str = ""
     #: Refute's battery for this tool's estimate, or None when it is not an estimate refute challenges.
     battery: Battery | None = None
+    #: Why an estimating tool has no battery (its estimate builds on another tool's, which refute challenges).
+    no_battery: str = ""
+    #: The analyses after which the guided mode offers this tool as a follow-up, on the same data (heterogeneity
+    #: after an A/B test or a propensity analysis: "for whom did it work?").
+    follows: tuple[str, ...] = ()
     #: The pre-registration has an analysis plan for it (every request field, all optional).
     plans: bool = False
 

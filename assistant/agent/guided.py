@@ -5,7 +5,9 @@ asks how the change is assigned and calls ``recommend_method``. For an experimen
 ``power`` needs and calls it, and analyses the attached experiment if it has run; for a design it can run on
 attached data (every registered tool with a guide: difference-in-differences, propensity scores, regression
 discontinuity) it proposes the dataset and the role of each column and runs the analysis. Either way it then
-offers the design's robustness battery (``refute``), when the tool has one. Its own sentences contain no numbers:
+offers the design's robustness battery (``refute``), when the tool has one, and the follow-up registered for the
+analysis (``ToolSpec.follows``: after an A/B test or a propensity analysis, for whom it works, by
+``heterogeneity``; :mod:`assistant.agent.guided_followup`). Its own sentences contain no numbers:
 every number it shows comes from a tool or from the user.
 
 What it knows is a :class:`~assistant.agent.guided_state.GuidedState`; the brief is the conversation's, read from
@@ -21,7 +23,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 import prompts
 from assistant.agent.backends import AssistantTurn, Message
 from assistant.agent.brief import SLOTS, Brief, replay
+from assistant.agent.condense import DATA_CLOSE, DATA_OPEN
 from assistant.agent.guided_analysis import ANALYSES, analysis_for, request_for
+from assistant.agent.guided_followup import FollowUp, asks_for_whom, follow_up_for, read_offer, said_back
+from assistant.agent.guided_followup import propose as propose_follow_up
 from assistant.agent.guided_interview import Interview, set_design
 from assistant.agent.guided_prereg import ask as ask_item
 from assistant.agent.guided_prereg import offer as offer_items
@@ -65,6 +70,17 @@ class HoldsBrief(Protocol):
 def _words(method: Any) -> str:
     """A design's name as words ("diff_in_diff" -> "diff in diff")."""
     return str(method or "the recommended design").replace("_", " ")
+
+
+def unmarked(value: Any) -> Any:
+    """A result the model read, with the data markers around its strings taken off."""
+    if isinstance(value, str):
+        return value.removeprefix(DATA_OPEN).removesuffix(DATA_CLOSE)
+    if isinstance(value, list):
+        return [unmarked(v) for v in value]
+    if isinstance(value, dict):
+        return {k: unmarked(v) for k, v in value.items()}
+    return value
 
 
 def _is_experiment(method: str | None) -> bool:
@@ -152,6 +168,8 @@ class GuidedBackend:
             n_total = payload.get("n_total")
             sizing.planned_n_total = n_total if sizing.looks > 1 and isinstance(n_total, int) else None
             state.done |= {*SIZING, Step.POWER}
+        elif tool == self._follow_up_name() and tool != self._analysis_tool():
+            state.done |= {Step.WHOM_OFFER, Step.WHOM}
         elif analysis_for(state.design.method) is not None and tool == self._analysis_tool():
             state.analysis.dataset = arguments.get("dataset")
             state.analysis.request = arguments
@@ -241,7 +259,40 @@ class GuidedBackend:
         for step in steps:
             if step not in state.done:
                 return step
-        return Step.REFUTE if state.analysis.challenge and Step.REFUTE not in state.done else None
+        if state.analysis.challenge and Step.REFUTE not in state.done:
+            return Step.REFUTE
+        if Step.WHOM_OFFER not in state.done:
+            follow = self._follow_up()
+            if follow is not None and follow.runnable:
+                return Step.WHOM_OFFER
+            state.done.add(Step.WHOM_OFFER)  # nothing to offer on this analysis
+        if state.analysis.follow_wanted and Step.WHOM not in state.done:
+            return Step.WHOM
+        return None
+
+    def _follow_up_name(self) -> str | None:
+        """The follow-up tool registered for this design's analysis tool, if any."""
+        if analysis_for(self.state.design.method) is None:
+            return None
+        spec = follow_up_for(self._analysis_tool())
+        return spec.name if spec is not None else None
+
+    def _follow_up(self) -> FollowUp | None:
+        """The follow-up proposed on the latest successful analysis (the user's changes to its roles kept), or None
+        when the analysis has none or has not run."""
+        name = self._follow_up_name()
+        analysis = self.state.analysis
+        if name is None or analysis.request is None or Step.ANALYSIS not in self.state.done or self.catalog is None:
+            return None
+        tool = self._analysis_tool()
+        payload = self._latest_result(tool)
+        dataset = next((d for d in self.catalog if d.name == analysis.request.get("dataset")), None)
+        if payload is None or dataset is None:
+            return None
+        follow = propose_follow_up(get_tool(name), tool, analysis.request, payload, dataset)
+        if analysis.follow_roles is not None and follow.runnable:
+            follow.roles = dict(analysis.follow_roles)
+        return follow
 
     def _refutable(self) -> bool:
         """Refute is registered and the analysis tool has a battery for it."""
@@ -268,6 +319,11 @@ class GuidedBackend:
             return ask_item(self._conversation, self.state.prereg) or ""
         if step in (Step.DATASET, Step.COLUMNS, Step.SPLIT):
             return self._analysis_talk().question(step)
+        if step is Step.WHOM_OFFER:
+            follow = self._follow_up()
+            if follow is not None:
+                self.state.analysis.follow_roles = dict(follow.roles)
+                return follow.question()
         return self._interview().question(step)
 
     def _ask(self, step: Step | None, on_text: Callable[[str], None], prefix: str = "") -> AssistantTurn:
@@ -277,8 +333,13 @@ class GuidedBackend:
             return self._tool_turn(RECOMMEND, recommend_request(self.state.design), on_text)
         if step is Step.POWER:
             return self._tool_turn(POWER, power_request(self.state.sizing), on_text, prefix)
+        if step is Step.WHOM:
+            follow = self._follow_up()
+            assert follow is not None and follow.runnable, "ran the follow-up without one"
+            return self._tool_turn(follow.tool, follow.request(), on_text, prefix)
         if step is Step.ANALYSIS:
             assert analysis.roles is not None
+            analysis.follow_roles, analysis.follow_wanted = None, False
             analysis.request = request_for(self._method(), self._dataset(), analysis.roles)
             if self._analysis_tool() == "ab_test":
                 analysis.request = self._with_looks(analysis.request)
@@ -314,6 +375,13 @@ class GuidedBackend:
             return self._take_analysis(step, answer, on_text)
         if step is Step.PREREG:
             return self._take_item(answer, on_text)
+        if step is Step.WHOM_OFFER:
+            return self._take_offer(answer, on_text)
+        if step is Step.REFUTE_OFFER and asks_for_whom(answer) and self._follow_up() is not None:
+            self.state.analysis.challenge = False  # asked for the follow-up instead of the checks
+            self.state.done.add(Step.REFUTE_OFFER)
+            self.state.done -= {Step.WHOM_OFFER, Step.WHOM}
+            return self._ask(self._next(), on_text)
         interview = self._interview(step)
         slot = slot_of(step)
         taken = interview.take_slot(step, slot, answer) if slot is not None else interview.take(step, answer)
@@ -324,6 +392,33 @@ class GuidedBackend:
             self.state.note = taken.prefix
             return self._tool_turn(UPDATE_BRIEF, taken.update, on_text)
         return self._ask(self._next(), on_text, prefix=taken.prefix + "\n\n") if taken.prefix else None
+
+    def _latest_result(self, tool: str) -> dict[str, Any] | None:
+        """``tool``'s latest successful result as the tool returned it: the conversation's typed run, else (a
+        resumed session) the transcript's copy with the data markers the model reads taken off."""
+        for run in reversed(getattr(self._conversation, "runs", None) or ()):
+            if getattr(run, "name", None) == tool and hasattr(run.outcome, "model_dump"):
+                return dict(run.outcome.model_dump(mode="json"))
+        payload = next((p for t, _a, p in reversed(list(tool_runs(self._transcript))) if t == tool), None)
+        return unmarked(payload) if payload is not None else None
+
+    def _take_offer(self, answer: str, on_text: Callable[[str], None]) -> AssistantTurn | None:
+        """The answer to the follow-up's offer: run it (with the roles as changed), end here, or ask again."""
+        follow = self._follow_up()
+        state = self.state
+        if follow is None:  # the analysis changed under the offer: go on
+            state.done.add(Step.WHOM_OFFER)
+            return None
+        offer = read_offer(answer, follow)
+        if offer.say:
+            return self._say(offer.say, on_text)
+        state.pending = None
+        state.done.add(Step.WHOM_OFFER)
+        state.analysis.follow_roles = dict(follow.roles)
+        state.analysis.follow_wanted = offer.accept
+        if offer.accept:
+            return self._ask(Step.WHOM, on_text, prefix=said_back(follow) + "\n\n")
+        return None
 
     def _interview(self, step: Step | None = None) -> Interview:
         """The reading of the scoping, design and sizing answers on this interview's state."""
@@ -389,6 +484,13 @@ class GuidedBackend:
             if question is not None:
                 state.pending = Step.PREREG
                 return self._say(prefix + question, on_text)
+        if answer and asks_for_whom(answer):
+            follow = self._follow_up()
+            if follow is not None:
+                state.done -= {Step.WHOM_OFFER, Step.WHOM}
+                state.analysis.follow_wanted = False
+                state.pending = Step.WHOM_OFFER
+                return self._say(prefix + self._question(Step.WHOM_OFFER), on_text)
         guided = analysis_for(state.design.method)
         talk = self._analysis_talk() if guided is not None and self._datasets() else None
         reply = talk.reopen(answer) if talk is not None and answer else None
@@ -440,6 +542,9 @@ class GuidedBackend:
         call_name = self._last_call(messages)
         payload = tool_payload(messages[-1], getattr(self._conversation, "runs", None) or ())
         done = self.state.done
+        follow_up = self._follow_up_name()
+        if follow_up is not None and call_name == follow_up and call_name != self._analysis_tool():
+            return self._after_follow_up(payload, on_text)
         if "error" in payload:
             error = payload["error"]
             if call_name == POWER:  # numbers the user gave were not usable: ask for them again
@@ -474,6 +579,20 @@ class GuidedBackend:
                 )
             return self._ask(self._next(), on_text, prefix=payload.get("summary", "") + notes + "\n\n")
         return self._ask(self._next(), on_text)  # update_brief: the brief is read from the transcript
+
+    def _after_follow_up(self, payload: Mapping[str, Any], on_text: Callable[[str], None]) -> AssistantTurn:
+        """The follow-up ran: its summary and first caveats, then the closing; refused (a column it cannot use):
+        what is wrong, and the offer again with the roles as they were."""
+        state = self.state
+        state.analysis.follow_wanted = False
+        if "error" in payload:
+            error = payload["error"]
+            state.done -= {Step.WHOM_OFFER, Step.WHOM}
+            state.pending = Step.WHOM_OFFER
+            return self._say(f"{error['message']} {error['hint']}\n\n" + self._question(Step.WHOM_OFFER), on_text)
+        state.done |= {Step.WHOM_OFFER, Step.WHOM}
+        notes = "".join(f"\n- {w}" for w in payload.get("warnings", [])[:5])
+        return self._ask(self._next(), on_text, prefix=payload.get("summary", "") + notes + "\n\n")
 
     @staticmethod
     def _last_call(messages: Sequence[Message]) -> str:

@@ -43,9 +43,13 @@ from tools.spec import Guide, number
 __all__ = ["AFTER_COLUMNS", "ANALYSIS_STEPS", "AnalysisTalk", "Answer", "failed_checks"]
 
 #: The set-up and analysis steps, from the dataset on: what going back to the dataset undoes.
-ANALYSIS_STEPS = frozenset({Step.DATASET, Step.COLUMNS, Step.SPLIT, Step.ANALYSIS, Step.REFUTE_OFFER, Step.REFUTE})
+ANALYSIS_STEPS = frozenset(
+    {Step.DATASET, Step.COLUMNS, Step.SPLIT, Step.ANALYSIS, Step.REFUTE_OFFER, Step.REFUTE, Step.WHOM_OFFER, Step.WHOM}
+)
 #: What changing a column undoes: the agreed columns and everything that ran on them.
-AFTER_COLUMNS = frozenset({Step.COLUMNS, Step.SPLIT, Step.ANALYSIS, Step.REFUTE_OFFER, Step.REFUTE})
+AFTER_COLUMNS = frozenset(
+    {Step.COLUMNS, Step.SPLIT, Step.ANALYSIS, Step.REFUTE_OFFER, Step.REFUTE, Step.WHOM_OFFER, Step.WHOM}
+)
 #: An arm this much smaller than an even share makes the guided mode ask for the planned split.
 UNEQUAL_SHARE = 0.45
 _SKIP = {"skip", "no", "not yet", "none", "nope", "it has not run", "it hasn't run", "not run yet", "later"}

@@ -79,13 +79,15 @@ class Step(StrEnum):
     ANALYSIS = "analysis"
     REFUTE_OFFER = "refute_offer"
     REFUTE = "refute"
+    WHOM_OFFER = "whom_offer"
+    WHOM = "whom"
     SPLIT = "split"
     PREREG = "prereg"
 
     @property
     def runs_tool(self) -> bool:
         """The step is a tool call, not a question."""
-        return self in (Step.RECOMMEND, Step.POWER, Step.ANALYSIS, Step.REFUTE)
+        return self in (Step.RECOMMEND, Step.POWER, Step.ANALYSIS, Step.REFUTE, Step.WHOM)
 
     @property
     def is_why(self) -> bool:
@@ -181,6 +183,9 @@ WHY_ASKED: dict[Step, str] = {
     "instead of assuming an even split.",
     Step.REFUTE_OFFER: "An estimate can look convincing and still rest on an assumption that fails; the checks try "
     "to break it, and a result that survives them is one to act on.",
+    Step.WHOM_OFFER: "An average effect can hide users it helps a lot and users it does not help, or harms. Slicing "
+    "the results by segment until one lights up finds differences that are not there; instead a model of each "
+    "user's effect is fitted on half the data and tested on the other half, so what it finds is real.",
     Step.PREREG: "A pre-registration writes the analysis down before the result is known, so that no choice can be "
     "bent towards the answer someone hoped for; an item left open is a choice still free.",
 }
@@ -224,6 +229,9 @@ HELP: dict[Step, str] = {
     Step.LOOKS: "Say 'no' for one analysis at the end, or the number of looks in all, the last one included (such as "
     "'four looks, one a week'). O'Brien-Fleming spending asks much of early looks; say 'Pocock' to spread alpha "
     "evenly.",
+    Step.WHOM_OFFER: "The traits are columns that describe users before the change: tenure, plan, usage in the weeks "
+    "before, region. Leave out anything the change itself can move (activity after launch). Subgroups are the "
+    "columns whose levels you decided to compare before seeing the results. Yes runs it; no ends here.",
     Step.REFUTE_OFFER: "The checks re-run the analysis in ways that should not change its answer (placebo dates or "
     "cutoffs, other settings) and measure how strong an unmeasured factor would have to be to explain the estimate "
     "away. Yes runs them; no ends here.",
@@ -316,6 +324,9 @@ class AnalysisState:
     roles: dict[str, Any] | None = None
     request: dict[str, Any] | None = None
     challenge: bool = False
+    #: The follow-up's roles once proposed (the user's changes kept), and whether the user wants it run.
+    follow_roles: dict[str, Any] | None = None
+    follow_wanted: bool = False
 
 
 @dataclass

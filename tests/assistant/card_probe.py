@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from tools.results import ToolResult
 
-__all__ = ["card_rows"]
+__all__ = ["NARROW_CARD", "assert_plot_unwrapped", "card_rows"]
+
+#: The narrowest card body: 80 columns with the side panel open.
+NARROW_CARD = 41
 
 
 async def card_rows(
@@ -33,3 +36,14 @@ async def card_rows(
         await wait_for(pilot, lambda: body.content_region.width > 0, "the card's body laid out")
         shown = [strip.text.rstrip() for strip in body.render_lines(body.content_region.reset_offset)]
         return body.content_region.width, shown
+
+
+async def assert_plot_unwrapped(result: ToolResult, tool_name: str, size: tuple[int, int], panel_open: bool) -> None:
+    """Every line of the card's plot shows on one row of the real app's card, none wrapped, and the body is as wide
+    as the layout promises (41 columns with the side panel open at 80, 70 with it folded)."""
+    from assistant.tui.widgets.plot import plot_result
+
+    width, shown = await card_rows(result, tool_name, size, panel_open)
+    assert width >= (NARROW_CARD if panel_open else 70)
+    plot = plot_result(result)
+    assert shown[: len(plot)] == [line.rstrip() for line in plot]  # every plot line on one row, none wrapped

@@ -29,6 +29,7 @@ COMMON: dict[Any, str] = {
     Step.DECISION: "keep and extend it if the effect is clearly positive, drop it otherwise",
     Step.WHY_DECISION: "a clearly negative or null effect would change our mind",
     Step.REFUTE_OFFER: "yes",
+    Step.WHOM_OFFER: "no",
     Step.LOOKS: "no, one analysis at the end",
     END: "pre-register",
 }
@@ -62,11 +63,21 @@ class Journey:
     check: Callable[[dict[str, Any]], None]
     #: Checks on the analysis request (the columns the user meant).
     request: Mapping[str, Any] = field(default_factory=dict)
+    #: Checks on the follow-up's result (heterogeneity: for whom), when the user accepts it.
+    follow_up: Callable[[dict[str, Any]], None] | None = None
 
 
 def _nsw(result: dict[str, Any]) -> None:
     assert abs(result["effect"]["estimate"] - 1794.34) < 0.01  # the experimental benchmark
     assert result["srm"]["status"] == "pass"  # 185/260 was planned: not "broken"
+
+
+def _nsw_for_whom(result: dict[str, Any]) -> None:
+    # for whom: the doubly robust average over the same 445 people still covers the experimental benchmark
+    assert result["effect"]["ci_lower"] < 1794.34 < result["effect"]["ci_upper"]
+    assert result["randomized"] is True and result["treatment"] == "treat" and result["outcome"] == "re78"
+    assert "re78" not in result["effect_modifiers"] and {"age", "educ", "re75"} <= set(result["effect_modifiers"])
+    assert len(result["gates"]) == 5
 
 
 def _thornton(result: dict[str, Any]) -> None:
@@ -114,10 +125,12 @@ JOURNEYS: dict[str, Journey] = {
             Step.DATASET: "ok",
             Step.COLUMNS: "ok",
             Step.SPLIT: "yes, that was planned",
+            Step.WHOM_OFFER: "yes, for whom did it work best?",
         },
         "ab_test",
         _nsw,
         {"arm_column": "treat"},
+        _nsw_for_whom,
     ),
     "thornton_hiv": Journey(
         "thornton_hiv",

@@ -25,6 +25,8 @@ DATASETS = (
     "agent_mode_invite",
     "paywall_cutoff",
 )
+#: Bundled examples attached under another name than their file's (as the app attaches them).
+RENAMED = {"onboarding_tour": "onboarding_uplift"}
 
 RDD = {"dataset": "paywall_cutoff", "outcome": "converted_30d", "running": "credits_used", "cutoff": 10}
 
@@ -67,6 +69,13 @@ REQUESTS: dict[str, dict[str, Any]] = {
         "instruments": ["invited"],
         "covariates": ["tasks_completed_pre", "tenure_months"],
     },
+    "heterogeneity": {
+        "dataset": "onboarding_tour",
+        "outcome": "minutes_active_28d",
+        "treatment": "tour",
+        "effect_modifiers": ["tenure_months", "plan", "weekly_sessions_pre", "region"],
+        "subgroups": ["plan"],
+    },
     "allocate_traffic": {
         "arms": [
             {"arm": "control", "successes": 120, "trials": 1000},
@@ -84,8 +93,8 @@ REQUESTS: dict[str, dict[str, Any]] = {
 def catalog() -> Catalog:
     """The bundled example datasets, by the names the requests use."""
     examples = Catalog()
-    for name in DATASETS:
-        examples.add(DATA / f"{name}.csv", name)
+    for name in (*DATASETS, *RENAMED):
+        examples.add(DATA / f"{RENAMED.get(name, name)}.csv", name)
     return examples
 
 

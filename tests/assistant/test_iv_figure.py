@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import struct
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -32,6 +29,8 @@ from assistant.tui.widgets.plot import (
     iv_picture,
     plot_result,
 )
+from tests.assistant.card_probe import NARROW_CARD
+from tests.assistant.figure_probe import as_png, drawn
 from tools.iv.models import (
     AndersonRubin,
     ARInterval,
@@ -45,7 +44,6 @@ FIXTURES = ROOT / "tests" / "fixtures" / "iv"
 REFERENCE = json.loads((FIXTURES / "reference.json").read_text())["cases"]
 CARD_COVARIATES = REFERENCE["card_nearc4"]["covariates"]
 #: The card's text width in an 80x24 terminal with the side panel open (F2), as measured for synthetic control.
-NARROW_CARD = 41
 NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
 
 
@@ -116,22 +114,6 @@ def weak(seed: int = 2, binary: bool = False) -> InstrumentalVariablesResult:
     return run(weak_frame(seed, binary), outcome="y", treatment="d", instruments=["z"])
 
 
-@contextmanager
-def drawn(result: InstrumentalVariablesResult) -> Iterator[Any]:
-    """The matplotlib figure the PNG drawer draws, before it is saved."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    canvas = plt.figure(figsize=FIGURES["instrumental_variables"].size)
-    try:
-        FIGURES["instrumental_variables"].draw(canvas, result)
-        yield canvas
-    finally:
-        plt.close(canvas)
-
-
 def footer(canvas: Any) -> str:
     """The text under both panels: the 2SLS ratio with its interval, and the Anderson-Rubin set."""
     return str(canvas._supxlabel.get_text())
@@ -170,13 +152,6 @@ def arm_means(frame: pd.DataFrame, column: str, by: str) -> tuple[float, float]:
     assert list(means.index) == [0, 1]
     low, high = means.to_numpy(dtype=float)
     return float(low), float(high)
-
-
-def as_png(path: Path) -> tuple[int, int]:
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    width, height = struct.unpack(">II", data[16:24])
-    return width, height
 
 
 def test_the_figure_is_declared_and_drawn_in_both_tables() -> None:
@@ -234,7 +209,7 @@ def test_the_wald_picture_shows_the_arms_means_and_their_gaps_whose_ratio_is_the
     picture = iv_picture(result)
     assert picture is not None and picture.wald
     np.testing.assert_allclose(picture.gaps(result), (gap_educ, gap_lwage), rtol=1e-10)
-    with drawn(result) as canvas:
+    with drawn("instrumental_variables", result) as canvas:
         first, reduced = canvas.get_axes()
         np.testing.assert_allclose(points(first), [(0, educ[0]), (1, educ[1])], rtol=1e-12)
         np.testing.assert_allclose(points(reduced), [(0, lwage[0]), (1, lwage[1])], rtol=1e-12)
@@ -262,7 +237,7 @@ def test_with_covariates_the_titles_give_the_adjusted_gaps_and_the_arrows_the_ra
     frame = card_frame()
     controls = frame[CARD_COVARIATES].to_numpy(dtype=float)
     itt = least_squares(frame["lwage"], frame["nearc4"], controls)[1]  # the reduced form, by least squares
-    with drawn(result) as canvas:
+    with drawn("instrumental_variables", result) as canvas:
         first, reduced = canvas.get_axes()
         assert f"gap {coefficient:+.4g}\nadjusted for 14 covariates\n" in first.get_title()
         assert reduced.get_title().endswith(f"lwage by arm: gap {itt:+.4g}\nadjusted for 14 covariates")
@@ -277,7 +252,7 @@ def test_a_binary_treatment_reads_as_take_up_and_the_late() -> None:
     frame = weak_frame(5, binary=True)
     takeup = arm_means(frame, "d", "z")
     np.testing.assert_allclose(result.complier_share.estimate, takeup[1] - takeup[0], rtol=1e-10)
-    with drawn(result) as canvas:
+    with drawn("instrumental_variables", result) as canvas:
         first, _ = canvas.get_axes()
         assert f"take-up gap (complier share) {takeup[1] - takeup[0]:+.4g}" in first.get_title()
         assert first.get_ylabel() == "take-up (share with d = 1)"
@@ -296,7 +271,7 @@ def test_the_slopes_are_the_first_stage_and_reduced_form_and_their_ratio_the_est
     reduced_fit = least_squares(frame["lwage"], frame["fatheduc"])
     np.testing.assert_allclose(result.effect.estimate, 0.0592, atol=5e-5)  # Wooldridge, Example 15.1
     np.testing.assert_allclose(reduced_fit[1] / first_fit[1], result.effect.estimate, rtol=1e-9)
-    with drawn(result) as canvas:
+    with drawn("instrumental_variables", result) as canvas:
         first, reduced = canvas.get_axes()
         assert len(canvas.get_axes()) == 2
         for axes, fit in ((first, first_fit), (reduced, reduced_fit)):
@@ -334,7 +309,7 @@ def test_several_instruments_are_drawn_against_their_combined_first_stage_fit() 
     assert least_squares(frame["educ"], combined, controls)[1] == pytest.approx(1.0, rel=1e-9)
     reduced = least_squares(frame["lwage"], combined, controls)[1]
     np.testing.assert_allclose(reduced, case["robust"]["estimate"], rtol=1e-9)
-    with drawn(result) as canvas:
+    with drawn("instrumental_variables", result) as canvas:
         first, second = canvas.get_axes()
         np.testing.assert_allclose(slope_of(fitted(first)), 1.0, rtol=1e-12)
         np.testing.assert_allclose(slope_of(fitted(second)), reduced, rtol=1e-9)
@@ -351,7 +326,7 @@ def test_a_weak_instrument_says_so_and_never_draws_a_finite_ar_interval(tmp_path
     ar = result.anderson_rubin
     assert result.first_stage.f_statistic < 1 and ar.kind == "unbounded"
     assert ar.ci_lower is None and ar.ci_upper is None
-    with drawn(result) as canvas:
+    with drawn("instrumental_variables", result) as canvas:
         first, reduced = canvas.get_axes()
         assert f"first-stage F = {result.first_stage.f_statistic:.4g} (weak: below 10)" in first.get_title()
         ar_line = footer(canvas).split("\n")[1]
@@ -371,7 +346,7 @@ def test_a_union_set_is_written_as_two_half_lines() -> None:
     assert ar.kind == "union" and [p.lower is None for p in ar.intervals] == [True, False]
     lower, upper = ar.intervals[0].upper, ar.intervals[1].lower
     assert lower is not None and upper is not None
-    with drawn(result) as canvas:
+    with drawn("instrumental_variables", result) as canvas:
         assert f"set: (-inf, {lower:.4g}] \N{UNION} [{upper:.4g}, +inf) (unbounded)" in footer(canvas)
         assert "weak: below 10" in canvas.get_axes()[0].get_title()
 
@@ -379,7 +354,7 @@ def test_a_union_set_is_written_as_two_half_lines() -> None:
 def test_column_names_are_drawn_literally(tmp_path: Path) -> None:
     frame = mroz_frame().rename(columns={"lwage": "log $ wage", "fatheduc": "dad_$educ$"})
     result = run(frame, outcome="log $ wage", treatment="educ", instruments=["dad_$educ$"])
-    with drawn(result) as canvas:
+    with drawn("instrumental_variables", result) as canvas:
         assert canvas.get_axes()[0].get_xlabel() == r"dad_\$educ\$"
     save_figure(result, tmp_path / "dollars.png")  # no mathtext error
 
@@ -489,10 +464,6 @@ def test_long_names_shorten_the_name_never_the_number() -> None:
 
 @pytest.mark.parametrize(("size", "panel_open"), [((80, 24), False), ((80, 24), True)])
 async def test_the_card_shows_the_plot_unwrapped_at_80x24(size: tuple[int, int], panel_open: bool) -> None:
-    from tests.assistant.card_probe import card_rows
+    from tests.assistant.card_probe import assert_plot_unwrapped
 
-    result = mroz()
-    width, shown = await card_rows(result, "instrumental_variables", size, panel_open)
-    assert width >= (NARROW_CARD if panel_open else 70)
-    plot = plot_result(result)
-    assert shown[: len(plot)] == [line.rstrip() for line in plot]  # every plot line on one row, none wrapped
+    await assert_plot_unwrapped(mroz(), "instrumental_variables", size, panel_open)

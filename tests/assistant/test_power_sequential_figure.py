@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from assistant.figures import ANNOTATED_LOOKS, FIGURES, SEQUENTIAL_SIZE, annotated_looks, has_figure, save_figure
+from assistant.figures import ANNOTATED_LOOKS, SEQUENTIAL_SIZE, annotated_looks, has_figure, save_figure
 from assistant.tui.widgets.plot import (
     BLOCKS,
     LOOK_COLUMNS,
@@ -31,6 +29,8 @@ from assistant.tui.widgets.plot import (
     plot_result,
     sparkline,
 )
+from tests.assistant.card_probe import NARROW_CARD
+from tests.assistant.figure_probe import drawn
 from tools.power.models import PowerRequest, PowerResult
 from tools.power.report import SPENDING_NAMES
 from tools.power.tool import power
@@ -38,7 +38,6 @@ from tools.power.tool import power
 #: rpact's / gsDesign's Lan-DeMets O'Brien-Fleming-type boundaries, K = 5 equally spaced looks, two-sided 0.05.
 RPACT_OBF_5 = [4.877, 3.357, 2.680, 2.290, 2.031]
 #: The card's text width in an 80x24 terminal with the side panel open (F2), as measured for synthetic control.
-NARROW_CARD = 41
 
 
 def run(**fields: Any) -> PowerResult:
@@ -67,22 +66,6 @@ def mde_smaller() -> PowerResult:
 @cache
 def twenty_looks() -> PowerResult:
     return run(looks=20)
-
-
-@contextmanager
-def drawn(result: PowerResult) -> Iterator[Any]:
-    """The matplotlib figure the PNG drawer draws, before it is saved."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    canvas = plt.figure(figsize=FIGURES["power_curve"].size)
-    try:
-        FIGURES["power_curve"].draw(canvas, result)
-        yield canvas
-    finally:
-        plt.close(canvas)
 
 
 def by_gid(axes: Any, gid: str) -> Any:
@@ -116,7 +99,7 @@ def test_the_png_of_five_obrien_fleming_looks_draws_the_boundaries_beside_the_cu
     sequential = result.sequential
     assert sequential is not None and sequential.looks == 5
     looks = sequential.boundaries
-    with drawn(result) as canvas:
+    with drawn("power_curve", result) as canvas:
         assert len(canvas.get_axes()) == 2
         assert tuple(canvas.get_size_inches()) == SEQUENTIAL_SIZE
         curve, bounds = canvas.get_axes()
@@ -153,7 +136,7 @@ def test_a_one_sided_design_draws_one_boundary_at_its_own_critical_value() -> No
     result = pocock_larger()
     assert result.sequential is not None
     looks = result.sequential.boundaries
-    with drawn(result) as canvas:
+    with drawn("power_curve", result) as canvas:
         _, bounds = canvas.get_axes()
         assert [line.get_gid() for line in bounds.get_lines() if line.get_gid()] == ["boundary", "fixed"]
         assert list(by_gid(bounds, "boundary").get_ydata()) == [look.z_boundary for look in looks]
@@ -168,7 +151,7 @@ def test_a_test_of_a_decrease_draws_its_boundary_below_zero() -> None:
     result = mde_smaller()
     assert result.sequential is not None and result.curve_kind == "mde_vs_n"
     looks = result.sequential.boundaries
-    with drawn(result) as canvas:
+    with drawn("power_curve", result) as canvas:
         curve, bounds = canvas.get_axes()
         assert list(by_gid(curve, "design").get_ydata()) == [abs(result.mde_absolute)]
         assert list(by_gid(bounds, "boundary").get_ydata()) == [-look.z_boundary for look in looks]
@@ -182,7 +165,7 @@ def test_many_looks_annotate_an_even_spread_first_and_last_included() -> None:
     result = twenty_looks()
     assert result.sequential is not None
     looks = result.sequential.boundaries
-    with drawn(result) as canvas:
+    with drawn("power_curve", result) as canvas:
         _, bounds = canvas.get_axes()
         assert len(by_gid(bounds, "boundary").get_ydata()) == 20  # every look drawn
         notes = [text.get_text() for text in bounds.texts]
@@ -259,7 +242,7 @@ def test_a_fixed_horizon_design_draws_exactly_as_before(case: str, tmp_path: Pat
     title = "power" if case == "sample_size" else None
     saved = save_figure(result, tmp_path / f"{case}.png", title=title).read_bytes()
     assert saved == reference_png(result, title)  # byte for byte: one panel, the same curve, labels and size
-    with drawn(result) as canvas:
+    with drawn("power_curve", result) as canvas:
         assert len(canvas.get_axes()) == 1 and tuple(canvas.get_size_inches()) == (8, 4.8)
     assert plot_result(result) == reference_card(result)
 
@@ -341,10 +324,6 @@ def test_a_huge_sample_is_written_shorter_never_wider() -> None:
 
 @pytest.mark.parametrize("panel_open", [False, True])
 async def test_the_card_shows_the_curve_and_the_looks_unwrapped_at_80x24(panel_open: bool) -> None:
-    from tests.assistant.card_probe import card_rows
+    from tests.assistant.card_probe import assert_plot_unwrapped
 
-    result = obf5()
-    width, shown = await card_rows(result, "power", (80, 24), panel_open)
-    assert width >= (NARROW_CARD if panel_open else 70)
-    plot = plot_result(result)
-    assert shown[: len(plot)] == [line.rstrip() for line in plot]  # every plot line on one row, none wrapped
+    await assert_plot_unwrapped(obf5(), "power", (80, 24), panel_open)

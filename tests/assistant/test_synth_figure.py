@@ -5,9 +5,6 @@ text plot, drawn from real results on the bundled market example and ADH's Propo
 from __future__ import annotations
 
 import json
-import struct
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -27,6 +24,8 @@ from assistant.figures import (
     save_figure,
 )
 from assistant.tui.widgets.plot import DRAWERS, NO_TRAJECTORY, TRAJECTORY_CHARS, plot_result
+from tests.assistant.card_probe import NARROW_CARD
+from tests.assistant.figure_probe import as_png, drawn
 from tools.synth.models import PlaceboGap, SyntheticControlRequest, SyntheticControlResult, TrajectoryPoint
 from tools.synth.tool import synthetic_control
 
@@ -34,7 +33,6 @@ ROOT = Path(__file__).resolve().parents[2]
 MARKETS = ROOT / "examples" / "data" / "market_launch.csv"
 PROP99 = ROOT / "tests" / "fixtures" / "synth" / "california_prop99.csv"
 #: The card's text width in an 80x24 terminal with the side panel open (F2), measured in the app below.
-NARROW_CARD = 41
 
 
 @cache
@@ -75,22 +73,6 @@ def its() -> SyntheticControlResult:
     return synthetic_control(request, one)
 
 
-@contextmanager
-def drawn(result: SyntheticControlResult) -> Iterator[Any]:
-    """The matplotlib figure the PNG drawer draws, before it is saved."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    canvas = plt.figure(figsize=FIGURES["synthetic_control"].size)
-    try:
-        FIGURES["synthetic_control"].draw(canvas, result)
-        yield canvas
-    finally:
-        plt.close(canvas)
-
-
 def is_grey(line: Any) -> bool:
     red, green, blue = to_rgb(line.get_color())
     return red == green == blue
@@ -109,13 +91,6 @@ def position_of(result: SyntheticControlResult, period: int | str) -> int:
     return [p.period for p in result.trajectory].index(period)
 
 
-def as_png(path: Path) -> tuple[int, int]:
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    width, height = struct.unpack(">II", data[16:24])
-    return width, height
-
-
 def test_the_figure_is_declared_and_drawn_in_both_tables() -> None:
     assert SyntheticControlResult.figure == "synthetic_control"
     assert "synthetic_control" in FIGURES and "synthetic_control" in DRAWERS
@@ -128,7 +103,7 @@ def test_the_png_draws_treated_against_synthetic_and_the_gap_over_grey_placebos(
     result = market()
     start = position_of(result, 41)  # market_07 gets the change in week 41: the 41st of weeks 1..60
     assert start == 40 and result.treatment_start == 41
-    with drawn(result) as canvas:
+    with drawn("synthetic_control", result) as canvas:
         paths, gap = canvas.get_axes()
         assert len(canvas.get_axes()) == 2
         lines = {str(line.get_label()): line for line in paths.get_lines()}
@@ -158,7 +133,7 @@ def test_prop99_gap_plot_keeps_the_34_placebo_states_of_adh_figure_6() -> None:
     ones whose pre-1989 MSPE is at most twenty times California's."""
     result = prop99()
     assert len(result.placebo_gaps) == 38
-    with drawn(result) as canvas:
+    with drawn("synthetic_control", result) as canvas:
         paths, gap = canvas.get_axes()
         assert len(placebo_lines(gap)) == 34
         (marker,) = start_lines(paths)
@@ -186,7 +161,7 @@ def test_placebo_paths_follow_the_mspe_cut_and_are_capped() -> None:
         "placebos left out: 2 with a pre-period MSPE over 20x the treated's; 51 beyond the 100 best pre-period fits; "
         "1 not matching the periods"
     )
-    with drawn(result) as canvas:
+    with drawn("synthetic_control", result) as canvas:
         gap = canvas.get_axes()[1]
         assert len(placebo_lines(gap)) == PLACEBO_LINES
         assert all(to_rgb(line.get_color())[0] >= 0.7 for line in placebo_lines(gap))  # light grey, not black
@@ -205,7 +180,7 @@ def test_a_perfect_pre_period_fit_does_not_hide_every_placebo() -> None:
 def test_the_its_draws_one_panel_observed_against_its_projected_trend(tmp_path: Path) -> None:
     result = its()
     assert result.estimator == "interrupted_time_series" and result.placebo_gaps == []
-    with drawn(result) as canvas:
+    with drawn("synthetic_control", result) as canvas:
         (axes,) = canvas.get_axes()  # no gap panel, no placebos
         assert tuple(canvas.get_size_inches()) == (8, 4.8)
         lines = {str(line.get_label()): line for line in axes.get_lines()}
@@ -220,7 +195,7 @@ def test_the_its_draws_one_panel_observed_against_its_projected_trend(tmp_path: 
 
 def test_a_result_without_placebo_gaps_draws_the_treated_gap_alone() -> None:
     result = market().model_copy(update={"placebo_gaps": [], "placebo": None})
-    with drawn(result) as canvas:
+    with drawn("synthetic_control", result) as canvas:
         gap = canvas.get_axes()[1]
         assert placebo_lines(gap) == []
         assert [line.get_label() for line in gap.get_lines() if line.get_label() == "treated"] == ["treated"]
@@ -292,10 +267,6 @@ def test_long_y_labels_narrow_the_grid_instead_of_wrapping() -> None:
 
 @pytest.mark.parametrize(("size", "panel_open"), [((80, 24), False), ((80, 24), True)])
 async def test_the_card_shows_the_plot_unwrapped_at_80x24(size: tuple[int, int], panel_open: bool) -> None:
-    from tests.assistant.card_probe import card_rows
+    from tests.assistant.card_probe import assert_plot_unwrapped
 
-    result = prop99()
-    width, shown = await card_rows(result, "synthetic_control", size, panel_open)
-    assert width >= (NARROW_CARD if panel_open else 70)
-    plot = plot_result(result)
-    assert shown[: len(plot)] == [line.rstrip() for line in plot]  # every plot line on one row, none wrapped
+    await assert_plot_unwrapped(prop99(), "synthetic_control", size, panel_open)

@@ -175,3 +175,21 @@ def test_request_bounds(fields: dict[str, Any]) -> None:
         HeterogeneityRequest.model_validate(
             {"dataset": "ab", "outcome": "y", "treatment": "d", "effect_modifiers": ["x"], **fields}
         )
+
+
+def test_a_column_the_treatment_sets_is_refused_and_a_rare_trait_is_not() -> None:
+    frame = data()
+    rng = np.random.default_rng(1)
+    # an incentive's amount: 0 for every control unit, positive for every treated one (Thornton's tinc)
+    frame["amount"] = np.where(frame["d"] == 1, rng.uniform(0.1, 3.0, len(frame)), 0.0)
+    error = expect("modifier_set_by_treatment", frame, effect_modifiers=["x", "amount"])
+    assert "'amount'" in error.message and "(0)" in error.message and "effect_modifiers" in error.hint
+    expect("modifier_set_by_treatment", frame, covariates=["amount"])
+    # a rare trait absent from one arm by chance keeps its common value in both arms: not refused
+    frame = data()
+    frame["rare"] = 0
+    frame.loc[frame.index[(frame["d"] == 1).to_numpy()][:3], "rare"] = 1
+    request = HeterogeneityRequest.model_validate(
+        {"dataset": "ab", "outcome": "y", "treatment": "d", "effect_modifiers": ["x", "rare"], "repetitions": 2}
+    )
+    assert heterogeneity(request, frame).effect_modifiers == ["x", "rare"]

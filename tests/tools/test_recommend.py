@@ -184,3 +184,38 @@ def test_one_treated_unit_with_an_unknown_number_of_comparison_units_keeps_the_p
     # too few: only the unit's own history
     few = recommend_method(RecommendMethodRequest(assignment="single_unit", has_pre_period_data=True, control_units=2))
     assert [r.method for r in few.recommendations] == ["interrupted_time_series"]
+
+
+def test_for_whom_after_a_randomized_test_leads_to_the_heterogeneity_analysis() -> None:
+    result = recommend_method(RecommendMethodRequest(can_randomize=True, interference=False, goal="target"))
+    methods = [r.method for r in result.recommendations]
+    assert methods[:2] == ["heterogeneous_effects", "ab_test"]
+    top = result.recommendations[0]
+    assert top.tool == "heterogeneity" and top.available and top.suitability == "recommended"
+    assert "randomized split" in top.why and any("before the change" in a for a in top.assumptions)
+    assert any("name the subgroups before looking" in w for w in result.warnings)
+    assert result.summary.startswith("Recommended design: heterogeneous effects")
+
+
+def test_for_whom_after_an_opt_in_needs_the_measured_reasons() -> None:
+    measured = recommend_method(
+        RecommendMethodRequest(assignment="self_selected", observed_confounders=True, goal="target")
+    )
+    assert [r.method for r in measured.recommendations][:2] == ["heterogeneous_effects", "propensity"]
+    assert "measured reasons for opting in" in measured.recommendations[0].why
+    unmeasured = recommend_method(
+        RecommendMethodRequest(assignment="self_selected", observed_confounders=False, goal="target")
+    )
+    assert "heterogeneous_effects" not in [r.method for r in unmeasured.recommendations]
+
+
+def test_for_whom_with_a_panel_design_is_ranked_last_and_says_why() -> None:
+    result = recommend_method(
+        RecommendMethodRequest(assignment="rollout_by_group_over_time", has_pre_period_data=True, goal="target")
+    )
+    last = result.recommendations[-1]
+    assert result.recommendations[0].method == "diff_in_diff"
+    assert last.method == "heterogeneous_effects" and last.suitability == "not_recommended"
+    assert "difference-in-differences" in last.why
+    unknown = recommend_method(RecommendMethodRequest(goal="target"))
+    assert any("For whom it works" in q for q in unknown.questions)

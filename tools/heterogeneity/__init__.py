@@ -1,5 +1,5 @@
 """For whom did it work: the conditional average treatment effect with tests that hold under cross-fitting — the
-statistics core of the heterogeneity tool (not registered yet).
+heterogeneity tool (registered in ``spec``).
 
 Modules: ``models`` (request and result), ``inputs`` (validation, encoding), ``learners`` (cross-fitted nuisance
 models, doubly robust scores, DR-learner and T-learner), ``inference`` (BLP, GATES, CLAN on one split; the median

@@ -150,6 +150,28 @@ def _constant(x: FloatArray) -> NDArray[np.bool_]:
     return np.asarray(np.ptp(x, axis=0) == 0, dtype=bool) if len(x) else np.ones(x.shape[1], dtype=bool)
 
 
+def set_by_treatment(frame: pd.DataFrame, treated: NDArray[np.bool_], columns: list[str]) -> list[tuple[str, str]]:
+    """The columns that take a single value in one arm and several others in the other arm, never that one, with
+    that value: quantities the treatment sets (an incentive's amount is 0 for every control unit and positive for
+    every treated one), not traits of the units. A rare trait missing from one arm by chance keeps its common value
+    in both arms, so it is not caught."""
+    found: list[tuple[str, str]] = []
+    for name in columns:
+        series = frame[name]
+        inside, outside = series[treated].dropna(), series[~treated].dropna()
+        for one, other in ((inside, outside), (outside, inside)):
+            if (
+                len(one)
+                and len(other)
+                and one.nunique() == 1
+                and other.nunique() > 1
+                and not (other == one.iloc[0]).any()
+            ):
+                found.append((name, value_label(one.iloc[0])))
+                break
+    return found
+
+
 def prepare(request: HeterogeneityRequest, data: pd.DataFrame | None) -> HeterogeneityData:
     """Validate the request against the data and read the columns as arrays (rows with missing values dropped)."""
     if data is None:
@@ -193,6 +215,16 @@ def prepare(request: HeterogeneityRequest, data: pd.DataFrame | None) -> Heterog
             f"{n_dropped:,} of {len(data):,} row(s) with a missing value were dropped ("
             + "; ".join(f"{_q(name)}: {count:,}" for name, count in counts)
             + ")."
+        )
+    set_by = set_by_treatment(data.loc[keep], treated[keep], list(dict.fromkeys(modifiers + extra)))
+    if set_by:
+        name, value = set_by[0]
+        raise ToolError(
+            "modifier_set_by_treatment",
+            f"{_q(name)} takes one value ({display_name(value, 40)}) in one arm and varies in the other: it is set "
+            "by the treatment (an incentive's amount, a dose, exposure), so it cannot say for whom the treatment "
+            "works" + (f"; also: {', '.join(_q(n) for n, _ in set_by[1:])}" if len(set_by) > 1 else "") + ".",
+            "Drop it from effect_modifiers and covariates; use only traits measured before the treatment.",
         )
     y, treated = y[keep], treated[keep]
     x = np.column_stack([v[keep] for v in mod_values])

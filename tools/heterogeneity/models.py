@@ -1,4 +1,4 @@
-"""Request and result models of the heterogeneity tool (not registered yet: the lead wires it in)."""
+"""Request and result models of the heterogeneity tool."""
 
 from __future__ import annotations
 
@@ -185,7 +185,9 @@ class HeterogeneityResult(ToolResult):
     repetitions: int = Field(description="Random sample splits.")
     seed: int = Field(description="Random seed.")
     alpha: float = Field(description="Significance level.")
-    effect: Estimate = Field(description="The average effect (ATE), cross-fitted doubly robust (AIPW).")
+    effect: Estimate = Field(
+        description="The headline estimate: the average effect (ATE), cross-fitted doubly robust (AIPW)."
+    )
     naive: Estimate = Field(description="Difference in mean outcome, treated minus control (Welch).")
     blp: BLP = Field(description="The heterogeneity test.")
     heterogeneity_found: bool = Field(description="True when the heterogeneity loading is positive and significant.")

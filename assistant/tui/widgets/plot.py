@@ -19,6 +19,7 @@ from assistant.tui.widgets.charts import ForestRow, forest, mirrored_histogram, 
 
 if TYPE_CHECKING:
     from tools.did.models import DiffInDiffResult
+    from tools.heterogeneity.models import HeterogeneityResult
     from tools.iv.models import AndersonRubin, InstrumentalVariablesResult
     from tools.power.models import PowerResult, PowerSequential
     from tools.propensity.models import PropensityResult
@@ -31,6 +32,7 @@ __all__ = [
     "IVPicture",
     "ar_set_text",
     "fixed_critical_value",
+    "gates_bars",
     "iv_picture",
     "look_cells",
     "plot_result",
@@ -59,6 +61,10 @@ UNION = "\N{UNION}"
 SEQUENTIAL_CHARS = 40
 #: The columns of that table and their widths (right-aligned; together ``SEQUENTIAL_CHARS``).
 LOOK_COLUMNS = (("look", 4), ("n total", 11), ("z", 7), ("nominal p", 10), ("\N{GREEK SMALL LETTER ALPHA} spent", 8))
+#: The widest line of the heterogeneity card (the same 80x24 budget as synthetic control's).
+HETEROGENEITY_CHARS = 40
+#: Most columns of a GATES row's interval bar (fewer when its numbers are wide; no bar below ``GATES_BAR_MIN``).
+GATES_BAR, GATES_BAR_MIN = 14, 6
 #: The spending functions' names: ``tools.power.report.SPENDING_NAMES`` without "-type" (a test keeps the keys
 #: equal; this module does not import tools).
 SPENDING = {"obrien_fleming": "O'Brien-Fleming", "pocock": "Pocock"}
@@ -471,6 +477,78 @@ def _instrumental_variables(result: InstrumentalVariablesResult) -> list[str]:
     return _iv_wald(result, picture) if picture.wald else _iv_slopes(result, picture)
 
 
+def gates_bars(result: HeterogeneityResult, width: int) -> list[str]:
+    """Each GATES fifth's interval on one scale of ``width`` columns: ``─`` the interval, ``●`` the estimate, ``┊``
+    no effect and ``│`` the average effect (both drawn across the intervals, the estimate over them)."""
+    effect = result.effect.estimate
+    values = [v for g in result.gates for v in (g.estimate, g.ci_lower, g.ci_upper) if math.isfinite(v)]
+    values += [v for v in (0.0, effect) if math.isfinite(v)]
+    low, high = min(values), max(values)
+    span = (high - low) or 1.0
+
+    def at(value: float) -> int:
+        return max(0, min(width - 1, round((value - low) / span * (width - 1))))
+
+    bars = []
+    for group in result.gates:
+        cells = [" "] * width
+        if math.isfinite(group.ci_lower) and math.isfinite(group.ci_upper):
+            for column in range(at(group.ci_lower), at(group.ci_upper) + 1):
+                cells[column] = "─"
+        cells[at(0.0)] = "┊"
+        if math.isfinite(effect):
+            cells[at(effect)] = "│"
+        if math.isfinite(group.estimate):
+            cells[at(group.estimate)] = "●"
+        bars.append("".join(cells))
+    return bars
+
+
+def _heterogeneity(result: HeterogeneityResult) -> list[str]:
+    """The BLP heterogeneity test (loading, p, whether the effect varies); the GATES fifths, least affected first,
+    each with its estimate and interval beside a bar on one scale (:func:`gates_bars`, left out when the numbers
+    leave it fewer than ``GATES_BAR_MIN`` columns); what targeting recommends; the Qini coefficient. Every number
+    as the result holds it, within ``HETEROGENEITY_CHARS``. No lines when the result has no GATES."""
+    gates = result.gates
+    if not gates:
+        return []
+    width = HETEROGENEITY_CHARS
+    level = f"{100 * (1 - result.alpha):g}%"
+    test = result.blp.heterogeneity
+    verdict = "the effect varies" if result.heterogeneity_found else "no heterogeneity found"
+    lines = [*_wrapped(f"heterogeneity loading {test.estimate:.3g}, p {test.p_value:.3g}", width), f"→ {verdict}"]
+    lines += _wrapped("by fifth, least (1) → most (5) affected", width)
+    labels = [str(g.group) for g in gates]
+    estimates = [f"{g.estimate:.4g}" for g in gates]
+    intervals = [f"[{g.ci_lower:.4g}, {g.ci_upper:.4g}]" for g in gates]
+    label_width = max(map(len, labels))
+    estimate_width = max(map(len, estimates))
+    bar = min(GATES_BAR, width - label_width - estimate_width - max(map(len, intervals)) - 3)
+    bars = gates_bars(result, bar) if bar >= GATES_BAR_MIN else [""] * len(gates)
+    for label, drawn, estimate, interval in zip(labels, bars, estimates, intervals, strict=True):
+        cells = f" {drawn}" if drawn else ""
+        lines.append(f"{label:>{label_width}}{cells} {estimate:>{estimate_width}} {interval}")
+    effect = result.effect.estimate
+    if bar >= GATES_BAR_MIN:
+        lines += _wrapped(f"● effect ─ {level} CI ┊ 0 │ average {effect:.4g}", width)
+    else:
+        lines += _wrapped(f"estimate [{level} CI]; average {effect:.4g}", width)
+    share = result.recommended_share
+    chosen = next((row for row in result.targeting if row.share == share), None)
+    if share is not None:
+        gain = f": {chosen.gain_vs_all.estimate:+.4g} per unit vs treating everyone" if chosen is not None else ""
+        lines += _wrapped(f"target the top {share:.0%}{gain}", width)
+    elif result.heterogeneity_found:
+        lines += _wrapped("no top share beats treating everyone", width)
+    else:
+        lines += _wrapped("targeting: none (act on the average)", width)
+    qini = result.qini
+    interval = f"{qini.estimate:.4g} [{qini.ci_lower:.4g}, {qini.ci_upper:.4g}]"
+    name = "Qini coefficient" if len(interval) + 17 <= width else "Qini"
+    lines += _wrapped(f"{name} {interval}", width)
+    return lines
+
+
 #: The text drawer of each figure a result class can declare (``ToolResult.figure``).
 DRAWERS: dict[str, Callable[[Any], list[str]]] = {
     "power_curve": _power_curve,
@@ -479,4 +557,5 @@ DRAWERS: dict[str, Callable[[Any], list[str]]] = {
     "rd_plot": _rd_plot,
     "synthetic_control": _synthetic_control,
     "instrumental_variables": _instrumental_variables,
+    "heterogeneity": _heterogeneity,
 }

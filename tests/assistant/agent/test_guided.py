@@ -160,7 +160,8 @@ def test_every_question_step_has_its_words() -> None:
     assert [slot_of(step) for step in SCOPING if step.is_why] == list(WHY)
     from assistant.agent.guided_state import HELP, WHY_ASKED
 
-    asked_with_data = {Step.DATASET, Step.COLUMNS, Step.SPLIT}
+    asked_with_data = {Step.DATASET, Step.COLUMNS, Step.SPLIT, Step.WHOM_OFFER}  # (the offer lists the columns)
+    assert Step.WHOM_OFFER in WHY_ASKED and Step.WHOM_OFFER in HELP
     asked_from_the_plan = {Step.PREREG}  # each open item's own question, from the pre-registration's table
     assert {step for step in Step if not step.runs_tool} - asked_with_data - asked_from_the_plan == set(QUESTIONS)
     assert Step.PREREG in WHY_ASKED

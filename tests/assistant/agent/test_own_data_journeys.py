@@ -70,6 +70,13 @@ def test_a_users_own_file_goes_from_the_question_to_the_answer_and_a_complete_pl
     assert refuted and refuted[-1].result is not None, said
     if any(c["status"] == "fail" for c in finished[-1].result.get("checks", [])):
         assert refuted[-1].result["verdict"] != "robust", said
+    # the follow-up the user accepted (for whom it works) ran on the same file
+    follow = [e for e in events if isinstance(e, ToolFinished) and e.name == "heterogeneity"]
+    if spec.follow_up is not None:
+        assert follow and follow[-1].error is None and follow[-1].result is not None, said
+        spec.follow_up(follow[-1].result)
+    else:
+        assert not follow, said
     # no /run, no role=column: every tool call came from the guided mode's reading of plain words
     assert not any("=" in line for line in transcript if line.startswith(">>")), said
     # a pre-registration with nothing missing, every item filled from the session or the user's own words

@@ -238,6 +238,10 @@ def test_every_string_field_of_every_result_has_a_kind() -> None:
         *("InstrumentalVariablesResult.bins_by", "InstrumentCoefficient.instrument"),
         *("AbTestResult.exposure_column", "CaceDetail.exposure_column"),
         *("ArmShare.arm", "AllocateTrafficResult.best_arm", "AllocateTrafficResult.model"),
+        *("HeterogeneityResult.dataset", "HeterogeneityResult.outcome", "HeterogeneityResult.treatment"),
+        *("HeterogeneityResult.treated_value", "HeterogeneityResult.effect_modifiers"),
+        *("HeterogeneityResult.covariates", "HeterogeneityResult.subgroup_columns", "ClanRow.modifier"),
+        *("SubgroupLevel.column", "SubgroupLevel.level", "InteractionTest.column"),
     }
     undecided, clashes = [], []
     for model, field in _string_fields([spec.result for spec in TOOLS]):

@@ -1,0 +1,203 @@
+"""The guided mode's follow-up analyses: after an analysis ran, a tool that asks the next question of the same data.
+
+A registered tool names the analyses it follows (``ToolSpec.follows``: heterogeneity follows an A/B test and a
+propensity analysis — "for whom did it work?"). Once the analysis ran (and its robustness checks, when the user
+wanted them), the guided mode offers the follow-up with its columns already chosen from the analysis's own request:
+the same outcome and treatment, and as the traits the effect may vary with, the propensity analysis's covariates or,
+after an A/B test, the columns the data's profile proposes (no ID, no arm, no metric, nothing named as measured after
+the change). The user accepts, changes the list as ``role=columns``, or declines. No statistics here: the tool checks
+the columns and says what is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from assistant.agent.answers import read_yes_no
+from assistant.agent.guided_analysis import describe_roles, parse_roles, propose_roles
+from assistant.agent.guided_state import HELP, WHY_ASKED, Step
+from tools.errors import ToolError
+from tools.registry import TOOLS
+from tools.spec import ToolSpec, as_list
+
+__all__ = ["FOLLOW_UPS", "FollowUp", "Offer", "asks_for_whom", "follow_up_for", "propose", "read_offer", "said_back"]
+
+#: The follow-up tool of each analysis tool (from the specs' ``follows``; the first registered wins).
+FOLLOW_UPS: dict[str, ToolSpec] = {}
+for _spec in TOOLS:
+    for _tool in _spec.follows:
+        FOLLOW_UPS.setdefault(_tool, _spec)
+
+#: What a user says to ask for the heterogeneity follow-up in their own words, at any point after the analysis.
+_FOR_WHOM = re.compile(
+    r"\bfor whom\b|\bwhom\b|\bwho (?:benefit|gain|respond)s?\b|\bwhich (?:users|customers|segments?|groups?)\b"
+    r"|\bhelps? (?:the )?most\b|\bsegment\w*|\bheterogen\w*|\buplift\b|\btarget\w*|\bsubgroups?\b",
+    re.I,
+)
+#: How many traits the offer proposes at most (the user can add more).
+MAX_PROPOSED = 10
+
+
+def asks_for_whom(text: str) -> bool:
+    """Whether the user asks for whom the change works (the heterogeneity follow-up)."""
+    return bool(_FOR_WHOM.search(text))
+
+
+def follow_up_for(tool: str | None) -> ToolSpec | None:
+    """The follow-up offered after ``tool``'s analysis, if any."""
+    return FOLLOW_UPS.get(tool or "")
+
+
+@dataclass
+class FollowUp:
+    """A follow-up proposed on the analysis's data: the roles (the analysis's outcome and treatment, the traits),
+    or why it cannot run on this analysis (``reason``)."""
+
+    tool: str
+    dataset: str
+    roles: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""
+
+    @property
+    def runnable(self) -> bool:
+        return not self.reason
+
+    def question(self) -> str:
+        """The offer, with the traits proposed and how to change them."""
+        if not self.runnable:
+            return self.reason
+        modifiers = ", ".join(as_list(self.roles.get("effect_modifiers") or [])) or "(none found: name some)"
+        kind = (
+            "the randomized comparison"
+            if self.roles.get("randomized", "yes") != "no"
+            else "the opt-in comparison, adjusted for the same covariates"
+        )
+        return (
+            f"Do you want to know for whom it works best? I would estimate how the effect on "
+            f"'{self.roles.get('outcome')}' varies with: {modifiers} (columns of '{self.dataset}', {kind}). "
+            "Only traits measured before the change belong here. The answer rests on a test of whether the effect "
+            "varies at all, the effect in fifths of users ranked by predicted effect, and the gain of targeting, "
+            "never on slicing until a segment lights up.\n\n"
+            "Reply 'yes' to run it, change the traits (effect_modifiers=a, b) or name subgroups you chose in "
+            "advance (subgroups=plan), or 'no'."
+        )
+
+    def request(self) -> dict[str, Any]:
+        """The follow-up tool's request, built by its own guide."""
+        from tools.registry import get_tool
+
+        guide = get_tool(self.tool).guide
+        assert guide is not None
+        return guide.build(self.dataset, self.roles)
+
+
+def propose(spec: ToolSpec, analysis_tool: str, request: Mapping[str, Any], result: Mapping[str, Any],
+            dataset: Any) -> FollowUp:  # fmt: skip
+    """The follow-up ``spec`` on the analysis (``analysis_tool`` with ``request`` gave ``result``) on ``dataset``
+    (the catalog's)."""
+    name = str(request.get("dataset") or getattr(dataset, "name", ""))
+    follow = FollowUp(spec.name, name)
+    if analysis_tool == "propensity":
+        covariates = as_list(request.get("covariates") or [])
+        follow.roles = {
+            "outcome": request.get("outcome"),
+            "treatment": request.get("treatment"),
+            "effect_modifiers": covariates,
+            "covariates": covariates,
+            "randomized": "no",
+        }
+        if request.get("treated_value") not in (None, ""):
+            follow.roles["treated_value"] = request["treated_value"]
+        return follow
+    arms = [str(a) for a in result.get("arms") or []]
+    metrics = [m for m in request.get("metrics") or [] if isinstance(m, Mapping)]
+    if len(arms) != 2:
+        follow.reason = (
+            f"The experiment has {len(arms)} arms; the analysis of for whom it works compares two. Run it on the "
+            "control and one treatment arm (a file filtered to them)."
+        )
+        return follow
+    if not metrics or metrics[0].get("denominator") or metrics[0].get("kind") not in (None, "binary", "continuous"):
+        follow.reason = (
+            "The primary metric is a ratio of two columns; the analysis of for whom it works needs one value per "
+            "unit (compute the ratio per unit first)."
+        )
+        return follow
+    primary = metrics[0]
+    outcome = str(primary.get("column") or primary.get("name"))
+    arm = str(request.get("arm_column"))
+    control = str(result.get("control_arm") or "")
+    treated = next((a for a in arms if a != control), arms[-1])
+    used = {arm, *(str(m.get(k)) for m in metrics for k in ("name", "column", "denominator") if m.get(k))}
+    for key in ("cluster", "exposure_column", "exposure_time_column"):
+        if request.get(key):
+            used.add(str(request[key]))
+    modifiers: list[str] = []
+    try:
+        proposal = propose_roles("heterogeneous_effects", dataset, outcome)
+        modifiers = [c for c in as_list(proposal.roles.get("effect_modifiers") or []) if c not in used]
+    except (ToolError, AssertionError, AttributeError):
+        modifiers = []
+    labelled = set(arms) not in ({"0", "1"}, {"False", "True"})
+    modifiers = _traits(dataset, arm, treated if labelled else None, modifiers)
+    follow.roles = {
+        "outcome": outcome,
+        "treatment": arm,
+        "effect_modifiers": modifiers[:MAX_PROPOSED],
+        "randomized": "yes",
+    }
+    if labelled:
+        follow.roles["treated_value"] = treated
+    return follow
+
+
+def _traits(dataset: Any, arm: str, treated: str | None, columns: list[str]) -> list[str]:
+    """``columns`` without those the treatment sets (one value in one arm only: an incentive's amount), which the
+    tool would refuse as effect modifiers."""
+    from tools.data.columns import treated_indicator
+    from tools.heterogeneity.inputs import set_by_treatment
+
+    try:
+        frame = dataset.frame
+        mask, _ = treated_indicator(frame[arm], arm, treated)
+        set_by = {name for name, _ in set_by_treatment(frame, mask, columns)}
+    except (ToolError, KeyError, AttributeError, ValueError):
+        return columns
+    return [c for c in columns if c not in set_by]
+
+
+@dataclass
+class Offer:
+    """What the answer to the offer says: run (``accept``), decline, or ask again with ``say``."""
+
+    accept: bool = False
+    decline: bool = False
+    say: str = ""
+
+
+def read_offer(answer: str, follow: FollowUp) -> Offer:
+    """The answer to the follow-up's offer: yes, no, changed roles (run with them), or a question back."""
+    changed = parse_roles(answer, "heterogeneous_effects") if follow.runnable else {}
+    if changed:
+        follow.roles.update(changed)
+        return Offer(accept=True)
+    if not follow.runnable:
+        return Offer(decline=True)
+    reading = read_yes_no(answer)
+    if reading.kind == "answer":
+        return Offer(accept=bool(reading.value), decline=not reading.value)
+    if asks_for_whom(answer):
+        return Offer(accept=True)
+    if reading.kind == "why":
+        return Offer(say=f"{WHY_ASKED[Step.WHOM_OFFER]}\n\n{follow.question()}")
+    if reading.kind in ("meaning", "dont_know"):
+        return Offer(say=f"{WHY_ASKED[Step.WHOM_OFFER]} {HELP[Step.WHOM_OFFER]}\n\n{follow.question()}")
+    return Offer(say=f"I did not catch that. {follow.question()}")
+
+
+def said_back(follow: FollowUp) -> str:
+    """The roles the follow-up runs with, said back before it runs."""
+    return f"Running it with {describe_roles(follow.roles)}."
