@@ -1,8 +1,9 @@
 """Figures of tool results as PNG files: the power curve (a group-sequential design's boundaries beside it), the
 event study, score overlap with the love plot, the RD plot, synthetic control's paths with the placebo gap plot,
-instrumental variables' first stage beside its reduced form (the Wald picture for a two-valued instrument), and the
-heterogeneity tool's effects by fifth of predicted effect (GATES) beside its Qini curve. Drawn from a result's own
-fields (never recomputed); matplotlib loads only when a figure is saved, so nothing else pays for it.
+instrumental variables' first stage beside its reduced form (the Wald picture for a two-valued instrument), the
+heterogeneity tool's effects by fifth of predicted effect (GATES) beside its Qini curve, and the A/A test's p-value
+histograms (drawn in ``figures_aa.py``). Drawn from a result's own fields (never recomputed); matplotlib loads only
+when a figure is saved, so nothing else pays for it.
 
 A result class names its figure (``ToolResult.figure``); :data:`FIGURES` holds a drawer for each name. A new tool
 whose result declares a new figure adds its drawer here and in ``tui/widgets/plot.py`` (a test checks both).
@@ -22,6 +23,7 @@ from assistant.writing import check_new, write_new
 from tools.errors import ToolError
 
 if TYPE_CHECKING:
+    from tools.aa_test.models import AaTestResult
     from tools.did.models import DiffInDiffResult
     from tools.heterogeneity.models import HeterogeneityResult
     from tools.iv.models import InstrumentalVariablesResult
@@ -91,7 +93,7 @@ def save_figure(result: ToolResult, path: str | os.PathLike[str], title: str | N
     if figure is None:
         raise FigureError(
             "This result has no figure (power curves, event studies, overlap, RD, synthetic control, "
-            "instrumental variables and heterogeneity plots do)."
+            "instrumental variables, heterogeneity and A/A p-value plots do)."
         )
     if not figure.ready(result):
         raise FigureError(
@@ -566,6 +568,18 @@ def _heterogeneity(figure: Any, result: HeterogeneityResult) -> None:
     qini_axes.grid(alpha=0.3)
 
 
+def _aa_test(figure: Any, result: AaTestResult) -> None:
+    """The A/A test's p-value histograms, drawn by :func:`assistant.figures_aa.draw_aa_test` (loaded here)."""
+    from assistant.figures_aa import draw_aa_test
+
+    draw_aa_test(figure, result)
+
+
+def _aa_ready(result: AaTestResult) -> bool:
+    """At least one simulated metric with its p-value histogram (the plot data)."""
+    return any(metric.p_histogram for metric in result.simulated)
+
+
 #: The drawer of each figure a result class can declare (``ToolResult.figure``).
 FIGURES: dict[str, Figure] = {
     "power_curve": Figure(_power, lambda result: bool(result.curve)),
@@ -575,4 +589,5 @@ FIGURES: dict[str, Figure] = {
     "synthetic_control": Figure(_synthetic_control, lambda result: bool(result.trajectory), size=(11, 4.8)),
     "instrumental_variables": Figure(_instrumental_variables, _iv_ready, size=(11, 5.4)),
     "heterogeneity": Figure(_heterogeneity, lambda result: bool(result.gates and result.qini_curve), size=(11, 5.2)),
+    "aa_test": Figure(_aa_test, _aa_ready, size=(11, 4.8)),  # resized by the drawer for its number of panels
 }

@@ -38,6 +38,7 @@ EXAMPLES: dict[str, str] = {
     "agent_mode_opt_in": "agent_mode_opt_in.csv",  # an opt-in feature (propensity)
     "agent_mode_invite": "agent_mode_invite.csv",  # a randomised invite, use optional (instrumental_variables)
     "paywall_cutoff": "paywall_cutoff.csv",  # a paywall after a number of free queries (rdd)
+    "checkout_sessions": "checkout_sessions.csv",  # four weeks of session history, no experiment (aa_test)
     "onboarding_tour": "onboarding_uplift.csv",  # an A/B test whose effect differs by tenure and plan (heterogeneity)
 }
 

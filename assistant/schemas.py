@@ -36,7 +36,9 @@ def tool_schema(spec: ToolSpec | str) -> dict[str, Any]:
     """The strict Chat Completions tool definition of one tool (a spec or a registered name).
 
     Built by ``openai.pydantic_function_tool``, then trimmed of what costs tokens and tells the model nothing:
-    the ``title`` of every node and the copy of the tool description inside ``parameters``.
+    the ``title`` of every node, the copy of the tool description inside ``parameters``, and the sanity bounds of
+    numbers (|bound| >= :data:`SANITY_BOUND`, such as a count below 10^12): the request model still enforces them,
+    and a call beyond one gets the validation error back, while a meaningful bound (alpha <= 0.5) stays visible.
     """
     if isinstance(spec, str):
         spec = get_tool(spec)
@@ -52,8 +54,13 @@ def _strict(name: str, model: type[BaseModel], description: str) -> dict[str, An
     return {"type": built["type"], "function": function}
 
 
+#: Number bounds at least this large (in absolute value) are sanity limits, not guidance: not shown to the model.
+SANITY_BOUND = 1e9
+
+
 def _without_titles(node: Any) -> Any:
-    """A copy of a JSON schema without ``title`` keywords (field names called "title" are kept)."""
+    """A copy of a JSON schema without ``title`` keywords (field names called "title" are kept) and without the
+    sanity bounds of numbers (see :func:`tool_schema`)."""
     if isinstance(node, list):
         return [_without_titles(item) for item in node]
     if not isinstance(node, dict):
@@ -61,6 +68,8 @@ def _without_titles(node: Any) -> Any:
     copy: dict[str, Any] = {}
     for key, value in node.items():
         if key == "title" and isinstance(value, str):
+            continue
+        if key in ("maximum", "minimum") and isinstance(value, int | float) and abs(value) >= SANITY_BOUND:
             continue
         if key in ("properties", "$defs", "definitions") and isinstance(value, dict):
             copy[key] = {name: _without_titles(sub) for name, sub in value.items()}

@@ -37,6 +37,7 @@ MethodName = Literal[
     "interrupted_time_series",
     "adaptive_allocation",
     "heterogeneous_effects",
+    "aa_check",
     "not_identifiable",
 ]
 
@@ -54,6 +55,7 @@ METHOD_NAMES: dict[str, str] = {
     "interrupted_time_series": "interrupted time series",
     "adaptive_allocation": "adaptive allocation (a Thompson-sampling bandit)",
     "heterogeneous_effects": "heterogeneous effects (for whom: BLP, GATES and targeting by a DR-learner)",
+    "aa_check": "an A/A check (the split and the metric's analysis, by re-randomising history)",
     "not_identifiable": "none",
 }
 
@@ -99,10 +101,10 @@ class RecommendMethodRequest(ToolRequest):
         description="Can one unit's treatment affect another's outcome (marketplaces, social features, shared "
         "budgets)? Null if unknown.",
     )
-    goal: Literal["learn", "earn", "target"] | None = Field(
+    goal: Literal["learn", "earn", "target", "check"] | None = Field(
         default=None,
         description="'learn' the effect; 'earn': send traffic to the best variant while it runs (a bandit); "
-        "'target': for whom it works. Null if unknown.",
+        "'target': for whom it works; 'check': trust a new platform or metric first (A/A). Null if unknown.",
     )
 
 
@@ -248,6 +250,20 @@ DESIGNS = {
     ),
 }
 
+DESIGNS["aa_check"] = _Design(
+    "aa_check",
+    (
+        "no effect exists between the two arms (an A/A split, or history re-randomised)",
+        "the history resembles the experiment's traffic (same units, metric definition and logging)",
+    ),
+    (
+        "sample-ratio check of an A/A that ran",
+        "false-positive rate of the analysis over many random splits (about alpha)",
+        "p-value uniformity and the standard-error ratio (about 1; well below 1: rows that are not independent)",
+    ),
+    ("historical rows of the metric (per unit, or per session with the unit's ID), or an A/A test's rows",),
+)
+
 #: The designs whose units can be compared unit by unit for a heterogeneity analysis (one row per unit, a 0/1
 #: treatment that is randomized or explained by measured traits).
 _PER_UNIT = ("ab_test", "propensity")
@@ -284,6 +300,16 @@ def recommend_method(request: RecommendMethodRequest, data: object = None) -> Re
             plan.add(
                 "ab_test", "not_recommended", "A unit-level test is biased when treated units affect control units."
             )
+        elif r.goal == "check":
+            plan.add(
+                "aa_check",
+                "recommended",
+                "Before the first experiment on a new platform or metric: re-randomise its history a thousand "
+                "times (or run an A/A) to check that the split is fair and the analysis keeps its false-positive "
+                "rate; a wrong unit of analysis or a heavy tail shows up here, not in one A/B result.",
+            )
+            plan.add("ab_test", "recommended", "Then the experiment itself: randomizing who gets the change is the "
+                     "strongest design.")  # fmt: skip
         elif r.goal == "earn":
             plan.add(
                 "adaptive_allocation",

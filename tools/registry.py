@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from tools.aa_test.spec import SPEC as AA_TEST
 from tools.ab_test.spec import SPEC as AB_TEST
 from tools.allocate.spec import SPEC as ALLOCATE_TRAFFIC
 from tools.did.spec import SPEC as DIFF_IN_DIFF
@@ -69,6 +70,7 @@ RECOMMEND_METHOD = ToolSpec(
 #: Every tool, once, in the order the command line lists them. A tool's surfaces come from its spec.
 TOOLS: tuple[ToolSpec, ...] = (
     POWER,
+    AA_TEST,
     AB_TEST,
     DIFF_IN_DIFF,
     SYNTHETIC_CONTROL,

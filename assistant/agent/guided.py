@@ -17,6 +17,7 @@ the transcript it is given (the ``update_brief`` calls), so there is one brief.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -25,7 +26,15 @@ from assistant.agent.backends import AssistantTurn, Message
 from assistant.agent.brief import SLOTS, Brief, replay
 from assistant.agent.condense import DATA_CLOSE, DATA_OPEN
 from assistant.agent.guided_analysis import ANALYSES, analysis_for, request_for
-from assistant.agent.guided_followup import FollowUp, asks_for_whom, follow_up_for, read_offer, said_back
+from assistant.agent.guided_followup import (
+    FollowUp,
+    asks_for_whom,
+    follow_up_for,
+    kind_of,
+    propose_check,
+    read_offer,
+    said_back,
+)
 from assistant.agent.guided_followup import propose as propose_follow_up
 from assistant.agent.guided_interview import Interview, set_design
 from assistant.agent.guided_prereg import ask as ask_item
@@ -54,6 +63,7 @@ if TYPE_CHECKING:
 __all__ = ["GuidedBackend", "GuidedState", "Step"]
 
 #: The tools the interview itself runs (the analysis tools come from the registry's guides).
+AA_TEST = "aa_test"
 RECOMMEND = "recommend_method"
 POWER = "power"
 REFUTE = "refute"
@@ -168,6 +178,8 @@ class GuidedBackend:
             n_total = payload.get("n_total")
             sizing.planned_n_total = n_total if sizing.looks > 1 and isinstance(n_total, int) else None
             state.done |= {*SIZING, Step.POWER}
+        elif tool == AA_TEST and self.state.design.method != "aa_check":
+            state.done |= {Step.AA_OFFER, Step.AA}
         elif tool == self._follow_up_name() and tool != self._analysis_tool():
             state.done |= {Step.WHOM_OFFER, Step.WHOM}
         elif analysis_for(state.design.method) is not None and tool == self._analysis_tool():
@@ -240,6 +252,9 @@ class GuidedBackend:
                 return step
         if not state.design.experiment:
             return self._next_analysis()
+        check = self._check_step()
+        if check is not None:
+            return check
         for step in SIZING:
             if step is Step.STD_DEV and state.sizing.metric != "mean":
                 continue
@@ -269,6 +284,30 @@ class GuidedBackend:
         if state.analysis.follow_wanted and Step.WHOM not in state.done:
             return Step.WHOM
         return None
+
+    def _check_step(self) -> Step | None:
+        """The A/A check before sizing: offered once, when aa_test is registered, the sizing has not started and an
+        attached dataset holds the metric; run when the user wanted it."""
+        state = self.state
+        if AA_TEST not in tool_names():
+            return None
+        if Step.AA_OFFER not in state.done:
+            started = Step.POWER in state.done or Step.METRIC_KIND in state.done
+            if started or self._check() is None:
+                state.done.add(Step.AA_OFFER)
+                return None
+            return Step.AA_OFFER
+        if state.check_wanted and Step.AA not in state.done:
+            return Step.AA
+        return None
+
+    def _check(self) -> FollowUp | None:
+        """The A/A check proposed on the attached data (the user's changes kept)."""
+        state = self.state
+        check = propose_check(get_tool(AA_TEST), self.catalog, self._metric(), state.check_dataset)
+        if check is not None and state.check_roles is not None and check.dataset == state.check_dataset:
+            check.roles = dict(state.check_roles)
+        return check
 
     def _follow_up_name(self) -> str | None:
         """The follow-up tool registered for this design's analysis tool, if any."""
@@ -324,6 +363,11 @@ class GuidedBackend:
             if follow is not None:
                 self.state.analysis.follow_roles = dict(follow.roles)
                 return follow.question()
+        if step is Step.AA_OFFER:
+            check = self._check()
+            if check is not None:
+                self.state.check_dataset, self.state.check_roles = check.dataset, dict(check.roles)
+                return check.question()
         return self._interview().question(step)
 
     def _ask(self, step: Step | None, on_text: Callable[[str], None], prefix: str = "") -> AssistantTurn:
@@ -333,6 +377,10 @@ class GuidedBackend:
             return self._tool_turn(RECOMMEND, recommend_request(self.state.design), on_text)
         if step is Step.POWER:
             return self._tool_turn(POWER, power_request(self.state.sizing), on_text, prefix)
+        if step is Step.AA:
+            check = self._check()
+            assert check is not None, "ran the A/A check without one"
+            return self._tool_turn(AA_TEST, check.request(), on_text, prefix)
         if step is Step.WHOM:
             follow = self._follow_up()
             assert follow is not None and follow.runnable, "ran the follow-up without one"
@@ -377,6 +425,8 @@ class GuidedBackend:
             return self._take_item(answer, on_text)
         if step is Step.WHOM_OFFER:
             return self._take_offer(answer, on_text)
+        if step is Step.AA_OFFER:
+            return self._take_check(answer, on_text)
         if step is Step.REFUTE_OFFER and asks_for_whom(answer) and self._follow_up() is not None:
             self.state.analysis.challenge = False  # asked for the follow-up instead of the checks
             self.state.done.add(Step.REFUTE_OFFER)
@@ -418,6 +468,36 @@ class GuidedBackend:
         state.analysis.follow_wanted = offer.accept
         if offer.accept:
             return self._ask(Step.WHOM, on_text, prefix=said_back(follow) + "\n\n")
+        return None
+
+    def _take_check(self, answer: str, on_text: Callable[[str], None]) -> AssistantTurn | None:
+        """The answer to the A/A offer: run it (on the dataset and columns as changed), go on to the sizing, or ask
+        again."""
+        state = self.state
+        named = re.search(r"\bdata\s*set\s*[=:]\s*([^;,\n]+)", answer, re.I)
+        if named is not None:
+            state.check_dataset, state.check_roles = named.group(1).strip().strip("'\""), None
+        check = self._check()
+        if check is None:  # nothing fits (the dataset named holds no metric): go on to the sizing
+            state.done.add(Step.AA_OFFER)
+            prefix = "There is no metric column to check in that dataset; going on to the sizing.\n\n"
+            return self._ask(self._next(), on_text, prefix=prefix)
+        metric_before = check.roles.get("metric")
+        offer = read_offer(answer, check, Step.AA_OFFER)
+        if check.roles.get("metric") != metric_before and not re.search(r"\bkind\s*[=:]", answer, re.I):
+            dataset = next((d for d in self.catalog if d.name == check.dataset), None)  # a new metric: its own kind
+            if dataset is not None:
+                check.roles["kind"] = kind_of(dataset, str(check.roles["metric"]))
+        if named is not None and not (offer.accept or offer.decline):
+            offer.accept, offer.say = True, ""
+        if offer.say:
+            return self._say(offer.say, on_text)
+        state.pending = None
+        state.done.add(Step.AA_OFFER)
+        state.check_dataset, state.check_roles = check.dataset, dict(check.roles)
+        state.check_wanted = offer.accept
+        if offer.accept:
+            return self._ask(Step.AA, on_text)
         return None
 
     def _interview(self, step: Step | None = None) -> Interview:
@@ -542,6 +622,8 @@ class GuidedBackend:
         call_name = self._last_call(messages)
         payload = tool_payload(messages[-1], getattr(self._conversation, "runs", None) or ())
         done = self.state.done
+        if call_name == AA_TEST and self.state.design.method != "aa_check":
+            return self._after_check(payload, on_text)
         follow_up = self._follow_up_name()
         if follow_up is not None and call_name == follow_up and call_name != self._analysis_tool():
             return self._after_follow_up(payload, on_text)
@@ -579,6 +661,20 @@ class GuidedBackend:
                 )
             return self._ask(self._next(), on_text, prefix=payload.get("summary", "") + notes + "\n\n")
         return self._ask(self._next(), on_text)  # update_brief: the brief is read from the transcript
+
+    def _after_check(self, payload: Mapping[str, Any], on_text: Callable[[str], None]) -> AssistantTurn:
+        """The A/A check ran: its summary and what it found, then the sizing; refused: the tool's words and the
+        offer again."""
+        state = self.state
+        state.check_wanted = False
+        if "error" in payload:
+            error = payload["error"]
+            state.done -= {Step.AA_OFFER, Step.AA}
+            state.pending = Step.AA_OFFER
+            return self._say(f"{error['message']} {error['hint']}\n\n" + self._question(Step.AA_OFFER), on_text)
+        state.done |= {Step.AA_OFFER, Step.AA}
+        notes = "".join(f"\n- {r}" for r in payload.get("reasons", [])[:3])
+        return self._ask(self._next(), on_text, prefix=payload.get("summary", "") + notes + "\n\n")
 
     def _after_follow_up(self, payload: Mapping[str, Any], on_text: Callable[[str], None]) -> AssistantTurn:
         """The follow-up ran: its summary and first caveats, then the closing; refused (a column it cannot use):

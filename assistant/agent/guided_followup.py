@@ -37,6 +37,8 @@ _FOR_WHOM = re.compile(
     r"|\bhelps? (?:the )?most\b|\bsegment\w*|\bheterogen\w*|\buplift\b|\btarget\w*|\bsubgroups?\b",
     re.I,
 )
+#: Column names of a period (never proposed as the metric by default).
+_PERIOD = re.compile(r"(^|_)(day|date|week|month|year|quarter|period|time|hour)s?(_|$)", re.I)
 #: How many traits the offer proposes at most (the user can add more).
 MAX_PROPOSED = 10
 
@@ -66,9 +68,11 @@ class FollowUp:
         return not self.reason
 
     def question(self) -> str:
-        """The offer, with the traits proposed and how to change them."""
+        """The offer, with the columns proposed and how to change them."""
         if not self.runnable:
             return self.reason
+        if self.tool == "aa_test":
+            return self._check_question()
         modifiers = ", ".join(as_list(self.roles.get("effect_modifiers") or [])) or "(none found: name some)"
         kind = (
             "the randomized comparison"
@@ -83,6 +87,17 @@ class FollowUp:
             "never on slicing until a segment lights up.\n\n"
             "Reply 'yes' to run it, change the traits (effect_modifiers=a, b) or name subgroups you chose in "
             "advance (subgroups=plan), or 'no'."
+        )
+
+    def _check_question(self) -> str:
+        kind = self.roles.get("kind") or "continuous"
+        return (
+            f"Before sizing the experiment: do you want an A/A check that your metric behaves? I would split "
+            f"'{self.dataset}' at random many times, as an experiment would, and analyse each split the way the "
+            f"experiment will be analysed (metric '{self.roles.get('metric')}', {kind}). With no change between the "
+            "halves, a sound analysis calls about alpha of the splits significant; far more means the analysis "
+            "counts units that are not independent (sessions of one user) or strains on a heavy tail.\n\n"
+            "Reply 'yes' to run it, change it (dataset=NAME; metric=COLUMN; cluster=USER_COLUMN), or 'no'."
         )
 
     def request(self) -> dict[str, Any]:
@@ -169,6 +184,63 @@ def _traits(dataset: Any, arm: str, treated: str | None, columns: list[str]) -> 
     return [c for c in columns if c not in set_by]
 
 
+def propose_check(spec: ToolSpec, catalog: Any, metric: str, dataset: str | None = None) -> FollowUp | None:
+    """The A/A check ``spec`` (aa_test) on the attached data before sizing: the dataset that fits best (the user's
+    own files first; ``dataset`` when named), the brief's metric as a column and its kind. None when no dataset fits
+    or none holds a metric column."""
+    from assistant.agent.guided_analysis import is_example, suggest_dataset
+
+    if catalog is None:
+        return None
+    names = [d.name for d in catalog]
+    own = [d.name for d in catalog if not is_example(d)]
+    name = dataset if dataset in names else suggest_dataset("aa_check", names, own)
+    if name is None:
+        return None
+    attached = next(d for d in catalog if d.name == name)
+    found = metric_of(attached, metric)
+    if found is None:
+        return None
+    return FollowUp(spec.name, name, {"metric": found, "kind": kind_of(attached, found)})
+
+
+def metric_of(dataset: Any, metric: str) -> str | None:
+    """The column of ``dataset`` that holds the brief's ``metric`` (by name), else its first numeric column that is
+    no ID, no period and not constant; None when there is none (or the data cannot be read)."""
+    from assistant.agent.guided_columns import ID_NAME, metric_column
+    from tools.data.profile import profile_dataset
+
+    try:
+        profile = profile_dataset(dataset)
+    except ToolError:
+        return None
+
+    def usable(name: str) -> bool:
+        p = profile[name]
+        return p.numeric and not p.year_like and p.kind not in ("id", "constant") and not ID_NAME.search(name)
+
+    columns = list(profile.columns)
+    found = metric_column(metric, columns) if metric else None
+    if found is not None and usable(found):
+        return found
+    stems = {word[:5] for word in re.findall(r"[a-z]+", metric.lower()) if len(word) >= 5}
+    for name in columns:  # "checkout conversion" -> converted: a shared word stem
+        if usable(name) and stems & {word[:5] for word in re.findall(r"[a-z]+", name.lower()) if len(word) >= 5}:
+            return name
+    return next((c for c in columns if usable(c) and not _PERIOD.search(c)), None)
+
+
+def kind_of(dataset: Any, column: str) -> str:
+    """'binary' for a 0/1 column, else 'continuous' (from the data's profile)."""
+    from tools.data.profile import profile_dataset
+
+    try:
+        profile = profile_dataset(dataset)
+    except ToolError:
+        return "continuous"
+    return "binary" if column in profile and profile[column].kind == "binary" else "continuous"
+
+
 @dataclass
 class Offer:
     """What the answer to the offer says: run (``accept``), decline, or ask again with ``say``."""
@@ -178,9 +250,11 @@ class Offer:
     say: str = ""
 
 
-def read_offer(answer: str, follow: FollowUp) -> Offer:
-    """The answer to the follow-up's offer: yes, no, changed roles (run with them), or a question back."""
-    changed = parse_roles(answer, "heterogeneous_effects") if follow.runnable else {}
+def read_offer(answer: str, follow: FollowUp, step: Step = Step.WHOM_OFFER) -> Offer:
+    """The answer to an offer (the follow-up's, or the A/A check's at ``step``): yes, no, changed roles (run with
+    them), or a question back."""
+    design = "aa_check" if follow.tool == "aa_test" else "heterogeneous_effects"
+    changed = parse_roles(answer, design) if follow.runnable else {}
     if changed:
         follow.roles.update(changed)
         return Offer(accept=True)
@@ -189,12 +263,12 @@ def read_offer(answer: str, follow: FollowUp) -> Offer:
     reading = read_yes_no(answer)
     if reading.kind == "answer":
         return Offer(accept=bool(reading.value), decline=not reading.value)
-    if asks_for_whom(answer):
+    if step is Step.WHOM_OFFER and asks_for_whom(answer):
         return Offer(accept=True)
     if reading.kind == "why":
-        return Offer(say=f"{WHY_ASKED[Step.WHOM_OFFER]}\n\n{follow.question()}")
+        return Offer(say=f"{WHY_ASKED[step]}\n\n{follow.question()}")
     if reading.kind in ("meaning", "dont_know"):
-        return Offer(say=f"{WHY_ASKED[Step.WHOM_OFFER]} {HELP[Step.WHOM_OFFER]}\n\n{follow.question()}")
+        return Offer(say=f"{WHY_ASKED[step]} {HELP[step]}\n\n{follow.question()}")
     return Offer(say=f"I did not catch that. {follow.question()}")
 
 

@@ -73,6 +73,8 @@ class Step(StrEnum):
     MDE = "mde"
     DAILY_UNITS = "daily_units"
     LOOKS = "looks"
+    AA_OFFER = "aa_offer"
+    AA = "aa"
     POWER = "power"
     DATASET = "dataset"
     COLUMNS = "columns"
@@ -87,7 +89,7 @@ class Step(StrEnum):
     @property
     def runs_tool(self) -> bool:
         """The step is a tool call, not a question."""
-        return self in (Step.RECOMMEND, Step.POWER, Step.ANALYSIS, Step.REFUTE, Step.WHOM)
+        return self in (Step.RECOMMEND, Step.POWER, Step.ANALYSIS, Step.REFUTE, Step.WHOM, Step.AA)
 
     @property
     def is_why(self) -> bool:
@@ -183,6 +185,10 @@ WHY_ASKED: dict[Step, str] = {
     "instead of assuming an even split.",
     Step.REFUTE_OFFER: "An estimate can look convincing and still rest on an assumption that fails; the checks try "
     "to break it, and a result that survives them is one to act on.",
+    Step.AA_OFFER: "An experiment's analysis assumes its units are independent and its metric well enough behaved "
+    "for the test's approximation; splitting past data at random, where nothing differs between the halves, shows "
+    "whether that holds before a real result depends on it (Kohavi, Tang and Xu call A/A tests the best guard "
+    "against invalid experiments).",
     Step.WHOM_OFFER: "An average effect can hide users it helps a lot and users it does not help, or harms. Slicing "
     "the results by segment until one lights up finds differences that are not there; instead a model of each "
     "user's effect is fitted on half the data and tested on the other half, so what it finds is real.",
@@ -229,6 +235,8 @@ HELP: dict[Step, str] = {
     Step.LOOKS: "Say 'no' for one analysis at the end, or the number of looks in all, the last one included (such as "
     "'four looks, one a week'). O'Brien-Fleming spending asks much of early looks; say 'Pocock' to spread alpha "
     "evenly.",
+    Step.AA_OFFER: "Any past data of the metric will do: one row per user, or per session with the user's ID (then "
+    "say cluster=the ID column, or let the check find it). Yes runs it; no goes on to the sizing.",
     Step.WHOM_OFFER: "The traits are columns that describe users before the change: tenure, plan, usage in the weeks "
     "before, region. Leave out anything the change itself can move (activity after launch). Subgroups are the "
     "columns whose levels you decided to compare before seeing the results. Yes runs it; no ends here.",
@@ -357,6 +365,10 @@ class GuidedState:
     #: Said before the next question (after a brief update that needed a word: a long answer kept in part).
     note: str = ""
     prereg: PreregTalk = field(default_factory=PreregTalk)
+    #: The A/A check before sizing: its dataset and roles once proposed (changes kept), and whether to run it.
+    check_dataset: str | None = None
+    check_roles: dict[str, Any] | None = None
+    check_wanted: bool = False
 
 
 # -- the requests the guided mode sends -------------------------------------------------------------------------

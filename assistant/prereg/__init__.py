@@ -7,7 +7,9 @@
 - :func:`check_deviations` compares a frozen plan with an executed analysis (:class:`Execution`) and labels each
   analysis confirmatory or exploratory.
 - :mod:`assistant.prereg.plans` derives the analysis plans from the registered requests (:data:`PLANS`, one per
-  tool with ``plans=True``); :func:`planned_request` is the request a frozen plan runs (its nulls left out).
+  tool with ``plans=True``); :func:`planned_request` is the request a frozen plan runs (its nulls left out). A tool
+  in :data:`SECONDARY_TOOLS` (heterogeneity) plans a secondary analysis, beside the primary one
+  (``StudyPlan.secondary_analyses``).
 - :mod:`assistant.prereg.tool` holds the ``write_prereg`` conversation tool and :func:`answer_item` (the user's
   answer to an open item); :mod:`assistant.prereg.files` the brief-file loading and safe writing the command line
   and the app share.
@@ -40,7 +42,7 @@ from assistant.prereg.models import (
     RddPlan,
     StudyPlan,
 )
-from assistant.prereg.plans import PLAN_TOOLS, PLANS, PlanBase, planned_request
+from assistant.prereg.plans import PLAN_TOOLS, PLANS, SECONDARY_TOOLS, PlanBase, planned_request
 from assistant.prereg.render import render
 from assistant.prereg.session_facts import SessionFacts, session_facts
 
@@ -48,6 +50,7 @@ __all__ = [
     "COMPARISONS",
     "PLANS",
     "PLAN_TOOLS",
+    "SECONDARY_TOOLS",
     "AbTestPlan",
     "AnalysisLabel",
     "AnalysisPlan",

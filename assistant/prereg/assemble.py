@@ -8,6 +8,11 @@ Three sources fill the study plan, the first that states a field winning: the pl
 brief file), the user's own answers to open items (``/prereg answer``: :attr:`StudyPlan.item_answers`), and what
 the session's tool runs established (:class:`~assistant.prereg.session_facts.SessionFacts`: the analysis as it ran,
 the assignment recommend_method was told, the refute checks, the data). Each item's ``source`` says which.
+
+A secondary analysis (``StudyPlan.secondary_analyses``: heterogeneity, "for whom did it work") is stated in the
+method item after the primary analysis, and its multiple-testing rule in the inference-criteria item; it never
+stands in for the primary analysis, so a plan with only a secondary analysis still asks which analysis answers the
+question.
 """
 
 from __future__ import annotations
@@ -16,9 +21,11 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from assistant.agent.brief import Brief, Slot
-from assistant.prereg.mapping import ITEMS
+from assistant.prereg.mapping import ITEMS, spec
 from assistant.prereg.models import Completeness, Item, ItemStatus, PlanBase, PreRegistration, StudyPlan
+from assistant.prereg.plans import DEFAULTS_STATED, with_defaults
 from tools.ab_test.models import MetricSpec
+from tools.heterogeneity.models import GATES_GROUPS
 from tools.power.models import PowerResult, PowerSequential
 from tools.registry import auto_battery
 
@@ -87,9 +94,9 @@ READS: Mapping[str, tuple[str, ...]] = {
     "primary_metric": ("analysis",),
     "guardrails": ("analysis",),
     "covariates": ("analysis",),
-    "method": ("analysis",),
+    "method": ("analysis", "secondary_analyses"),
     "inference": ("analysis",),
-    "alpha_correction": ("analysis",),
+    "alpha_correction": ("analysis", "secondary_analyses"),
     "outliers_missing": ("outliers", "missing_data"),
     "robustness": ("robustness_checks",),
     "decision_rule": ("analysis",),
@@ -103,7 +110,8 @@ def effective_plan(plan: StudyPlan, session: SessionFacts | None = None) -> tupl
     """The study plan the document states, and where each field it did not state itself came from.
 
     A field the plan states stays; a null one takes the user's answer to its item (:data:`ANSWER_FIELDS`), else
-    what the session established (``session``)."""
+    what the session established (``session``). Secondary analyses are taken tool by tool: the session's analysis
+    of a tool the plan has no secondary analysis for is added after the plan's own."""
     updates: dict[str, Any] = {}
     origins: dict[str, str] = {}
     for key, name in ANSWER_FIELDS.items():
@@ -111,7 +119,12 @@ def effective_plan(plan: StudyPlan, session: SessionFacts | None = None) -> tupl
             updates[name], origins[name] = text, YOUR_ANSWER
     facts, came_from = (session.fields, session.origins) if session is not None else ({}, {})
     for name, value in facts.items():
-        if getattr(plan, name) is None and name not in updates:
+        if name == "secondary_analyses":
+            planned = {a.method for a in plan.secondary_analyses}
+            added = tuple(a for a in value if a.method not in planned)
+            if added:
+                updates[name], origins[name] = (*plan.secondary_analyses, *added), came_from[name]
+        elif getattr(plan, name) is None and name not in updates:
             updates[name], origins[name] = value, came_from[name]
     return (plan.model_copy(update=updates) if updates else plan), origins
 
@@ -404,10 +417,18 @@ def _covariates(c: _Context) -> Built:
 
 
 def _method(c: _Context) -> Built:
+    """The primary analysis in words, then each secondary analysis; missing while any of them is."""
     a = c.analysis
-    if a is None:
-        return "missing", None
-    return METHODS.get(a.method, _method_generic)(a)
+    built: Built = METHODS.get(a.method, _method_generic)(a) if a is not None else ("missing", None)
+    if not c.plan.secondary_analyses:
+        return built
+    status, lines = built[0], [built[1]] if built[1] else []
+    for secondary in c.plan.secondary_analyses:
+        more = METHODS.get(secondary.method, _method_generic)(secondary)
+        if more[0] == "missing":
+            status = "missing"
+        lines.append(more[1] or f"Secondary analysis: {secondary.method} (its settings not yet stated).")
+    return (status, "\n".join(lines), built[2]) if len(built) == 3 else (status, "\n".join(lines))
 
 
 def _method_ab_test(a: PlanBase) -> Built:
@@ -516,6 +537,51 @@ def _method_rdd(a: PlanBase) -> Built:
     return "complete", "; ".join(p for p in parts if p) + "."
 
 
+def _names(columns: tuple[str, ...]) -> str:
+    return ", ".join(f"'{x}'" for x in columns)
+
+
+def _method_heterogeneity(a: PlanBase) -> Built:
+    """A secondary analysis: for whom the effect differs (CDDF's tests over repeated splits), the effect modifiers
+    and the pre-specified subgroups by name, and when targeting may be recommended."""
+    if a.outcome is None or a.treatment is None or not a.effect_modifiers:
+        stated = f" of '{a.treatment}' on '{a.outcome}'" if a.outcome and a.treatment else ""
+        open_text = "outcome, treatment or effect modifiers not yet named"
+        return "missing", f"Secondary analysis: heterogeneity{stated} ({open_text})."
+    fifths, fifth = {5: ("fifths", "fifth")}.get(GATES_GROUPS, (f"{GATES_GROUPS} equal groups", "group"))
+    setting = with_defaults(a)  # null splits and assignment: the tool's defaults, stated here
+    data = f" in dataset '{a.dataset}'" if a.dataset else ""
+    if setting["randomized"] is False:
+        assignment = "observational: a cross-fitted propensity model"
+    else:
+        share = num(a.propensity) if a.propensity is not None else "the observed share"
+        assignment = f"randomized (assignment probability: {share})"
+    confounders = _names(a.covariates) if a.covariates else "the effect modifiers"
+    defaults = [name for name in DEFAULTS_STATED[a.method] if getattr(a, name) is None]
+    lines = [
+        f"Secondary analysis (beside the primary one, which it does not replace) — heterogeneity: for whom the "
+        f"effect of '{a.treatment}' on '{a.outcome}' differs{data}; {assignment}.",
+        f"Effect modifiers: {_names(a.effect_modifiers)}. Nuisance models adjust for {confounders}.",
+        f"Method: DR-learner predictions of each unit's effect, cross-fitted in {setting['folds']} folds. The "
+        f"heterogeneity test is the BLP loading on the predicted effect, the median over {setting['repetitions']} "
+        f"random sample splits (Chernozhukov, Demirer, Duflo & Fernández-Val 2018/2023), seed {setting['seed']}; "
+        f"GATES by {fifths} of the predicted effect; CLAN (most versus least affected {fifth}, per modifier).",
+        f"Pre-specified subgroups: {_names(a.subgroups)}, each level's effect with Holm-adjusted p-values (over every "
+        "level of every subgroup column) and a test of equal effects per column; any other subgroup is exploratory."
+        if a.subgroups
+        else "Pre-specified subgroups: none; any subgroup comparison is exploratory.",
+        "Targeting (treating only the units with the largest predicted effects) is recommended only when "
+        "heterogeneity is found (a positive, significant BLP loading) and its gain over treating everyone is "
+        "significant.",
+    ]
+    if defaults:
+        lines.append(
+            f"Not stated, so the tool's defaults as given above: {', '.join(defaults)}; a run with other values "
+            "departs from this plan."
+        )
+    return "complete", "\n".join(lines)
+
+
 def _method_generic(a: PlanBase) -> Built:
     """A plan tool with no words of its own: the settings the plan states, as the tool names them. Missing until
     every field the tool requires is stated."""
@@ -543,6 +609,7 @@ METHODS: dict[str, Callable[[PlanBase], Built]] = {
     "propensity": _method_propensity,
     "rdd": _method_rdd,
     "instrumental_variables": _method_instrumental_variables,
+    "heterogeneity": _method_heterogeneity,
 }
 
 
@@ -577,13 +644,24 @@ def _inference(c: _Context) -> Built:
 
 
 def _alpha(c: _Context) -> Built:
+    """The primary analysis's level and correction, then each secondary analysis's (shown even while the primary
+    analysis's are missing)."""
+    status, text, source = _alpha_primary(c)
+    secondary = [line for s in c.plan.secondary_analyses if (line := _alpha_secondary(s))]
+    if secondary:
+        text = "\n".join([*([text] if text else []), *secondary])
+        source += "; plan.secondary_analyses"
+    return status, text, source
+
+
+def _alpha_primary(c: _Context) -> tuple[ItemStatus, str | None, str]:
     a = c.analysis
     alpha = getattr(a, "alpha", None) if a is not None else None
     source = "plan.analysis.alpha"
     if alpha is None and c.power is not None:
         alpha, source = c.power.alpha, "power result (alpha)"
     if alpha is None:
-        return "missing", None
+        return "missing", None, spec("alpha_correction").source
     text = f"Significance level {num(alpha)}."
     if a is not None and a.method == "ab_test":
         if a.correction is None:
@@ -591,6 +669,22 @@ def _alpha(c: _Context) -> Built:
         text += f" Multiple-testing correction within the primary and within the secondary metrics: {a.correction}."
         source += "; plan.analysis.correction"
     return "complete", text, source
+
+
+def _alpha_secondary(a: PlanBase) -> str | None:
+    """The inference criteria of a secondary analysis (its level, its multiple-testing rule), None if it has none."""
+    if a.method != "heterogeneity":
+        return None
+    default = a.request.model_fields["alpha"].default
+    level = (
+        f"significance level {num(a.alpha)}" if a.alpha is not None else f"level not stated (tool default {default})"
+    )
+    if not a.subgroups:
+        return f"Heterogeneity (secondary): {level}; no subgroups pre-specified, so no subgroup result is confirmatory."
+    return (
+        f"Heterogeneity (secondary): {level}; the levels of the pre-specified subgroups ({_names(a.subgroups)}) are "
+        "tested together with Holm's step-down adjustment (family-wise error over every level)."
+    )
 
 
 def _outliers(c: _Context) -> Built:

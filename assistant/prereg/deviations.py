@@ -9,6 +9,12 @@ checks that are not single fields (metrics planned but not analysed or added, po
 sample size reached against planned), and labels each analysis. An analysis is **confirmatory** only when it was
 pre-specified and no major deviation touches it; otherwise it is **exploratory**, with the reasons. A new plan tool
 is checked with no entry here; an override only sharpens what its fields mean.
+
+A secondary analysis (:data:`~assistant.prereg.plans.SECONDARY_TOOLS`: heterogeneity) is checked against the plan's
+analysis by the same tool, primary or secondary; a plan without one makes it post-hoc, so exploratory, and the
+primary analysis it does not replace is not a deviation. Heterogeneity is labelled per analysis it reports: the
+heterogeneity test (BLP, GATES and CLAN over the effect modifiers) and each subgroup column. A modifier or a subgroup
+the plan did not name is post-hoc; the planned ones stay confirmatory when run as planned.
 """
 
 from __future__ import annotations
@@ -18,10 +24,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
 
-from assistant.prereg.models import PlanDocument
-from assistant.prereg.plans import PLANS, PlanBase
+from assistant.prereg.models import PlanDocument, StudyPlan
+from assistant.prereg.plans import PLANS, SECONDARY_TOOLS, PlanBase, with_defaults
 
 __all__ = [
     "COMPARISONS",
@@ -138,11 +144,20 @@ _AB_SCHEDULE = (
     FieldRule("monitoring", "test", compared=False),
     FieldRule("planned_n_total", "sample_size", compared=False),
 )
+#: heterogeneity's modifiers and subgroups are compared name by name (:func:`_heterogeneity`): a name the plan does
+#: not have is post-hoc, and touches only the analysis that uses it. Its folds, repetitions and seed are compared by
+#: the generic rule, a null in the plan read as the tool's default (plans.DEFAULTS_STATED): the random splits are
+#: part of the test, so another split is a major deviation.
+_HETEROGENEITY = (
+    FieldRule("effect_modifiers", "covariates", as_set=True, compared=False),
+    FieldRule("subgroups", "test", as_set=True, compared=False),
+)
 OVERRIDES: dict[str, tuple[FieldRule, ...]] = {
     "ab_test": (*_AB, *_AB_SCHEDULE),
     "diff_in_diff": _DID,
     "propensity": _PROPENSITY,
     "rdd": _RDD,
+    "heterogeneity": _HETEROGENEITY,
 }
 
 
@@ -196,6 +211,14 @@ class AnalysisLabel(_Model):
     role: str | None
     label: Literal["confirmatory", "exploratory"]
     reasons: tuple[str, ...]
+    subgroup: str | None = None  # heterogeneity: the subgroup column compared (written only when there is one)
+
+    @model_serializer(mode="wrap")
+    def _written(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get("subgroup") is None:
+            data.pop("subgroup", None)
+        return data
 
 
 class DeviationReport(_Model):
@@ -216,7 +239,10 @@ def check_deviations(document: PlanDocument, execution: Execution) -> DeviationR
     notes: list[str] = []
     if document.freeze is None:
         notes.append("The plan is a draft (not frozen): nothing here is confirmatory until a plan is frozen.")
-    if analysis is None:
+    secondary = execution.method in SECONDARY_TOOLS
+    if secondary:
+        deviations += _secondary(plan, execution)
+    elif analysis is None:
         deviations.append(
             _dev("method", "method", UNSTATED, execution.method, "major", None, "No analysis was planned.")
         )
@@ -243,7 +269,12 @@ def check_deviations(document: PlanDocument, execution: Execution) -> DeviationR
     if execution.method == "ab_test":
         deviations += _schedule(document, execution)
     deviations += _population(document, execution, notes)
-    deviations += _sample_size(document, execution, notes)
+    if not secondary:
+        deviations += _sample_size(document, execution, notes)
+    elif _planned_units(document) is not None:
+        notes.append(
+            f"{execution.method} is a secondary analysis: the planned sample size is the primary analysis's to check."
+        )
     analyses = _labels(document, execution, deviations)
     status: Literal["pass", "warn", "fail"] = (
         "fail" if any(d.severity == "major" for d in deviations) else "warn" if deviations else "pass"
@@ -391,6 +422,66 @@ def _compare_metrics(planned: list[dict[str, Any]], executed: list[dict[str, Any
     return found
 
 
+# -- secondary analyses --------------------------------------------------------------------------------------------
+
+
+def _secondary(plan: StudyPlan, execution: Execution) -> list[Deviation]:
+    """A secondary analysis against the plan's analysis by the same tool (primary or secondary): field by field, and
+    the tool's own name-by-name comparison. None planned: one major deviation, the analysis is post-hoc."""
+    method = execution.method
+    planned = plan.planned(method)
+    if planned is None:
+        detail = (
+            f"No {method} analysis was planned: this one is post-hoc, so each of its results is exploratory "
+            "(the planned primary analysis is unaffected)."
+        )
+        return [_dev("method", "method", UNSTATED, method, "major", None, detail)]
+    stated = with_defaults(planned)  # null splits and assignment: the defaults the plan's words state
+    found = _compare(COMPARISONS[method], stated, execution.request, None)
+    if method == "heterogeneity":
+        found += _heterogeneity(stated, execution.request)
+    return found
+
+
+def _names(columns: list[str]) -> str:
+    return ", ".join(f"'{c}'" for c in columns)
+
+
+def _heterogeneity(planned: Mapping[str, Any], executed: Mapping[str, Any]) -> list[Deviation]:
+    """heterogeneity's modifiers and subgroups, name by name. A modifier added or left out changes the heterogeneity
+    test (major); a subgroup column not in the plan is post-hoc (minor: the planned ones are not touched); a planned
+    subgroup column not analysed is major, and touches every subgroup (Holm's family is smaller than planned)."""
+    found = []
+    plan_modifiers = list(planned.get("effect_modifiers") or [])
+    run_modifiers = list(executed.get("effect_modifiers") or [])
+    if added := [m for m in run_modifiers if m not in plan_modifiers]:
+        detail = (
+            f"Effect modifiers not in the plan: {_names(added)}; the heterogeneity test, GATES and CLAN with them are "
+            "post-hoc (exploratory)."
+        )
+        found.append(_dev("covariates", "effect_modifiers", plan_modifiers, run_modifiers, "major", None, detail))
+    if dropped := [m for m in plan_modifiers if m not in run_modifiers]:
+        detail = (
+            f"Planned effect modifiers left out: {_names(dropped)}; the heterogeneity test, GATES and CLAN ran on "
+            "other modifiers than planned."
+        )
+        found.append(_dev("covariates", "effect_modifiers", plan_modifiers, run_modifiers, "major", None, detail))
+    plan_groups = list(planned.get("subgroups") or [])
+    run_groups = list(executed.get("subgroups") or [])
+    for column in run_groups:
+        if column not in plan_groups:
+            detail = f"Subgroup '{column}' was not pre-specified in the plan: its comparison is post-hoc (exploratory)."
+            found.append(_dev("test", "subgroups", plan_groups, column, "minor", None, detail))
+    for column in plan_groups:
+        if column not in run_groups:
+            detail = (
+                f"The pre-specified subgroup '{column}' was not analysed, so the Holm adjustment of the others covers "
+                "fewer comparisons than planned."
+            )
+            found.append(_dev("test", "subgroups", column, run_groups, "major", None, detail))
+    return found
+
+
 # -- population and sample size ------------------------------------------------------------------------------------
 
 
@@ -417,7 +508,16 @@ def _population(document: PlanDocument, execution: Execution, notes: list[str]) 
                 "The analysed population differs from the planned one.",
             )
         )
-    if plan.dataset_sha256 and execution.dataset_sha256 and plan.dataset_sha256 != execution.dataset_sha256:
+    hashed = plan.analysis or next(iter(plan.secondary_analyses), None)  # the data whose hash the plan holds
+    same_data = execution.method not in SECONDARY_TOOLS or execution.request.get("dataset") == getattr(
+        hashed, "dataset", None
+    )  # a secondary analysis of other data is not "the data changed"
+    if (
+        same_data
+        and plan.dataset_sha256
+        and execution.dataset_sha256
+        and plan.dataset_sha256 != execution.dataset_sha256
+    ):
         found.append(
             _dev(
                 "population",
@@ -523,6 +623,8 @@ def _sample_size(document: PlanDocument, execution: Execution, notes: list[str])
 
 def _labels(document: PlanDocument, execution: Execution, deviations: list[Deviation]) -> tuple[AnalysisLabel, ...]:
     draft = ("the plan is not frozen",) if document.freeze is None else ()
+    if execution.method == "heterogeneity":
+        return _heterogeneity_labels(draft, execution, deviations)
     common = [d.detail for d in deviations if d.severity == "major" and d.metric is None]
     rows: list[tuple[str, str | None, str | None]] = []
     result = execution.result or {}
@@ -549,4 +651,35 @@ def _labels(document: PlanDocument, execution: Execution, deviations: list[Devia
                 reasons=tuple(reasons),
             )
         )
+    return tuple(labels)
+
+
+def _label(metric: str, role: str, reasons: list[str], subgroup: str | None = None) -> AnalysisLabel:
+    return AnalysisLabel(
+        metric=metric,
+        arm=None,
+        role=role,
+        label="exploratory" if reasons else "confirmatory",
+        reasons=tuple(reasons),
+        subgroup=subgroup,
+    )
+
+
+def _heterogeneity_labels(
+    draft: tuple[str, ...], execution: Execution, deviations: list[Deviation]
+) -> tuple[AnalysisLabel, ...]:
+    """The heterogeneity test (BLP, GATES, CLAN), then each subgroup column analysed, all secondary. A major deviation
+    of the run touches all of them; a modifier's only the test; a subgroup's only its own row (a planned subgroup not
+    analysed: every subgroup row, as Holm's family changed)."""
+    own = ("effect_modifiers", "subgroups")
+    common = [d.detail for d in deviations if d.severity == "major" and d.metric is None and d.field not in own]
+    outcome = str(execution.request.get("outcome") or "outcome")
+    modifiers = [d.detail for d in deviations if d.field == "effect_modifiers" and d.severity == "major"]
+    labels = [_label(outcome, "secondary", [*draft, *common, *modifiers])]
+    missing = [d.detail for d in deviations if d.field == "subgroups" and d.severity == "major"]
+    for column in execution.request.get("subgroups") or []:
+        posthoc = [
+            d.detail for d in deviations if d.field == "subgroups" and d.severity == "minor" and d.executed == column
+        ]
+        labels.append(_label(outcome, "secondary", [*draft, *common, *posthoc, *missing], subgroup=str(column)))
     return tuple(labels)

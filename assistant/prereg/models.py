@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias, Union
 
-from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, field_validator, model_serializer
 
 from assistant.agent.brief import Brief
-from assistant.prereg.plans import PLANS, PlanBase
+from assistant.prereg.plans import PLANS, SECONDARY_TOOLS, PlanBase
 from tools.power.models import PowerRequest, PowerResult
 from tools.refute.models import CheckName
 
@@ -115,15 +115,40 @@ class StudyPlan(_Model):
     quality_checks: Text | None = Field(default=None, description="A/A test and other data-quality checks.")
     robustness_checks: tuple[RobustnessCheck, ...] | None = None
     analysis: AnalysisPlan | None = None
+    secondary_analyses: tuple[AnalysisPlan, ...] = Field(
+        default=(),
+        description="Secondary analyses beside the primary one (heterogeneity: for whom it worked), at most one per "
+        "tool (written only when there is one).",
+    )
     dataset_sha256: str | None = Field(default=None, description="Content hash of the analysis data at freezing.")
     item_answers: tuple[ItemAnswer, ...] = Field(
         default=(),
         description="The user's answers to items no other field fills (one per item; written only when there is one).",
     )
 
+    @field_validator("secondary_analyses")
+    @classmethod
+    def _secondary_tools_once(cls, plans: tuple[PlanBase, ...]) -> tuple[PlanBase, ...]:
+        methods = [plan.method for plan in plans]
+        if wrong := [m for m in methods if m not in SECONDARY_TOOLS]:
+            raise ValueError(
+                f"{', '.join(wrong)} is a primary analysis (the 'analysis' field), not a secondary one "
+                f"(secondary tools: {', '.join(SECONDARY_TOOLS) or 'none'})"
+            )
+        if len(set(methods)) < len(methods):
+            raise ValueError("at most one secondary analysis per tool")
+        return plans
+
     @model_serializer(mode="wrap")
     def _written(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        return _without_empty(handler(self), ("item_answers",))
+        return _without_empty(handler(self), ("item_answers", "secondary_analyses"))
+
+    def planned(self, tool: str) -> PlanBase | None:
+        """The plan of ``tool``'s analysis: the primary analysis when it is that tool's, else the secondary
+        analysis of that tool, else None (no analysis by that tool was planned)."""
+        if self.analysis is not None and self.analysis.method == tool:
+            return self.analysis
+        return next((plan for plan in self.secondary_analyses if plan.method == tool), None)
 
     def answer(self, key: str) -> str | None:
         """The user's own answer to item ``key``, if any."""

@@ -11,6 +11,10 @@ Three departures from the request, each on purpose:
 - a list may be empty (``covariates: []`` states "none"; a minimum length is the tool's to enforce when it runs);
 - no request validator is copied (a plan may state some settings and leave others to the tool).
 
+A tool the guided mode offers as a follow-up of another analysis (``follows``: heterogeneity after an A/B test or
+a propensity analysis) plans a **secondary** analysis (:data:`SECONDARY_TOOLS`): it sits beside the primary analysis
+in the study plan (``StudyPlan.secondary_analyses``) and never replaces it.
+
 The request a plan specifies (:func:`planned_request`) leaves out what the plan left null, so the tool's own
 defaults apply. A plan is written without its nulls, except the fields documents frozen under
 ``whyscope.prereg/1`` always wrote (:data:`V1_LAYOUT`): their content hash covers those nulls.
@@ -31,7 +35,17 @@ from tools.registry import TOOLS
 from tools.results import ToolRequest
 from tools.spec import ToolSpec
 
-__all__ = ["PLANS", "PLAN_TOOLS", "V1_LAYOUT", "PlanBase", "plan_model", "planned_request"]
+__all__ = [
+    "DEFAULTS_STATED",
+    "PLANS",
+    "PLAN_TOOLS",
+    "SECONDARY_TOOLS",
+    "V1_LAYOUT",
+    "PlanBase",
+    "plan_model",
+    "planned_request",
+    "with_defaults",
+]
 
 #: The fields each plan of schema ``whyscope.prereg/1`` wrote before plans were derived from the requests, in the
 #: order it wrote them, nulls included. A frozen document's content hash covers exactly these keys, so they are
@@ -150,6 +164,22 @@ def plan_model(spec: ToolSpec) -> type[PlanBase]:
 PLAN_TOOLS: tuple[str, ...] = tuple(spec.name for spec in TOOLS if spec.plans)
 #: Each plan tool's plan model.
 PLANS: Mapping[str, type[PlanBase]] = {spec.name: plan_model(spec) for spec in TOOLS if spec.plans}
+#: The plan tools whose analysis is secondary: a follow-up of another analysis (``follows``), planned beside the
+#: primary analysis, never in its place.
+SECONDARY_TOOLS: tuple[str, ...] = tuple(spec.name for spec in TOOLS if spec.plans and spec.follows)
+#: Settings whose null in a plan stands for the tool's default, which the plan's words state: a run with another
+#: value departs from the plan. Heterogeneity's random splits (folds, repetitions, seed) are part of its test (a
+#: result should not be chosen among splits), and whether assignment was randomized decides its propensity model.
+DEFAULTS_STATED: Mapping[str, tuple[str, ...]] = {"heterogeneity": ("randomized", "folds", "repetitions", "seed")}
+
+
+def with_defaults(plan: PlanBase) -> dict[str, Any]:
+    """The plan (JSON form) with the settings of :data:`DEFAULTS_STATED` it leaves null set to the tool's defaults."""
+    stated: dict[str, Any] = plan.model_dump(mode="json")
+    for name in DEFAULTS_STATED.get(plan.method, ()):
+        if stated.get(name) is None:
+            stated[name] = plan.request.model_fields[name].default
+    return stated
 
 
 def planned_request(tool: str, plan: PlanBase | None) -> dict[str, Any]:

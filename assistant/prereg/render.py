@@ -49,6 +49,9 @@ def _status_lines(document: PlanDocument) -> list[str]:
         lines.append(_frozen_open(document))
     if prereg.method:
         lines.append(f"Planned analysis: {prereg.method}.")
+    if prereg.plan.secondary_analyses:
+        names = ", ".join(a.method for a in prereg.plan.secondary_analyses)
+        lines.append(f"Secondary analyses (beside the primary one, not in its place): {names}.")
     if document.freeze is not None and document.freeze.software:
         lines.append("Software: " + ", ".join(f"{k} {v}" for k, v in document.freeze.software.items()) + ".")
     return lines

@@ -8,6 +8,9 @@ question the session never settled stays open. :func:`session_facts` reads the t
 (``Conversation.runs``, restored on resume), so a resumed session gives the same facts.
 
 The facts fill only the study-plan fields the plan leaves null (see :func:`assistant.prereg.assemble.effective_plan`).
+
+A run of a secondary tool (:data:`~assistant.prereg.plans.SECONDARY_TOOLS`: heterogeneity after an A/B test) is a
+secondary analysis beside the primary one: it never replaces the analysis the session ran first.
 """
 
 from __future__ import annotations
@@ -17,15 +20,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistant.prereg.plans import PLAN_TOOLS, PLANS, PlanBase
+from assistant.prereg.plans import PLAN_TOOLS, PLANS, SECONDARY_TOOLS, PlanBase
 from tools.data.names import display_name
 
 __all__ = ["ANALYSED_ONLY", "SessionFacts", "assignment_words", "session_facts"]
 
 RECOMMEND = "recommend_method"
 REFUTE = "refute"
+AA_TEST = "aa_test"
 #: Request fields that hold data rather than settings: what was observed is not part of a plan.
 ANALYSED_ONLY = ("summaries",)
+#: The plan tools whose analysis is the primary one (the others are secondary).
+PRIMARY_TOOLS = tuple(name for name in PLAN_TOOLS if name not in SECONDARY_TOOLS)
+#: Tools whose null covariates mean something other than "none" (heterogeneity: the effect modifiers).
+NULL_COVARIATES_KEPT = ("heterogeneity",)
 
 
 @dataclass(frozen=True)
@@ -49,7 +57,11 @@ def _analysis(run: Any) -> PlanBase:
     later run is compared with what this one did), null covariates read as none (the requests say "null for none")."""
     request = {k: v for k, v in run.request.model_dump(mode="json").items() if k not in ANALYSED_ONLY}
     model = PLANS[run.name]
-    if "covariates" in model.model_fields and request.get("covariates") is None:
+    if (
+        "covariates" in model.model_fields
+        and request.get("covariates") is None
+        and run.name not in NULL_COVARIATES_KEPT
+    ):
         request["covariates"] = []
     return model.model_validate({**request, "method": run.name})
 
@@ -105,9 +117,11 @@ def _dataset_line(name: str, catalog: Any, *, sha256: bool) -> str:
 
 
 def session_facts(runs: Sequence[Any], catalog: Any = None) -> SessionFacts:
-    """The study-plan fields the session's runs established: ``analysis`` (the last successful run of a plan tool,
-    as it ran), ``assignment`` (recommend_method's request and first choice), ``robustness_checks`` (the checks of
-    the last refute run of that analysis), ``data_status`` and ``sample_size`` (the analysed dataset)."""
+    """The study-plan fields the session's runs established: ``analysis`` (the last successful run of a primary plan
+    tool, as it ran), ``secondary_analyses`` (the last successful run of each secondary tool, beside it),
+    ``assignment`` (recommend_method's request and first choice), ``robustness_checks`` (the checks of the last
+    refute run of that analysis), ``data_status`` and ``sample_size`` (the analysed dataset: the primary
+    analysis's, else the secondary one's)."""
     fields: dict[str, Any] = {}
     origins: dict[str, str] = {}
     recommended = _ok(runs, (RECOMMEND,))
@@ -118,9 +132,19 @@ def session_facts(runs: Sequence[Any], catalog: Any = None) -> SessionFacts:
         if words:
             fields["assignment"] = words
             origins["assignment"] = "your answers to recommend_method (its request) and its first choice"
-    analyses = _ok(runs, PLAN_TOOLS)
-    if not analyses:
+    checked = _ok(runs, (AA_TEST,))
+    if checked:
+        fields["quality_checks"] = platform_check(checked[-1].outcome)
+        origins["quality_checks"] = "the aa_test run of this session (the A/A check)"
+    analyses = _ok(runs, PRIMARY_TOOLS)
+    secondary = {run.name: run for run in _ok(runs, SECONDARY_TOOLS)}  # the last run of each secondary tool
+    if not analyses and not secondary:
         return SessionFacts(fields, origins)
+    if secondary:
+        fields["secondary_analyses"] = tuple(_analysis(run) for run in secondary.values())
+        origins["secondary_analyses"] = "; ".join(f"the {name} run (its request)" for name in secondary)
+    if not analyses:  # the data facts come from the secondary analysis
+        return _data_facts(list(secondary.values())[-1], catalog, fields, origins)
     run = analyses[-1]
     fields["analysis"] = _analysis(run)
     origins["analysis"] = f"the {run.name} run (its request)"
@@ -129,6 +153,37 @@ def session_facts(runs: Sequence[Any], catalog: Any = None) -> SessionFacts:
         checks = tuple(dict.fromkeys(check.name for check in refutes[-1].outcome.checks))
         fields["robustness_checks"] = checks
         origins["robustness_checks"] = f"the checks the refute run ran on the {run.name} analysis"
+    return _data_facts(run, catalog, fields, origins)
+
+
+def platform_check(result: Any) -> str:
+    """The A/A check cited as the platform check: what was split, the verdict, and per metric the false-positive
+    rate and SE ratio (per unit too when rows repeated a unit)."""
+
+    def line(s: Any) -> str:
+        rate = s.false_positive_rate
+        per = f"per '{s.analysed_per}' unit" if s.analysed_per else "per row"
+        return (
+            f"'{s.metric}' {per}: {rate.rate:.1%} of splits significant (95% CI {rate.ci_lower:.1%} to "
+            f"{rate.ci_upper:.1%}), SE ratio {s.se_ratio:.3g}"
+        )
+
+    parts = [line(s) for s in [*result.simulated, *result.by_unit]]
+    observed = " and the observed A/A arms were analysed" if result.arm_column else ""
+    fix = (
+        f" Rows repeat '{result.repeated_unit}': the experiment is analysed with cluster_column="
+        f"'{result.repeated_unit}'."
+        if result.repeated_unit
+        else ""
+    )
+    return (
+        f"A/A check before the experiment (aa_test on '{result.dataset}'): {result.simulations:,} random splits at "
+        f"alpha {result.alpha:g}{observed}; verdict {result.verdict}. " + "; ".join(parts) + "." + fix
+    )
+
+
+def _data_facts(run: Any, catalog: Any, fields: dict[str, Any], origins: dict[str, str]) -> SessionFacts:
+    """``data_status`` and ``sample_size`` from the analysed dataset (the catalog's) and the run's result."""
     dataset = getattr(run.request, "dataset", None)
     if dataset:
         fields["data_status"] = (

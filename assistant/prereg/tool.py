@@ -5,6 +5,9 @@ planned analysis as the request it would send to the analysis tool); every call 
 and the questions still open. ``freeze`` fixes the plan with a hash and a UTC time; afterwards the plan cannot
 change, and every run of the planned analysis tool is checked against it.
 
+A secondary tool's planned request (``analysis_tool`` heterogeneity) is recorded as a secondary analysis, beside the
+primary one it never replaces (``StudyPlan.secondary_analyses``).
+
 The user answers open items in words with :func:`answer_item` (``/prereg answer``, the guided mode); the draft is
 assembled with what the session's runs established (:mod:`assistant.prereg.session_facts`).
 """
@@ -33,7 +36,7 @@ from assistant.prereg.models import (
     StudyPlan,
     TextAnswer,
 )
-from assistant.prereg.plans import PLAN_TOOLS
+from assistant.prereg.plans import PLAN_TOOLS, SECONDARY_TOOLS
 from assistant.prereg.session_facts import session_facts
 from tools.errors import ToolError
 from tools.jsontext import JsonTextError, loads
@@ -154,7 +157,12 @@ def apply_write(plan: StudyPlan, request: WritePreregRequest) -> StudyPlan:
             "Send both (the tool and its planned request), or neither.",
         )
     if request.analysis_tool is not None and request.analysis_request is not None:
-        changes["analysis"] = parse_analysis(request.analysis_tool, request.analysis_request)
+        planned = parse_analysis(request.analysis_tool, request.analysis_request)
+        if planned.method in SECONDARY_TOOLS:  # beside the primary analysis, replacing only its own earlier plan
+            others = tuple(a for a in plan.secondary_analyses if a.method != planned.method)
+            changes["secondary_analyses"] = (*others, planned)
+        else:
+            changes["analysis"] = planned
     return StudyPlan.model_validate({**plan.model_dump(), **changes})
 
 
@@ -232,7 +240,9 @@ class PreregState:
             return self.frozen
         facts = session_facts(runs, catalog)
         plan = self.plan
-        dataset = getattr(effective_plan(plan, facts)[0].analysis, "dataset", None)
+        effective = effective_plan(plan, facts)[0]
+        hashed = effective.analysis or next(iter(effective.secondary_analyses), None)  # the primary analysis's data
+        dataset = getattr(hashed, "dataset", None)
         if dataset and catalog is not None and dataset in catalog:
             try:  # the file as it is now (read again if it changed since it was attached)
                 attached = catalog.get(dataset)
@@ -284,8 +294,10 @@ class PreregState:
     def _outcome(document: PlanDocument) -> dict[str, Any]:
         prereg = document.prereg
         state = "Frozen pre-registration" if document.freeze else "Pre-registration draft"
+        secondary = ", ".join(a.method for a in prereg.plan.secondary_analyses)
+        beside = f" Secondary analyses: {secondary}." if secondary else ""
         result: dict[str, Any] = {
-            "summary": f"{state}: {prereg.completeness.sentence()}.",
+            "summary": f"{state}: {prereg.completeness.sentence()}.{beside}",
             "missing": [
                 {"item": i.key, "status": i.status, "question": i.question, "fill_with": FILL[i.key]}
                 for i in prereg.items

@@ -30,6 +30,7 @@ COMMON: dict[Any, str] = {
     Step.WHY_DECISION: "a clearly negative or null effect would change our mind",
     Step.REFUTE_OFFER: "yes",
     Step.WHOM_OFFER: "no",
+    Step.AA_OFFER: "no, go on to the sizing",
     Step.LOOKS: "no, one analysis at the end",
     END: "pre-register",
 }

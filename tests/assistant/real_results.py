@@ -24,6 +24,7 @@ DATASETS = (
     "agent_mode_opt_in",
     "agent_mode_invite",
     "paywall_cutoff",
+    "checkout_sessions",
 )
 #: Bundled examples attached under another name than their file's (as the app attaches them).
 RENAMED = {"onboarding_tour": "onboarding_uplift"}
@@ -68,6 +69,11 @@ REQUESTS: dict[str, dict[str, Any]] = {
         "treatment": "used_agent_mode",
         "instruments": ["invited"],
         "covariates": ["tasks_completed_pre", "tenure_months"],
+    },
+    "aa_test": {
+        "dataset": "checkout_sessions",
+        "metrics": [{"name": "converted", "kind": "binary"}, {"name": "order_value"}],
+        "simulations": 200,
     },
     "heterogeneity": {
         "dataset": "onboarding_tour",

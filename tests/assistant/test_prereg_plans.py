@@ -68,8 +68,8 @@ def test_the_union_covers_exactly_the_tools_registered_with_plans() -> None:
     assert [member.model_fields["method"].default for member in get_args(union)] == names
     enum = WritePreregRequest.model_json_schema()["properties"]["analysis_tool"]["anyOf"][0]["enum"]
     assert enum == names
-    synth, iv = PLANS["synthetic_control"], PLANS["instrumental_variables"]
-    expected = (AbTestPlan, DiffInDiffPlan, synth, PropensityPlan, RddPlan, iv)
+    synth, iv, heterogeneity = PLANS["synthetic_control"], PLANS["instrumental_variables"], PLANS["heterogeneity"]
+    expected = (AbTestPlan, DiffInDiffPlan, synth, PropensityPlan, RddPlan, iv, heterogeneity)
     assert expected == tuple(PLANS[n] for n in ANALYSIS_TOOLS)
     assert set(OVERRIDES) <= set(PLANS)  # an override table for a tool that has no plan would be dead
 

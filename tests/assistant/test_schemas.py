@@ -66,3 +66,16 @@ def test_every_pinned_schema_belongs_to_a_registered_tool() -> None:
 
 def test_all_tool_schemas_follows_the_registry() -> None:
     assert [s["function"]["name"] for s in all_tool_schemas()] == [spec.name for spec in TOOLS]
+
+
+def test_sanity_bounds_are_enforced_but_not_shown_and_meaningful_bounds_are_shown() -> None:
+    from tools.errors import ToolError
+    from tools.registry import dispatch
+
+    recommend = tool_schema("recommend_method")["function"]["parameters"]["properties"]
+    treated = recommend["treated_units"]["anyOf"][0]
+    assert "maximum" not in treated and treated["minimum"] == 0  # 10^12: a sanity limit, not guidance
+    refused = dispatch("recommend_method", {"treated_units": 10**13})
+    assert isinstance(refused, ToolError) and "treated_units" in refused.message
+    alpha = tool_schema("ab_test")["function"]["parameters"]["properties"]["alpha"]
+    assert alpha["maximum"] == 0.5 and alpha["minimum"] == 1e-10  # what the model should know stays

@@ -219,3 +219,12 @@ def test_for_whom_with_a_panel_design_is_ranked_last_and_says_why() -> None:
     assert "difference-in-differences" in last.why
     unknown = recommend_method(RecommendMethodRequest(goal="target"))
     assert any("For whom it works" in q for q in unknown.questions)
+
+
+def test_a_check_before_the_first_experiment_recommends_an_aa_check_then_the_test() -> None:
+    result = recommend_method(RecommendMethodRequest(can_randomize=True, interference=False, goal="check"))
+    methods = [r.method for r in result.recommendations]
+    assert methods[:2] == ["aa_check", "ab_test"]
+    first = result.recommendations[0]
+    assert first.tool == "aa_test" and first.available and first.suitability == "recommended"
+    assert "false-positive" in first.why and any("SE ratio" in d or "standard-error" in d for d in first.diagnostics)

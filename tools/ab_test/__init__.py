@@ -5,9 +5,10 @@ general path), ``rows`` and ``engine`` (the fast one-pass path over a frame), ``
 streamed from a large Parquet file not read into memory), ``ids`` (the repeated-ID check, memoized per
 dataset), ``stats`` (moments, estimators, tests), ``binary`` (two-proportion score tests and intervals,
 Fisher's exact test), ``decision`` (corrections, guardrail tests, verdicts, the decision), ``exposure`` (with
-``exposure_column``: the complier average causal effect beside the ITT), ``monitoring`` (a sequential plan's look
-or always-valid confidence sequences for the primary comparisons), ``report`` (warnings and the summary sentence),
-``tool`` (the function the registry calls).
+``exposure_column``: the complier average causal effect beside the ITT), ``novelty`` (with
+``exposure_time_column``: the effect by exposure period, a trend test, early against late; ``novelty_report`` its
+words), ``monitoring`` (a sequential plan's look or always-valid confidence sequences for the primary comparisons),
+``report`` (warnings and the summary sentence), ``tool`` (the function the registry calls).
 """
 
 from typing import TYPE_CHECKING, Any

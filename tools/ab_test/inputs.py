@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 from tools.ab_test.engine import Unsupported
 from tools.ab_test.exposure import exposure_values
 from tools.ab_test.ids import repeated_id_columns
+from tools.ab_test.metric_columns import read_metric
 from tools.ab_test.models import AbTestRequest, ArmSummary, MetricSpec
 from tools.ab_test.parquet import prepare_parquet
 from tools.ab_test.rows import frame_arm, frame_blocks, prepare_fast
@@ -183,36 +184,6 @@ def expected_shares(request: AbTestRequest, arms: list[str]) -> list[float]:
 # --- row-level data --------------------------------------------------------------------------------------
 
 
-def _numeric(series: pd.Series, name: str, what: str) -> NDArray[np.float64]:
-    """A column as float64 with NaN for missing values; non-numbers and infinities are ToolErrors."""
-    if pd.api.types.is_bool_dtype(series.dtype):
-        values = series.astype("float64").to_numpy(dtype=np.float64, na_value=np.nan)
-    elif pd.api.types.is_integer_dtype(series.dtype):
-        return np.asarray(series.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)  # never infinite
-    elif pd.api.types.is_numeric_dtype(series.dtype):
-        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-    else:
-        text = series.dropna().astype(str)
-        bad = text[pd.to_numeric(text, errors="coerce").isna()]
-        positions = np.flatnonzero(series.index.isin(bad.index))[:3]
-        examples = ", ".join(f"'{display_name(str(series.iloc[i]), 30)}' (row {i + 1})" for i in positions)
-        raise ToolError(
-            "non_numeric_metric",
-            f"The {what} column '{display_name(name)}' is not numeric: {examples or 'it holds text'}.",
-            "Clean the column so every value is a number (or empty for missing), or pick another column.",
-        )
-    infinite = np.isinf(values)
-    if infinite.any():
-        rows = np.flatnonzero(infinite)[:3] + 1
-        raise ToolError(
-            "non_finite_values",
-            f"The {what} column '{display_name(name)}' has {int(infinite.sum()):,} infinite value(s) "
-            f"(rows {', '.join(map(str, rows))}).",
-            "Replace or remove the infinite values; they usually come from a division by zero upstream.",
-        )
-    return np.asarray(values, dtype=np.float64)
-
-
 def _arm_codes(arm: pd.Series) -> tuple[NDArray[np.signedinteger], list[str]]:
     """``pandas.factorize`` of the column as text: a code per row (-1 when missing) and the labels in order of
     first appearance. Arrow-backed text (what the loader makes) is dictionary-encoded by Arrow directly, as
@@ -361,53 +332,8 @@ def _metric_from_rows(
     notes: list[str],
     exposure: NDArray[np.float64] | None = None,
 ) -> MetricData:
-    column = spec.column or spec.name
-    y = _numeric(frame_column(frame, column, f"metric '{spec.name}'"), column, "metric")
-    valid = _and_present(keep, y)
-    if spec.kind == "binary":
-        odd = (y != 0) & (y != 1)
-        odd &= valid
-        bad = np.unique(y[odd]) if odd.any() else y[:0]  # the values other than 0 and 1, sorted
-        if len(bad):
-            raise ToolError(
-                "not_binary",
-                f"Metric '{display_name(spec.name)}' is binary but column '{display_name(column)}' holds "
-                f"{', '.join(f'{v:g}' for v in bad[:5])}" + (" …" if len(bad) > 5 else "") + ".",
-                "A binary metric is 0/1 per unit; use kind='continuous' for counts or amounts.",
-            )
-    d = None
-    if spec.kind == "ratio":
-        if spec.denominator_column is None:
-            raise ToolError(
-                "missing_denominator",
-                f"Ratio metric '{display_name(spec.name)}' needs denominator_column.",
-                "Name the column summed in the denominator (e.g. sessions), or use kind='continuous'.",
-            )
-        denominator = frame_column(frame, spec.denominator_column, "denominator")
-        d = _numeric(denominator, spec.denominator_column, "denominator")
-        valid = _and_present(valid, d)
-        if ((d < 0) & valid).any():
-            raise ToolError(
-                "negative_denominator",
-                f"The denominator column '{display_name(spec.denominator_column)}' has negative values.",
-                "A ratio's denominator counts something (sessions, orders): it cannot be negative.",
-            )
-    x = None
-    if spec.covariate_column is not None:
-        if spec.kind == "ratio":
-            raise ToolError(
-                "unsupported_combination",
-                f"CUPED on the ratio metric '{display_name(spec.name)}' is not supported yet.",
-                "Drop covariate_column for this metric, or analyse a per-unit metric (kind='continuous') with CUPED.",
-            )
-        if cluster_codes is not None:
-            raise ToolError(
-                "unsupported_combination",
-                "CUPED with cluster_column is not supported yet.",
-                "Run without covariate_column, or aggregate the data to one row per randomized unit first.",
-            )
-        x = _numeric(frame_column(frame, spec.covariate_column, "covariate"), spec.covariate_column, "covariate")
-        valid = _and_present(valid, x)
+    read = read_metric(frame, spec, keep, clustered=cluster_codes is not None)
+    y, d, x, valid = read.y, read.d, read.x, read.valid
     excluded = int(np.count_nonzero(keep)) - int(np.count_nonzero(valid))
     if excluded:
         notes.append(f"Metric '{spec.name}': {excluded:,} row(s) with missing values were left out.")
@@ -436,12 +362,6 @@ def _metric_from_rows(
     if exposure is not None:  # the metric as tested (capped) beside exposure and the covariate, on the same rows
         data.exposure = _moments(arm, n_arms, yv, used(exposure), xv, None, rows)
     return data
-
-
-def _and_present(mask: NDArray[np.bool_], values: NDArray[np.float64]) -> NDArray[np.bool_]:
-    """``mask & ~isnan(values)``, as a new array; ``mask`` itself when nothing is missing."""
-    missing = np.isnan(values)
-    return mask & ~missing if missing.any() else mask
 
 
 def _moments(

@@ -33,6 +33,8 @@ __all__ = [
     "Comparison",
     "CupedDetail",
     "MetricSpec",
+    "NoveltyDetail",
+    "PeriodEffect",
     "SequenceBounds",
     "SequentialLook",
     "SequentialPlan",
@@ -135,6 +137,9 @@ class AbTestRequest(ToolRequest):
         default=None, description="The randomized unit's column when rows are finer (sessions of users)."
     )
     exposure_column: str | None = Field(default=None, description="0/1 per unit: used the change? Adds the CACE.")
+    exposure_time_column: str | None = Field(
+        default=None, description="Days since first exposure, or calendar period: effect by period."
+    )
     summaries: list[ArmSummary] | None = Field(
         default=None,
         description="Instead of a dataset: per arm and metric, n with mean and std_dev, or conversions.",
@@ -277,6 +282,53 @@ class AlwaysValid(ToolResult):
     )
 
 
+class PeriodEffect(ToolResult):
+    """One comparison within one exposure period."""
+
+    period: str = Field(
+        description="The period: a value of the exposure-time column, or a bin of its values 'first to last'."
+    )
+    n_control: int = Field(description="Control units with rows in this period.")
+    n_treatment: int = Field(description="Treatment units with rows in this period.")
+    control_mean: float = Field(description="Control mean in this period (as the comparison: capped, CUPED).")
+    treatment_mean: float = Field(description="Treatment mean in this period.")
+    effect: Estimate = Field(
+        description="Treatment minus control in this period: difference of means (ratio metrics and clustered rows: "
+        "of ratios of sums), unpooled standard error, two-sided normal interval and p-value."
+    )
+
+
+class NoveltyDetail(ToolResult):
+    """How one comparison's effect changes with exposure time: a novelty effect fades, a primacy (learning) effect
+    grows. The decision should rest on the latest periods' effect when it changes."""
+
+    exposure_time_column: str = Field(description="The column of days since first exposure, or calendar period.")
+    periods_from: Literal["values", "bins"] = Field(
+        description="'values': each distinct value is a period; 'bins': the values were grouped in order into bins "
+        "holding about equal numbers of rows."
+    )
+    bin_method: str = Field(description="How the periods were formed, in words.")
+    periods: list[PeriodEffect] = Field(description="The effect in each period, earliest first.")
+    test: str = Field(description="The trend test, in words.")
+    trend: Estimate = Field(
+        description="Change of the effect per period (slope on the period index 0, 1, ...), from the weighted "
+        "regression of the per-period effects; its p-value tests for a trend."
+    )
+    trend_verdict: Literal["declining", "rising", "no_trend"] = Field(
+        description="'declining': the effect moves in the metric's bad direction over time (novelty); 'rising': in "
+        "its good direction (primacy, learning); 'no_trend': the trend test does not reject at alpha."
+    )
+    early_periods: int = Field(description="How many of the first periods are pooled into `early`.")
+    late_periods: int = Field(description="How many of the last periods are pooled into `late`.")
+    early: Estimate = Field(description="The inverse-variance weighted effect over the early periods.")
+    late: Estimate = Field(
+        description="The inverse-variance weighted effect over the latest periods: the long-run effect to ship on "
+        "when the effect changes."
+    )
+    early_minus_late: Estimate = Field(description="early minus late, with the periods' covariance.")
+    rows_without_period: int = Field(description="Rows analysed for the metric but left out here: no period value.")
+
+
 class Comparison(ToolResult):
     """One metric in one treatment arm against control."""
 
@@ -324,6 +376,12 @@ class Comparison(ToolResult):
         default=None,
         description="Primary metrics under always_valid monitoring: the confidence sequences; null otherwise.",
     )
+    novelty: NoveltyDetail | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="With exposure_time_column: the effect by exposure period and the test for a trend in it; "
+        "absent otherwise.",
+    )
 
 
 class ArmDecision(ToolResult):
@@ -345,6 +403,11 @@ class AbTestResult(ToolResult):
     dataset: str | None = Field(description="The dataset analysed, if any.")
     exposure_column: str | None = Field(
         default=None, description="The 0/1 column of who used the change (CACE per comparison), if given."
+    )
+    exposure_time_column: str | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="The exposure-time column (effects by period per comparison), if given; absent otherwise.",
     )
     control_arm: str = Field(description="Control arm label.")
     arms: list[str] = Field(description="All arm labels, control first.")

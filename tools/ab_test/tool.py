@@ -35,6 +35,8 @@ from tools.ab_test.models import (
     SrmResult,
 )
 from tools.ab_test.monitoring import Tested, check_monitoring, monitor, monitoring_method, monitoring_warnings
+from tools.ab_test.novelty import check_novelty, period_effects
+from tools.ab_test.novelty_report import novelty_checks, novelty_method, novelty_reasons, novelty_summary
 from tools.ab_test.report import exact_test_warnings, no_lift_warnings, summary
 from tools.ab_test.stats import ArmEstimate, arm_estimate, compare, cuped_theta, pool, relative_lift
 from tools.data import Dataset
@@ -58,6 +60,8 @@ def ab_test(request: AbTestRequest, data: pd.DataFrame | Dataset | None = None) 
     """Analyse the experiment described by ``request`` on ``data`` (rows: a frame, or an attached dataset that
     may stream from its file) or on ``request.summaries``."""
     check_monitoring(request)
+    if request.exposure_time_column is not None:
+        check_novelty(request, data)
     if data is not None:
         prepared = prepare_rows(request, data)
     elif request.summaries is not None:
@@ -77,7 +81,13 @@ def ab_test(request: AbTestRequest, data: pd.DataFrame | Dataset | None = None) 
     if watched:
         tested = [replace(t, comparison=c) for t, c in zip(tested, comparisons, strict=True)]
         comparisons = monitor(request, tested, sum(prepared.units))
+    timed = request.exposure_time_column is not None and data is not None
+    if timed:
+        assert data is not None
+        comparisons = period_effects(request, data, prepared, comparisons)
     decisions, decision, reasons = decide(arms[1:], comparisons, request.decision_rule, srm.status)
+    if timed and srm.status == "pass":
+        decisions, reasons = novelty_reasons(request, comparisons, decisions, reasons)
     checks, warnings = _checks(request, prepared, srm, data)
     warnings += exact_test_warnings(comparisons) + no_lift_warnings(comparisons)
     if watched:
@@ -90,12 +100,16 @@ def ab_test(request: AbTestRequest, data: pd.DataFrame | Dataset | None = None) 
         exposure_found = exposure_checks(request, comparisons)
         checks, warnings = checks + exposure_found[0], warnings + exposure_found[1]
         estimand += exposure_estimand(request, comparisons)
+    if timed:
+        timed_found = novelty_checks(request, comparisons)
+        checks, warnings = checks + timed_found[0], warnings + timed_found[1]
     return AbTestResult(
         estimand=estimand,
         method=_method(request, prepared, comparisons),
         source="rows" if prepared.source == "rows" else "summaries",
         dataset=request.dataset if prepared.source == "rows" else None,
         exposure_column=request.exposure_column,
+        exposure_time_column=request.exposure_time_column,
         control_arm=arms[0],
         arms=arms,
         n_obs=sum(prepared.units),
@@ -112,7 +126,7 @@ def ab_test(request: AbTestRequest, data: pd.DataFrame | Dataset | None = None) 
         decision_reasons=reasons,
         checks=checks,
         warnings=warnings,
-        summary=summary(request, comparisons, srm, decision),
+        summary=summary(request, comparisons, srm, decision) + (novelty_summary(comparisons) if timed else ""),
     )
 
 
@@ -450,6 +464,8 @@ def _method(request: AbTestRequest, prepared: Prepared, comparisons: list[Compar
         parts.append(f"continuous metrics capped at their pooled {request.winsorize:g} quantile")
     if request.exposure_column is not None:
         parts.append(exposure_method(request))
+    if request.exposure_time_column is not None:
+        parts.append(novelty_method(request))
     parts.append(
         f"multiple testing: {request.correction} within the primary and within the secondary metrics (x arms); "
         "guardrails: one-sided non-inferiority test on the relative change at alpha (binary: Farrington-Manning "

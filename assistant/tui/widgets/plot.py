@@ -3,8 +3,9 @@
 A result class names its figure (``ToolResult.figure``); :data:`DRAWERS` holds a text drawer for each name (the PNG
 drawers are in ``assistant/figures.py``). A drawer receives the typed result and returns no lines when the result
 has no data for its figure (synthetic control and instrumental variables say so in one line instead: their cards
-have nothing else that stands for the paths, or for the first stage and reduced form). This module imports no
-pydantic or tools at run time: the app's first frame needs it.
+have nothing else that stands for the paths, or for the first stage and reduced form). The A/A test's drawer is in
+``plot_aa.py``, loaded when it is drawn. This module imports no pydantic or tools at run time: the app's first frame
+needs it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from assistant.tui.widgets.charts import ForestRow, forest, mirrored_histogram, scatter
 
 if TYPE_CHECKING:
+    from tools.aa_test.models import AaTestResult
     from tools.did.models import DiffInDiffResult
     from tools.heterogeneity.models import HeterogeneityResult
     from tools.iv.models import AndersonRubin, InstrumentalVariablesResult
@@ -549,6 +551,13 @@ def _heterogeneity(result: HeterogeneityResult) -> list[str]:
     return lines
 
 
+def _aa_test(result: AaTestResult) -> list[str]:
+    """The A/A test's card plot, drawn by :func:`assistant.tui.widgets.plot_aa.aa_test_lines` (loaded here)."""
+    from assistant.tui.widgets.plot_aa import aa_test_lines
+
+    return aa_test_lines(result)
+
+
 #: The text drawer of each figure a result class can declare (``ToolResult.figure``).
 DRAWERS: dict[str, Callable[[Any], list[str]]] = {
     "power_curve": _power_curve,
@@ -558,4 +567,5 @@ DRAWERS: dict[str, Callable[[Any], list[str]]] = {
     "synthetic_control": _synthetic_control,
     "instrumental_variables": _instrumental_variables,
     "heterogeneity": _heterogeneity,
+    "aa_test": _aa_test,
 }

@@ -160,8 +160,8 @@ def test_every_question_step_has_its_words() -> None:
     assert [slot_of(step) for step in SCOPING if step.is_why] == list(WHY)
     from assistant.agent.guided_state import HELP, WHY_ASKED
 
-    asked_with_data = {Step.DATASET, Step.COLUMNS, Step.SPLIT, Step.WHOM_OFFER}  # (the offer lists the columns)
-    assert Step.WHOM_OFFER in WHY_ASKED and Step.WHOM_OFFER in HELP
+    asked_with_data = {Step.DATASET, Step.COLUMNS, Step.SPLIT, Step.WHOM_OFFER, Step.AA_OFFER}  # (they name columns)
+    assert {Step.WHOM_OFFER, Step.AA_OFFER} <= set(WHY_ASKED) and {Step.WHOM_OFFER, Step.AA_OFFER} <= set(HELP)
     asked_from_the_plan = {Step.PREREG}  # each open item's own question, from the pre-registration's table
     assert {step for step in Step if not step.runs_tool} - asked_with_data - asked_from_the_plan == set(QUESTIONS)
     assert Step.PREREG in WHY_ASKED
@@ -393,7 +393,7 @@ def test_item12_an_unknown_standard_deviation_gets_a_way_forward_and_a_range_is_
     backend = GuidedBackend(catalog=catalog)
     conversation = Conversation(backend, catalog=catalog)
     backend.opening()
-    answers = [*DESIGN[:2], "revenue per user", *DESIGN[3:], "yes", "no", "an average", "25", "no idea"]
+    answers = [*DESIGN[:2], "revenue per user", *DESIGN[3:], "yes", "no", "no", "an average", "25", "no idea"]
     last = [conversation.send(answer, lambda event: None) for answer in answers][-1]
     assert "The attached dataset 'orders' has a column 'revenue'" in last.text
 

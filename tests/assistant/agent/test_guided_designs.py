@@ -235,6 +235,7 @@ EXPERIMENT = [
     "if revenue falls we would not ship",
     "yes",  # randomized
     "no",  # no interference
+    "no",  # no A/A check (tests/assistant/agent/test_guided_aa.py)
     "an average",
     "25",
     "40",
@@ -342,6 +343,7 @@ RUNNING = [
     "complaints rising would stop us",
     "yes",  # randomized
     "no",  # no interference
+    "no",  # no A/A check
     "a rate",
     "30%",
     "2 percentage points",

@@ -31,6 +31,7 @@ TOUR = [
     "a drop in minutes active would change our mind",
     "yes",  # randomized
     "no",  # no interference
+    "no",  # no A/A check
     "skip",  # the sizing: the experiment has run
     "onboarding_tour",
     "arm=tour; metric=minutes_active_28d",
@@ -153,7 +154,7 @@ def test_after_an_opt_in_it_adjusts_for_the_same_covariates() -> None:
 
 
 def test_a_checkout_test_with_labelled_arms_sends_the_treated_label() -> None:
-    answers = [*TOUR[:11], "ok", "ok", "no"]  # the suggested dataset (checkout) and its proposed columns
+    answers = [*TOUR[:12], "ok", "ok", "no"]  # the suggested dataset (checkout) and its proposed columns
     _, events, _ = converse(answers)
     analysis = result(events, "ab_test")
     assert analysis["dataset"] == "checkout" and analysis["arms"] == ["control", "treatment"]

@@ -36,6 +36,7 @@ COMMON: dict[Step, str] = {
     Step.COUNTERFACTUAL: "the same units without it",
     Step.DECISION: "recommend it if the effect is clearly positive",
     Step.WHY_DECISION: "a clearly negative effect would change our mind",
+    Step.AA_OFFER: "no",  # (the A/A check before sizing: see test_guided_aa.py)
     Step.WHOM_OFFER: "no",  # (the follow-up after an A/B test or an opt-in: see test_guided_followup.py)
 }
 END = "end"  # answers typed after the interview ended

@@ -242,6 +242,10 @@ def test_every_string_field_of_every_result_has_a_kind() -> None:
         *("HeterogeneityResult.treated_value", "HeterogeneityResult.effect_modifiers"),
         *("HeterogeneityResult.covariates", "HeterogeneityResult.subgroup_columns", "ClanRow.modifier"),
         *("SubgroupLevel.column", "SubgroupLevel.level", "InteractionTest.column"),
+        *("AaTestResult.dataset", "AaTestResult.arm_column", "AaTestResult.cluster_column"),
+        *("AaTestResult.repeated_unit", "SimulatedMetric.metric", "SimulatedMetric.analysed_per"),
+        *("SimulatedMetric.randomised_by", "NoveltyDetail.exposure_time_column", "PeriodEffect.period"),
+        *("AbTestResult.exposure_time_column",),
     }
     undecided, clashes = [], []
     for model, field in _string_fields([spec.result for spec in TOOLS]):
