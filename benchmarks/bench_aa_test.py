@@ -50,7 +50,8 @@ def main(rows: int = 1_000_000) -> None:
     took = time.perf_counter() - start
     print(
         f"{rows:,} session rows of {users:,} users, 1,000 splits, rows and units: {took:.2f} s "
-        f"(rows {result.simulated[0].false_positive_rate.rate:.1%}, units {result.by_unit[0].false_positive_rate.rate:.1%})"
+        f"(rows {result.simulated[0].false_positive_rate.rate:.1%}, "
+        f"units {result.by_unit[0].false_positive_rate.rate:.1%})"
     )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory {peak:,.0f} MB")

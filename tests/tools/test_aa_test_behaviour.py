@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from tools.aa_test import AaTestRequest, aa_test
 from tools.ab_test.models import AbTestRequest
@@ -77,9 +76,7 @@ def test_an_aa_that_ran_is_ab_tests_comparison_and_a_sample_ratio_mismatch_is_in
     rng = np.random.default_rng(3)
     data["arm"] = np.where(rng.random(len(data)) < 0.5, "A1", "A2")
     result = aa_test(request(arm_column="arm"), data)
-    reference = ab_test(
-        AbTestRequest(dataset="d", arm_column="arm", control="A1", metrics=[{"name": "revenue"}]), data
-    )
+    reference = ab_test(AbTestRequest(dataset="d", arm_column="arm", control="A1", metrics=[{"name": "revenue"}]), data)
     assert result.observed[0].absolute == reference.comparisons[0].absolute
     assert result.srm is not None and result.srm.status == "pass"
     skewed = data[~((data["arm"] == "A2") & (rng.random(len(data)) < 0.15))]  # a sixth of A2 lost in logging

@@ -63,7 +63,9 @@ def test_an_aa_needs_two_arms() -> None:
 def test_ratio_metrics_need_a_non_negative_denominator() -> None:
     expect("missing_denominator", data(), metrics=[{"name": "revenue", "kind": "ratio"}])
     frame = data().assign(visits=lambda f: f["visits"] - 5)
-    expect("negative_denominator", frame, metrics=[{"name": "revenue", "kind": "ratio", "denominator_column": "visits"}])
+    expect(
+        "negative_denominator", frame, metrics=[{"name": "revenue", "kind": "ratio", "denominator_column": "visits"}]
+    )
 
 
 def test_cuped_with_a_cluster_is_refused() -> None:

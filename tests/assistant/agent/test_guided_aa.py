@@ -115,7 +115,7 @@ def test_the_users_own_history_is_proposed_before_the_examples(tmp_path: Path) -
     frame.to_csv(tmp_path / "my_history.csv", index=False)
     data = catalog()
     data.add(tmp_path / "my_history.csv", "my_history")
-    backend, events, dones = converse([*EXPERIMENT, "yes"], data)
+    _, events, _ = converse([*EXPERIMENT, "yes"], data)
     found = result(events)
     assert found["dataset"] == "my_history" and found["repeated_unit"] == "account_id"
 
