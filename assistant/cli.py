@@ -28,6 +28,22 @@ EXIT_TOOL_ERROR = 2
 EXIT_CANCELLED = 130
 #: The reader of stdout went away (128 + SIGPIPE), as a shell pipeline reports it.
 EXIT_BROKEN_PIPE = 141
+#: ``whyscope validate``: a row did not read as expected (a figure off its nominal value, or a mis-specified
+#: analysis the table failed to flag).
+EXIT_CHECK = 1
+#: The estimators ``validate --only`` takes (the keys of ``tools.validate.GROUPS``, listed here so that building the
+#: parser imports no statistics; a test keeps them equal).
+VALIDATE_GROUPS = (
+    "power",
+    "ab_test",
+    "sequential",
+    "diff_in_diff",
+    "synthetic_control",
+    "propensity",
+    "rdd",
+    "instrumental_variables",
+    "heterogeneity",
+)
 #: How ``tool run`` takes a file's encoding, for the hint of a file that is not valid UTF-8.
 ENCODING_OPTION = "--encoding {}"
 ENCODING_HELP = (
@@ -110,6 +126,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", choices=("md", "html", "json"), help="output format (default: from FILE's extension, else md)"
     )
     prereg.add_argument("--draft", action="store_true", help="do not freeze (no content hash or timestamp)")
+
+    validate = commands.add_parser(
+        "validate",
+        help="check on this machine how far each estimator's numbers can be trusted (seeded simulations)",
+        description="Run seeded simulations of every estimator, through the same code path as `tool run`, and print "
+        "one table: per estimator and design the interval coverage and the A/A false-positive rate with their Monte "
+        "Carlo standard errors, and the reference-parity figures. Progress goes to stderr.",
+        epilog=f"Estimators (--only): {', '.join(VALIDATE_GROUPS)}. Exit status: 0 when every row reads as expected "
+        "('ok', and 'check' for the deliberately mis-specified analyses); 1 when one does not; 2 on a bad option "
+        "or an unwritable --json file; 130 on Ctrl-C.",
+    )
+    validate.add_argument("--quick", action="store_true", help="about a minute: fewer replications, smaller n")
+    validate.add_argument(
+        "--only", action="append", metavar="NAME", help="run only this estimator's designs (repeatable)"
+    )
+    validate.add_argument(
+        "--json", dest="json_path", metavar="FILE", help="also write the table as JSON to FILE (never overwrites)"
+    )
+    validate.add_argument(
+        "--seed", type=int, default=None, help="base seed (default: a fixed seed, so two runs print the same table)"
+    )
     return parser
 
 
@@ -157,6 +194,8 @@ def _command(args: argparse.Namespace) -> int:
         return _export(args.output)
     if args.command == "prereg":
         return _prereg(args)
+    if args.command == "validate":
+        return _validate(args)
     if args.command == "tool":
         handler = {"list": _tool_list, "schema": _tool_schema, "run": _tool_run}[args.tool_command]
         return handler(args)
@@ -224,6 +263,49 @@ def _prereg(args: argparse.Namespace) -> int:
         return _fail(error)
     _write(f"Wrote {target} ({document.prereg.completeness.sentence()}).")
     return EXIT_OK
+
+
+def _validate(args: argparse.Namespace) -> int:
+    """Run the calibration simulations, print the table on stdout (and write it as JSON with ``--json``); exit 1
+    when a row does not read as expected."""
+    import time
+
+    from assistant.writing import check_new, write_new
+    from tools.errors import ToolError
+    from tools.validate import DEFAULT_SEED, format_report, run_validation
+
+    started = time.monotonic()
+    try:
+        if args.json_path is not None:  # refused before minutes of simulation, not after
+            check_new(args.json_path)
+        report = run_validation(
+            "quick" if args.quick else "default",
+            only=args.only,
+            seed=DEFAULT_SEED if args.seed is None else args.seed,
+            progress=_progress_by_label(),
+        )
+        sys.stdout.write(format_report(report))
+        if args.json_path is not None:
+            text = report.model_dump_json(indent=2) + "\n"
+            target = write_new(args.json_path, lambda handle: handle.write(text.encode("utf-8")))
+            sys.stderr.write(f"[validate] wrote {target}\n")
+    except ToolError as error:
+        return _fail(error)
+    sys.stderr.write(f"[validate] {time.monotonic() - started:.0f} s\n")
+    expected = all((row.status == "check") == row.misspecified for row in report.rows)
+    return EXIT_OK if expected else EXIT_CHECK
+
+
+def _progress_by_label() -> Callable[[int, int, str], None]:
+    """:func:`_progress_printer` started afresh for each label (each simulated design counts its own replications)."""
+    current: dict[str, Any] = {"label": None, "report": None}
+
+    def report(done: int, total: int, label: str) -> None:
+        if label != current["label"]:
+            current["label"], current["report"] = label, _progress_printer()
+        current["report"](done, total, label)
+
+    return report
 
 
 def _tool_list(args: argparse.Namespace) -> int:
@@ -346,7 +428,8 @@ def _planned_request(name: str, plan: Any) -> str:
         return "{}"
     from assistant.prereg.plans import planned_request
 
-    return json.dumps(planned_request(name, plan.prereg.plan.analysis))
+    study = plan.prereg.plan  # the tool's own planned analysis (a secondary one too), else the primary for the error
+    return json.dumps(planned_request(name, study.planned(name) or study.analysis))
 
 
 def _read_request(text: str) -> str:

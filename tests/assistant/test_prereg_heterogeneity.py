@@ -324,3 +324,24 @@ def test_heterogeneity_alone_in_a_session_is_secondary_and_leaves_the_primary_an
     ]
     assert document.prereg.item("method").status == "missing"
     assert document.prereg.item("data_status").source.endswith("the heterogeneity run and the attached dataset")
+
+
+def test_tool_run_with_a_plan_runs_the_planned_secondary_analysis(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`whyscope tool run heterogeneity --plan FILE` (no --json) runs the heterogeneity the plan states beside its
+    primary analysis, and checks it against that plan; a tool the plan has no analysis for names the primary one."""
+    from assistant.cli import main
+
+    path = tmp_path / "plan.json"
+    path.write_text(planned(HETEROGENEITY).model_dump_json(), encoding="utf-8")
+    data = f"onboarding_tour={DATA}"
+    code = main(["tool", "run", "heterogeneity", "--data", data, "--plan", str(path)])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0 and result["effect_modifiers"] == MODIFIERS and result["subgroup_columns"] == ["plan"]
+    check = result["plan_check"]
+    assert check["method"] == "heterogeneity" and {a["label"] for a in check["analyses"]} == {"confirmatory"}
+    assert [d["field"] for d in check["deviations"]] == ["alpha"]  # not stated in this plan: a minor note
+    code = main(["tool", "run", "propensity", "--data", data, "--plan", str(path)])
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert code != 0 and error["code"] == "plan_mismatch" and "ab_test" in error["message"]
