@@ -8,23 +8,14 @@ import pytest
 from tests.tools.test_synth_estimators import prop99
 from tools.errors import ToolError
 from tools.synth import ESTIMATORS, bootstrap, fit, fit_donor_placebos, jackknife, placebo
+from tools.validate.designs import factor_matrix
 
 
 def factor_panel(
     n_donors: int, n_treated: int, n_periods: int, n_pre: int, effect: float, rng: np.random.Generator
 ) -> np.ndarray:
     """Unit and time effects, a rank-2 interactive factor term and noise; exchangeable units; effect added."""
-    n_units = n_donors + n_treated
-    loadings = rng.normal(size=(n_units, 2))
-    factors = np.cumsum(rng.normal(size=(n_periods, 2)), axis=0) * 0.5
-    y = (
-        rng.normal(size=(n_units, 1)) * 2.0
-        + np.linspace(0, 3, n_periods)[None, :]
-        + loadings @ factors.T
-        + rng.normal(size=(n_units, n_periods))
-    )
-    y[n_donors:, n_pre:] += effect
-    return y
+    return factor_matrix(rng, n_donors, n_treated, n_periods, n_pre, effect)
 
 
 # --- Prop 99 ----------------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 from scipy import special
 
 __all__ = [
@@ -156,11 +157,11 @@ def staggered_panel(
     return frame, truth
 
 
-def factor_panel(
+def factor_matrix(
     rng: np.random.Generator, n_donors: int, n_treated: int, n_periods: int, n_pre: int, effect: float
-) -> pd.DataFrame:
-    """A panel for synthetic control: unit and time effects, a rank-2 interactive factor term and noise, exchangeable
-    units; the last ``n_treated`` units get ``effect`` from period ``n_pre`` on (column ``treated``: 0/1 per row)."""
+) -> NDArray[np.float64]:
+    """Outcomes (units x periods) with unit and time effects, a rank-2 interactive factor term and noise,
+    exchangeable units; the last ``n_treated`` units get ``effect`` from period ``n_pre`` on."""
     n_units = n_donors + n_treated
     loadings = rng.normal(size=(n_units, 2))
     factors = np.cumsum(rng.normal(size=(n_periods, 2)), axis=0) * 0.5
@@ -170,9 +171,18 @@ def factor_panel(
         + loadings @ factors.T
         + rng.normal(size=(n_units, n_periods))
     )
+    y[n_donors:, n_pre:] += effect
+    return np.asarray(y, dtype=np.float64)
+
+
+def factor_panel(
+    rng: np.random.Generator, n_donors: int, n_treated: int, n_periods: int, n_pre: int, effect: float
+) -> pd.DataFrame:
+    """A panel for synthetic control from :func:`factor_matrix` (column ``treated``: 0/1 per row)."""
+    n_units = n_donors + n_treated
+    y = factor_matrix(rng, n_donors, n_treated, n_periods, n_pre, effect)
     treated = np.zeros((n_units, n_periods), dtype=np.int64)
     treated[n_donors:, n_pre:] = 1
-    y = y + effect * treated
     return pd.DataFrame(
         {
             "unit": np.repeat(np.arange(n_units), n_periods),
