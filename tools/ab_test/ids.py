@@ -33,7 +33,8 @@ def repeated_id_columns(data: pd.DataFrame | Dataset, request: AbTestRequest) ->
         if isinstance(data, Dataset):
             key = f"repeats:{name}"
             if key not in data.memo:
-                data.memo[key] = _repeats(data.frame[column])
+                engine = data.engine
+                data.memo[key] = engine.repeats(name) if engine is not None else _repeats(data.frame[column])
             repeats = bool(data.memo[key])
         else:
             repeats = _repeats(data[column])

@@ -219,6 +219,12 @@ def prepare_rows(request: AbTestRequest, data: pd.DataFrame | Dataset) -> Prepar
     The common request takes the fast path (``rows``): streamed from the file for a large Parquet dataset not
     read yet, else from the frame in memory. Anything it does not handle, and every input problem, goes
     through the general path below, which reports it."""
+    if isinstance(data, Dataset) and data.engine is not None:  # a table in an engine: the moments come back
+        from tools.engine.ab_test import prepare_engine
+
+        if request.arm_column is None:
+            raise ToolError("missing_arm_column", "ab_test on a table needs arm_column.", "Name the arm column.")
+        return prepare_engine(request, data.engine)
     if request.arm_column is not None and request.summaries is None:
         if isinstance(data, Dataset) and data.source is not None:
             try:

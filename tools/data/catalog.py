@@ -32,6 +32,7 @@ from tools.data.loading import (
     read_file,
 )
 from tools.data.names import NAME_RE, display_name, display_path, invalid_name, quote_name
+from tools.engine.table import EngineTable, is_engine_source, open_table
 from tools.errors import ToolError
 from tools.readfile import resolve
 
@@ -45,15 +46,18 @@ class Content:
     """A dataset's frame, built on first use when a large Parquet file was attached lazily, and a memo of facts
     tools derive from it (pure functions of the frame, keyed by the tool: e.g. which ID columns repeat)."""
 
-    def __init__(self, frame: pd.DataFrame | ParquetSource) -> None:
+    def __init__(self, frame: pd.DataFrame | ParquetSource | EngineTable) -> None:
         self._frame = frame if isinstance(frame, pd.DataFrame) else None
         self._source = frame if isinstance(frame, ParquetSource) else None
+        self.engine = frame if isinstance(frame, EngineTable) else None
         self._lock = threading.Lock()
         self.memo: dict[str, Any] = {}
 
     def frame(self) -> pd.DataFrame:
         with self._lock:
             if self._frame is None:
+                if self.engine is not None:  # a tool that does not run in the engine: pulled, within a limit
+                    return self.engine.load()
                 assert self._source is not None
                 self._frame = self._source.load()
             return self._frame
@@ -142,6 +146,11 @@ class Dataset:
         """Facts tools derived from this dataset's frame, kept while it stays attached."""
         return self.content.memo
 
+    @property
+    def engine(self) -> EngineTable | None:
+        """The engine table this dataset is (queried where it lives), or None for a file."""
+        return self.content.engine
+
 
 def default_name(path: Path) -> str:
     stem = path.name
@@ -189,6 +198,8 @@ class Catalog:
         file that is not a regular file or not a table — is a ToolError naming the file and the cause."""
         if name is not None and not NAME_RE.fullmatch(name):
             raise invalid_name(name)
+        if isinstance(path, str) and is_engine_source(path):  # duckdb:FILE#TABLE: a table, queried where it lives
+            return self.add_table(path, name or _table_name(path))
         label = f"File '{display_path(path)}'"
         resolved = resolve(path, label)
         dataset = self._load(resolved, name or default_name(resolved), encoding)
@@ -211,6 +222,21 @@ class Catalog:
             content, digest, n_rows = Content(frame), Digest(sha256), len(frame)
         return Dataset(name, resolved, fmt, digest, n_rows, columns, tuple(notes), content, encoding, before)
 
+    def add_table(self, spec: str, name: str, base: Path | None = None) -> Dataset:
+        """Attach the engine table ``spec`` names (``duckdb:FILE#TABLE``, a Parquet file or folder) under ``name``:
+        its columns and row count are read from the engine, no row is pulled."""
+        if not NAME_RE.fullmatch(name):
+            raise invalid_name(name)
+        table = open_table(spec, base)
+        where = table.database if table.database is not None else table.parquet
+        assert where is not None
+        digest = Digest(f"engine:{table.spec}")
+        note = f"A table in DuckDB ({table.label}): ab_test runs inside the engine; other tools pull its rows."
+        dataset = Dataset(name, where, "table", digest, table.n_rows, table.columns, (note,), Content(table))
+        with self._lock:
+            self._datasets[name] = dataset
+        return dataset
+
     def get(self, name: str, *, check_disk: bool = True) -> Dataset:
         """The dataset called ``name``, read again first if its file changed on disk (see the class); an unknown
         name is a ToolError naming the closest attached one. ``check_disk=False`` gives the dataset as last read
@@ -225,7 +251,10 @@ class Catalog:
         return notes
 
     def _refresh(self, dataset: Dataset) -> Dataset:
-        """``dataset`` if its file is unchanged; else the file read again (or a ToolError if it cannot be)."""
+        """``dataset`` if its file is unchanged; else the file read again (or a ToolError if it cannot be). A table
+        in an engine is the engine's to keep current: each query reads it as it is."""
+        if dataset.engine is not None:
+            return dataset
         if dataset.identity is not None and _current_identity(dataset.path) == dataset.identity:
             return dataset
         with self._lock:
@@ -438,3 +467,12 @@ def footer_note(field: pa.Field, j: int, metadata: pq.FileMetaData) -> str | Non
     if nulls and max(abs(low), abs(high)) > 2**53:
         return f"column {quote_name(field.name)} was kept as text: it has integers beyond 2**53 and missing values"
     return ""
+
+
+def _table_name(spec: str) -> str:
+    """The default name of an engine table: its table name, else its Parquet file's or folder's stem."""
+    body = spec.split(":", 1)[1]
+    location, _, table = body.partition("#")
+    stem = table or Path(location.rstrip("/")).stem or "table"
+    cleaned = re.sub(r"[^A-Za-z0-9_]+", "_", stem).strip("_") or "table"
+    return cleaned if NAME_RE.fullmatch(cleaned) else "table"

@@ -65,7 +65,7 @@ _SMALL_DICTIONARY_BYTES = 1 << 16
 _CATEGORICAL_MIN_ROWS = 1 << 16
 
 
-Format = Literal["csv", "parquet"]
+Format = Literal["csv", "parquet", "table"]
 
 
 _DELIMITERS = (",", ";", "\t", "|")
