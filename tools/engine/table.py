@@ -1,7 +1,7 @@
 """A table that lives in an engine: attached like a file, queried where it lives.
 
 ``duckdb:PATH#TABLE`` names a table in a DuckDB database file, ``duckdb:PATH.parquet`` or a folder of Parquet
-files a Parquet dataset DuckDB scans in place. An :class:`EngineTable` knows its columns and their types, its row
+files a Parquet dataset DuckDB scans in place; ``spark:...`` the same in Apache Spark (:mod:`tools.engine.spark`). An :class:`EngineTable` knows its columns and their types, its row
 count, and runs the SQL the pushdown modules build (:mod:`tools.engine.sql`): identifiers always quoted, values
 always bound as parameters, so a column or table name can never become SQL. Nothing here pulls rows, but
 :meth:`EngineTable.load`, which a tool that does not run in the engine calls and which refuses tables above
@@ -29,7 +29,7 @@ __all__ = ["ENGINE_PREFIXES", "PULL_LIMIT", "EngineTable", "is_engine_source", "
 #: Most rows a tool that does not run in the engine may pull into memory.
 PULL_LIMIT = 5_000_000
 #: Text that names an engine table instead of a file.
-ENGINE_PREFIXES = ("duckdb:",)
+ENGINE_PREFIXES = ("duckdb:", "spark:")
 _NUMERIC_TYPES = re.compile(
     r"^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|FLOAT|DOUBLE|REAL|"
     r"DECIMAL(\(\d+,\s*\d+\))?|BOOLEAN|INT\d*)$",
@@ -38,7 +38,7 @@ _NUMERIC_TYPES = re.compile(
 
 
 def is_engine_source(text: str) -> bool:
-    """Whether ``text`` names an engine table (``duckdb:...``) rather than a file."""
+    """Whether ``text`` names an engine table (``duckdb:...``, ``spark:...``) rather than a file."""
     return text.strip().lower().startswith(ENGINE_PREFIXES)
 
 
@@ -184,10 +184,16 @@ def _first_line(error: BaseException) -> str:
 
 def open_table(spec: str, base: Path | None = None) -> EngineTable:
     """The engine table ``spec`` names: ``duckdb:FILE.duckdb#TABLE``, ``duckdb:FILE.parquet`` or
-    ``duckdb:FOLDER/`` (Parquet files in it). The table is checked to exist (its columns are read)."""
+    ``duckdb:FOLDER/`` (Parquet files in it), or in Spark ``spark:FILE.parquet``, ``spark:FOLDER/`` or
+    ``spark:TABLE`` (see :func:`tools.engine.spark.open_spark`). The table is checked to exist (its columns are
+    read)."""
     text = spec.strip()
     if not is_engine_source(text):
         raise ToolError("engine_source", f"'{display_name(text)}' does not name an engine table.", _FORMS)
+    if text.lower().startswith("spark:"):
+        from tools.engine.spark import open_spark  # pyspark is optional: imported only for a Spark source
+
+        return open_spark(text, base)
     body = text.split(":", 1)[1]
     location, _, table = body.partition("#")
     if not location:
@@ -213,5 +219,6 @@ def open_table(spec: str, base: Path | None = None) -> EngineTable:
 
 _FORMS = (
     "Give duckdb:PATH/TO/FILE.duckdb#TABLE, duckdb:PATH/TO/FILE.parquet, or duckdb:PATH/TO/PARQUET_FOLDER/ "
-    "(for example --data exp=duckdb:warehouse.duckdb#events)."
+    "(for example --data exp=duckdb:warehouse.duckdb#events); in Spark spark:PATH.parquet, spark:FOLDER/ or "
+    "spark:TABLE."
 )
