@@ -115,8 +115,12 @@ def attached_under(catalog: Any, path: str, name: str | None) -> Any:
     """The dataset that attaching ``path`` as ``name`` would replace (the name given, or the one the file's own
     name gives, as the catalog derives it), or None when that name is free."""
     if name is None:
-        from tools.data.catalog import default_name
+        from tools.data.catalog import default_name, table_name
+        from tools.engine import is_engine_source
 
+        if is_engine_source(path):  # a table in an engine: named as the catalog names it
+            name = table_name(path)
+            return catalog.get(name, check_disk=False) if name in catalog else None
         target = Path(path).expanduser()
         with contextlib.suppress(OSError, RuntimeError):  # the catalog names a file by its real name
             target = target.resolve()

@@ -23,6 +23,7 @@ from tools.allocate.spec import SPEC as ALLOCATE_TRAFFIC
 from tools.did.spec import SPEC as DIFF_IN_DIFF
 from tools.errors import ToolError
 from tools.heterogeneity.spec import SPEC as HETEROGENEITY
+from tools.history.spec import SPEC as METRIC_HISTORY
 from tools.iv.spec import SPEC as INSTRUMENTAL_VARIABLES
 from tools.jsontext import JsonTextError, check_depth, loads
 from tools.power.spec import SPEC as POWER
@@ -70,6 +71,7 @@ RECOMMEND_METHOD = ToolSpec(
 #: Every tool, once, in the order the command line lists them. A tool's surfaces come from its spec.
 TOOLS: tuple[ToolSpec, ...] = (
     POWER,
+    METRIC_HISTORY,
     AA_TEST,
     AB_TEST,
     DIFF_IN_DIFF,

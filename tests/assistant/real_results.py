@@ -70,6 +70,11 @@ REQUESTS: dict[str, dict[str, Any]] = {
         "instruments": ["invited"],
         "covariates": ["tasks_completed_pre", "tenure_months"],
     },
+    "metric_history": {
+        "dataset": "checkout_sessions",
+        "metric": "order_value",
+        "unit_column": "user_id",
+    },
     "aa_test": {
         "dataset": "checkout_sessions",
         "metrics": [{"name": "converted", "kind": "binary"}, {"name": "order_value"}],

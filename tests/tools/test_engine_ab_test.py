@@ -201,3 +201,26 @@ def test_other_tools_pull_the_rows_within_a_limit(tmp_path: Path, monkeypatch: p
     refused = dispatch("propensity", request, catalog)
     assert isinstance(refused, ToolError) and refused.code == "table_too_large"
     assert PULL_LIMIT >= 1_000_000
+
+
+def test_the_command_line_and_the_launcher_attach_an_engine_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from assistant.cli import main
+    from assistant.launch import attached_under
+
+    frame = experiment(2000)
+    source = in_duckdb(frame, tmp_path)
+    request = json.dumps({"dataset": "exp", "arm_column": "arm", "metrics": METRICS[:2]})
+    assert main(["tool", "run", "ab_test", "--data", f"exp={source}", "--json", request]) == 0
+    engine = json.loads(capsys.readouterr().out)
+    csv = tmp_path / "rows.csv"
+    frame.to_csv(csv, index=False)
+    assert main(["tool", "run", "ab_test", "--data", f"exp={csv}", "--json", request]) == 0
+    memory = json.loads(capsys.readouterr().out)
+    assert engine["summary"] == memory["summary"] and engine["srm"] == memory["srm"]
+    catalog = Catalog()
+    catalog.add(source)
+    assert [d.name for d in catalog] == ["events"] and attached_under(catalog, source, None) is not None

@@ -199,7 +199,7 @@ class Catalog:
         if name is not None and not NAME_RE.fullmatch(name):
             raise invalid_name(name)
         if isinstance(path, str) and is_engine_source(path):  # duckdb:FILE#TABLE: a table, queried where it lives
-            return self.add_table(path, name or _table_name(path))
+            return self.add_table(path, name or table_name(path))
         label = f"File '{display_path(path)}'"
         resolved = resolve(path, label)
         dataset = self._load(resolved, name or default_name(resolved), encoding)
@@ -469,7 +469,7 @@ def footer_note(field: pa.Field, j: int, metadata: pq.FileMetaData) -> str | Non
     return ""
 
 
-def _table_name(spec: str) -> str:
+def table_name(spec: str) -> str:
     """The default name of an engine table: its table name, else its Parquet file's or folder's stem."""
     body = spec.split(":", 1)[1]
     location, _, table = body.partition("#")

@@ -245,7 +245,7 @@ def test_every_string_field_of_every_result_has_a_kind() -> None:
         *("AaTestResult.dataset", "AaTestResult.arm_column", "AaTestResult.cluster_column"),
         *("AaTestResult.repeated_unit", "SimulatedMetric.metric", "SimulatedMetric.analysed_per"),
         *("SimulatedMetric.randomised_by", "NoveltyDetail.exposure_time_column", "PeriodEffect.period"),
-        *("AbTestResult.exposure_time_column",),
+        *("AbTestResult.exposure_time_column", "MetricHistoryResult.dataset", "MetricHistoryResult.metric"),
     }
     undecided, clashes = [], []
     for model, field in _string_fields([spec.result for spec in TOOLS]):
