@@ -9,10 +9,11 @@ through the catalog, runs the tool and returns its result or a :class:`~tools.er
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import threading
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -32,7 +33,7 @@ from tools.rdd.spec import SPEC as RDD
 from tools.recommend import RecommendMethodRequest, RecommendMethodResult, recommend_method
 from tools.refute.spec import SPEC as REFUTE
 from tools.results import ToolRequest, ToolResult
-from tools.spec import ToolSpec
+from tools.spec import ToolSpec, _load
 from tools.synth.spec import SPEC as SYNTHETIC_CONTROL
 
 if TYPE_CHECKING:
@@ -143,13 +144,39 @@ def dispatch(
         request = arguments if isinstance(arguments, spec.request) else parse_request(spec, _plain(arguments))
         data = _resolve_data(spec, request, catalog)
         control = {"progress": progress, "cancel": cancel} if spec.reports_progress else {}
-        result = _run(spec, request, data, **control)
+        with _interrupting(data, cancel):  # a query running in an engine stops when the run is cancelled
+            result = _run(spec, request, data, **control)
         # a dataset whose file changed on disk was read again for this run: the result says so
         return _with_warnings(result, catalog.take_notes() if catalog is not None else [])
     except ToolError as error:
         return error
     except Exception as exc:  # validating or resolving the data failed in a way no check foresaw
         return _failure(name if isinstance(name, str) else repr(name), exc)
+
+
+@contextlib.contextmanager
+def _interrupting(data: Any, cancel: threading.Event | None) -> Iterator[None]:
+    """While a tool runs on a table in an engine, a watcher interrupts the engine's query once ``cancel`` is set
+    (the tool then returns the engine's ``cancelled`` error); nothing for a file or without ``cancel``."""
+    engine = getattr(data, "engine", None)
+    if cancel is None or engine is None:
+        yield
+        return
+    finished = threading.Event()
+
+    def watch() -> None:
+        while not finished.is_set():
+            if cancel.wait(0.1):
+                engine.interrupt()
+                return
+
+    watcher = threading.Thread(target=watch, name="whyscope-engine-cancel", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        finished.set()
+        watcher.join(timeout=1)
 
 
 def parse_request(spec: ToolSpec, arguments: str | Mapping[str, Any]) -> ToolRequest:
@@ -237,7 +264,15 @@ def _resolve_data(spec: ToolSpec, request: ToolRequest, catalog: Catalog | None)
             f"'{spec.name}' needs the dataset '{_clip(name)}', but no data is attached.",
             "Attach a CSV or Parquet file first (`--data NAME=PATH` on the command line, `/load PATH` in the app).",
         )
-    return catalog.get(name) if spec.takes_dataset else catalog.frame(name)
+    if spec.takes_dataset:
+        return catalog.get(name)
+    dataset = catalog.get(name)
+    if dataset.engine is not None and spec.engine_frame is not None:  # reduced in the engine, then pulled
+        frame, notes = _load(spec.engine_frame)(request, dataset.engine)
+        for note in notes:
+            catalog.note(note)
+        return frame  # type: ignore[no-any-return]
+    return catalog.frame(name)
 
 
 def _run(spec: ToolSpec, request: ToolRequest, data: pd.DataFrame | Dataset | None, **control: Any) -> ToolResult:

@@ -133,6 +133,10 @@ class ToolSpec:
     follows: tuple[str, ...] = ()
     #: The pre-registration has an analysis plan for it (every request field, all optional).
     plans: bool = False
+    #: For a tool that runs in memory on a table in an engine: ``"package.module:function"`` that reduces the table
+    #: in the engine to the frame the tool needs, ``(request, table) -> (frame, notes)`` (diff_in_diff's unit x
+    #: period panel); None: the table's rows are pulled as they are (within the engine's limit).
+    engine_frame: str | None = None
 
     @property
     def function(self) -> ToolFunction:

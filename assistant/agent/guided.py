@@ -64,7 +64,12 @@ __all__ = ["GuidedBackend", "GuidedState", "Step"]
 
 #: The tools the interview itself runs (the analysis tools come from the registry's guides).
 AA_TEST = "aa_test"
+METRIC_HISTORY = "metric_history"
 RECOMMEND = "recommend_method"
+#: "Measure it" at the baseline or the standard deviation: the figures come from metric_history on the history.
+_MEASURE = re.compile(
+    r"\bmeasure\b|\bfrom (?:the |my |our )?(?:data|history|file)\b|\buse (?:the |my |our )?(?:data|history)\b", re.I
+)
 POWER = "power"
 REFUTE = "refute"
 UPDATE_BRIEF = "update_brief"
@@ -178,6 +183,12 @@ class GuidedBackend:
             n_total = payload.get("n_total")
             sizing.planned_n_total = n_total if sizing.looks > 1 and isinstance(n_total, int) else None
             state.done |= {*SIZING, Step.POWER}
+        elif tool == METRIC_HISTORY and payload.get("baseline") is not None:
+            state.sizing.baseline = float(payload["baseline"])
+            state.done.add(Step.BASELINE)
+            if payload.get("kind") == "continuous" and payload.get("std_dev") is not None:
+                state.sizing.std_dev = float(payload["std_dev"])
+                state.done.add(Step.STD_DEV)
         elif tool == AA_TEST and self.state.design.method != "aa_check":
             state.done |= {Step.AA_OFFER, Step.AA}
         elif tool == self._follow_up_name() and tool != self._analysis_tool():
@@ -427,6 +438,14 @@ class GuidedBackend:
             return self._take_offer(answer, on_text)
         if step is Step.AA_OFFER:
             return self._take_check(answer, on_text)
+        if step in (Step.BASELINE, Step.STD_DEV) and _MEASURE.search(answer) and METRIC_HISTORY in tool_names():
+            measured = self._interview(step).measurable()
+            if measured is not None:
+                dataset, column = measured
+                kind = "binary" if self.state.sizing.metric == "proportion" else "continuous"
+                request = {"dataset": dataset, "metric": column, "kind": kind}
+                prefix = f"Measuring the baseline and the spread of '{column}' on the history in '{dataset}'.\n\n"
+                return self._tool_turn(METRIC_HISTORY, request, on_text, prefix)
         if step is Step.REFUTE_OFFER and asks_for_whom(answer) and self._follow_up() is not None:
             self.state.analysis.challenge = False  # asked for the follow-up instead of the checks
             self.state.done.add(Step.REFUTE_OFFER)
@@ -624,6 +643,8 @@ class GuidedBackend:
         done = self.state.done
         if call_name == AA_TEST and self.state.design.method != "aa_check":
             return self._after_check(payload, on_text)
+        if call_name == METRIC_HISTORY:
+            return self._after_history(payload, on_text)
         follow_up = self._follow_up_name()
         if follow_up is not None and call_name == follow_up and call_name != self._analysis_tool():
             return self._after_follow_up(payload, on_text)
@@ -661,6 +682,24 @@ class GuidedBackend:
                 )
             return self._ask(self._next(), on_text, prefix=payload.get("summary", "") + notes + "\n\n")
         return self._ask(self._next(), on_text)  # update_brief: the brief is read from the transcript
+
+    def _after_history(self, payload: Mapping[str, Any], on_text: Callable[[str], None]) -> AssistantTurn:
+        """The history measured: its baseline (and, for an average, its standard deviation) are the sizing's,
+        said by the tool's summary; refused: its words, and the question again."""
+        sizing, done = self.state.sizing, self.state.done
+        if "error" in payload:
+            error = payload["error"]
+            step = Step.BASELINE if Step.BASELINE not in done else Step.STD_DEV
+            self.state.pending = step
+            return self._say(f"{error['message']} {error['hint']}\n\n" + self._question(step), on_text)
+        sizing.baseline = float(payload["baseline"])
+        sizing.baseline_said = None
+        done.add(Step.BASELINE)
+        if sizing.metric == "mean":
+            sizing.std_dev = float(payload["std_dev"])
+            done.add(Step.STD_DEV)
+        notes = "".join(f"\n- {w}" for w in payload.get("warnings", [])[:2])
+        return self._ask(self._next(), on_text, prefix=payload.get("summary", "") + notes + "\n\n")
 
     def _after_check(self, payload: Mapping[str, Any], on_text: Callable[[str], None]) -> AssistantTurn:
         """The A/A check ran: its summary and what it found, then the sizing; refused: the tool's words and the

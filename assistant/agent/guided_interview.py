@@ -148,7 +148,18 @@ class Interview:
             sizing = self.state.sizing
             reading = describe_lift(lift, sizing.metric, sizing.baseline_said)
             return f"{lead}Reading the lift as {reading}. Is that right? (yes, or give the lift again)"
+        measured = self.measurable() if step in (Step.BASELINE, Step.STD_DEV) else None
+        if measured is not None:
+            dataset, name = measured
+            return (
+                lead + QUESTIONS[step] + f" Or say 'measure it': I will measure the baseline and the spread on the "
+                f"history in '{dataset}' (column '{name}')."
+            )
         return lead + QUESTIONS[step]
+
+    def measurable(self) -> tuple[str, str] | None:
+        """The attached dataset and column that hold the primary metric's past values, if any (for 'measure it')."""
+        return self._matching_column()
 
     def _again(self, step: Step, lead: str) -> Taken:
         return Taken(say=f"{lead}\n\n{self.question(step)}" if lead else self.question(step))

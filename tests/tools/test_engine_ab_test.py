@@ -143,9 +143,13 @@ def test_repeated_ids_are_counted_in_the_engine(tmp_path: Path) -> None:
     assert any("user_id" in w and "repeat" in w for w in engine.warnings)
 
 
-def test_bad_input_gets_the_in_memory_codes(tmp_path: Path) -> None:
-    frame = experiment(500).assign(plan=lambda f: np.where(f["converted"] == 1, "pro", "free"))
-    source = in_duckdb(frame, tmp_path)
+def bad_input_frame() -> pd.DataFrame:
+    """An experiment with a text column, for the refusals."""
+    return experiment(500).assign(plan=lambda f: np.where(f["converted"] == 1, "pro", "free"))
+
+
+def assert_bad_input_codes(source: str) -> None:
+    """Each bad request on the engine table ``source`` gets the in-memory path's code, with a message and a hint."""
     catalog = Catalog()
     catalog.add(source, "exp")
 
@@ -161,6 +165,10 @@ def test_bad_input_gets_the_in_memory_codes(tmp_path: Path) -> None:
     assert code(metrics=[{"name": "orders", "kind": "ratio"}]) == "missing_denominator"
     assert code(metrics=[{"name": "revenue"}], winsorize=0.99) == "not_in_engine"
     assert code(metrics=[{"name": "revenue"}], cluster_column="user_id", arm_column="nope") == "unknown_column"
+
+
+def test_bad_input_gets_the_in_memory_codes(tmp_path: Path) -> None:
+    assert_bad_input_codes(in_duckdb(bad_input_frame(), tmp_path))
 
 
 def test_sources_that_do_not_name_a_table_are_refused(tmp_path: Path) -> None:
@@ -224,3 +232,27 @@ def test_the_command_line_and_the_launcher_attach_an_engine_table(
     catalog = Catalog()
     catalog.add(source)
     assert [d.name for d in catalog] == ["events"] and attached_under(catalog, source, None) is not None
+
+
+def test_a_cancelled_run_stops_the_query_in_the_engine(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    path = tmp_path / "big.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute(
+        "CREATE TABLE s AS SELECT i // 3 AS user_id, CASE WHEN hash(i // 3) % 2 = 0 THEN 'a' ELSE 'b' END AS arm, "
+        "random() AS y FROM range(30000000) AS t(i)"
+    )
+    con.close()
+    catalog = Catalog()
+    catalog.add(f"duckdb:{path}#s", "big")
+    request = {"dataset": "big", "arm_column": "arm", "cluster_column": "user_id", "metrics": [{"name": "y"}]}
+    cancel = threading.Event()
+    threading.Timer(0.3, cancel.set).start()
+    start = time.perf_counter()
+    outcome = dispatch("ab_test", request, catalog, cancel=cancel)
+    assert isinstance(outcome, ToolError) and outcome.code == "cancelled", outcome
+    assert time.perf_counter() - start < 5
+    # the table still works afterwards
+    assert not isinstance(dispatch("ab_test", {**request, "cluster_column": None}, catalog), ToolError)

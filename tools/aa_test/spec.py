@@ -31,6 +31,7 @@ SPEC = ToolSpec(
     request=AaTestRequest,
     result=AaTestResult,
     implementation="tools.aa_test.tool:aa_test",
+    takes_dataset=True,
     reports_progress=True,
     designs=("aa_check",),
     mentions=(

@@ -33,6 +33,7 @@ from tools.aa_test.simulate import AnalysedMetric, SplitTests, group_sums, run_s
 from tools.ab_test.ids import ID_COLUMN
 from tools.ab_test.metric_columns import read_metric
 from tools.ab_test.models import AbTestRequest, ArmShare, Comparison, MetricSpec, SrmResult
+from tools.data import Dataset
 from tools.data.columns import column
 from tools.data.names import display_name
 from tools.errors import ToolError
@@ -57,7 +58,7 @@ MIN_UNITS = 20
 
 def aa_test(
     request: AaTestRequest,
-    data: pd.DataFrame | None,
+    data: pd.DataFrame | Dataset | None,
     *,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
@@ -69,7 +70,23 @@ def aa_test(
             "aa_test needs the rows: one per unit, or per session with the unit's ID.",
             "Attach the data (historical rows of the metric, or the A/A test's rows) and give its name in `dataset`.",
         )
-    frame = data
+    if isinstance(data, Dataset) and data.engine is not None:
+        from tools.aa_test.engine import analysed_in_engine
+
+        engine = data.engine
+        for name, role in ((request.arm_column, "arm"), (request.cluster_column, "cluster")):
+            if name is not None:
+                engine.require(name, role)
+        repeated = _repeated_in_engine(request, data)
+        unit = request.cluster_column or repeated
+        if unit is None:  # rows randomised one by one: the columns the check needs are pulled
+            return aa_test(request, engine.load_columns(_needed(request)), progress=progress, cancel=cancel)
+        srm, observed, observed_notes = _observed(request, data)
+        found = analysed_in_engine(engine, request.metrics, unit, cluster=request.cluster_column is not None,
+                                   fixed=_per_unit(request) if repeated is not None else [])  # fmt: skip
+        return _simulate(request, engine.n_rows, srm, observed, observed_notes, repeated, unit, *found,
+                         progress=progress, cancel=cancel)  # fmt: skip
+    frame = data.frame if isinstance(data, Dataset) else data
     columns = [str(c) for c in frame.columns]
     for name, role in ((request.arm_column, "arm"), (request.cluster_column, "cluster")):
         if name is not None:
@@ -81,10 +98,30 @@ def aa_test(
     as_requested = [_analysed(frame, spec, codes, n_groups, cluster=request.cluster_column is not None)
                     for spec in request.metrics]  # fmt: skip
     fixed = (
-        [_analysed(frame, spec, codes, n_groups, cluster=True) for spec in request.metrics]
+        [_analysed(frame, spec, codes, n_groups, cluster=True) for spec in _per_unit(request)]
         if repeated is not None and codes is not None
         else []
     )
+    return _simulate(request, len(frame), srm, observed, observed_notes, repeated, unit, n_groups, as_requested,
+                     fixed, progress=progress, cancel=cancel)  # fmt: skip
+
+
+def _simulate(
+    request: AaTestRequest,
+    n_rows: int,
+    srm: SrmResult | None,
+    observed: list[Comparison],
+    observed_notes: list[str],
+    repeated: str | None,
+    unit: str | None,
+    n_groups: int,
+    as_requested: list[tuple[AnalysedMetric, int]],
+    fixed: list[tuple[AnalysedMetric, int]],
+    *,
+    progress: Progress | None,
+    cancel: threading.Event | None,
+) -> AaTestResult:
+    """The re-randomisation of the metrics as requested (and per unit, with a repeated unit), and the result."""
     kept = _kept_units(as_requested, n_groups)
     if kept < MIN_UNITS:
         raise ToolError(
@@ -108,7 +145,7 @@ def aa_test(
                                  progress=step.at(request.simulations), cancel=cancel)  # fmt: skip
         by_unit = [
             _summarise(spec, metric, tests, request, analysed_per=unit, randomised_by=unit, n_units=n)
-            for spec, (metric, n), tests in zip(request.metrics, fixed, unit_splits, strict=True)
+            for spec, (metric, n), tests in zip(_per_unit(request), fixed, unit_splits, strict=True)
         ]
     checks, reasons = _checks(request, srm, observed, simulated, by_unit, repeated)
     verdict = "investigate" if any(c.status == "fail" for c in checks) else "trustworthy"
@@ -123,7 +160,7 @@ def aa_test(
         arm_column=request.arm_column,
         cluster_column=request.cluster_column,
         repeated_unit=repeated,
-        n_rows=len(frame),
+        n_rows=n_rows,
         simulations=request.simulations,
         split=request.split,
         seed=request.seed,
@@ -160,13 +197,23 @@ class _Steps:
 # -- the observed A/A -------------------------------------------------------------------------------------------
 
 
-def _observed(request: AaTestRequest, frame: pd.DataFrame) -> tuple[SrmResult | None, list[Comparison], list[str]]:
-    """ab_test on the observed arms (none without arm_column): its SRM check and comparisons, and its warnings."""
+def _observed(
+    request: AaTestRequest, data: pd.DataFrame | Dataset
+) -> tuple[SrmResult | None, list[Comparison], list[str]]:
+    """ab_test on the observed arms (none without arm_column): its SRM check and comparisons, and its warnings (an
+    engine table: ab_test runs in the engine)."""
     if request.arm_column is None:
         return None, [], []
+    from tools.ab_test.inputs import label_text
     from tools.ab_test.tool import ab_test
 
-    labels = sorted({str(v) for v in frame[request.arm_column].dropna().unique()})
+    if isinstance(data, Dataset) and data.engine is not None:
+        arm = data.engine.quote(request.arm_column)
+        found = data.engine.execute(f"SELECT DISTINCT {arm} FROM {data.engine.relation} WHERE {arm} IS NOT NULL")
+        labels = sorted({label_text(row[0]) for row in found})
+    else:
+        frame = data.frame if isinstance(data, Dataset) else data
+        labels = sorted({str(v) for v in frame[request.arm_column].dropna().unique()})
     if len(labels) != 2:
         raise ToolError(
             "not_two_arms",
@@ -185,7 +232,7 @@ def _observed(request: AaTestRequest, frame: pd.DataFrame) -> tuple[SrmResult | 
         expected_split=split,
         alpha=request.alpha,
     )
-    result = ab_test(ab, frame)
+    result = ab_test(ab, data)
     return result.srm, result.comparisons, [f"Observed A/A: {w}" for w in result.warnings[:3]]
 
 
@@ -202,8 +249,31 @@ def _repeated_unit(request: AaTestRequest, frame: pd.DataFrame, columns: list[st
     return None
 
 
+def _repeated_in_engine(request: AaTestRequest, data: Dataset) -> str | None:
+    """:func:`_repeated_unit` counted in the engine."""
+    if request.cluster_column is not None or data.engine is None:
+        return None
+    return next((name for name in data.engine.columns if ID_COLUMN.search(name) and data.engine.repeats(name)), None)
+
+
+def _per_unit(request: AaTestRequest) -> list[MetricSpec]:
+    """The metrics that can be shown analysed per unit beside their per-row analysis (CUPED per unit is not
+    supported by ab_test, so a metric with a covariate has no per-unit fix shown)."""
+    return [spec for spec in request.metrics if spec.covariate_column is None]
+
+
+def _needed(request: AaTestRequest) -> list[str]:
+    """The columns the check reads: the arm, the cluster, and each metric's value, denominator and covariate."""
+    names = [request.arm_column, request.cluster_column]
+    for spec in request.metrics:
+        names += [spec.column or spec.name, spec.denominator_column, spec.covariate_column]
+    return list(dict.fromkeys(n for n in names if n is not None))
+
+
 def _unit_codes(frame: pd.DataFrame, unit: str) -> tuple[IntArray, int]:
-    codes, uniques = pd.factorize(frame[unit], use_na_sentinel=True)
+    """Each row's unit as a code, the units sorted by value (as the engine orders them: the same splits either
+    way), and the number of units."""
+    codes, uniques = pd.factorize(frame[unit], use_na_sentinel=True, sort=True)
     if (codes < 0).any():
         raise ToolError(
             "missing_unit",
@@ -494,8 +564,8 @@ def _summary(
         f"{request.simulations:,} random splits significant at alpha {request.alpha:g} (95% CI {rate.ci_lower:.1%} "
         f"to {rate.ci_upper:.1%}), SE ratio {head.se_ratio:.3g}"
     )
-    if repeated is not None and by_unit:
-        fix = by_unit[0]
+    fix = next((u for u in by_unit if u.metric == head.metric), None)
+    if repeated is not None and fix is not None:
         text += (
             f"; per '{repeated}' unit: {fix.false_positive_rate.rate:.1%}, SE ratio {fix.se_ratio:.3g} — set "
             f"cluster_column='{repeated}'"

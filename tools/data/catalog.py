@@ -228,10 +228,12 @@ class Catalog:
         if not NAME_RE.fullmatch(name):
             raise invalid_name(name)
         table = open_table(spec, base)
-        where = table.database if table.database is not None else table.parquet
-        assert where is not None
+        where = table.database or table.parquet or Path(table.table or table.spec)
         digest = Digest(f"engine:{table.spec}")
-        note = f"A table in DuckDB ({table.label}): ab_test runs inside the engine; other tools pull its rows."
+        note = (
+            f"A table in {table.ENGINE} ({table.label}): ab_test, aa_test and metric_history run inside the engine; "
+            "other tools pull its rows."
+        )
         dataset = Dataset(name, where, "table", digest, table.n_rows, table.columns, (note,), Content(table))
         with self._lock:
             self._datasets[name] = dataset
@@ -243,6 +245,11 @@ class Catalog:
         (e.g. the one an analysis just used)."""
         dataset = self._attached(name)
         return self._refresh(dataset) if check_disk else dataset
+
+    def note(self, text: str) -> None:
+        """A note for the next result (how a table in an engine was read for it), handed out by take_notes."""
+        with self._lock:
+            self._notes.append(text)
 
     def take_notes(self) -> list[str]:
         """The notes of datasets read again because their file changed, since the last call (then forgotten)."""

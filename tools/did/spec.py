@@ -85,4 +85,5 @@ SPEC = ToolSpec(
         design="tools.refute.designs.did:DiffInDiffDesign",
     ),
     plans=True,
+    engine_frame="tools.engine.did:panel_frame",
 )

@@ -24,11 +24,11 @@ from tools.data.names import display_name
 from tools.engine.table import EngineTable
 from tools.errors import ToolError
 
-__all__ = ["prepare_engine"]
+__all__ = ["EngineMetric", "engine_metric", "prepare_engine"]
 
 
 @dataclass(frozen=True)
-class _Metric:
+class EngineMetric:
     """One metric's quoted columns (None when not used) and its presence condition."""
 
     spec: MetricSpec
@@ -52,7 +52,7 @@ def prepare_engine(request: AbTestRequest, table: EngineTable) -> Prepared:
     table.require(request.arm_column, "arm")
     if request.cluster_column is not None:
         table.require(request.cluster_column, "cluster")
-    metrics = [_columns(request, table, spec) for spec in request.metrics]
+    metrics = [engine_metric(table, spec, clustered=request.cluster_column is not None) for spec in request.metrics]
     if request.cluster_column is not None:
         return _clustered(request, table, metrics)
     return _rows(request, table, metrics)
@@ -61,7 +61,7 @@ def prepare_engine(request: AbTestRequest, table: EngineTable) -> Prepared:
 # -- one row per unit --------------------------------------------------------------------------------------------
 
 
-def _rows(request: AbTestRequest, table: EngineTable, metrics: list[_Metric]) -> Prepared:
+def _rows(request: AbTestRequest, table: EngineTable, metrics: list[EngineMetric]) -> Prepared:
     arm = table.quote(request.arm_column or "")
     parts = ["COUNT(*)"]
     for m in metrics:
@@ -88,7 +88,7 @@ def _rows(request: AbTestRequest, table: EngineTable, metrics: list[_Metric]) ->
 # -- rows summed per unit ----------------------------------------------------------------------------------------
 
 
-def _clustered(request: AbTestRequest, table: EngineTable, metrics: list[_Metric]) -> Prepared:
+def _clustered(request: AbTestRequest, table: EngineTable, metrics: list[EngineMetric]) -> Prepared:
     arm, unit = table.quote(request.arm_column or ""), table.quote(request.cluster_column or "")
     # k: 1 when the unit's rows are all in one arm (MIN = MAX is far cheaper than COUNT(DISTINCT) per unit)
     inner = [
@@ -158,11 +158,11 @@ def _combine(j: int, column: str) -> str:
 # -- per metric --------------------------------------------------------------------------------------------------
 
 
-def _value_checks(m: _Metric, size: str) -> list[str]:
+def _value_checks(m: EngineMetric, size: str) -> list[str]:
     """Aggregates of the metric's rows that the in-memory path checks: values that are not 0/1 (binary), negative
     denominators (ratio), and for a continuous metric the largest row's size and the sum of sizes."""
     if m.spec.kind == "binary":
-        return [f"SUM(CASE WHEN {m.valid} AND {m.y} NOT IN (0, 1) THEN 1 ELSE 0 END)"]
+        return [f"SUM(CASE WHEN {m.valid} AND CAST({m.y} AS DOUBLE) NOT IN (0, 1) THEN 1 ELSE 0 END)"]
     if m.spec.kind == "ratio":
         return [f"SUM(CASE WHEN {m.valid} AND {m.d} < 0 THEN 1 ELSE 0 END)"]
     return [f"SUM({m.when(size)})", "0", f"MAX({m.when(size)})"]
@@ -171,7 +171,7 @@ def _value_checks(m: _Metric, size: str) -> list[str]:
 def _metric_data(
     table: EngineTable,
     request: AbTestRequest,
-    metrics: list[_Metric],
+    metrics: list[EngineMetric],
     arms: list[str],
     values: dict[str, list[Any]],
     units: dict[str, int],
@@ -223,13 +223,13 @@ def _moments(row: list[Any], with_d: bool, with_x: bool) -> Moments:
     return Moments(**moments)
 
 
-def _refuse_values(table: EngineTable, request: AbTestRequest, m: _Metric, check: list[list[Any]]) -> None:
+def _refuse_values(table: EngineTable, request: AbTestRequest, m: EngineMetric, check: list[list[Any]]) -> None:
     """The in-memory path's refusals of values, from the check sums (the bad values listed by a second query)."""
     if m.spec.kind == "binary" and _total(check[0]) > 0:
         arm = table.quote(request.arm_column or "")
         bad = table.execute(
             f"SELECT DISTINCT CAST({m.y} AS DOUBLE) AS v FROM {table.relation} WHERE {arm} IS NOT NULL AND "
-            f"{m.valid} AND {m.y} NOT IN (0, 1) ORDER BY v LIMIT 6"
+            f"{m.valid} AND CAST({m.y} AS DOUBLE) NOT IN (0, 1) ORDER BY v LIMIT 6"
         )
         shown = ", ".join(f"{float(v[0]):g}" for v in bad[:5]) + (" …" if len(bad) > 5 else "")
         raise ToolError(
@@ -246,8 +246,9 @@ def _refuse_values(table: EngineTable, request: AbTestRequest, m: _Metric, check
         )
 
 
-def _columns(request: AbTestRequest, table: EngineTable, spec: MetricSpec) -> _Metric:
-    """The metric's columns, checked against the table's schema (the in-memory path's codes and words)."""
+def engine_metric(table: EngineTable, spec: MetricSpec, *, clustered: bool) -> EngineMetric:
+    """The metric's quoted columns, checked against the table's schema with the in-memory path's codes and words
+    (``clustered``: rows summed per unit, where CUPED is refused)."""
     name = spec.column or spec.name
     table.require(name, f"metric '{spec.name}'")
     if not table.is_numeric(name):
@@ -268,7 +269,7 @@ def _columns(request: AbTestRequest, table: EngineTable, spec: MetricSpec) -> _M
         d = table.quote(spec.denominator_column)
     x = None
     if spec.covariate_column is not None:
-        if spec.kind == "ratio" or request.cluster_column is not None:
+        if spec.kind == "ratio" or clustered:
             raise ToolError(
                 "unsupported_combination",
                 "CUPED on a ratio metric or with cluster_column is not supported yet.",
@@ -276,7 +277,7 @@ def _columns(request: AbTestRequest, table: EngineTable, spec: MetricSpec) -> _M
             )
         table.require(spec.covariate_column, "covariate")
         x = table.quote(spec.covariate_column)
-    return _Metric(spec, table.quote(name), d, x)
+    return EngineMetric(spec, table.quote(name), d, x)
 
 
 def _refuse_unsupported(request: AbTestRequest) -> None:

@@ -14,6 +14,8 @@ Spark's errors become ToolErrors (``engine_error`` with the first line of Spark'
 
 from __future__ import annotations
 
+import logging
+import re
 import threading
 import uuid
 import warnings
@@ -21,7 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import pandas as pd
 
@@ -47,12 +49,17 @@ SESSION_CONFIG = {
     "spark.driver.bindAddress": "127.0.0.1",
     "spark.sql.shuffle.partitions": "2",
     "spark.sql.ansi.enabled": "true",
-    "spark.sql.execution.arrow.pyspark.enabled": "true",
 }
 _SESSION_LOCK = threading.Lock()
-#: pyspark warns on every pandas conversion that it does not yet support pandas 3; the columns whyscope pulls are
-#: plain numbers and text, and the tests compare them to the in-memory path.
+#: pyspark's loggers that print every Spark SQL error as JSON when nothing handles them.
+_ERROR_LOGGERS = ("SQLQueryContextLogger", "DataFrameQueryContextLogger")
+#: pyspark warns, when its modules load, that it does not yet support pandas 3; whyscope does not use its pandas
+#: layer (rows come back as tuples, or as Arrow converted by pyarrow), so the warning is not the user's to act on.
 _PANDAS_WARNING = r"PySpark does not yet fully support pandas"
+#: Spark's words for a job cancelled from outside whyscope (the Spark UI, the session stopped).
+_CANCELLED = re.compile(r"\bjob \d+ cancelled\b|cancelled job group", re.I)
+#: The thread-local properties ``setJobGroup`` sets.
+_GROUP_PROPERTIES = ("spark.jobGroup.id", "spark.job.description", "spark.job.interruptOnCancel")
 _FORMS = (
     "Give spark:PATH/TO/FILE.parquet, spark:PATH/TO/PARQUET_FOLDER/ (Parquet read by Spark in place), or "
     "spark:TABLE / spark:DATABASE.TABLE (a table in the Spark session's catalog)."
@@ -96,7 +103,15 @@ def session() -> SparkSession:
                 "Spark needs a Java 17 or newer runtime on PATH (or JAVA_HOME); install one (for example "
                 "openjdk-17-jre-headless) and try again.",
             ) from None
-        spark.sparkContext.setLogLevel("FATAL")  # its errors come back as ToolErrors; the log would repeat them
+        # Spark's errors come back as ToolErrors: its JVM log and pyspark's query-context loggers (which print
+        # through logging's last resort when no handler is set) would repeat them on stderr.
+        spark.sparkContext.setLogLevel("FATAL")
+        from pyspark.logger import PySparkLogger
+
+        for name in _ERROR_LOGGERS:
+            logger = PySparkLogger.getLogger(name)  # pyspark's logger class: it logs with keywords of its own
+            if not logger.handlers:
+                logger.addHandler(logging.NullHandler())
         return spark
 
 
@@ -104,6 +119,8 @@ def session() -> SparkSession:
 class SparkTable(EngineTable):
     """A table in Spark: a catalog table (``table``) or a Parquet file or folder (``parquet``) read in place. Its
     queries run in the process's session (:func:`session`), one at a time per table, in a job group of its own."""
+
+    ENGINE: ClassVar[str] = "Spark"
 
     _group: str = field(default_factory=lambda: f"whyscope-{uuid.uuid4().hex}", repr=False)
     _cancelled: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -145,22 +162,40 @@ class SparkTable(EngineTable):
         return self._schema
 
     def load(self) -> pd.DataFrame:
-        """The whole table as a frame (through Arrow), for a tool that does not run in the engine; refused above
-        :data:`~tools.engine.table.PULL_LIMIT` rows."""
+        """The whole table as a frame (Spark's Arrow batches converted by pyarrow), for a tool that does not run in
+        the engine; refused above :data:`~tools.engine.table.PULL_LIMIT` rows."""
         limit = engine_table.PULL_LIMIT  # read at the call: a test may lower it
         if self.n_rows > limit:
             raise ToolError(
                 "table_too_large",
-                f"{self.label} has {self.n_rows:,} rows; this tool runs in memory and pulls at most "
-                f"{limit:,}.",
+                f"{self.label} has {self.n_rows:,} rows; this tool runs in memory and pulls at most {limit:,}.",
                 "Run ab_test (it runs inside the engine), or attach a filtered or aggregated table.",
             )
-        frame: pd.DataFrame = self._run(lambda spark: spark.sql(f"SELECT * FROM {self.relation}").toPandas())
+        return self.pull(f"SELECT * FROM {self.relation}")
+
+    def arrays(self, sql: str, parameters: list[Any] | None = None) -> dict[str, Any]:
+        """The columns of ``sql``'s result as numpy arrays (one row per unit: Arrow batches, no Python rows)."""
+        arrow = self._run(lambda spark: spark.sql(sql, args=parameters or None).toArrow())
+        return {name: arrow.column(name).to_numpy() for name in arrow.column_names}
+
+    def pull(self, sql: str, rows: int | None = None) -> pd.DataFrame:
+        """The rows of ``sql`` as a frame, refused when they are more than PULL_LIMIT (``rows``: how many it
+        returns, when known; else the table's rows)."""
+        limit = engine_table.PULL_LIMIT
+        count = self.n_rows if rows is None else rows
+        if count > limit:
+            raise ToolError(
+                "table_too_large",
+                f"{self.label} has {count:,} rows; this analysis pulls them into memory, at most {limit:,}.",
+                "Give the unit column (cluster_column) so that only units come back, or attach a filtered table.",
+            )
+        arrow = self._run(lambda spark: spark.sql(sql).toArrow())
+        frame: pd.DataFrame = arrow.to_pandas()  # pyarrow's conversion, as for a Parquet file
         return frame
 
     def _run(self, work: Callable[[SparkSession], T]) -> T:
         """``work`` in this table's job group, one at a time; Spark's errors as ToolErrors."""
-        from py4j.protocol import Py4JError
+        from py4j.protocol import Py4JError  # type: ignore[import-untyped]
         from pyspark.errors import PySparkException
 
         spark = self.connection()
@@ -172,7 +207,7 @@ class SparkTable(EngineTable):
                 return work(spark)
             except (PySparkException, Py4JError) as error:
                 message = _first_line(error)
-                if self._cancelled.is_set() or "cancelled" in message.lower():
+                if self._cancelled.is_set() or _CANCELLED.search(message):
                     raise ToolError(
                         "cancelled", f"The query on {self.label} was cancelled.", "Run it again to finish it."
                     ) from None
@@ -181,8 +216,9 @@ class SparkTable(EngineTable):
                     f"Spark could not run the query on {self.label}: {message}",
                     "Check that the table and its columns exist and hold the types the request expects.",
                 ) from None
-            finally:
-                context.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]  # None unsets it
+            finally:  # the thread's jobs are no longer this table's (a notebook's thread goes on using the session)
+                for key in _GROUP_PROPERTIES:
+                    context.setLocalProperty(key, None)  # type: ignore[arg-type]  # None unsets it
 
 
 def _first_line(error: BaseException) -> str:
@@ -191,7 +227,7 @@ def _first_line(error: BaseException) -> str:
     java = getattr(error, "java_exception", None)
     if java is not None:
         try:
-            text = str(java.toString())
+            text = str(java.getMessage() or java.toString())
         except Exception:  # the gateway is gone: py4j's own words are all there is
             text = str(error)
     text = text.strip()
@@ -205,7 +241,7 @@ def open_spark(spec: str, base: Path | None = None) -> SparkTable:
     body = text.split(":", 1)[1].strip() if ":" in text else ""
     if not body:
         raise ToolError("engine_source", f"'{display_name(text)}' names no Parquet path or table.", _FORMS)
-    if body.endswith(("/", "\\")) or body.lower().endswith(".parquet") or "/" in body or "\\" in body:
+    if "/" in body or "\\" in body or body.lower().endswith(".parquet"):  # a path; else a name in the catalog
         path = Path(body).expanduser()
         if base is not None and not path.is_absolute():
             path = base / path
@@ -218,4 +254,3 @@ def open_spark(spec: str, base: Path | None = None) -> SparkTable:
         engine = SparkTable(text, None, body, None)
     engine.schema()  # the table exists and can be read: or Spark's words now
     return engine
-

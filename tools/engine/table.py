@@ -1,11 +1,11 @@
 """A table that lives in an engine: attached like a file, queried where it lives.
 
 ``duckdb:PATH#TABLE`` names a table in a DuckDB database file, ``duckdb:PATH.parquet`` or a folder of Parquet
-files a Parquet dataset DuckDB scans in place; ``spark:...`` the same in Apache Spark (:mod:`tools.engine.spark`). An :class:`EngineTable` knows its columns and their types, its row
-count, and runs the SQL the pushdown modules build (:mod:`tools.engine.sql`): identifiers always quoted, values
-always bound as parameters, so a column or table name can never become SQL. Nothing here pulls rows, but
-:meth:`EngineTable.load`, which a tool that does not run in the engine calls and which refuses tables above
-:data:`PULL_LIMIT` rows, saying so.
+files a Parquet dataset DuckDB scans in place; ``spark:...`` the same in Apache Spark (:mod:`tools.engine.spark`).
+An :class:`EngineTable` knows its columns and their types, its row count, and runs the SQL the pushdown modules
+build (:mod:`tools.engine.sql`): identifiers always quoted, values always bound as parameters, so a column or table
+name can never become SQL. Nothing here pulls rows, but :meth:`EngineTable.load`, which a tool that does not run in
+the engine calls and which refuses tables above :data:`PULL_LIMIT` rows, saying so.
 
 The layer is thin on purpose: the pushdown needs ANSI aggregates only (COUNT, SUM, AVG, VAR_POP, COVAR_POP, MIN,
 MAX), so an engine is a way to run a query and quote a name (see ARCHITECTURE.md, "Where the data live").
@@ -13,11 +13,13 @@ MAX), so an engine is a way to run a query and quote a name (see ARCHITECTURE.md
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 
@@ -49,6 +51,9 @@ class EngineTable:
     the running one. Another engine (Spark: :mod:`tools.engine.spark`) subclasses it and overrides
     :meth:`quote`, :attr:`relation`, :meth:`execute`, :meth:`schema`, :meth:`interrupt` and :meth:`load`: the
     queries the pushdown modules build use nothing else."""
+
+    #: The engine's name, as the catalog's note says it.
+    ENGINE: ClassVar[str] = "DuckDB"
 
     spec: str
     database: Path | None
@@ -99,11 +104,17 @@ class EngineTable:
 
     def execute(self, sql: str, parameters: list[Any] | None = None) -> list[tuple[Any, ...]]:
         """The rows of ``sql`` (parameters bound); engine errors become ToolErrors naming the table."""
+        with self._translated():
+            return list(self.connection().execute(sql, parameters or []).fetchall())
+
+    @contextlib.contextmanager
+    def _translated(self) -> Iterator[None]:
+        """One query at a time on the connection, DuckDB's errors as ToolErrors naming the table."""
         import duckdb
 
         with self._lock:
             try:
-                return list(self.connection().execute(sql, parameters or []).fetchall())
+                yield
             except duckdb.InterruptException:
                 raise ToolError(
                     "cancelled", f"The query on {self.label} was cancelled.", "Run it again to finish it."
@@ -155,6 +166,18 @@ class EngineTable:
 
             raise unknown_column(column, role, list(self.schema()))
 
+    def arrays(self, sql: str, parameters: list[Any] | None = None) -> dict[str, Any]:
+        """The columns of ``sql``'s result as numpy arrays (for results of one row per unit, not per row)."""
+        with self._translated():
+            found: dict[str, Any] = self.connection().execute(sql, parameters or []).fetchnumpy()
+        return found
+
+    def load_columns(self, columns: list[str]) -> pd.DataFrame:
+        """The named columns of every row, as a frame (refused above :data:`PULL_LIMIT` rows)."""
+        for name in columns:
+            self.require(name, "column")
+        return self.pull(f"SELECT {', '.join(self.quote(c) for c in columns)} FROM {self.relation}")
+
     def load(self) -> pd.DataFrame:
         """The whole table as a frame, for a tool that does not run in the engine; refused above
         :data:`PULL_LIMIT` rows."""
@@ -164,7 +187,20 @@ class EngineTable:
                 f"{self.label} has {self.n_rows:,} rows; this tool runs in memory and pulls at most {PULL_LIMIT:,}.",
                 "Run ab_test (it runs inside the engine), or attach a filtered or aggregated table.",
             )
-        frame: pd.DataFrame = self.connection().execute(f"SELECT * FROM {self.relation}").df()
+        return self.pull(f"SELECT * FROM {self.relation}")
+
+    def pull(self, sql: str, rows: int | None = None) -> pd.DataFrame:
+        """The rows of ``sql`` as a frame, refused when they are more than PULL_LIMIT (``rows``: how many it
+        returns, when known; else the table's rows)."""
+        count = self.n_rows if rows is None else rows
+        if count > PULL_LIMIT:
+            raise ToolError(
+                "table_too_large",
+                f"{self.label} has {count:,} rows; this analysis pulls them into memory, at most {PULL_LIMIT:,}.",
+                "Give the unit column (cluster_column) so that only units come back, or attach a filtered table.",
+            )
+        with self._translated():
+            frame: pd.DataFrame = self.connection().execute(sql).df()
         return frame
 
 

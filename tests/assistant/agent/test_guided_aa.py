@@ -151,3 +151,29 @@ def test_the_pre_registration_cites_the_aa_check_as_the_platform_check() -> None
     assert "cluster_column='user_id'" in cited
     item = draft(conversation).prereg.item("quality_checks")
     assert item.value is not None and "A/A check before the experiment" in item.value
+
+
+def test_measure_it_takes_the_baseline_and_the_spread_from_the_history() -> None:
+    """Issue 24's power from history in the guided mode: at the baseline question, 'measure it' runs metric_history
+    on the attached column that holds the metric, and the sizing goes on with its figures (no number of the guided
+    mode's own)."""
+    answers = [*EXPERIMENT[:2], "revenue per user", *EXPERIMENT[3:], "no", "an average"]
+    backend, _, dones = converse(answers)
+    assert "Or say 'measure it'" in dones[-1].text and "'checkout' (column 'revenue')" in dones[-1].text
+    backend, events, dones = converse([*answers, "measure it"])
+    runs = [e for e in events if isinstance(e, ToolFinished) and e.name == "metric_history"]
+    assert runs and runs[-1].result is not None
+    measured = runs[-1].result
+    sizing = backend.state.sizing
+    assert sizing.baseline == measured["baseline"] and sizing.std_dev == measured["std_dev"]
+    assert measured["summary"] in dones[-1].text and backend.state.pending is Step.MDE
+    assert all(d.unverified == () for d in dones)
+    # resumed, the measured figures are known again
+    data = catalog()
+    first = GuidedBackend(catalog=data)
+    conversation = Conversation(first, catalog=data)
+    first.opening()
+    for answer in [*answers, "measure it"]:
+        conversation.send(answer, lambda event: None)
+    resumed = GuidedBackend(brief=conversation.brief, history=conversation.messages, catalog=data)
+    assert resumed.state.sizing.baseline == measured["baseline"] and Step.STD_DEV in resumed.state.done
