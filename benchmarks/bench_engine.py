@@ -1,6 +1,7 @@
 """ab_test pushed down into DuckDB: the scaling table, and the same data loaded into pandas beside it.
 
-    .venv/bin/python benchmarks/bench_engine.py [max_rows]      # default 100,000,000
+    .venv/bin/python benchmarks/bench_engine.py [max_rows]          # default 100,000,000
+    .venv/bin/python benchmarks/bench_engine.py --spark [max_rows]  # the same request on local Spark (default 10M)
 
 For 1M, 10M and 100M session rows (users with 10 sessions each; arm by user; revenue with a pre-period covariate for
 CUPED, orders over visits as a ratio metric, a binary conversion), generated inside DuckDB in a temporary database
@@ -97,5 +98,44 @@ def main(limit: int = SIZES[-1]) -> None:
         )
 
 
+def spark(limit: int = 10_000_000) -> None:
+    """The clustered request on local Spark, from Parquet files DuckDB writes: the first run (the session and JIT
+    warm up), a warm run, and the rows that came back to Python (counted at SparkTable.execute)."""
+    from tools.engine.spark import SparkTable, session
+
+    start = time.perf_counter()
+    session()
+    print(f"local Spark session started in {time.perf_counter() - start:.1f} s")
+    returned: list[int] = []
+    original = SparkTable.execute
+
+    def counting(self: SparkTable, sql: str, parameters: list[object] | None = None) -> list[tuple[object, ...]]:
+        rows = original(self, sql, parameters)
+        returned.append(len(rows))
+        return rows
+
+    SparkTable.execute = counting  # type: ignore[method-assign]
+    print(f"{'rows':>12} {'first run (s)':>14} {'warm run (s)':>13} {'rows to Python (attach incl.)':>30}")
+    with tempfile.TemporaryDirectory() as folder:
+        for rows in (s for s in SIZES if s <= limit):
+            path = Path(folder) / f"bench_{rows}.duckdb"
+            generate(path, rows)
+            parquet = Path(folder) / f"sessions_{rows}"
+            parquet.mkdir()
+            con = duckdb.connect(str(path), read_only=True)
+            con.execute(f"COPY sessions TO '{parquet}/part.parquet' (FORMAT parquet)")
+            con.close()
+            request = {**REQUEST, "cluster_column": "user_id"}
+            returned.clear()
+            first = timed(f"spark:{parquet}/", request)
+            back = sum(returned)
+            warm = timed(f"spark:{parquet}/", request)
+            print(f"{rows:>12,} {first:>14.2f} {warm:>13.2f} {back:>30,}")
+
+
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else SIZES[-1])
+    arguments = [a for a in sys.argv[1:] if a != "--spark"]
+    if "--spark" in sys.argv:
+        spark(int(arguments[0]) if arguments else 10_000_000)
+    else:
+        main(int(arguments[0]) if arguments else SIZES[-1])

@@ -138,6 +138,7 @@ class WhyscopeApp(App[None]):
         self._activity = "working"
         self._spin = 0
         self._spinner: Timer | None = None
+        self._busy_since = time.monotonic()
         #: Commands running in workers, by slot: the command's line in the chat (its output goes right after it,
         #: never after later commands) and what the status line says meanwhile.
         self._slots: dict[int, tuple[UserMessage, str]] = {}
@@ -287,13 +288,17 @@ class WhyscopeApp(App[None]):
     # -- busy, queue, status ---------------------------------------------------------------------------------
 
     def _set_busy(self, busy: bool, activity: str = "thinking") -> None:
+        if busy and (not self.busy or activity != self._activity):
+            self._busy_since = time.monotonic()  # what the status line counts the elapsed time from
         self.busy = busy
         self._activity = activity
         self._show_status()
 
     def _show_status(self) -> None:
         """The status line: what runs (a turn, a tool, commands in workers) and how many messages wait."""
-        parts = [f"{self._activity}… (Esc stops it; what you send now waits its turn)"] if self.busy else []
+        elapsed = int(time.monotonic() - self._busy_since)
+        took = f" {elapsed} s" if elapsed >= 2 else ""  # a long query in an engine shows how long it has run
+        parts = [f"{self._activity}…{took} (Esc stops it; what you send now waits its turn)"] if self.busy else []
         parts += [f"{what}…" for _, what in self._slots.values()]
         if self.queued:
             parts.append(f"{len(self.queued)} queued")

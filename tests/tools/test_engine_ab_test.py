@@ -256,3 +256,13 @@ def test_a_cancelled_run_stops_the_query_in_the_engine(tmp_path: Path) -> None:
     assert time.perf_counter() - start < 5
     # the table still works afterwards
     assert not isinstance(dispatch("ab_test", {**request, "cluster_column": None}, catalog), ToolError)
+
+
+def test_a_bare_folder_of_parquet_files_is_a_duckdb_scan(tmp_path: Path) -> None:
+    folder = tmp_path / "exports_2026"
+    folder.mkdir()
+    experiment(1000).to_parquet(folder / "part-0.parquet")
+    catalog = Catalog()
+    dataset = catalog.add(str(folder))
+    assert dataset.name == "exports_2026" and dataset.engine is not None and dataset.n_rows == 1000
+    assert dataset.engine.parquet == folder

@@ -200,6 +200,10 @@ class Catalog:
             raise invalid_name(name)
         if isinstance(path, str) and is_engine_source(path):  # duckdb:FILE#TABLE: a table, queried where it lives
             return self.add_table(path, name or table_name(path))
+        folder = Path(path).expanduser()
+        if folder.is_dir() and next(folder.rglob("*.parquet"), None) is not None:  # Parquet files: scanned in place
+            spec = f"duckdb:{folder}/"
+            return self.add_table(spec, name or table_name(spec))
         label = f"File '{display_path(path)}'"
         resolved = resolve(path, label)
         dataset = self._load(resolved, name or default_name(resolved), encoding)
