@@ -61,12 +61,12 @@ METHOD_NAMES: dict[str, str] = {
 
 
 class RecommendMethodRequest(ToolRequest):
-    """Recommend the causal design that fits how the change was (or can be) assigned: A/B test, cluster test,
-    difference-in-differences, synthetic control, regression discontinuity, propensity scores, instrumental
-    variables or interrupted time series, or say that the effect is not identifiable with the data at hand.
+    """Recommend the causal design that fits how the change was (or can be) assigned — A/B or cluster test, DiD,
+    synthetic control, RDD, propensity scores, instrumental variables, interrupted time series — or say the effect
+    is not identifiable with the data at hand.
 
-    Use it once the intervention, unit and counterfactual are scoped. Answer what is known; use null (or
-    assignment='unknown') for what is not, and the result lists the questions to ask.
+    Use it once intervention, unit and counterfactual are scoped. Give what is known; null (or
+    assignment='unknown') for the rest: the result lists the questions to ask.
     """
 
     can_randomize: bool | None = Field(
@@ -74,10 +74,10 @@ class RecommendMethodRequest(ToolRequest):
     )
     assignment: Assignment = Field(
         default="unknown",
-        description="How units got (or will get) the change: 'random'; 'cutoff' (a score threshold decides); "
-        "'rollout_by_group_over_time' (regions/teams switched on at different dates); 'all_at_once' (everyone "
-        "on the same date); 'self_selected' (users opt in); 'single_unit' (one market/product treated); "
-        "'instrument' (something random nudges uptake, e.g. randomized invitations); 'unknown'.",
+        description="How units got (or will get) the change: 'random'; 'cutoff' (a score threshold); "
+        "'rollout_by_group_over_time' (groups switched on at different dates); 'all_at_once'; 'self_selected' "
+        "(opt-in); 'single_unit' (one market treated); 'instrument' (something random nudges uptake, e.g. an "
+        "invitation); 'unknown'.",
     )
     has_pre_period_data: bool | None = Field(
         default=None, description="Is the outcome measured for the same units before the change? Null if unknown."
@@ -93,18 +93,18 @@ class RecommendMethodRequest(ToolRequest):
     )
     observed_confounders: bool | None = Field(
         default=None,
-        description="For self-selection: are the reasons units opted in measured in the data (usage, tenure, "
-        "plan, prior outcome)? Null if unknown.",
+        description="Self-selection: are the reasons for opting in measured (usage, tenure, plan, prior "
+        "outcome)? Null if unknown.",
     )
     interference: bool | None = Field(
         default=None,
-        description="Can one unit's treatment affect another's outcome (marketplaces, social features, shared "
-        "budgets)? Null if unknown.",
+        description="Can one unit's treatment affect another's outcome (marketplace, social feature)? Null if "
+        "unknown.",
     )
     goal: Literal["learn", "earn", "target", "check"] | None = Field(
         default=None,
-        description="'learn' the effect; 'earn': send traffic to the best variant while it runs (a bandit); "
-        "'target': for whom it works; 'check': trust a new platform or metric first (A/A). Null if unknown.",
+        description="'learn' the effect; 'earn' while testing (a bandit); 'target': for whom it works; 'check' a "
+        "new platform or metric first (A/A). Null if unknown.",
     )
 
 

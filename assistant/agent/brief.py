@@ -90,15 +90,15 @@ class Brief(_Model):
 
 
 class UpdateBriefRequest(_Model):
-    """Record what the user and you agreed about one slot of the brief, and the why-step that got there.
+    """Record what you and the user agreed about one slot of the brief, and the why-step that got there.
 
-    Propose (status 'proposed') what you infer; mark 'confirmed' only what the user confirmed in their own words.
-    Call it whenever a slot changes; the app shows the brief filling.
+    Propose (status 'proposed') what you infer; 'confirmed' only what the user confirmed in their own words. Call
+    it whenever a slot changes.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    slot: SlotName = Field(description=f"Which slot: {', '.join(SLOTS)}.")
+    slot: SlotName = Field(description="The brief's slot.")
     value: str = Field(
         description="The slot's content in the user's terms (for outcome: the primary metric).",
         min_length=1,

@@ -114,7 +114,7 @@ def test_item7_every_item_the_session_settled_is_filled_and_says_where_it_came_f
     did = chat.runs[1].outcome
     # assignment: what recommend_method was told, in its own words, and the design it chose
     assert item("assignment").value == (
-        "Not randomized: regions/teams switched on at different dates ('rollout_by_group_over_time').\n"
+        "Not randomized: groups switched on at different dates ('rollout_by_group_over_time').\n"
         "The outcome is measured for the same units before the change: yes.\n"
         "Design: difference-in-differences (recommend_method's first choice)."
     )

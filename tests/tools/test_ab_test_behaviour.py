@@ -276,8 +276,9 @@ def test_summaries_cannot_do_what_needs_rows() -> None:
         {"arm": "treatment", "metric": "revenue", "n": 100, "mean": 11.0, "std_dev": 2.0},
     ]
     assert error(None, summaries=summaries, metrics=[{"name": "revenue"}], winsorize=0.99).code == "needs_rows"
-    cuped = [{"name": "revenue", "covariate_column": "pre"}]
-    assert error(None, summaries=summaries, metrics=cuped).code == "needs_rows"
+    cuped = [{"name": "revenue", "covariate_column": "pre"}]  # CUPED from summaries needs the covariate's part
+    found = error(None, summaries=summaries, metrics=cuped)
+    assert found.code == "invalid_summary" and "covariate" in found.hint
     no_sd = [{**s, "std_dev": None} for s in summaries]
     assert error(None, summaries=no_sd, metrics=[{"name": "revenue"}]).code == "invalid_summary"
 

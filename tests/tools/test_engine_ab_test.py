@@ -266,3 +266,19 @@ def test_a_bare_folder_of_parquet_files_is_a_duckdb_scan(tmp_path: Path) -> None
     dataset = catalog.add(str(folder))
     assert dataset.name == "exports_2026" and dataset.engine is not None and dataset.n_rows == 1000
     assert dataset.engine.parquet == folder
+
+
+def test_types_the_engine_reports_differently_give_the_same_numbers(tmp_path: Path) -> None:
+    """DECIMAL amounts and BOOLEAN conversions in the engine (floats and 0/1 in a CSV)."""
+    frame = experiment(2000).assign(revenue=lambda f: f["revenue"].fillna(0).round(2))
+    path = tmp_path / "typed.duckdb"
+    con = duckdb.connect(str(path))
+    con.register("incoming", frame)
+    con.execute(
+        "CREATE TABLE events AS SELECT arm, CAST(revenue AS DECIMAL(12, 2)) AS revenue, "
+        "CAST(converted AS BOOLEAN) AS converted FROM incoming"
+    )
+    con.close()
+    request = {"arm_column": "arm", "metrics": [{"name": "revenue"}, {"name": "converted", "kind": "binary"}]}
+    memory, engine = both(frame, f"duckdb:{path}#events", request, tmp_path)
+    assert_same(memory, engine)

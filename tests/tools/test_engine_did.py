@@ -67,3 +67,14 @@ def test_a_panel_too_large_to_pull_is_refused_with_its_size(tmp_path: Path, monk
     outcome = run(in_duckdb(pd.read_csv(DATA), tmp_path))
     assert isinstance(outcome, ToolError) and outcome.code == "table_too_large"
     assert "unit-period rows" in outcome.message
+
+
+def test_timestamps_with_a_time_zone_give_the_same_estimate(tmp_path: Path) -> None:
+    panel = pd.read_csv(DATA)
+    for column in ("month", "launch_month"):
+        panel[column] = pd.to_datetime(panel[column]).dt.tz_localize("Europe/Berlin")
+    engine = run(in_duckdb(panel, tmp_path))
+    memory = run(DATA)
+    assert not isinstance(engine, ToolError) and not isinstance(memory, ToolError), (engine, memory)
+    assert engine.effect.estimate == pytest.approx(memory.effect.estimate, rel=1e-9)
+    assert engine.effect.std_error == pytest.approx(memory.effect.std_error, rel=1e-9)

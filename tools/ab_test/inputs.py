@@ -22,7 +22,7 @@ from tools.ab_test.engine import Unsupported
 from tools.ab_test.exposure import exposure_values
 from tools.ab_test.ids import repeated_id_columns
 from tools.ab_test.metric_columns import read_metric
-from tools.ab_test.models import AbTestRequest, ArmSummary, MetricSpec
+from tools.ab_test.models import AbTestRequest, MetricSpec
 from tools.ab_test.parquet import prepare_parquet
 from tools.ab_test.rows import frame_arm, frame_blocks, prepare_fast
 from tools.ab_test.stats import Moments, group_moments
@@ -42,7 +42,6 @@ __all__ = [
     "label_text",
     "label_value",
     "prepare_rows",
-    "prepare_summaries",
     "repeated_id_columns",
     "zero_one",
 ]
@@ -395,94 +394,3 @@ def _moments(
 
 
 # --- summaries -------------------------------------------------------------------------------------------
-
-
-def prepare_summaries(request: AbTestRequest) -> Prepared:
-    """Validate dashboard numbers and turn them into the same moments rows would give."""
-    assert request.summaries is not None
-    if request.exposure_column is not None:
-        raise ToolError(
-            "needs_rows",
-            "exposure_column needs row-level data: the effect of using the change (CACE) needs each unit's exposure "
-            "beside its metric, which summaries do not hold.",
-            "Attach the experiment's rows as a dataset with arm_column, or drop exposure_column to read the ITT.",
-        )
-    for field_name in ("arm_column", "cluster_column", "winsorize"):
-        if getattr(request, field_name) is not None:
-            raise ToolError(
-                "needs_rows",
-                f"{field_name} needs row-level data, but only summaries were given.",
-                f"Attach the rows as a dataset, or drop {field_name}.",
-            )
-    entries: dict[tuple[str, str], ArmSummary] = {}
-    for s in request.summaries:
-        key = (s.arm, s.metric)
-        if key in entries:
-            raise ToolError(
-                "duplicate_summary",
-                f"Two summaries for metric '{display_name(s.metric)}' in arm '{display_name(s.arm)}'.",
-                "Give one summary per arm and metric.",
-            )
-        entries[key] = s
-    labels = sorted({s.arm for s in request.summaries})
-    arms = choose_control(labels, request.control)
-    notes: list[str] = []
-    metrics = []
-    for spec in request.metrics:
-        if spec.kind == "ratio" or spec.covariate_column is not None:
-            raise ToolError(
-                "needs_rows",
-                f"Metric '{display_name(spec.name)}' is a ratio or uses CUPED, which needs row-level data.",
-                "Attach the rows as a dataset, or analyse it as a plain mean without a covariate.",
-            )
-        moments = []
-        for arm in arms:
-            entry = entries.get((arm, spec.name))
-            if entry is None:
-                raise ToolError(
-                    "missing_summary",
-                    f"No summary for metric '{display_name(spec.name)}' in arm '{display_name(arm)}'.",
-                    "Give n with mean and std_dev (continuous) or n with conversions (binary) for every arm.",
-                )
-            moments.append(_summary_moments(spec, entry))
-        metrics.append(MetricData(spec=spec, moments=moments, ratio=False))
-    primary = next((m for m in metrics if m.spec.role == "primary"), metrics[0])
-    units = [m.n for m in primary.moments]
-    for m in metrics:
-        if [x.n for x in m.moments] != units:
-            notes.append(
-                f"Metric '{m.spec.name}' reports different unit counts per arm than '{primary.spec.name}'; the "
-                f"sample-ratio check uses '{primary.spec.name}'."
-            )
-    return Prepared(arms=arms, units=units, metrics=metrics, source="summaries", notes=notes)
-
-
-def _summary_moments(spec: MetricSpec, s: ArmSummary) -> Moments:
-    where = f"metric '{display_name(spec.name)}' in arm '{display_name(s.arm)}'"
-    if spec.kind == "binary":
-        if s.conversions is not None:
-            if s.conversions > s.n:
-                raise ToolError(
-                    "invalid_summary",
-                    f"{where}: {s.conversions:,} conversions out of {s.n:,} units.",
-                    "Conversions cannot exceed the number of units; check the numbers.",
-                )
-            p = s.conversions / s.n
-        elif s.mean is not None:
-            if not 0 <= s.mean <= 1:
-                raise ToolError(
-                    "invalid_summary",
-                    f"{where}: a binary metric's rate must be in [0, 1]; got {s.mean:g}.",
-                    "Give the rate as a fraction (0.12 for 12%), or the conversions.",
-                )
-            p = s.mean
-        else:
-            raise ToolError("invalid_summary", f"{where}: no conversions or rate.", "Give n and conversions.")
-        return Moments(n=s.n, mean_y=p, m2_y=p * (1 - p) * s.n)
-    if s.mean is None or s.std_dev is None:
-        raise ToolError(
-            "invalid_summary",
-            f"{where}: a continuous metric needs mean and std_dev.",
-            "Give n, mean and std_dev (the standard deviation per unit, not the standard error).",
-        )
-    return Moments(n=s.n, mean_y=s.mean, m2_y=s.std_dev**2 * (s.n - 1))

@@ -57,7 +57,7 @@ class MetricSpec(ToolRequest):
     )
     kind: MetricKind = Field(
         default="continuous",
-        description="binary (0/1), continuous, or ratio (column / denominator_column, summed per arm).",
+        description="binary (0/1), continuous, or ratio (column / denominator_column).",
     )
     denominator_column: str | None = Field(
         default=None, description="kind='ratio': the denominator's column (e.g. sessions)."
@@ -79,6 +79,14 @@ class MetricSpec(ToolRequest):
     )
 
 
+class SummaryPart(ToolRequest):
+    """Another variable per unit."""
+
+    mean: float = Field(ge=-MAX_MAGNITUDE, le=MAX_MAGNITUDE, description="Mean.")
+    std_dev: float = Field(ge=0, le=MAX_MAGNITUDE, description="Standard deviation.")
+    covariance: float = Field(ge=-MAX_MAGNITUDE, le=MAX_MAGNITUDE, description="Covariance with the metric's.")
+
+
 class ArmSummary(ToolRequest):
     """One metric in one arm, as a dashboard shows it."""
 
@@ -93,6 +101,8 @@ class ArmSummary(ToolRequest):
     )
     std_dev: float | None = Field(default=None, ge=0, le=MAX_MAGNITUDE, description="Standard deviation per unit.")
     conversions: int | None = Field(default=None, ge=0, le=10**12, description="Converted units (binary).")
+    denominator: SummaryPart | None = Field(default=None, description="Ratio: the denominator's.")
+    covariate: SummaryPart | None = Field(default=None, description="CUPED: the covariate's.")
 
     _arm_number = field_validator("arm", mode="before")(label_of_number)
 
@@ -116,7 +126,7 @@ class SequentialPlan(ToolRequest):
         default=None,
         gt=0,
         le=1,
-        description="Share of the maximum information now (null: n / planned_n_total, or look / looks).",
+        description="Information share now (null: n / planned_n_total, or look / looks).",
     )
     previous_fractions: list[float] | None = Field(
         default=None, max_length=MAX_LOOKS - 1, description="Earlier looks' shares; null: as planned."
@@ -153,7 +163,7 @@ class AbTestRequest(ToolRequest):
     alternative: Alternative = Field(default="two-sided", description="Test direction, treatment minus control.")
     correction: Correction = Field(default="holm", description="Multiple-testing correction per metric role.")
     winsorize: float | None = Field(
-        default=None, gt=0.5, lt=1, description="Cap continuous metrics at this pooled quantile (0.99)."
+        default=None, gt=0.5, lt=1, description="Cap continuous metrics at this quantile (0.99)."
     )
     decision_rule: float | None = Field(
         default=None, ge=0, le=10, description="Smallest relative lift worth shipping (0.02). Null: any."

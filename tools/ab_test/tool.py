@@ -22,7 +22,6 @@ from tools.ab_test.inputs import (
     Prepared,
     expected_shares,
     prepare_rows,
-    prepare_summaries,
     repeated_id_columns,
     zero_one,
 )
@@ -39,6 +38,7 @@ from tools.ab_test.novelty import check_novelty, period_effects
 from tools.ab_test.novelty_report import novelty_checks, novelty_method, novelty_reasons, novelty_summary
 from tools.ab_test.report import exact_test_warnings, no_lift_warnings, summary
 from tools.ab_test.stats import ArmEstimate, arm_estimate, compare, cuped_theta, pool, relative_lift
+from tools.ab_test.summaries import prepare_summaries
 from tools.data import Dataset
 from tools.data.names import display_name
 from tools.errors import ToolError

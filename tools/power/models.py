@@ -29,10 +29,10 @@ MAX_LOOKS = 20
 
 
 class PowerRequest(ToolRequest):
-    """Power and sample size for a randomized A/B or A/B/n test on a conversion rate or a mean, before it starts:
-    units and days needed, the smallest detectable effect, or a design's power; with interim looks, a
-    group-sequential design. Set `solve_for` to the one unknown: "sample_size" (give `mde`), "mde" (give
-    `n_per_arm`) or "power" (give both). Leave fields that do not apply null. Never compute these numbers yourself.
+    """Power and sample size for a randomized A/B(/n) test on a rate or a mean, before it starts: units and days
+    needed, the smallest detectable effect, or a design's power; with interim looks, a group-sequential design.
+    `solve_for` is the one unknown: "sample_size" (give `mde`), "mde" (give `n_per_arm`) or "power" (give both).
+    Leave what does not apply null. Never compute these numbers yourself.
     """
 
     metric: PowerMetric = Field(
@@ -80,7 +80,7 @@ class PowerRequest(ToolRequest):
         default=0.05,
         ge=MIN_ALPHA,
         le=0.5,
-        description="False-positive rate of the whole experiment (Bonferroni-split across treatment arms).",
+        description="Overall false-positive rate (split across treatment arms by Bonferroni).",
     )
     alternative: Alternative = Field(
         default="two-sided",
