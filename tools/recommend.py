@@ -98,8 +98,7 @@ class RecommendMethodRequest(ToolRequest):
     )
     interference: bool | None = Field(
         default=None,
-        description="Can one unit's treatment affect another's outcome (marketplace, social feature)? Null if "
-        "unknown.",
+        description="Can one unit's treatment affect another's outcome (marketplace, social feature)? Null if unknown.",
     )
     goal: Literal["learn", "earn", "target", "check"] | None = Field(
         default=None,
