@@ -191,6 +191,7 @@ class GuidedBackend:
                 state.done.add(Step.STD_DEV)
         elif tool == AA_TEST and self.state.design.method != "aa_check":
             state.done |= {Step.AA_OFFER, Step.AA}
+            state.check_unit = unmarked(payload.get("repeated_unit")) or None
         elif tool == self._follow_up_name() and tool != self._analysis_tool():
             state.done |= {Step.WHOM_OFFER, Step.WHOM}
         elif analysis_for(state.design.method) is not None and tool == self._analysis_tool():
@@ -712,6 +713,7 @@ class GuidedBackend:
             state.pending = Step.AA_OFFER
             return self._say(f"{error['message']} {error['hint']}\n\n" + self._question(Step.AA_OFFER), on_text)
         state.done |= {Step.AA_OFFER, Step.AA}
+        state.check_unit = payload.get("repeated_unit") or None
         notes = "".join(f"\n- {r}" for r in payload.get("reasons", [])[:3])
         return self._ask(self._next(), on_text, prefix=payload.get("summary", "") + notes + "\n\n")
 

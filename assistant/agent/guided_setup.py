@@ -184,6 +184,15 @@ class AnalysisTalk:
             if side is not None:
                 proposal.roles["side"] = side
                 proposal.reasons["side"] = f"side: {side} (as the brief says)"
+            unit = self.state.check_unit
+            if (
+                unit
+                and "cluster" in self.guide.roles
+                and unit in attached.columns
+                and not proposal.roles.get("cluster")
+            ):
+                proposal.roles["cluster"] = unit  # the A/A check showed rows of one unit are not independent
+                proposal.reasons["cluster"] = f"cluster: {unit} (the A/A check found its rows repeat: count units)"
             analysis.proposed = proposal.roles
             self.note_facts(proposal.facts)
             reasons = reasons_text(proposal, proposal.roles)

@@ -369,6 +369,9 @@ class GuidedState:
     check_dataset: str | None = None
     check_roles: dict[str, Any] | None = None
     check_wanted: bool = False
+    #: The unit the A/A check found repeating across rows (its fix: analyse per that unit), proposed as the
+    #: experiment's cluster column when the analysed data have it.
+    check_unit: str | None = None
 
 
 # -- the requests the guided mode sends -------------------------------------------------------------------------

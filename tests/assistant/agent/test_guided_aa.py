@@ -177,3 +177,26 @@ def test_measure_it_takes_the_baseline_and_the_spread_from_the_history() -> None
         conversation.send(answer, lambda event: None)
     resumed = GuidedBackend(brief=conversation.brief, history=conversation.messages, catalog=data)
     assert resumed.state.sizing.baseline == measured["baseline"] and Step.STD_DEV in resumed.state.done
+
+
+def test_the_unit_the_check_found_is_proposed_as_the_experiments_cluster(tmp_path: Path) -> None:
+    """Sessions of users in the user's own experiment file: the A/A check finds user_id repeating, and when the
+    experiment is analysed its columns proposal counts users (cluster=user_id) with the reason."""
+    rng = np.random.default_rng(21)
+    users = np.repeat(np.arange(600), rng.integers(1, 6, 600))
+    level = rng.normal(0, 1, 600)
+    frame = pd.DataFrame(
+        {
+            "user_id": [f"u{u:04d}" for u in users],
+            "arm": np.where(rng.random(600) < 0.5, "control", "treatment")[users],
+            "converted": (rng.random(len(users)) < 0.15 + 0.1 * (level[users] > 0.5)).astype(int),
+        }
+    )
+    frame.to_csv(tmp_path / "checkout_test.csv", index=False)
+    data = catalog()
+    data.add(tmp_path / "checkout_test.csv", "checkout_test")
+    answers = [*EXPERIMENT, "yes", "skip", "ok"]
+    _, events, dones = converse(answers, data)
+    assert result(events)["repeated_unit"] == "user_id"
+    proposal = dones[-1].text
+    assert "cluster=user_id" in proposal and "the A/A check found its rows repeat" in proposal
