@@ -18,10 +18,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from tools.aa_test.simulate import AnalysedMetric, group_sums
+from tools.aa_test.simulate import AnalysedMetric, per_unit
 from tools.ab_test.models import MetricSpec
 from tools.data.names import display_name
-from tools.engine.ab_test import engine_metric
+from tools.engine.ab_test import check_values, engine_metric
 from tools.engine.table import EngineTable
 from tools.errors import ToolError
 
@@ -68,10 +68,7 @@ def _metric(
         present = np.zeros(n_groups, dtype=bool)
         code = np.asarray(found["code"], dtype=np.intp)
         y_unit[code], d_unit[code], present[code] = found["y"], found["d"], True
-        sums, centres = group_sums(y_unit[present], d_unit[present], None, None, 0)
-        full = np.zeros((n_groups, sums.shape[1]))
-        full[present] = sums
-        return AnalysedMetric(spec.kind, True, False, full, centres), int(present.sum())
+        return per_unit(spec.kind, y_unit, d_unit, present)
     means = table.execute(
         "SELECT COUNT(*), "
         + ", ".join(f"AVG(CAST({c} AS DOUBLE))" if c is not None else "0" for c in (y, d, x))
@@ -112,26 +109,5 @@ def _times(a: tuple[str, list[float]], b: tuple[str, list[float]]) -> tuple[str,
 def _columns(table: EngineTable, spec: MetricSpec, cluster: bool) -> tuple[str, str | None, str | None]:
     """The metric's quoted columns, refused as ab_test refuses them, and its values checked (0/1, denominators)."""
     metric = engine_metric(table, spec, clustered=cluster)
-    y, d, x = metric.y, metric.d, metric.x
-    name = spec.column or spec.name
-    if spec.kind == "binary":
-        valid = " AND ".join(f"{c} IS NOT NULL" for c in (y, d, x) if c is not None)
-        bad = table.execute(
-            f"SELECT COUNT(*) FROM {table.relation} WHERE {valid} AND CAST({y} AS DOUBLE) NOT IN (0, 1)"
-        )[0][0]
-        if bad:
-            raise ToolError(
-                "not_binary",
-                f"Metric '{display_name(spec.name)}' is binary but column '{display_name(name)}' holds values other "
-                "than 0 and 1.",
-                "A binary metric is 0/1 per unit; use kind='continuous' for counts or amounts.",
-            )
-    if d is not None:
-        negative = table.execute(f"SELECT COUNT(*) FROM {table.relation} WHERE {d} < 0")[0][0]
-        if negative:
-            raise ToolError(
-                "negative_denominator",
-                f"The denominator column '{display_name(spec.denominator_column or '')}' has negative values.",
-                "A ratio's denominator counts something (sessions, orders): it cannot be negative.",
-            )
-    return y, d, x
+    check_values(table, metric)
+    return metric.y, metric.d, metric.x

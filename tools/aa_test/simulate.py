@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 from tools.ab_test.binary import TwoByTwo, binary_p
 from tools.ab_test.stats import ArmEstimate, Moments, arm_estimate, compare, cuped_theta
 
-__all__ = ["SPLIT_BATCH", "UNIT_BLOCK", "AnalysedMetric", "SplitTests", "group_sums", "run_splits"]
+__all__ = ["SPLIT_BATCH", "UNIT_BLOCK", "AnalysedMetric", "SplitTests", "group_sums", "per_unit", "run_splits"]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
@@ -79,6 +79,18 @@ def group_sums(
         return np.column_stack(columns), (yc, dc if d is not None else 1.0, xc)
     sums = np.column_stack([np.bincount(groups, weights=c, minlength=n_groups) for c in columns]).astype(np.float64)
     return sums, (yc, dc if d is not None else 1.0, xc)
+
+
+def per_unit(
+    kind: str, y_unit: FloatArray, d_unit: FloatArray, present: NDArray[np.bool_]
+) -> tuple[AnalysedMetric, int]:
+    """A metric summed per randomised unit (``y_unit``, and its denominator or row count ``d_unit``; ``present``:
+    the units with rows), analysed as ab_test analyses it with cluster_column — a ratio of means over units — and
+    the number of units analysed."""
+    sums, centres = group_sums(y_unit[present], d_unit[present], None, None, 0)
+    full = np.zeros((len(present), sums.shape[1]))
+    full[present] = sums
+    return AnalysedMetric(kind, True, False, full, centres), int(present.sum())
 
 
 def _moments(row: FloatArray, centres: tuple[float, float, float], ratio: bool, cuped: bool) -> Moments:

@@ -29,7 +29,7 @@ from tools.aa_test.models import (
     FalsePositiveRate,
     SimulatedMetric,
 )
-from tools.aa_test.simulate import AnalysedMetric, SplitTests, group_sums, run_splits
+from tools.aa_test.simulate import AnalysedMetric, SplitTests, group_sums, per_unit, run_splits
 from tools.ab_test.ids import ID_COLUMN
 from tools.ab_test.metric_columns import read_metric
 from tools.ab_test.models import AbTestRequest, ArmShare, Comparison, MetricSpec, SrmResult
@@ -301,12 +301,7 @@ def _analysed(
         # sum the metric (and the denominator, or the row count) per unit: a ratio of means over units
         y_unit = np.bincount(groups, weights=yv, minlength=n_groups).astype(np.float64)
         d_unit = np.bincount(groups, weights=dv, minlength=n_groups).astype(np.float64)
-        present = np.bincount(groups, minlength=n_groups) > 0
-        sums, centres = group_sums(y_unit[present], d_unit[present], None, None, 0)
-        full = np.zeros((n_groups, sums.shape[1]))
-        full[present] = sums
-        metric = AnalysedMetric(spec.kind, True, False, full, centres)
-        return metric, int(present.sum())
+        return per_unit(spec.kind, y_unit, d_unit, np.bincount(groups, minlength=n_groups) > 0)
     if groups is None:  # rows randomised one by one: the unit of the sums is the row itself
         sums, centres = group_sums(yv, dv, xv, None, 0)
         full = np.zeros((n_groups, sums.shape[1]))

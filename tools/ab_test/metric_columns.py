@@ -15,7 +15,15 @@ from tools.data.columns import column as frame_column
 from tools.data.names import display_name
 from tools.errors import ToolError
 
-__all__ = ["MetricColumns", "metric_values", "read_metric"]
+__all__ = [
+    "MetricColumns",
+    "metric_values",
+    "missing_denominator",
+    "negative_denominator",
+    "not_binary",
+    "read_metric",
+    "unsupported_cuped",
+]
 
 
 @dataclass(frozen=True)
@@ -40,46 +48,68 @@ def read_metric(frame: pd.DataFrame, spec: MetricSpec, keep: NDArray[np.bool_], 
         odd &= valid
         bad = np.unique(y[odd]) if odd.any() else y[:0]  # the values other than 0 and 1, sorted
         if len(bad):
-            raise ToolError(
-                "not_binary",
-                f"Metric '{display_name(spec.name)}' is binary but column '{display_name(column)}' holds "
-                f"{', '.join(f'{v:g}' for v in bad[:5])}" + (" …" if len(bad) > 5 else "") + ".",
-                "A binary metric is 0/1 per unit; use kind='continuous' for counts or amounts.",
-            )
+            raise not_binary(spec, [float(v) for v in bad[:6]])
     d = None
     if spec.kind == "ratio":
         if spec.denominator_column is None:
-            raise ToolError(
-                "missing_denominator",
-                f"Ratio metric '{display_name(spec.name)}' needs denominator_column.",
-                "Name the column summed in the denominator (e.g. sessions), or use kind='continuous'.",
-            )
+            raise missing_denominator(spec)
         denominator = frame_column(frame, spec.denominator_column, "denominator")
         d = metric_values(denominator, spec.denominator_column, "denominator")
         valid = _and_present(valid, d)
         if ((d < 0) & valid).any():
-            raise ToolError(
-                "negative_denominator",
-                f"The denominator column '{display_name(spec.denominator_column)}' has negative values.",
-                "A ratio's denominator counts something (sessions, orders): it cannot be negative.",
-            )
+            raise negative_denominator(spec)
     x = None
     if spec.covariate_column is not None:
-        if spec.kind == "ratio":
-            raise ToolError(
-                "unsupported_combination",
-                f"CUPED on the ratio metric '{display_name(spec.name)}' is not supported yet.",
-                "Drop covariate_column for this metric, or analyse a per-unit metric (kind='continuous') with CUPED.",
-            )
-        if clustered:
-            raise ToolError(
-                "unsupported_combination",
-                "CUPED with cluster_column is not supported yet.",
-                "Run without covariate_column, or aggregate the data to one row per randomized unit first.",
-            )
+        if spec.kind == "ratio" or clustered:
+            raise unsupported_cuped(spec)
         x = metric_values(frame_column(frame, spec.covariate_column, "covariate"), spec.covariate_column, "covariate")
         valid = _and_present(valid, x)
     return MetricColumns(y, d, x, valid)
+
+
+# -- the refusals, in the words every reader of metrics uses (in memory and in an engine) -------------------------
+
+
+def not_binary(spec: MetricSpec, bad: list[float]) -> ToolError:
+    """A binary metric holding other values than 0 and 1 (``bad``: the first few, sorted; six or more: '…')."""
+    column = spec.column or spec.name
+    return ToolError(
+        "not_binary",
+        f"Metric '{display_name(spec.name)}' is binary but column '{display_name(column)}' holds "
+        f"{', '.join(f'{v:g}' for v in bad[:5])}" + (" …" if len(bad) > 5 else "") + ".",
+        "A binary metric is 0/1 per unit; use kind='continuous' for counts or amounts.",
+    )
+
+
+def missing_denominator(spec: MetricSpec) -> ToolError:
+    return ToolError(
+        "missing_denominator",
+        f"Ratio metric '{display_name(spec.name)}' needs denominator_column.",
+        "Name the column summed in the denominator (e.g. sessions), or use kind='continuous'.",
+    )
+
+
+def negative_denominator(spec: MetricSpec) -> ToolError:
+    return ToolError(
+        "negative_denominator",
+        f"The denominator column '{display_name(spec.denominator_column or '')}' has negative values.",
+        "A ratio's denominator counts something (sessions, orders): it cannot be negative.",
+    )
+
+
+def unsupported_cuped(spec: MetricSpec) -> ToolError:
+    """CUPED on a ratio metric, or on a metric summed per randomized unit (cluster_column)."""
+    if spec.kind == "ratio":
+        return ToolError(
+            "unsupported_combination",
+            f"CUPED on the ratio metric '{display_name(spec.name)}' is not supported yet.",
+            "Drop covariate_column for this metric, or analyse a per-unit metric (kind='continuous') with CUPED.",
+        )
+    return ToolError(
+        "unsupported_combination",
+        "CUPED with cluster_column is not supported yet.",
+        "Run without covariate_column, or aggregate the data to one row per randomized unit first.",
+    )
 
 
 def _and_present(mask: NDArray[np.bool_], values: NDArray[np.float64]) -> NDArray[np.bool_]:

@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from tools.ab_test.inputs import MetricData, Prepared, choose_control, label_text
+from tools.ab_test.metric_columns import missing_denominator, negative_denominator, not_binary, unsupported_cuped
 from tools.ab_test.models import AbTestRequest, MetricSpec
 from tools.ab_test.stats import Moments
 from tools.data.names import display_name
 from tools.engine.table import EngineTable
 from tools.errors import ToolError
 
-__all__ = ["EngineMetric", "engine_metric", "prepare_engine"]
+__all__ = ["EngineMetric", "check_values", "engine_metric", "prepare_engine"]
 
 
 @dataclass(frozen=True)
@@ -195,7 +196,7 @@ def _metric_data(
         else:
             excluded = sum(units[a] - int(values[a][at] or 0) for a in arms)
             at += width + checks
-        _refuse_values(table, request, m, check)
+        _refuse_values(table, m, check, f"{table.quote(request.arm_column or '')} IS NOT NULL")
         data = MetricData(
             spec=m.spec,
             moments=[_moments(moments[a], with_d, with_x) for a in arms],
@@ -223,27 +224,23 @@ def _moments(row: list[Any], with_d: bool, with_x: bool) -> Moments:
     return Moments(**moments)
 
 
-def _refuse_values(table: EngineTable, request: AbTestRequest, m: EngineMetric, check: list[list[Any]]) -> None:
+def check_values(table: EngineTable, m: EngineMetric, where: str = "TRUE") -> None:
+    """The in-memory path's refusals of the metric's values on the rows ``where`` selects, in one query (for a
+    caller whose own query does not carry :func:`_value_checks`)."""
+    found = table.execute(f"SELECT {', '.join(_value_checks(m, '0'))} FROM {table.relation} WHERE {where}")[0]
+    _refuse_values(table, m, [[v] for v in found], where)
+
+
+def _refuse_values(table: EngineTable, m: EngineMetric, check: list[list[Any]], where: str) -> None:
     """The in-memory path's refusals of values, from the check sums (the bad values listed by a second query)."""
     if m.spec.kind == "binary" and _total(check[0]) > 0:
-        arm = table.quote(request.arm_column or "")
         bad = table.execute(
-            f"SELECT DISTINCT CAST({m.y} AS DOUBLE) AS v FROM {table.relation} WHERE {arm} IS NOT NULL AND "
+            f"SELECT DISTINCT CAST({m.y} AS DOUBLE) AS v FROM {table.relation} WHERE {where} AND "
             f"{m.valid} AND CAST({m.y} AS DOUBLE) NOT IN (0, 1) ORDER BY v LIMIT 6"
         )
-        shown = ", ".join(f"{float(v[0]):g}" for v in bad[:5]) + (" …" if len(bad) > 5 else "")
-        raise ToolError(
-            "not_binary",
-            f"Metric '{display_name(m.spec.name)}' is binary but column '{display_name(m.spec.column or m.spec.name)}' "
-            f"holds {shown}.",
-            "A binary metric is 0/1 per unit; use kind='continuous' for counts or amounts.",
-        )
+        raise not_binary(m.spec, [float(v[0]) for v in bad])
     if m.spec.kind == "ratio" and _total(check[0]) > 0:
-        raise ToolError(
-            "negative_denominator",
-            f"The denominator column '{display_name(m.spec.denominator_column or '')}' has negative values.",
-            "A ratio's denominator counts something (sessions, orders): it cannot be negative.",
-        )
+        raise negative_denominator(m.spec)
 
 
 def engine_metric(table: EngineTable, spec: MetricSpec, *, clustered: bool) -> EngineMetric:
@@ -260,21 +257,13 @@ def engine_metric(table: EngineTable, spec: MetricSpec, *, clustered: bool) -> E
     d = None
     if spec.kind == "ratio":
         if spec.denominator_column is None:
-            raise ToolError(
-                "missing_denominator",
-                f"Ratio metric '{display_name(spec.name)}' needs denominator_column.",
-                "Name the column summed in the denominator (e.g. sessions), or use kind='continuous'.",
-            )
+            raise missing_denominator(spec)
         table.require(spec.denominator_column, "denominator")
         d = table.quote(spec.denominator_column)
     x = None
     if spec.covariate_column is not None:
         if spec.kind == "ratio" or clustered:
-            raise ToolError(
-                "unsupported_combination",
-                "CUPED on a ratio metric or with cluster_column is not supported yet.",
-                "Drop covariate_column for this metric, or aggregate the data to one row per unit first.",
-            )
+            raise unsupported_cuped(spec)
         table.require(spec.covariate_column, "covariate")
         x = table.quote(spec.covariate_column)
     return EngineMetric(spec, table.quote(name), d, x)

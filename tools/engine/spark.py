@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import pandas as pd
 
-import tools.engine.table as engine_table
 from tools.data.names import display_name
 from tools.engine.table import EngineTable
 from tools.errors import ToolError
@@ -161,34 +160,13 @@ class SparkTable(EngineTable):
             self._schema = {f.name: f.dataType.simpleString() for f in fields}
         return self._schema
 
-    def load(self) -> pd.DataFrame:
-        """The whole table as a frame (Spark's Arrow batches converted by pyarrow), for a tool that does not run in
-        the engine; refused above :data:`~tools.engine.table.PULL_LIMIT` rows."""
-        limit = engine_table.PULL_LIMIT  # read at the call: a test may lower it
-        if self.n_rows > limit:
-            raise ToolError(
-                "table_too_large",
-                f"{self.label} has {self.n_rows:,} rows; this tool runs in memory and pulls at most {limit:,}.",
-                "Run ab_test (it runs inside the engine), or attach a filtered or aggregated table.",
-            )
-        return self.pull(f"SELECT * FROM {self.relation}")
-
     def arrays(self, sql: str, parameters: list[Any] | None = None) -> dict[str, Any]:
         """The columns of ``sql``'s result as numpy arrays (one row per unit: Arrow batches, no Python rows)."""
         arrow = self._run(lambda spark: spark.sql(sql, args=parameters or None).toArrow())
         return {name: arrow.column(name).to_numpy() for name in arrow.column_names}
 
-    def pull(self, sql: str, rows: int | None = None) -> pd.DataFrame:
-        """The rows of ``sql`` as a frame, refused when they are more than PULL_LIMIT (``rows``: how many it
-        returns, when known; else the table's rows)."""
-        limit = engine_table.PULL_LIMIT
-        count = self.n_rows if rows is None else rows
-        if count > limit:
-            raise ToolError(
-                "table_too_large",
-                f"{self.label} has {count:,} rows; this analysis pulls them into memory, at most {limit:,}.",
-                "Give the unit column (cluster_column) so that only units come back, or attach a filtered table.",
-            )
+    def _frame(self, sql: str) -> pd.DataFrame:
+        """The rows of ``sql`` as a frame: Spark's Arrow batches converted by pyarrow (as for a Parquet file)."""
         arrow = self._run(lambda spark: spark.sql(sql).toArrow())
         frame: pd.DataFrame = arrow.to_pandas()  # pyarrow's conversion, as for a Parquet file
         return frame

@@ -181,24 +181,30 @@ class EngineTable:
     def load(self) -> pd.DataFrame:
         """The whole table as a frame, for a tool that does not run in the engine; refused above
         :data:`PULL_LIMIT` rows."""
-        if self.n_rows > PULL_LIMIT:
-            raise ToolError(
-                "table_too_large",
-                f"{self.label} has {self.n_rows:,} rows; this tool runs in memory and pulls at most {PULL_LIMIT:,}.",
-                "Run ab_test (it runs inside the engine), or attach a filtered or aggregated table.",
-            )
-        return self.pull(f"SELECT * FROM {self.relation}")
+        return self.pull(
+            f"SELECT * FROM {self.relation}",
+            doing="this tool runs in memory and pulls at most",
+            hint="Run ab_test (it runs inside the engine), or attach a filtered or aggregated table.",
+        )
 
-    def pull(self, sql: str, rows: int | None = None) -> pd.DataFrame:
+    def pull(
+        self,
+        sql: str,
+        rows: int | None = None,
+        *,
+        doing: str = "this analysis pulls them into memory, at most",
+        hint: str = "Give the unit column (cluster_column) so that only units come back, or attach a filtered table.",
+    ) -> pd.DataFrame:
         """The rows of ``sql`` as a frame, refused when they are more than PULL_LIMIT (``rows``: how many it
-        returns, when known; else the table's rows)."""
+        returns, when known; else the table's rows), saying what pulls them and what to do instead."""
+        limit = PULL_LIMIT  # the module's, read at the call (a test may lower it)
         count = self.n_rows if rows is None else rows
-        if count > PULL_LIMIT:
-            raise ToolError(
-                "table_too_large",
-                f"{self.label} has {count:,} rows; this analysis pulls them into memory, at most {PULL_LIMIT:,}.",
-                "Give the unit column (cluster_column) so that only units come back, or attach a filtered table.",
-            )
+        if count > limit:
+            raise ToolError("table_too_large", f"{self.label} has {count:,} rows; {doing} {limit:,}.", hint)
+        return self._frame(sql)
+
+    def _frame(self, sql: str) -> pd.DataFrame:
+        """The rows of ``sql`` as a frame (no limit: :meth:`pull` checks it)."""
         with self._translated():
             frame: pd.DataFrame = self.connection().execute(sql).df()
         return frame

@@ -53,7 +53,10 @@ def metric_history(request: MetricHistoryRequest, data: pd.DataFrame | Dataset |
             "Attach the history (a file, or duckdb:FILE#TABLE) and give its name in `dataset`.",
         )
     engine = data.engine if isinstance(data, Dataset) else None
-    sums = _engine_sums(request, engine) if engine is not None else _frame_sums(request, _frame(data))
+    if engine is not None:  # the sums come from the engine: no row is pulled
+        sums = _engine_sums(request, engine)
+    else:
+        sums = _frame_sums(request, data.frame if isinstance(data, Dataset) else data)
     if sums.n < 2:
         raise ToolError(
             "too_few_rows",
@@ -98,10 +101,6 @@ def metric_history(request: MetricHistoryRequest, data: pd.DataFrame | Dataset |
         warnings=warnings,
         summary=_summary(request, sums, std_dev, icc, m, design, reduction),
     )
-
-
-def _frame(data: pd.DataFrame | Dataset) -> pd.DataFrame:
-    return data.frame if isinstance(data, Dataset) else data
 
 
 # -- the sums ------------------------------------------------------------------------------------------------------
