@@ -138,7 +138,9 @@ def _converse(settings: Settings, launch: Launch, stdin: TextIO, say: Callable[[
     else:
         say(f"[mode] {settings.model} at {display_url(settings.base_url)}\n")
     resumed = any(m.get("role") in ("user", "assistant") for m in launch.messages)
-    conversation = Conversation(backend, catalog=launch.catalog, messages=launch.messages, store=store)
+    conversation = Conversation(
+        backend, catalog=launch.catalog, messages=launch.messages, store=store, small_model=launch.small_model
+    )
     if brief is not None:
         conversation.brief = brief
     if resumed:

@@ -147,6 +147,33 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument(
         "--seed", type=int, default=None, help="base seed (default: a fixed seed, so two runs print the same table)"
     )
+
+    evaluate = commands.add_parser(
+        "eval",
+        help="score a model (or the guided mode) on the scenario suite: scoping, design, tool calls, claims",
+        description="Run every scenario (a persona, attached data, scripted replies and what must happen) through "
+        "the conversation engine against the model at --base-url / --model (or the usual OPENAI_* settings), and "
+        "print one row per scenario: scoping completeness, the design, the expected and forbidden tool calls, "
+        "schema errors, retries, loops, numbers and claims no tool backs, turns, tokens and seconds. --offline "
+        "scores the guided mode, the baseline. Progress goes to stderr.",
+        epilog="Exit status: 0 when every scenario run passed; 1 when one failed; 2 on a bad option, an unreadable "
+        "scenario, no model to evaluate, or an unwritable --json file; 130 on Ctrl-C.",
+    )
+    evaluate.add_argument("--offline", action="store_true", help="score the guided mode (no model, no network)")
+    evaluate.add_argument("--model", help="model name (default: OPENAI_MODEL or the config file)")
+    evaluate.add_argument("--base-url", help="OpenAI-compatible endpoint (default: OPENAI_BASE_URL)")
+    _small_model_options(evaluate)
+    evaluate.add_argument(
+        "--scenario", action="append", metavar="NAME", help="run only this scenario (repeatable; --list names them)"
+    )
+    evaluate.add_argument("--folder", metavar="DIR", help="read scenario files from DIR instead of the shipped ones")
+    evaluate.add_argument("--list", action="store_true", help="list the scenarios and what each covers, then exit")
+    evaluate.add_argument(
+        "--json",
+        dest="json_path",
+        metavar="FILE",
+        help="also write the scores and transcripts as JSON (never overwrites)",
+    )
     return parser
 
 
@@ -159,6 +186,23 @@ def _conversation_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--encoding", metavar="CODEC", help=ENCODING_HELP)
     parser.add_argument("--resume", action="store_true", help="continue the last session")
+    _small_model_options(parser)
+
+
+def _small_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--small-model",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="a short prompt and fewer tools per request, for a model with a short context (default: on when the "
+        "context window is 16,384 tokens or less; WHYSCOPE_SMALL_MODEL=1, or small_model = true in config.toml)",
+    )
+    parser.add_argument(
+        "--context-window",
+        type=int,
+        metavar="TOKENS",
+        help="the model's context window in tokens (default: what the server reports, if it does)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -186,9 +230,8 @@ def _command(args: argparse.Namespace) -> int:
         return run_demo(sys.stdout)
     if args.command == "chat":
         from assistant.chat import run_chat
-        from assistant.config import load_settings
 
-        settings = load_settings(model=args.model, base_url=args.base_url, offline=args.offline)
+        settings = _settings(args)
         return run_chat(settings, args.data, args.resume, sys.stdin, sys.stdout, encoding=args.encoding)
     if args.command == "export":
         return _export(args.output)
@@ -196,10 +239,25 @@ def _command(args: argparse.Namespace) -> int:
         return _prereg(args)
     if args.command == "validate":
         return _validate(args)
+    if args.command == "eval":
+        return _eval(args)
     if args.command == "tool":
         handler = {"list": _tool_list, "schema": _tool_schema, "run": _tool_run}[args.tool_command]
         return handler(args)
     raise AssertionError(f"unhandled command {args.command!r}")  # pragma: no cover - argparse guards it
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    """The settings from the command line's flags, then the environment and the config file."""
+    from assistant.config import load_settings
+
+    return load_settings(
+        model=args.model,
+        base_url=args.base_url,
+        offline=args.offline,
+        small_model=args.small_model,
+        context_window=args.context_window,
+    )
 
 
 def _app(args: argparse.Namespace) -> int:
@@ -207,10 +265,9 @@ def _app(args: argparse.Namespace) -> int:
 
     def launcher(say: Any) -> Any:
         # runs in a worker after the first frame: settings, data and the backend load while the window is up
-        from assistant.config import load_settings
         from assistant.launch import prepare
 
-        settings = load_settings(model=args.model, base_url=args.base_url, offline=args.offline)
+        settings = _settings(args)
         return prepare(settings, args.data, args.resume, say, with_example=True, encoding=args.encoding)
 
     WhyscopeApp(launcher=launcher).run()
@@ -294,6 +351,88 @@ def _validate(args: argparse.Namespace) -> int:
     sys.stderr.write(f"[validate] {time.monotonic() - started:.0f} s\n")
     expected = all((row.status == "check") == row.misspecified for row in report.rows)
     return EXIT_OK if expected else EXIT_CHECK
+
+
+def _eval(args: argparse.Namespace) -> int:
+    """Score the guided mode (``--offline``) or a model on the scenarios: the table on stdout, a line per scenario
+    on stderr as it ends, JSON with ``--json``; exit 1 when a scenario failed."""
+    from assistant.config import display_url
+    from assistant.eval.report import table, to_json
+    from assistant.eval.runner import ScenarioScore, run_suite
+    from assistant.eval.scenario import ScenarioError, load_scenarios
+    from assistant.writing import check_new, write_new
+    from tools.errors import ToolError
+
+    try:
+        folder = Path(args.folder) if args.folder else None
+        if folder is not None and not folder.is_dir():
+            raise ScenarioError(f"{folder} is not a folder of scenario files.")
+        scenarios = load_scenarios(args.scenario, folder)
+    except ScenarioError as exc:
+        sys.stderr.write(f"[error] {exc}\n")
+        return EXIT_TOOL_ERROR
+    if args.list:
+        for scenario in scenarios:
+            guided = "guided" if scenario.guided else "model only"
+            sys.stdout.write(f"{scenario.name}  [{guided}; {', '.join(scenario.covers)}]  {scenario.title}\n")
+        return EXIT_OK
+    settings = _settings(args)
+    if settings.guided and not args.offline:
+        sys.stderr.write(
+            f"[error] No model to evaluate: {display_url(settings.base_url)} needs an API key (OPENAI_API_KEY). "
+            "Give --base-url for a local server (Ollama, llama.cpp, vLLM), or --offline to score the guided mode.\n"
+        )
+        return EXIT_TOOL_ERROR
+    try:
+        if args.json_path is not None:  # refused before the run, not after
+            check_new(args.json_path)
+    except ToolError as error:
+        return _fail(error)
+    make_backend, label = _eval_backend(settings)
+    from assistant.launch import small_model_mode
+
+    def note(line: str) -> None:
+        sys.stderr.write(line + "\n")
+
+    small = small_model_mode(settings, note)
+    if small:
+        label += " (small-model mode)"
+
+    def progress(score: ScenarioScore) -> None:
+        verdict = "n/a" if not score.ran else "pass" if score.passed else "FAIL"
+        sys.stderr.write(f"[eval] {score.scenario}: {verdict} ({score.seconds:.1f} s)\n")
+
+    scores = run_suite(scenarios, make_backend, label, guided=settings.guided, small_model=small, on_score=progress)
+    sys.stdout.write(table(scores) + "\n")
+    if args.json_path is not None:
+        text = to_json(scores) + "\n"
+        target = write_new(args.json_path, lambda handle: handle.write(text.encode("utf-8")))
+        sys.stderr.write(f"[eval] wrote {target}\n")
+    return EXIT_OK if all(s.passed for s in scores if s.ran) else EXIT_CHECK
+
+
+def _eval_backend(settings: Any) -> tuple[Callable[[Any], Any], str]:
+    """What builds each scenario's backend (a fresh one per scenario), and its label in the table."""
+    from assistant.agent.guided import GuidedBackend
+
+    if settings.guided:
+        return (lambda catalog: GuidedBackend(catalog=catalog)), "guided"
+    from assistant.agent.backends import OpenAIBackend, OpenAISettings
+    from assistant.config import display_url
+
+    def make(catalog: Any) -> Any:
+        return OpenAIBackend(
+            OpenAISettings(
+                model=settings.model,
+                api_key=settings.api_key,
+                base_url=settings.base_url,
+                timeout=settings.timeout,
+                strict_tools=settings.strict_tools,
+                parallel_tool_calls=settings.parallel_tool_calls,
+            )
+        )
+
+    return make, f"{settings.model} at {display_url(settings.base_url)}"
 
 
 def _progress_by_label() -> Callable[[int, int, str], None]:

@@ -1,8 +1,14 @@
 """Settings: which model, where, with which key — from flags, ``OPENAI_*`` variables or a config file.
 
-Precedence: command-line flags, then environment (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``, ``OPENAI_MODEL``),
-then ``config.toml`` in the user config directory (``WHYSCOPE_HOME`` overrides every directory, for tests).
-The API key is read, never written: sessions, logs and exports do not contain it.
+Precedence: command-line flags, then environment (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``, ``OPENAI_MODEL``,
+``WHYSCOPE_SMALL_MODEL``), then ``config.toml`` in the user config directory (``WHYSCOPE_HOME`` overrides every
+directory, for tests). The API key is read, never written: sessions, logs and exports do not contain it.
+
+Small-model mode (``small_model``, ``context_window``): a model with a short context (a 135M model in llama.cpp, a
+7B model in Ollama at its 4k to 8k default) cannot read the normal first request (about 21,000 characters of prompt
+and schemas), so the conversation can send a short prompt and fewer tools instead. It is asked for (flag,
+variable, file), refused (``--no-small-model``, ``small_model = false``), or left to the context window: the one
+configured, else the one the server reports (:func:`assistant.launch.small_model_mode`).
 """
 
 from __future__ import annotations
@@ -20,6 +26,11 @@ __all__ = ["Settings", "data_dir", "display_url", "load_settings", "printable", 
 
 DEFAULT_MODEL = "gpt-4.1-mini"
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+#: Words ``WHYSCOPE_SMALL_MODEL`` takes (any case); anything else is reported and ignored.
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+#: The largest context window whyscope takes from a setting (no model reads a hundred million tokens).
+MAX_CONTEXT_WINDOW = 100_000_000
 #: What a secret can never contain: whitespace and the delimiters of JSON, URLs and prose around it. A mask stops at
 #: the first of them, so redacting serialised text never eats a closing quote or brace.
 _NOT_SECRET = r"\s\"'`&,;(){}\[\]<>\\"
@@ -77,6 +88,12 @@ class Settings:
     parallel_tool_calls: bool | None = None
     offline: bool = False
     warnings: tuple[str, ...] = ()
+    #: True: small-model mode asked for; False: refused; None: decided by the context window.
+    small_model: bool | None = None
+    #: Where ``small_model`` came from ("--small-model", "WHYSCOPE_SMALL_MODEL", "config.toml"), for the start-up note.
+    small_model_from: str = ""
+    #: The model's context window in tokens, when configured (None: ask the server).
+    context_window: int | None = None
 
     @property
     def guided(self) -> bool:
@@ -117,8 +134,11 @@ def load_settings(
     base_url: str | None = None,
     offline: bool = False,
     environ: dict[str, str] | None = None,
+    small_model: bool | None = None,
+    context_window: int | None = None,
 ) -> Settings:
-    """Combine flags, environment and config file (in that order of precedence)."""
+    """Combine flags, environment and config file (in that order of precedence). ``small_model`` and
+    ``context_window`` are the flags (None: not given); a value that makes no sense is reported and ignored."""
     env = dict(os.environ if environ is None else environ)
     file: dict[str, Any] = {}
     path = config_file()
@@ -138,6 +158,8 @@ def load_settings(
         key = None
     if not key and _is_local(resolved_url):
         key = "local-no-key"  # local servers (Ollama, llama.cpp) accept any key
+    small, small_from = _small_model(small_model, env, file, path, notes)
+    window = _context_window(context_window, file, path, notes)
     return Settings(
         model=model or env.get("OPENAI_MODEL") or file.get("model") or DEFAULT_MODEL,
         base_url=resolved_url,
@@ -147,7 +169,44 @@ def load_settings(
         parallel_tool_calls=file.get("parallel_tool_calls"),
         offline=offline,
         warnings=tuple(notes),
+        small_model=small,
+        small_model_from=small_from,
+        context_window=window,
     )
+
+
+def _small_model(
+    flag: bool | None, env: dict[str, str], file: dict[str, Any], path: Path, notes: list[str]
+) -> tuple[bool | None, str]:
+    """Whether small-model mode is asked for (True), refused (False) or left to the context window (None), and by
+    what: the flag, then ``WHYSCOPE_SMALL_MODEL``, then ``small_model`` in the config file."""
+    if flag is not None:
+        return flag, "--small-model" if flag else "--no-small-model"
+    raw = env.get("WHYSCOPE_SMALL_MODEL", "").strip()
+    if raw.lower() in _TRUE or raw.lower() in _FALSE:
+        return raw.lower() in _TRUE, "WHYSCOPE_SMALL_MODEL"
+    if raw:
+        notes.append(
+            f"Ignored WHYSCOPE_SMALL_MODEL={printable(raw)[:40]!r}: use 1 (small-model mode) or 0 (normal mode)."
+        )
+    value = file.get("small_model")
+    if isinstance(value, bool):
+        return value, path.name
+    if value is not None:
+        notes.append(f"Ignored small_model in {path}: write small_model = true or small_model = false.")
+    return None, ""
+
+
+def _context_window(flag: int | None, file: dict[str, Any], path: Path, notes: list[str]) -> int | None:
+    """The configured context window in tokens (the flag, then ``context_window`` in the config file), or None. A
+    value that is not a positive whole number is reported and the next source is read."""
+    for value, where in ((flag, "--context-window"), (file.get("context_window"), f"context_window in {path}")):
+        if value is None:
+            continue
+        if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_CONTEXT_WINDOW:
+            return value
+        notes.append(f"Ignored {where}: give the model's context window as a whole number of tokens, e.g. 8192.")
+    return None
 
 
 def redact(text: str) -> str:

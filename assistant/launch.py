@@ -1,4 +1,5 @@
-"""What `whyscope` (the app) and `whyscope chat` share: settings → backend, data → catalog, session → store."""
+"""What `whyscope` (the app) and `whyscope chat` share: settings → backend, data → catalog, session → store, and
+the model's mode (small-model mode for a short context: :func:`small_model_mode`)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,20 @@ from assistant.agent.backends import Backend, OpenAIBackend, OpenAISettings
 from assistant.agent.brief import Brief
 from assistant.agent.guided import GuidedBackend
 from assistant.agent.session import SESSION_VERSION, SessionStore, latest_session, load_session
-from assistant.config import Settings
+from assistant.config import MAX_CONTEXT_WINDOW, Settings
 
-__all__ = ["EXAMPLES", "GUIDED_HINT", "Launch", "attached_under", "example_data", "prepare"]
+__all__ = [
+    "EXAMPLES",
+    "GUIDED_HINT",
+    "SMALL_CONTEXT",
+    "Launch",
+    "attached_under",
+    "context_from_models",
+    "detect_context_window",
+    "example_data",
+    "prepare",
+    "small_model_mode",
+]
 
 GUIDED_HINT = "guided mode — no LLM · set OPENAI_API_KEY, or --base-url for a local server such as Ollama"
 
@@ -27,6 +39,8 @@ class Launch:
     store: SessionStore | None  # None: do not record (tests)
     messages: list[dict[str, Any]] = field(default_factory=list)
     brief: Brief | None = None
+    #: Small-model mode: the conversation sends a short prompt and fewer tools (:func:`small_model_mode`).
+    small_model: bool = False
 
 
 #: The bundled example datasets, by the name they get in the catalog: one per design whyscope runs.
@@ -108,7 +122,8 @@ def prepare(
                 parallel_tool_calls=settings.parallel_tool_calls,
             )
         )
-    return Launch(backend=backend, catalog=catalog, store=store, messages=messages, brief=brief)
+    small = small_model_mode(settings, say)
+    return Launch(backend=backend, catalog=catalog, store=store, messages=messages, brief=brief, small_model=small)
 
 
 def attached_under(catalog: Any, path: str, name: str | None) -> Any:
@@ -171,3 +186,102 @@ def columns_line(columns: list[str]) -> str:
     if len(columns) <= SHOWN_COLUMNS:
         return "columns " + ", ".join(columns)
     return f"{len(columns)} columns: " + ", ".join(columns[:SHOWN_COLUMNS]) + ", … (/data lists them all)"
+
+
+#: Context windows up to this many tokens get small-model mode unless it is refused: the normal first request
+#: (about 6,000 tokens of prompt and schemas) would leave too little of them for the conversation.
+SMALL_CONTEXT = 16_384
+#: How long start-up waits for the server's model list, in seconds (connect and each read).
+DETECT_TIMEOUT = 2.0
+#: The most of a model list read (a proxy listing hundreds of models sends a few hundred kilobytes).
+DETECT_MAX_BYTES = 4_000_000
+#: Where servers put a model's context length in their model list, what the server runs first (llama.cpp's
+#: ``meta.n_ctx``, LM Studio's ``loaded_context_length``, vLLM's ``max_model_len``), then what the model could
+#: (llama.cpp's ``meta.n_ctx_train``, LM Studio's ``max_context_length``, OpenRouter's ``context_length``).
+_CONTEXT_FIELDS: tuple[tuple[str, ...], ...] = (
+    ("meta", "n_ctx"),
+    ("loaded_context_length",),
+    ("max_model_len",),
+    ("meta", "n_ctx_train"),
+    ("max_context_length",),
+    ("context_length",),
+)
+_SMALL_NOTE = "[note] small-model mode (a short prompt and fewer tools per request): {why}."
+
+
+def small_model_mode(settings: Settings, say: Callable[[str], None]) -> bool:
+    """Whether the conversation runs in small-model mode, said through ``say`` when it does (and why).
+
+    On when asked for (``--small-model``, ``WHYSCOPE_SMALL_MODEL=1``, ``small_model = true``); off when refused, and
+    in the guided mode (no model); otherwise on when the context window — configured, or else reported by the
+    server (:func:`detect_context_window`, at most a couple of seconds) — is at most :data:`SMALL_CONTEXT` tokens.
+    A server that reports nothing leaves normal mode, silently."""
+    if settings.guided or settings.small_model is False:
+        return False
+    if settings.small_model:
+        say(_SMALL_NOTE.format(why=f"asked for by {settings.small_model_from or 'the settings'}"))
+        return True
+    window: int | None = settings.context_window
+    source = "the configured context window is {:,} tokens"
+    if window is None:
+        window = detect_context_window(settings.base_url, settings.api_key, settings.model)
+        source = "the server reports a context of {:,} tokens"
+    if window is None or window > SMALL_CONTEXT:
+        return False
+    why = source.format(window) + " (--no-small-model, or small_model = false in config.toml, turns it off)"
+    say(_SMALL_NOTE.format(why=why))
+    return True
+
+
+def detect_context_window(base_url: str, api_key: str | None, model: str | None = None) -> int | None:
+    """The context window the server at ``base_url`` reports for ``model`` (``GET {base_url}/models``), or None.
+
+    Best effort, never in the way: one request through an explicit ``httpx.Client`` (as the backend's, so respx
+    intercepts it in tests) with a :data:`DETECT_TIMEOUT` limit; any failure — no answer, an error status, a body
+    that is not JSON or names no length — means "unknown". Nothing is retried and nothing is said."""
+    import httpx
+
+    url = base_url.rstrip("/") + "/models"
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    try:
+        with (
+            httpx.Client(timeout=httpx.Timeout(DETECT_TIMEOUT)) as client,
+            client.stream("GET", url, headers=headers) as response,
+        ):
+            if response.status_code != 200:
+                return None
+            body = bytearray()
+            for piece in response.iter_bytes():
+                body += piece
+                if len(body) > DETECT_MAX_BYTES:
+                    return None
+        from tools.jsontext import loads
+
+        payload = loads(bytes(body))
+    # The probe only chooses a mode: whatever fails in it (the network, the server's JSON, a proxy's page, a test's
+    # mock that refuses the request), start-up goes on in normal mode, as for a server that reports nothing.
+    except Exception:
+        return None
+    return context_from_models(payload, model)
+
+
+def context_from_models(payload: Any, model: str | None = None) -> int | None:
+    """The context length in a ``/models`` answer: the entry whose ``id`` is ``model``, else the only entry (a
+    llama.cpp server lists the one model it runs, under its file name); None when it is not there or makes no sense
+    (not a positive whole number, or larger than any model's)."""
+    if not isinstance(payload, dict):
+        return None
+    listed = payload.get("data")
+    entries = [entry for entry in listed if isinstance(entry, dict)] if isinstance(listed, list) else []
+    chosen = [entry for entry in entries if model is not None and entry.get("id") == model]
+    if not chosen and len(entries) == 1:
+        chosen = entries
+    if len(chosen) != 1:
+        return None
+    for path in _CONTEXT_FIELDS:
+        value: Any = chosen[0]
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_CONTEXT_WINDOW:
+            return value
+    return None

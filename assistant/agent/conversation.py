@@ -86,6 +86,9 @@ class Conversation:
     prereg: PreregState = field(default_factory=PreregState)
     #: Every run of a registered tool, typed, in order (restored from the session file on resume).
     runs: list[ToolRun] = field(default_factory=list)
+    #: Small-model mode, for a model with a short context: a short system prompt and fewer tools per request (see
+    #: :func:`system_prompt` and :mod:`assistant.agent.toolsets`); ``write_prereg`` once the brief is confirmed.
+    small_model: bool = False
     _schemas: dict[str, dict[str, Any]] = field(default_factory=dict, init=False, repr=False)
     #: One turn or one slash-command run at a time: the history must stay a valid sequence of calls and answers.
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -95,7 +98,7 @@ class Conversation:
             self.prereg = restored  # a resumed session keeps its plan (and the frozen plan its hash)
         # the current system prompt always leads (a resumed session keeps its turns, not an old prompt)
         self.messages[:] = [m for m in self.messages if m.get("role") != "system"]
-        self.messages.insert(0, {"role": "system", "content": system_prompt()})
+        self.messages.insert(0, {"role": "system", "content": system_prompt(small=self.small_model)})
         answered = {m.get("tool_call_id") for m in self.messages if m.get("role") == "tool"}
         if self.store is not None and not self.runs and answered:
             self.runs = [run for run in load_runs(self.store.path) if run.call_id in answered]
@@ -273,7 +276,8 @@ class Conversation:
     def _offered_tools(self) -> list[dict[str, Any]]:
         """The schemas for this request: ``tools`` when given (tests), else the scoping tools and the design
         tools the conversation has reached (see :mod:`assistant.agent.toolsets`). Built on first use: the
-        schemas need openai, which start-up does not."""
+        schemas need openai, which start-up does not. In small-model mode ``write_prereg`` joins once the six slots
+        are confirmed (or a plan was written already), so the first requests stay short."""
         if self.tools:
             return self.tools
         from assistant.agent.toolsets import offered
@@ -282,11 +286,19 @@ class Conversation:
 
         if not self._schemas:
             self._schemas = {"update_brief": update_brief_schema(), "write_prereg": write_prereg_schema()}
-        names = offered(self.messages, tool_names(), self.runs)
+        names = offered(self.messages, tool_names(), self.runs, small=self.small_model)
         for name in names:
             if name not in self._schemas:
                 self._schemas[name] = tool_schema(name)
-        return [*(self._schemas[name] for name in names), self._schemas["update_brief"], self._schemas["write_prereg"]]
+        schemas = [*(self._schemas[name] for name in names), self._schemas["update_brief"]]
+        drafted = self.prereg.frozen is not None or any(
+            isinstance(call, Mapping) and (call.get("function") or {}).get("name") == "write_prereg"
+            for message in self.messages
+            for call in message.get("tool_calls") or ()
+        )
+        if not self.small_model or self.brief.complete or drafted:
+            schemas.append(self._schemas["write_prereg"])
+        return schemas
 
     def _call(self, emit: Callable[[Event], None], tools: list[dict[str, Any]], streamed: list[str]) -> AssistantTurn:
         """One model call; the text streamed so far is collected in ``streamed`` (kept if the call fails)."""
@@ -425,8 +437,12 @@ class Conversation:
         return done
 
 
-def system_prompt() -> str:
-    """The system message: who whyscope is, how to scope, how to choose and run a method."""
+def system_prompt(*, small: bool = False) -> str:
+    """The system message: who whyscope is, how to scope, how to choose and run a method. ``small``: small-model
+    mode's short prompt (under half the size: the six slots, one question at a time, every number from a
+    tool), for a model whose context cannot hold the guides."""
+    if small:
+        return prompts.load("system_small").strip()
     return "\n\n".join(prompts.load(name).strip() for name in ("system", "scoping_guide", "method_guide"))
 
 
@@ -440,6 +456,12 @@ def _round_limit(name: str, rounds: int) -> ToolError:
 
 def _not_offered(name: str, offered: set[str]) -> ToolError:
     available = ", ".join(sorted(offered)) or "none"
+    if name == "write_prereg":  # (small-model mode offers it once the brief is complete)
+        return ToolError(
+            "not_offered",
+            "'write_prereg' is not available yet: this request did not offer it, so nothing ran.",
+            f"Confirm the six brief slots with update_brief first. Available now: {available}.",
+        )
     return ToolError(
         "not_offered",
         f"'{name}' is not available yet: this request did not offer it, so nothing ran.",

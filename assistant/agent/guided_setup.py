@@ -131,9 +131,13 @@ class AnalysisTalk:
         lowered = answer.strip().strip("'\".").lower()
         lowered = re.sub(r"^(?:(?:use|take|try|the|it'?s|its|my|data\s*set|file|table|called|named)\s+)+", "", lowered)
         lowered = re.sub(r"\.(?:csv|tsv|txt|parquet|pq)(?:\.gz)?$", "", lowered.strip("'\" "))
-        return next((n for n in names if n.lower() == lowered), None) or next(
+        found = next((n for n in names if n.lower() == lowered), None) or next(
             (n for n in names if lowered and len(lowered) > 2 and lowered in n.lower()), None
         )
+        if found is None:  # "ok, the checkout data", "use the checkout export": one attached name, said as a word
+            said = [n for n in names if re.search(rf"(?<![\w-]){re.escape(n.lower())}(?![\w-])", answer.lower())]
+            found = said[0] if len(said) == 1 else None
+        return found
 
     def _choose(self, name: str) -> None:
         analysis = self.state.analysis

@@ -10,6 +10,12 @@ model's offered calls and the user's ``/run``).
 Offering is also the phase gate: the conversation refuses a call to a tool the request did not offer, nothing run
 (:meth:`assistant.agent.conversation.Conversation._run`). So a call the model merely attempted does not bring a
 tool in — only a run does — or a refused call would open the gate on the next request.
+
+Small-model mode (``small=True``, for models with a short context) offers less still: the first request carries
+``recommend_method`` (and the caller's ``update_brief``) only. The other scoping tools, ``power`` and ``ab_test``,
+join as the design tools do — named in the conversation (their own name counts as a mention), run, or proposed by
+``recommend_method`` — and all of them once ``recommend_method`` has answered, when the design question is on the
+table and sizing or analysing an experiment may come next.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from typing import Any
 from tools.recommend import RecommendMethodResult
 from tools.registry import TOOLS, estimators
 
-__all__ = ["ALWAYS", "offered"]
+__all__ = ["ALWAYS", "SMALL_FIRST", "offered"]
 
 #: Offered on every request (conversation-state tools are added by the caller): the specs that say ``offer="always"``.
 ALWAYS: tuple[str, ...] = tuple(spec.name for spec in TOOLS if spec.offer == "always")
@@ -29,17 +35,29 @@ ALWAYS: tuple[str, ...] = tuple(spec.name for spec in TOOLS if spec.offer == "al
 #: Words in the conversation that bring a tool in (lower case, matched on word starts): each spec's ``mentions``.
 MENTIONS: dict[str, tuple[str, ...]] = {spec.name: spec.mentions for spec in TOOLS if spec.mentions}
 
+#: Small-model mode: the one registered tool of the first request (the design question comes before numbers).
+SMALL_FIRST = "recommend_method"
+#: Small-model mode: the words that bring in a tool, the scoping tools' own names among them (``ab_test``,
+#: "ab test"), since those have no ``mentions`` of their own (normal mode offers them always).
+SMALL_MENTIONS: dict[str, tuple[str, ...]] = {
+    **MENTIONS,
+    **{name: (*MENTIONS.get(name, ()), name, name.replace("_", " ")) for name in ALWAYS},
+}
+
 #: Tools that join once an estimator is in the conversation (refute: an analysis to challenge is near).
 _AFTER_ANALYSIS = tuple(spec.name for spec in TOOLS if spec.offer == "after_analysis")
 _ESTIMATORS = frozenset(spec.name for spec in estimators())
 
 
-def offered(messages: Sequence[Mapping[str, Any]], registered: Iterable[str], runs: Iterable[Any] = ()) -> list[str]:
+def offered(
+    messages: Sequence[Mapping[str, Any]], registered: Iterable[str], runs: Iterable[Any] = (), *, small: bool = False
+) -> list[str]:
     """The registered tool names to offer with the next request, in registry order. ``runs`` are the conversation's
     typed tool runs (:class:`~assistant.agent.runner.ToolRun`): each brings in its own tool, and a
-    ``recommend_method`` result among them the tools it proposes."""
+    ``recommend_method`` result among them the tools it proposes. ``small``: small-model mode (see the module)."""
     names = list(registered)
-    wanted = set(ALWAYS)
+    wanted = {SMALL_FIRST} if small else set(ALWAYS)
+    mentions = SMALL_MENTIONS if small else MENTIONS
     text_parts: list[str] = []
     for message in messages:
         role = message.get("role")
@@ -47,9 +65,12 @@ def offered(messages: Sequence[Mapping[str, Any]], registered: Iterable[str], ru
             text_parts.append(message["content"])
     for run in runs:
         wanted.add(str(getattr(run, "name", "")))
-        wanted |= _recommended(getattr(run, "outcome", None))
+        outcome = getattr(run, "outcome", None)
+        wanted |= _recommended(outcome)
+        if small and isinstance(outcome, RecommendMethodResult):
+            wanted.update(ALWAYS)  # the design question is answered: sizing or analysing an experiment may follow
     text = " ".join(text_parts).lower() + " "
-    for tool, words in MENTIONS.items():
+    for tool, words in mentions.items():
         if any(re.search(r"(?<![a-z])" + re.escape(word), text) for word in words):
             wanted.add(tool)
     if (wanted & _ESTIMATORS) - set(ALWAYS):

@@ -180,7 +180,11 @@ class WhyscopeApp(App[None]):
         self.backend = launch.backend
         self.catalog = launch.catalog
         self.conversation = Conversation(
-            launch.backend, catalog=launch.catalog, messages=launch.messages, store=launch.store
+            launch.backend,
+            catalog=launch.catalog,
+            messages=launch.messages,
+            store=launch.store,
+            small_model=launch.small_model,
         )
         if launch.brief is not None:
             self.conversation.brief = launch.brief

@@ -4,6 +4,11 @@ reported beside it.
 
 No tokenizer ships offline (tiktoken downloads its vocabulary at run time), so the budget is checked in
 characters at a conservative 3.5 characters per token for JSON-heavy text (OpenAI's rule of thumb is 4).
+
+Small-model mode (issue 25) has a budget of its own: its first request (the short prompt, ``recommend_method`` and
+``update_brief``) within 8,000 characters, about 2,300 tokens, so an 8k-token model keeps most of its window for
+the conversation. Measured when it was set: normal 20,999 characters (about 6,000 tokens), small 5,518 (about
+1,580).
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from assistant.schemas import all_tool_schemas, update_brief_schema, write_prere
 
 TOKEN_BUDGET = 6_000
 CHARS_PER_TOKEN = 3.5
+#: Small-model mode's first request, in characters of system prompt and schemas as sent.
+SMALL_CHAR_BUDGET = 8_000
 
 
 def request_chars(tools: list[dict[str, Any]]) -> int:
@@ -55,3 +62,42 @@ def test_the_system_prompt_holds_the_scoping_and_method_guides() -> None:
     text = system_prompt()
     assert "Never compute" in text and "six slots" in text and "recommend_method" in text
     assert not any(ch.isdigit() and ch not in "123456" for ch in text)  # no example numbers for the model to copy
+
+
+def first_request(*, small: bool) -> tuple[str, list[dict[str, Any]]]:
+    """The system prompt and the tool schemas the conversation sends with the user's first message."""
+    sent: list[tuple[str, list[dict[str, Any]]]] = []
+
+    class Recorder:
+        name = "recorder"
+
+        def complete(self, messages: Any, tools: Any, on_text: Any) -> AssistantTurn:
+            sent.append((messages[0]["content"], list(tools)))
+            return AssistantTurn(text="ok", finish_reason="stop")
+
+    Conversation(Recorder(), small_model=small).send("We changed the checkout button; did it work?", lambda e: None)
+    return sent[0]
+
+
+def sent_chars(system: str, tools: list[dict[str, Any]]) -> int:
+    return len(system) + sum(len(json.dumps(t, separators=(",", ":"))) for t in tools)
+
+
+def test_small_model_mode_first_request_fits_its_budget() -> None:
+    system, tools = first_request(small=True)
+    assert [t["function"]["name"] for t in tools] == ["recommend_method", "update_brief"]
+    assert system == system_prompt(small=True)
+    chars = sent_chars(system, tools)
+    assert chars <= SMALL_CHAR_BUDGET, f"{chars} characters ≈ {chars / CHARS_PER_TOKEN:.0f} tokens"
+    normal = sent_chars(*first_request(small=False))
+    assert normal == request_chars(first_request_tools())  # the normal request is the one budgeted above
+    assert chars <= normal * 0.3, f"small {chars} vs normal {normal} characters"  # the point of the mode
+
+
+def test_the_small_prompt_keeps_the_rules_that_matter() -> None:
+    text = system_prompt(small=True)
+    assert "Never compute" in text and "six slots" in text and "one question at a time" in text
+    assert all(slot in text for slot in ("intervention", "outcome", "population", "unit", "counterfactual", "decision"))
+    assert "update_brief" in text and "recommend_method" in text and "⟦" in text
+    assert not any(ch.isdigit() and ch not in "123456" for ch in text)  # no example numbers for the model to copy
+    assert len(text) < len(system_prompt()) / 2
