@@ -479,6 +479,20 @@ _TOPIC_NO: dict[YesNoTopic, re.Pattern[str]] = {
 }
 
 
+#: A randomized nudge rather than the change itself: "only the invitation went to a random half" says who was
+#: *invited* at random (an instrument), not that the change can be randomized.
+_NUDGE = re.compile(
+    r"\b(?:invit\w*|nudg\w*|encourag\w*|offer\w*|e-?mails?|reminders?|promot\w*|coupons?|vouchers?|incentiv\w*)\b"
+)
+
+
+def _topic_yes(topic: YesNoTopic, text: str) -> bool:
+    """Whether ``text`` says the topic's own yes (for "can you randomize?": not when what was random is a nudge)."""
+    if topic == "can_randomize" and _NUDGE.search(text):
+        return False
+    return bool(_TOPIC_YES[topic].search(text))
+
+
 def read_yes_no(text: str, topic: YesNoTopic | None = None) -> Reading[bool]:
     """A yes or a no, said outright or hedged ("I think so", "not really", "we can't", "nope, it's shared"), in
     the topic's own words ("it already launched" is a no to "can you randomize?"), or why it is neither.
@@ -526,7 +540,7 @@ def read_yes_no(text: str, topic: YesNoTopic | None = None) -> Reading[bool]:
             says = said.pop()
             if word in _REVERSALS or decided is None or not led:
                 decided, conflict = says, False
-        elif decided is False and topic is not None and _TOPIC_YES[topic].search(segment):
+        elif decided is False and topic is not None and _topic_yes(topic, segment):
             decided = True  # "no, but we could randomize by region", "no, but sellers share inventory"
     if conflict:
         return Reading("unclear", reason="that says both yes and no", choices=("yes", "no"))
@@ -540,7 +554,7 @@ def read_yes_no(text: str, topic: YesNoTopic | None = None) -> Reading[bool]:
         return Reading("dont_know", suggest=suggest)
     if topic is not None:
         denied, cue_no = blank_out(normal, _TOPIC_NO[topic])  # "started tracking it after launch" is no "tracking"
-        cue_yes = bool(_TOPIC_YES[topic].search(denied))
+        cue_yes = _topic_yes(topic, denied)
         if cue_yes != cue_no:
             return Reading("answer", cue_yes)
     if partial:

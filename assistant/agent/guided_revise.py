@@ -108,12 +108,17 @@ class Reading:
 
 
 def resolve_column(name: str, columns: Sequence[str]) -> str | None:
-    """The dataset's column called ``name`` (case and surrounding quotes ignored), or None."""
-    cleaned = name.strip().strip("'\"`.,;:!?()[]").strip()
-    if cleaned in columns:
-        return cleaned
+    """The dataset's column called ``name`` (case and surrounding quotes ignored), or None. A name as written is
+    tried before one with its surrounding punctuation and brackets stripped, so "Weekly Sales ($)" or
+    "Revenue (USD)" — an export's own column names — are found as typed."""
     lowered = {c.lower(): c for c in columns}
-    return lowered.get(cleaned.lower())
+    bare = name.strip().strip("'\"`").strip()
+    for cleaned in (bare, bare.strip(".,;:!?").strip("'\"`"), name.strip().strip("'\"`.,;:!?()[]").strip()):
+        if cleaned in columns:
+            return cleaned
+        if (found := lowered.get(cleaned.lower())) is not None:
+            return found
+    return None
 
 
 def _role_names(guide: Guide) -> dict[str, str]:

@@ -16,6 +16,7 @@ import pytest
 import respx
 
 from assistant.agent.backends import AssistantTurn, OpenAIBackend, OpenAISettings
+from assistant.agent.conversation import system_prompt
 from assistant.agent.stream import ToolCallDraft
 from assistant.cli import main
 from assistant.eval.report import table, to_json
@@ -295,3 +296,14 @@ def test_eval_refuses_an_unknown_scenario_and_a_missing_folder(
     assert "No scenario named no_such_scenario. Known: " in capsys.readouterr().err
     assert main(["eval", "--offline", "--folder", str(tmp_path / "nowhere")]) == 2
     assert "is not a folder of scenario files" in capsys.readouterr().err
+
+
+def test_small_model_mode_sends_the_short_prompt_and_fewer_tools(tmp_path: Path) -> None:
+    scenario = load_scenario(write(tmp_path, SCENARIO.format(name="mini")))
+    sizes = {}
+    for small in (False, True):
+        model = Scripted([AssistantTurn(text="Which metric should show it worked?", finish_reason="stop")])
+        score = run_scenario(scenario, lambda catalog, m=model: m, "m", small_model=small)  # type: ignore[misc]
+        sizes[small] = score.sent_chars
+        assert model.requests[0][0]["content"] == system_prompt(small=small)
+    assert sizes[True] < sizes[False] / 2  # a third of the characters per request, or less

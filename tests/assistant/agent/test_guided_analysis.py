@@ -313,3 +313,19 @@ def test_item8_a_log_metric_names_the_logged_column() -> None:
     assert metric_column("the homicide rate", columns) == "homicide"
     assert metric_column("logged robbery", columns) == "robbery"  # no logged column: the one there is
     assert metric_column("homicides: l_homicide, the log rate", columns) == "l_homicide"
+
+
+def test_an_exports_column_name_with_brackets_is_found_as_typed() -> None:
+    from assistant.agent.guided_revise import resolve_column
+
+    columns = ["Store ID", "Weekly Sales ($)", "Revenue (USD)", "x"]
+    assert resolve_column("Weekly Sales ($)", columns) == "Weekly Sales ($)"
+    assert resolve_column("weekly sales ($).", columns) == "Weekly Sales ($)"  # case and the sentence's full stop
+    assert resolve_column("'Revenue (USD)',", columns) == "Revenue (USD)"
+    assert resolve_column("(x)", columns) == "x"  # brackets around a plain name still come off
+    assert resolve_column("Weekly Sales", columns) is None
+    guide = get_tool("diff_in_diff").guide
+    assert guide is not None
+    for said in ("outcome=Weekly Sales ($)", "the outcome is Weekly Sales ($)"):
+        reading = read_changes(said, guide, columns)
+        assert reading.roles.get("outcome") == "Weekly Sales ($)", (said, reading)
