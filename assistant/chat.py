@@ -185,6 +185,8 @@ def _converse(settings: Settings, launch: Launch, stdin: TextIO, say: Callable[[
             say("\n")
             if event.unverified:
                 say(f"[unverified numbers: {', '.join(event.unverified)}]\n")
+            for claim in event.claims:
+                say(f"[{claim.problem} claim: '{claim.text}' — {claim.reason}]\n")
 
     try:
         for raw in stdin:

@@ -38,6 +38,7 @@ from assistant.agent.events import (
     ToolProgress,
     ToolStarted,
 )
+from assistant.agent.claims import unsupported_claims
 from assistant.agent.provenance import unverified_numbers
 from assistant.agent.runner import ToolRun, run_tool
 from assistant.agent.session import SessionStore, load_prereg, load_runs
@@ -432,7 +433,8 @@ class Conversation:
         if note:
             emit(Notice(note))
         flagged = tuple(m.text.strip() for m in unverified_numbers(text, self.sources))
-        done = Done(text=text, unverified=flagged, complete=complete)
+        claims = tuple(unsupported_claims(text, self.sources))
+        done = Done(text=text, unverified=flagged, complete=complete, claims=claims)
         emit(done)
         return done
 

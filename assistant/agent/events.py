@@ -14,6 +14,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from assistant.agent.brief import Brief
+from assistant.agent.claims import ClaimFlag
 from tools.errors import ToolError
 from tools.results import ToolResult
 
@@ -97,9 +98,13 @@ class Failed:
 
 @dataclass(frozen=True)
 class Done:
+    """The end of a turn: the answer, the numbers in it no tool or user gave (``unverified``) and the claims no tool
+    result backs or a result contradicts (``claims``: :class:`~assistant.agent.claims.ClaimFlag`)."""
+
     text: str
     unverified: tuple[str, ...]
     complete: bool
+    claims: tuple[ClaimFlag, ...] = ()
 
 
 Event = TextDelta | ToolStarted | ToolProgress | ToolFinished | BriefUpdated | Notice | Failed | Done

@@ -112,6 +112,7 @@ class ScenarioScore:
     errors_missing: list[str] = field(default_factory=list)
     answers_missing: list[str] = field(default_factory=list)
     tools_called: list[str] = field(default_factory=list)
+    prereg_open: list[str] = field(default_factory=list)
     schema_errors: int = 0
     retries: int = 0
     loops: int = 0
@@ -189,7 +190,7 @@ def run_scenario(
             dones.append(done)
             score.turns += 1
             score.transcript.append({"role": "assistant", "content": done.text})
-            if _finished(scenario, events, dones):
+            if _finished(scenario, events, dones, conversation):
                 score.stopped = "every expected call succeeded"
                 break
             message = user.reply(done.text)
@@ -289,14 +290,20 @@ def _succeeded(call: _Call) -> bool:
     return call.outcome is not None and not isinstance(call.outcome, ToolError)
 
 
-def _finished(scenario: Scenario, events: Sequence[Event], dones: Sequence[Done]) -> bool:
+def _finished(scenario: Scenario, events: Sequence[Event], dones: Sequence[Done], conversation: Conversation) -> bool:
     calls = [c for c in _calls(events) if _succeeded(c)]
     if not scenario.expect.call:
         return False  # nothing marks the end: the user talks until the rules run out
     if not all(any(_matches(e, c) for c in calls) for e in scenario.expect.call):
         return False
     said = "\n".join(d.text for d in dones)
-    return all(re.search(p, said, re.I | re.S) for p in scenario.expect.answer)
+    if not all(re.search(p, said, re.I | re.S) for p in scenario.expect.answer):
+        return False
+    if scenario.expect.prereg_complete:
+        from assistant.prereg.session_plan import open_items
+
+        return not open_items(conversation)
+    return True
 
 
 def _score(
@@ -368,6 +375,12 @@ def _score(
         score.problems.append(f"numbers no tool or user gave: {', '.join(score.unverified_numbers)}")
     if score.claims:
         score.problems.append(f"claims no result backs: {len(score.claims)}")
+    if expect.prereg_complete and conversation is not None:
+        from assistant.prereg.session_plan import open_items
+
+        score.prereg_open = [item.key for item in open_items(conversation)]
+        if score.prereg_open:
+            score.problems.append(f"pre-registration items left open: {', '.join(score.prereg_open)}")
     said = "\n".join(d.text for d in dones)
     score.answers_missing = [p for p in expect.answer if not re.search(p, said, re.I | re.S)]
     if score.answers_missing:

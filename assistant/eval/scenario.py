@@ -21,6 +21,7 @@ assistant asks, and what must (and must not) happen::
     slots = ["intervention", "outcome", "population", "unit", "counterfactual", "decision"]
     design = "ab_test"                           # recommend_method's first design (a MethodName)
     claims = ["\\bcaus(?:ed|es)\\b"]             # patterns no answer may contain, beside the claim checker
+    prereg_complete = false                      # true: the session must end with a complete pre-registration
 
     [[expect.call]]                              # a tool call that must succeed, with these arguments (a subset)
     tool = "ab_test"
@@ -98,6 +99,11 @@ class Expectation(_Model):
     answer: tuple[str, ...] = Field(default=(), description="Patterns some answer of the run must contain.")
     errors: tuple[str, ...] = Field(
         default=(), description="Tool error codes the run must meet (a bad column: the tool refuses, then recovers)."
+    )
+    prereg_complete: bool = Field(
+        default=False,
+        description="The session's pre-registration must have no item left open (however it was written: the "
+        "model's write_prereg calls or the guided mode's questions).",
     )
 
     @field_validator("slots")

@@ -452,6 +452,11 @@ class WhyscopeApp(App[None]):
                         kind="unverified",
                     )
                 )
+            if event.claims and self._reply is not None:
+                await self._reply.mark(tuple(claim.text for claim in event.claims))
+            for claim in event.claims:
+                what = "Unsupported" if claim.problem == "unsupported" else "Contradicted"
+                await chat.mount(NoticeMessage(f"{what} claim '{claim.text}': {claim.reason}", kind="unverified"))
             self._reply = None  # the app is free once the worker has ended (TurnEnded), not before
         self._show_status()
         self._follow(chat)

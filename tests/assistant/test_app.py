@@ -246,6 +246,16 @@ async def test_unverified_numbers_are_marked_where_they_stand() -> None:
         assert "Unverified numbers" in last_notice(app)
 
 
+async def test_a_claim_no_result_backs_is_marked_where_it_stands() -> None:
+    # issue 25: the SmolLM2 answer: no tool call, a finding nobody measured
+    app = WhyscopeApp(Scripted([text("Yes, checkout conversion went up.")]))
+    async with app.run_test() as pilot:
+        await send(pilot, app, "Did checkout conversion go up?")
+        reply = list(app.query(AssistantMessage))[-1]
+        assert reply.text.strip() == "Yes, checkout conversion went up ⚠."
+        assert "Unsupported claim 'went up': no tool result in this session" in last_notice(app)
+
+
 async def test_multi_line_input_history_and_completion() -> None:
     app = WhyscopeApp(Scripted([text("one"), text("two")]))
     async with app.run_test() as pilot:

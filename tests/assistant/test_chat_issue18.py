@@ -151,3 +151,13 @@ def test_item14_a_wide_files_attach_line_names_a_few_columns_and_how_many(home: 
     shown = ", ".join(names[:SHOWN_COLUMNS])
     assert f"[data] wide: 1 rows, 139 columns: {shown}, … (/data lists them all)" in said
     assert "[data] narrow: 1 rows, columns arm, y" in said
+
+
+def test_issue25_chat_marks_a_claim_no_tool_backs(llm: respx.Route) -> None:
+    # the SmolLM2 answer: no tool call, "went up"; provenance had nothing to flag, the claim check does
+    llm.side_effect = [answer("Yes, checkout conversion went up.")]
+    out = io.StringIO()
+    assert run_chat(load_settings(), [], False, io.StringIO("Did checkout conversion go up?\n"), out) == 0
+    lines = out.getvalue().splitlines()
+    flagged = [line for line in lines if line.startswith("[unsupported claim:")]
+    assert flagged == ["[unsupported claim: 'went up' — no tool result in this session measured an effect]"], lines

@@ -19,7 +19,8 @@ class AssistantMessage(Markdown):
         await self.append(safe(delta))
 
     async def mark(self, numbers: tuple[str, ...] | list[str]) -> None:
-        """Flag numbers that no tool result or user message supports, where they stand in the text."""
+        """Flag numbers that no tool result or user message supports (or claims no result backs), in the order
+        they stand in the text, each followed by a warning sign."""
         text, start = self.text, 0
         for number in numbers:
             at = text.find(number, start)

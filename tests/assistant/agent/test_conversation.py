@@ -178,6 +178,23 @@ def test_provenance_flags_an_invented_number(llm: respx.Route, backend: OpenAIBa
     assert done.unverified == ("15,000", "12%")
 
 
+def test_claims_are_checked_like_numbers(llm: respx.Route, backend: OpenAIBackend) -> None:
+    # issue 25: a model that answers without a tool is flagged; one that reports the tool's finding is not
+    llm.side_effect = [sse(text_stream("Yes, checkout conversion went up, so ship it."))]
+    done, _ = run(Conversation(backend), "Did checkout conversion go up?")
+    assert done.unverified == ()
+    assert [(c.text, c.kind, c.problem) for c in done.claims] == [
+        ("went up", "direction", "unsupported"),
+        ("ship it", "decision", "unsupported"),
+    ]
+    llm.side_effect = [
+        sse(tool_call_stream(("a", "power", POWER_ARGS))),
+        sse(text_stream("You need 14,751 per arm to detect that lift; nothing has been measured yet.")),
+    ]
+    done, _ = run(Conversation(backend), "Our baseline is 10%; we hope for a 10% lift.")
+    assert done.claims == () and done.unverified == ()
+
+
 def test_truncated_tool_call_is_not_run(llm: respx.Route, backend: OpenAIBackend) -> None:
     cut = tool_call_stream(("a", "power", '{"metric": "propor'))
     cut[-1]["choices"][0]["finish_reason"] = "length"

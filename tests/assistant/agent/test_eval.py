@@ -307,3 +307,19 @@ def test_small_model_mode_sends_the_short_prompt_and_fewer_tools(tmp_path: Path)
         sizes[small] = score.sent_chars
         assert model.requests[0][0]["content"] == system_prompt(small=small)
     assert sizes[True] < sizes[False] / 2  # a third of the characters per request, or less
+
+
+def test_a_pre_registration_left_open_fails_a_scenario_that_needs_it(tmp_path: Path) -> None:
+    text = SCENARIO.format(name="mini").replace('design = "ab_test"', 'design = "ab_test"\nprereg_complete = true')
+    scenario = load_scenario(write(tmp_path, text))
+    assert scenario.expect.prereg_complete
+    model = Scripted(
+        [
+            AssistantTurn(tool_calls=[ToolCallDraft("c1", "recommend_method", json.dumps(RECOMMEND))]),
+            AssistantTurn(tool_calls=[ToolCallDraft("c2", "ab_test", json.dumps(AB_TEST))]),
+            AssistantTurn(text="Decision: inconclusive.", finish_reason="stop"),
+        ]
+    )
+    score = run_scenario(scenario, lambda catalog: model, "m")
+    assert not score.passed and "hypotheses" in score.prereg_open
+    assert any(p.startswith("pre-registration items left open: ") for p in score.problems)

@@ -58,7 +58,7 @@ def test_guided_mode_scopes_end_to_end() -> None:
     assert power["baseline"] == 0.12 and power["mde_relative"] == 0.05 and power["daily_units"] == 2000
     assert power["summary"] in dones[-1].text
     assert "scoping is complete" in dones[-1].text
-    assert all(d.unverified == () for d in dones)  # the guided mode never states a number of its own
+    assert all(d.unverified == () and d.claims == () for d in dones)  # the guided mode never states a number of its own
 
 
 def test_unclear_answers_are_asked_again() -> None:
@@ -249,7 +249,7 @@ def test_item3_plain_words_for_the_assignment_pick_the_design_they_name() -> Non
         conversation, _, dones = converse([*DESIGN, "no", words, "yes"])
         assert recommend_arguments(conversation)["assignment"] == assignment, words
         assert "Reading that as:" in dones[-2].text, words  # what was understood is said back
-        assert all(d.unverified == () for d in dones)
+        assert all(d.unverified == () and d.claims == () for d in dones)
 
 
 def test_item3_an_assignment_not_understood_is_said_so_with_numbered_choices_and_never_guessed() -> None:
@@ -302,7 +302,7 @@ def test_item3_castle_in_plain_words_reaches_difference_in_differences(tmp_path:
     recommended = tool_calls(events, "recommend_method")[-1].result
     assert recommended is not None and recommended["recommendations"][0]["method"] == "diff_in_diff"
     assert recommend_arguments(conversation)["assignment"] == "rollout_by_group_over_time"
-    assert all(d.unverified == () for d in dones)
+    assert all(d.unverified == () and d.claims == () for d in dones)
 
 
 def sized(answers: list[str]) -> tuple[Conversation, list[Event], list[Done]]:
@@ -317,7 +317,7 @@ def test_item4_points_are_absolute_and_said_back_before_power_runs() -> None:
     power = tool_calls(events, "power")[-1].result
     assert power is not None and power["mde_absolute"] == pytest.approx(0.01)
     assert power["mde_relative"] == pytest.approx(0.10)  # 10% -> 11%: what power states, not the guided mode
-    assert all(d.unverified == () for d in dones)
+    assert all(d.unverified == () and d.claims == () for d in dones)
 
 
 @pytest.mark.parametrize(
@@ -338,7 +338,7 @@ def test_item4_the_lift_reaches_power_as_the_user_meant_it(lift: str, absolute: 
     power = tool_calls(events, "power")[-1].result
     assert power is not None
     assert (power["mde_absolute"], power["mde_relative"]) == (pytest.approx(absolute), pytest.approx(relative))
-    assert all(d.unverified == () for d in dones)
+    assert all(d.unverified == () and d.claims == () for d in dones)
 
 
 def test_item4_a_lift_said_back_can_be_corrected_and_an_average_takes_an_amount() -> None:
@@ -366,7 +366,7 @@ def test_item12_sizing_answers_are_checked_as_given_in_the_users_words() -> None
     power = tool_calls(events, "power")
     assert len(power) == 1 and power[0].error is None and power[0].result is not None
     assert (power[0].result["std_dev"], power[0].result["daily_units"]) == (30, 2000)
-    assert all(d.unverified == () for d in dones)
+    assert all(d.unverified == () and d.claims == () for d in dones)
 
 
 def test_item12_an_unknown_standard_deviation_gets_a_way_forward_and_a_range_is_sized_at_its_larger_end(
@@ -382,7 +382,7 @@ def test_item12_an_unknown_standard_deviation_gets_a_way_forward_and_a_range_is_
     assert "larger end of 20 and 40" in dones[-5].text
     power = tool_calls(events, "power")[-1].result
     assert power is not None and power["std_dev"] == 40
-    assert all(d.unverified == () for d in dones)
+    assert all(d.unverified == () and d.claims == () for d in dones)
     _, events, dones = sized(["an average", "25", "twice the average", "5%", "yes", "skip", "no"])
     power = tool_calls(events, "power")[-1].result
     assert power is not None and power["std_dev"] == 50  # the power result states the value, not the guided mode
@@ -481,7 +481,7 @@ def test_the_planned_looks_reach_power_as_a_sequential_design(said: str, looks: 
         assert sequential["looks"] == looks and sequential["spending"] == spending
         assert len(sequential["boundaries"]) == looks and call.result["summary"] in dones[-1].text
         assert "maximum" in call.result["summary"]
-    assert all(d.unverified == () for d in dones)
+    assert all(d.unverified == () and d.claims == () for d in dones)
 
 
 def test_a_bare_yes_to_looking_early_is_asked_how_many_and_why_is_answered() -> None:
@@ -491,4 +491,4 @@ def test_a_bare_yes_to_looking_early_is_asked_how_many_and_why_is_answered() -> 
     assert "false-positive" in dones[-1].text and "Will you look at the results" in dones[-1].text
     _, events, dones = sized(["a rate", "10%", "10%", "yes", "2000", "30 looks"])
     assert "one to twenty looks" in dones[-1].text and not tool_calls(events, "power")
-    assert all(d.unverified == () for d in dones)
+    assert all(d.unverified == () and d.claims == () for d in dones)

@@ -69,7 +69,7 @@ def test_yes_on_the_session_history_catches_rows_analysed_as_units() -> None:
     said = dones[-1].text
     assert found["summary"] in said and "cluster_column='user_id'" in said
     assert "To size the experiment" in said and backend.state.pending is Step.METRIC_KIND
-    assert all(d.unverified == () for d in dones)
+    assert all(d.unverified == () and d.claims == () for d in dones)
 
 
 def test_the_bundled_checkout_data_reads_trustworthy() -> None:
@@ -167,7 +167,7 @@ def test_measure_it_takes_the_baseline_and_the_spread_from_the_history() -> None
     sizing = backend.state.sizing
     assert sizing.baseline == measured["baseline"] and sizing.std_dev == measured["std_dev"]
     assert measured["summary"] in dones[-1].text and backend.state.pending is Step.MDE
-    assert all(d.unverified == () for d in dones)
+    assert all(d.unverified == () and d.claims == () for d in dones)
     # resumed, the measured figures are known again
     data = catalog()
     first = GuidedBackend(catalog=data)

@@ -62,7 +62,7 @@ def test_a_cutoff_runs_the_rd_design_on_the_paywall_example() -> None:
     assert rdd.result["summary"] in dones[-2].text
     assert "robustness checks" in dones[-2].text
     assert "scoping is complete" in dones[-1].text
-    assert all(d.unverified == () for d in dones)
+    assert all(d.unverified == () and d.claims == () for d in dones)
 
 
 @pytest.mark.skipif("rdd" not in tool_names(), reason="rdd not registered")
@@ -91,7 +91,7 @@ def test_an_opt_in_runs_the_propensity_analysis_on_the_agent_mode_example() -> N
     assert result is not None and result["treatment"] == "opted_in"
     assert "sessions_post" not in result["covariates"]
     assert result["summary"] in dones[-2].text
-    assert all(d.unverified == () for d in dones)
+    assert all(d.unverified == () and d.claims == () for d in dones)
 
 
 @pytest.mark.skipif("diff_in_diff" not in tool_names(), reason="diff_in_diff not registered")
@@ -105,7 +105,7 @@ def test_a_staggered_rollout_runs_callaway_santanna_on_the_rollout_example() -> 
     result = finished(events, "diff_in_diff").result
     assert result is not None and result["estimator"] == "callaway_santanna"
     assert result["summary"] in dones[-2].text and result["pretrend"]["status"] == "pass"
-    assert all(d.unverified == () for d in dones)
+    assert all(d.unverified == () and d.claims == () for d in dones)
 
 
 def test_one_market_runs_synthetic_did_on_the_market_launch_example() -> None:
@@ -123,7 +123,7 @@ def test_one_market_runs_synthetic_did_on_the_market_launch_example() -> None:
     assert result["estimator"] == "synthetic_did" and result["n_donors"] == 29
     assert result["effect"]["ci_lower"] < 3.0 < result["effect"]["ci_upper"]  # the generator's true +3.0
     assert result["summary"] in dones[-1].text and "in 'market_07' by" in result["summary"]
-    assert all(d.unverified == () for d in dones)
+    assert all(d.unverified == () and d.claims == () for d in dones)
 
 
 def test_one_market_said_in_words_when_no_column_says_it() -> None:
@@ -158,7 +158,7 @@ def test_an_invite_runs_instrumental_variables_on_the_invite_example() -> None:
     assert result["summary"] in said
     for words in ("intention to treat", "the compliers' share", "(the LATE)"):
         assert words in said
-    assert all(d.unverified == () for d in dones)
+    assert all(d.unverified == () and d.claims == () for d in dones)
 
 
 @pytest.mark.skipif("refute" not in tool_names(), reason="refute not registered")
@@ -177,7 +177,7 @@ def test_accepting_the_offer_runs_the_designs_battery_with_progress() -> None:
     assert refute.result["summary"] in dones[-1].text and "scoping is complete" in dones[-1].text
     progress = [e for e in events if isinstance(e, ToolProgress) and e.call_id == refute.call_id]
     assert progress and progress[-1].done == progress[-1].total == 4
-    assert all(d.unverified == () for d in dones)
+    assert all(d.unverified == () and d.claims == () for d in dones)
 
 
 @pytest.mark.skipif("refute" not in tool_names(), reason="refute not registered")
@@ -258,7 +258,7 @@ def test_after_sizing_an_experiment_the_attached_one_is_analysed_with_cuped_and_
     refute = finished(events, "refute").result
     assert refute is not None and refute["target_tool"] == "ab_test"
     assert [c["name"] for c in refute["checks"]][:2] == ["sample_ratio", "covariate_balance"]
-    assert all(d.unverified == () for d in dones)
+    assert all(d.unverified == () and d.claims == () for d in dones)
 
 
 def test_an_experiment_that_has_not_run_ends_the_scoping_when_skipped() -> None:
@@ -372,4 +372,4 @@ def test_five_planned_looks_then_look_two_of_the_running_experiment_says_continu
     assert primary["p_value_raw"] < 0.05  # what a fixed-horizon test would have called significant
     assert "continue to look 3 of 5" in dones[-1].text
     assert "look 2 of 5" in dones[-1].text  # 6,882 users of the planned 17,202: look 2's data
-    assert all(d.unverified == () for d in dones)
+    assert all(d.unverified == () and d.claims == () for d in dones)

@@ -135,7 +135,8 @@ def drive(catalog: Catalog, script: Mapping[Any, str | Sequence[str]], max_turns
         if not queue:  # the script ends here
             break
         session.send(queue.pop(0))
-    assert all(done.unverified == () for _, _, done in session.turns), session.transcript()
+    flagged = [(c.text, c.reason) for _, _, done in session.turns for c in done.claims]
+    assert all(done.unverified == () for _, _, done in session.turns) and not flagged, (flagged, session.transcript())
     return session
 
 

@@ -45,7 +45,7 @@ def journey(journey: Journey, folder: Path, max_turns: int = 80) -> tuple[Conver
             answer = queue.pop(0)
         done: Done = conversation.send(answer, events.append)
         transcript += [f">> [{step}] {answer}", done.text]
-        assert done.unverified == (), "\n".join(transcript)
+        assert done.unverified == () and done.claims == (), "\n".join(transcript)
         if step is Step.PREREG and backend.state.pending is None:
             break  # every item answered
     return conversation, events, transcript
