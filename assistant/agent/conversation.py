@@ -27,6 +27,7 @@ from pydantic import ValidationError
 import prompts
 from assistant.agent.backends import AssistantTurn, Backend, BackendError, Cancelled, Interruptible, Message
 from assistant.agent.brief import Brief, UpdateBriefRequest, apply_update
+from assistant.agent.claims import unsupported_claims
 from assistant.agent.events import (
     BriefUpdated,
     Done,
@@ -38,7 +39,6 @@ from assistant.agent.events import (
     ToolProgress,
     ToolStarted,
 )
-from assistant.agent.claims import unsupported_claims
 from assistant.agent.provenance import unverified_numbers
 from assistant.agent.runner import ToolRun, run_tool
 from assistant.agent.session import SessionStore, load_prereg, load_runs

@@ -179,10 +179,14 @@ class GuidedBackend:
             sizing.mde = arguments.get("mde")
             sizing.daily_units = arguments.get("daily_units")
             sizing.looks = arguments.get("looks") or 1
+            sizing.cluster_size = arguments.get("cluster_size")
+            sizing.icc = arguments.get("icc")
             sizing.spending = arguments.get("spending") or "obrien_fleming"
             n_total = payload.get("n_total")
             sizing.planned_n_total = n_total if sizing.looks > 1 and isinstance(n_total, int) else None
             state.done |= {*SIZING, Step.POWER}
+        elif tool == METRIC_HISTORY and arguments.get("unit_column") and state.design.clustered:
+            self._measured_cluster(payload)
         elif tool == METRIC_HISTORY and payload.get("baseline") is not None:
             state.sizing.baseline = float(payload["baseline"])
             state.done.add(Step.BASELINE)
@@ -269,6 +273,8 @@ class GuidedBackend:
             return check
         for step in SIZING:
             if step is Step.STD_DEV and state.sizing.metric != "mean":
+                continue
+            if step is Step.CLUSTER and not state.design.clustered:
                 continue
             if step is Step.LOOKS and Step.POWER in state.done:  # a session saved before the question existed
                 continue
@@ -447,6 +453,22 @@ class GuidedBackend:
                 request = {"dataset": dataset, "metric": column, "kind": kind}
                 prefix = f"Measuring the baseline and the spread of '{column}' on the history in '{dataset}'.\n\n"
                 return self._tool_turn(METRIC_HISTORY, request, on_text, prefix)
+        if step is Step.CLUSTER and _MEASURE.search(answer) and METRIC_HISTORY in tool_names():
+            history = self._interview(step).cluster_history(answer)
+            if history is not None:
+                dataset, column, cluster = history
+                if cluster is None:
+                    return self._say(
+                        f"Which column of '{dataset}' holds each unit's cluster? Say 'measure it, cluster=COLUMN'.",
+                        on_text,
+                    )
+                kind = "binary" if self.state.sizing.metric == "proportion" else "continuous"
+                request = {"dataset": dataset, "metric": column, "kind": kind, "unit_column": cluster}
+                prefix = (
+                    f"Measuring the units per '{cluster}' and the ICC of '{column}' within them on the history in "
+                    f"'{dataset}'.\n\n"
+                )
+                return self._tool_turn(METRIC_HISTORY, request, on_text, prefix)
         if step is Step.REFUTE_OFFER and asks_for_whom(answer) and self._follow_up() is not None:
             self.state.analysis.challenge = False  # asked for the follow-up instead of the checks
             self.state.done.add(Step.REFUTE_OFFER)
@@ -528,6 +550,7 @@ class GuidedBackend:
             outcome=self.brief.slot("outcome").value or "",
             slot_value=self._slot_value(slot) if slot is not None else "",
             datasets=self._datasets(),
+            unit=" ".join(self.brief.slot(name).value or "" for name in ("unit", "population")),
         )
 
     def _set_design(self, step: Step, decided: bool) -> None:
@@ -551,7 +574,10 @@ class GuidedBackend:
         brief = self.brief
         context = " ".join(brief.slot(slot).value or "" for slot in ("intervention", "population", "counterfactual"))
         method = self.state.design.method or ""
-        return AnalysisTalk(self.state, self.catalog, method, self._metric(), self._note_facts, context)
+        guardrails, unit = brief.outcome.guardrails, brief.slot("unit").value or ""
+        return AnalysisTalk(
+            self.state, self.catalog, method, self._metric(), self._note_facts, context, guardrails, unit
+        )
 
     def _metric(self) -> str:
         """The brief's primary metric as the user wrote it ("" before it is answered)."""
@@ -644,6 +670,13 @@ class GuidedBackend:
         done = self.state.done
         if call_name == AA_TEST and self.state.design.method != "aa_check":
             return self._after_check(payload, on_text)
+        if (
+            call_name == METRIC_HISTORY
+            and self.state.design.clustered
+            and Step.CLUSTER not in done
+            and (Step.MDE in done)
+        ):
+            return self._after_cluster_history(payload, on_text)
         if call_name == METRIC_HISTORY:
             return self._after_history(payload, on_text)
         follow_up = self._follow_up_name()
@@ -652,7 +685,8 @@ class GuidedBackend:
         if "error" in payload:
             error = payload["error"]
             if call_name == POWER:  # numbers the user gave were not usable: ask for them again
-                done -= {Step.BASELINE, Step.STD_DEV, Step.MDE, Step.DAILY_UNITS, Step.POWER}
+                done -= {Step.BASELINE, Step.STD_DEV, Step.MDE, Step.CLUSTER, Step.DAILY_UNITS, Step.POWER}
+                self.state.sizing.cluster_size = self.state.sizing.icc = None
             elif call_name in ANALYSES:  # a column did not fit: ask again (a split the data does not match too)
                 done -= {Step.COLUMNS, Step.SPLIT, Step.ANALYSIS}
                 if error.get("code") == "split_mismatch" and self.state.analysis.roles is not None:
@@ -701,6 +735,37 @@ class GuidedBackend:
             done.add(Step.STD_DEV)
         notes = "".join(f"\n- {w}" for w in payload.get("warnings", [])[:2])
         return self._ask(self._next(), on_text, prefix=payload.get("summary", "") + notes + "\n\n")
+
+    def _after_cluster_history(self, payload: Mapping[str, Any], on_text: Callable[[str], None]) -> AssistantTurn:
+        """The history measured per cluster: its units per cluster and ICC (as the tool hands them to power) are
+        the sizing's, said by the tool's summary; the baseline and the lift stay the user's. Refused, or no ICC
+        measured: the tool's words, and the cluster question again."""
+        self.state.pending = Step.CLUSTER
+        if "error" in payload:
+            error = payload["error"]
+            return self._say(f"{error['message']} {error['hint']}\n\n" + self._question(Step.CLUSTER), on_text)
+        if not self._measured_cluster(payload):
+            lead = "The history gave no ICC to size with: give the two figures, or say 'skip'."
+            return self._say(
+                payload.get("summary", "") + "\n\n" + lead + "\n\n" + self._question(Step.CLUSTER), on_text
+            )
+        notes = "".join(f"\n- {w}" for w in payload.get("warnings", [])[:2])
+        kept = "Sizing with the units per cluster and the ICC measured there; the baseline and the lift stay yours."
+        return self._ask(self._next(), on_text, prefix=payload.get("summary", "") + notes + "\n\n" + kept + "\n\n")
+
+    def _measured_cluster(self, payload: Mapping[str, Any]) -> bool:
+        """Take a per-cluster history's units per cluster and ICC for the sizing (the figures its power request
+        carries: the ICC kept below one); False when it measured none."""
+        figures = payload.get("power_request") or {}
+        size, icc = figures.get("cluster_size"), figures.get("icc")
+        if not isinstance(size, int | float) or not isinstance(icc, int | float):
+            return False
+        sizing = self.state.sizing
+        sizing.cluster_size, sizing.icc = float(size), float(icc)
+        sizing.cluster_size_said = sizing.icc_said = None
+        self.state.unsure.pop(Step.CLUSTER, None)
+        self.state.done.add(Step.CLUSTER)
+        return True
 
     def _after_check(self, payload: Mapping[str, Any], on_text: Callable[[str], None]) -> AssistantTurn:
         """The A/A check ran: its summary and what it found, then the sizing; refused: the tool's words and the

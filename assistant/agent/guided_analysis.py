@@ -16,8 +16,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant.agent.guided_columns import COMMON_WORDS, ID_NAME, POST_TREATMENT, Proposal, propose
+from assistant.agent.guided_columns import (
+    COMMON_WORDS,
+    ID_NAME,
+    POST_TREATMENT,
+    Proposal,
+    direction_words,
+    propose,
+)
 from assistant.agent.guided_revise import Reading
+from assistant.agent.guided_state import CLUSTER_DESIGNS
+from tools.ab_test.spec import guardrail_direction
 from tools.data.profile import FrameProfile, profile_dataset
 from tools.errors import ToolError
 from tools.registry import TOOLS
@@ -186,15 +195,27 @@ def _experiment_roles(metric: str | None, columns: Sequence[str], taken: set[str
     return roles
 
 
-def propose_roles(method: str, dataset: Any, metric: str = "", cutoff: float | None = None) -> Proposal:
+def propose_roles(
+    method: str,
+    dataset: Any,
+    metric: str = "",
+    cutoff: float | None = None,
+    *,
+    guardrails: Sequence[str] = (),
+    unit: str = "",
+) -> Proposal:
     """Roles for ``method`` on a catalog dataset, proposed from what its columns hold (:mod:`tools.data.profile`),
-    in the order of the tool's roles; the name-based proposal when the data cannot be read."""
+    in the order of the tool's roles; the name-based proposal when the data cannot be read. An experiment's
+    guardrails come from the brief's (``guardrails``), its cluster from the brief's unit (``unit``) when the design
+    randomizes whole clusters or the unit names a grouping."""
     analysis = analysis_for(method)
     assert analysis is not None
     guide = analysis.guide
     try:
         frame = dataset.frame
-        proposal = propose(guide, frame, profile_dataset(dataset), metric, cutoff)
+        clustered = method in CLUSTER_DESIGNS
+        profile = profile_dataset(dataset)
+        proposal = propose(guide, frame, profile, metric, cutoff, guardrails=guardrails, unit=unit, clustered=clustered)
     except ToolError:  # the file changed or vanished: the tool will say so when it runs
         proposal = Proposal(roles=suggest_roles(method, list(dataset.columns), metric))
     proposal.roles = ordered_roles(guide, proposal.roles)
@@ -231,10 +252,41 @@ def apply_reading(
     for role in column_lists(guide):
         if not (reading.add or reading.drop):
             break
-        current = [c for c in as_list(merged.get(role) or []) if c not in reading.drop]
-        merged[role] = [*current, *(c for c in reading.add if c not in current)]
+        current = [c for c in _items(merged.get(role)) if column_of(c) not in reading.drop]
+        merged[role] = [*current, *(c for c in reading.add if column_of(c) not in {column_of(i) for i in current})]
         break
+    if "guardrails" in guide.roles and merged.get("guardrails") is not None:
+        merged["guardrails"] = guardrail_items(merged["guardrails"], profile, exclude=merged.get("metric"))
     return ordered_roles(analysis.guide, merged)
+
+
+def _items(value: Any) -> list[Any]:
+    """A list role's items as they are (columns, or a guardrail's ``{"column", "direction", "kind"}``)."""
+    if value in (None, "", []):
+        return []
+    return list(value) if isinstance(value, list | tuple) else as_list(value)
+
+
+def column_of(item: Any) -> str:
+    """The column of a list role's item (a guardrail's item is a mapping with its column)."""
+    return str(item.get("column") or "") if isinstance(item, Mapping) else str(item)
+
+
+def guardrail_items(value: Any, profile: FrameProfile | None, exclude: Any = None) -> list[dict[str, str]]:
+    """The guardrails as ``{"column", "direction", "kind"}`` items: a direction the user said kept, else guessed from
+    the column's name; the kind from what the column holds (``profile``); the primary metric and repeats left out."""
+    items: list[dict[str, str]] = []
+    for item in _items(value):
+        column = column_of(item)
+        if not column or column == exclude or any(i["column"] == column for i in items):
+            continue
+        given = item if isinstance(item, Mapping) else {}
+        direction = str(given.get("direction") or guardrail_direction(column))
+        kind = str(given.get("kind") or "")
+        if profile is not None and column in profile:
+            kind = "binary" if profile[column].kind == "binary" else "continuous"
+        items.append({"column": column, "direction": direction, "kind": kind or "continuous"})
+    return items
 
 
 def merge_roles(
@@ -272,7 +324,10 @@ def describe_roles(roles: Mapping[str, Any]) -> str:
 
 
 def _item(value: Any) -> str:
-    """A list role's item: a column, or an adoption ({unit, first_period, said}) as 'UNIT from PERIOD'."""
+    """A list role's item: a column, an adoption ({unit, first_period, said}) as 'UNIT from PERIOD', or a guardrail
+    ({column, direction, kind}) as 'COLUMN (better if lower)'."""
+    if isinstance(value, Mapping) and "column" in value:
+        return f"{value['column']} ({direction_words(str(value.get('direction')))})"
     if isinstance(value, Mapping):
         return f"{value.get('unit')} from {value.get('said', value.get('first_period'))}"
     return str(value)

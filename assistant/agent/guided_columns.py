@@ -17,10 +17,12 @@ from typing import Any
 
 import pandas as pd
 
+from assistant.agent.guided_revise import said_direction
+from tools.ab_test.spec import guardrail_direction
 from tools.data.profile import ColumnProfile, FrameProfile, constant_within, turns_on, unit_period_unique
 from tools.spec import Guide
 
-__all__ = ["COMMON_WORDS", "Proposal", "metric_column", "propose", "tokens"]
+__all__ = ["COMMON_WORDS", "GROUPING_WORDS", "Proposal", "direction_words", "metric_column", "propose", "tokens"]
 
 #: Name words per role name, tried after a guide's own ``words`` for the role.
 COMMON_WORDS: dict[str, tuple[str, ...]] = {
@@ -55,6 +57,16 @@ COMMON_WORDS: dict[str, tuple[str, ...]] = {
         "y",
     ),
 }
+#: Words of a randomized unit that groups people (the brief's "whole workspaces"): a column named so whose values
+#: repeat across rows is the cluster to count.
+GROUPING_WORDS = frozenset(
+    {
+        "workspace", "team", "market", "store", "shop", "school", "class", "classroom", "city", "region", "country",
+        "account", "company", "organization", "organisation", "org", "household", "family", "clinic", "hospital",
+        "ward", "village", "district", "branch", "office", "site", "tenant", "cluster", "group", "restaurant",
+        "seller", "merchant", "driver", "channel", "server", "zone", "area", "cohort", "campus", "practice",
+    }
+)  # fmt: skip
 POST_TREATMENT = re.compile(r"post|after|during|outcome|result|since", re.I)
 ID_NAME = re.compile(r"(^|_)(id|uuid|key)$", re.I)
 PRE_PERIOD = re.compile(r"(^|_)(pre|before|baseline|prior|lag)(_|$)", re.I)
@@ -84,7 +96,8 @@ class Proposal:
 
     @property
     def taken(self) -> set[str]:
-        return {c for v in self.roles.values() for c in (v if isinstance(v, list) else [v]) if isinstance(c, str)}
+        items = [c for v in self.roles.values() for c in (v if isinstance(v, list) else [v])]
+        return {str(c.get("column")) if isinstance(c, Mapping) else c for c in items if isinstance(c, str | Mapping)}
 
 
 def _named(role: str, column: str, guide: Guide | None) -> int:
@@ -130,10 +143,19 @@ def _usable_outcome(p: ColumnProfile) -> bool:
 
 
 def propose(
-    guide: Guide, frame: pd.DataFrame, profile: FrameProfile, metric: str = "", cutoff: float | None = None
+    guide: Guide,
+    frame: pd.DataFrame,
+    profile: FrameProfile,
+    metric: str = "",
+    cutoff: float | None = None,
+    *,
+    guardrails: Sequence[str] = (),
+    unit: str = "",
+    clustered: bool = False,
 ) -> Proposal:
     """The roles ``guide`` asks for, proposed from the data (``metric``: the brief's primary metric; ``cutoff``: an
-    RD's cutoff when the user gave it)."""
+    RD's cutoff when the user gave it; ``guardrails``: the brief's guardrails; ``unit``: the brief's unit of
+    assignment; ``clustered``: the design randomizes whole clusters)."""
     proposal = Proposal()
     columns = list(profile.columns)
     outcome_role = "metric" if guide.experiment else "outcome"
@@ -142,6 +164,10 @@ def propose(
         proposal.take(outcome_role, found, profile[found], "the brief's metric")
     if guide.experiment:
         _experiment(proposal, guide, profile)
+        if "cluster" in guide.roles:
+            _cluster(proposal, profile, unit, clustered)
+        if "guardrails" in guide.roles and guardrails:
+            _guardrails(proposal, profile, guardrails)
     else:
         rules: dict[str, Callable[[Proposal, Guide, pd.DataFrame, FrameProfile], None]] = {
             "time": _time,
@@ -213,6 +239,96 @@ def _experiment(proposal: Proposal, guide: Guide, profile: FrameProfile) -> None
     )
     if pre is not None and kind == "continuous" and profile[pre].numeric:
         proposal.take("covariate", pre, profile[pre], "the metric before the experiment")
+
+
+def _singular(word: str) -> str:
+    """ "workspaces" -> "workspace", "companies" -> "company": enough to match a unit's words to a column's."""
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("ches", "shes", "sses", "xes")):
+        return word[:-2]
+    return word[:-1] if word.endswith("s") and not word.endswith("ss") and len(word) > 3 else word
+
+
+def _cluster(proposal: Proposal, profile: FrameProfile, unit: str, clustered: bool) -> None:
+    """The cluster column when whole groups were randomized (a cluster design, or a brief's unit that names a
+    grouping: "whole workspaces", "teams"): a column whose name is one of the unit's words ("Workspace",
+    "workspace_id") and whose values repeat across rows. The unit's first such word wins."""
+    said = [w for w in re.split(r"[^a-z0-9]+", unit.lower()) if len(w) > 2 and w not in _STOPWORDS]
+    words = [_singular(w) for w in said]
+    grouping = (
+        clustered or any(w in GROUPING_WORDS for w in words) or bool(re.search(r"\b(?:whole|entire)\b", unit, re.I))
+    )
+    if not grouping or proposal.roles.get("cluster"):
+        return
+    free = [
+        c
+        for c, p in profile.columns.items()
+        if c not in proposal.taken
+        and not p.two_levels
+        and p.kind not in ("constant", "date")
+        and 2 < p.n_unique < p.rows
+    ]
+    ranked = []
+    for column in free:
+        named = {_singular(t) for t in tokens(column)} - {"id", "uuid", "key", "name", "code"}
+        place = next((i for i, w in enumerate(words) if w in named), None)
+        if place is not None:
+            ranked.append((place, free.index(column), column))
+    if not ranked:
+        return
+    place, _, column = min(ranked)
+    proposal.take("cluster", column, profile[column], f"{said[place]} were randomized as a whole: count them, not rows")
+
+
+def direction_words(direction: str) -> str:
+    """A guardrail's good direction as the proposal says it (and the user can write back). Said as a condition:
+    "lower is better" would read to the claim check (:mod:`assistant.agent.claims`) as a finding that it is lower."""
+    return "better if lower" if direction == "decrease" else "better if higher"
+
+
+_DIRECTION_WORDS = {
+    "lower", "higher", "less", "more", "fewer", "smaller", "larger", "bigger", "better", "good", "wanted", "when",
+    "decrease", "increase", "decreasing", "increasing",
+}  # fmt: skip
+
+
+def _guardrails(proposal: Proposal, profile: FrameProfile, guardrails: Sequence[str]) -> None:
+    """The brief's guardrails matched to columns the way its metric is (their words against the columns' names),
+    each with its kind (from what it holds) and which change is good (from its words, stated so the user can
+    correct it); a guardrail no column matches is said, never guessed."""
+    items: list[dict[str, str]] = []
+    columns = list(profile.columns)
+    unmatched: list[str] = []
+    for guardrail in guardrails:
+        said = said_direction(guardrail)
+        if said is not None and not tokens(guardrail) - _DIRECTION_WORDS:  # "lower is better", split off its metric
+            if items:
+                items[-1]["direction"] = said
+            continue
+        taken = proposal.taken | {i["column"] for i in items}
+        found = metric_column(guardrail, columns, exclude=taken)
+        if found is None or not _usable_outcome(profile[found]):
+            unmatched.append(guardrail)
+            continue
+        kind = "binary" if profile[found].kind == "binary" else "continuous"
+        direction = said or guardrail_direction(guardrail, found)
+        items.append({"column": found, "direction": direction, "kind": kind})
+        proposal.facts[found] = profile[found].facts()
+    if items:
+        proposal.roles["guardrails"] = items
+        shown = "; ".join(f"{i['column']}: {profile[i['column']].describe()}" for i in items)
+        first = items[0]
+        other = "better if higher" if first["direction"] == "decrease" else "better if lower"
+        proposal.reasons["guardrails"] = (
+            f"guardrails: {shown} (the brief's; to correct a direction, say 'guardrails={first['column']} ({other})')"
+        )
+    if unmatched:
+        names = ", ".join(f"'{g}'" for g in unmatched)
+        proposal.notes.append(
+            f"No column matches the brief's guardrail {names}: name its column with 'add guardrail NAME', or leave "
+            "it out."
+        )
 
 
 def _time(proposal: Proposal, guide: Guide, frame: pd.DataFrame, profile: FrameProfile) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from assistant.agent.answers import Reading, normalize, read_slot, read_yes_no
+from assistant.agent.answers_cluster import read_cluster
 from assistant.agent.answers_design import ASSIGNMENT_CHOICES, read_assignment, read_metric_kind
 from assistant.agent.answers_numbers import (
     describe_lift,
@@ -51,6 +52,26 @@ _SKIP_SIZING = re.compile(
     r"^\W*skip\b|\b(?:has |have |had )?already (?:ran|run|happened|been run|finished|done)\b|\bno need to size\b"
     r"|\b(?:don't|do not) need (?:to size|sizing|a sample size)\b|\bskip (?:the )?sizing\b"
 )
+#: What an unknown ICC means for a cluster design's sizing (the guided mode never assumes one).
+_NO_ICC = (
+    "Without the ICC the sample size cannot account for the clustering: sized as if every unit were independent, "
+    "the test would come out too small, so I will not size it that way or assume an ICC for you."
+)
+#: Column names that usually hold a unit's cluster (their singular forms).
+_CLUSTER_NAMES = frozenset(
+    (  # noqa: SIM905
+        "cluster market city region team workspace store school classroom country area org organization household"
+    ).split()
+)
+
+
+def _singular(word: str) -> str:
+    """A word's singular, roughly ("cities" -> "city", "markets" -> "market"), to match column names."""
+    if word.endswith("ies"):
+        return word[:-3] + "y"
+    return word[:-1] if word.endswith("s") and not word.endswith("ss") else word
+
+
 #: How an assignment that was read is said back.
 _SAID_BACK = {
     "cutoff": "a cutoff on a score decides who gets the change",
@@ -121,7 +142,8 @@ class Interview:
     """Reads an answer to a scoping, design or sizing question against the interview's ``state``.
 
     ``outcome`` is the brief's primary metric as the user wrote it, ``slot_value`` what a slot holds (for its why),
-    and ``datasets`` the attached datasets' columns (a way forward for an unknown standard deviation)."""
+    ``datasets`` the attached datasets' columns (a way forward for an unknown standard deviation), and ``unit`` the
+    brief's unit and population (the words that name a cluster design's cluster, such as "grouped by city")."""
 
     def __init__(
         self,
@@ -130,11 +152,13 @@ class Interview:
         outcome: str = "",
         slot_value: str = "",
         datasets: Mapping[str, Sequence[str]] | None = None,
+        unit: str = "",
     ) -> None:
         self.state = state
         self.outcome = outcome
         self.slot_value = slot_value
         self.datasets = dict(datasets or {})
+        self.unit = unit
 
     # -- what is asked ----------------------------------------------------------------------------------------
 
@@ -155,7 +179,39 @@ class Interview:
                 lead + QUESTIONS[step] + f" Or say 'measure it': I will measure the baseline and the spread on the "
                 f"history in '{dataset}' (column '{name}')."
             )
+        if step is Step.CLUSTER and (history := self.cluster_history()) is not None:
+            dataset, name, cluster = history
+            if cluster is not None:
+                return (
+                    lead + QUESTIONS[step] + f" Or say 'measure it': I will measure both on the history in "
+                    f"'{dataset}' (column '{name}', clusters by column '{cluster}')."
+                )
+            return (
+                lead + QUESTIONS[step] + f" Or say 'measure it, cluster=COLUMN', naming the column of '{dataset}' "
+                "that holds each unit's cluster: I will measure both on its history."
+            )
         return lead + QUESTIONS[step]
+
+    def cluster_history(self, answer: str = "") -> tuple[str, str, str | None] | None:
+        """For 'measure it' at the cluster question: the attached dataset and column that hold the primary metric's
+        past values, and the column that names each unit's cluster — named in ``answer`` ("cluster=city"), else the
+        one column whose name is a word of the brief's unit and population, or a cluster's usual name (None when
+        there is not exactly one). None without a history of the metric."""
+        measured = self._matching_column()
+        if measured is None:
+            return None
+        dataset, name = measured
+        columns = [c for c in self.datasets.get(dataset, ()) if c != name]
+        named = re.search(r"\bcluster(?:_column)?\s*[=:]\s*['\"]?([^'\";,\n]+)", answer, re.I)
+        if named is not None:
+            wanted = named.group(1).strip()
+            return dataset, name, next((c for c in columns if c.lower() == wanted.lower()), wanted)
+        # the words after "by", "per" or "within" in the unit ("sellers, grouped by city"), or a cluster's usual name
+        said = {_singular(w) for w in re.findall(r"\b(?:by|per|within|across|in each)\s+([a-z]+)", self.unit.lower())}
+        fits = [
+            c for c in columns if {_singular(w) for w in re.findall(r"[a-z]+", c.lower())} & (said | _CLUSTER_NAMES)
+        ]
+        return dataset, name, fits[0] if len(fits) == 1 else None
 
     def measurable(self) -> tuple[str, str] | None:
         """The attached dataset and column that hold the primary metric's past values, if any (for 'measure it')."""
@@ -286,7 +342,55 @@ class Interview:
             return self._mde(answer)
         if step is Step.LOOKS:
             return self._looks(answer)
+        if step is Step.CLUSTER:
+            return self._cluster(answer)
         return self._number(step, answer)
+
+    def _cluster(self, answer: str) -> Taken:
+        """The cluster size and the ICC, from one answer or two: what one answer leaves out is asked again, and an
+        unknown ICC is never filled in (without it the size cannot account for the clustering: the user gives one,
+        or the sizing is left for later)."""
+        sizing = self.state.sizing
+        reading = read_cluster(answer)
+        if reading.kind == "answer":
+            assert reading.value is not None
+            if reading.value.size is not None:
+                sizing.cluster_size, sizing.cluster_size_said = reading.value.size.value, reading.value.size.said
+            if reading.value.icc is not None:
+                sizing.icc, sizing.icc_said = reading.value.icc.value, reading.value.icc.said
+            if sizing.cluster_size is not None and sizing.icc is not None:
+                note = "Sizing with the larger end of each range you gave: the plan errs on the safe side. " * (
+                    "range" in reading.note
+                )
+                return self._answered(
+                    Step.CLUSTER,
+                    f"{note}Sizing clusters of {sizing.cluster_size_said} units with an ICC of {sizing.icc_said}; "
+                    "the power result states the design effect.",
+                )
+            if sizing.icc is None and "dont_know" in reading.note:
+                return self._no_icc()
+            have = (
+                f"clusters of {sizing.cluster_size_said} units"
+                if sizing.cluster_size is not None
+                else f"an ICC of {sizing.icc_said}"
+            )
+            missing = (
+                "the ICC (how alike outcomes are within a cluster)"
+                if sizing.icc is None
+                else ("how many units a cluster holds on average")
+            )
+            return Taken(say=f"Noted {have}. I still need {missing}; or say 'skip' to leave the sizing for later.")
+        if reading.kind == "dont_know" and sizing.icc is None:
+            return self._no_icc()
+        return self._sizing_off_script(Step.CLUSTER, reading, "I need the units per cluster and the ICC.")
+
+    def _no_icc(self) -> Taken:
+        """The ICC is not known: say what that means and ask for it again; a second time, leave the sizing for
+        later (a cluster design is never sized as if its units were independent)."""
+        if self._unsure(Step.CLUSTER) >= 2:
+            taken = self._skip_sizing()
+            return Taken(prefix=_NO_ICC + " " + taken.prefix)
+        return self._again(Step.CLUSTER, _NO_ICC + " Give a figure you can stand behind, or say 'skip'.")
 
     def _looks(self, answer: str) -> Taken:
         reading = read_looks(answer)
@@ -378,7 +482,10 @@ class Interview:
             state.unsure.pop(step, None)
         state.sizing.lift = None
         state.done |= {*SIZING, Step.POWER}
-        return Taken(prefix="The sizing is left for later; in the app, /power runs it when you have the numbers.")
+        also = " (for this cluster design, the cluster size and the ICC too)" if state.design.clustered else ""
+        return Taken(
+            prefix=f"The sizing is left for later; in the app, /power runs it when you have the numbers{also}."
+        )
 
     def _number(self, step: Step, answer: str) -> Taken:
         sizing = self.state.sizing

@@ -12,11 +12,20 @@ import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from tools.spec import Guide
 
-__all__ = ["ACCEPT_WORDS", "Reading", "read_changes", "read_side", "read_split", "resolve_column"]
+__all__ = [
+    "ACCEPT_WORDS",
+    "Reading",
+    "guardrail_value",
+    "read_changes",
+    "read_side",
+    "read_split",
+    "resolve_column",
+    "said_direction",
+]
 
 #: Answers that accept a proposal as it stands.
 ACCEPT_WORDS = {
@@ -41,7 +50,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "side": ("side", "treated side", "treatment side"),
     "fuzzy": ("take-up", "take up", "takeup", "fuzzy", "compliance"),
     "kind": ("kind", "metric kind", "type"),
-    "cluster": ("cluster", "clusters", "randomization unit", "randomisation unit"),
+    "cluster": ("cluster", "clusters", "cluster column", "randomization unit", "randomisation unit"),
+    "guardrails": ("guardrails", "guardrail", "guardrail metrics", "guardrail metric", "guardrail columns"),
     "control": ("control arm", "control group", "control label", "control"),
     "split": ("planned split", "split"),
 }
@@ -81,6 +91,18 @@ _OF_WHAT = (
     r"\s+(?:(?:the|an?|its|that|this)\s+)?(?:[\w-]+\s+)?(?:cut-?\s?off|threshold|limit|line|it\b|that\b)|\s+[$€£]?\d"
 )
 _CUTOFF = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d+)?%?|[-+]?\.\d+")
+#: A guardrail's good direction said after its column: "Page Load (ms) (better if lower)", "errors, lower is
+#: better", "errors (decrease)".
+_DIRECTION = re.compile(
+    r"[\s,(]*\b(?:(?:better|good)\s+(?:if|when)\s+)?(?:(lower|less|fewer|smaller|down|decrease|decreasing)|"
+    r"(higher|more|larger|bigger|up|increase|increasing))(?:\s+is)?(?:\s+(?:better|good|wanted))?\b[\s)]*$",
+    re.I,
+)
+_NO_GUARDRAILS = re.compile(
+    r"^\s*(?:no|without|none of the|drop (?:all )?(?:the )?|remove (?:all )?(?:the )?|clear (?:the )?)\s*"
+    r"guardrails?(?:\s+(?:metrics?|columns?))?\s*$|^\s*guardrails?\s*[=:]\s*(?:none|nothing|-)?\s*$",
+    re.I,
+)
 _SPLIT_NUMBERS = re.compile(r"(\d+(?:\.\d+)?)\s*%?\s*(?:/|:|-|to|vs\.?|and)\s*(\d+(?:\.\d+)?)\s*%?")
 
 
@@ -89,7 +111,8 @@ class Reading:
     """What an answer asks for: role values, columns added to or dropped from the list role, or a command."""
 
     roles: dict[str, Any] = field(default_factory=dict)
-    add: list[str] = field(default_factory=list)
+    #: Columns to add (a guardrail with the direction said: ``{"column", "direction"}``).
+    add: list[Any] = field(default_factory=list)
     drop: list[str] = field(default_factory=list)
     #: "change covariates": the role to ask about again.
     change: str | None = None
@@ -161,6 +184,9 @@ def read_changes(text: str, guide: Guide, columns: Sequence[str]) -> Reading:
     if _OTHER_DATASET.search(lowered):
         reading.dataset = ""
         return reading
+    if "guardrails" in guide.roles and _NO_GUARDRAILS.match(lowered):
+        reading.roles["guardrails"] = []
+        return reading
     names = _role_names(guide)
     pattern = _names_pattern(names)
     _pairs(answer, guide, names, pattern, columns, reading)
@@ -224,6 +250,9 @@ def _set(role: str, raw: str, guide: Guide, columns: Sequence[str], reading: Rea
         else:  # a label as the user typed it
             reading.roles[role] = re.split(r"[,\s]", raw)[0].strip().strip("'\"")
         return
+    if role == "guardrails":
+        _guardrails(raw, columns, reading)
+        return
     values = _split_list(raw) if role in guide.lists else [raw.split(",")[0].strip()]
     found: list[str] = []
     for value in values:
@@ -238,19 +267,77 @@ def _set(role: str, raw: str, guide: Guide, columns: Sequence[str], reading: Rea
         reading.roles[role] = found if role in guide.lists else found[0]
 
 
+def said_direction(text: str) -> Literal["increase", "decrease"] | None:
+    """The good direction a guardrail's words end with ("page load time, lower is better": "decrease"), or None."""
+    said = _DIRECTION.search(text.strip())
+    return None if said is None else "decrease" if said.group(1) else "increase"
+
+
+def guardrail_value(value: str, columns: Sequence[str]) -> tuple[str | None, str | None]:
+    """A guardrail as written ("Page Load (ms) (better if lower)", "errors, lower is better"): its column (None
+    when it is no column) and the direction said ("decrease", "increase", or None when none is said)."""
+    whole = resolve_column(value, columns)  # a column whose own name ends like a direction ("Time Up")
+    said = _DIRECTION.search(value)
+    if whole is not None or said is None or said.start() == 0:
+        return whole, None
+    return resolve_column(value[: said.start()], columns), "decrease" if said.group(1) else "increase"
+
+
+def _guardrail_parts(raw: str) -> list[str]:
+    """The guardrails of a list, a direction said after one (", lower is better") kept with it."""
+    parts: list[str] = []
+    for part in _split_list(raw):
+        if parts and _DIRECTION.fullmatch(" " + part):
+            parts[-1] = f"{parts[-1]} ({part})"
+        else:
+            parts.append(part)
+    return parts
+
+
+def _guardrails(raw: str, columns: Sequence[str], reading: Reading) -> None:
+    """``guardrails=a (lower is better), b``: each a column, with the direction when it is said."""
+    items: list[Any] = []
+    for value in _guardrail_parts(raw):
+        column, direction = guardrail_value(value, columns)
+        if column is None:
+            reading.unknown.append((value, difflib.get_close_matches(value, list(columns), n=3)))
+        else:
+            items.append({"column": column, "direction": direction} if direction else column)
+    if items:
+        reading.roles["guardrails"] = items
+
+
 def _list_edit(answer: str, guide: Guide, names: dict[str, str], columns: Sequence[str], reading: Reading) -> bool:
-    """``add re75`` / ``drop re74 from covariates``: for the guide's list of columns (covariates)."""
+    """``add re75`` / ``drop re74 from covariates`` / ``add guardrail errors (better if lower)``: for the guide's
+    list of columns (covariates, or an experiment's guardrails)."""
     lists = [role for role in guide.lists if role not in guide.values]
     if not lists:
         return False
-    for regex, target in ((_ADD, reading.add), (_DROP, reading.drop)):
+    edits: tuple[tuple[re.Pattern[str], list[Any]], ...] = ((_ADD, reading.add), (_DROP, reading.drop))
+    for regex, target in edits:
         found = regex.match(answer)
         if found is None:
             continue
         into = found.group(2)
         if into and names.get(into.lower()) not in lists:
             continue
-        for value in _split_list(found.group(1)):
+        said = re.sub(r"(?i)^the\s+", "", found.group(1))
+        for length in (2, 1):  # "add guardrail X", "drop the guardrail metric X": the role named first
+            words = said.split(None, length)
+            if len(words) > length and names.get(" ".join(words[:length]).lower()) in lists:
+                said = words[length]
+                break
+        if "guardrails" in lists:
+            for value in _guardrail_parts(said):
+                column, direction = guardrail_value(value, columns)
+                if column is None:
+                    reading.unknown.append((value, difflib.get_close_matches(value, list(columns), n=3)))
+                elif direction and target is reading.add:
+                    target.append({"column": column, "direction": direction})
+                else:
+                    target.append(column)
+            return bool(target or reading.unknown)
+        for value in _split_list(said):
             column = resolve_column(value, columns)
             if column is None:
                 reading.unknown.append((value, difflib.get_close_matches(value, list(columns), n=3)))

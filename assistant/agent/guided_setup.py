@@ -86,6 +86,10 @@ class AnalysisTalk:
     note_facts: Callable[[dict[str, Any]], None]
     #: What the brief says about the change and who gets it (an RD's treated side: "households below a cutoff").
     context: str = ""
+    #: The brief's guardrails (an experiment's proposal matches them to columns, each with its good direction).
+    guardrails: Sequence[str] = ()
+    #: The brief's unit of assignment ("whole workspaces": a cluster design's cluster column is named by it).
+    unit: str = ""
 
     @property
     def guide(self) -> Guide:
@@ -183,7 +187,7 @@ class AnalysisTalk:
                 self.state.done -= ANALYSIS_STEPS
                 self.state.pending = Step.DATASET
                 return f"{error.message} {self.dataset_question()}"
-            proposal = propose_roles(self.method, attached, self.metric)
+            proposal = propose_roles(self.method, attached, self.metric, guardrails=self.guardrails, unit=self.unit)
             side = read_side(self.context) if "side" in self.guide.roles else None
             if side is not None:
                 proposal.roles["side"] = side

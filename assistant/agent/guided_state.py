@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ACCEPT",
+    "CLUSTER_DESIGNS",
     "HELP",
     "QUESTIONS",
     "SCOPING",
@@ -71,6 +72,7 @@ class Step(StrEnum):
     BASELINE = "baseline"
     STD_DEV = "std_dev"
     MDE = "mde"
+    CLUSTER = "cluster"
     DAILY_UNITS = "daily_units"
     LOOKS = "looks"
     AA_OFFER = "aa_offer"
@@ -107,8 +109,20 @@ def slot_of(step: Step) -> SlotName | None:
 SCOPING: tuple[Step, ...] = tuple(
     Step(key) for slot in SLOTS for key in (slot, *((f"why_{slot}",) if slot in WHY else ()))
 )
-#: The numbers power needs, in the order they are asked (the standard deviation only for an average).
-SIZING: tuple[Step, ...] = (Step.METRIC_KIND, Step.BASELINE, Step.STD_DEV, Step.MDE, Step.DAILY_UNITS, Step.LOOKS)
+#: The numbers power needs, in the order they are asked (the standard deviation only for an average, the cluster
+#: size and ICC only for a design that randomizes clusters).
+SIZING: tuple[Step, ...] = (
+    Step.METRIC_KIND,
+    Step.BASELINE,
+    Step.STD_DEV,
+    Step.MDE,
+    Step.CLUSTER,
+    Step.DAILY_UNITS,
+    Step.LOOKS,
+)
+#: recommend_method's designs that randomize whole clusters: sized with the cluster size and the ICC, never as if
+#: their units were independent (that would understate the sample size by the design effect).
+CLUSTER_DESIGNS = frozenset({"cluster_ab_test"})
 
 #: How the guided mode wants a slot's answer written, where it parses it.
 _ANSWER_FORMS: dict[SlotName, str] = {
@@ -131,6 +145,9 @@ QUESTIONS: dict[Step, str] = {
     Step.STD_DEV: "What is the standard deviation of that average per unit? (from past data)",
     Step.MDE: "What is the smallest lift worth detecting? Say it as a percentage of the current value (a relative "
     "lift), in percentage points for a rate, or in the metric's own units for an average.",
+    Step.CLUSTER: "Randomizing by cluster (markets, teams): how many units does a cluster hold on average, and how "
+    "alike are outcomes within one cluster (the intra-cluster correlation, ICC)? Say both, such as 'forty per "
+    "cluster, ICC five percent'. (say 'skip' to leave the sizing for later)",
     Step.DAILY_UNITS: "How many eligible units enter per day, all arms together? (say 'skip' if unknown)",
     Step.LOOKS: "Will you look at the results before the end? (no, or how many looks in all, the final one included, "
     "such as 'five looks')",
@@ -174,6 +191,9 @@ WHY_ASKED: dict[Step, str] = {
     Step.STD_DEV: "The noisier the metric, the more units it takes to see a lift through the noise: the standard "
     "deviation measures that noise.",
     Step.MDE: "The smallest lift worth detecting sets the sample size: halving it takes about four times the units.",
+    Step.CLUSTER: "Units in one cluster resemble each other, so each unit of a cluster-randomized test tells less "
+    "than a unit randomized on its own: the sample size grows by the design effect, one plus the cluster size less "
+    "one, times the ICC. Sized as if units were independent, the test would come out too small.",
     Step.DAILY_UNITS: "Units a day turn the sample size into the number of days the test must run.",
     Step.LOOKS: "Looking at a running test and stopping at the first significant result raises the false-positive "
     "rate far above alpha (five looks nearly triple it); planning the looks with alpha spending keeps it, at the "
@@ -231,6 +251,11 @@ HELP: dict[Step, str] = {
     Step.MDE: "Think of the smallest change that would make you act: smaller lifts need many more units. Say it as a "
     "percentage of the current value, in percentage points for a rate, or in the metric's units for an average. Or "
     "say 'skip' to leave the sizing for later.",
+    Step.CLUSTER: "The cluster size is the average number of units in one cluster: sellers per city, users per "
+    "team (the units divided by the clusters). The ICC is the share of the metric's variation that lies between "
+    "clusters rather than within them; a past cluster-randomized test, or the metric's history with its cluster, "
+    "measures it. Without it the sample size cannot account for the clustering, and I will not assume one for you: "
+    "give a figure you can stand behind, or say 'skip' to leave the sizing for later.",
     Step.DAILY_UNITS: "Say 'skip': the sample size does not need it, only the duration does.",
     Step.LOOKS: "Say 'no' for one analysis at the end, or the number of looks in all, the last one included (such as "
     "'four looks, one a week'). O'Brien-Fleming spending asks much of early looks; say 'Pocock' to spread alpha "
@@ -299,6 +324,11 @@ class DesignFacts:
     #: The top recommendation is an experiment (its tool's guide says so): power sizes it before any analysis.
     experiment: bool = False
 
+    @property
+    def clustered(self) -> bool:
+        """The design randomizes whole clusters: power needs the cluster size and the ICC."""
+        return self.method in CLUSTER_DESIGNS
+
 
 @dataclass
 class SizingNumbers:
@@ -320,6 +350,12 @@ class SizingNumbers:
     baseline_said: str | None = None
     #: A lift read but not confirmed yet: it is said back, and power runs only once the user agrees.
     lift: Lift | None = None
+    #: A cluster design's average units per cluster and intra-cluster correlation, and the user's words for them
+    #: (one may be known while the other is asked again).
+    cluster_size: float | None = None
+    icc: float | None = None
+    cluster_size_said: str | None = None
+    icc_said: str | None = None
 
 
 @dataclass
@@ -417,6 +453,8 @@ def power_request(sizing: SizingNumbers) -> dict[str, Any]:
     }
     if sizing.looks > 1:
         given |= {"looks": sizing.looks, "spending": sizing.spending}
+    if sizing.cluster_size is not None and sizing.icc is not None:  # a cluster design: the design effect applies
+        given |= {"cluster_size": sizing.cluster_size, "icc": sizing.icc}
     return with_defaults(get_tool("power").request, given)
 
 

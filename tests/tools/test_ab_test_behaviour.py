@@ -357,6 +357,14 @@ def test_breached_guardrail_blocks_shipping() -> None:
     assert guardrail.verdict == "breached"
     assert result.decision == "don't ship"
     assert any("Guardrail 'revenue' is breached" in r for r in result.decision_reasons)
+    # the one sentence says why a winning primary metric does not ship, with the guardrail's own numbers
+    relative = guardrail.relative
+    assert relative is not None
+    assert result.summary.startswith("Decision: don't ship. 'converted' in treatment vs control: +")
+    assert result.summary.endswith(
+        f" Guardrail 'revenue' in treatment is breached: {relative.estimate:+.2%} relative "
+        f"(95% CI {relative.ci_lower:+.2%} to {relative.ci_upper:+.2%})."
+    )
 
 
 def test_guardrail_not_shown_non_inferior_makes_it_inconclusive() -> None:

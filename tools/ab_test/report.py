@@ -62,18 +62,23 @@ def summary(request: AbTestRequest, comparisons: list[Comparison], srm: SrmResul
         if watched is not None:
             parts.append(watched + exposure_summary(c, level))
             continue
-        if c.relative is not None:
-            effect = (
-                f"{c.relative.estimate:+.2%} relative ({level} CI {c.relative.ci_lower:+.2%} to "
-                f"{c.relative.ci_upper:+.2%})"
-            )
-        else:
-            effect = f"{c.absolute.estimate:+.4g} ({level} CI {c.absolute.ci_lower:+.4g} to {c.absolute.ci_upper:+.4g})"
         parts.append(
-            f"'{c.metric}' in {c.arm} vs {c.control_arm}: {effect}, p = {c.p_value_adjusted:.3g}"
+            f"'{c.metric}' in {c.arm} vs {c.control_arm}: {_effect(c, level)}, p = {c.p_value_adjusted:.3g}"
             + exposure_summary(c, level)
         )
     closing = ""
+    for c in comparisons:  # why a winning primary metric does not ship: said in the same sentence as the decision
+        if c.role == "guardrail" and c.verdict == "breached":
+            closing += f" Guardrail '{c.metric}' in {c.arm} is breached: {_effect(c, level)}."
     if decision == "continue":
-        closing = " No ship before a boundary is crossed: keep the experiment running."
+        closing += " No ship before a boundary is crossed: keep the experiment running."
     return f"Decision: {decision}. " + "; ".join(parts) + f". {srm_text}.{closing}"
+
+
+def _effect(c: Comparison, level: str) -> str:
+    """A comparison's effect in words: the relative lift with its interval, else the difference with its own."""
+    if c.relative is not None:
+        return (
+            f"{c.relative.estimate:+.2%} relative ({level} CI {c.relative.ci_lower:+.2%} to {c.relative.ci_upper:+.2%})"
+        )
+    return f"{c.absolute.estimate:+.4g} ({level} CI {c.absolute.ci_lower:+.4g} to {c.absolute.ci_upper:+.4g})"

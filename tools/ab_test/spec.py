@@ -2,24 +2,63 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from tools.ab_test.models import AbTestRequest, AbTestResult
+from tools.literals import Direction
 from tools.spec import Battery, Guide, ToolSpec, as_list, number
 
-__all__ = ["SPEC"]
+__all__ = ["SPEC", "guardrail_direction", "guardrail_metric"]
+
+#: Metrics whose rise is harm (MetricSpec's ``direction="decrease"``): latency and load times, errors and crashes,
+#: refunds, returns, complaints and support tickets, churn, cancellations and unsubscribes, bounces, costs.
+_LOWER_IS_BETTER = re.compile(
+    r"latenc|\bload|\bms\b|millisecond|\bwait|delay|\berror|crash|\bfail|refund|\breturns\b|complain|ticket|"
+    r"churn|cancel|unsubscri|bounce|abandon|\bcosts?\b|expense|timeout|\bslow",
+    re.I,
+)
+
+
+def guardrail_direction(*names: str) -> Direction:
+    """Which change of a guardrail is good, from its name (the brief's words, its column): "decrease" for harm
+    that rises (page load time, errors, refunds, churn, cost), else "increase". A guess the guided mode states in
+    its proposal, so the user can correct it."""
+    return "decrease" if any(_LOWER_IS_BETTER.search(name) for name in names) else "increase"
+
+
+def guardrail_metric(item: Any) -> dict[str, Any]:
+    """A guardrail role's item (a column name, or ``{"column", "direction", "kind"}``) as a guardrail MetricSpec:
+    no non-inferiority margin (the tool's default: any significant harm breaches it)."""
+    if isinstance(item, Mapping):
+        column = str(item.get("column") or item.get("name") or "")
+        direction = item.get("direction") or guardrail_direction(column)
+        kind = str(item.get("kind") or "continuous").lower()
+    else:
+        column, direction, kind = str(item), guardrail_direction(str(item)), "continuous"
+    return {
+        "name": column,
+        "kind": "binary" if kind.startswith("b") else "continuous",
+        "role": "guardrail",
+        "direction": "decrease" if direction == "decrease" else "increase",
+    }
 
 
 def guided_request(dataset: str, roles: Mapping[str, Any]) -> dict[str, Any]:
-    """The ab_test request for the guided mode's roles: arm, metric (its kind, a CUPED covariate), cluster, the
-    control arm's label as the user typed it, and the planned split (``label:share`` items; none: equal shares
-    assumed)."""
+    """The ab_test request for the guided mode's roles: arm, metric (its kind, a CUPED covariate), the guardrails
+    (each with its kind and which change is good), cluster, the control arm's label as the user typed it, and the
+    planned split (``label:share`` items; none: equal shares assumed)."""
     kind = str(roles.get("kind") or "continuous").lower()
     metric: dict[str, Any] = {"name": roles["metric"], "kind": "binary" if kind.startswith("b") else "continuous"}
     if roles.get("covariate"):
         metric["covariate_column"] = roles["covariate"]
-    request: dict[str, Any] = {"dataset": dataset, "arm_column": roles["arm"], "metrics": [metric]}
+    metrics = [metric]
+    for item in roles.get("guardrails") or []:
+        guardrail = guardrail_metric(item)
+        if guardrail["name"] and all(guardrail["name"] != m["name"] for m in metrics):
+            metrics.append(guardrail)
+    request: dict[str, Any] = {"dataset": dataset, "arm_column": roles["arm"], "metrics": metrics}
     if roles.get("cluster"):
         request["cluster_column"] = roles["cluster"]
     if roles.get("control"):
@@ -56,16 +95,18 @@ SPEC = ToolSpec(
     offer="always",
     guide=Guide(
         required=("arm", "metric"),
-        optional=("kind", "covariate", "cluster", "control", "split"),
+        optional=("kind", "covariate", "guardrails", "cluster", "control", "split"),
         dataset_words=("experiment", "ab", "checkout", "test", "exp"),
         question="Which column holds each unit's arm (control or treatment), and which holds the primary metric? "
         "Say 'kind=binary' for a 0/1 metric (converted or not) or 'kind=continuous' (revenue, minutes); a "
         "pre-period value of the metric as 'covariate' sharpens the estimate (CUPED); if rows are finer than the "
-        "randomized unit (sessions of users), name the unit's column as 'cluster'. Name the control arm's "
-        "label as 'control' if it is not 0, control, A or baseline.",
+        "randomized unit (sessions of users, or members of randomized teams), name the unit's column as 'cluster'. "
+        "Guardrails are metrics that must not get worse ('guardrails=a, b', each followed by '(better if lower)' or "
+        "'(better if higher)'; 'no guardrails' for none). Name the control arm's label as 'control' if it is not "
+        "0, control, A or baseline.",
         build=guided_request,
         words={"arm": ("treat", "arm", "variant", "group", "bucket", "assigned", "assignment", "incentive")},
-        lists=("split",),
+        lists=("guardrails", "split"),
         values=("kind", "control", "split"),
         experiment=True,
     ),
