@@ -26,14 +26,18 @@ from assistant.agent.backends import AssistantTurn, Message
 from assistant.agent.brief import SLOTS, Brief, replay
 from assistant.agent.condense import DATA_CLOSE, DATA_OPEN
 from assistant.agent.guided_analysis import ANALYSES, analysis_for, request_for
+from assistant.agent.guided_columns import UnitColumn, dataset_unit_column
 from assistant.agent.guided_followup import (
     FollowUp,
     asks_for_whom,
+    asks_what_is_needed,
     follow_up_for,
     kind_of,
     propose_check,
     read_offer,
     said_back,
+    what_it_takes,
+    what_would_help,
 )
 from assistant.agent.guided_followup import propose as propose_follow_up
 from assistant.agent.guided_interview import Interview, set_design
@@ -88,13 +92,14 @@ def _words(method: Any) -> str:
 
 
 def unmarked(value: Any) -> Any:
-    """A result the model read, with the data markers around its strings taken off."""
+    """A result the model read, with the data markers around its strings (and its keys: a tool's own mapping, such
+    as metric_history's power_request) taken off."""
     if isinstance(value, str):
         return value.removeprefix(DATA_OPEN).removesuffix(DATA_CLOSE)
     if isinstance(value, list):
         return [unmarked(v) for v in value]
     if isinstance(value, dict):
-        return {k: unmarked(v) for k, v in value.items()}
+        return {unmarked(k): unmarked(v) for k, v in value.items()}
     return value
 
 
@@ -186,8 +191,10 @@ class GuidedBackend:
             sizing.planned_n_total = n_total if sizing.looks > 1 and isinstance(n_total, int) else None
             state.done |= {*SIZING, Step.POWER}
         elif tool == METRIC_HISTORY and arguments.get("unit_column") and state.design.clustered:
-            self._measured_cluster(payload)
+            self._measured_cluster(unmarked(payload))
         elif tool == METRIC_HISTORY and payload.get("baseline") is not None:
+            if arguments.get("unit_column") and self._measured_cluster(unmarked(payload)):  # measured per unit
+                state.sizing.unit_column = str(arguments["unit_column"])
             state.sizing.baseline = float(payload["baseline"])
             state.done.add(Step.BASELINE)
             if payload.get("kind") == "continuous" and payload.get("std_dev") is not None:
@@ -195,7 +202,7 @@ class GuidedBackend:
                 state.done.add(Step.STD_DEV)
         elif tool == AA_TEST and self.state.design.method != "aa_check":
             state.done |= {Step.AA_OFFER, Step.AA}
-            state.check_unit = unmarked(payload.get("repeated_unit")) or None
+            state.check_unit = unmarked(payload.get("repeated_unit") or payload.get("cluster_column")) or None
         elif tool == self._follow_up_name() and tool != self._analysis_tool():
             state.done |= {Step.WHOM_OFFER, Step.WHOM}
         elif analysis_for(state.design.method) is not None and tool == self._analysis_tool():
@@ -322,8 +329,11 @@ class GuidedBackend:
     def _check(self) -> FollowUp | None:
         """The A/A check proposed on the attached data (the user's changes kept)."""
         state = self.state
-        check = propose_check(get_tool(AA_TEST), self.catalog, self._metric(), state.check_dataset)
+        unit = self.brief.slot("unit").value or ""
+        check = propose_check(get_tool(AA_TEST), self.catalog, self._metric(), state.check_dataset, unit)
         if check is not None and state.check_roles is not None and check.dataset == state.check_dataset:
+            if state.check_roles.get("cluster") != check.roles.get("cluster"):
+                check.note = ""  # the user changed the unit the note was about
             check.roles = dict(state.check_roles)
         return check
 
@@ -360,6 +370,11 @@ class GuidedBackend:
         if self.catalog is None:
             return {}
         return {dataset.name: list(dataset.columns) for dataset in self.catalog}
+
+    def _unit_column(self, dataset: str, metric: str) -> UnitColumn | None:
+        """The column of ``dataset`` that names the brief's unit when its rows are finer than the unit (user_id in
+        sessions of users, Workspace in members of workspaces); None when there is none."""
+        return dataset_unit_column(self.catalog, dataset, self.brief.slot("unit").value or "", exclude=(metric,))
 
     def _method(self) -> str:
         method = self.state.design.method
@@ -450,9 +465,17 @@ class GuidedBackend:
             if measured is not None:
                 dataset, column = measured
                 kind = "binary" if self.state.sizing.metric == "proportion" else "continuous"
-                request = {"dataset": dataset, "metric": column, "kind": kind}
-                prefix = f"Measuring the baseline and the spread of '{column}' on the history in '{dataset}'.\n\n"
-                return self._tool_turn(METRIC_HISTORY, request, on_text, prefix)
+                request: dict[str, Any] = {"dataset": dataset, "metric": column, "kind": kind}
+                prefix = f"Measuring the baseline and the spread of '{column}' on the history in '{dataset}'"
+                unit = self._unit_column(dataset, column) if not self.state.design.clustered else None
+                self.state.sizing.unit_column = unit.column if unit is not None else None
+                if unit is not None:  # rows finer than the unit (sessions of users): measured per unit
+                    request["unit_column"] = unit.column
+                    prefix += (
+                        f", per {unit.one}: '{unit.column}' names the brief's unit ({unit.word}) and repeats across "
+                        f"the rows, so the rows of one {unit.one} are not independent"
+                    )
+                return self._tool_turn(METRIC_HISTORY, request, on_text, prefix + ".\n\n")
         if step is Step.CLUSTER and _MEASURE.search(answer) and METRIC_HISTORY in tool_names():
             history = self._interview(step).cluster_history(answer)
             if history is not None:
@@ -605,6 +628,11 @@ class GuidedBackend:
         state = self.state
         last = self._transcript[-1] if self._transcript else {}
         answer = str(last.get("content") or "").strip() if last.get("role") == "user" and reopen else ""
+        recommended = self._latest_result(RECOMMEND) if answer and asks_what_is_needed(answer) else None
+        needs = (what_would_help(recommended) or what_it_takes(recommended)) if recommended is not None else ""
+        if needs:  # "what would we need?": the recommendation's own answer, not the closing again
+            state.pending = None
+            return self._say(prefix + needs, on_text)
         if answer and wants_items(answer, state.prereg):
             question = ask_item(self._conversation, state.prereg)
             if question is not None:
@@ -687,6 +715,7 @@ class GuidedBackend:
             if call_name == POWER:  # numbers the user gave were not usable: ask for them again
                 done -= {Step.BASELINE, Step.STD_DEV, Step.MDE, Step.CLUSTER, Step.DAILY_UNITS, Step.POWER}
                 self.state.sizing.cluster_size = self.state.sizing.icc = None
+                self.state.sizing.unit_column = None
             elif call_name in ANALYSES:  # a column did not fit: ask again (a split the data does not match too)
                 done -= {Step.COLUMNS, Step.SPLIT, Step.ANALYSIS}
                 if error.get("code") == "split_mismatch" and self.state.analysis.roles is not None:
@@ -699,7 +728,11 @@ class GuidedBackend:
             instead = self._recommended(payload)
             said, self.state.note = self.state.note, ""
             lead = said + "\n\n" if said else ""
-            return self._ask(self._next(), on_text, prefix=lead + payload.get("summary", "") + "\n\n" + instead)
+            step = self._next()
+            # the honest "no" says what would help; a recommendation nothing follows says what it takes
+            extra = [what_would_help(payload), what_it_takes(payload) if step is None else ""]
+            told = "".join(f"{part}\n\n" for part in extra if part)
+            return self._ask(step, on_text, prefix=lead + payload.get("summary", "") + "\n\n" + told + instead)
         if call_name == POWER:
             done.add(Step.POWER)
             if self.state.sizing.looks > 1 and isinstance(payload.get("n_total"), int):
@@ -724,6 +757,7 @@ class GuidedBackend:
         sizing, done = self.state.sizing, self.state.done
         if "error" in payload:
             error = payload["error"]
+            sizing.unit_column = None
             step = Step.BASELINE if Step.BASELINE not in done else Step.STD_DEV
             self.state.pending = step
             return self._say(f"{error['message']} {error['hint']}\n\n" + self._question(step), on_text)
@@ -734,6 +768,17 @@ class GuidedBackend:
             sizing.std_dev = float(payload["std_dev"])
             done.add(Step.STD_DEV)
         notes = "".join(f"\n- {w}" for w in payload.get("warnings", [])[:2])
+        unit = sizing.unit_column
+        if unit is not None and payload.get("rows_per_unit") is not None and self._measured_cluster(payload):
+            found = self._unit_column(str(payload.get("dataset") or ""), str(payload.get("metric") or ""))
+            per = found.one if found is not None and found.column == unit else f"'{unit}'"
+            notes += (
+                f"\n\nPer {per} (the unit the experiment assigns, '{unit}'): the rows per '{unit}' and the ICC "
+                f"measured here go into the sample size (its design effect), which then counts rows grouped by "
+                f"'{unit}'."
+            )
+        else:
+            sizing.unit_column = None
         return self._ask(self._next(), on_text, prefix=payload.get("summary", "") + notes + "\n\n")
 
     def _after_cluster_history(self, payload: Mapping[str, Any], on_text: Callable[[str], None]) -> AssistantTurn:
@@ -778,7 +823,7 @@ class GuidedBackend:
             state.pending = Step.AA_OFFER
             return self._say(f"{error['message']} {error['hint']}\n\n" + self._question(Step.AA_OFFER), on_text)
         state.done |= {Step.AA_OFFER, Step.AA}
-        state.check_unit = payload.get("repeated_unit") or None
+        state.check_unit = payload.get("repeated_unit") or payload.get("cluster_column") or None
         notes = "".join(f"\n- {r}" for r in payload.get("reasons", [])[:3])
         return self._ask(self._next(), on_text, prefix=payload.get("summary", "") + notes + "\n\n")
 

@@ -22,7 +22,19 @@ from tools.ab_test.spec import guardrail_direction
 from tools.data.profile import ColumnProfile, FrameProfile, constant_within, turns_on, unit_period_unique
 from tools.spec import Guide
 
-__all__ = ["COMMON_WORDS", "GROUPING_WORDS", "Proposal", "direction_words", "metric_column", "propose", "tokens"]
+__all__ = [
+    "COMMON_WORDS",
+    "GROUPING_WORDS",
+    "Proposal",
+    "UnitColumn",
+    "dataset_unit_column",
+    "direction_words",
+    "metric_column",
+    "propose",
+    "repeats",
+    "tokens",
+    "unit_column",
+]
 
 #: Name words per role name, tried after a guide's own ``words`` for the role.
 COMMON_WORDS: dict[str, tuple[str, ...]] = {
@@ -250,16 +262,90 @@ def _singular(word: str) -> str:
     return word[:-1] if word.endswith("s") and not word.endswith("ss") and len(word) > 3 else word
 
 
+def _unit_words(unit: str) -> tuple[list[str], list[str]]:
+    """The brief's unit's words as said ("workspaces") and in the singular ("workspace"), in its order."""
+    said = [w for w in re.split(r"[^a-z0-9]+", unit.lower()) if len(w) > 2 and w not in _STOPWORDS]
+    return said, [_singular(w) for w in said]
+
+
+def _grouping(unit: str, words: Sequence[str]) -> bool:
+    """Whether the brief's unit groups people: one of its words names a grouping, or it says "whole"."""
+    return any(w in GROUPING_WORDS for w in words) or bool(re.search(r"\b(?:whole|entire)\b", unit, re.I))
+
+
+def repeats(profile: ColumnProfile) -> bool:
+    """Whether a column could name a unit coarser than the rows: values that repeat across rows, more than two of
+    them, and not a flag, a date, a period or a measurement (a float)."""
+    return (
+        not profile.two_levels
+        and profile.kind not in ("constant", "date", "period", "empty", "float")
+        and 2 < profile.n_unique < profile.rows
+    )
+
+
+#: Words of a column name that say it identifies something rather than what ("workspace_id", "Team Name").
+_KEY_WORDS = frozenset({"id", "uuid", "key", "name", "code", "number", "num", "no"})
+
+
+def _head_word(column: str) -> str | None:
+    """The noun a column's name is about, in the singular: its last word besides the key words ("user_id" ->
+    "user", "Workspace" -> "workspace", "WorkspaceName" -> "workspace"; "user_segment" -> "segment")."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", column)
+    words = [w for w in re.split(r"[^a-z0-9]+", spaced.lower()) if w and w not in _KEY_WORDS]
+    return _singular(words[-1]) if words else None
+
+
+@dataclass(frozen=True)
+class UnitColumn:
+    """The column that names the brief's unit in data whose rows are finer than it (sessions of users, members of
+    workspaces): its name, the unit's word that named it as the user wrote it, and whether the unit groups people
+    (a cluster: "whole workspaces")."""
+
+    column: str
+    word: str
+    grouping: bool
+
+    @property
+    def one(self) -> str:
+        """The unit's word in the singular ("user"), to say "per user"."""
+        return _singular(self.word)
+
+
+def unit_column(unit: str, profile: FrameProfile, exclude: Collection[str] = ()) -> UnitColumn | None:
+    """The column the brief's ``unit`` names ("users": user_id; "whole workspaces": Workspace) when its values repeat
+    across rows, so that the unit is coarser than the rows; the unit's first such word wins. None when no column is
+    named so, or each row is its own unit."""
+    said, words = _unit_words(unit)
+    free = [c for c, p in profile.columns.items() if c not in exclude and repeats(p)]
+    heads = {c: _head_word(c) for c in free}
+    for place, word in enumerate(words):
+        found = next((c for c in free if heads[c] == word), None)
+        if found is not None:
+            return UnitColumn(found, said[place], _grouping(unit, words))
+    return None
+
+
+def dataset_unit_column(catalog: Any, name: str, unit: str, exclude: Collection[str] = ()) -> UnitColumn | None:
+    """:func:`unit_column` on the attached dataset ``name`` (None when it is not attached or cannot be read)."""
+    from tools.data.profile import profile_dataset
+    from tools.errors import ToolError
+
+    dataset = next((d for d in catalog or () if d.name == name), None)
+    if dataset is None or not unit.strip():
+        return None
+    try:
+        profile = profile_dataset(dataset)
+    except ToolError:
+        return None
+    return unit_column(unit, profile, exclude)
+
+
 def _cluster(proposal: Proposal, profile: FrameProfile, unit: str, clustered: bool) -> None:
     """The cluster column when whole groups were randomized (a cluster design, or a brief's unit that names a
     grouping: "whole workspaces", "teams"): a column whose name is one of the unit's words ("Workspace",
     "workspace_id") and whose values repeat across rows. The unit's first such word wins."""
-    said = [w for w in re.split(r"[^a-z0-9]+", unit.lower()) if len(w) > 2 and w not in _STOPWORDS]
-    words = [_singular(w) for w in said]
-    grouping = (
-        clustered or any(w in GROUPING_WORDS for w in words) or bool(re.search(r"\b(?:whole|entire)\b", unit, re.I))
-    )
-    if not grouping or proposal.roles.get("cluster"):
+    said, words = _unit_words(unit)
+    if not (clustered or _grouping(unit, words)) or proposal.roles.get("cluster"):
         return
     free = [
         c

@@ -23,7 +23,19 @@ from tools.errors import ToolError
 from tools.registry import TOOLS
 from tools.spec import ToolSpec, as_list
 
-__all__ = ["FOLLOW_UPS", "FollowUp", "Offer", "asks_for_whom", "follow_up_for", "propose", "read_offer", "said_back"]
+__all__ = [
+    "FOLLOW_UPS",
+    "FollowUp",
+    "Offer",
+    "asks_for_whom",
+    "asks_what_is_needed",
+    "follow_up_for",
+    "propose",
+    "read_offer",
+    "said_back",
+    "what_it_takes",
+    "what_would_help",
+]
 
 #: The follow-up tool of each analysis tool (from the specs' ``follows``; the first registered wins).
 FOLLOW_UPS: dict[str, ToolSpec] = {}
@@ -41,6 +53,48 @@ _FOR_WHOM = re.compile(
 _PERIOD = re.compile(r"(^|_)(day|date|week|month|year|quarter|period|time|hour)s?(_|$)", re.I)
 #: How many traits the offer proposes at most (the user can add more).
 MAX_PROPOSED = 10
+
+
+#: What a user says to ask what the design (or an identifiable effect) would take: "what would we need?".
+_WHAT_NEEDED = re.compile(
+    r"\bwhat (?:would|do|does|will|should|could|did) (?:we|i|you|it|that|this)(?: \w+){0,3} need\b"
+    r"|\bwhat (?:data|else)(?: \w+){0,3} needs?\b|\bwhat (?:is|'s) needed\b|\bwhat would (?:help|make it)\b",
+    re.I,
+)
+#: At most this many items of a recommendation's lists are said (the tool's result holds them all).
+MAX_LISTED = 4
+
+
+def asks_what_is_needed(text: str) -> bool:
+    """Whether the user asks what the design needs, or what would make the effect identifiable."""
+    return bool(_WHAT_NEEDED.search(text))
+
+
+def _listed(lead: str, items: Any) -> str:
+    shown = [str(item) for item in (items or [])[:MAX_LISTED] if str(item).strip()]
+    return f"{lead}\n\n" + "\n".join(f"- {item}" for item in shown) if shown else ""
+
+
+def what_would_help(result: Mapping[str, Any]) -> str:
+    """recommend_method's changes that would make the effect identifiable, as a short list, when it answered that
+    it is not ("" otherwise): the honest "no" says what would turn it into a yes."""
+    if result.get("identifiable") is not False:
+        return ""
+    return _listed("What would make the effect identifiable:", result.get("what_would_help"))
+
+
+def what_it_takes(result: Mapping[str, Any]) -> str:
+    """The recommended design's data and identifying assumptions, as short lists ("" when the top answer is that
+    no design identifies the effect): for a user who only wants the recommendation, what to ask for."""
+    ranked = [r for r in result.get("recommendations") or [] if isinstance(r, Mapping)]
+    top = ranked[0] if ranked else {}
+    if not top or top.get("method") == "not_identifiable":
+        return ""
+    parts = [
+        _listed("What it needs:", top.get("data_needed")),
+        _listed("What it rests on:", top.get("assumptions")),
+    ]
+    return "\n\n".join(part for part in parts if part)
 
 
 def asks_for_whom(text: str) -> bool:
@@ -62,6 +116,8 @@ class FollowUp:
     dataset: str
     roles: dict[str, Any] = field(default_factory=dict)
     reason: str = ""
+    #: What the offer says of the roles it proposed from the brief (the A/A check's unit), with the offer.
+    note: str = ""
 
     @property
     def runnable(self) -> bool:
@@ -91,12 +147,15 @@ class FollowUp:
 
     def _check_question(self) -> str:
         kind = self.roles.get("kind") or "continuous"
+        cluster = self.roles.get("cluster")
+        per = f", per '{cluster}'" if cluster else ""
+        note = f" {self.note}" if self.note else ""
         return (
             f"Before sizing the experiment: do you want an A/A check that your metric behaves? I would split "
             f"'{self.dataset}' at random many times, as an experiment would, and analyse each split the way the "
-            f"experiment will be analysed (metric '{self.roles.get('metric')}', {kind}). With no change between the "
-            "halves, a sound analysis calls about alpha of the splits significant; far more means the analysis "
-            "counts units that are not independent (sessions of one user) or strains on a heavy tail.\n\n"
+            f"experiment will be analysed (metric '{self.roles.get('metric')}', {kind}{per}).{note} With no change "
+            "between the halves, a sound analysis calls about alpha of the splits significant; far more means the "
+            "analysis counts units that are not independent (sessions of one user) or strains on a heavy tail.\n\n"
             "Reply 'yes' to run it, change it (dataset=NAME; metric=COLUMN; cluster=USER_COLUMN), or 'no'."
         )
 
@@ -184,10 +243,13 @@ def _traits(dataset: Any, arm: str, treated: str | None, columns: list[str]) -> 
     return [c for c in columns if c not in set_by]
 
 
-def propose_check(spec: ToolSpec, catalog: Any, metric: str, dataset: str | None = None) -> FollowUp | None:
+def propose_check(
+    spec: ToolSpec, catalog: Any, metric: str, dataset: str | None = None, unit: str = ""
+) -> FollowUp | None:
     """The A/A check ``spec`` (aa_test) on the attached data before sizing: the dataset that fits best (the user's
-    own files first; ``dataset`` when named), the brief's metric as a column and its kind. None when no dataset fits
-    or none holds a metric column."""
+    own files first; ``dataset`` when named), the brief's metric as a column and its kind, and the column of the
+    brief's ``unit`` when the rows are finer than it (:func:`unit_role`). None when no dataset fits or none holds a
+    metric column."""
     from assistant.agent.guided_analysis import is_example, suggest_dataset
 
     if catalog is None:
@@ -201,7 +263,57 @@ def propose_check(spec: ToolSpec, catalog: Any, metric: str, dataset: str | None
     found = metric_of(attached, metric)
     if found is None:
         return None
-    return FollowUp(spec.name, name, {"metric": found, "kind": kind_of(attached, found)})
+    check = FollowUp(spec.name, name, {"metric": found, "kind": kind_of(attached, found)})
+    unit_role(check, attached, unit)
+    return check
+
+
+def unit_role(check: FollowUp, dataset: Any, unit: str) -> None:
+    """The brief's unit in the A/A check, when a column of the data names it and repeats across rows (members of
+    workspaces, sessions of users): an experiment assigns that unit, so the splits must too. A unit that groups
+    people ("whole workspaces"), or one aa_test would not find by itself, is passed as the cluster, and the splits
+    are analysed per unit; an ID aa_test finds by itself (user_id) is left to it, which shows the analysis per row
+    beside the analysis per unit. Either way the offer says which column and why."""
+    from assistant.agent.guided_columns import dataset_unit_column
+
+    metric = str(check.roles["metric"])
+    found = dataset_unit_column([dataset], check.dataset, unit, exclude=(metric,))
+    if found is None:
+        return
+    column = found.column
+    if found.grouping or _found_by_aa_test(dataset, metric) != column:
+        check.roles["cluster"] = column
+        check.note = (
+            f"Its splits assign whole '{column}' values and analyse per '{column}': the brief's unit is {found.word}, "
+            f"and '{column}' repeats across the rows, so rows of one {found.one} are not independent."
+        )
+    else:
+        check.note = (
+            f"'{column}' (the brief's unit, {found.word}) repeats across the rows: the splits assign its values, as "
+            f"the experiment will, and the check shows the analysis per row beside the analysis per {found.one}."
+        )
+
+
+def _found_by_aa_test(dataset: Any, metric: str) -> str | None:
+    """The column aa_test would take as the repeated unit on its own (its rule, :mod:`tools.aa_test.units`, read
+    from the data's profile), or None."""
+    from assistant.agent.guided_columns import repeats
+    from tools.aa_test.tool import MIN_UNITS
+    from tools.aa_test.units import ID_COLUMN, named_unit
+    from tools.data.profile import profile_dataset
+
+    try:
+        profile = profile_dataset(dataset)
+    except ToolError:
+        return None
+    columns = profile.columns
+    found = next((c for c, p in columns.items() if ID_COLUMN.search(c) and p.n_unique < p.rows - p.missing), None)
+    if found is not None:
+        return found
+    return next(
+        (c for c, p in columns.items() if c != metric and named_unit(c) and repeats(p) and p.n_unique >= MIN_UNITS),
+        None,
+    )
 
 
 def metric_of(dataset: Any, metric: str) -> str | None:

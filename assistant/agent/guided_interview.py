@@ -190,6 +190,12 @@ class Interview:
                 lead + QUESTIONS[step] + f" Or say 'measure it, cluster=COLUMN', naming the column of '{dataset}' "
                 "that holds each unit's cluster: I will measure both on its history."
             )
+        unit = self.state.sizing.unit_column
+        if step is Step.DAILY_UNITS and unit is not None and self.state.sizing.cluster_size is not None:
+            return (
+                lead + QUESTIONS[step] + f" Count rows as the history does (the sample size counts rows grouped by "
+                f"'{unit}'), not distinct '{unit}' values."
+            )
         return lead + QUESTIONS[step]
 
     def cluster_history(self, answer: str = "") -> tuple[str, str, str | None] | None:

@@ -356,6 +356,9 @@ class SizingNumbers:
     icc: float | None = None
     cluster_size_said: str | None = None
     icc_said: str | None = None
+    #: The column of the brief's unit when the history's rows are finer than it (sessions of a user): the baseline
+    #: was measured with its rows per unit and ICC, and the sample size counts rows grouped by it.
+    unit_column: str | None = None
 
 
 @dataclass

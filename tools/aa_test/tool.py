@@ -6,7 +6,8 @@ re-randomised ``simulations`` times (:mod:`tools.aa_test.simulate`): ab_test's a
 split, from which the false-positive rate (exact binomial interval), the uniformity of the p-values
 (Kolmogorov-Smirnov) and the ratio of the mean analytic standard error to the spread of the simulated differences.
 A ratio well below 1 is the signature of rows analysed as if independent while they are not — sessions of the same
-user: when no ``cluster_column`` is given but an ID column repeats across rows, the splits assign that column's values
+user: when no ``cluster_column`` is given but an ID column (or one named as a unit, such as "Workspace":
+:mod:`tools.aa_test.units`) repeats across rows, the splits assign that column's values
 (as a real experiment assigns users) while the rows are analysed as given, and the same metrics analysed per unit
 (``by_unit``) show the fix.
 """
@@ -14,6 +15,7 @@ user: when no ``cluster_column`` is given but an ID column repeats across rows, 
 from __future__ import annotations
 
 import math
+import re
 import threading
 from collections.abc import Callable
 
@@ -30,6 +32,7 @@ from tools.aa_test.models import (
     SimulatedMetric,
 )
 from tools.aa_test.simulate import AnalysedMetric, SplitTests, group_sums, per_unit, run_splits
+from tools.aa_test.units import named_unit
 from tools.ab_test.ids import ID_COLUMN
 from tools.ab_test.metric_columns import read_metric
 from tools.ab_test.models import AbTestRequest, ArmShare, Comparison, MetricSpec, SrmResult
@@ -240,11 +243,20 @@ def _observed(
 
 
 def _repeated_unit(request: AaTestRequest, frame: pd.DataFrame, columns: list[str]) -> str | None:
-    """An ID-like column whose values repeat across rows, when no cluster_column is given."""
+    """An ID-like column whose values repeat across rows, when no cluster_column is given; else a column named by a
+    unit-like noun ("Workspace": :mod:`tools.aa_test.units`) whose values repeat, that is no column of the request,
+    holds no measurement and has enough distinct values to be randomised."""
     if request.cluster_column is not None:
         return None
     for name in columns:
         if ID_COLUMN.search(name) and frame[name].notna().any() and frame[name].duplicated().any():
+            return name
+    used = set(_needed(request))
+    for name in columns:
+        if name in used or not named_unit(name) or pd.api.types.is_float_dtype(frame[name]):
+            continue
+        values = frame[name].dropna()
+        if values.nunique() >= MIN_UNITS and values.duplicated().any():
             return name
     return None
 
@@ -253,7 +265,24 @@ def _repeated_in_engine(request: AaTestRequest, data: Dataset) -> str | None:
     """:func:`_repeated_unit` counted in the engine."""
     if request.cluster_column is not None or data.engine is None:
         return None
-    return next((name for name in data.engine.columns if ID_COLUMN.search(name) and data.engine.repeats(name)), None)
+    engine = data.engine
+    found = next((name for name in engine.columns if ID_COLUMN.search(name) and engine.repeats(name)), None)
+    if found is not None:
+        return found
+    used = set(_needed(request))
+    schema = engine.schema()
+    for name in engine.columns:
+        if name in used or not named_unit(name) or _FLOAT_TYPE.search(schema.get(name, "")):
+            continue
+        quoted = engine.quote(name)
+        rows, distinct = engine.execute(f"SELECT COUNT({quoted}), COUNT(DISTINCT {quoted}) FROM {engine.relation}")[0]
+        if MIN_UNITS <= int(distinct or 0) < int(rows or 0):
+            return name
+    return None
+
+
+#: Engine column types that hold measurements, never a unit.
+_FLOAT_TYPE = re.compile(r"float|double|real|decimal|numeric", re.I)
 
 
 def _per_unit(request: AaTestRequest) -> list[MetricSpec]:
