@@ -414,25 +414,12 @@ def _eval(args: argparse.Namespace) -> int:
 def _eval_backend(settings: Any) -> tuple[Callable[[Any], Any], str]:
     """What builds each scenario's backend (a fresh one per scenario), and its label in the table."""
     from assistant.agent.guided import GuidedBackend
+    from assistant.config import display_url
+    from assistant.launch import model_backend
 
     if settings.guided:
         return (lambda catalog: GuidedBackend(catalog=catalog)), "guided"
-    from assistant.agent.backends import OpenAIBackend, OpenAISettings
-    from assistant.config import display_url
-
-    def make(catalog: Any) -> Any:
-        return OpenAIBackend(
-            OpenAISettings(
-                model=settings.model,
-                api_key=settings.api_key,
-                base_url=settings.base_url,
-                timeout=settings.timeout,
-                strict_tools=settings.strict_tools,
-                parallel_tool_calls=settings.parallel_tool_calls,
-            )
-        )
-
-    return make, f"{settings.model} at {display_url(settings.base_url)}"
+    return (lambda catalog: model_backend(settings)), f"{settings.model} at {display_url(settings.base_url)}"
 
 
 def _progress_by_label() -> Callable[[int, int, str], None]:

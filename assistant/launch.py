@@ -25,6 +25,7 @@ __all__ = [
     "context_from_models",
     "detect_context_window",
     "example_data",
+    "model_backend",
     "prepare",
     "small_model_mode",
 ]
@@ -111,19 +112,24 @@ def prepare(
     if settings.guided:
         backend = GuidedBackend(brief=brief or Brief(), history=messages, catalog=catalog)
     else:
-        assert settings.api_key is not None
-        backend = OpenAIBackend(
-            OpenAISettings(
-                model=settings.model,
-                api_key=settings.api_key,
-                base_url=settings.base_url,
-                timeout=settings.timeout,
-                strict_tools=settings.strict_tools,
-                parallel_tool_calls=settings.parallel_tool_calls,
-            )
-        )
+        backend = model_backend(settings)
     small = small_model_mode(settings, say)
     return Launch(backend=backend, catalog=catalog, store=store, messages=messages, brief=brief, small_model=small)
+
+
+def model_backend(settings: Settings) -> OpenAIBackend:
+    """The backend for the model the settings name (not the guided mode: a key, or a local server, is set)."""
+    assert settings.api_key is not None
+    return OpenAIBackend(
+        OpenAISettings(
+            model=settings.model,
+            api_key=settings.api_key,
+            base_url=settings.base_url,
+            timeout=settings.timeout,
+            strict_tools=settings.strict_tools,
+            parallel_tool_calls=settings.parallel_tool_calls,
+        )
+    )
 
 
 def attached_under(catalog: Any, path: str, name: str | None) -> Any:
