@@ -63,6 +63,10 @@ __all__ = [
 ]
 
 MAX_ROUNDS = 6
+#: How many attached datasets, and columns of each, the model is told about with each request (small-model mode:
+#: fewer), so that it can name them in tool calls.
+DATA_NOTE_SETS, DATA_NOTE_COLUMNS = 12, 40
+DATA_NOTE_SETS_SMALL, DATA_NOTE_COLUMNS_SMALL = 4, 15
 MAX_REPEATS = 3
 MAX_REPAIRS = 2
 #: The conversation-state tools, offered on every request but the final one (no registered tool spec).
@@ -315,9 +319,37 @@ class Conversation:
 
         if self.cancel.is_set():
             raise Cancelled
+        messages = self.messages
+        if (note := self.data_note()) and messages and messages[0].get("role") == "system":
+            # what is attached, for this request only (the history and the session file keep the prompt as it is):
+            # one system message, as every chat template accepts
+            messages = [{**messages[0], "content": f"{messages[0].get('content') or ''}\n\n{note}"}, *messages[1:]]
         if isinstance(self.backend, Interruptible):  # it may wait: it says so, and Esc ends the wait
-            return self.backend.complete(self.messages, tools, on_text, on_notice=on_notice, cancel=self.cancel)
-        return self.backend.complete(self.messages, tools, on_text)
+            return self.backend.complete(messages, tools, on_text, on_notice=on_notice, cancel=self.cancel)
+        return self.backend.complete(messages, tools, on_text)
+
+    def data_note(self) -> str:
+        """The attached datasets as the model reads them: each name (what a tool's ``dataset`` takes), its rows and
+        its columns, names from the user's files marked as data (⟦ ⟧); capped, so a wide file or many files cannot
+        crowd out the conversation. Empty without data. The row counts back the numbers quoted from it."""
+        if self.catalog is None or not len(self.catalog):
+            return ""
+        from assistant.agent.condense import mark_data
+
+        datasets = list(self.catalog)
+        shown_sets = DATA_NOTE_SETS_SMALL if self.small_model else DATA_NOTE_SETS
+        shown_columns = DATA_NOTE_COLUMNS_SMALL if self.small_model else DATA_NOTE_COLUMNS
+        lines = ["Attached data (pass a name as a tool's `dataset`; names and columns come from the user's files):"]
+        for dataset in datasets[:shown_sets]:
+            columns = ", ".join(mark_data(str(c)) for c in dataset.columns[:shown_columns])
+            more = (
+                f", and {len(dataset.columns) - shown_columns:,} more" if len(dataset.columns) > shown_columns else ""
+            )
+            rows = f"{dataset.n_rows:,} row{'' if dataset.n_rows == 1 else 's'}"
+            lines.append(f"- {mark_data(dataset.name)}: {rows}; columns {columns}{more}")
+        if len(datasets) > shown_sets:
+            lines.append(f"- and {len(datasets) - shown_sets:,} more datasets (the user can name them)")
+        return "\n".join(lines)
 
     def _call_within_context(
         self, emit: Callable[[Event], None], tools: list[dict[str, Any]], streamed: list[str]
@@ -432,8 +464,9 @@ class Conversation:
     def _finish(self, emit: Callable[[Event], None], text: str, *, complete: bool, note: str = "") -> Done:
         if note:
             emit(Notice(note))
-        flagged = tuple(m.text.strip() for m in unverified_numbers(text, self.sources))
-        claims = tuple(unsupported_claims(text, self.sources))
+        sources = [*self.sources, note] if (note := self.data_note()) else self.sources  # "12,000 rows" is the data's
+        flagged = tuple(m.text.strip() for m in unverified_numbers(text, sources))
+        claims = tuple(unsupported_claims(text, sources))
         done = Done(text=text, unverified=flagged, complete=complete, claims=claims)
         emit(done)
         return done

@@ -305,7 +305,8 @@ def test_small_model_mode_sends_the_short_prompt_and_fewer_tools(tmp_path: Path)
         model = Scripted([AssistantTurn(text="Which metric should show it worked?", finish_reason="stop")])
         score = run_scenario(scenario, lambda catalog, m=model: m, "m", small_model=small)  # type: ignore[misc]
         sizes[small] = score.sent_chars
-        assert model.requests[0][0]["content"] == system_prompt(small=small)
+        system = model.requests[0][0]["content"]
+        assert system.startswith(system_prompt(small=small)) and "\u27e6checkout\u27e7" in system  # + the data
     assert sizes[True] < sizes[False] / 2  # a third of the characters per request, or less
 
 
