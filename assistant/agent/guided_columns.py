@@ -19,6 +19,7 @@ import pandas as pd
 
 from assistant.agent.guided_revise import said_direction
 from tools.ab_test.spec import guardrail_direction
+from tools.data.names import head_word, singular
 from tools.data.profile import ColumnProfile, FrameProfile, constant_within, turns_on, unit_period_unique
 from tools.spec import Guide
 
@@ -253,19 +254,10 @@ def _experiment(proposal: Proposal, guide: Guide, profile: FrameProfile) -> None
         proposal.take("covariate", pre, profile[pre], "the metric before the experiment")
 
 
-def _singular(word: str) -> str:
-    """ "workspaces" -> "workspace", "companies" -> "company": enough to match a unit's words to a column's."""
-    if word.endswith("ies") and len(word) > 4:
-        return word[:-3] + "y"
-    if word.endswith(("ches", "shes", "sses", "xes")):
-        return word[:-2]
-    return word[:-1] if word.endswith("s") and not word.endswith("ss") and len(word) > 3 else word
-
-
 def _unit_words(unit: str) -> tuple[list[str], list[str]]:
     """The brief's unit's words as said ("workspaces") and in the singular ("workspace"), in its order."""
     said = [w for w in re.split(r"[^a-z0-9]+", unit.lower()) if len(w) > 2 and w not in _STOPWORDS]
-    return said, [_singular(w) for w in said]
+    return said, [singular(w) for w in said]
 
 
 def _grouping(unit: str, words: Sequence[str]) -> bool:
@@ -283,18 +275,6 @@ def repeats(profile: ColumnProfile) -> bool:
     )
 
 
-#: Words of a column name that say it identifies something rather than what ("workspace_id", "Team Name").
-_KEY_WORDS = frozenset({"id", "uuid", "key", "name", "code", "number", "num", "no"})
-
-
-def _head_word(column: str) -> str | None:
-    """The noun a column's name is about, in the singular: its last word besides the key words ("user_id" ->
-    "user", "Workspace" -> "workspace", "WorkspaceName" -> "workspace"; "user_segment" -> "segment")."""
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", column)
-    words = [w for w in re.split(r"[^a-z0-9]+", spaced.lower()) if w and w not in _KEY_WORDS]
-    return _singular(words[-1]) if words else None
-
-
 @dataclass(frozen=True)
 class UnitColumn:
     """The column that names the brief's unit in data whose rows are finer than it (sessions of users, members of
@@ -308,7 +288,7 @@ class UnitColumn:
     @property
     def one(self) -> str:
         """The unit's word in the singular ("user"), to say "per user"."""
-        return _singular(self.word)
+        return singular(self.word)
 
 
 def unit_column(unit: str, profile: FrameProfile, exclude: Collection[str] = ()) -> UnitColumn | None:
@@ -317,7 +297,7 @@ def unit_column(unit: str, profile: FrameProfile, exclude: Collection[str] = ())
     named so, or each row is its own unit."""
     said, words = _unit_words(unit)
     free = [c for c, p in profile.columns.items() if c not in exclude and repeats(p)]
-    heads = {c: _head_word(c) for c in free}
+    heads = {c: head_word(c) for c in free}
     for place, word in enumerate(words):
         found = next((c for c in free if heads[c] == word), None)
         if found is not None:
@@ -342,29 +322,14 @@ def dataset_unit_column(catalog: Any, name: str, unit: str, exclude: Collection[
 
 def _cluster(proposal: Proposal, profile: FrameProfile, unit: str, clustered: bool) -> None:
     """The cluster column when whole groups were randomized (a cluster design, or a brief's unit that names a
-    grouping: "whole workspaces", "teams"): a column whose name is one of the unit's words ("Workspace",
-    "workspace_id") and whose values repeat across rows. The unit's first such word wins."""
-    said, words = _unit_words(unit)
+    grouping: "whole workspaces", "teams"): the column that names the unit (:func:`unit_column`)."""
+    _, words = _unit_words(unit)
     if not (clustered or _grouping(unit, words)) or proposal.roles.get("cluster"):
         return
-    free = [
-        c
-        for c, p in profile.columns.items()
-        if c not in proposal.taken
-        and not p.two_levels
-        and p.kind not in ("constant", "date")
-        and 2 < p.n_unique < p.rows
-    ]
-    ranked = []
-    for column in free:
-        named = {_singular(t) for t in tokens(column)} - {"id", "uuid", "key", "name", "code"}
-        place = next((i for i, w in enumerate(words) if w in named), None)
-        if place is not None:
-            ranked.append((place, free.index(column), column))
-    if not ranked:
-        return
-    place, _, column = min(ranked)
-    proposal.take("cluster", column, profile[column], f"{said[place]} were randomized as a whole: count them, not rows")
+    found = unit_column(unit, profile, exclude=proposal.taken)
+    if found is not None:
+        reason = f"{found.word} were randomized as a whole: count them, not rows"
+        proposal.take("cluster", found.column, profile[found.column], reason)
 
 
 def direction_words(direction: str) -> str:
@@ -405,7 +370,7 @@ def _guardrails(proposal: Proposal, profile: FrameProfile, guardrails: Sequence[
         proposal.roles["guardrails"] = items
         shown = "; ".join(f"{i['column']}: {profile[i['column']].describe()}" for i in items)
         first = items[0]
-        other = "better if higher" if first["direction"] == "decrease" else "better if lower"
+        other = direction_words("increase" if first["direction"] == "decrease" else "decrease")
         proposal.reasons["guardrails"] = (
             f"guardrails: {shown} (the brief's; to correct a direction, say 'guardrails={first['column']} ({other})')"
         )

@@ -295,25 +295,14 @@ def unit_role(check: FollowUp, dataset: Any, unit: str) -> None:
 
 
 def _found_by_aa_test(dataset: Any, metric: str) -> str | None:
-    """The column aa_test would take as the repeated unit on its own (its rule, :mod:`tools.aa_test.units`, read
-    from the data's profile), or None."""
-    from assistant.agent.guided_columns import repeats
-    from tools.aa_test.tool import MIN_UNITS
-    from tools.aa_test.units import ID_COLUMN, named_unit
-    from tools.data.profile import profile_dataset
+    """The column aa_test would take as the repeated unit on its own (its own rule,
+    :func:`tools.aa_test.units.repeated_unit`), or None (also when the data cannot be read)."""
+    from tools.aa_test.units import repeated_unit
 
     try:
-        profile = profile_dataset(dataset)
+        return repeated_unit(dataset.frame, used={metric})
     except ToolError:
         return None
-    columns = profile.columns
-    found = next((c for c, p in columns.items() if ID_COLUMN.search(c) and p.n_unique < p.rows - p.missing), None)
-    if found is not None:
-        return found
-    return next(
-        (c for c, p in columns.items() if c != metric and named_unit(c) and repeats(p) and p.n_unique >= MIN_UNITS),
-        None,
-    )
 
 
 def metric_of(dataset: Any, metric: str) -> str | None:

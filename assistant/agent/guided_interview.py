@@ -31,6 +31,7 @@ from assistant.agent.answers_numbers import (
 from assistant.agent.brief import MAX_TEXT
 from assistant.agent.guided_state import HELP, QUESTIONS, SIZING, SUGGESTED, WHY_ASKED, GuidedState, Step
 from assistant.agent.scoping import SlotName
+from tools.data.names import singular
 
 __all__ = ["MAX_GUARDRAILS", "Interview", "Taken", "head_of", "set_design"]
 
@@ -63,13 +64,6 @@ _CLUSTER_NAMES = frozenset(
         "cluster market city region team workspace store school classroom country area org organization household"
     ).split()
 )
-
-
-def _singular(word: str) -> str:
-    """A word's singular, roughly ("cities" -> "city", "markets" -> "market"), to match column names."""
-    if word.endswith("ies"):
-        return word[:-3] + "y"
-    return word[:-1] if word.endswith("s") and not word.endswith("ss") else word
 
 
 #: How an assignment that was read is said back.
@@ -213,10 +207,8 @@ class Interview:
             wanted = named.group(1).strip()
             return dataset, name, next((c for c in columns if c.lower() == wanted.lower()), wanted)
         # the words after "by", "per" or "within" in the unit ("sellers, grouped by city"), or a cluster's usual name
-        said = {_singular(w) for w in re.findall(r"\b(?:by|per|within|across|in each)\s+([a-z]+)", self.unit.lower())}
-        fits = [
-            c for c in columns if {_singular(w) for w in re.findall(r"[a-z]+", c.lower())} & (said | _CLUSTER_NAMES)
-        ]
+        said = {singular(w) for w in re.findall(r"\b(?:by|per|within|across|in each)\s+([a-z]+)", self.unit.lower())}
+        fits = [c for c in columns if {singular(w) for w in re.findall(r"[a-z]+", c.lower())} & (said | _CLUSTER_NAMES)]
         return dataset, name, fits[0] if len(fits) == 1 else None
 
     def measurable(self) -> tuple[str, str] | None:

@@ -32,7 +32,7 @@ from tools.aa_test.models import (
     SimulatedMetric,
 )
 from tools.aa_test.simulate import AnalysedMetric, SplitTests, group_sums, per_unit, run_splits
-from tools.aa_test.units import named_unit
+from tools.aa_test.units import MIN_UNITS, named_unit, repeated_unit
 from tools.ab_test.ids import ID_COLUMN
 from tools.ab_test.metric_columns import read_metric
 from tools.ab_test.models import AbTestRequest, ArmShare, Comparison, MetricSpec, SrmResult
@@ -55,8 +55,6 @@ FPR_P = 0.001
 KS_P = 0.001
 #: The standard-error ratio fails below 1 minus this (or 3.5 Monte Carlo errors, if larger).
 SE_TOLERANCE = 0.1
-#: Fewest randomised units the simulation runs on.
-MIN_UNITS = 20
 
 
 def aa_test(
@@ -90,12 +88,11 @@ def aa_test(
         return _simulate(request, engine.n_rows, srm, observed, observed_notes, repeated, unit, *found,
                          progress=progress, cancel=cancel)  # fmt: skip
     frame = data.frame if isinstance(data, Dataset) else data
-    columns = [str(c) for c in frame.columns]
     for name, role in ((request.arm_column, "arm"), (request.cluster_column, "cluster")):
         if name is not None:
             column(frame, name, role)
     srm, observed, observed_notes = _observed(request, frame)
-    repeated = _repeated_unit(request, frame, columns)
+    repeated = _repeated_unit(request, frame)
     unit = request.cluster_column or repeated
     codes, n_groups = _unit_codes(frame, unit) if unit is not None else (None, len(frame))
     as_requested = [_analysed(frame, spec, codes, n_groups, cluster=request.cluster_column is not None)
@@ -242,23 +239,11 @@ def _observed(
 # -- the units and what each metric's analysis sums -------------------------------------------------------------
 
 
-def _repeated_unit(request: AaTestRequest, frame: pd.DataFrame, columns: list[str]) -> str | None:
-    """An ID-like column whose values repeat across rows, when no cluster_column is given; else a column named by a
-    unit-like noun ("Workspace": :mod:`tools.aa_test.units`) whose values repeat, that is no column of the request,
-    holds no measurement and has enough distinct values to be randomised."""
+def _repeated_unit(request: AaTestRequest, frame: pd.DataFrame) -> str | None:
+    """The repeated unit (:func:`tools.aa_test.units.repeated_unit`), when no cluster_column is given."""
     if request.cluster_column is not None:
         return None
-    for name in columns:
-        if ID_COLUMN.search(name) and frame[name].notna().any() and frame[name].duplicated().any():
-            return name
-    used = set(_needed(request))
-    for name in columns:
-        if name in used or not named_unit(name) or pd.api.types.is_float_dtype(frame[name]):
-            continue
-        values = frame[name].dropna()
-        if values.nunique() >= MIN_UNITS and values.duplicated().any():
-            return name
-    return None
+    return repeated_unit(frame, used=set(_needed(request)))
 
 
 def _repeated_in_engine(request: AaTestRequest, data: Dataset) -> str | None:

@@ -11,11 +11,20 @@ analysis.
 
 from __future__ import annotations
 
-import re
+from collections.abc import Collection
+from typing import TYPE_CHECKING
 
 from tools.ab_test.ids import ID_COLUMN
+from tools.data.names import head_word
 
-__all__ = ["ID_COLUMN", "UNIT_WORDS", "named_unit"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["ID_COLUMN", "MIN_UNITS", "UNIT_WORDS", "named_unit", "repeated_unit"]
+
+#: The fewest randomised units an A/A simulation runs on (and the fewest distinct values a unit-like column needs to
+#: be read as a unit: with fewer it is a segment).
+MIN_UNITS = 20
 
 #: Nouns that name a unit an experiment assigns (in the singular).
 UNIT_WORDS = frozenset(
@@ -26,19 +35,29 @@ UNIT_WORDS = frozenset(
         "player", "driver", "device", "visitor", "person", "venue", "hotel", "property", "publisher", "advertiser",
     }
 )  # fmt: skip
-#: Words of a column name that say it identifies something rather than what ("workspace_id", "Team Name").
-_KEY_WORDS = frozenset({"id", "uuid", "key", "name", "code", "number", "num", "no"})
-
-
-def _singular(word: str) -> str:
-    if word.endswith("ies") and len(word) > 4:
-        return word[:-3] + "y"
-    return word[:-1] if word.endswith("s") and not word.endswith("ss") and len(word) > 3 else word
 
 
 def named_unit(name: str) -> bool:
     """Whether a column's name is a unit-like noun (its last word besides key words): "Workspace", "team_name",
     "StoreID"; not "store_sales" or "account_type"."""
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
-    words = [w for w in re.split(r"[^a-z0-9]+", spaced.lower()) if w and w not in _KEY_WORDS]
-    return bool(words) and _singular(words[-1]) in UNIT_WORDS
+    return head_word(name) in UNIT_WORDS
+
+
+def repeated_unit(frame: pd.DataFrame, used: Collection[str] = ()) -> str | None:
+    """The column of ``frame`` that is the unit an experiment would assign when rows repeat it: an ID-like column
+    whose values repeat; else a column named by a unit-like noun (:func:`named_unit`) that is none of ``used`` (the
+    analysis's own columns), holds no measurement (floats) and has at least :data:`MIN_UNITS` distinct values, some
+    repeated. None when every row is its own unit."""
+    import pandas as pd
+
+    columns = [str(c) for c in frame.columns]
+    for name in columns:
+        if ID_COLUMN.search(name) and frame[name].notna().any() and frame[name].duplicated().any():
+            return name
+    for name in columns:
+        if name in used or not named_unit(name) or pd.api.types.is_float_dtype(frame[name]):
+            continue
+        values = frame[name].dropna()
+        if values.nunique() >= MIN_UNITS and values.duplicated().any():
+            return name
+    return None

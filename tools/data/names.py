@@ -1,4 +1,5 @@
-"""Dataset and column names: safe display, and the ``NAME=PATH`` form of an attached file."""
+"""Dataset and column names: safe display, the ``NAME=PATH`` form of an attached file, and the noun a column's name
+is about (to match it to the unit a user names: "users" -> ``user_id``, "whole workspaces" -> ``Workspace``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,18 @@ from collections.abc import Callable
 
 from tools.errors import ToolError
 
-__all__ = ["NAME_RE", "NAME_RULE", "display_name", "display_path", "invalid_name", "parse_data_argument", "quote_name"]
+__all__ = [
+    "KEY_WORDS",
+    "NAME_RE",
+    "NAME_RULE",
+    "display_name",
+    "display_path",
+    "head_word",
+    "invalid_name",
+    "parse_data_argument",
+    "quote_name",
+    "singular",
+]
 
 NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -81,3 +93,25 @@ def parse_data_argument(text: str, exists: Callable[[str], bool] = os.path.exist
     if sep and name and path and not exists(text) and exists(path):
         return name, path
     return None, text
+
+
+#: Words of a column name that say it identifies something rather than what ("workspace_id", "Team Name").
+KEY_WORDS = frozenset({"id", "uuid", "key", "name", "code", "number", "num", "no"})
+
+
+def singular(word: str) -> str:
+    """A lower-case word's singular, roughly: "workspaces" -> "workspace", "companies" -> "company", "branches" ->
+    "branch"; enough to match a unit's words to a column's."""
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("ches", "shes", "sses", "xes")):
+        return word[:-2]
+    return word[:-1] if word.endswith("s") and not word.endswith("ss") and len(word) > 3 else word
+
+
+def head_word(column: str) -> str | None:
+    """The noun a column's name is about, in the singular: its last word besides :data:`KEY_WORDS` ("user_id" ->
+    "user", "Workspace" -> "workspace", "WorkspaceName" -> "workspace"; "user_segment" -> "segment"), or None."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", column)
+    words = [w for w in re.split(r"[^a-z0-9]+", spaced.lower()) if w and w not in KEY_WORDS]
+    return singular(words[-1]) if words else None
