@@ -50,6 +50,8 @@ ROBUSTNESS_TEXT = {
     "leave_one_out": "leave one out (drop each treated unit or cohort in turn)",
     "e_value": "E-value (how strong unmeasured confounding would have to be)",
     "omitted_variable_bounds": "omitted-variable bounds (sensitivity to an unobserved confounder)",
+    "rosenbaum_bounds": "Rosenbaum bounds (how strong a hidden bias in who was treated would have to be to explain the "
+    "matched effect away)",
     "parallel_trends_sensitivity": "parallel-trends sensitivity (bounds under violations of parallel trends)",
     "sample_ratio": "sample ratio (the arms' sizes should match the planned split)",
     "covariate_balance": "covariate balance (pre-treatment traits should not differ between the arms)",

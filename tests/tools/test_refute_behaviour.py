@@ -220,11 +220,13 @@ def test_every_check_states_its_null_numbers_verdict_and_meaning() -> None:
         "data_subset",
         "e_value",
         "omitted_variable_bounds",
+        "rosenbaum_bounds",
     ]
     for check in result.checks:
         assert check.null and check.procedure and check.detail and check.explanation
         assert any(ch.isdigit() for ch in check.detail)
     assert result.sensitivity.e_value is not None and result.sensitivity.omitted_variable_bounds is not None
+    assert result.sensitivity.rosenbaum_bounds is not None
     assert result.summary.startswith("The AIPW ATT of 'd' on 'y' estimate of ")
 
 

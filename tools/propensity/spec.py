@@ -49,6 +49,7 @@ SPEC = ToolSpec(
             "data_subset",
             "e_value",
             "omitted_variable_bounds",
+            "rosenbaum_bounds",
         ),
         more=("bootstrap", "dummy_outcome"),
         design="tools.refute.designs.propensity:PropensityScoreDesign",

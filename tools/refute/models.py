@@ -15,12 +15,14 @@ __all__ = [
     "CheckName",
     "Distribution",
     "EValue",
+    "GammaBound",
     "OmittedVariableBounds",
     "ParallelTrendsBounds",
     "RefuteCheck",
     "RefuteRequest",
     "RefuteResult",
     "RefuteTarget",
+    "RosenbaumBounds",
     "Sensitivity",
     "TargetTool",
 ]
@@ -46,6 +48,7 @@ CheckName = Literal[
     "bandwidth_sensitivity",
     # last: a check's position seeds its draws (engine.Runner.rng), so new names go at the end
     "weak_instrument",
+    "rosenbaum_bounds",
 ]
 CHECK_NAMES: tuple[str, ...] = CheckName.__args__  # type: ignore[attr-defined]
 
@@ -105,7 +108,8 @@ class RefuteRequest(ToolRequest):
         default_factory=lambda: list[CheckName | Literal["auto"]](["auto"]),
         min_length=1,
         max_length=len(CHECK_NAMES) + 1,
-        description="['auto'] for the design's battery, or check names (e.g. ['placebo_treatment', 'e_value']).",
+        description="['auto'] for the design's battery, or check names (e.g. ['placebo_treatment', 'e_value']; "
+        "'rosenbaum_bounds' for 1:1 matching).",
     )
     simulations: int = Field(
         default=100,
@@ -193,6 +197,28 @@ class ParallelTrendsBounds(ToolResult):
     ci_upper: float = Field(description="Upper limit of the robust confidence interval.")
 
 
+class GammaBound(ToolResult):
+    """The upper-bound p-value at one Gamma."""
+
+    gamma: float = Field(description="Gamma: a hidden bias multiplying the odds of treatment by up to this.")
+    p_value_upper: float = Field(description="Upper bound of the one-sided signed-rank p-value.", ge=0, le=1)
+
+
+class RosenbaumBounds(ToolResult):
+    """Rosenbaum (2002) bounds for the matched pairs' Wilcoxon signed-rank test."""
+
+    pairs: int = Field(description="Matched pairs.")
+    zero_differences: int = Field(description="Pairs with a zero difference (dropped).")
+    statistic: float = Field(description="Signed-rank statistic T (average ranks for ties).")
+    direction: Literal["positive", "negative"] = Field(description="The effect's sign tested.")
+    method: Literal["exact", "normal"] = Field(description="Bound distribution: exact, or normal approximation.")
+    critical_gamma: float | None = Field(
+        description="Largest Gamma at which the effect stays significant (null: not significant at Gamma 1; 1000: "
+        "beyond the search)."
+    )
+    grid: list[GammaBound] = Field(description="Upper-bound p-values over Gamma.")
+
+
 class Sensitivity(ToolResult):
     """The sensitivity figures that apply to the design."""
 
@@ -202,6 +228,7 @@ class Sensitivity(ToolResult):
     breakdown_mbar: float | None = Field(
         description="Smallest M-bar at which the robust interval includes 0 (null when it never does on the grid)."
     )
+    rosenbaum_bounds: RosenbaumBounds | None = Field(default=None, description="Rosenbaum bounds, when computed.")
 
 
 class RefuteResult(ToolResult):

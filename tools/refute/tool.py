@@ -88,7 +88,8 @@ def refute(
         estimand=design.estimand,
         method=f"Each simulation check refits the whole {tool} analysis on altered data ({n} draws, seed "
         f"{request.seed}); design diagnostics come from the {tool} result; sensitivity analyses from closed forms "
-        "(VanderWeele-Ding E-value, Cinelli-Hazlett omitted-variable bounds, Rambachan-Roth relative magnitudes). "
+        "(VanderWeele-Ding E-value, Cinelli-Hazlett omitted-variable bounds, Rambachan-Roth relative magnitudes, "
+        "Rosenbaum bounds). "
         "Failing a falsification check makes the verdict 'failed'; failing any other check, a failed design check "
         f"of the {tool} analysis itself, or no check able to judge it makes it 'fragile'.",
         effect_label=design.headline,

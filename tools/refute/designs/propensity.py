@@ -12,10 +12,11 @@ from tools.errors import ToolError
 from tools.propensity.models import PropensityRequest
 from tools.propensity.tool import design as propensity_design
 from tools.propensity.tool import headline as propensity_headline
-from tools.propensity.tool import propensity
+from tools.propensity.tool import matched_sets, propensity
 from tools.refute.designs.base import Design, Draw, parse_target, random_name
 from tools.refute.engine import Runner
-from tools.refute.models import EValue, OmittedVariableBounds, RefuteCheck, Sensitivity
+from tools.refute.models import EValue, OmittedVariableBounds, RefuteCheck, RosenbaumBounds, Sensitivity
+from tools.refute.rosenbaum import not_tested, rosenbaum_check
 from tools.refute.sensitivity import e_value_difference, e_value_risk_ratio, ols_sensitivity
 from tools.results import Estimate
 
@@ -54,6 +55,7 @@ class PropensityScoreDesign(Design):
         self.warnings = [f"Target analysis: {w}" for w in self.result.warnings]
         self._e_value: EValue | None = None
         self._ovb: OmittedVariableBounds | None = None
+        self._rosenbaum: RosenbaumBounds | None = None
 
     def estimate(self, frame: pd.DataFrame, request: Any | None = None) -> Draw:
         return float(propensity_headline(request or self.request, frame)), NAN
@@ -110,6 +112,8 @@ class PropensityScoreDesign(Design):
             )
         if name == "e_value":
             return self._e_value_check()
+        if name == "rosenbaum_bounds":
+            return self._rosenbaum_check()
         return self._ovb_check()
 
     def _from_target(
@@ -291,7 +295,53 @@ class PropensityScoreDesign(Design):
             explanation=explanation,
         )
 
+    def _rosenbaum_check(self) -> RefuteCheck:
+        request = self.request
+        if "matching" not in request.methods:
+            return not_tested(
+                f"this analysis ran {', '.join(request.methods)}, not matching: the bounds need matched pairs "
+                "(add 'matching' to the propensity request's methods)."
+            )
+        if request.estimand != "ATT":
+            return not_tested(
+                "the bounds read the treated units' matched pairs, which estimate the ATT; rerun the propensity "
+                "analysis with estimand 'ATT'."
+            )
+        if request.neighbors != 1:
+            return not_tested(
+                f"matching used {request.neighbors} neighbours per treated unit; the signed-rank bounds hold for 1:1 "
+                "pairs (matched sets with several controls need another statistic): rerun with neighbors 1."
+            )
+        match = matched_sets(request, self.frame)
+        gaps, sizes = match.set_gaps, match.set_sizes
+        assert gaps is not None and sizes is not None
+        controls = int(np.count_nonzero(match.weights)) - len(gaps)  # ATT: matched treated units weigh 1
+        context = (
+            f" Pairs: each matched treated unit against its nearest control on the logit score ({len(gaps):,} "
+            f"pairs, {controls:,} distinct controls: controls reused with replacement are counted in each of their "
+            "pairs, as when rbounds reads a Matching result"
+        )
+        tied = int(np.sum(sizes > 1))
+        if tied:
+            context += f"; {tied:,} treated units had tied nearest controls, compared with their mean"
+        context += ")."
+        if match.estimate * self.original.estimate < 0 and self.result.effect.method != "matching":
+            context += " The matching estimate has the opposite sign of the headline estimate."
+        check, self._rosenbaum = rosenbaum_check(gaps, self.alpha, context=context)
+        if self.result.effect.method != "matching":
+            check = check.model_copy(
+                update={
+                    "detail": f"For the matching estimate ({match.estimate:.4g}; the headline is "
+                    f"{self.result.effect.method.upper()}): {check.detail}"
+                }
+            )
+        return check
+
     def sensitivity(self) -> Sensitivity:
         return Sensitivity(
-            e_value=self._e_value, omitted_variable_bounds=self._ovb, parallel_trends=None, breakdown_mbar=None
+            e_value=self._e_value,
+            omitted_variable_bounds=self._ovb,
+            parallel_trends=None,
+            breakdown_mbar=None,
+            rosenbaum_bounds=self._rosenbaum,
         )

@@ -1,0 +1,211 @@
+"""Rosenbaum bounds for matched pairs (tools/refute/rosenbaum.py) and the propensity battery's rosenbaum_bounds check.
+
+References:
+- an independent base-R implementation written from Rosenbaum (2002, Observational Studies, 2nd ed., section 4.3),
+  committed with its output: tests/fixtures/refute/rosenbaum_bounds.R -> rosenbaum_bounds.json (normal and exact
+  bounds, critical Gammas by uniroot, wilcox.test and psignrank at Gamma = 1);
+- a published number on a real data set: Morton et al. (1982) lead in 33 exposed children and matched controls
+  (the pairs printed in rbounds' psens example): the exact Wilcoxon signed-rank test gives V = 499 and the two-sided
+  p-value 8.037e-07 (exactRankTests::wilcox.exact, printed in Stat 921 Notes 16, Wharton Statistics);
+- scipy.stats.wilcoxon at Gamma = 1 (the usual signed-rank p-value);
+- seeded simulations: the size of the Gamma = 1 test without hidden bias, and with a planted hidden bias of known
+  Gamma the bound at that Gamma keeps the size while the Gamma = 1 test does not.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from tools.propensity.models import PropensityRequest
+from tools.propensity.tool import matched_sets, propensity
+from tools.refute.models import RefuteRequest
+from tools.refute.rosenbaum import (
+    critical_gamma,
+    gamma_grid,
+    rosenbaum_check,
+    signed_ranks,
+    upper_p_value,
+)
+from tools.refute.tool import refute
+
+FIXTURE = json.loads((Path(__file__).parents[1] / "fixtures" / "refute" / "rosenbaum_bounds.json").read_text())
+LEAD = np.asarray(FIXTURE["lead"]["differences"], dtype=float)
+DISTINCT = np.asarray(FIXTURE["distinct"]["differences"], dtype=float)
+
+
+@pytest.mark.parametrize("name", ["lead", "distinct"])
+@pytest.mark.parametrize("method", ["normal", "exact"])
+def test_bounds_equal_the_independent_r_implementation(name: str, method: str) -> None:
+    """Upper-bound p-values at Gamma 1 to 6 and the critical Gammas equal the base-R script's (rosenbaum_bounds.R)
+    to 1e-9 relative (exact) / 1e-9 (normal): the same statistic, ranks and bound distribution."""
+    ref = FIXTURE[name]
+    signed = signed_ranks(ref["differences"])
+    assert signed.statistic == ref["statistic"] and signed.used == ref["used"]
+    ours = [upper_p_value(signed, g, method) for g in ref["gammas"]]  # type: ignore[arg-type]
+    np.testing.assert_allclose(ours, ref[method], rtol=1e-9, atol=1e-15)
+    for level, key in ((0.025, "025"), (0.05, "05")):
+        got = critical_gamma(signed, level, method)  # type: ignore[arg-type]
+        assert got is not None
+        np.testing.assert_allclose(got, ref[f"critical_{method}_{key}"], rtol=1e-7)
+
+
+def test_gamma_one_is_the_usual_signed_rank_test() -> None:
+    """At Gamma = 1 the normal bound is the large-sample signed-rank p-value without continuity correction (scipy and
+    R's wilcox.test agree), and the exact bound is the exact one (scipy's exact on tie-free data, R's psignrank)."""
+    for d, key in ((LEAD, "lead"), (DISTINCT, "distinct")):
+        signed = signed_ranks(d)
+        usual = stats.wilcoxon(d, alternative="greater", zero_method="wilcox", method="approx", correction=False)
+        np.testing.assert_allclose(upper_p_value(signed, 1.0, "normal"), usual.pvalue, rtol=1e-10)
+        np.testing.assert_allclose(upper_p_value(signed, 1.0, "normal"), FIXTURE[key]["wilcox_normal"], rtol=1e-9)
+        assert signed.statistic == usual.statistic
+    exact = stats.wilcoxon(DISTINCT, alternative="greater", method="exact").pvalue
+    np.testing.assert_allclose(upper_p_value(signed_ranks(DISTINCT), 1.0, "exact"), exact, rtol=1e-12)
+    np.testing.assert_allclose(exact, FIXTURE["distinct"]["psignrank"], rtol=1e-12)
+
+
+def test_lead_matches_the_published_exact_wilcoxon_test() -> None:
+    """Morton et al. (1982) lead pairs: V = 499 and the exact two-sided p = 8.037e-07 as published (wilcox.exact, one
+    zero difference dropped, average ranks for ties); our exact bound at Gamma = 1, doubled, is that p (4 digits)."""
+    signed = signed_ranks(LEAD)
+    assert signed.statistic == 499 and signed.zeros == 1 and signed.used == 32
+    np.testing.assert_allclose(2 * upper_p_value(signed, 1.0, "exact"), 8.037e-07, rtol=5e-4)
+
+
+def test_check_reads_the_lead_study_in_words() -> None:
+    """The check on the lead pairs: exact (32 non-zero pairs), two-sided at 5% (one-sided bound at 0.025), critical
+    Gamma floored to 2 decimals from the R reference's 4.0199; a small sensitivity; the grid runs past it."""
+    check, figures = rosenbaum_check(LEAD, 0.05)
+    assert figures is not None and figures.method == "exact" and figures.direction == "positive"
+    assert figures.critical_gamma == math.floor(FIXTURE["lead"]["critical_exact_025"] * 100) / 100 == 4.01
+    assert check.verdict == "pass" and check.estimate == 4.01
+    assert "unless a hidden confounder multiplied the odds of treatment by more than 4.01" in check.detail
+    assert "a small sensitivity" in check.detail
+    grid = [row.gamma for row in figures.grid]
+    assert grid[:3] == [1.0, 1.1, 1.2] and grid[-1] == 4.5 and figures.grid[-1].p_value_upper > 0.025
+    assert all(row.p_value_upper <= 0.025 for row in figures.grid[:-1])
+    # the normal approximation, asked for, gives R's normal critical Gamma
+    _, normal = rosenbaum_check(LEAD, 0.05, method="normal")
+    assert (
+        normal is not None and normal.critical_gamma == math.floor(FIXTURE["lead"]["critical_normal_025"] * 100) / 100
+    )
+
+
+def test_negative_effects_are_tested_in_their_direction_and_weak_results_fail() -> None:
+    """A negative effect is tested as such (the bounds of -d); a barely significant effect fails (Gamma < 1.25); an
+    insignificant one is inconclusive; too few pairs are not tested."""
+    check, figures = rosenbaum_check(-LEAD, 0.05)
+    assert figures is not None and figures.direction == "negative" and check.estimate == 4.01
+    rng = np.random.default_rng(3)
+    weak = rng.normal(0.2, 1.0, 150)
+    check, figures = rosenbaum_check(weak, 0.05)
+    assert figures is not None and figures.critical_gamma is not None and figures.critical_gamma < 1.25
+    assert check.verdict == "fail" and "a large sensitivity" in check.detail
+    check, figures = rosenbaum_check(rng.normal(0.0, 1.0, 60), 0.05)
+    assert check.verdict == "inconclusive" and figures is not None and figures.critical_gamma is None
+    check, figures = rosenbaum_check([1.0, 2.0, 3.0, 0.0], 0.05)
+    assert check.verdict == "inconclusive" and figures is None and check.detail.startswith("Not tested")
+    assert gamma_grid(None) == [1.0, 1.1]
+
+
+def test_size_without_hidden_bias_and_with_a_planted_bias() -> None:
+    """Seeded simulation (seed 2026, 4,000 studies of 40 pairs, exact bounds, one-sided at 0.05): with no effect and
+    no hidden bias the Gamma = 1 test rejects about 5% (binomial 99.9% band); with a planted bias of Gamma 2 (in each
+    pair the unit with the larger outcome is treated with probability 2/3: the worst case the bound allows) the
+    Gamma = 1 test rejects far more, and the bound at Gamma = 2 keeps the level."""
+    rng = np.random.default_rng(2026)
+    reps, pairs, level = 4_000, 40, 0.05
+    magnitudes = np.abs(rng.standard_normal((reps, pairs)))
+    fair = np.where(rng.random((reps, pairs)) < 0.5, 1.0, -1.0) * magnitudes
+    biased = np.where(rng.random((reps, pairs)) < 2 / 3, 1.0, -1.0) * magnitudes
+    null_p = np.array([upper_p_value(signed_ranks(d), 1.0, "exact") for d in fair])
+    biased_p1 = np.array([upper_p_value(signed_ranks(d), 1.0, "exact") for d in biased])
+    biased_p2 = np.array([upper_p_value(signed_ranks(d), 2.0, "exact") for d in biased])
+    band = 3.29 * math.sqrt(level * (1 - level) / reps)
+    assert abs(np.mean(null_p < level) - level) < band
+    assert np.mean(biased_p1 < level) > 0.4
+    assert np.mean(biased_p2 < level) < level + band
+
+
+def _nsw() -> pd.DataFrame:
+    causaldata = pytest.importorskip("causaldata")
+    frame: pd.DataFrame = causaldata.nsw_mixtape.load_pandas().data
+    return frame
+
+
+NSW: dict[str, Any] = {
+    "dataset": "nsw",
+    "outcome": "re78",
+    "treatment": "treat",
+    "covariates": ["age", "educ", "black", "hisp", "marr", "nodegree", "re74", "re75"],
+}
+
+
+def test_refute_check_on_the_matched_pairs_of_the_propensity_tool() -> None:
+    """On the NSW job-training data (Dehejia-Wahba sample, 185 treated): refute's rosenbaum_bounds reads the 1:1
+    matching's treated pairs, whose mean is the propensity tool's matching estimate (unchanged); the bounds equal
+    the module's on those differences; the result's sensitivity carries them."""
+    frame = _nsw()
+    request = PropensityRequest.model_validate({**NSW, "methods": ["matching"]})
+    match = matched_sets(request, frame)
+    assert match.set_gaps is not None and match.set_sizes is not None
+    estimate = propensity(request, frame).effect.estimate
+    np.testing.assert_allclose(match.set_gaps.mean(), estimate, rtol=1e-12)
+    result = refute(
+        RefuteRequest.model_validate(
+            {
+                "target": {"tool": "propensity", "request": {**NSW, "methods": ["matching"]}},
+                "checks": ["rosenbaum_bounds"],
+            }
+        ),
+        frame,
+    )
+    (check,) = result.checks
+    bounds = result.sensitivity.rosenbaum_bounds
+    assert bounds is not None and bounds.pairs == len(match.set_gaps) == 185 and bounds.method == "normal"
+    signed = signed_ranks(match.set_gaps)
+    assert bounds.statistic == signed.statistic
+    expected = critical_gamma(signed, 0.025, "normal")
+    assert expected is not None and bounds.critical_gamma == math.floor(expected * 100) / 100
+    assert check.estimate == bounds.critical_gamma and check.verdict in {"pass", "fail"}
+    assert "distinct controls" in check.procedure
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"methods": ["ipw", "aipw"]}, "not matching"),
+        ({"methods": ["matching"], "estimand": "ATE"}, "estimand 'ATT'"),
+        ({"methods": ["matching"], "neighbors": 3}, "neighbors 1"),
+    ],
+)
+def test_not_tested_outside_one_to_one_att_matching(change: dict[str, object], words: str) -> None:
+    """IPW/AIPW, the ATE and k > 1 matched sets: the check is inconclusive with the reason, never a number."""
+    result = refute(
+        RefuteRequest.model_validate(
+            {"target": {"tool": "propensity", "request": {**NSW, **change}}, "checks": ["rosenbaum_bounds"]}
+        ),
+        _nsw(),
+    )
+    (check,) = result.checks
+    assert check.verdict == "inconclusive" and check.detail.startswith("Not tested") and words in check.detail
+    assert check.estimate is None and result.sensitivity.rosenbaum_bounds is None
+
+
+def test_headline_other_than_matching_is_named() -> None:
+    """With the default methods the headline is AIPW: the check says it speaks for the matching estimate."""
+    result = refute(
+        RefuteRequest.model_validate(
+            {"target": {"tool": "propensity", "request": NSW}, "checks": ["rosenbaum_bounds"]}
+        ),
+        _nsw(),
+    )
+    assert result.checks[0].detail.startswith("For the matching estimate (")
+    assert "the headline is AIPW" in result.checks[0].detail
