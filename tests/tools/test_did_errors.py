@@ -232,10 +232,14 @@ def test_too_large(monkeypatch: pytest.MonkeyPatch) -> None:
     expect("too_large", panel(), cohort="cohort")
 
 
-def test_covariates_unsupported_with_callaway_santanna() -> None:
-    error = expect("covariates_unsupported", panel(), covariates=["x"])
-    assert "auto" in error.message
-    expect("covariates_unsupported", panel(), covariates=["x"], estimator="callaway_santanna")
+def test_callaway_santanna_with_covariates_runs_and_refuses_collinear_ones() -> None:
+    """Refused as covariates_unsupported before issue 26; now adjusted for (doubly robust by default), and
+    covariates that cannot be adjusted for are refused with a hint (see test_did_covariates.py)."""
+    run(panel(), covariates=["x"])
+    run(panel(), covariates=["x"], estimator="callaway_santanna", covariate_method="reg")
+    frame = panel()
+    frame["x2"] = 2 * frame["x"]
+    expect("collinear_covariates", frame, covariates=["x", "x2"], estimator="callaway_santanna")
 
 
 def test_a_frame_without_rows_is_a_tool_error_not_a_numpy_error() -> None:

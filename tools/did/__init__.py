@@ -3,8 +3,9 @@
 Modules: ``models`` (request and result), ``panel`` (validation; the panel on integer codes), ``periods`` and
 ``adoptions`` (periods written as text; who was treated when, given unit by unit), ``within`` (two-way
 demeaning, least squares, CRV1 with fixest's small-sample correction), ``twfe`` (static TWFE, event study,
-pre-trend F test), ``cs`` (Callaway-Sant'Anna group-time effects, aggregations, influence functions), ``checks``
-(diagnostics, method and summary text), ``tool`` (``diff_in_diff``, ``headline``, ``event_study_fit``).
+pre-trend F test), ``cs`` (Callaway-Sant'Anna group-time effects, aggregations, influence functions), ``drdid``
+(a cell with covariates: doubly robust, IPW or regression), ``checks`` (diagnostics, method and summary text),
+``tool`` (``diff_in_diff``, ``headline``, ``event_study_fit``).
 """
 
 from typing import TYPE_CHECKING, Any

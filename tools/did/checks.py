@@ -233,7 +233,9 @@ def method_text(
         parts.append(
             "Callaway-Sant'Anna (2021): ATT(g, t) from 2x2 comparisons of each adoption cohort with "
             f"{request.control_group.replace('_', '-')} units on the balanced panel (post periods against g - 1, "
-            f"pre periods: {base}); headline = post-period cells averaged with cohort-size weights ('simple'); "
+            f"pre periods: {base})"
+            + (_covariate_text(request) if request.covariates else "")
+            + "; headline = post-period cells averaged with cohort-size weights ('simple'); "
             f"event study = 'dynamic' aggregation; {errors}, "
             + (
                 "small-sample corrected as Welch's test (each cohort's variance scaled by G_k / (G_k - 1)), t "
@@ -272,6 +274,22 @@ def method_text(
     if periods:
         parts.append(periods)
     return "; ".join(parts) + "."
+
+
+def _covariate_text(request: DiffInDiffRequest) -> str:
+    """How Callaway-Sant'Anna adjusted each cell for the covariates (R did's ``est_method``)."""
+    names = ", ".join(request.covariates or [])
+    kind = {
+        "dr": "doubly robust (Sant'Anna & Zhao 2020: logit propensity score and linear outcome regression of the "
+        "change on the comparison units; right if either model is)",
+        "ipw": "inverse probability weighting (logit propensity score, normalised weights)",
+        "reg": "outcome regression (linear regression of the change on the comparison units)",
+    }[request.covariate_method]
+    return (
+        f", conditional on {names} in each comparison's earlier period, {kind}, propensities capped and comparison "
+        "units with a score of 0.995 or more trimmed as R did does; the influence functions include the "
+        "estimated models' terms"
+    )
 
 
 def summary_text(

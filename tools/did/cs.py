@@ -11,8 +11,13 @@ Influence function of unit i for cell (g, t), with n units, D = 1[first treated 
     psi_i = w_i D_i (dY_i - m_D) / mean(w D) - w_i C_i (dY_i - m_C) / mean(w C),
 
 and the standard error of any estimate with influence function psi is sqrt(sum_c (sum_{i in c} psi_i)^2) / n over
-clusters c (units by default: did's analytic standard error). Aggregations follow did's ``aggte``: weights
-pg = mean(w 1[G = g]) over all units, and the influence function adds the term for estimated weights ("wif"),
+clusters c (units by default: did's analytic standard error). With covariates each cell is instead the doubly
+robust (or IPW, or regression) 2x2 estimator of :mod:`tools.did.drdid` on the cell's units, its influence
+function scaled by n / n_cell as did does; everything downstream (aggregations, clustering, the small-sample
+correction, the multiplier bootstrap, bands) reads only the influence functions and is unchanged.
+
+Aggregations follow did's ``aggte``: weights pg = mean(w 1[G = g]) over all units, and the influence function
+adds the term for estimated weights ("wif"),
 which for cells K with S = sum_K pg_k and estimate theta reduces to w_i (A_g(i) - N_g(i) theta) / S, where A_g
 sums the ATT of g's cells in K and N_g counts them.
 """
@@ -25,6 +30,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import special
 
+from tools.did.drdid import TRIM_LEVEL, CellFit, CovariateProblem, fit_cell
 from tools.did.panel import NEVER, Panel, dense_codes
 from tools.did.welch import Groups, cluster_groups, corrected_sums
 from tools.errors import ToolError
@@ -112,9 +118,12 @@ def callaway_santanna(
     lags: int | None = None,
     inference: bool = True,
     small_sample: bool = True,
+    covariate_method: str = "dr",
 ) -> CsResult:
     """ATT(g, t), aggregations and their inference; ``small_sample=False`` gives R did's analytic variance and
-    normal intervals (df infinite), the default the Welch-type correction of :mod:`tools.did.welch`."""
+    normal intervals (df infinite), the default the Welch-type correction of :mod:`tools.did.welch`. With the
+    panel's covariates each cell is :func:`tools.did.drdid.fit_cell` ('dr', 'ipw' or 'reg'), covariates taken in
+    the earlier of the cell's two periods (R did's)."""
     notes: list[str] = []
     rows, units = _balanced_units(panel, notes)
     if len(units) == 0:
@@ -130,6 +139,10 @@ def callaway_santanna(
     n = len(units)
     y = np.empty((n, n_periods))
     y[unit, panel.time[rows]] = panel.y[rows]
+    x: FloatArray | None = None  # (units, periods, covariates)
+    if panel.covariates is not None:
+        x = np.empty((n, n_periods, panel.covariates.shape[1]))
+        x[unit, panel.time[rows]] = panel.covariates[rows]
     cohort = panel.cohort[units]
     w = np.ones(n)
     if panel.weights is not None:
@@ -158,6 +171,7 @@ def callaway_santanna(
         )
         keep = ~always
         y, cohort, w, cluster_of = y[keep], cohort[keep], w[keep], cluster_of[keep]
+        x = None if x is None else x[keep]
         n = len(y)
     cluster_of, n_clusters = dense_codes(cluster_of)
     w = w / w.mean() if n else w
@@ -208,7 +222,7 @@ def callaway_santanna(
         )
     att_list, keep_cells = [], []
     influence = np.zeros((n, len(cells)), order="F") if inference else None  # columns contiguous
-    skipped = 0
+    skipped = trimmed = 0
     for j, (g, t, base) in enumerate(cells):
         treated = cohort == g
         control = never if control_group == "never_treated" else (cohort > max(t, base)) & (cohort != g)
@@ -218,6 +232,16 @@ def callaway_santanna(
             skipped += 1
             continue
         dy = y[:, t] - y[:, base]
+        if x is not None:
+            cell = treated | control
+            fit = _covariate_cell(panel, g, t, dy[cell], treated[cell], x[cell, min(t, base)], w[cell],
+                                  covariate_method, influence is not None)  # fmt: skip
+            att_list.append(fit.att)
+            keep_cells.append(j)
+            trimmed += fit.trimmed
+            if influence is not None and fit.influence is not None:
+                influence[cell, j] = n / int(cell.sum()) * fit.influence
+            continue
         m_d, m_c = float(np.einsum("i,i->", wd, dy)) / sd, float(np.einsum("i,i->", wc, dy)) / sc
         att_list.append(m_d - m_c)
         keep_cells.append(j)
@@ -225,6 +249,11 @@ def callaway_santanna(
             influence[:, j] = n * (wd * (dy - m_d) / sd - wc * (dy - m_c) / sc)
     if skipped:
         notes.append(f"{skipped:,} group-time cell(s) had no comparison units and were skipped.")
+    if trimmed:
+        notes.append(
+            f"Propensity trimming: comparison units with a propensity score of {TRIM_LEVEL} or more got no weight "
+            f"({trimmed:,} unit-cell(s) over all group-time cells), as R did does; they look like no treated unit."
+        )
     if not keep_cells:
         raise ToolError(
             "no_comparison_units",
@@ -327,6 +356,41 @@ def callaway_santanna(
         cohort_sizes={g: int((cohort == g).sum()) for g in cohort_codes}, n_never=int(never.sum()),
         n_clusters=n_clusters, treated_clusters=treated_clusters, cluster_of=cluster_of, groups=groups, notes=notes,
     )  # fmt: skip
+
+
+def _covariate_cell(
+    panel: Panel,
+    g: int,
+    t: int,
+    dy: FloatArray,
+    treated: NDArray[np.bool_],
+    x: FloatArray,
+    w: FloatArray,
+    method: str,
+    influence: bool,
+) -> CellFit:
+    """One cell with covariates; a cell the covariates make inestimable becomes a ToolError naming it."""
+    where = f"cohort {panel.periods[g]} in period {panel.periods[t]}"
+    names = ", ".join(f"'{c}'" for c in panel.covariate_names)
+    try:
+        return fit_cell(dy, treated, x, w, method, influence)
+    except CovariateProblem as problem:
+        if problem.kind == "overlap":
+            raise ToolError(
+                "no_overlap",
+                f"The covariates ({names}) almost perfectly separate {where} from its comparison units "
+                f"({problem.detail}): some treated units have no comparable untreated unit, so the "
+                "covariate-adjusted effect would rest on a handful of extreme weights.",
+                "Drop or coarsen the covariate that predicts adoption, use control_group='not_yet_treated' for more "
+                "comparison units, or use covariate_method='reg' (outcome regression, no propensity weights).",
+            ) from problem
+        raise ToolError(
+            "collinear_covariates",
+            f"The covariates ({names}) are collinear or constant among the units of {where} "
+            f"({problem.detail}), so the adjustment cannot be estimated.",
+            "Drop covariates that are constant within the comparison units or duplicate others (covariates are "
+            "read in the earlier period of each comparison; time-invariant ones are typical).",
+        ) from problem
 
 
 def _treated_clusters(

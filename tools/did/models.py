@@ -32,6 +32,8 @@ MAX_ADOPTIONS = 1000
 Inference = Literal["analytic", "bootstrap"]
 #: The multiplier bootstrap's weights.
 BootstrapWeights = Literal["mammen", "rademacher"]
+#: Callaway-Sant'Anna's covariate adjustment (R did's ``est_method``).
+CovariateMethod = Literal["dr", "ipw", "reg"]
 
 
 class Adoption(ToolRequest):
@@ -105,8 +107,12 @@ class DiffInDiffRequest(ToolRequest):
     covariates: list[str] | None = Field(
         default=None,
         max_length=MAX_COVARIATES,
-        description="Time-varying control columns for 'twfe' and 'event_study' (not supported by "
-        "'callaway_santanna' yet). Null for none.",
+        description="Control columns, any estimator (Callaway-Sant'Anna: values in each comparison's earlier "
+        "period). Null for none.",
+    )
+    covariate_method: CovariateMethod = Field(
+        default="dr",
+        description="Callaway-Sant'Anna with covariates: 'dr' (doubly robust, R did's default), 'ipw' or 'reg'.",
     )
     reference_period: int = Field(
         default=-1,

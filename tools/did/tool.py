@@ -80,14 +80,6 @@ def _plan(request: DiffInDiffRequest, panel: Panel) -> Plan:
     staggered = len(timings) > 1
     auto: Estimator = "callaway_santanna" if staggered else "twfe"
     estimator: Estimator = auto if request.estimator == "auto" else request.estimator
-    if estimator == "callaway_santanna" and request.covariates:
-        raise ToolError(
-            "covariates_unsupported",
-            "Callaway-Sant'Anna with covariates is not supported yet"
-            + (" (and adoption here is staggered, so 'auto' picks it)." if request.estimator == "auto" else "."),
-            "Drop covariates to get the robust estimate, or use estimator='event_study' with covariates knowing "
-            "that TWFE-based estimates can be biased under staggered adoption.",
-        )
     return Plan(estimator, staggered)
 
 
@@ -96,7 +88,10 @@ def headline(request: DiffInDiffRequest, data: pd.DataFrame | None) -> float:
     panel = _panel(request, data)
     plan = _plan(request, panel)
     if plan.estimator == "callaway_santanna":
-        cs = callaway_santanna(panel, request.control_group, request.base_period, inference=False)
+        cs = callaway_santanna(
+            panel, request.control_group, request.base_period, inference=False,
+            covariate_method=request.covariate_method,
+        )  # fmt: skip
         return cs.simple.estimate
     sample = regression_sample(panel)
     names = panel.covariate_names
@@ -116,7 +111,10 @@ def event_study_fit(request: DiffInDiffRequest, data: pd.DataFrame | None) -> Ev
     panel = _panel(request, data)
     plan = _plan(request, panel)
     if plan.estimator == "callaway_santanna":
-        cs = callaway_santanna(panel, request.control_group, "universal", request.leads, request.lags)
+        cs = callaway_santanna(
+            panel, request.control_group, "universal", request.leads, request.lags,
+            covariate_method=request.covariate_method,
+        )  # fmt: skip
         periods = sorted(e for e in cs.dynamic if e != -1)
         aggregates = [cs.dynamic[e] for e in periods]
         return EventStudyFit(
@@ -139,7 +137,7 @@ def diff_in_diff(request: DiffInDiffRequest, data: pd.DataFrame | None = None) -
     sample = regression_sample(panel)
     names = panel.covariate_names
     alpha = request.alpha
-    static = static_twfe(sample, names)
+    static = static_twfe(sample, names, drop_absorbed=plan.estimator == "callaway_santanna")
     scale = _scale(panel)
     _require_error(
         panel,
@@ -177,7 +175,10 @@ def diff_in_diff(request: DiffInDiffRequest, data: pd.DataFrame | None = None) -
     exact = True
     excluded: list[int] = []
     if plan.estimator == "callaway_santanna":
-        cs = callaway_santanna(panel, request.control_group, request.base_period, request.leads, request.lags)
+        cs = callaway_santanna(
+            panel, request.control_group, request.base_period, request.leads, request.lags,
+            covariate_method=request.covariate_method,
+        )  # fmt: skip
         notes.extend(cs.notes)
     elif request.inference == "bootstrap":
         notes.append(
@@ -450,7 +451,7 @@ def _placebo(panel: Panel, alpha: float) -> Estimate | None:
     )
     try:
         sample = regression_sample(sub)
-        fit = static_twfe(sample, panel.covariate_names)
+        fit = static_twfe(sample, panel.covariate_names, drop_absorbed=True)
     except ToolError:
         return None
     value, variance = float(fit.coefficients[0]), float(fit.covariance[0, 0])

@@ -105,8 +105,11 @@ def _columns(sample: Sample, columns: list[FloatArray]) -> list[FloatArray]:
     return columns
 
 
-def static_twfe(sample: Sample, covariate_names: list[str], with_covariance: bool = True) -> Fit:
-    """y on the treated-in-this-period indicator (and covariates) with unit and period effects."""
+def static_twfe(
+    sample: Sample, covariate_names: list[str], with_covariance: bool = True, drop_absorbed: bool = False
+) -> Fit:
+    """y on the treated-in-this-period indicator (and covariates) with unit and period effects; ``drop_absorbed``
+    leaves out covariates the effects absorb (time-invariant ones) instead of refusing them."""
     treated = (sample.time >= sample.cohort_row).astype(np.float64)
     if not treated.any():
         raise ToolError(
@@ -117,8 +120,9 @@ def static_twfe(sample: Sample, covariate_names: list[str], with_covariance: boo
     names = [TREATMENT, *covariate_names]
     columns = _columns(sample, [treated])
     return fit_within(
-        sample.y, columns, names, sample.fe, sample.cluster, sample.n_clusters, with_covariance=with_covariance
-    )
+        sample.y, columns, names, sample.fe, sample.cluster, sample.n_clusters,
+        droppable=set(covariate_names) if drop_absorbed else None, with_covariance=with_covariance,
+    )  # fmt: skip
 
 
 def estimate_t(value: float, variance: float, df: float, alpha: float) -> Estimate:

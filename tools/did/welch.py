@@ -14,6 +14,10 @@ simulation with 30 units per cohort). The correction:
   over the cohorts' variance parts v_k, capped at G - 1: few clusters on the side that carries the variance give
   few degrees of freedom (a handful of treated clusters is the usual case).
 
+With covariates (:mod:`tools.did.drdid`) the influence functions are no longer pure deviations from cohort
+means, but the same rescaling still turns each cohort's n-divisor variance into the unbiased one (the degrees of
+freedom the propensity and outcome models use are not counted).
+
 For one ATT(g, t) cell without weights this is exactly Welch's unequal-variance t-test (tested against scipy). When
 a cluster holds units of several cohorts the cohort structure is lost: all clusters form one group, which is the
 CR1 correction G / (G - 1) with t(G - 1).
