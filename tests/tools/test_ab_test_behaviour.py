@@ -457,10 +457,12 @@ def test_control_inference_prefers_the_most_conventional_name() -> None:
     assert error(experiment(3_000, arms=("Control", "control", "v"))).code == "control_ambiguous"
 
 
-def test_cuped_on_a_ratio_metric_is_refused_rather_than_silently_skipped() -> None:
+def test_cuped_on_a_ratio_metric_without_its_pre_period_denominator_is_refused() -> None:
+    """Ratio CUPED (issue 26) needs the pre-period ratio: without covariate_denominator_column it is refused
+    rather than silently skipped (was refused outright before ratio CUPED existed)."""
     spec = {"name": "rps", "column": "revenue", "kind": "ratio", "denominator_column": "sessions"}
     e = error(experiment(200), metrics=[{**spec, "covariate_column": "pre_revenue"}])
-    assert e.code == "unsupported_combination"
+    assert e.code == "missing_denominator" and "covariate_denominator_column" in e.message
 
 
 def test_a_categorical_arm_column_gives_the_same_answer_as_text() -> None:

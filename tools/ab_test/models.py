@@ -24,6 +24,7 @@ from tools.sequential.models import ConfidenceSequence, LookDecision
 __all__ = [
     "AbTestRequest",
     "AbTestResult",
+    "AdjustmentDetail",
     "AlwaysValid",
     "ArmCount",
     "ArmDecision",
@@ -71,6 +72,8 @@ class MetricSpec(ToolRequest):
         default=None,
         description="Pre-assignment value of the metric per unit, for CUPED. Null: none.",
     )
+    covariate_denominator_column: str | None = Field(default=None, description="Ratio CUPED: pre-period denominator.")
+    covariates: list[str] | None = Field(default=None, description="Pre-period columns (Lin; binary: logistic).")
     non_inferiority_margin: float | None = Field(
         default=None,
         gt=0,
@@ -171,6 +174,8 @@ class AbTestRequest(ToolRequest):
     sequential: SequentialPlan | None = Field(default=None, description="A planned look of a sequential test.")
     monitoring: Monitoring = Field(default="fixed", description="always_valid: confidence sequences, valid at any n.")
     planned_n_total: int | None = Field(default=None, ge=2, le=10**12, description="Planned units, all arms.")
+    strata_column: str | None = Field(default=None, description="Stratum per unit: post-stratify.")
+    se_type: Literal["HC2", "HC1"] = Field(default="HC2", description="Lin's SE.")
 
     _control_number = field_validator("control", mode="before")(label_of_number)
 
@@ -203,6 +208,23 @@ class CupedDetail(ToolResult):
     theta: float = Field(description="Pooled regression coefficient of the metric on the covariate.")
     variance_reduction: float = Field(description="Share of the difference's variance removed (1 - var_adj / var).")
     unadjusted: Estimate = Field(description="The absolute difference without CUPED.")
+
+
+class AdjustmentDetail(ToolResult):
+    """A row-level adjustment of one comparison, beside the unadjusted difference on the same rows."""
+
+    method: Literal["lin", "logistic", "ratio_cuped", "post_stratification"] = Field(
+        description="lin: OLS with treatment x centred covariates (Lin 2013); logistic: standardised (g-computation) "
+        "risk difference; ratio_cuped: delta-method CUPED with the pre-period ratio; post_stratification: "
+        "stratum-weighted difference."
+    )
+    description: str = Field(description="The adjustment, in words.")
+    covariates: list[str] = Field(description="Columns adjusted for (the strata column for post-stratification).")
+    se_type: str = Field(description="How the standard error was computed.")
+    strata: int | None = Field(description="Strata used (post-stratification); null otherwise.")
+    theta: float | None = Field(description="ratio_cuped: coefficient on the pre-period ratio; null otherwise.")
+    variance_reduction: float = Field(description="Share of the difference's variance removed (1 - var_adj / var).")
+    unadjusted: Estimate = Field(description="Difference in means (or ratios) without adjustment, same rows.")
 
 
 class CaceDetail(ToolResult):
@@ -361,6 +383,12 @@ class Comparison(ToolResult):
     )
     test: str = Field(description="The test used.")
     cuped: CupedDetail | None = Field(description="CUPED details, when a covariate was given.")
+    adjustment: AdjustmentDetail | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="Lin, logistic, ratio-CUPED or post-stratification adjustment, with the unadjusted difference; "
+        "absent otherwise.",
+    )
     cace: CaceDetail | None = Field(
         default=None,
         description="With exposure_column: the effect of using the change (CACE) beside this ITT; null without it, "

@@ -62,8 +62,9 @@ def summary(request: AbTestRequest, comparisons: list[Comparison], srm: SrmResul
         if watched is not None:
             parts.append(watched + exposure_summary(c, level))
             continue
+        adjusted = f" ({c.adjustment.description})" if c.adjustment is not None else ""
         parts.append(
-            f"'{c.metric}' in {c.arm} vs {c.control_arm}: {_effect(c, level)}, p = {c.p_value_adjusted:.3g}"
+            f"'{c.metric}' in {c.arm} vs {c.control_arm}: {_effect(c, level)}{adjusted}, p = {c.p_value_adjusted:.3g}"
             + exposure_summary(c, level)
         )
     closing = ""

@@ -46,13 +46,17 @@ def guardrail_metric(item: Any) -> dict[str, Any]:
 
 
 def guided_request(dataset: str, roles: Mapping[str, Any]) -> dict[str, Any]:
-    """The ab_test request for the guided mode's roles: arm, metric (its kind, a CUPED covariate), the guardrails
+    """The ab_test request for the guided mode's roles: arm, metric (its kind; one covariate: CUPED, several: Lin's
+    regression adjustment), the strata of a blocked design, the guardrails
     (each with its kind and which change is good), cluster, the control arm's label as the user typed it, and the
     planned split (``label:share`` items; none: equal shares assumed)."""
     kind = str(roles.get("kind") or "continuous").lower()
     metric: dict[str, Any] = {"name": roles["metric"], "kind": "binary" if kind.startswith("b") else "continuous"}
-    if roles.get("covariate"):
-        metric["covariate_column"] = roles["covariate"]
+    covariates = list(dict.fromkeys(as_list(roles["covariate"]))) if roles.get("covariate") else []
+    if len(covariates) == 1:
+        metric["covariate_column"] = covariates[0]
+    elif covariates:  # several: Lin's regression adjustment (a binary metric: logistic standardisation)
+        metric["covariates"] = covariates
     metrics = [metric]
     for item in roles.get("guardrails") or []:
         guardrail = guardrail_metric(item)
@@ -61,6 +65,8 @@ def guided_request(dataset: str, roles: Mapping[str, Any]) -> dict[str, Any]:
     request: dict[str, Any] = {"dataset": dataset, "arm_column": roles["arm"], "metrics": metrics}
     if roles.get("cluster"):
         request["cluster_column"] = roles["cluster"]
+    if roles.get("strata"):
+        request["strata_column"] = roles["strata"]
     if roles.get("control"):
         request["control"] = str(roles["control"])
     split = planned_split(roles.get("split"))
@@ -95,18 +101,19 @@ SPEC = ToolSpec(
     offer="always",
     guide=Guide(
         required=("arm", "metric"),
-        optional=("kind", "covariate", "guardrails", "cluster", "control", "split"),
+        optional=("kind", "covariate", "guardrails", "cluster", "strata", "control", "split"),
         dataset_words=("experiment", "ab", "checkout", "test", "exp"),
         question="Which column holds each unit's arm (control or treatment), and which holds the primary metric? "
-        "Say 'kind=binary' for a 0/1 metric (converted or not) or 'kind=continuous' (revenue, minutes); a "
-        "pre-period value of the metric as 'covariate' sharpens the estimate (CUPED); if rows are finer than the "
+        "Say 'kind=binary' for a 0/1 metric (converted or not) or 'kind=continuous' (revenue, minutes); "
+        "pre-period columns as 'covariate' (one or a comma list) sharpen the estimate; a blocked design's "
+        "stratum column as 'strata'; if rows are finer than the "
         "randomized unit (sessions of users, or members of randomized teams), name the unit's column as 'cluster'. "
         "Guardrails are metrics that must not get worse ('guardrails=a, b', each followed by '(better if lower)' or "
         "'(better if higher)'; 'no guardrails' for none). Name the control arm's label as 'control' if it is not "
         "0, control, A or baseline.",
         build=guided_request,
         words={"arm": ("treat", "arm", "variant", "group", "bucket", "assigned", "assignment", "incentive")},
-        lists=("guardrails", "split"),
+        lists=("guardrails", "covariate", "split"),
         values=("kind", "control", "split"),
         experiment=True,
     ),

@@ -8,6 +8,14 @@ from dataclasses import replace
 import pandas as pd
 from scipy import special
 
+from tools.ab_test.adjusted import (
+    AdjustmentRows,
+    adjustment_checks,
+    adjustment_kind,
+    adjustment_method,
+    check_adjustments,
+    for_moments,
+)
 from tools.ab_test.binary import EXACT_BELOW, binary_compare, binary_lift
 from tools.ab_test.decision import adjust, decide, guardrail_tests, verdict
 from tools.ab_test.exposure import (
@@ -62,8 +70,10 @@ def ab_test(request: AbTestRequest, data: pd.DataFrame | Dataset | None = None) 
     check_monitoring(request)
     if request.exposure_time_column is not None:
         check_novelty(request, data)
+    check_adjustments(request, data)
     if data is not None:
-        prepared = prepare_rows(request, data)
+        prepared = prepare_rows(for_moments(request), data)
+        prepared.metrics = [replace(m, spec=s) for m, s in zip(prepared.metrics, request.metrics, strict=True)]
     elif request.summaries is not None:
         prepared = prepare_summaries(request)
     else:
@@ -75,7 +85,10 @@ def ab_test(request: AbTestRequest, data: pd.DataFrame | Dataset | None = None) 
     arms = prepared.arms
     shares = expected_shares(request, arms)
     srm = _srm(arms, prepared.units, shares, planned=request.expected_split is not None)
-    tested = [c for metric in prepared.metrics for c in _compare_metric(request, prepared, metric)]
+    rows = None
+    if data is not None and any(adjustment_kind(request, s) for s in request.metrics):
+        rows = AdjustmentRows(request, data.frame if isinstance(data, Dataset) else data, arms)
+    tested = [c for metric in prepared.metrics for c in _compare_metric(request, prepared, metric, rows)]
     comparisons = _adjusted(request, tested)
     watched = request.sequential is not None or request.monitoring == "always_valid"
     if watched:
@@ -89,6 +102,7 @@ def ab_test(request: AbTestRequest, data: pd.DataFrame | Dataset | None = None) 
     if timed and srm.status == "pass":
         decisions, reasons = novelty_reasons(request, comparisons, decisions, reasons)
     checks, warnings = _checks(request, prepared, srm, data)
+    checks += adjustment_checks(request)[0]
     warnings += exact_test_warnings(comparisons) + no_lift_warnings(comparisons)
     if watched:
         warnings += monitoring_warnings(request, comparisons)
@@ -159,7 +173,9 @@ def _observed(srm: SrmResult) -> str:
     return ", ".join(f"{c.arm}: {int(c.count):,}" for c in srm.observed)
 
 
-def _compare_metric(request: AbTestRequest, prepared: Prepared, metric: MetricData) -> list[Tested]:
+def _compare_metric(
+    request: AbTestRequest, prepared: Prepared, metric: MetricData, rows: AdjustmentRows | None
+) -> list[Tested]:
     """Every treatment arm against control on one metric, each with its guardrail harm p-value (None when the
     metric is not a guardrail), its degrees of freedom and (plain binary) its arms' counts: verdicts are set once
     the p-values are corrected (``_adjusted``)."""
@@ -181,7 +197,8 @@ def _compare_metric(request: AbTestRequest, prepared: Prepared, metric: MetricDa
             )
     theta = None
     pooled_x = 0.0
-    if spec.covariate_column is not None:
+    adjusting = rows is not None and adjustment_kind(request, spec) is not None
+    if spec.covariate_column is not None and not adjusting:
         everyone = pool(moments)
         theta = cuped_theta(everyone)
         pooled_x = everyone.mean_x
@@ -193,7 +210,8 @@ def _compare_metric(request: AbTestRequest, prepared: Prepared, metric: MetricDa
                 "Use a pre-period value that differs between units, or drop covariate_column.",
             )
     welch = spec.kind == "continuous" and not metric.ratio
-    binary = spec.kind == "binary" and not metric.ratio  # counts: score intervals, pooled or exact test
+    # counts: score intervals, pooled or exact test (an adjusted binary metric has its own estimate)
+    binary = spec.kind == "binary" and not metric.ratio and not adjusting
     alpha, alternative = request.alpha, request.alternative
 
     def difference(
@@ -210,15 +228,21 @@ def _compare_metric(request: AbTestRequest, prepared: Prepared, metric: MetricDa
             for i in moment_list
         ]
 
-    control = estimate([0], theta)[0]
+    base_control = estimate([0], theta)[0]
     plain_control = estimate([0], None)[0]
     results = []
     for index, arm in enumerate(prepared.arms[1:], start=1):
-        treatment = estimate([index], theta)[0]
+        control, treatment = base_control, estimate([index], theta)[0]
         _require_finite(spec.name, [control, treatment, plain_control, estimate([index], None)[0]])
         _require_variance(spec.name, prepared.arms[0], arm, control, treatment)
         absolute, test, df = difference(control, treatment, binary and theta is None)
-        if binary and theta is None:
+        adjustment = None
+        if adjusting:
+            assert rows is not None
+            found = rows.comparison(spec, index, metric.cap)
+            control, treatment, absolute, relative = found.control, found.treatment, found.absolute, found.relative
+            test, df, adjustment = found.test, None, found.detail
+        elif binary and theta is None:
             relative = binary_lift(control, treatment, alpha=alpha, alternative=alternative, p_value=absolute.p_value)
         else:
             relative = relative_lift(control, treatment, alpha=alpha, alternative=alternative)
@@ -259,6 +283,7 @@ def _compare_metric(request: AbTestRequest, prepared: Prepared, metric: MetricDa
             relative=relative,
             test=test,
             cuped=cuped,
+            adjustment=adjustment,
             cace=cace,
             uncapped=uncapped,
             p_value_raw=absolute.p_value,
@@ -460,6 +485,7 @@ def _method(request: AbTestRequest, prepared: Prepared, comparisons: list[Compar
             "CUPED: y - theta (x - mean x), theta pooled over all arms, z-test (Welch for continuous) with "
             "unpooled standard errors"
         )
+    parts += adjustment_method(request)
     if request.winsorize is not None:
         parts.append(f"continuous metrics capped at their pooled {request.winsorize:g} quantile")
     if request.exposure_column is not None:
