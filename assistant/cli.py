@@ -108,6 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="also save the result's figure as PNG (power curve, event study, synthetic control, overlap, RD plot)",
     )
     run.add_argument(
+        "--assignments",
+        metavar="FILE.csv",
+        help="assign only: also save the full assignment (unit, arm, stratum, cluster) as a new CSV file",
+    )
+    run.add_argument(
         "--plan",
         metavar="PLAN.json",
         help="a frozen pre-registration (whyscope prereg … --format json): the result lists every deviation from it",
@@ -468,6 +473,8 @@ def _tool_run(args: argparse.Namespace) -> int:
         request = _read_request(args.request) if args.request is not None else _planned_request(args.name, plan)
         if args.plot is not None:  # refused before a long run, not after it
             _check_plot_path(args.plot)
+        if args.assignments is not None:
+            _check_assignments_path(args.name, args.assignments)
         catalog = _attach(args.data, args.encoding) if args.data else None
     except ToolError as error:
         return _fail(error)
@@ -497,7 +504,44 @@ def _tool_run(args: argparse.Namespace) -> int:
         _write(json.dumps(payload, indent=2, ensure_ascii=False))
     if args.plot is not None:
         _save_plot(outcome, args.plot)
+    if args.assignments is not None and catalog is not None:
+        _save_assignments(request, catalog, args.assignments)
     return EXIT_OK
+
+
+def _check_assignments_path(tool: str, path: str) -> None:
+    """Refuse ``--assignments`` for another tool than assign, or a path that cannot be a new CSV file."""
+    from assistant.writing import check_new
+    from tools.errors import ToolError
+
+    if tool != "assign":
+        raise ToolError(
+            "invalid_option", f"--assignments is for the assign tool, not {tool}.", "Leave --assignments out."
+        )
+    if not path.lower().endswith(".csv"):
+        raise ToolError("invalid_assignments_path", f"--assignments {path}: the file is CSV.", "End the name in .csv.")
+    check_new(path)
+
+
+def _save_assignments(request: Any, catalog: Any, path: str) -> None:
+    """The full assignment beside the JSON (the result shows the first units only), never over an existing file."""
+    from assistant.writing import write_new
+    from tools.assign.models import AssignRequest
+    from tools.assign.tool import assignments_csv
+    from tools.errors import ToolError
+
+    try:
+        parsed = (
+            AssignRequest.model_validate_json(request)
+            if isinstance(request, str)
+            else AssignRequest.model_validate(request)
+        )
+        text = assignments_csv(parsed, catalog.get(parsed.dataset).frame)
+        saved = write_new(path, lambda handle: handle.write(text.encode("utf-8")))
+    except ToolError as error:
+        sys.stderr.write(f"[assignments] not saved: {error.message}\n")
+    else:
+        sys.stderr.write(f"[assignments] saved {saved}\n")
 
 
 def _check_plot_path(path: str) -> None:

@@ -24,6 +24,7 @@ from tools.errors import ToolError
 
 if TYPE_CHECKING:
     from tools.aa_test.models import AaTestResult
+    from tools.assign.models import AssignResult
     from tools.did.models import DiffInDiffResult
     from tools.heterogeneity.models import HeterogeneityResult
     from tools.iv.models import InstrumentalVariablesResult
@@ -93,7 +94,7 @@ def save_figure(result: ToolResult, path: str | os.PathLike[str], title: str | N
     if figure is None:
         raise FigureError(
             "This result has no figure (power curves, event studies, overlap, RD, synthetic control, "
-            "instrumental variables, heterogeneity and A/A p-value plots do)."
+            "instrumental variables, heterogeneity, A/A p-value and assignment balance plots do)."
         )
     if not figure.ready(result):
         raise FigureError(
@@ -580,6 +581,13 @@ def _aa_ready(result: AaTestResult) -> bool:
     return any(metric.p_histogram for metric in result.simulated)
 
 
+def _assign_balance(figure: Any, result: AssignResult) -> None:
+    """The assignment's love plot, drawn by :func:`assistant.figures_assign.draw_assign_balance` (loaded here)."""
+    from assistant.figures_assign import draw_assign_balance
+
+    draw_assign_balance(figure, result)
+
+
 #: The drawer of each figure a result class can declare (``ToolResult.figure``).
 FIGURES: dict[str, Figure] = {
     "power_curve": Figure(_power, lambda result: bool(result.curve)),
@@ -590,4 +598,5 @@ FIGURES: dict[str, Figure] = {
     "instrumental_variables": Figure(_instrumental_variables, _iv_ready, size=(11, 5.4)),
     "heterogeneity": Figure(_heterogeneity, lambda result: bool(result.gates and result.qini_curve), size=(11, 5.2)),
     "aa_test": Figure(_aa_test, _aa_ready, size=(11, 4.8)),  # resized by the drawer for its number of panels
+    "assign_balance": Figure(_assign_balance, lambda result: bool(result.balance)),
 }

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from tools.aa_test.spec import SPEC as AA_TEST
 from tools.ab_test.spec import SPEC as AB_TEST
 from tools.allocate.spec import SPEC as ALLOCATE_TRAFFIC
+from tools.assign.spec import SPEC as ASSIGN
 from tools.did.spec import SPEC as DIFF_IN_DIFF
 from tools.errors import ToolError
 from tools.heterogeneity.spec import SPEC as HETEROGENEITY
@@ -82,6 +83,7 @@ TOOLS: tuple[ToolSpec, ...] = (
     INSTRUMENTAL_VARIABLES,
     HETEROGENEITY,
     ALLOCATE_TRAFFIC,
+    ASSIGN,
     REFUTE,
     RECOMMEND_METHOD,
 )

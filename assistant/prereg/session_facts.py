@@ -28,6 +28,7 @@ __all__ = ["ANALYSED_ONLY", "SessionFacts", "assignment_words", "session_facts"]
 RECOMMEND = "recommend_method"
 REFUTE = "refute"
 AA_TEST = "aa_test"
+ASSIGN = "assign"
 #: Request fields that hold data rather than settings: what was observed is not part of a plan.
 ANALYSED_ONLY = ("summaries",)
 #: The plan tools whose analysis is the primary one (the others are secondary).
@@ -119,7 +120,8 @@ def _dataset_line(name: str, catalog: Any, *, sha256: bool) -> str:
 def session_facts(runs: Sequence[Any], catalog: Any = None) -> SessionFacts:
     """The study-plan fields the session's runs established: ``analysis`` (the last successful run of a primary plan
     tool, as it ran), ``secondary_analyses`` (the last successful run of each secondary tool, beside it),
-    ``assignment`` (recommend_method's request and first choice), ``robustness_checks`` (the checks of the last
+    ``assignment`` (recommend_method's request and first choice; the last assign run's plan entry, which redraws
+    the randomisation), ``robustness_checks`` (the checks of the last
     refute run of that analysis), ``data_status`` and ``sample_size`` (the analysed dataset: the primary
     analysis's, else the secondary one's)."""
     fields: dict[str, Any] = {}
@@ -132,6 +134,13 @@ def session_facts(runs: Sequence[Any], catalog: Any = None) -> SessionFacts:
         if words:
             fields["assignment"] = words
             origins["assignment"] = "your answers to recommend_method (its request) and its first choice"
+    assigned = _ok(runs, (ASSIGN,))
+    if assigned:  # the randomisation itself, exact enough to redraw it: it states how units got the change
+        plan = assigned[-1].outcome.plan
+        fields["assignment"] = "\n".join(filter(None, [fields.get("assignment"), plan.text]))
+        origins["assignment"] = "; ".join(
+            filter(None, [origins.get("assignment"), "the assign run of this session (its plan entry)"])
+        )
     checked = _ok(runs, (AA_TEST,))
     if checked:
         fields["quality_checks"] = platform_check(checked[-1].outcome)

@@ -4,8 +4,8 @@ A result class names its figure (``ToolResult.figure``); :data:`DRAWERS` holds a
 drawers are in ``assistant/figures.py``). A drawer receives the typed result and returns no lines when the result
 has no data for its figure (synthetic control and instrumental variables say so in one line instead: their cards
 have nothing else that stands for the paths, or for the first stage and reduced form). The A/A test's drawer is in
-``plot_aa.py``, loaded when it is drawn. This module imports no pydantic or tools at run time: the app's first frame
-needs it.
+``plot_aa.py`` and the assignment's in ``plot_assign.py``, each loaded when drawn. This module imports no pydantic or
+tools at run time: the app's first frame needs it.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from assistant.tui.widgets.charts import ForestRow, forest, mirrored_histogram, 
 
 if TYPE_CHECKING:
     from tools.aa_test.models import AaTestResult
+    from tools.assign.models import AssignResult
     from tools.did.models import DiffInDiffResult
     from tools.heterogeneity.models import HeterogeneityResult
     from tools.iv.models import AndersonRubin, InstrumentalVariablesResult
@@ -558,6 +559,13 @@ def _aa_test(result: AaTestResult) -> list[str]:
     return aa_test_lines(result)
 
 
+def _assign_balance(result: AssignResult) -> list[str]:
+    """The assignment's counts and balance, drawn by :func:`assistant.tui.widgets.plot_assign.assign_lines`."""
+    from assistant.tui.widgets.plot_assign import assign_lines
+
+    return assign_lines(result)
+
+
 #: The text drawer of each figure a result class can declare (``ToolResult.figure``).
 DRAWERS: dict[str, Callable[[Any], list[str]]] = {
     "power_curve": _power_curve,
@@ -568,4 +576,5 @@ DRAWERS: dict[str, Callable[[Any], list[str]]] = {
     "instrumental_variables": _instrumental_variables,
     "heterogeneity": _heterogeneity,
     "aa_test": _aa_test,
+    "assign_balance": _assign_balance,
 }
