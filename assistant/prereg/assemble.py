@@ -38,7 +38,12 @@ Built = tuple[ItemStatus, str | None] | tuple[ItemStatus, str | None, str]
 
 #: ab_test's sample-ratio threshold (tools.ab_test.tool.SRM_THRESHOLD, which imports pandas; a test keeps them equal).
 SRM_THRESHOLD = 0.001
-TESTS = {"binary": "two-proportion z-test", "continuous": "Welch t-test", "ratio": "delta-method test of the ratio"}
+TESTS = {
+    "binary": "two-proportion z-test",
+    "continuous": "Welch t-test",
+    "ratio": "delta-method test of the ratio",
+    "quantile": "Woodruff (order-statistic) interval for the difference of quantiles",
+}
 ROBUSTNESS_TEXT = {
     "placebo_treatment": "placebo treatment (a random fake treatment should show no effect)",
     "random_common_cause": "random common cause (adding a random covariate should not move the estimate)",
@@ -406,7 +411,9 @@ def _covariates(c: _Context) -> Built:
     if a is None:
         return "missing", None
     if a.method == "ab_test":
-        cuped = [f"{m.name}: CUPED on '{m.covariate_column}'" for m in a.metrics or () if m.covariate_column]
+        cuped = [_adjustment_words(m) for m in a.metrics or () if m.covariate_column or m.covariates]
+        if a.strata_column:
+            cuped.append(f"Post-stratified on '{a.strata_column}' (stratum-weighted difference, Neyman variance).")
         if c.power is not None and c.power.variance_reduction:
             cuped.append(f"The power calculation assumed a variance reduction of {num(c.power.variance_reduction)}.")
         return "complete", "\n".join(cuped) or "None (unadjusted comparison)."
@@ -416,6 +423,25 @@ def _covariates(c: _Context) -> Built:
     if covariates is None or ("covariates" in a.required() and not covariates):
         return "missing", None
     return "complete", ", ".join(f"'{x}'" for x in covariates) or "None."
+
+
+def _adjustment_words(metric: Any) -> str:
+    """A planned metric's covariate adjustment in words: CUPED (on a ratio: with the pre-period ratio), or the Lin
+    regression (a binary metric: logistic regression, standardised)."""
+    if metric.covariates:
+        names = ", ".join(f"'{x}'" for x in metric.covariates)
+        how = (
+            "logistic regression, standardised to a risk difference"
+            if metric.kind == "binary"
+            else "Lin (2013) interacted regression"
+        )
+        return f"{metric.name}: {how} on {names}; the unadjusted difference reported beside it"
+    if metric.covariate_denominator_column:
+        return (
+            f"{metric.name}: CUPED on the pre-period ratio '{metric.covariate_column}' / "
+            f"'{metric.covariate_denominator_column}'"
+        )
+    return f"{metric.name}: CUPED on '{metric.covariate_column}'"
 
 
 def _method(c: _Context) -> Built:
@@ -436,8 +462,19 @@ def _method(c: _Context) -> Built:
 def _method_ab_test(a: PlanBase) -> Built:
     if not a.metrics:
         return "missing", "ab_test (metrics not yet specified)"
-    tests = sorted({f"{TESTS[m.kind]} for {m.kind} metrics" for m in a.metrics})
+    tests = sorted({f"{TESTS.get(m.kind, m.kind)} for {m.kind} metrics" for m in a.metrics})
     lines = [f"ab_test on {_where(a.dataset, a.arm_column)}: " + "; ".join(tests) + "."]
+    if getattr(a, "interval", None) == "bootstrap":
+        method = getattr(a, "bootstrap_method", None) or "bca"
+        replicates = getattr(a, "bootstrap_replicates", None)
+        lines.append(
+            f"Intervals: {method.upper() if method == 'bca' else method} bootstrap"
+            + (f", {replicates:,} resamples" if replicates else "")
+            + (f", seed {a.seed}" if getattr(a, "seed", None) is not None else "")
+            + ", resampling within arms (whole clusters when clustered)."
+        )
+    if getattr(a, "se_type", None) and any(m.covariates for m in a.metrics):
+        lines.append(f"Regression-adjusted metrics use {a.se_type} standard errors.")
     if a.control:
         lines.append(f"Control arm: '{a.control}'.")
     lines.append(

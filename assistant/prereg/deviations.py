@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
@@ -65,6 +65,11 @@ class FieldRule:
     as_set: bool = False  # lists compared without order (covariates)
     note_unstated: bool = True  # a field the plan left open is noted when the analysis set it (a minor deviation)
     compared: bool = True  # False: compared elsewhere (ab_test's metrics, metric by metric)
+    #: A null in the plan reads as the tool's default (``default``, filled from the request model by
+    #: :func:`comparison`): a setting added after plans were written (ab_test's standard errors, diff_in_diff's
+    #: covariate method) is a deviation only when the run departs from the default the plan implied.
+    default_when_unstated: bool = False
+    default: Any = None
 
 
 #: The category of a field with no override, by its name (any other field is a setting of the test).
@@ -94,6 +99,12 @@ _AB = (
     FieldRule("winsorize", "test", unstated_if_none=False),
     FieldRule("decision_rule", "decision_rule", unstated_if_none=False),
     FieldRule("metrics", "metric", compared=False),  # metric by metric: METRIC_COMPARISONS
+    FieldRule("strata_column", "covariates", unstated_if_none=False),  # null: no post-stratification
+    FieldRule("se_type", "test", default_when_unstated=True),
+    FieldRule("interval", "test", default_when_unstated=True),
+    FieldRule("bootstrap_method", "test", default_when_unstated=True),
+    FieldRule("bootstrap_replicates", "test", "minor", default_when_unstated=True),
+    FieldRule("seed", "test", "minor", default_when_unstated=True),
     FieldRule("summaries", "population", note_unstated=False),  # summary numbers are data: a change is major
 )
 _DID = (
@@ -106,6 +117,7 @@ _DID = (
     FieldRule("cluster", "test"),
     FieldRule("weights", "test", unstated_if_none=False),
     FieldRule("covariates", "covariates", as_set=True, unstated_if_none=False),
+    FieldRule("covariate_method", "covariates", default_when_unstated=True),
     FieldRule("base_period", "test", "minor"),
     FieldRule("alpha", "alpha"),
 )
@@ -164,7 +176,11 @@ OVERRIDES: dict[str, tuple[FieldRule, ...]] = {
 def comparison(method: str, plan: type[PlanBase]) -> tuple[FieldRule, ...]:
     """The rule of every field of a plan model, in its order (the method's override, or the generic rule)."""
     overrides = {rule.field: rule for rule in OVERRIDES.get(method, ())}
-    return tuple(overrides.get(name) or generic_rule(name) for name in plan.model_fields if name != "method")
+    rules = [overrides.get(name) or generic_rule(name) for name in plan.model_fields if name != "method"]
+    request = plan.request.model_fields
+    return tuple(
+        replace(rule, default=request[rule.field].default) if rule.default_when_unstated else rule for rule in rules
+    )
 
 
 #: The request-level comparison table of every plan tool (derived: see :data:`OVERRIDES`).
@@ -178,6 +194,9 @@ METRIC_COMPARISONS: tuple[FieldRule, ...] = (
     FieldRule("direction", "metric"),
     FieldRule("covariate_column", "covariates", unstated_if_none=False),
     FieldRule("non_inferiority_margin", "metric", unstated_if_none=False),
+    FieldRule("covariates", "covariates", as_set=True, unstated_if_none=False),  # null: no regression adjustment
+    FieldRule("covariate_denominator_column", "covariates", unstated_if_none=False),
+    FieldRule("quantile", "metric", unstated_if_none=False),
 )
 
 
@@ -353,6 +372,9 @@ def _compare(
         if not rule.compared:
             continue
         plan_value, run_value = planned.get(rule.field), executed.get(rule.field)
+        if rule.default_when_unstated:  # a null on either side is the tool's default
+            plan_value = rule.default if plan_value is None else plan_value
+            run_value = rule.default if run_value is None else run_value
         if plan_value is None and rule.unstated_if_none:
             if run_value is not None and rule.note_unstated:
                 found.append(

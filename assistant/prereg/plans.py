@@ -41,6 +41,7 @@ __all__ = [
     "PLAN_TOOLS",
     "SECONDARY_TOOLS",
     "V1_LAYOUT",
+    "V1_METRIC_LAYOUT",
     "PlanBase",
     "plan_model",
     "planned_request",
@@ -70,6 +71,18 @@ V1_LAYOUT: Mapping[str, tuple[str, ...]] = {
         "bandwidth_selector", "fuzzy", "cluster", "covariates", "alpha",
     ),
 }  # fmt: skip
+#: The fields each planned ab_test metric (``MetricSpec``) had under ``whyscope.prereg/1``, nulls written: a field
+#: added to MetricSpec later is written only when a metric states it (frozen history: never extend it).
+V1_METRIC_LAYOUT: tuple[str, ...] = (
+    "name", "column", "kind", "denominator_column", "role", "direction", "covariate_column", "non_inferiority_margin",
+)  # fmt: skip
+
+
+def _v1_metric(metric: Any) -> Any:
+    """A planned metric as written: the nulls of fields MetricSpec gained after schema version 1 left out."""
+    if not isinstance(metric, dict):
+        return metric
+    return {key: value for key, value in metric.items() if value is not None or key in V1_METRIC_LAYOUT}
 
 
 class PlanBase(BaseModel):
@@ -94,7 +107,10 @@ class PlanBase(BaseModel):
         """The plan as written: its nulls left out, except the fields schema version 1 always wrote."""
         data: dict[str, Any] = handler(self)
         kept = V1_LAYOUT.get(self.method, ())
-        return {key: value for key, value in data.items() if value is not None or key == "method" or key in kept}
+        written = {key: value for key, value in data.items() if value is not None or key == "method" or key in kept}
+        if isinstance(written.get("metrics"), list | tuple):
+            written["metrics"] = type(written["metrics"])(_v1_metric(m) for m in written["metrics"])
+        return written
 
     def stated(self) -> dict[str, Any]:
         """The fields the plan states (JSON form), without ``method``."""

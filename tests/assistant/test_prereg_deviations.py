@@ -199,3 +199,39 @@ def test_the_comparison_table_extends_to_diff_in_diff() -> None:
     }
     assert [a.label for a in report.analyses] == ["exploratory"]
     assert any("power calculation" in n for n in report.notes)
+
+
+def test_the_adjustments_added_later_are_compared_against_the_plan(plan: PlanDocument, catalog: Catalog) -> None:
+    """A frozen plan that predates regression adjustment reads as: no covariates, no strata, HC2 (the default)."""
+    request = planned_request(plan)
+    # the default standard errors and seed stated explicitly: still the plan
+    same = {**request, "se_type": "HC2"}
+    assert check_deviations(plan, Execution(method="ab_test", request=same, result=run(same, catalog))).deviations == ()
+    # covariates added to the primary metric after the plan, and HC1 instead of HC2: both major
+    metrics = [dict(m) for m in request["metrics"]]
+    metrics[0] = {**metrics[0], "covariates": ["pre_revenue"]}
+    changed = {**request, "metrics": metrics, "se_type": "HC1"}
+    report = check_deviations(plan, Execution(method="ab_test", request=changed, result=run(changed, catalog)))
+    assert found(report) == {
+        ("covariates", "covariates", "booking conversion", "major"),
+        ("test", "se_type", None, "major"),
+    }
+    # a post-stratification the plan did not have
+    strata = {**request, "metrics": [request["metrics"][0]], "strata_column": "refund_request"}
+    report = check_deviations(plan, Execution(method="ab_test", request=strata))
+    assert ("covariates", "strata_column", None, "major") in found(report)
+
+
+def test_diff_in_diff_covariate_method_defaults_to_the_plans_doubly_robust_reading() -> None:
+    document = example("staggered_rollout")
+    planned = {k: v for k, v in document.prereg.plan.analysis.model_dump(mode="json").items() if k != "method"}  # type: ignore[union-attr]
+    assert (
+        check_deviations(
+            document, Execution(method="diff_in_diff", request={**planned, "covariate_method": "dr"})
+        ).deviations
+        == ()
+    )
+    report = check_deviations(
+        document, Execution(method="diff_in_diff", request={**planned, "covariate_method": "ipw"})
+    )
+    assert found(report) == {("covariates", "covariate_method", None, "major")}

@@ -237,3 +237,25 @@ def test_without_agreed_checks_the_designs_refute_battery_is_proposed_not_claime
     assert item.value is not None and all(name in item.value for name in auto_battery("rdd"))
     agreed = assemble(brief, plan.model_copy(update={"robustness_checks": ("placebo_cutoff",)})).item("robustness")
     assert agreed.status == "complete" and agreed.value is not None and "density_test" not in agreed.value
+
+
+def test_the_plan_words_each_adjustment_ab_test_can_make() -> None:
+    brief = Brief.model_validate(AI_BRIEF["brief"])
+    plan = StudyPlan.model_validate(AI_BRIEF["plan"])
+    metrics = list(plan.analysis.metrics)  # type: ignore[union-attr]
+    booked, revenue = metrics[0], metrics[1]
+    metrics[0] = booked.model_copy(update={"covariates": ("pre_revenue", "tenure")})
+    metrics[1] = revenue.model_copy(update={"covariates": ("pre_revenue",), "covariate_column": None})
+    analysis = plan.analysis.model_copy(
+        update={"metrics": tuple(metrics), "strata_column": "country", "se_type": "HC1"}
+    )  # type: ignore[union-attr]
+    adjusted = plan.model_copy(update={"analysis": analysis})
+    words = assemble(brief, adjusted).item("covariates").value or ""
+    assert (
+        "booking conversion: logistic regression, standardised to a risk difference on 'pre_revenue', 'tenure'" in words
+    )
+    assert "revenue per user: Lin (2013) interacted regression on 'pre_revenue'" in words
+    assert "Post-stratified on 'country'" in words
+    assert "Regression-adjusted metrics use HC1 standard errors." in (
+        assemble(brief, adjusted).item("method").value or ""
+    )

@@ -19,7 +19,7 @@ from assistant.prereg import StudyPlan, assemble, check_deviations, freeze, rend
 from assistant.prereg.deviations import COMPARISONS, OVERRIDES, Execution
 from assistant.prereg.files import load_plan, load_source
 from assistant.prereg.models import AbTestPlan, AnalysisPlan, DiffInDiffPlan, PropensityPlan, RddPlan, TextAnswer
-from assistant.prereg.plans import PLAN_TOOLS, PLANS, V1_LAYOUT, planned_request
+from assistant.prereg.plans import PLAN_TOOLS, PLANS, V1_LAYOUT, V1_METRIC_LAYOUT, planned_request
 from assistant.prereg.tool import ANALYSIS_TOOLS, PreregState, WritePreregRequest, parse_analysis
 from tests.assistant.test_prereg_golden import GOLDEN, ROOT
 from tools.data import Catalog
@@ -104,7 +104,12 @@ def test_a_request_pasted_as_the_planned_analysis_is_accepted(tool: str) -> None
     state.write(Brief(), json.dumps(arguments))
     plan = state.plan.analysis
     assert plan is not None and plan.method == tool
-    assert plan.stated() == {k: v for k, v in full.items() if v is not None}
+    stated = {k: v for k, v in full.items() if v is not None}
+    if "metrics" in stated:  # a metric states the fields MetricSpec had in version 1, and the others when set
+        stated["metrics"] = [
+            {k: v for k, v in m.items() if v is not None or k in V1_METRIC_LAYOUT} for m in stated["metrics"]
+        ]
+    assert plan.stated() == stated
     assert parse_request(get_tool(tool), plan.stated()).model_dump(mode="json") == full  # the same request runs
 
 
@@ -114,6 +119,10 @@ def test_the_plan_written_has_the_version_1_fields_and_the_new_ones_only_when_st
     assert RddPlan(diagnostics=False).model_dump(mode="json")["diagnostics"] is False
     assert "seed" not in PropensityPlan().model_dump() and PropensityPlan(seed=3).model_dump()["seed"] == 3
     assert "summaries" not in AbTestPlan().model_dump(mode="json")
+    metric = AbTestPlan(metrics=[{"name": "m"}]).model_dump(mode="json")["metrics"][0]
+    assert list(metric) == list(V1_METRIC_LAYOUT)  # MetricSpec's later fields are written only when stated
+    lin = AbTestPlan(metrics=[{"name": "m", "covariates": ["x"]}]).model_dump(mode="json")["metrics"][0]
+    assert lin["covariates"] == ["x"]
     assert (
         parse_analysis("rdd", '{"outcome": "y", "diagnostics": null}').model_dump() == RddPlan(outcome="y").model_dump()
     )

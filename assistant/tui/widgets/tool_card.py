@@ -91,12 +91,28 @@ def details(result: dict[str, Any]) -> list[str]:
             lines.append(f"[{check.get('verdict')}] {check.get('name')}: {text}")
         else:
             lines.append(f"[{check.get('status')}] {check.get('name')}: {check.get('detail')}")
+    lines += adjustment_lines(result)
     lines += [f"warning: {w}" for w in result.get("warnings", [])]
     if result.get("method"):
         lines.append(f"method: {result['method']}")
     scalars = {k: v for k, v in result.items() if isinstance(v, int | float | str) and k not in ("summary", "method")}
     lines += [f"{k}: {v}" for k, v in scalars.items()]
     return [safe(line) for line in lines]
+
+
+def adjustment_lines(result: dict[str, Any]) -> list[str]:
+    """ab_test's adjusted comparisons: the adjustment and, beside it, the unadjusted difference on the same rows."""
+    lines = []
+    for comparison in result.get("comparisons") or []:
+        adjustment = comparison.get("adjustment") if isinstance(comparison, dict) else None
+        if not isinstance(adjustment, dict) or not isinstance(adjustment.get("unadjusted"), dict):
+            continue
+        unadjusted = effect_line(adjustment["unadjusted"]).removeprefix("effect: ")
+        lines.append(
+            f"{comparison.get('metric')} ({comparison.get('arm')}): {adjustment.get('description')}; "
+            f"unadjusted {unadjusted}"
+        )
+    return lines
 
 
 def effect_line(effect: dict[str, Any]) -> str:
