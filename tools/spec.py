@@ -12,7 +12,8 @@ A tool is declared once, as a :class:`ToolSpec` in its own package (``tools/<fam
 - refute: ``battery`` (the automatic checks, the others that apply, and the design adapter that refits it), or
   ``no_battery`` (why an estimate is not challenged by refute itself);
 - the pre-registration: ``plans`` (an analysis plan derived from the request model);
-- the app's card and plot and the PNG figure: the result model's own ``figure`` and ``plot_fields``.
+- the app's card and plot and the PNG figure: the result model's own ``figure`` and ``plot_fields``;
+- the schema's design-specific fields: ``later_fields`` (which join once that design's tools are offered).
 
 This module is light (standard library and pydantic models only): listing tools never imports pandas.
 """
@@ -133,6 +134,10 @@ class ToolSpec:
     follows: tuple[str, ...] = ()
     #: The pre-registration has an analysis plan for it (every request field, all optional).
     plans: bool = False
+    #: Request fields the model's schema leaves out until one of the named tools is offered too (power's
+    #: ``design``, a quasi-experiment's sizing, joins with diff_in_diff, rdd and synthetic_control): the first
+    #: request stays small, and the request model accepts the field whenever it is given.
+    later_fields: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: For a tool that runs in memory on a table in an engine: ``"package.module:function"`` that reduces the table
     #: in the engine to the frame the tool needs, ``(request, table) -> (frame, notes)`` (diff_in_diff's unit x
     #: period panel); None: the table's rows are pulled as they are (within the engine's limit).

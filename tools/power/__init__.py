@@ -6,8 +6,13 @@ approximation with the pooled variance under H0 and the unpooled variance under 
 ``power.prop.test``, statsmodels' ``power_proportions_2indep``). Cluster randomisation enters through the
 design effect, CUPED through the variance it removes, several treatment arms through Bonferroni.
 
+Quasi-experiments (``design``: a difference-in-differences, a regression discontinuity or a synthetic control) are
+sized by seeded simulation, with the Monte Carlo error and a closed form beside it.
+
 Modules: ``models`` (request and result), ``formulas`` (the equations and solvers), ``report`` (checks,
-method and summary text), ``tool`` (the function the registry calls).
+method and summary text), ``tool`` (the function the registry calls); ``quasi`` (the quasi-experimental designs),
+``quasi_models``, ``quasi_did``, ``quasi_rdd``, ``quasi_synth`` (each design's simulation and closed form),
+``quasi_sim`` (the shared test and solvers), ``quasi_report`` (their checks and text).
 """
 
 from typing import TYPE_CHECKING, Any

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
 from tools.bounds import MAX_MAGNITUDE, MIN_ALPHA, MIN_SCALE
 from tools.literals import Alternative, CurveKind, MdeKind, PowerMetric, SolveFor, SpendingFunction
+from tools.power.quasi_models import QuasiDesign, QuasiPower
 from tools.results import Check, ToolRequest, ToolResult
 from tools.sequential.models import SequentialBoundary
 
@@ -131,6 +132,9 @@ class PowerRequest(ToolRequest):
         description="Share of the maximum sample at each look, increasing, last 1; null = equal.",
     )
     spending: SpendingFunction = Field(default="obrien_fleming", description="Alpha spending when looks > 1.")
+    design: QuasiDesign | None = Field(
+        default=None, description="DiD, RDD or synthetic control (simulated; units from here); null = A/B test."
+    )
 
 
 class PowerCurvePoint(ToolResult):
@@ -208,6 +212,11 @@ class PowerResult(ToolResult):
         description="The group-sequential design (looks > 1); n_per_arm, n_total and duration_days are then the "
         "maximum, reached only if no look stops the experiment.",
     )
+    quasi: QuasiPower | None = Field(
+        default=None,
+        description="The simulation of a quasi-experimental design (DiD, RDD, synthetic control); its units fill "
+        "n_per_arm (control, below the cutoff, or donors) and n_treatment.",
+    )
     method: str = Field(description="The exact formula used, in words.")
     curve_kind: CurveKind = Field(
         description="'power_vs_n': power against control-arm size at the fixed effect; 'mde_vs_n': the minimum "
@@ -217,3 +226,16 @@ class PowerResult(ToolResult):
     checks: list[Check] = Field(description="Diagnostics of the design and the assumptions behind it.")
     warnings: list[str] = Field(description="Things the user should know before relying on the numbers.")
     summary: str = Field(description="One sentence stating the answer, built from the numbers above.")
+
+    @model_serializer(mode="wrap")
+    def _written(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _without_none(handler(self), "quasi")
+
+
+def _without_none(dumped: dict[str, Any], key: str) -> dict[str, Any]:
+    """A dump without ``key`` when it is null: an A/B result is written as it was before quasi-experimental designs
+    existed, so saved sessions, frozen pre-registrations and their hashes stay byte for byte the same. (A request
+    keeps its null ``design``: it is what a strict call sends, every field present.)"""
+    if dumped.get(key, "") is None:
+        return {name: value for name, value in dumped.items() if name != key}
+    return dumped

@@ -1,4 +1,4 @@
-"""The power tool, as registered: sizing a planned experiment."""
+"""The power tool, as registered: sizing a planned experiment (an A/B test, or a DiD, RDD or synthetic control)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ SPEC = ToolSpec(
     result=PowerResult,
     implementation="tools.power.tool:power",
     offer="always",
+    later_fields={"design": ("diff_in_diff", "rdd", "synthetic_control")},
     no_guide="The guided mode sizes an experiment from the numbers the user gives (baseline, effect, traffic), "
     "not from columns of a dataset.",
 )

@@ -35,7 +35,12 @@ CURVE_FTOL = 1e-9  # a plotted MDE whose power is within 1e-9 of the target
 
 
 def power(request: PowerRequest, data: object = None) -> PowerResult:
-    """Solve the power equation for the one unknown in ``request``; ``data`` is not used."""
+    """Solve the power equation for the one unknown in ``request``; ``data`` is not used. A quasi-experimental
+    ``request.design`` is sized by simulation (:mod:`tools.power.quasi`)."""
+    if request.design is not None:
+        from tools.power.quasi import quasi_power
+
+        return quasi_power(request)
     design, delta, target = _validate(request)
     ratio = request.allocation_ratio
     sequential = plan(request, design, target)
