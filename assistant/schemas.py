@@ -6,6 +6,9 @@ Lives in ``assistant`` because it needs ``openai``, which ``tools`` never import
 from __future__ import annotations
 
 import inspect
+import json
+import re
+from collections.abc import Iterable
 from typing import Any
 
 from openai import pydantic_function_tool
@@ -13,7 +16,7 @@ from pydantic import BaseModel
 
 from tools.registry import TOOLS, ToolSpec, get_tool
 
-__all__ = ["all_tool_schemas", "tool_schema", "update_brief_schema", "write_prereg_schema"]
+__all__ = ["all_tool_schemas", "scoping_schema", "tool_schema", "update_brief_schema", "write_prereg_schema"]
 
 
 def update_brief_schema() -> dict[str, Any]:
@@ -43,6 +46,42 @@ def tool_schema(spec: ToolSpec | str) -> dict[str, Any]:
     if isinstance(spec, str):
         spec = get_tool(spec)
     return _strict(spec.name, spec.request, spec.description)
+
+
+def scoping_schema(spec: ToolSpec | str, offered: Iterable[str]) -> dict[str, Any]:
+    """The tool's schema for a request offering ``offered``: without the ``later_fields`` whose design tools are
+    not offered yet (power's ``design`` before a DiD, RDD or synthetic control is in the conversation)."""
+    if isinstance(spec, str):
+        spec = get_tool(spec)
+    names = set(offered)
+    later = [field for field, tools in spec.later_fields.items() if not names & set(tools)]
+    schema = tool_schema(spec)
+    if not later:
+        return schema
+    function = {**schema["function"]}
+    parameters = {**function["parameters"]}
+    parameters["properties"] = {k: v for k, v in parameters["properties"].items() if k not in later}
+    parameters["required"] = [k for k in parameters.get("required", []) if k not in later]
+    parameters = _without_unused_definitions(parameters)
+    function["parameters"] = parameters
+    return {**schema, "function": function}
+
+
+def _without_unused_definitions(parameters: dict[str, Any]) -> dict[str, Any]:
+    """The schema without the ``$defs`` no property refers to any more (directly or through another definition)."""
+    definitions = parameters.get("$defs")
+    if not definitions:
+        return parameters
+    used: set[str] = set()
+    pending = [json.dumps(parameters["properties"])]
+    while pending:
+        for name in re.findall(r'"#/\$defs/([^"]+)"', pending.pop()):
+            if name not in used and name in definitions:
+                used.add(name)
+                pending.append(json.dumps(definitions[name]))
+    kept = {name: definitions[name] for name in definitions if name in used}
+    result = {k: v for k, v in parameters.items() if k != "$defs"}
+    return {**result, "$defs": kept} if kept else result
 
 
 def _strict(name: str, model: type[BaseModel], description: str) -> dict[str, Any]:

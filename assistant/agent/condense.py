@@ -87,6 +87,12 @@ TOOL_TEXT = frozenset(
         *("bin_method", "effect_label", "headline", "null", "procedure", "explanation", "decided_by"),
         *("why", "assumptions", "diagnostics", "data_needed", "questions", "what_would_help", "interpretation"),
         *("Check.name", "Recommendation.tool", "SequentialLook.decision", "AlwaysValid.decision"),
+        *(
+            "AdjustmentDetail.description",
+            "AdjustmentDetail.se_type",
+            "AssignmentPlan.hash_rule",
+            "AssignmentPlan.text",
+        ),
     }
 )
 

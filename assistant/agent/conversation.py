@@ -16,6 +16,7 @@ record are the same either way. The typed runs are kept in :attr:`Conversation.r
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import threading
 from collections.abc import Callable, Mapping
@@ -26,7 +27,7 @@ from pydantic import ValidationError
 
 import prompts
 from assistant.agent.backends import AssistantTurn, Backend, BackendError, Cancelled, Interruptible, Message
-from assistant.agent.brief import Brief, UpdateBriefRequest, apply_update
+from assistant.agent.brief import SLOTS, Brief, UpdateBriefRequest, apply_update
 from assistant.agent.claims import unsupported_claims
 from assistant.agent.events import (
     BriefUpdated,
@@ -71,6 +72,8 @@ MAX_REPEATS = 3
 MAX_REPAIRS = 2
 #: The conversation-state tools, offered on every request but the final one (no registered tool spec).
 STATE_TOOLS = ("update_brief", "write_prereg")
+#: Words that bring write_prereg into a request before the brief has anything in it.
+_PREREG_WORDS = re.compile(r"pre-?regist|\bprereg|analysis plan", re.I)
 #: Appended to an answer kept although the server did not finish it (the model and a resumed session see it).
 INCOMPLETE_MARK = "[incomplete answer: {reason}]"
 
@@ -281,29 +284,44 @@ class Conversation:
     def _offered_tools(self) -> list[dict[str, Any]]:
         """The schemas for this request: ``tools`` when given (tests), else the scoping tools and the design
         tools the conversation has reached (see :mod:`assistant.agent.toolsets`). Built on first use: the
-        schemas need openai, which start-up does not. In small-model mode ``write_prereg`` joins once the six slots
-        are confirmed (or a plan was written already), so the first requests stay short."""
+        schemas need openai, which start-up does not. ``write_prereg`` joins once there is something to register:
+        a slot of the brief filled or a pre-registration mentioned (in small-model mode: the six slots confirmed),
+        or a plan written already; so the first request stays short."""
         if self.tools:
             return self.tools
         from assistant.agent.toolsets import offered
-        from assistant.schemas import tool_schema, update_brief_schema, write_prereg_schema
-        from tools.registry import tool_names
+        from assistant.schemas import scoping_schema, update_brief_schema, write_prereg_schema
+        from tools.registry import get_tool, tool_names
 
         if not self._schemas:
             self._schemas = {"update_brief": update_brief_schema(), "write_prereg": write_prereg_schema()}
         names = offered(self.messages, tool_names(), self.runs, small=self.small_model)
-        for name in names:
-            if name not in self._schemas:
-                self._schemas[name] = tool_schema(name)
-        schemas = [*(self._schemas[name] for name in names), self._schemas["update_brief"]]
+        keys = []
+        for name in names:  # a tool's design-specific fields join with that design's tools (ToolSpec.later_fields)
+            joined = [f for f, tools in get_tool(name).later_fields.items() if set(tools) & set(names)]
+            key = "+".join([name, *joined])
+            if key not in self._schemas:
+                self._schemas[key] = scoping_schema(name, names)
+            keys.append(key)
+        schemas = [*(self._schemas[key] for key in keys), self._schemas["update_brief"]]
         drafted = self.prereg.frozen is not None or any(
             isinstance(call, Mapping) and (call.get("function") or {}).get("name") == "write_prereg"
             for message in self.messages
             for call in message.get("tool_calls") or ()
         )
-        if not self.small_model or self.brief.complete or drafted:
+        scoped = any(self.brief.slot(name).status != "missing" for name in SLOTS)
+        if drafted or self.brief.complete or (not self.small_model and (scoped or self._prereg_mentioned())):
             schemas.append(self._schemas["write_prereg"])
         return schemas
+
+    def _prereg_mentioned(self) -> bool:
+        """Whether the user or the model has spoken of a pre-registration (or an analysis plan) so far."""
+        return any(
+            message.get("role") in ("user", "assistant")
+            and isinstance(message.get("content"), str)
+            and _PREREG_WORDS.search(message["content"]) is not None
+            for message in self.messages
+        )
 
     def _call(self, emit: Callable[[Event], None], tools: list[dict[str, Any]], streamed: list[str]) -> AssistantTurn:
         """One model call; the text streamed so far is collected in ``streamed`` (kept if the call fails)."""

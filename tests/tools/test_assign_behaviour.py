@@ -30,8 +30,11 @@ def test_registered_and_offered_when_randomisation_is_mentioned() -> None:
 
     spec = get_tool("assign")
     assert spec.request is AssignRequest and spec.function is assign
-    said = [{"role": "user", "content": "How do we randomize users into arms, stratified by country?"}]
+    said = [{"role": "user", "content": "Here is our unit list: do a stratified randomization by country?"}]
     assert "assign" in offered(said, tool_names())
+    # not in every scoping conversation: how units got the change is asked in all of them
+    scoping = [{"role": "user", "content": "Users were randomized; each was assigned to an arm at sign-up."}]
+    assert "assign" not in offered(scoping, tool_names())
 
 
 def test_public_unit_list_stratified_with_rerandomisation() -> None:

@@ -12,7 +12,26 @@ SPEC = ToolSpec(
     request=AssignRequest,
     result=AssignResult,
     implementation="tools.assign.tool:assign",
-    mentions=("randomi", "assign", "stratif", "block", "rerandomi", "salt"),
+    # specific words only: "randomize" and "assigned" come up in every scoping conversation (how units get the
+    # change), and each offered schema costs tokens on every request
+    mentions=(
+        "rerandomi",
+        "stratified random",
+        "stratified assign",
+        "block random",
+        "blocked random",
+        "unit list",
+        "assignment list",
+        "assignment file",
+        "assign units",
+        "assign users",
+        "assign the units",
+        "assign the users",
+        "randomise the list",
+        "randomize the list",
+        "randomisation salt",
+        "randomization salt",
+    ),
     no_guide="The guided mode analyses data already collected; assigning units is a design step before launch that "
     "needs the arms, shares and a salt the team fixes, so it runs from the command line, /run or the model, whose "
     "result carries the plan entry for the pre-registration.",

@@ -5,6 +5,11 @@ reported beside it.
 No tokenizer ships offline (tiktoken downloads its vocabulary at run time), so the budget is checked in
 characters at a conservative 3.5 characters per token for JSON-heavy text (OpenAI's rule of thumb is 4).
 
+The first request carries no ``write_prereg`` (it joins once a slot of the brief is filled or a pre-registration is
+spoken of) and no quasi-experimental sizing in ``power`` (``design`` joins with the DiD, RDD and synthetic-control
+tools): issue 26's added fields would otherwise have taken the request to 23,970 characters. Measured then:
+19,998 characters (with ab_test's quantile and bootstrap fields still being added).
+
 Small-model mode (issue 25) has a budget of its own: its first request (the short prompt, ``recommend_method`` and
 ``update_brief``) within 8,000 characters, about 2,300 tokens, so an 8k-token model keeps most of its window for
 the conversation. Measured when it was set: normal 20,999 characters (about 6,000 tokens), small 5,518 (about
@@ -48,9 +53,47 @@ def first_request_tools() -> list[dict[str, Any]]:
 def test_first_request_fits_the_token_budget() -> None:
     tools = first_request_tools()
     names = [t["function"]["name"] for t in tools]
-    assert names == ["power", "ab_test", "recommend_method", "update_brief", "write_prereg"]
+    assert names == ["power", "ab_test", "recommend_method", "update_brief"]
     chars = request_chars(tools)
     assert chars / CHARS_PER_TOKEN <= TOKEN_BUDGET, f"{chars} characters ≈ {chars / CHARS_PER_TOKEN:.0f} tokens"
+    power = next(t for t in tools if t["function"]["name"] == "power")["function"]["parameters"]
+    assert "design" not in power["properties"] and "$defs" not in power  # the quasi-experimental sizing waits
+
+
+def requests_for(*messages: str) -> list[list[dict[str, Any]]]:
+    """The tool schemas sent with each of the user's messages (the model answers each with text)."""
+    sent: list[list[dict[str, Any]]] = []
+
+    class Recorder:
+        name = "recorder"
+
+        def complete(self, messages: Any, tools: Any, on_text: Any) -> AssistantTurn:
+            sent.append(list(tools))
+            return AssistantTurn(text="ok", finish_reason="stop")
+
+    chat = Conversation(Recorder())
+    for message in messages:
+        chat.send(message, lambda event: None)
+    return sent
+
+
+def test_write_prereg_joins_when_a_pre_registration_is_spoken_of() -> None:
+    (first,) = requests_for("Help me pre-register the checkout experiment before launch.")
+    assert [t["function"]["name"] for t in first][-1] == "write_prereg"
+
+
+def test_powers_design_field_joins_with_a_quasi_experimental_design() -> None:
+    first, second = requests_for(
+        "We changed the checkout button; did it work?", "We rolled it out region by region: difference-in-differences?"
+    )
+    assert "diff_in_diff" not in [t["function"]["name"] for t in first]
+    power = next(t for t in second if t["function"]["name"] == "power")["function"]["parameters"]
+    assert "diff_in_diff" in [t["function"]["name"] for t in second]
+    assert "design" in power["properties"] and "design" in power["required"] and "QuasiDesign" in power["$defs"]
+    # the full schema is the pinned one: what the model is offered once the design is on the table
+    from assistant.schemas import tool_schema
+
+    assert power == tool_schema("power")["function"]["parameters"]
 
 
 def test_every_registered_tool_has_a_schema_the_conversation_can_offer() -> None:

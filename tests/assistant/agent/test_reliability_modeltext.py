@@ -246,7 +246,13 @@ def test_every_string_field_of_every_result_has_a_kind() -> None:
         *("AaTestResult.repeated_unit", "SimulatedMetric.metric", "SimulatedMetric.analysed_per"),
         *("SimulatedMetric.randomised_by", "NoveltyDetail.exposure_time_column", "PeriodEffect.period"),
         *("AbTestResult.exposure_time_column", "MetricHistoryResult.dataset", "MetricHistoryResult.metric"),
-        *("MetricHistoryResult.power_request",),
+        *("MetricHistoryResult.power_request", "AdjustmentDetail.covariates"),
+        *("AssignResult.dataset", "AssignResult.arms", "AssignResult.salt", "AssignResult.draw_salt"),
+        *("AssignResult.assignment_digest", "StratumCount.stratum", "BalanceRow.covariate", "BalanceRow.arm"),
+        *("AssignedUnit.unit", "AssignedUnit.arm", "AssignedUnit.stratum", "AssignedUnit.cluster"),
+        *("AssignmentPlan.unit_column", "AssignmentPlan.arms", "AssignmentPlan.salt", "AssignmentPlan.draw_salt"),
+        *("AssignmentPlan.strata", "AssignmentPlan.cluster_column", "AssignmentPlan.balance_covariates"),
+        *("AssignmentPlan.assignment_digest",),
     }
     undecided, clashes = [], []
     for model, field in _string_fields([spec.result for spec in TOOLS]):

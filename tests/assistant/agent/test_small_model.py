@@ -286,7 +286,7 @@ def test_small_mode_sends_the_short_prompt_and_two_tools(chat: respx.Route) -> N
     assert small["messages"][0] == {"role": "system", "content": prompts.load("system_small").strip()}
     assert tool_names(small) == ["recommend_method", "update_brief"]
     assert normal["messages"][0]["content"] == system_prompt()
-    assert tool_names(normal) == ["power", "ab_test", "recommend_method", "update_brief", "write_prereg"]
+    assert tool_names(normal) == ["power", "ab_test", "recommend_method", "update_brief"]  # write_prereg: once scoped
     assert first_request_chars(small) <= 8_000 < first_request_chars(normal)
 
 
