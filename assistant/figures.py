@@ -145,9 +145,11 @@ def _power(figure: Any, result: PowerResult) -> None:
         axes.plot(ns, [p.power for p in result.curve], color="C0")
         axes.set_ylim(0, 1)
         axes.set_ylabel("power")
-    axes.set_xlabel("units per arm")
+    from assistant.tui.widgets.plot import curve_units
+
+    axes.set_xlabel(curve_units(result))
     axes.grid(alpha=0.3)
-    axes.set_title("Power against sample size")
+    axes.set_title("Power against sample size" if result.quasi is None else "Power against size (closed form)")
     if sequential is not None:
         axes.set_xlabel("maximum units per arm (control), if no look stops the test")
         axes.set_title(f"Power against sample size, {sequential.looks} looks")

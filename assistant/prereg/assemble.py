@@ -258,6 +258,8 @@ def _sample_size(c: _Context) -> Built:
     if p is None:
         return ("complete", c.plan.sample_size, "plan.sample_size") if c.plan.sample_size else ("missing", None)
     lines = [f"From the power tool: {p.summary}"]
+    if p.quasi is not None:
+        return "complete", "\n".join([*lines, *_quasi_sizing(p)]), "power result"
     lines.append(
         f"Control arm {p.n_per_arm:,} units, each treatment arm {p.n_treatment:,}, {p.n_total:,} in total; "
         f"power {num(p.power)} to detect {num(p.mde_absolute)} in absolute terms"
@@ -275,6 +277,31 @@ def _sample_size(c: _Context) -> Built:
     if c.plan.sample_size:
         lines.append(c.plan.sample_size)
     return "complete", "\n".join(lines), "power result"
+
+
+QUASI_DESIGNS = {"did": "difference-in-differences", "rdd": "regression discontinuity", "synth": "synthetic control"}
+
+
+def _quasi_sizing(p: PowerResult) -> list[str]:
+    """A quasi-experiment's sizing: the design as given, the simulated power with its Monte Carlo error and the
+    closed form beside it, the method and what the simulation assumes."""
+    assert p.quasi is not None
+    q, d = p.quasi, p.quasi.design
+    units = {
+        "did": f"{d.treated:,} treated and {d.control:,} comparison units",
+        "rdd": f"{d.treated:,} units within the bandwidth above the cutoff and {d.control:,} below",
+        "synth": f"1 treated unit and {d.control:,} donors",
+    }[d.kind]
+    periods = f", {d.pre} periods before and {d.post} after" if d.pre is not None and d.post is not None else ""
+    closed = f"; closed form {num(q.analytic_power)}" if q.analytic_power is not None else ""
+    return [
+        f"Design: {QUASI_DESIGNS[d.kind]} with {units}{periods}; effect {num(p.mde_absolute)}, alpha {num(p.alpha)} "
+        f"({p.alternative}).",
+        f"Simulated power {num(p.power)} ± {num(q.power_mc_se)} (Monte Carlo standard error; {q.simulations:,} "
+        f"simulations, seed {q.seed}){closed}.",
+        f"Method: {p.method}",
+        "Assumes: " + " ".join(q.assumptions),
+    ]
 
 
 STOPPING = {

@@ -32,8 +32,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DRAWERS",
+    "QUASI_UNITS",
     "IVPicture",
     "ar_set_text",
+    "curve_units",
     "fixed_critical_value",
     "gates_bars",
     "iv_picture",
@@ -104,13 +106,24 @@ def _power_curve(result: PowerResult) -> list[str]:
     if not curve:
         return []
     ns = [p.n_per_arm for p in curve]
+    units = curve_units(result)
     if result.curve_kind == "mde_vs_n":
-        label = "minimum detectable effect against units per arm"
+        label = f"minimum detectable effect against {units}"
         line = sparkline([abs(p.mde_absolute) for p in curve])
     else:
-        label = "power against units per arm"
+        label = f"power against {units}"
         line = sparkline([p.power for p in curve], 0.0, 1.0)
-    return [label, line, f"{ns[0]:,} … {ns[-1]:,} units per arm"]
+    return [label, line, f"{ns[0]:,} … {ns[-1]:,} {units}"]
+
+
+#: What a quasi-experimental power curve counts along its axis (the closed form against the comparison units).
+QUASI_UNITS = {"did": "control units", "rdd": "units below the cutoff", "synth": "donors"}
+
+
+def curve_units(result: PowerResult) -> str:
+    """What the power curve's sizes count: units per arm, or a quasi-experiment's comparison units."""
+    quasi = getattr(result, "quasi", None)
+    return QUASI_UNITS.get(quasi.design.kind, "units per arm") if quasi is not None else "units per arm"
 
 
 def _sequential_curve(result: PowerResult) -> list[str]:

@@ -91,7 +91,7 @@ def details(result: dict[str, Any]) -> list[str]:
             lines.append(f"[{check.get('verdict')}] {check.get('name')}: {text}")
         else:
             lines.append(f"[{check.get('status')}] {check.get('name')}: {check.get('detail')}")
-    lines += adjustment_lines(result)
+    lines += adjustment_lines(result) + simulation_lines(result)
     lines += [f"warning: {w}" for w in result.get("warnings", [])]
     if result.get("method"):
         lines.append(f"method: {result['method']}")
@@ -113,6 +113,21 @@ def adjustment_lines(result: dict[str, Any]) -> list[str]:
             f"unadjusted {unadjusted}"
         )
     return lines
+
+
+def simulation_lines(result: dict[str, Any]) -> list[str]:
+    """A simulated power (a quasi-experiment's): the power with its Monte Carlo error, the simulations and seed,
+    the closed form beside it, and what the simulation assumes."""
+    quasi = result.get("quasi")
+    if not isinstance(quasi, dict) or not isinstance(result.get("power"), int | float):
+        return []
+    closed = quasi.get("analytic_power")
+    lines = [
+        f"simulated power {result['power']:.3g} ± {quasi.get('power_mc_se', 0):.2g} "
+        f"({quasi.get('simulations', 0):,} simulations, seed {quasi.get('seed')})"
+        + (f"; closed form {closed:.3g}" if isinstance(closed, int | float) else "")
+    ]
+    return lines + [f"assumes: {text}" for text in quasi.get("assumptions") or []]
 
 
 def effect_line(effect: dict[str, Any]) -> str:
