@@ -70,6 +70,13 @@ REQUESTS: dict[str, dict[str, Any]] = {
         "instruments": ["invited"],
         "covariates": ["tasks_completed_pre", "tenure_months"],
     },
+    "assign": {
+        "dataset": "agent_mode_opt_in",
+        "unit_column": "user_id",
+        "salt": "agent-mode-2027",
+        "strata": ["plan"],
+        "balance_covariates": ["tenure_months", "weekly_sessions_pre", "task_completion_pre"],
+    },
     "metric_history": {
         "dataset": "checkout_sessions",
         "metric": "order_value",
