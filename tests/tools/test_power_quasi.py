@@ -310,7 +310,7 @@ def test_dispatch_from_json_and_determinism() -> None:
 def test_default_precision_is_interactive(design: dict[str, Any]) -> None:
     start = time.perf_counter()
     power(_request(design, solve_for="mde", mde=None))
-    assert time.perf_counter() - start < 10.0  # about 1 s here; the budget is 5 s (benchmarks/power_quasi.py)
+    assert time.perf_counter() - start < 10.0  # about 1 s here; the budget is 5 s (benchmarks/bench_power_quasi.py)
 
 
 def test_ab_requests_and_results_are_written_as_before() -> None:

@@ -1,6 +1,6 @@
 """Quasi-experimental power benchmark: each design at the default precision (2,000 simulations), per unknown.
 
-Run:  .venv/bin/python benchmarks/power_quasi.py
+Run:  .venv/bin/python benchmarks/bench_power_quasi.py
 Target (issue 26, item 6): every request <= 5 s at the default precision on the project's 2-core machine.
 Data size: no data set; the simulated size of each design is printed beside its time (units x periods for a DiD,
 units within the bandwidth for an RDD, (donors + 1) x periods for a synthetic control).
