@@ -15,6 +15,7 @@ __all__ = [
     "BandwidthRule",
     "BandwidthSelector",
     "BasePeriod",
+    "BootstrapMethod",
     "CheckVerdict",
     "ControlGroup",
     "Correction",
@@ -26,6 +27,7 @@ __all__ = [
     "EstimatorChoice",
     "EventSource",
     "IVStandardErrors",
+    "Interval",
     "ItsErrors",
     "Kernel",
     "MdeKind",
@@ -72,7 +74,11 @@ MdeKind = Literal["absolute", "relative"]
 #: What a power curve plots against control-arm size.
 CurveKind = Literal["power_vs_n", "mde_vs_n"]
 #: An A/B test metric's kind.
-MetricKind = Literal["binary", "continuous", "ratio"]
+MetricKind = Literal["binary", "continuous", "ratio", "quantile"]
+#: How ab_test computes intervals: analytic (z, t, score) or by resampling (rows needed).
+Interval = Literal["analytic", "bootstrap"]
+#: A bootstrap interval: bias-corrected and accelerated, or plain percentile.
+BootstrapMethod = Literal["bca", "percentile"]
 #: An A/B test metric's role in the decision.
 MetricRole = Literal["primary", "secondary", "guardrail"]
 #: Which change of a metric is good.

@@ -31,6 +31,7 @@ from tools.aa_test.models import (
     FalsePositiveRate,
     SimulatedMetric,
 )
+from tools.aa_test.refusals import refuse_unused_fields
 from tools.aa_test.simulate import AnalysedMetric, SplitTests, group_sums, per_unit, run_splits
 from tools.aa_test.units import MIN_UNITS, named_unit, repeated_unit
 from tools.ab_test.ids import ID_COLUMN
@@ -65,6 +66,7 @@ def aa_test(
     cancel: threading.Event | None = None,
 ) -> AaTestResult:
     """Check ``request.metrics`` on ``data``: the observed A/A (with arms) and the re-randomised one."""
+    refuse_unused_fields(request)
     if data is None:
         raise ToolError(
             "no_data",

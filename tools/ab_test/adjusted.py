@@ -31,6 +31,7 @@ from tools.results import Check, Estimate
 __all__ = [
     "Adjusted",
     "AdjustmentRows",
+    "ArmRows",
     "adjustment_checks",
     "adjustment_kind",
     "adjustment_method",
@@ -43,7 +44,10 @@ MIN_PER_STRATUM = 2
 
 
 def adjustment_kind(request: AbTestRequest, spec: MetricSpec) -> str | None:
-    """The row-level adjustment ``spec`` takes, or None (the moments path: plain, or single-covariate CUPED)."""
+    """The row-level adjustment ``spec`` takes, or None (the moments path: plain, or single-covariate CUPED; and
+    quantile metrics and bootstrap intervals, which ``resampled`` computes and which refuse adjustments)."""
+    if spec.kind == "quantile" or request.interval == "bootstrap":
+        return None
     if spec.covariates:
         return "logistic" if spec.kind == "binary" else "lin"
     if spec.kind == "ratio" and spec.covariate_column is not None:
@@ -55,12 +59,15 @@ def adjustment_kind(request: AbTestRequest, spec: MetricSpec) -> str | None:
 
 def for_moments(request: AbTestRequest) -> AbTestRequest:
     """The request the moments path reads: ratio metrics without their pre-period columns (ratio CUPED is computed
-    here from rows)."""
-    if not any(s.kind == "ratio" and s.covariate_column for s in request.metrics):
+    here from rows), quantile metrics read as continuous ones (their values are checked and counted there; the
+    quantiles are computed from rows, in ``resampled``)."""
+    if not any((s.kind == "ratio" and s.covariate_column) or s.kind == "quantile" for s in request.metrics):
         return request
     metrics = [
         s.model_copy(update={"covariate_column": None, "covariate_denominator_column": None})
         if s.kind == "ratio"
+        else s.model_copy(update={"kind": "continuous", "quantile": None})
+        if s.kind == "quantile"
         else s
         for s in request.metrics
     ]
@@ -131,8 +138,22 @@ class Adjusted:
     detail: AdjustmentDetail
 
 
+@dataclass(frozen=True)
+class ArmRows:
+    """One metric's rows in control and in a treatment arm: values, ratio denominators and cluster ids (None when
+    not used), on the rows the moments path keeps (arm, cluster and values present; no unit in two arms)."""
+
+    control: NDArray[np.float64]
+    treatment: NDArray[np.float64]
+    control_denominator: NDArray[np.float64] | None
+    treatment_denominator: NDArray[np.float64] | None
+    control_clusters: NDArray[np.intp] | None
+    treatment_clusters: NDArray[np.intp] | None
+
+
 class AdjustmentRows:
-    """The rows of one request's frame, read once: each row's arm, and per comparison the adjusted numbers."""
+    """The rows of one request's frame, read once: each row's arm, and per comparison the adjusted numbers (or,
+    for quantile metrics and bootstrap intervals, the rows themselves: :meth:`arm_rows`)."""
 
     def __init__(self, request: AbTestRequest, frame: pd.DataFrame, arms: list[str]) -> None:
         assert request.arm_column is not None
@@ -140,9 +161,54 @@ class AdjustmentRows:
         self.frame = frame
         self.arms = arms
         self.labels = arm_labels(frame[request.arm_column])
+        self._clusters: tuple[NDArray[np.intp], NDArray[np.bool_]] | None = None
 
     def _values(self, column: str, what: str) -> NDArray[np.float64]:
         return metric_values(frame_column(self.frame, column, what), column, what)
+
+    def _cluster_codes(self) -> tuple[NDArray[np.intp], NDArray[np.bool_]]:
+        """Each row's cluster code and whether the row is usable: it has a cluster, and its cluster is not seen in
+        two arms (those units are left out, as the moments path leaves them out and reports them)."""
+        if self._clusters is None:
+            assert self.request.cluster_column is not None
+            raw = frame_column(self.frame, self.request.cluster_column, "cluster")
+            codes = np.asarray(pd.factorize(raw, use_na_sentinel=True)[0], dtype=np.intp)
+            usable = (codes >= 0) & pd.notna(self.labels)
+            arm_codes = np.asarray(pd.factorize(self.labels[usable])[0], dtype=np.intp)
+            n = int(codes.max()) + 1 if len(codes) and codes.max() >= 0 else 0
+            low = np.full(n, np.iinfo(np.intp).max, dtype=np.intp)
+            high = np.full(n, -1, dtype=np.intp)
+            np.minimum.at(low, codes[usable], arm_codes)
+            np.maximum.at(high, codes[usable], arm_codes)
+            mixed = low != high
+            usable[usable] = ~mixed[codes[usable]]
+            self._clusters = codes, usable
+        return self._clusters
+
+    def arm_rows(self, spec: MetricSpec, index: int, cap: float | None) -> ArmRows:
+        """Metric ``spec``'s rows in control and in arm ``index`` (``cap``: the winsorizing cap, if any)."""
+        y = self._values(spec.column or spec.name, f"metric '{spec.name}'")
+        if cap is not None:
+            y = np.minimum(y, cap)
+        keep = ~np.isnan(y)
+        d = None
+        if spec.kind == "ratio":
+            assert spec.denominator_column is not None
+            d = self._values(spec.denominator_column, "denominator")
+            keep &= ~np.isnan(d)
+        clusters = None
+        if self.request.cluster_column is not None:
+            clusters, usable = self._cluster_codes()
+            keep &= usable
+        sides = [keep & (self.labels == self.arms[i]) for i in (0, index)]
+        return ArmRows(
+            control=y[sides[0]],
+            treatment=y[sides[1]],
+            control_denominator=None if d is None else d[sides[0]],
+            treatment_denominator=None if d is None else d[sides[1]],
+            control_clusters=None if clusters is None else clusters[sides[0]],
+            treatment_clusters=None if clusters is None else clusters[sides[1]],
+        )
 
     def comparison(self, spec: MetricSpec, index: int, cap: float | None) -> Adjusted:
         """Arm ``index`` against control on metric ``spec`` (``cap``: the winsorizing cap, if any)."""

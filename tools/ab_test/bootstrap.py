@@ -59,7 +59,9 @@ MAX_UNDEFINED_SHARE = 0.01
 @dataclass(frozen=True)
 class BootstrapInterval:
     """A bootstrap interval: ``std_error`` is the replicates' standard deviation; ``bias_correction`` (z0) and
-    ``acceleration`` (a) are BCa's (0 for the percentile interval); ``replicates`` counts the finite ones used."""
+    ``acceleration`` (a) are BCa's (0 for the percentile interval); ``replicates`` counts the finite ones used;
+    ``p_larger`` is the one-sided p-value for a difference above 0 (the interval inverted), whatever the alternative:
+    a guardrail's one-sided harm test reads it."""
 
     estimate: float
     std_error: float
@@ -71,6 +73,7 @@ class BootstrapInterval:
     bias_correction: float
     acceleration: float
     replicates: int
+    p_larger: float = math.nan
 
     def to_estimate(self) -> Estimate:
         """The interval as the shared ``Estimate`` (what a ``Comparison`` carries)."""
@@ -312,6 +315,7 @@ def interval_from_replicates(
         bias_correction=z0,
         acceleration=a,
         replicates=count,
+        p_larger=p_larger,
     )
 
 

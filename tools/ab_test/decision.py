@@ -13,7 +13,18 @@ from tools.ab_test.stats import ArmEstimate
 from tools.literals import Decision
 from tools.results import Estimate
 
-__all__ = ["adjust", "decide", "guardrail_tests", "verdict"]
+__all__ = ["adjust", "decide", "guardrail_tests", "metric_label", "quantile_label", "verdict"]
+
+
+def quantile_label(q: float) -> str:
+    """``0.95`` as ``p95``, ``0.999`` as ``p99.9``."""
+    return f"p{round(100 * q, 6):g}"
+
+
+def metric_label(c: Comparison) -> str:
+    """A comparison's metric as the reasons and the summary name it: 'latency', or p95 of 'latency'."""
+    name = f"'{c.metric}'"
+    return name if c.quantile is None else f"{quantile_label(c.quantile)} of {name}"
 
 
 def adjust(p_values: Sequence[float], method: str) -> list[float]:
@@ -109,11 +120,11 @@ def decide_arm(arm: str, comparisons: list[Comparison], decision_rule: float | N
     for g in guardrails:
         if g.verdict == "breached":
             harmful = True
-            reasons.append(f"Guardrail '{g.metric}' is breached (relative change {_lift(g)}).")
+            reasons.append(f"Guardrail {metric_label(g)} is breached (relative change {_lift(g)}).")
         elif g.verdict == "not_shown_non_inferior":
             blocked = True
             reasons.append(
-                f"Guardrail '{g.metric}' is not shown to be within its {g.non_inferiority_margin:.2%} margin "
+                f"Guardrail {metric_label(g)} is not shown to be within its {g.non_inferiority_margin:.2%} margin "
                 f"(relative change {_lift(g)}, non-inferiority p = {g.non_inferiority_p_value:.3g})."
             )
     outcome: list[Decision] = []
@@ -122,25 +133,25 @@ def decide_arm(arm: str, comparisons: list[Comparison], decision_rule: float | N
         evidence = _evidence(c)
         if c.verdict == "regression":
             outcome.append("don't ship")
-            reasons.append(f"Primary metric '{c.metric}' got worse ({_lift(c)}, {evidence}).")
+            reasons.append(f"Primary metric {metric_label(c)} got worse ({_lift(c)}, {evidence}).")
         elif c.verdict == "improvement":
             if decision_rule is not None and rel is not None and rel.estimate * _sign(c) < decision_rule:
                 too_small = _rules_out(c, decision_rule)
                 outcome.append("don't ship" if too_small else "inconclusive")
                 reasons.append(
-                    f"Primary metric '{c.metric}' improved ({_lift(c)}, {evidence}) but by less "
+                    f"Primary metric {metric_label(c)} improved ({_lift(c)}, {evidence}) but by less "
                     f"than the {decision_rule:.2%} the decision rule requires"
                     + (" (the interval excludes it)." if too_small else ".")
                 )
             else:
                 outcome.append("ship")
-                reasons.append(f"Primary metric '{c.metric}' improved ({_lift(c)}, {evidence}).")
+                reasons.append(f"Primary metric {metric_label(c)} improved ({_lift(c)}, {evidence}).")
         else:
             rules_out = decision_rule is not None and rel is not None and _rules_out(c, decision_rule)
             outcome.append("don't ship" if rules_out else "inconclusive")
             change = "has not crossed its boundary yet" if _running(c) else "shows no detectable change"
             reasons.append(
-                f"Primary metric '{c.metric}' {change} ({_lift(c)}, {evidence})"
+                f"Primary metric {metric_label(c)} {change} ({_lift(c)}, {evidence})"
                 + (f"; the interval rules out the {decision_rule:.2%} lift required." if rules_out else ".")
             )
     running = any(_running(c) for c in primaries)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from tools.bounds import MAX_MAGNITUDE, MIN_ALPHA, MIN_SHARE
 from tools.literals import (
     Alternative,
+    BootstrapMethod,
     Correction,
     Decision,
     Direction,
+    Interval,
     MetricKind,
     MetricRole,
     Monitoring,
@@ -51,35 +53,43 @@ MAX_LOOKS = 20
 class MetricSpec(ToolRequest):
     """A metric to compare."""
 
-    name: str = Field(description="Metric name (as in summaries).", min_length=1, max_length=200)
+    name: str = Field(description="Metric name.", min_length=1, max_length=200)
     column: str | None = Field(
         default=None,
         description="Column per row (null: `name`; null with summaries).",
     )
     kind: MetricKind = Field(
-        default="continuous",
-        description="binary (0/1), continuous, or ratio (column / denominator_column).",
+        default="continuous", description="binary (0/1), continuous, ratio (/denominator_column), quantile."
     )
-    denominator_column: str | None = Field(
-        default=None, description="kind='ratio': the denominator's column (e.g. sessions)."
-    )
+    quantile: float | None = Field(default=None, gt=0, lt=1, description="kind='quantile': 0.95 = p95.")
+    denominator_column: str | None = Field(default=None, description="kind='ratio': denominator (sessions).")
     role: MetricRole = Field(
         default="primary",
         description="primary decides; guardrail must not get worse.",
     )
     direction: Direction = Field(default="increase", description="Which change is good (decrease: latency, churn).")
-    covariate_column: str | None = Field(
-        default=None,
-        description="Pre-assignment value of the metric per unit, for CUPED. Null: none.",
-    )
+    covariate_column: str | None = Field(default=None, description="CUPED: pre-period value per unit.")
     covariate_denominator_column: str | None = Field(default=None, description="Ratio CUPED: pre-period denominator.")
     covariates: list[str] | None = Field(default=None, description="Pre-period columns (Lin; binary: logistic).")
     non_inferiority_margin: float | None = Field(
         default=None,
         gt=0,
         le=1,
-        description="Guardrails: largest acceptable relative harm (0.01 = 1% worse). Null: any significant harm.",
+        description="Guardrails: largest acceptable relative harm (0.01). Null: any significant harm.",
     )
+
+    @model_validator(mode="after")
+    def _quantile_fields(self) -> MetricSpec:
+        if self.kind == "quantile":
+            if self.quantile is None:
+                raise ValueError("kind='quantile' needs `quantile` (0.95 for p95)")
+            if self.denominator_column is not None:
+                raise ValueError("a quantile metric takes no denominator_column")
+            if self.covariate_column is not None or self.covariates or self.covariate_denominator_column:
+                raise ValueError("CUPED and covariates do not apply to quantile metrics")
+        elif self.quantile is not None:
+            raise ValueError("quantile is only for kind='quantile'")
+        return self
 
 
 class SummaryPart(ToolRequest):
@@ -146,16 +156,12 @@ class AbTestRequest(ToolRequest):
     dataset: str | None = Field(default=None, description="Attached dataset: a row per unit.")
     arm_column: str | None = Field(default=None, description="Column of each row's arm label.")
     control: str | None = Field(default=None, description="Control arm's label; null: inferred.")
-    cluster_column: str | None = Field(
-        default=None, description="The randomized unit's column when rows are finer (sessions of users)."
-    )
-    exposure_column: str | None = Field(default=None, description="0/1 per unit: used the change? Adds the CACE.")
-    exposure_time_column: str | None = Field(
-        default=None, description="Days since first exposure, or calendar period: effect by period."
-    )
+    cluster_column: str | None = Field(default=None, description="Randomized unit's column if rows are finer.")
+    exposure_column: str | None = Field(default=None, description="0/1 per unit: used the change (CACE).")
+    exposure_time_column: str | None = Field(default=None, description="Days since exposure, or period.")
     summaries: list[ArmSummary] | None = Field(
         default=None,
-        description="Instead of a dataset: per arm and metric, n with mean and std_dev, or conversions.",
+        description="Instead of rows: per arm and metric, n with mean and std_dev, or conversions.",
         max_length=MAX_ARMS * MAX_METRICS,
     )
     metrics: list[MetricSpec] = Field(description="The metrics to compare.", min_length=1, max_length=MAX_METRICS)
@@ -172,10 +178,14 @@ class AbTestRequest(ToolRequest):
         default=None, ge=0, le=10, description="Smallest relative lift worth shipping (0.02). Null: any."
     )
     sequential: SequentialPlan | None = Field(default=None, description="A planned look of a sequential test.")
-    monitoring: Monitoring = Field(default="fixed", description="always_valid: confidence sequences, valid at any n.")
+    monitoring: Monitoring = Field(default="fixed", description="always_valid: confidence sequences.")
     planned_n_total: int | None = Field(default=None, ge=2, le=10**12, description="Planned units, all arms.")
     strata_column: str | None = Field(default=None, description="Stratum per unit: post-stratify.")
     se_type: Literal["HC2", "HC1"] = Field(default="HC2", description="Lin's SE.")
+    interval: Interval = Field(default="analytic", description="bootstrap: resampled (rows needed).")
+    bootstrap_method: BootstrapMethod = Field(default="bca", description="Bootstrap interval.")
+    bootstrap_replicates: int = Field(default=2000, ge=200, le=20000, description="Bootstrap resamples.")
+    seed: int = Field(default=0, ge=0, le=2**32 - 1, description="Bootstrap seed.")
 
     _control_number = field_validator("control", mode="before")(label_of_number)
 
@@ -366,7 +376,10 @@ class Comparison(ToolResult):
 
     metric: str = Field(description="Metric name.")
     role: MetricRole = Field(description="primary, secondary or guardrail.")
-    kind: MetricKind = Field(description="binary, continuous or ratio.")
+    kind: MetricKind = Field(description="binary, continuous, ratio or quantile.")
+    quantile: float | None = Field(
+        default=None, exclude_if=lambda value: value is None, description="Quantile metrics: q (0.95: p95)."
+    )
     direction: Direction = Field(description="Which change is good.")
     arm: str = Field(description="Treatment arm label.")
     control_arm: str = Field(description="Control arm label.")
@@ -381,7 +394,7 @@ class Comparison(ToolResult):
         "method's either way); null when the control mean is 0 or negligible beside the treatment mean (a lift "
         "beyond 1e12), or has no variance to measure."
     )
-    test: str = Field(description="The test used.")
+    test: str = Field(description="The test used (quantile: Woodruff; bootstrap: method, resamples, seed).")
     cuped: CupedDetail | None = Field(description="CUPED details, when a covariate was given.")
     adjustment: AdjustmentDetail | None = Field(
         default=None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tools.ab_test.binary import EXACT_BELOW, FISHER_TEST
+from tools.ab_test.decision import metric_label
 from tools.ab_test.exposure import exposure_summary
 from tools.ab_test.models import AbTestRequest, Comparison, SrmResult
 from tools.ab_test.monitoring import monitoring_summary
@@ -64,15 +65,18 @@ def summary(request: AbTestRequest, comparisons: list[Comparison], srm: SrmResul
             continue
         adjusted = f" ({c.adjustment.description})" if c.adjustment is not None else ""
         parts.append(
-            f"'{c.metric}' in {c.arm} vs {c.control_arm}: {_effect(c, level)}{adjusted}, p = {c.p_value_adjusted:.3g}"
-            + exposure_summary(c, level)
+            f"{metric_label(c)} in {c.arm} vs {c.control_arm}: {_effect(c, level)}{adjusted}, "
+            f"p = {c.p_value_adjusted:.3g}" + exposure_summary(c, level)
         )
     closing = ""
     for c in comparisons:  # why a winning primary metric does not ship: said in the same sentence as the decision
         if c.role == "guardrail" and c.verdict == "breached":
-            closing += f" Guardrail '{c.metric}' in {c.arm} is breached: {_effect(c, level)}."
+            closing += f" Guardrail {metric_label(c)} in {c.arm} is breached: {_effect(c, level)}."
     if decision == "continue":
         closing += " No ship before a boundary is crossed: keep the experiment running."
+    if request.interval == "bootstrap":
+        name = "BCa" if request.bootstrap_method == "bca" else "percentile"
+        parts[-1] += f" (bootstrap {name}, {request.bootstrap_replicates:,} resamples, seed {request.seed})"
     return f"Decision: {decision}. " + "; ".join(parts) + f". {srm_text}.{closing}"
 
 

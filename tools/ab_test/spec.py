@@ -10,7 +10,7 @@ from tools.ab_test.models import AbTestRequest, AbTestResult
 from tools.literals import Direction
 from tools.spec import Battery, Guide, ToolSpec, as_list, number
 
-__all__ = ["SPEC", "guardrail_direction", "guardrail_metric"]
+__all__ = ["SPEC", "guardrail_direction", "guardrail_metric", "metric_kind"]
 
 #: Metrics whose rise is harm (MetricSpec's ``direction="decrease"``): latency and load times, errors and crashes,
 #: refunds, returns, complaints and support tickets, churn, cancellations and unsubscribes, bounces, costs.
@@ -21,16 +21,34 @@ _LOWER_IS_BETTER = re.compile(
 )
 
 
+#: A quantile said as a metric's kind: "p95", "P99.9", "p50", "median".
+_QUANTILE_KIND = re.compile(r"p(\d{1,2}(?:\.\d+)?)|median", re.I)
+
+
+def metric_kind(kind: str | None) -> dict[str, Any]:
+    """A metric's kind as the guided mode's words say it: "binary" (any word starting with b), "p95" or "median"
+    (a quantile metric: ``{"kind": "quantile", "quantile": 0.95}``), else continuous."""
+    text = str(kind or "continuous").strip().lower()
+    said = _QUANTILE_KIND.fullmatch(text)
+    if said is not None:
+        q = 0.5 if said.group(1) is None else round(float(said.group(1)) / 100, 6)
+        if 0 < q < 1:
+            return {"kind": "quantile", "quantile": q}
+    return {"kind": "binary" if text.startswith("b") else "continuous"}
+
+
 def guardrail_direction(*names: str) -> Direction:
     """Which change of a guardrail is good, from its name (the brief's words, its column): "decrease" for harm
     that rises (page load time, errors, refunds, churn, cost), else "increase". A guess the guided mode states in
     its proposal, so the user can correct it."""
-    return "decrease" if any(_LOWER_IS_BETTER.search(name) for name in names) else "increase"
+    words = [name.replace("_", " ") for name in names]  # page_load_ms: the words page, load, ms
+    return "decrease" if any(_LOWER_IS_BETTER.search(word) for word in words) else "increase"
 
 
 def guardrail_metric(item: Any) -> dict[str, Any]:
-    """A guardrail role's item (a column name, or ``{"column", "direction", "kind"}``) as a guardrail MetricSpec:
-    no non-inferiority margin (the tool's default: any significant harm breaches it)."""
+    """A guardrail role's item (a column name, or ``{"column", "direction", "kind"}``; kind "p95": the 0.95
+    quantile, :func:`metric_kind`) as a guardrail MetricSpec: no non-inferiority margin (the tool's default: any
+    significant harm breaches it)."""
     if isinstance(item, Mapping):
         column = str(item.get("column") or item.get("name") or "")
         direction = item.get("direction") or guardrail_direction(column)
@@ -39,7 +57,7 @@ def guardrail_metric(item: Any) -> dict[str, Any]:
         column, direction, kind = str(item), guardrail_direction(str(item)), "continuous"
     return {
         "name": column,
-        "kind": "binary" if kind.startswith("b") else "continuous",
+        **metric_kind(kind),
         "role": "guardrail",
         "direction": "decrease" if direction == "decrease" else "increase",
     }
@@ -50,8 +68,7 @@ def guided_request(dataset: str, roles: Mapping[str, Any]) -> dict[str, Any]:
     regression adjustment), the strata of a blocked design, the guardrails
     (each with its kind and which change is good), cluster, the control arm's label as the user typed it, and the
     planned split (``label:share`` items; none: equal shares assumed)."""
-    kind = str(roles.get("kind") or "continuous").lower()
-    metric: dict[str, Any] = {"name": roles["metric"], "kind": "binary" if kind.startswith("b") else "continuous"}
+    metric: dict[str, Any] = {"name": roles["metric"], **metric_kind(roles.get("kind"))}
     covariates = list(dict.fromkeys(as_list(roles["covariate"]))) if roles.get("covariate") else []
     if len(covariates) == 1:
         metric["covariate_column"] = covariates[0]

@@ -12,26 +12,23 @@ from tools.ab_test.adjusted import (
     AdjustmentRows,
     adjustment_checks,
     adjustment_kind,
-    adjustment_method,
     check_adjustments,
     for_moments,
 )
-from tools.ab_test.binary import EXACT_BELOW, binary_compare, binary_lift
+from tools.ab_test.binary import binary_compare, binary_lift
+from tools.ab_test.checks import SRM_THRESHOLD, method_text
+from tools.ab_test.checks import checks as checks_of
 from tools.ab_test.decision import adjust, decide, guardrail_tests, verdict
 from tools.ab_test.exposure import (
     complier_effect,
     exposure_checks,
     exposure_estimand,
-    exposure_method,
 )
 from tools.ab_test.inputs import (
-    POST_PERIOD,
     MetricData,
     Prepared,
     expected_shares,
     prepare_rows,
-    repeated_id_columns,
-    zero_one,
 )
 from tools.ab_test.models import (
     AbTestRequest,
@@ -39,12 +36,19 @@ from tools.ab_test.models import (
     ArmCount,
     Comparison,
     CupedDetail,
+    MetricSpec,
     SrmResult,
 )
-from tools.ab_test.monitoring import Tested, check_monitoring, monitor, monitoring_method, monitoring_warnings
+from tools.ab_test.monitoring import Tested, check_monitoring, monitor, monitoring_warnings
 from tools.ab_test.novelty import check_novelty, period_effects
-from tools.ab_test.novelty_report import novelty_checks, novelty_method, novelty_reasons, novelty_summary
+from tools.ab_test.novelty_report import novelty_checks, novelty_reasons, novelty_summary
 from tools.ab_test.report import exact_test_warnings, no_lift_warnings, summary
+from tools.ab_test.resampled import (
+    check_resampled,
+    compare_resampled,
+    resampled_kind,
+    resampled_warnings,
+)
 from tools.ab_test.stats import ArmEstimate, arm_estimate, compare, cuped_theta, pool, relative_lift
 from tools.ab_test.summaries import prepare_summaries
 from tools.data import Dataset
@@ -52,11 +56,8 @@ from tools.data.names import display_name
 from tools.errors import ToolError
 from tools.results import Check, Estimate, zero_error
 
-__all__ = ["ab_test", "headline_comparison"]
+__all__ = ["SRM_THRESHOLD", "ab_test", "headline_comparison"]
 
-SRM_THRESHOLD = 0.001
-MIN_UNITS_WARN = 30
-OUTLIER_SHARE = 0.01
 #: A standard error at most this fraction of the arms' means is rounding, not sampling: a metric constant within
 #: each arm leaves about 1e-17 of its level from summing n equal values, while real data (a mean of 1e9 with a
 #: standard deviation of 1 over a million units) give 1e-12. Stricter than ``results.NUMERICAL_ZERO`` because an
@@ -67,13 +68,14 @@ ROUNDING_NOISE = 1e-14
 def ab_test(request: AbTestRequest, data: pd.DataFrame | Dataset | None = None) -> AbTestResult:
     """Analyse the experiment described by ``request`` on ``data`` (rows: a frame, or an attached dataset that
     may stream from its file) or on ``request.summaries``."""
+    check_resampled(request, data)
     check_monitoring(request)
     if request.exposure_time_column is not None:
         check_novelty(request, data)
     check_adjustments(request, data)
     if data is not None:
         prepared = prepare_rows(for_moments(request), data)
-        prepared.metrics = [replace(m, spec=s) for m, s in zip(prepared.metrics, request.metrics, strict=True)]
+        prepared.metrics = [_restored(m, s) for m, s in zip(prepared.metrics, request.metrics, strict=True)]
     elif request.summaries is not None:
         prepared = prepare_summaries(request)
     else:
@@ -86,9 +88,16 @@ def ab_test(request: AbTestRequest, data: pd.DataFrame | Dataset | None = None) 
     shares = expected_shares(request, arms)
     srm = _srm(arms, prepared.units, shares, planned=request.expected_split is not None)
     rows = None
-    if data is not None and any(adjustment_kind(request, s) for s in request.metrics):
+    if data is not None and any(adjustment_kind(request, s) or resampled_kind(request, s) for s in request.metrics):
         rows = AdjustmentRows(request, data.frame if isinstance(data, Dataset) else data, arms)
-    tested = [c for metric in prepared.metrics for c in _compare_metric(request, prepared, metric, rows)]
+    tested: list[Tested] = []
+    resampled_checks: list[Check] = []
+    for k, metric in enumerate(prepared.metrics):
+        if rows is not None and resampled_kind(request, metric.spec) is not None:
+            found, found_checks = compare_resampled(request, prepared, metric, rows, k * (len(arms) - 1))
+            tested, resampled_checks = tested + found, resampled_checks + found_checks
+        else:
+            tested += _compare_metric(request, prepared, metric, rows)
     comparisons = _adjusted(request, tested)
     watched = request.sequential is not None or request.monitoring == "always_valid"
     if watched:
@@ -101,9 +110,9 @@ def ab_test(request: AbTestRequest, data: pd.DataFrame | Dataset | None = None) 
     decisions, decision, reasons = decide(arms[1:], comparisons, request.decision_rule, srm.status)
     if timed and srm.status == "pass":
         decisions, reasons = novelty_reasons(request, comparisons, decisions, reasons)
-    checks, warnings = _checks(request, prepared, srm, data)
-    checks += adjustment_checks(request)[0]
-    warnings += exact_test_warnings(comparisons) + no_lift_warnings(comparisons)
+    checks, warnings = checks_of(request, prepared, srm, data)
+    checks += adjustment_checks(request)[0] + resampled_checks
+    warnings += exact_test_warnings(comparisons) + no_lift_warnings(comparisons) + resampled_warnings(request)
     if watched:
         warnings += monitoring_warnings(request, comparisons)
     estimand = (
@@ -119,7 +128,7 @@ def ab_test(request: AbTestRequest, data: pd.DataFrame | Dataset | None = None) 
         checks, warnings = checks + timed_found[0], warnings + timed_found[1]
     return AbTestResult(
         estimand=estimand,
-        method=_method(request, prepared, comparisons),
+        method=method_text(request, prepared, comparisons),
         source="rows" if prepared.source == "rows" else "summaries",
         dataset=request.dataset if prepared.source == "rows" else None,
         exposure_column=request.exposure_column,
@@ -142,6 +151,15 @@ def ab_test(request: AbTestRequest, data: pd.DataFrame | Dataset | None = None) 
         warnings=warnings,
         summary=summary(request, comparisons, srm, decision) + (novelty_summary(comparisons) if timed else ""),
     )
+
+
+def _restored(metric: MetricData, spec: MetricSpec) -> MetricData:
+    """A metric's moments with the request's own spec (``for_moments`` read ratio-CUPED metrics without their
+    covariates, quantile metrics as continuous ones); a quantile metric is never capped (``winsorize`` is for
+    means)."""
+    if spec.kind != "quantile":
+        return replace(metric, spec=spec)
+    return replace(metric, spec=spec, cap=None, uncapped=None, capped_values=0, largest_unit_share=None)
 
 
 def headline_comparison(comparisons: list[Comparison]) -> Comparison:
@@ -167,10 +185,6 @@ def _srm(arms: list[str], units: list[int], shares: list[float], *, planned: boo
         p_value=p_value,
         status="pass" if p_value >= SRM_THRESHOLD else "fail" if planned else "warn",
     )
-
-
-def _observed(srm: SrmResult) -> str:
-    return ", ".join(f"{c.arm}: {int(c.count):,}" for c in srm.observed)
 
 
 def _compare_metric(
@@ -363,141 +377,3 @@ def _adjusted(request: AbTestRequest, tested: list[Tested]) -> list[Comparison]:
         )
         for c, harm_p in ((t.comparison, t.harm_p) for t in tested)
     ]
-
-
-def _checks(
-    request: AbTestRequest, prepared: Prepared, srm: SrmResult, data: pd.DataFrame | Dataset | None
-) -> tuple[list[Check], list[str]]:
-    checks: list[Check] = []
-    warnings = list(prepared.notes)
-    against = (
-        "the planned split (expected_split)"
-        if request.expected_split is not None
-        else "an equal split, assumed because no expected_split was given"
-    )
-    rule = f"fails below {SRM_THRESHOLD}" if request.expected_split is not None else f"warns below {SRM_THRESHOLD}"
-    checks.append(
-        Check(
-            name="sample_ratio",
-            status=srm.status,
-            detail=f"{prepared.unit_label.capitalize()} per arm {_observed(srm)} against {against}; chi-square "
-            f"{srm.chi2:.3g} on {srm.df} df, p = {srm.p_value:.3g} ({rule}).",
-        )
-    )
-    if srm.status == "fail":
-        warnings.insert(
-            0,
-            f"SAMPLE RATIO MISMATCH (p = {srm.p_value:.2g}): the arms do not have the planned sizes, so assignment "
-            "or logging is broken and no metric result can be trusted. Investigate before reading the metrics.",
-        )
-    elif srm.status == "warn":
-        warnings.insert(
-            0,
-            f"UNCONFIRMED SPLIT: the arms' sizes ({_observed(srm)}) differ from an equal split (p = "
-            f"{srm.p_value:.2g}), which the check assumed because no expected_split was given. If the design was "
-            "unequal on purpose, give expected_split with the planned share of each arm; if it planned equal arms, "
-            "assignment or logging is broken and the metric results cannot be trusted.",
-        )
-    if request.control is None:
-        base = display_name(prepared.arms[0])
-        how = (
-            f"the arm column holds 0/1 values, so {base} is taken as control and {display_name(prepared.arms[1])} "
-            "as treatment"
-            if zero_one(prepared.arms)
-            else "from its label"
-        )
-        checks.append(
-            Check(
-                name="control_arm",
-                status="pass",
-                detail=f"Control inferred as '{base}': {how}; give `control` to choose another arm.",
-            )
-        )
-    smallest = min(prepared.units)
-    checks.append(
-        Check(
-            name="units_per_arm",
-            status="pass" if smallest >= MIN_UNITS_WARN else "warn",
-            detail=f"Smallest arm has {smallest:,} {prepared.unit_label} (warning below {MIN_UNITS_WARN}).",
-        )
-    )
-    if smallest < MIN_UNITS_WARN:
-        warnings.append(f"Only {smallest:,} units in the smallest arm: the tests' normal approximations are rough.")
-    for metric in prepared.metrics:
-        spec = metric.spec
-        if metric.cap is not None:
-            warnings.append(
-                f"Metric '{spec.name}' was capped at {metric.cap:.6g} (the {request.winsorize:.0%} quantile): "
-                f"{metric.capped_values:,} value(s) capped; `uncapped` holds the raw difference."
-            )
-        if metric.largest_unit_share is not None and metric.largest_unit_share > OUTLIER_SHARE:
-            warnings.append(
-                f"A single unit contributes {metric.largest_unit_share:.1%} of metric '{spec.name}''s total: "
-                "one outlier can swing the result; consider winsorize."
-            )
-        if spec.covariate_column is not None:
-            checks.append(
-                Check(
-                    name=f"cuped_pre_period:{spec.name}",
-                    status="not_tested",
-                    detail=f"CUPED assumes '{spec.covariate_column}' was measured before assignment; a covariate "
-                    "affected by the treatment biases the estimate. Compare with `cuped.unadjusted`.",
-                )
-            )
-            if POST_PERIOD.search(spec.covariate_column):
-                warnings.append(
-                    f"The covariate '{spec.covariate_column}' looks like it may be measured after assignment; "
-                    "CUPED needs a pre-period value."
-                )
-    if data is not None:
-        repeated = repeated_id_columns(data, request)
-        if repeated:
-            warnings.append(
-                f"Rows repeat {', '.join(repr(c) for c in repeated)}: if those units were randomized, give "
-                "cluster_column so that standard errors count units, not rows."
-            )
-    if request.alternative != "two-sided":
-        warnings.append(f"One-sided test ({request.alternative}): it cannot detect a change in the other direction.")
-    return checks, warnings
-
-
-def _method(request: AbTestRequest, prepared: Prepared, comparisons: list[Comparison]) -> str:
-    if request.expected_split is not None:
-        srm = f"against the planned split (fails below p = {SRM_THRESHOLD})"
-    else:
-        srm = (
-            "against an equal split, assumed because no expected_split was given (below p = "
-            f"{SRM_THRESHOLD} a warning, not a failure: the design may have been unequal)"
-        )
-    parts = [
-        f"Sample-ratio check: chi-square goodness of fit of {prepared.unit_label} per arm {srm}",
-        "binary metrics: two-proportion z-test with the pooled variance under H0 (as the power tool plans), or "
-        f"Fisher's exact test when an expected cell count is below {EXACT_BELOW:g}, with Farrington-Manning score "
-        "intervals for the difference and for the risk ratio; continuous: Welch t-test; ratio metrics and metrics "
-        "summed per randomized unit (binary ones too): z-test with delta-method standard errors",
-        "relative lift: treatment / control - 1 with a delta-method standard error (binary metrics: the score "
-        "interval of the risk ratio)",
-    ]
-    if request.control is None and zero_one(prepared.arms):
-        parts.append(f"control: arm '{prepared.arms[0]}' of the 0/1 arm column (0 is control unless `control` says)")
-    if any(m.spec.covariate_column for m in prepared.metrics):
-        parts.append(
-            "CUPED: y - theta (x - mean x), theta pooled over all arms, z-test (Welch for continuous) with "
-            "unpooled standard errors"
-        )
-    parts += adjustment_method(request)
-    if request.winsorize is not None:
-        parts.append(f"continuous metrics capped at their pooled {request.winsorize:g} quantile")
-    if request.exposure_column is not None:
-        parts.append(exposure_method(request))
-    if request.exposure_time_column is not None:
-        parts.append(novelty_method(request))
-    parts.append(
-        f"multiple testing: {request.correction} within the primary and within the secondary metrics (x arms); "
-        "guardrails: one-sided non-inferiority test on the relative change at alpha (binary: Farrington-Manning "
-        "score test of the risk ratio at the margin; others: z-test with the delta-method standard error)"
-    )
-    watched = monitoring_method(request, comparisons)
-    if watched is not None:
-        parts.append(watched)
-    return "; ".join(parts) + "."
