@@ -495,7 +495,7 @@ def _method_ab_test(a: PlanBase) -> Built:
         method = getattr(a, "bootstrap_method", None) or "bca"
         replicates = getattr(a, "bootstrap_replicates", None)
         lines.append(
-            f"Intervals: {method.upper() if method == 'bca' else method} bootstrap"
+            f"Intervals: {'BCa' if method == 'bca' else method} bootstrap"
             + (f", {replicates:,} resamples" if replicates else "")
             + (f", seed {a.seed}" if getattr(a, "seed", None) is not None else "")
             + ", resampling within arms (whole clusters when clustered)."

@@ -235,3 +235,18 @@ def test_diff_in_diff_covariate_method_defaults_to_the_plans_doubly_robust_readi
         document, Execution(method="diff_in_diff", request={**planned, "covariate_method": "ipw"})
     )
     assert found(report) == {("covariates", "covariate_method", None, "major")}
+
+
+def test_a_bootstrap_or_a_quantile_the_plan_did_not_state_is_a_deviation(plan: PlanDocument, catalog: Catalog) -> None:
+    request = planned_request(plan)
+    bootstrapped = {**request, "interval": "bootstrap", "bootstrap_replicates": 500, "seed": 3}
+    report = check_deviations(plan, Execution(method="ab_test", request=bootstrapped))
+    assert found(report) == {
+        ("test", "interval", None, "major"),
+        ("test", "bootstrap_replicates", None, "minor"),
+        ("test", "seed", None, "minor"),
+    }
+    metrics = [dict(m) for m in request["metrics"]]
+    metrics[-1] = {**metrics[-1], "kind": "quantile", "quantile": 0.95}  # p95 instead of the planned mean
+    report = check_deviations(plan, Execution(method="ab_test", request={**request, "metrics": metrics}))
+    assert {(d.field, d.severity) for d in report.deviations} == {("kind", "major"), ("quantile", "major")}

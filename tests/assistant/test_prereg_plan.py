@@ -259,3 +259,15 @@ def test_the_plan_words_each_adjustment_ab_test_can_make() -> None:
     assert "Regression-adjusted metrics use HC1 standard errors." in (
         assemble(brief, adjusted).item("method").value or ""
     )
+
+
+def test_the_plan_words_quantile_metrics_and_bootstrap_intervals() -> None:
+    brief = Brief.model_validate(AI_BRIEF["brief"])
+    plan = StudyPlan.model_validate(AI_BRIEF["plan"])
+    metrics = list(plan.analysis.metrics)  # type: ignore[union-attr]
+    metrics[-1] = metrics[-1].model_copy(update={"kind": "quantile", "quantile": 0.95})
+    update = {"metrics": tuple(metrics), "interval": "bootstrap", "bootstrap_replicates": 5000, "seed": 7}
+    analysis = plan.analysis.model_copy(update=update)  # type: ignore[union-attr]
+    words = assemble(brief, plan.model_copy(update={"analysis": analysis})).item("method").value or ""
+    assert "Woodruff (order-statistic) interval for the difference of quantiles for quantile metrics" in words
+    assert "Intervals: BCa bootstrap, 5,000 resamples, seed 7, resampling within arms" in words
