@@ -1,9 +1,11 @@
 """tools.validate: the calibration run behind ``whyscope validate``.
 
-The quick run of ab_test (its six designs) takes a few seconds and is checked for sane values: every
-well-specified design within its Monte Carlo band, the deliberately mis-specified analysis (clustered sessions
-analysed per row) reported as 'check', the recomputed references agreeing. The whole quick run (about a minute)
-is marked slow.
+The quick run of ab_test (its twelve designs: the metric kinds, clustered sessions, the row-level adjustments, a
+quantile and a bootstrap interval) takes about fifteen seconds and is checked for sane values: every well-specified
+design within its Monte Carlo band, the deliberately mis-specified analysis (clustered sessions analysed per row)
+reported as 'check', the recomputed references agreeing. The whole quick run (about a minute) is marked slow. The
+rows of the covariate adjustments and of Callaway-Sant'Anna with covariates have their own tests in
+test_validate_covariates.py.
 """
 
 from __future__ import annotations
@@ -39,13 +41,14 @@ def quick() -> ValidationReport:
 
 def test_quick_rows_of_ab_test(quick: ValidationReport) -> None:
     assert quick.size == "quick"
-    assert [row.estimator for row in quick.rows] == ["ab_test"] * 6
+    assert [row.estimator for row in quick.rows] == ["ab_test"] * 12
     assert all(row.failed == 0 and row.alpha == 0.05 for row in quick.rows)
-    ab = quick.rows[:4]
-    assert [row.n for row in ab] == [800] * 4
-    assert [row.replications for row in ab] == [240] * 4
-    assert [row.replications for row in quick.rows[4:]] == [240, 240]
-    assert all(850 < row.n < 950 for row in quick.rows[4:])  # 300 users, 1 + Poisson(2) sessions each
+    ab, clustered, later = quick.rows[:4], quick.rows[4:6], quick.rows[6:]
+    assert [row.n for row in ab + later] == [800] * 10
+    assert [row.replications for row in ab + clustered + later] == [240] * 12
+    assert all(850 < row.n < 950 for row in clustered)  # 300 users, 1 + Poisson(2) sessions each
+    firsts = ["Lin", "logistic", "ratio", "post-stratification", "90th", "bootstrap"]
+    assert [row.what.split()[0].rstrip(",") for row in later] == firsts
 
 
 def test_well_specified_designs_are_within_their_monte_carlo_band(quick: ValidationReport) -> None:
@@ -186,7 +189,10 @@ def test_the_designs_truths() -> None:
 def test_the_whole_quick_run_reads_as_expected() -> None:
     """About a minute: every well-specified design 'ok', every deliberately mis-specified one 'check'."""
     report = run_validation("quick")
-    assert {row.estimator for row in report.rows} == {"ab_test" if g == "sequential" else g for g in GROUPS}
+    # refute's Rosenbaum bounds run in the propensity group (they read its matched pairs)
+    assert {row.estimator for row in report.rows} == {"ab_test" if g == "sequential" else g for g in GROUPS} | {
+        "refute"
+    }
     unexpected: list[ValidationRow] = [row for row in report.rows if (row.status == "check") != row.misspecified]
     assert not unexpected, [(row.what, row.note) for row in unexpected]
     assert all(row.reference_ok is not False for row in report.rows)

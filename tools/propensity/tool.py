@@ -28,15 +28,20 @@ from tools.propensity.models import (
     PropensityRequest,
     PropensityResult,
 )
+from tools.propensity.pairs import DisjointPairs, disjoint_pairs
 from tools.propensity.report import checks_and_warnings, describe_estimand, describe_method, summary_sentence
 from tools.propensity.weighting import OutcomeModel, WeightedEstimate, fit_outcome, weighted_estimate
 from tools.results import Estimate, require_inference
 
-__all__ = ["design", "headline", "matched_sets", "propensity"]
+__all__ = ["BOUNDS_CALIPER", "bounds_pairs", "design", "headline", "matched_sets", "propensity"]
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
 
+#: The caliper of the disjoint pairs Rosenbaum bounds read when the request sets none, in standard deviations of the
+#: logit score (Austin 2011): without it, 60% treated units paired without replacement reject 93% of A/A data sets
+#: at Gamma 1 (poor late pairs); with it, 2%.
+BOUNDS_CALIPER = 0.2
 #: Scores beyond [AUTO_TRIM, 1 - AUTO_TRIM] mean the arms barely overlap: such units are trimmed (and the
 #: overlap check fails) unless the request set its own trim.
 AUTO_TRIM = 0.01
@@ -201,6 +206,18 @@ def matched_sets(request: PropensityRequest, data: pd.DataFrame | None) -> Match
     result = _run(request, prepared, fitted, "matching", with_se=False)
     assert isinstance(result, MatchResult)
     return result
+
+
+def bounds_pairs(request: PropensityRequest, data: pd.DataFrame | None) -> DisjointPairs:
+    """Disjoint 1:1 pairs of treated units and controls (greedy, without replacement, within the request's caliper,
+    else :data:`BOUNDS_CALIPER`) on the same fitted score as the matching estimate: what Rosenbaum bounds read
+    (:mod:`tools.propensity.pairs`)."""
+    prepared = prepare(request, data)
+    fitted = _fitted(request, prepared)
+    width = _caliper_width(request, fitted)
+    if width is None:  # without replacement, the last treated units would take far-off controls: Austin's caliper
+        width = float(BOUNDS_CALIPER * np.std(fitted.fit.linear_predictor))
+    return disjoint_pairs(fitted.fit.linear_predictor, fitted.treated, fitted.y, width)
 
 
 def design(request: PropensityRequest, data: pd.DataFrame | None) -> PropensityDesign:

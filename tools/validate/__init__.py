@@ -5,6 +5,15 @@ it through :func:`tools.registry.dispatch`, then reports per estimator and desig
 false-positive rate with their Monte Carlo standard errors, and the reference-parity figures the test suite pins
 (recomputed where that needs no test-only package). ``whyscope validate`` prints the table.
 
+Where the rows are built: :mod:`~tools.validate.experiments` (power, ab_test's metric kinds, clustered sessions,
+sequential looks); :mod:`~tools.validate.covariate_rows` (ab_test's Lin, logistic, ratio-CUPED and post-stratified
+adjustments, quantile and bootstrap intervals; Callaway-Sant'Anna with covariates);
+:mod:`~tools.validate.quasi_rows` (power's simulated DiD power against diff_in_diff's rejections: in the
+diff_in_diff group); :mod:`~tools.validate.sensitivity_rows` (refute's Rosenbaum bounds at Gamma 1: in the
+propensity group, whose matched pairs they read); :mod:`~tools.validate.observational` (the other observational and
+panel designs). The data-generating processes are in :mod:`~tools.validate.designs` and
+:mod:`~tools.validate.covariate_designs`.
+
 Usage::
 
     from tools.validate import format_report, run_validation
@@ -22,6 +31,7 @@ from pathlib import Path
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from tools.errors import ToolError
+from tools.validate.covariate_rows import adjusted_ab_test_rows, conditional_did_rows, resampled_ab_test_rows
 from tools.validate.experiments import ab_test_rows, power_rows, sequential_rows
 from tools.validate.models import BAND, Size, ValidationReport, ValidationRow
 from tools.validate.observational import (
@@ -32,6 +42,8 @@ from tools.validate.observational import (
     rdd_rows,
     synth_rows,
 )
+from tools.validate.quasi_rows import did_power_rows
+from tools.validate.sensitivity_rows import rosenbaum_rows
 from tools.validate.simulate import Progress, Simulator
 from tools.validate.table import format_report
 
@@ -52,14 +64,24 @@ DEFAULT_SEED = 20_260_523
 
 Group = Callable[[Simulator, int, Size], list[ValidationRow]]
 
+
+def _joined(*groups: Group) -> Group:
+    """One group of several row builders, their rows in order."""
+
+    def rows(sim: Simulator, seed: int, size: Size) -> list[ValidationRow]:
+        return [row for group in groups for row in group(sim, seed, size)]
+
+    return rows
+
+
 #: The designs by the name ``--only`` takes, in the table's order ('sequential' is ab_test at several looks).
 GROUPS: dict[str, Group] = {
     "power": power_rows,
-    "ab_test": ab_test_rows,
+    "ab_test": _joined(ab_test_rows, adjusted_ab_test_rows, resampled_ab_test_rows),
     "sequential": sequential_rows,
-    "diff_in_diff": did_rows,
+    "diff_in_diff": _joined(did_rows, conditional_did_rows, did_power_rows),
     "synthetic_control": synth_rows,
-    "propensity": propensity_rows,
+    "propensity": _joined(propensity_rows, rosenbaum_rows),
     "rdd": rdd_rows,
     "instrumental_variables": iv_rows,
     "heterogeneity": heterogeneity_rows,

@@ -1,5 +1,6 @@
 """Calibration of the experiment tools: power's formula against simulated experiments, ab_test's intervals and A/A
-false-positive rates (binary, continuous, CUPED, ratio, clustered), and ab_test's sequential looks.
+false-positive rates (binary, continuous, CUPED, ratio, clustered), and ab_test's sequential looks. The row-level
+adjustments, quantile metrics and bootstrap intervals are in :mod:`tools.validate.covariate_rows`.
 
 Many experiments go through one ``ab_test`` call, each as a metric of its own (correction 'none', so every metric is
 tested at alpha as it would be alone): arms have fixed sizes and rows are independent draws, so experiments sharing

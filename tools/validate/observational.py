@@ -103,7 +103,8 @@ def _panel(units: int, periods: int, cohorts: tuple[int, ...], effect: float, gr
 
 def did_rows(sim: Simulator, seed: int, size: Size) -> list[ValidationRow]:
     """Callaway-Sant'Anna under staggered adoption, TWFE under a single adoption date, and TWFE under staggered,
-    growing effects (the known bias: a mis-specified analysis)."""
+    growing effects (the known bias: a mis-specified analysis). Callaway-Sant'Anna with covariates:
+    :func:`tools.validate.covariate_rows.conditional_did_rows`."""
     base = {"outcome": "y", "unit": "unit", "time": "period", "cohort": "cohort"}
     rows: list[ValidationRow] = []
     designs: list[tuple[str, int, int, tuple[int, ...], float, float, dict[str, Any], bool]] = [

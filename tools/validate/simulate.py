@@ -41,10 +41,18 @@ class Simulator:
         self._total = 0
 
     def run(self, tool: str, frame: pd.DataFrame, request: Mapping[str, Any]) -> ToolResult | ToolError:
+        return dispatch(tool, {**request, "dataset": "sim"}, self._catalog(frame))
+
+    def refute(self, frame: pd.DataFrame, target: Mapping[str, Any], checks: list[str]) -> ToolResult | ToolError:
+        """Run refute's ``checks`` on ``target`` (``{"tool", "request"}``), its request reading the frame."""
+        request = {**target["request"], "dataset": "sim"}
+        return dispatch("refute", {"target": {**target, "request": request}, "checks": checks}, self._catalog(frame))
+
+    def _catalog(self, frame: pd.DataFrame) -> Catalog:
         frame.to_parquet(self._path, index=False)
         catalog = Catalog()
         catalog.add(self._path, "sim")
-        return dispatch(tool, {**request, "dataset": "sim"}, catalog)
+        return catalog
 
     def call(self, tool: str, request: Mapping[str, Any]) -> ToolResult | ToolError:
         """Run a tool that takes no data (power)."""

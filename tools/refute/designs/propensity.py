@@ -10,9 +10,9 @@ import pandas as pd
 from tools.data.names import display_name
 from tools.errors import ToolError
 from tools.propensity.models import PropensityRequest
+from tools.propensity.tool import BOUNDS_CALIPER, bounds_pairs, matched_sets, propensity
 from tools.propensity.tool import design as propensity_design
 from tools.propensity.tool import headline as propensity_headline
-from tools.propensity.tool import matched_sets, propensity
 from tools.refute.designs.base import Design, Draw, parse_target, random_name
 from tools.refute.engine import Runner
 from tools.refute.models import EValue, OmittedVariableBounds, RefuteCheck, RosenbaumBounds, Sensitivity
@@ -313,28 +313,32 @@ class PropensityScoreDesign(Design):
                 "pairs (matched sets with several controls need another statistic): rerun with neighbors 1."
             )
         match = matched_sets(request, self.frame)
-        gaps, sizes = match.set_gaps, match.set_sizes
-        assert gaps is not None and sizes is not None
-        controls = int(np.count_nonzero(match.weights)) - len(gaps)  # ATT: matched treated units weigh 1
+        pairs = bounds_pairs(request, self.frame)
+        gaps = pairs.gaps
         context = (
-            f" Pairs: each matched treated unit against its nearest control on the logit score ({len(gaps):,} "
-            f"pairs, {controls:,} distinct controls: controls reused with replacement are counted in each of their "
-            "pairs, as when rbounds reads a Matching result"
+            f" Pairs: each treated unit (largest propensity score first) against its nearest control not used yet, "
+            f"on the logit score, without replacement ({len(gaps):,} disjoint pairs"
         )
-        tied = int(np.sum(sizes > 1))
-        if tied:
-            context += f"; {tied:,} treated units had tied nearest controls, compared with their mean"
-        context += ")."
+        caliper = request.caliper if request.caliper is not None else BOUNDS_CALIPER
+        context += f", within {caliper:g} standard deviations of the logit score"
+        context += "" if request.caliper is not None else " (Austin 2011)"
+        if pairs.unmatched:
+            context += f"; {pairs.unmatched:,} treated units left without an unused control that close"
+        context += (
+            "): the bounds assume independent pairs, which a control reused across pairs would break (the matching "
+            "estimate itself reuses controls, and its standard error accounts for it)."
+        )
         if match.estimate * self.original.estimate < 0 and self.result.effect.method != "matching":
             context += " The matching estimate has the opposite sign of the headline estimate."
         check, self._rosenbaum = rosenbaum_check(gaps, self.alpha, context=context)
-        if self.result.effect.method != "matching":
-            check = check.model_copy(
-                update={
-                    "detail": f"For the matching estimate ({match.estimate:.4g}; the headline is "
-                    f"{self.result.effect.method.upper()}): {check.detail}"
-                }
+        if len(gaps):
+            headline = self.result.effect.method
+            shown = "matching" if headline == "matching" else headline.upper()
+            prefix = (
+                f"For matched pairs without replacement (mean pair difference {float(np.mean(gaps)):.4g}; the "
+                f"{shown} estimate is {self.original.estimate:.4g}): "
             )
+            check = check.model_copy(update={"detail": prefix + check.detail})
         return check
 
     def sensitivity(self) -> Sensitivity:
