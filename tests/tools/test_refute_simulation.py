@@ -67,7 +67,7 @@ def test_correctly_adjusted_propensity_analysis_is_robust() -> None:
         < 0.02
     )
     assert abs(subset.distribution.mean - result.original.estimate) < 0.02
-    assert [c.verdict for c in result.checks] == ["pass"] * 7
+    assert [c.verdict for c in result.checks] == ["pass"] * 8  # rosenbaum_bounds joined the battery
     assert result.verdict == "robust"
     assert abs(result.original.estimate - 1.0) < 3 * result.original.std_error  # the known effect
 

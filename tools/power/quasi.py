@@ -19,7 +19,7 @@ from tools.bounds import relative_to
 from tools.errors import ToolError
 from tools.power.models import DEFAULT_POWER, PowerCurvePoint, PowerRequest, PowerResult
 from tools.power.quasi_did import DidPanel, cohort_counts, simulate_did
-from tools.power.quasi_models import DEFAULT_SIMULATIONS, QuasiDesign, QuasiPower
+from tools.power.quasi_models import DEFAULT_SIMULATIONS, EchoedDesign, QuasiDesign, QuasiPower
 from tools.power.quasi_rdd import rdd_std_error, simulate_rdd
 from tools.power.quasi_report import Findings, did_findings, method_text, rdd_findings, summary, synth_findings
 from tools.power.quasi_sim import mc_standard_error, smallest_effect, smallest_units
@@ -76,7 +76,7 @@ def quasi_power(request: PowerRequest) -> PowerResult:
     assert std_dev is not None
     mc_se = mc_standard_error(solved.power, solved.simulations)
     quasi = QuasiPower(
-        design=design,
+        design=EchoedDesign.of(design),
         simulations=solved.simulations,
         seed=design.seed,
         power_mc_se=mc_se,

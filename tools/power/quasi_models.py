@@ -18,6 +18,7 @@ from tools.results import ToolRequest, ToolResult
 __all__ = [
     "DEFAULT_SIMULATIONS",
     "MAX_SIMULATIONS",
+    "EchoedDesign",
     "QuasiDesign",
     "QuasiKind",
     "QuasiPower",
@@ -52,10 +53,29 @@ class QuasiDesign(ToolRequest):
     seed: int = Field(default=0, ge=0, le=MAX_SEED, description="Random seed.")
 
 
+class EchoedDesign(ToolResult):
+    """The quasi-experimental design a power result was computed for, as given (the request's ``design``)."""
+
+    kind: QuasiKind = Field(description="'did', 'rdd' or 'synth'.")
+    treated: int = Field(description="Treated units (rdd: within the bandwidth above the cutoff; synth: 1).")
+    control: int = Field(description="Comparison units (rdd: below the cutoff; synth: donors).")
+    pre: int | None = Field(description="Periods before the change (did, synth).")
+    post: int | None = Field(description="Periods after it (did, synth).")
+    icc: float | None = Field(description="did: share of the outcome's variance in unit levels.")
+    ar1: float | None = Field(description="did: AR(1) correlation of the shocks.")
+    adoption: list[float] | None = Field(description="did: share of treated units starting in each post period.")
+    simulations: int | None = Field(description="Simulations asked for (null: the default).")
+    seed: int = Field(description="Random seed.")
+
+    @classmethod
+    def of(cls, design: QuasiDesign) -> EchoedDesign:
+        return cls.model_validate(design.model_dump())
+
+
 class QuasiPower(ToolResult):
     """The simulation behind a quasi-experimental power result."""
 
-    design: QuasiDesign = Field(description="The design, as given.")
+    design: EchoedDesign = Field(description="The design, as given.")
     simulations: int = Field(description="Simulated data sets.")
     seed: int = Field(description="Random seed used.")
     power_mc_se: float = Field(description="Monte Carlo standard error of the simulated power.")

@@ -14,6 +14,7 @@ SPEC = ToolSpec(
     implementation="tools.power.tool:power",
     offer="always",
     later_fields={"design": ("diff_in_diff", "rdd", "synthetic_control")},
-    no_guide="The guided mode sizes an experiment from the numbers the user gives (baseline, effect, traffic), "
-    "not from columns of a dataset.",
+    no_guide="The guided mode sizes an experiment from the numbers the user gives (baseline, effect, traffic), and a "
+    "difference-in-differences, regression discontinuity or synthetic control from counts, periods, spread and "
+    "effect, not from columns of a dataset.",
 )
