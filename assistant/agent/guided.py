@@ -2,7 +2,9 @@
 
 It asks the six scoping questions with its own "why" follow-ups, records each answer with ``update_brief``,
 asks how the change is assigned and calls ``recommend_method``. For an experiment it then asks for the numbers
-``power`` needs and calls it, and analyses the attached experiment if it has run; for a design it can run on
+``power`` needs and calls it, offers to randomise an attached unit list (``assign``,
+:mod:`assistant.agent.guided_assign`), and analyses the attached experiment if it has run; a quasi-experiment with
+no data yet is sized with power's ``design`` (:mod:`assistant.agent.guided_quasi`); for a design it can run on
 attached data (every registered tool with a guide: difference-in-differences, propensity scores, regression
 discontinuity) it proposes the dataset and the role of each column and runs the analysis. Either way it then
 offers the design's robustness battery (``refute``), when the tool has one, and the follow-up registered for the
@@ -26,6 +28,7 @@ from assistant.agent.backends import AssistantTurn, Message
 from assistant.agent.brief import SLOTS, Brief, replay
 from assistant.agent.condense import DATA_CLOSE, DATA_OPEN
 from assistant.agent.guided_analysis import ANALYSES, analysis_for, request_for
+from assistant.agent.guided_assign import ASSIGN, AssignTalk
 from assistant.agent.guided_columns import UnitColumn, dataset_unit_column
 from assistant.agent.guided_followup import (
     FollowUp,
@@ -40,11 +43,20 @@ from assistant.agent.guided_followup import (
     what_would_help,
 )
 from assistant.agent.guided_followup import propose as propose_follow_up
+from assistant.agent.guided_history import MeasuredHistory
 from assistant.agent.guided_interview import Interview, set_design
 from assistant.agent.guided_prereg import ask as ask_item
 from assistant.agent.guided_prereg import offer as offer_items
 from assistant.agent.guided_prereg import take as take_item
 from assistant.agent.guided_prereg import wants as wants_items
+from assistant.agent.guided_quasi import forget as forget_quasi
+from assistant.agent.guided_quasi import kind_of as quasi_kind
+from assistant.agent.guided_quasi import measured as quasi_measured
+from assistant.agent.guided_quasi import next_step as next_quasi
+from assistant.agent.guided_quasi import question as quasi_question
+from assistant.agent.guided_quasi import replay as replay_quasi
+from assistant.agent.guided_quasi import request as quasi_request
+from assistant.agent.guided_quasi import take as take_quasi
 from assistant.agent.guided_setup import AnalysisTalk, closing_options, failed_checks, flaws_text
 from assistant.agent.guided_state import (
     SCOPING,
@@ -110,7 +122,7 @@ def _is_experiment(method: str | None) -> bool:
     return guide is not None and guide.experiment
 
 
-class GuidedBackend:
+class GuidedBackend(MeasuredHistory):
     """Asks, records, recommends, sizes — deterministically.
 
     ``history`` is a resumed session's messages: what was answered and run is not asked again. The brief is the
@@ -176,6 +188,10 @@ class GuidedBackend:
                 design.assignment = arguments["assignment"]
                 state.done.add(Step.ASSIGNMENT)
             self._recommended(payload)
+        elif tool == POWER and arguments.get("design"):
+            replay_quasi(state, arguments)
+        elif tool == ASSIGN:
+            state.done |= {Step.ASSIGN_OFFER, Step.ASSIGN}
         elif tool == POWER:
             sizing = state.sizing
             sizing.metric = arguments.get("metric")
@@ -273,8 +289,9 @@ class GuidedBackend:
         for step in (*design_steps, Step.RECOMMEND):
             if step not in state.done:
                 return step
-        if not state.design.experiment:
-            return self._next_analysis()
+        if not state.design.experiment:  # a quasi-experiment with no data yet (none attached, or skipped) is sized
+            unused = Step.DATASET in state.done and state.analysis.dataset is None
+            return next_quasi(state, self._quasi(), bool(self._datasets()) and not unused) or self._next_analysis()
         check = self._check_step()
         if check is not None:
             return check
@@ -287,7 +304,11 @@ class GuidedBackend:
                 continue
             if step not in state.done:
                 return step
-        return Step.POWER if Step.POWER not in state.done else self._next_analysis()
+        if Step.POWER not in state.done:
+            return Step.POWER
+        assign = self._assign()  # then an attached unit list is offered for randomisation
+        offered = assign.next_step()
+        return offered if offered is not None or assign.only_the_list(self._datasets()) else self._next_analysis()
 
     def _next_analysis(self) -> Step | None:
         state = self.state
@@ -376,6 +397,13 @@ class GuidedBackend:
         sessions of users, Workspace in members of workspaces); None when there is none."""
         return dataset_unit_column(self.catalog, dataset, self.brief.slot("unit").value or "", exclude=(metric,))
 
+    def _quasi(self) -> Any:
+        """power's design kind for the recommended quasi-experiment (did, rdd, synth), or None."""
+        return quasi_kind(self.state.design.method)
+
+    def _assign(self) -> AssignTalk:
+        return AssignTalk(self.state, self.catalog, self.brief)
+
     def _method(self) -> str:
         method = self.state.design.method
         assert method is not None, "asked for the analysis before a design was recommended"
@@ -401,6 +429,12 @@ class GuidedBackend:
             if check is not None:
                 self.state.check_dataset, self.state.check_roles = check.dataset, dict(check.roles)
                 return check.question()
+        if step in (Step.QUASI_SIZE, Step.QUASI_CORR):
+            fit = self._latest_result("synthetic_control") or {}
+            history = self._interview(step).cluster_history() if METRIC_HISTORY in tool_names() else None
+            return quasi_question(self.state, self._quasi(), step, fit.get("pre_rmspe"), history)
+        if step is Step.ASSIGN_OFFER and (offer := self._assign().offer()) is not None:
+            return offer.question()
         return self._interview().question(step)
 
     def _ask(self, step: Step | None, on_text: Callable[[str], None], prefix: str = "") -> AssistantTurn:
@@ -409,7 +443,13 @@ class GuidedBackend:
             self.state.note = prefix.strip()
             return self._tool_turn(RECOMMEND, recommend_request(self.state.design), on_text)
         if step is Step.POWER:
-            return self._tool_turn(POWER, power_request(self.state.sizing), on_text, prefix)
+            quasi = self._quasi() if not self.state.design.experiment else None
+            request = quasi_request(self.state, quasi) if quasi else power_request(self.state.sizing)
+            return self._tool_turn(POWER, request, on_text, prefix)
+        if step is Step.ASSIGN:
+            offer = self._assign().offer()
+            assert offer is not None, "ran assign without a unit list"
+            return self._tool_turn(ASSIGN, offer.request(), on_text, prefix)
         if step is Step.AA:
             check = self._check()
             assert check is not None, "ran the A/A check without one"
@@ -460,6 +500,23 @@ class GuidedBackend:
             return self._take_offer(answer, on_text)
         if step is Step.AA_OFFER:
             return self._take_check(answer, on_text)
+        if step is Step.ASSIGN_OFFER:
+            reply = self._assign().take(answer)
+            if reply.say:
+                return self._say(reply.say, on_text)
+            return self._ask(Step.ASSIGN, on_text) if reply.accept else None
+        if step is Step.QUASI_CORR and _MEASURE.search(answer) and METRIC_HISTORY in tool_names():
+            found, metric, within = self._interview(step).cluster_history(answer) or ("", "", None)
+            if within is not None:  # the DiD's ICC: the outcome's history, measured within its units
+                asked = {"dataset": found, "metric": metric, "kind": "continuous", "unit_column": within}
+                lead = f"Measuring the ICC of '{metric}' within each '{within}' on the history in '{found}'.\n\n"
+                return self._tool_turn(METRIC_HISTORY, asked, on_text, lead)
+        if step in (Step.QUASI_SIZE, Step.QUASI_CORR):
+            taken = take_quasi(self.state, self._quasi(), step, answer)
+            if taken.say is not None:
+                return self._say(taken.say, on_text)
+            self.state.pending = None
+            return self._ask(self._next(), on_text, prefix=taken.prefix + "\n\n" if taken.prefix else "")
         if step in (Step.BASELINE, Step.STD_DEV) and _MEASURE.search(answer) and METRIC_HISTORY in tool_names():
             measured = self._interview(step).measurable()
             if measured is not None:
@@ -705,14 +762,28 @@ class GuidedBackend:
             and (Step.MDE in done)
         ):
             return self._after_cluster_history(payload, on_text)
+        if call_name == METRIC_HISTORY and Step.QUASI_SIZE in done and Step.QUASI_CORR not in done:
+            taken = quasi_measured(self.state, payload)  # a DiD's ICC, measured before it starts
+            self.state.pending = Step.QUASI_CORR if taken.say is not None else None
+            return (
+                self._say(taken.say, on_text) if taken.say else self._ask(self._next(), on_text, taken.prefix + "\n\n")
+            )
         if call_name == METRIC_HISTORY:
             return self._after_history(payload, on_text)
+        if call_name == ASSIGN:
+            said, again = self._assign().after(payload)
+            if again:
+                self.state.pending = Step.ASSIGN_OFFER
+                return self._say(said + "\n\n" + self._question(Step.ASSIGN_OFFER), on_text)
+            return self._ask(self._next(), on_text, prefix=said + "\n\n")
         follow_up = self._follow_up_name()
         if follow_up is not None and call_name == follow_up and call_name != self._analysis_tool():
             return self._after_follow_up(payload, on_text)
         if "error" in payload:
             error = payload["error"]
-            if call_name == POWER:  # numbers the user gave were not usable: ask for them again
+            if call_name == POWER and self._quasi() and not self.state.design.experiment:
+                forget_quasi(self.state)
+            elif call_name == POWER:  # numbers the user gave were not usable: ask for them again
                 done -= {Step.BASELINE, Step.STD_DEV, Step.MDE, Step.CLUSTER, Step.DAILY_UNITS, Step.POWER}
                 self.state.sizing.cluster_size = self.state.sizing.icc = None
                 self.state.sizing.unit_column = None
@@ -730,7 +801,7 @@ class GuidedBackend:
             lead = said + "\n\n" if said else ""
             step = self._next()
             # the honest "no" says what would help; a recommendation nothing follows says what it takes
-            extra = [what_would_help(payload), what_it_takes(payload) if step is None else ""]
+            extra = [what_would_help(payload), what_it_takes(payload) if step in (None, Step.QUASI_SIZE) else ""]
             told = "".join(f"{part}\n\n" for part in extra if part)
             return self._ask(step, on_text, prefix=lead + payload.get("summary", "") + "\n\n" + told + instead)
         if call_name == POWER:
@@ -750,96 +821,6 @@ class GuidedBackend:
                 )
             return self._ask(self._next(), on_text, prefix=payload.get("summary", "") + notes + "\n\n")
         return self._ask(self._next(), on_text)  # update_brief: the brief is read from the transcript
-
-    def _after_history(self, payload: Mapping[str, Any], on_text: Callable[[str], None]) -> AssistantTurn:
-        """The history measured: its baseline (and, for an average, its standard deviation) are the sizing's,
-        said by the tool's summary; refused: its words, and the question again."""
-        sizing, done = self.state.sizing, self.state.done
-        if "error" in payload:
-            error = payload["error"]
-            sizing.unit_column = None
-            step = Step.BASELINE if Step.BASELINE not in done else Step.STD_DEV
-            self.state.pending = step
-            return self._say(f"{error['message']} {error['hint']}\n\n" + self._question(step), on_text)
-        sizing.baseline = float(payload["baseline"])
-        sizing.baseline_said = None
-        done.add(Step.BASELINE)
-        if sizing.metric == "mean":
-            sizing.std_dev = float(payload["std_dev"])
-            done.add(Step.STD_DEV)
-        notes = "".join(f"\n- {w}" for w in payload.get("warnings", [])[:2])
-        unit = sizing.unit_column
-        if unit is not None and payload.get("rows_per_unit") is not None and self._measured_cluster(payload):
-            found = self._unit_column(str(payload.get("dataset") or ""), str(payload.get("metric") or ""))
-            per = found.one if found is not None and found.column == unit else f"'{unit}'"
-            notes += (
-                f"\n\nPer {per} (the unit the experiment assigns, '{unit}'): the rows per '{unit}' and the ICC "
-                f"measured here go into the sample size (its design effect), which then counts rows grouped by "
-                f"'{unit}'."
-            )
-        else:
-            sizing.unit_column = None
-        return self._ask(self._next(), on_text, prefix=payload.get("summary", "") + notes + "\n\n")
-
-    def _after_cluster_history(self, payload: Mapping[str, Any], on_text: Callable[[str], None]) -> AssistantTurn:
-        """The history measured per cluster: its units per cluster and ICC (as the tool hands them to power) are
-        the sizing's, said by the tool's summary; the baseline and the lift stay the user's. Refused, or no ICC
-        measured: the tool's words, and the cluster question again."""
-        self.state.pending = Step.CLUSTER
-        if "error" in payload:
-            error = payload["error"]
-            return self._say(f"{error['message']} {error['hint']}\n\n" + self._question(Step.CLUSTER), on_text)
-        if not self._measured_cluster(payload):
-            lead = "The history gave no ICC to size with: give the two figures, or say 'skip'."
-            return self._say(
-                payload.get("summary", "") + "\n\n" + lead + "\n\n" + self._question(Step.CLUSTER), on_text
-            )
-        notes = "".join(f"\n- {w}" for w in payload.get("warnings", [])[:2])
-        kept = "Sizing with the units per cluster and the ICC measured there; the baseline and the lift stay yours."
-        return self._ask(self._next(), on_text, prefix=payload.get("summary", "") + notes + "\n\n" + kept + "\n\n")
-
-    def _measured_cluster(self, payload: Mapping[str, Any]) -> bool:
-        """Take a per-cluster history's units per cluster and ICC for the sizing (the figures its power request
-        carries: the ICC kept below one); False when it measured none."""
-        figures = payload.get("power_request") or {}
-        size, icc = figures.get("cluster_size"), figures.get("icc")
-        if not isinstance(size, int | float) or not isinstance(icc, int | float):
-            return False
-        sizing = self.state.sizing
-        sizing.cluster_size, sizing.icc = float(size), float(icc)
-        sizing.cluster_size_said = sizing.icc_said = None
-        self.state.unsure.pop(Step.CLUSTER, None)
-        self.state.done.add(Step.CLUSTER)
-        return True
-
-    def _after_check(self, payload: Mapping[str, Any], on_text: Callable[[str], None]) -> AssistantTurn:
-        """The A/A check ran: its summary and what it found, then the sizing; refused: the tool's words and the
-        offer again."""
-        state = self.state
-        state.check_wanted = False
-        if "error" in payload:
-            error = payload["error"]
-            state.done -= {Step.AA_OFFER, Step.AA}
-            state.pending = Step.AA_OFFER
-            return self._say(f"{error['message']} {error['hint']}\n\n" + self._question(Step.AA_OFFER), on_text)
-        state.done |= {Step.AA_OFFER, Step.AA}
-        state.check_unit = payload.get("repeated_unit") or payload.get("cluster_column") or None
-        notes = "".join(f"\n- {r}" for r in payload.get("reasons", [])[:3])
-        return self._ask(self._next(), on_text, prefix=payload.get("summary", "") + notes + "\n\n")
-
-    def _after_follow_up(self, payload: Mapping[str, Any], on_text: Callable[[str], None]) -> AssistantTurn:
-        """The follow-up ran: its summary and first caveats, then the closing; refused (a column it cannot use):
-        what is wrong, and the offer again with the roles as they were."""
-        state = self.state
-        state.analysis.follow_wanted = False
-        if "error" in payload:
-            error = payload["error"]
-            state.done -= {Step.WHOM_OFFER, Step.WHOM}
-            state.pending = Step.WHOM_OFFER
-            return self._say(f"{error['message']} {error['hint']}\n\n" + self._question(Step.WHOM_OFFER), on_text)
-        state.done |= {Step.WHOM_OFFER, Step.WHOM}
-        notes = "".join(f"\n- {w}" for w in payload.get("warnings", [])[:5])
-        return self._ask(self._next(), on_text, prefix=payload.get("summary", "") + notes + "\n\n")
 
     @staticmethod
     def _last_call(messages: Sequence[Message]) -> str:

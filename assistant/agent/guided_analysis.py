@@ -260,6 +260,10 @@ def apply_reading(
     return ordered_roles(analysis.guide, merged)
 
 
+#: A guardrail's kind that is a quantile ("p95", "median"): kept over the kind the column's values suggest.
+_QUANTILE_KIND = re.compile(r"(?i)p\d{1,2}(?:\.\d+)?|median")
+
+
 def _items(value: Any) -> list[Any]:
     """A list role's items as they are (columns, or a guardrail's ``{"column", "direction", "kind"}``)."""
     if value in (None, "", []):
@@ -283,7 +287,7 @@ def guardrail_items(value: Any, profile: FrameProfile | None, exclude: Any = Non
         given = item if isinstance(item, Mapping) else {}
         direction = str(given.get("direction") or guardrail_direction(column))
         kind = str(given.get("kind") or "")
-        if profile is not None and column in profile:
+        if profile is not None and column in profile and not _QUANTILE_KIND.fullmatch(kind):  # a quantile said stays
             kind = "binary" if profile[column].kind == "binary" else "continuous"
         items.append({"column": column, "direction": direction, "kind": kind or "continuous"})
     return items
@@ -327,7 +331,9 @@ def _item(value: Any) -> str:
     """A list role's item: a column, an adoption ({unit, first_period, said}) as 'UNIT from PERIOD', or a guardrail
     ({column, direction, kind}) as 'COLUMN (better if lower)'."""
     if isinstance(value, Mapping) and "column" in value:
-        return f"{value['column']} ({direction_words(str(value.get('direction')))})"
+        kind = str(value.get("kind") or "")
+        said = f"{kind}, " if _QUANTILE_KIND.fullmatch(kind) else ""
+        return f"{value['column']} ({said}{direction_words(str(value.get('direction')))})"
     if isinstance(value, Mapping):
         return f"{value.get('unit')} from {value.get('said', value.get('first_period'))}"
     return str(value)

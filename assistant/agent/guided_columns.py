@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from assistant.agent.guided_revise import said_direction
+from assistant.agent.guided_revise import said_direction, said_quantile
 from tools.ab_test.spec import guardrail_direction
 from tools.data.names import head_word, singular
 from tools.data.profile import ColumnProfile, FrameProfile, constant_within, turns_on, unit_period_unique
@@ -351,7 +351,8 @@ def _guardrails(proposal: Proposal, profile: FrameProfile, guardrails: Sequence[
     items: list[dict[str, str]] = []
     columns = list(profile.columns)
     unmatched: list[str] = []
-    for guardrail in guardrails:
+    for whole in guardrails:
+        guardrail, quantile = said_quantile(whole)  # "page_load_ms (p95, better if lower)": a quantile guardrail
         said = said_direction(guardrail)
         if said is not None and not tokens(guardrail) - _DIRECTION_WORDS:  # "lower is better", split off its metric
             if items:
@@ -362,7 +363,7 @@ def _guardrails(proposal: Proposal, profile: FrameProfile, guardrails: Sequence[
         if found is None or not _usable_outcome(profile[found]):
             unmatched.append(guardrail)
             continue
-        kind = "binary" if profile[found].kind == "binary" else "continuous"
+        kind = quantile or ("binary" if profile[found].kind == "binary" else "continuous")
         direction = said or guardrail_direction(guardrail, found)
         items.append({"column": found, "direction": direction, "kind": kind})
         proposal.facts[found] = profile[found].facts()

@@ -25,6 +25,7 @@ __all__ = [
     "read_split",
     "resolve_column",
     "said_direction",
+    "said_quantile",
 ]
 
 #: Answers that accept a proposal as it stands.
@@ -273,6 +274,32 @@ def said_direction(text: str) -> Literal["increase", "decrease"] | None:
     return None if said is None else "decrease" if said.group(1) else "increase"
 
 
+#: A quantile said with a guardrail: "page_load_ms (p95, better if lower)", "latency median".
+_QUANTILE = re.compile(r"(?i)[\s,(]*\b(p\d{1,2}(?:\.\d+)?|median)\b[\s,]*\)?")
+
+
+def said_quantile(value: str) -> tuple[str, str | None]:
+    """A guardrail's words without the quantile said with them ("p95", "median"), and that quantile (None: none)."""
+    found = _QUANTILE.search(value)
+    if found is None or found.start() == 0:
+        return value, None
+    opened = "(" in found.group(0) and not found.group(0).rstrip().endswith(")")  # "(p95, better if lower)"
+    rest = (value[: found.start()].rstrip() + (" (" if opened else " ") + value[found.end() :].lstrip()).strip()
+    return rest, found.group(1).lower()
+
+
+def _guardrail_item(column: str, direction: str | None, kind: str | None) -> Any:
+    """A guardrail as the roles hold it: its column alone, or with the direction and the quantile said."""
+    if not direction and not kind:
+        return column
+    item: dict[str, str] = {"column": column}
+    if direction:
+        item["direction"] = direction
+    if kind:
+        item["kind"] = kind
+    return item
+
+
 def guardrail_value(value: str, columns: Sequence[str]) -> tuple[str | None, str | None]:
     """A guardrail as written ("Page Load (ms) (better if lower)", "errors, lower is better"): its column (None
     when it is no column) and the direction said ("decrease", "increase", or None when none is said)."""
@@ -297,12 +324,13 @@ def _guardrail_parts(raw: str) -> list[str]:
 def _guardrails(raw: str, columns: Sequence[str], reading: Reading) -> None:
     """``guardrails=a (lower is better), b``: each a column, with the direction when it is said."""
     items: list[Any] = []
-    for value in _guardrail_parts(raw):
+    for said in _guardrail_parts(raw):
+        value, kind = said_quantile(said)
         column, direction = guardrail_value(value, columns)
         if column is None:
-            reading.unknown.append((value, difflib.get_close_matches(value, list(columns), n=3)))
+            reading.unknown.append((said, difflib.get_close_matches(said, list(columns), n=3)))
         else:
-            items.append({"column": column, "direction": direction} if direction else column)
+            items.append(_guardrail_item(column, direction, kind))
     if items:
         reading.roles["guardrails"] = items
 
@@ -328,12 +356,13 @@ def _list_edit(answer: str, guide: Guide, names: dict[str, str], columns: Sequen
                 said = words[length]
                 break
         if "guardrails" in lists:
-            for value in _guardrail_parts(said):
+            for part in _guardrail_parts(said):
+                value, kind = said_quantile(part)
                 column, direction = guardrail_value(value, columns)
                 if column is None:
-                    reading.unknown.append((value, difflib.get_close_matches(value, list(columns), n=3)))
-                elif direction and target is reading.add:
-                    target.append({"column": column, "direction": direction})
+                    reading.unknown.append((part, difflib.get_close_matches(part, list(columns), n=3)))
+                elif target is reading.add:
+                    target.append(_guardrail_item(column, direction, kind))
                 else:
                     target.append(column)
             return bool(target or reading.unknown)

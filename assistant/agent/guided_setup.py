@@ -128,6 +128,8 @@ class AnalysisTalk:
                 "If the experiment has already run, I can analyse it. Which attached dataset holds one row per "
                 f"unit with its arm? {listing} {ask} Say 'skip' if it has not run yet."
             )
+        if self.method in ("diff_in_diff", "rdd", "synthetic_control"):  # not started yet: it can be sized instead
+            ask += " Say 'skip' if it has not started yet: I can size it before it does."
         return f"Which attached dataset holds the data? {listing} {ask}"
 
     def _dataset_named(self, answer: str) -> str | None:

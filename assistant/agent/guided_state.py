@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 
 from assistant.agent.answers_design import ASSIGNMENT_CHOICES
+from assistant.agent.answers_quasi import QuasiNumbers
 from assistant.agent.scoping import QUESTIONS as SLOT_QUESTIONS
 from assistant.agent.scoping import SLOTS, WHY, SlotName
 from tools.errors import ToolError
@@ -78,6 +79,10 @@ class Step(StrEnum):
     AA_OFFER = "aa_offer"
     AA = "aa"
     POWER = "power"
+    QUASI_SIZE = "quasi_size"
+    QUASI_CORR = "quasi_corr"
+    ASSIGN_OFFER = "assign_offer"
+    ASSIGN = "assign"
     DATASET = "dataset"
     COLUMNS = "columns"
     ANALYSIS = "analysis"
@@ -91,7 +96,7 @@ class Step(StrEnum):
     @property
     def runs_tool(self) -> bool:
         """The step is a tool call, not a question."""
-        return self in (Step.RECOMMEND, Step.POWER, Step.ANALYSIS, Step.REFUTE, Step.WHOM, Step.AA)
+        return self in (Step.RECOMMEND, Step.POWER, Step.ANALYSIS, Step.REFUTE, Step.WHOM, Step.AA, Step.ASSIGN)
 
     @property
     def is_why(self) -> bool:
@@ -153,6 +158,11 @@ QUESTIONS: dict[Step, str] = {
     "such as 'five looks')",
     Step.REFUTE_OFFER: "Shall I challenge this estimate with the robustness checks for its design (placebo tests, "
     "stability, sensitivity to what was not measured)? (yes / no)",
+    Step.QUASI_SIZE: "To size the design before it starts, tell me in one answer:",
+    Step.QUASI_CORR: "How alike are a unit's outcomes from one period to the next? Give the ICC (the share of the "
+    "outcome's variance that lies in stable differences between units) and the serial correlation (how much a "
+    "unit's shock in one period carries into the next), such as 'ICC half, serial correlation a quarter', either "
+    "one, or say 'don't know'.",
 }
 
 #: Why each question matters, for a user who asks ("why does that matter?"); the question follows it again.
@@ -198,6 +208,13 @@ WHY_ASKED: dict[Step, str] = {
     Step.LOOKS: "Looking at a running test and stopping at the first significant result raises the false-positive "
     "rate far above alpha (five looks nearly triple it); planning the looks with alpha spending keeps it, at the "
     "price of a somewhat larger maximum sample.",
+    Step.QUASI_SIZE: "Before the change starts, the numbers of units and periods decide how small an effect the design "
+    "can tell apart from noise; sizing it now says whether the study is worth running, or how many more units or "
+    "periods it needs.",
+    Step.QUASI_CORR: "Periods of one unit are not independent measurements: stable differences between units and "
+    "shocks that carry over from one period to the next change how much each extra period tells, and so the power.",
+    Step.ASSIGN_OFFER: "Randomising the list now, from a fixed salt, fixes who gets the change before anyone sees a "
+    "result; anyone can redraw the same assignment from the salt, and the balance table shows the arms start alike.",
     Step.DATASET: "The analysis runs on your data: I need to know which attached file holds it.",
     Step.COLUMNS: "Each design needs certain columns (the outcome, who was treated, and so on); naming them tells "
     "the analysis what to compare.",
@@ -265,6 +282,14 @@ HELP: dict[Step, str] = {
     Step.WHOM_OFFER: "The traits are columns that describe users before the change: tenure, plan, usage in the weeks "
     "before, region. Leave out anything the change itself can move (activity after launch). Subgroups are the "
     "columns whose levels you decided to compare before seeing the results. Yes runs it; no ends here.",
+    Step.QUASI_SIZE: "Rough figures will do: the units you plan to switch on and the ones you will compare them with, "
+    "the periods of data you will have, and the outcome's spread from past dashboards or reports. Leave the effect "
+    "out and the sizing finds the smallest one the design can detect; or say 'skip' to leave the sizing for later.",
+    Step.QUASI_CORR: "A past panel of the outcome measures both: the ICC is the share of its variance between units' "
+    "averages, the serial correlation the correlation of a unit's deviations in adjacent periods. Say 'don't know' "
+    "to size without them: power then assumes none and its result says so.",
+    Step.ASSIGN_OFFER: "Yes draws the arms now from the salt; you can name the unit column, strata (columns whose "
+    "groups should be split evenly, such as a region or a plan), the arms and the salt. No goes on without it.",
     Step.REFUTE_OFFER: "The checks re-run the analysis in ways that should not change its answer (placebo dates or "
     "cutoffs, other settings) and measure how strong an unmeasured factor would have to be to explain the estimate "
     "away. Yes runs them; no ends here.",
@@ -411,6 +436,12 @@ class GuidedState:
     #: The unit the A/A check found repeating across rows (its fix: analyse per that unit), proposed as the
     #: experiment's cluster column when the analysed data have it.
     check_unit: str | None = None
+    #: A quasi-experiment's sizing numbers (:mod:`assistant.agent.guided_quasi`).
+    quasi: QuasiNumbers = field(default_factory=QuasiNumbers)
+    #: The randomisation of an attached unit list: the offer (an ``guided_assign.AssignOffer``, the user's changes
+    #: kept) and whether to run it.
+    assign_offer: Any = None
+    assign_wanted: bool = False
 
 
 # -- the requests the guided mode sends -------------------------------------------------------------------------

@@ -126,7 +126,8 @@ SPEC = ToolSpec(
         "stratum column as 'strata'; if rows are finer than the "
         "randomized unit (sessions of users, or members of randomized teams), name the unit's column as 'cluster'. "
         "Guardrails are metrics that must not get worse ('guardrails=a, b', each followed by '(better if lower)' or "
-        "'(better if higher)'; 'no guardrails' for none). Name the control arm's label as 'control' if it is not "
+        "'(better if higher)', and '(p95, better if lower)' to compare a percentile; 'no guardrails' for none). "
+        "Name the control arm's label as 'control' if it is not "
         "0, control, A or baseline.",
         build=guided_request,
         words={"arm": ("treat", "arm", "variant", "group", "bucket", "assigned", "assignment", "incentive")},

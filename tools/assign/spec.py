@@ -32,7 +32,8 @@ SPEC = ToolSpec(
         "randomisation salt",
         "randomization salt",
     ),
-    no_guide="The guided mode analyses data already collected; assigning units is a design step before launch that "
-    "needs the arms, shares and a salt the team fixes, so it runs from the command line, /run or the model, whose "
-    "result carries the plan entry for the pre-registration.",
+    no_guide="Assigning units is a design step before launch, not an analysis of collected data, so it has no "
+    "column-role guide: the guided mode offers it from its own module once an experiment is sized and an attached "
+    "dataset looks like a unit list (one row per unit id, no arm column), with the unit column, strata, arms and "
+    "salt proposed and changeable; the result carries the plan entry for the pre-registration.",
 )

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tools.did.models import DiffInDiffRequest, DiffInDiffResult
-from tools.spec import Battery, Guide, ToolSpec
+from tools.spec import Battery, Guide, ToolSpec, as_list
 
 __all__ = ["SPEC", "adoption_item"]
 
@@ -15,7 +15,8 @@ __all__ = ["SPEC", "adoption_item"]
 def guided_request(dataset: str, roles: Mapping[str, Any]) -> dict[str, Any]:
     """The diff_in_diff request for the guided mode's roles: outcome, unit, time, and who was treated when (a
     cohort column, a 0/1 treatment column, or ``adoptions``: each treated unit with its first treated period, as
-    ``{"unit", "first_period"}`` items or 'UNIT from PERIOD' text)."""
+    ``{"unit", "first_period"}`` items or 'UNIT from PERIOD' text), and optional ``covariates``: unit traits
+    fixed before the change (none proposed: the user names them)."""
     request: dict[str, Any] = {
         "dataset": dataset,
         "outcome": roles["outcome"],
@@ -28,6 +29,8 @@ def guided_request(dataset: str, roles: Mapping[str, Any]) -> dict[str, Any]:
         request["adoptions"] = [adoption_item(item) for item in roles["adoptions"]]
     else:
         request["treatment"] = roles["treatment"]
+    if roles.get("covariates"):  # time-invariant pre-treatment unit traits (Callaway-Sant'Anna: doubly robust)
+        request["covariates"] = as_list(roles["covariates"])
     return request
 
 
@@ -61,15 +64,17 @@ SPEC = ToolSpec(
     ),
     guide=Guide(
         required=("outcome", "unit", "time"),
-        optional=("cohort", "treatment", "adoptions"),
+        optional=("cohort", "treatment", "adoptions", "covariates"),
         dataset_words=("rollout", "staggered", "panel", "region", "market"),
         question="Which columns hold the outcome, the unit (region, market, store), the period, and either "
         "the first period each unit was treated ('cohort', empty or 0 for never treated) or a 0/1 "
-        "'treatment' flag per row? (If no column says who was treated when, say it in words.)",
+        "'treatment' flag per row? (If no column says who was treated when, say it in words.) Optionally "
+        "'covariates': unit traits fixed before the change (such as population), for comparing like with like.",
         build=guided_request,
         suggest=("unit", "time", "cohort"),
         one_of=(("cohort", "treatment", "adoptions"),),
         values=("adoptions",),
+        lists=("covariates",),
         words={"treatment": ("treated", "treatment", "treat", "post", "policy", "law", "active", "on")},
         remedies={
             "adoptions": "No column of the data says which units were treated when. Tell me in words: each "

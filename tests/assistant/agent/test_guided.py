@@ -160,8 +160,10 @@ def test_every_question_step_has_its_words() -> None:
     assert [slot_of(step) for step in SCOPING if step.is_why] == list(WHY)
     from assistant.agent.guided_state import HELP, WHY_ASKED
 
-    asked_with_data = {Step.DATASET, Step.COLUMNS, Step.SPLIT, Step.WHOM_OFFER, Step.AA_OFFER}  # (they name columns)
-    assert {Step.WHOM_OFFER, Step.AA_OFFER} <= set(WHY_ASKED) and {Step.WHOM_OFFER, Step.AA_OFFER} <= set(HELP)
+    # (they name columns)
+    asked_with_data = {Step.DATASET, Step.COLUMNS, Step.SPLIT, Step.WHOM_OFFER, Step.AA_OFFER, Step.ASSIGN_OFFER}
+    offers = {Step.WHOM_OFFER, Step.AA_OFFER, Step.ASSIGN_OFFER}
+    assert offers <= set(WHY_ASKED) and offers <= set(HELP)
     asked_from_the_plan = {Step.PREREG}  # each open item's own question, from the pre-registration's table
     assert {step for step in Step if not step.runs_tool} - asked_with_data - asked_from_the_plan == set(QUESTIONS)
     assert Step.PREREG in WHY_ASKED

@@ -280,14 +280,16 @@ def test_a_recommendation_nothing_follows_says_what_it_needs_and_rests_on() -> N
         Step.ASSIGNMENT: "by a score cutoff",
         Step.HAS_PRE: "no, they are new applicants",
     }
-    session = drive(script, None, "what data does it need?")
+    # with no data attached, the design's sizing (issue 26) comes after the lists; skipped, the scoping closes
+    session = drive({**script, Step.QUASI_SIZE: "skip"}, None, "what data does it need?")
     top = recommended(session)["recommendations"][0]
     assert top["method"] == "rdd" and top["data_needed"] and top["assumptions"]
     needs = "What it needs:\n\n" + "\n".join(f"- {d}" for d in top["data_needed"])
     rests = "What it rests on:\n\n" + "\n".join(f"- {a}" for a in top["assumptions"][:4])
-    answer, asked = session.dones[-2].text, session.dones[-1].text
+    answer, closed, asked = session.dones[-3].text, session.dones[-2].text, session.dones[-1].text
     assert "Recommended design: regression discontinuity" in answer and needs in answer and rests in answer
-    assert answer.index("Recommended design") < answer.index(needs) < answer.index("The scoping is complete")
+    assert answer.index("Recommended design") < answer.index(needs) < answer.index("To size the regression")
+    assert "The scoping is complete" in closed
     assert needs in asked and rests in asked and "The scoping is complete" not in asked
     assert session.clean()
 
