@@ -112,7 +112,8 @@ def test_single_covariate_cuped_is_unchanged(nsw: pd.DataFrame) -> None:
 
 def test_refusals(nsw: pd.DataFrame) -> None:
     with pytest.raises(ToolError) as caught:
-        ab_test(_request(covariates=["age"]).model_copy(update={"cluster_column": "age"}), nsw)
+        # post-stratification has no cluster-robust version (Lin's has: test_ab_test_adjust_clustered.py)
+        ab_test(_request().model_copy(update={"strata_column": "black", "cluster_column": "age"}), nsw)
     assert caught.value.code == "unsupported_combination"
     with pytest.raises(ToolError) as caught:
         ab_test(_request(covariates=["age"], covariate_column="re75"), nsw)

@@ -3,7 +3,7 @@
 - :func:`lin_fit`: Lin's (2013) fully interacted OLS, y on treatment, the covariates centred at the two arms'
   pooled mean and their interactions with treatment. Its column space is that of a separate regression per arm,
   so the hat matrix is block diagonal: the treatment coefficient is the difference of the two arms' intercepts,
-  with the HC2 (or HC1) variance the sum of theirs. Equal to R estimatr's ``lm_lin``.
+  with the HC2 (or HC1) variance the sum of theirs; with clusters, CR1 (Stata's). Equal to R estimatr's ``lm_lin``.
 - :func:`logistic_fit`: logistic regression of y on treatment and the covariates, then standardisation
   (g-computation): the mean predicted probability with everyone treated, and with everyone in control. Its
   variance is the influence function's (the sampling of the covariates included, as Stata's
@@ -62,9 +62,12 @@ class Fit:
         return self.control_variance + self.treatment_variance - 2 * self.covariance
 
 
-def _arm_regression(y: FloatArray, z: FloatArray, se_type: str) -> tuple[float, float]:
+def _arm_regression(
+    y: FloatArray, z: FloatArray, se_type: str, clusters: NDArray[np.intp] | None = None
+) -> tuple[float, float]:
     """OLS of ``y`` on ``z`` (first column the constant) within one arm: the intercept and its HC2 variance (or the
-    HC0 one, for HC1 to scale). Raises :class:`Singular` when ``z`` has less than full column rank."""
+    HC0 one, for HC1 to scale; with ``clusters``, the cluster sums' CR0 one, for CR1 to scale). Raises
+    :class:`Singular` when ``z`` has less than full column rank."""
     q, r = np.linalg.qr(z)
     diag = np.abs(np.diag(r))
     if len(y) <= z.shape[1] or diag.min() <= 1e-10 * max(diag.max(), 1.0) * np.sqrt(len(y)):
@@ -78,21 +81,41 @@ def _arm_regression(y: FloatArray, z: FloatArray, se_type: str) -> tuple[float, 
     r_inv = np.linalg.inv(r)
     bread_rows = q @ r_inv.T  # z (z'z)^-1 = q r^-T
     first = bread_rows[:, 0]  # the intercept's row of (z'z)^-1 z'
+    if clusters is not None:  # the intercept's score summed within each cluster
+        sums = np.bincount(clusters, weights=first * resid)
+        return float(beta[0]), float(np.sum(sums * sums))
     return float(beta[0]), float(np.sum(first * first * weights))
 
 
-def lin_fit(y: FloatArray, treated: NDArray[np.bool_], covariates: FloatArray, se_type: str) -> Fit:
+def lin_fit(
+    y: FloatArray,
+    treated: NDArray[np.bool_],
+    covariates: FloatArray,
+    se_type: str,
+    clusters: NDArray[np.intp] | None = None,
+) -> Fit:
     """Lin's estimator on one comparison's rows: ``covariates`` (rows x k) centred at their pooled mean; HC2 or
-    HC1 standard errors; degrees of freedom n - 2(k + 1) as estimatr's."""
+    HC1 standard errors; degrees of freedom n - 2(k + 1) as estimatr's. With ``clusters`` (codes of the randomized
+    units, each within one arm): the cluster-robust CR1 variance with Stata's factor G/(G - 1) (n - 1)/(n - 2(k + 1))
+    and G - 1 degrees of freedom, as estimatr's ``lm_lin(..., clusters, se_type = "stata")``; the clusters of
+    the two arms are disjoint, so the sandwich's meat is block diagonal as its bread is."""
     centred = covariates - covariates.mean(axis=0)
     n, k = centred.shape
     means, variances = [], []
+    dense = None if clusters is None else np.unique(clusters, return_inverse=True)[1]
     for arm in (~treated, treated):
         z = np.column_stack([np.ones(int(arm.sum())), centred[arm]])
-        mean, variance = _arm_regression(y[arm], z, se_type)
+        mean, variance = _arm_regression(y[arm], z, se_type, None if dense is None else dense[arm])
         means.append(mean)
         variances.append(variance)
     params = 2 * (k + 1)
+    if dense is not None:
+        groups = int(dense.max()) + 1
+        if groups < 3:
+            raise Singular("fewer than 3 clusters")
+        factor = groups / (groups - 1) * (n - 1) / (n - params)
+        variances = [v * factor for v in variances]
+        return Fit(means[0], means[1], variances[0], variances[1], 0.0, float(groups - 1))
     if se_type == "HC1":
         variances = [v * n / (n - params) for v in variances]
     return Fit(means[0], means[1], variances[0], variances[1], 0.0, float(n - params))

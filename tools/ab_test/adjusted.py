@@ -4,8 +4,8 @@ numbers beside the unadjusted difference on the same rows.
 A metric with ``covariates`` takes Lin's regression adjustment (binary: logistic standardisation); a ratio metric
 with ``covariate_column`` takes ratio CUPED (with ``covariate_denominator_column``); with ``strata_column``, every
 other metric is post-stratified. Each treatment arm is compared with control on the two arms' rows only (as
-estimatr on a subset). They need the rows in memory: summaries, tables in an engine and ``cluster_column`` are
-refused with what to do instead.
+estimatr on a subset). They need the rows in memory: summaries and tables in an engine are refused with what to do
+instead, and so is ``cluster_column`` for all but Lin's adjustment (cluster-robust CR1).
 """
 
 from __future__ import annotations
@@ -119,9 +119,12 @@ def check_adjustments(request: AbTestRequest, data: pd.DataFrame | Dataset | Non
             f"{what} need(s) the rows in memory; this table is queried in its database engine.",
             "Load the table as a file (CSV or Parquet) to adjust, or drop the adjustment.",
         )
-    if request.cluster_column is not None:
+    clustered = {adjustment_kind(request, s) for s in request.metrics} - {None, "lin"}
+    if request.cluster_column is not None and clustered:
+        names = {"logistic": "logistic standardisation", "ratio_cuped": "ratio CUPED", "post_stratification": what}
         raise _unsupported(
-            f"{what} with cluster_column is not supported (no cluster-robust version yet).",
+            f"{', '.join(sorted(names[k] for k in clustered if k))} with cluster_column is not supported (no "
+            "cluster-robust version yet; Lin's regression adjustment of a continuous metric is).",
             "Aggregate to one row per randomized unit first, or drop the adjustment.",
         )
 
@@ -244,6 +247,11 @@ class AdjustmentRows:
                 )
             strata = np.asarray(codes, dtype=np.intp)
             labels = [str(u) for u in uniques]
+        clusters: NDArray[np.intp] | None = None
+        if request.cluster_column is not None:  # Lin only (check_adjustments): rows of a cluster in one arm
+            codes, usable = self._cluster_codes()
+            rows &= usable
+            clusters = codes[rows]
         treated = self.labels[rows] == self.arms[index]
         y = y[rows]
         covariates = np.column_stack([c[rows] for c in columns[1:]]) if names else np.empty((len(y), 0))
@@ -251,7 +259,7 @@ class AdjustmentRows:
         arm, base = display_name(self.arms[index]), display_name(self.arms[0])
         try:
             if kind == "lin":
-                fit = lin_fit(y, treated, covariates, request.se_type)
+                fit = lin_fit(y, treated, covariates, request.se_type, clusters)
             elif kind == "logistic":
                 fit = logistic_fit(y, treated, covariates)
             elif kind == "ratio_cuped":
@@ -284,14 +292,15 @@ class AdjustmentRows:
         lifted = ArmEstimate(fit.treatment, fit.treatment_variance - 2 * ratio * fit.covariance, n1)
         relative = relative_lift(control, lifted, alpha=request.alpha, alternative=request.alternative)
         k = len(names)
+        lin_se = request.se_type if clusters is None else "CR1 (Stata), by cluster"
         se_type = {
-            "lin": request.se_type,
+            "lin": lin_se,
             "logistic": "influence function (delta method)",
             "ratio_cuped": "delta method",
             "post_stratification": "Neyman, per stratum",
         }[kind]
         description = {
-            "lin": f"Lin regression adjustment on {k} covariate{'s' if k != 1 else ''} ({request.se_type})",
+            "lin": f"Lin regression adjustment on {k} covariate{'s' if k != 1 else ''} ({lin_se})",
             "logistic": f"logistic standardisation on {k} covariate{'s' if k != 1 else ''}",
             "ratio_cuped": "ratio CUPED on the pre-period ratio",
             "post_stratification": f"post-stratification on {strata_used} strata",
@@ -308,7 +317,8 @@ class AdjustmentRows:
             else 0.0,
             unadjusted=unadjusted,
         )
-        return Adjusted(control, treatment, absolute, relative, _test(kind, k, request.se_type, detail.strata), detail)
+        test = _test(kind, k, lin_se, detail.strata, clustered=clusters is not None)
+        return Adjusted(control, treatment, absolute, relative, test, detail)
 
     def _strata(
         self,
@@ -374,11 +384,12 @@ def _unadjusted(
     return found
 
 
-def _test(kind: str, k: int, se_type: str, strata: int | None) -> str:
+def _test(kind: str, k: int, se_type: str, strata: int | None, *, clustered: bool = False) -> str:
     if kind == "lin":
+        df = "clusters - 1" if clustered else f"n - {2 * (k + 1)}"
         return (
             f"Lin regression adjustment: OLS on treatment x {k} centred covariate(s), {se_type} standard error, "
-            f"t-test (df n - {2 * (k + 1)})"
+            f"t-test (df {df})"
         )
     if kind == "logistic":
         return (
