@@ -125,6 +125,7 @@ def test_regression_adjustment_matches_r_did(mpdta: pd.DataFrame) -> None:
 def test_doubly_robust_matches_published_r_output(mpdta: pd.DataFrame) -> None:
     """R did's printed doubly robust output on mpdta with ~lpop (ATT(2004, 2004) = -0.0145; dynamic -0.0804)."""
     result = diff_in_diff(mpdta_request(), mpdta)
+    assert result.covariates == ["lpop"]  # the result echoes what it adjusted for
     cells = {(int(c.cohort), int(c.period)): c.estimate for c in result.group_time}
     assert set(cells) == set(PUBLISHED_CELLS)
     for key, value in PUBLISHED_CELLS.items():

@@ -243,6 +243,7 @@ class DiffInDiffResult(ToolResult):
     method: str = Field(description="The estimators, comparisons and inference used, in words.")
     dataset: str = Field(description="The dataset analysed.")
     outcome: str = Field(description="The outcome column.")
+    covariates: list[str] = Field(default_factory=list, description="Control columns adjusted for (empty: none).")
     effect: Estimate = Field(
         description="The headline estimate: the average effect on the treated (ATT) from `estimator`: the static "
         "two-way fixed-effects coefficient ('twfe'), the event-study effects of periods 0, 1, ... averaged with "

@@ -249,6 +249,7 @@ def diff_in_diff(request: DiffInDiffRequest, data: pd.DataFrame | None = None) -
         ),
         dataset=request.dataset,
         outcome=request.outcome,
+        covariates=list(request.covariates or []),
         effect=att,
         twfe=twfe,
         att_dynamic=None if cs is None or cs.dynamic_overall is None else _agg(cs.dynamic_overall, alpha),

@@ -246,7 +246,7 @@ def test_every_string_field_of_every_result_has_a_kind() -> None:
         *("AaTestResult.repeated_unit", "SimulatedMetric.metric", "SimulatedMetric.analysed_per"),
         *("SimulatedMetric.randomised_by", "NoveltyDetail.exposure_time_column", "PeriodEffect.period"),
         *("AbTestResult.exposure_time_column", "MetricHistoryResult.dataset", "MetricHistoryResult.metric"),
-        *("MetricHistoryResult.power_request", "AdjustmentDetail.covariates"),
+        *("MetricHistoryResult.power_request", "AdjustmentDetail.covariates", "DiffInDiffResult.covariates"),
         *("AssignResult.dataset", "AssignResult.arms", "AssignResult.salt", "AssignResult.draw_salt"),
         *("AssignResult.assignment_digest", "StratumCount.stratum", "BalanceRow.covariate", "BalanceRow.arm"),
         *("AssignedUnit.unit", "AssignedUnit.arm", "AssignedUnit.stratum", "AssignedUnit.cluster"),
