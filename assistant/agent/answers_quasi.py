@@ -17,12 +17,12 @@ from typing import Literal
 
 from assistant.agent.answers import Reading, off_script
 from assistant.agent.answers_numbers import Quantity, quantities
+from tools.power.quasi_models import QUASI_DESIGNS, QuasiKind
 
 __all__ = ["KINDS", "QuasiKind", "QuasiNumbers", "missing", "read_correlation", "read_quasi", "role_words"]
 
-QuasiKind = Literal["did", "rdd", "synth"]
 #: recommend_method's designs sized as quasi-experiments, and power's design kind for each.
-KINDS: dict[str, QuasiKind] = {"diff_in_diff": "did", "rdd": "rdd", "synthetic_control": "synth"}
+KINDS: dict[str, QuasiKind] = {design: kind for kind, design in QUASI_DESIGNS.items()}
 Role = Literal["treated", "control", "pre", "post", "std_dev", "effect"]
 MAX_COUNT = Decimal(10**12)
 

@@ -16,7 +16,6 @@ record are the same either way. The typed runs are kept in :attr:`Conversation.r
 from __future__ import annotations
 
 import json
-import re
 import secrets
 import threading
 from collections.abc import Callable, Mapping
@@ -72,8 +71,8 @@ MAX_REPEATS = 3
 MAX_REPAIRS = 2
 #: The conversation-state tools, offered on every request but the final one (no registered tool spec).
 STATE_TOOLS = ("update_brief", "write_prereg")
-#: Words that bring write_prereg into a request before the brief has anything in it.
-_PREREG_WORDS = re.compile(r"pre-?regist|\bprereg|analysis plan", re.I)
+#: Words that bring write_prereg into a request before the brief has anything in it (matched as tool mentions are).
+PREREG_MENTIONS = ("pre-regist", "prereg", "analysis plan")
 #: Appended to an answer kept although the server did not finish it (the model and a resumed session see it).
 INCOMPLETE_MARK = "[incomplete answer: {reason}]"
 
@@ -289,7 +288,7 @@ class Conversation:
         or a plan written already; so the first request stays short."""
         if self.tools:
             return self.tools
-        from assistant.agent.toolsets import offered
+        from assistant.agent.toolsets import mentioned, offered, spoken
         from assistant.schemas import scoping_schema, update_brief_schema, write_prereg_schema
         from tools.registry import get_tool, tool_names
 
@@ -310,18 +309,10 @@ class Conversation:
             for call in message.get("tool_calls") or ()
         )
         scoped = any(self.brief.slot(name).status != "missing" for name in SLOTS)
-        if drafted or self.brief.complete or (not self.small_model and (scoped or self._prereg_mentioned())):
+        spoken_of = not self.small_model and (scoped or mentioned(spoken(self.messages), PREREG_MENTIONS))
+        if drafted or self.brief.complete or spoken_of:
             schemas.append(self._schemas["write_prereg"])
         return schemas
-
-    def _prereg_mentioned(self) -> bool:
-        """Whether the user or the model has spoken of a pre-registration (or an analysis plan) so far."""
-        return any(
-            message.get("role") in ("user", "assistant")
-            and isinstance(message.get("content"), str)
-            and _PREREG_WORDS.search(message["content"]) is not None
-            for message in self.messages
-        )
 
     def _call(self, emit: Callable[[Event], None], tools: list[dict[str, Any]], streamed: list[str]) -> AssistantTurn:
         """One model call; the text streamed so far is collected in ``streamed`` (kept if the call fails)."""

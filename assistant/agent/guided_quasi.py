@@ -22,6 +22,8 @@ from assistant.agent.answers_quasi import (
 )
 from assistant.agent.guided_interview import Taken
 from assistant.agent.guided_state import HELP, QUESTIONS, WHY_ASKED, GuidedState, Step, with_defaults
+from tools.power.quasi_models import QUASI_DESIGNS
+from tools.recommend import METHOD_NAMES
 
 __all__ = ["forget", "kind_of", "measured", "next_step", "question", "replay", "request", "take"]
 
@@ -39,7 +41,6 @@ DETAILS: dict[QuasiKind, str] = {
     "the outcome's units), and the effect worth detecting. For example: 'thirty donors, twenty months before and "
     "six after, RMSPE four, effect ten'.",
 }
-_DESIGN_WORDS = {"did": "difference-in-differences", "rdd": "regression discontinuity", "synth": "synthetic control"}
 _RMSPE_FIT = (
     " The synthetic control above measured the pre-period RMSPE of its fit: I will use it unless you give another."
 )
@@ -92,7 +93,7 @@ def question(
         have = "; ".join(f"{role_words(kind, r)}: '{said}'" for r, said in numbers.said.items())
         need = ", ".join(role_words(kind, r) for r in open_roles)
         return f"{lead}I have {have}. I still need {need}. (say 'skip' to leave the sizing for later)"
-    text = QUESTIONS[step].replace("the design", f"the {_DESIGN_WORDS[kind]}") + " " + DETAILS[kind]
+    text = QUESTIONS[step].replace("the design", f"the {METHOD_NAMES[QUASI_DESIGNS[kind]]}") + " " + DETAILS[kind]
     text += " Leave the effect out to get the smallest effect these numbers can detect."
     if numbers.rmspe_from_fit and kind == "synth":
         text += _RMSPE_FIT
@@ -131,7 +132,7 @@ def _sizing_words(kind: QuasiKind, state: GuidedState, *, asked_all: bool = Fals
     numbers = state.quasi
     if kind == "did" and not asked_all:
         return ""
-    text = f"Sizing the {_DESIGN_WORDS[kind]} by simulation with your numbers."
+    text = f"Sizing the {METHOD_NAMES[QUASI_DESIGNS[kind]]} by simulation with your numbers."
     if numbers.rmspe_from_fit:
         text += " The pre-period RMSPE is the synthetic control's, from its fit above."
     if "effect" not in numbers.values:

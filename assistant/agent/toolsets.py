@@ -27,7 +27,7 @@ from typing import Any
 from tools.recommend import RecommendMethodResult
 from tools.registry import TOOLS, estimators
 
-__all__ = ["ALWAYS", "SMALL_FIRST", "offered"]
+__all__ = ["ALWAYS", "SMALL_FIRST", "mentioned", "offered", "spoken"]
 
 #: Offered on every request (conversation-state tools are added by the caller): the specs that say ``offer="always"``.
 ALWAYS: tuple[str, ...] = tuple(spec.name for spec in TOOLS if spec.offer == "always")
@@ -58,24 +58,34 @@ def offered(
     names = list(registered)
     wanted = {SMALL_FIRST} if small else set(ALWAYS)
     mentions = SMALL_MENTIONS if small else MENTIONS
-    text_parts: list[str] = []
-    for message in messages:
-        role = message.get("role")
-        if role in ("user", "assistant") and isinstance(message.get("content"), str):
-            text_parts.append(message["content"])
     for run in runs:
         wanted.add(str(getattr(run, "name", "")))
         outcome = getattr(run, "outcome", None)
         wanted |= _recommended(outcome)
         if small and isinstance(outcome, RecommendMethodResult):
             wanted.update(ALWAYS)  # the design question is answered: sizing or analysing an experiment may follow
-    text = " ".join(text_parts).lower() + " "
+    text = spoken(messages)
     for tool, words in mentions.items():
-        if any(re.search(r"(?<![a-z])" + re.escape(word), text) for word in words):
+        if mentioned(text, words):
             wanted.add(tool)
     if (wanted & _ESTIMATORS) - set(ALWAYS):
         wanted.update(_AFTER_ANALYSIS)  # an analysis to challenge is near
     return [name for name in names if name in wanted]
+
+
+def spoken(messages: Sequence[Mapping[str, Any]]) -> str:
+    """What the user and the model have said so far, lower case: the text mentions are looked for in."""
+    said = [
+        message["content"]
+        for message in messages
+        if message.get("role") in ("user", "assistant") and isinstance(message.get("content"), str)
+    ]
+    return " ".join(said).lower() + " "
+
+
+def mentioned(text: str, words: Iterable[str]) -> bool:
+    """Whether any of ``words`` (lower case) starts a word of ``text`` (from :func:`spoken`)."""
+    return any(re.search(r"(?<![a-z])" + re.escape(word), text) for word in words)
 
 
 def _recommended(outcome: Any) -> set[str]:

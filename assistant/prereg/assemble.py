@@ -27,6 +27,8 @@ from assistant.prereg.plans import DEFAULTS_STATED, with_defaults
 from tools.ab_test.models import MetricSpec
 from tools.heterogeneity.models import GATES_GROUPS
 from tools.power.models import PowerResult, PowerSequential
+from tools.power.quasi_models import QUASI_DESIGNS
+from tools.recommend import METHOD_NAMES
 from tools.registry import auto_battery
 
 if TYPE_CHECKING:
@@ -279,9 +281,6 @@ def _sample_size(c: _Context) -> Built:
     return "complete", "\n".join(lines), "power result"
 
 
-QUASI_DESIGNS = {"did": "difference-in-differences", "rdd": "regression discontinuity", "synth": "synthetic control"}
-
-
 def _quasi_sizing(p: PowerResult) -> list[str]:
     """A quasi-experiment's sizing: the design as given, the simulated power with its Monte Carlo error and the
     closed form beside it, the method and what the simulation assumes."""
@@ -295,8 +294,8 @@ def _quasi_sizing(p: PowerResult) -> list[str]:
     periods = f", {d.pre} periods before and {d.post} after" if d.pre is not None and d.post is not None else ""
     closed = f"; closed form {num(q.analytic_power)}" if q.analytic_power is not None else ""
     return [
-        f"Design: {QUASI_DESIGNS[d.kind]} with {units}{periods}; effect {num(p.mde_absolute)}, alpha {num(p.alpha)} "
-        f"({p.alternative}).",
+        f"Design: {METHOD_NAMES[QUASI_DESIGNS[d.kind]]} with {units}{periods}; effect {num(p.mde_absolute)}, "
+        f"alpha {num(p.alpha)} ({p.alternative}).",
         f"Simulated power {num(p.power)} ± {num(q.power_mc_se)} (Monte Carlo standard error; {q.simulations:,} "
         f"simulations, seed {q.seed}){closed}.",
         f"Method: {p.method}",

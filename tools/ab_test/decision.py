@@ -8,12 +8,58 @@ import numpy as np
 from scipy import special
 
 from tools.ab_test.binary import TwoByTwo, binary_p, ratio_margin_z
-from tools.ab_test.models import ArmDecision, Comparison, MetricSpec
+from tools.ab_test.models import AdjustmentDetail, ArmDecision, CaceDetail, Comparison, CupedDetail, MetricSpec
 from tools.ab_test.stats import ArmEstimate
 from tools.literals import Decision
 from tools.results import Estimate
 
-__all__ = ["adjust", "decide", "guardrail_tests", "metric_label", "quantile_label", "verdict"]
+__all__ = ["adjust", "decide", "guardrail_tests", "metric_label", "new_comparison", "quantile_label", "verdict"]
+
+
+def new_comparison(
+    spec: MetricSpec,
+    arm: str,
+    control_arm: str,
+    control: ArmEstimate,
+    treatment: ArmEstimate,
+    absolute: Estimate,
+    relative: Estimate | None,
+    test: str,
+    *,
+    uncapped: Estimate | None = None,
+    margin_p: float | None = None,
+    cuped: CupedDetail | None = None,
+    adjustment: AdjustmentDetail | None = None,
+    cace: CaceDetail | None = None,
+) -> Comparison:
+    """One metric in one arm against control as tested, before the multiple-testing correction (the adjusted
+    p-value is the raw one until :func:`adjust`) and the verdict (:func:`verdict`)."""
+    guardrail = spec.role == "guardrail"
+    return Comparison(
+        metric=spec.name,
+        role=spec.role,
+        kind=spec.kind,
+        quantile=spec.quantile,
+        direction=spec.direction,
+        arm=arm,
+        control_arm=control_arm,
+        n_control=control.n,
+        n_treatment=treatment.n,
+        control_mean=control.value,
+        treatment_mean=treatment.value,
+        absolute=absolute,
+        relative=relative,
+        test=test,
+        cuped=cuped,
+        adjustment=adjustment,
+        cace=cace,
+        uncapped=uncapped,
+        p_value_raw=absolute.p_value,
+        p_value_adjusted=absolute.p_value,
+        non_inferiority_margin=spec.non_inferiority_margin if guardrail else None,
+        non_inferiority_p_value=margin_p,
+        verdict="no_detectable_change",
+    )
 
 
 def quantile_label(q: float) -> str:

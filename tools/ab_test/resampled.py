@@ -17,16 +17,16 @@ import pandas as pd
 
 from tools.ab_test.adjusted import AdjustmentRows
 from tools.ab_test.bootstrap import BootstrapComparison, bootstrap_interval
-from tools.ab_test.decision import guardrail_tests, quantile_label
+from tools.ab_test.decision import guardrail_tests, new_comparison, quantile_label
 from tools.ab_test.inputs import MetricData, Prepared
-from tools.ab_test.models import AbTestRequest, Comparison, MetricSpec
+from tools.ab_test.models import AbTestRequest, MetricSpec
 from tools.ab_test.monitoring import Tested
 from tools.ab_test.quantiles import QuantileComparison, quantile_difference
 from tools.ab_test.stats import ArmEstimate, arm_estimate, compare
 from tools.data import Dataset
 from tools.data.names import display_name
 from tools.errors import ToolError
-from tools.results import Check, Estimate
+from tools.results import Check
 
 __all__ = [
     "check_resampled",
@@ -180,8 +180,8 @@ def _from_quantile(
     margin_p, harm_p = None, None
     if spec.role == "guardrail":
         margin_p, harm_p = guardrail_tests(spec, control, treatment, found.absolute, found.relative, False)
-    comparison = _comparison(
-        spec, arm, control_arm, control, treatment, found.absolute, found.relative, found.method, None, margin_p
+    comparison = new_comparison(
+        spec, arm, control_arm, control, treatment, found.absolute, found.relative, found.method, margin_p=margin_p
     )
     return Tested(comparison, harm_p, None, None)
 
@@ -214,48 +214,11 @@ def _from_bootstrap(
         raw = [arm_estimate(metric.uncapped[i], kind=spec.kind, ratio=metric.ratio) for i in (0, index)]
         welch = spec.kind == "continuous" and not metric.ratio
         uncapped, _ = compare(raw[0], raw[1], alpha=request.alpha, alternative=request.alternative, welch=welch)
-    comparison = _comparison(
-        spec, arm, control_arm, control, treatment, absolute, relative, found.method, uncapped, margin_p
-    )
+    comparison = new_comparison(
+        spec, arm, control_arm, control, treatment, absolute, relative, found.method, uncapped=uncapped,
+        margin_p=margin_p,
+    )  # fmt: skip
     return Tested(comparison, harm_p, None, None)
-
-
-def _comparison(
-    spec: MetricSpec,
-    arm: str,
-    control_arm: str,
-    control: ArmEstimate,
-    treatment: ArmEstimate,
-    absolute: Estimate,
-    relative: Estimate | None,
-    test: str,
-    uncapped: Estimate | None,
-    margin_p: float | None,
-) -> Comparison:
-    guardrail = spec.role == "guardrail"
-    return Comparison(
-        metric=spec.name,
-        role=spec.role,
-        kind=spec.kind,
-        quantile=spec.quantile,
-        direction=spec.direction,
-        arm=arm,
-        control_arm=control_arm,
-        n_control=control.n,
-        n_treatment=treatment.n,
-        control_mean=control.value,
-        treatment_mean=treatment.value,
-        absolute=absolute,
-        relative=relative,
-        test=test,
-        cuped=None,
-        uncapped=uncapped,
-        p_value_raw=absolute.p_value,
-        p_value_adjusted=absolute.p_value,
-        non_inferiority_margin=spec.non_inferiority_margin if guardrail else None,
-        non_inferiority_p_value=margin_p,
-        verdict="no_detectable_change",
-    )
 
 
 def _clustering_check(spec: MetricSpec, arm: str, found: QuantileComparison) -> Check:

@@ -18,7 +18,7 @@ from tools.ab_test.adjusted import (
 from tools.ab_test.binary import binary_compare, binary_lift
 from tools.ab_test.checks import SRM_THRESHOLD, method_text
 from tools.ab_test.checks import checks as checks_of
-from tools.ab_test.decision import adjust, decide, guardrail_tests, verdict
+from tools.ab_test.decision import adjust, decide, guardrail_tests, new_comparison, verdict
 from tools.ab_test.exposure import (
     complier_effect,
     exposure_checks,
@@ -282,30 +282,10 @@ def _compare_metric(
         margin_p, harm_p = None, None
         if spec.role == "guardrail":
             margin_p, harm_p = guardrail_tests(spec, control, treatment, absolute, relative, binary and theta is None)
-        comparison = Comparison(
-            metric=spec.name,
-            role=spec.role,
-            kind=spec.kind,
-            direction=spec.direction,
-            arm=arm,
-            control_arm=prepared.arms[0],
-            n_control=control.n,
-            n_treatment=treatment.n,
-            control_mean=control.value,
-            treatment_mean=treatment.value,
-            absolute=absolute,
-            relative=relative,
-            test=test,
-            cuped=cuped,
-            adjustment=adjustment,
-            cace=cace,
-            uncapped=uncapped,
-            p_value_raw=absolute.p_value,
-            p_value_adjusted=absolute.p_value,
-            non_inferiority_margin=spec.non_inferiority_margin if spec.role == "guardrail" else None,
-            non_inferiority_p_value=margin_p,
-            verdict="no_detectable_change",
-        )
+        comparison = new_comparison(
+            spec, arm, prepared.arms[0], control, treatment, absolute, relative, test,
+            uncapped=uncapped, margin_p=margin_p, cuped=cuped, adjustment=adjustment, cace=cace,
+        )  # fmt: skip
         counts = (control, treatment) if binary and theta is None else None
         results.append(Tested(comparison, harm_p, df, counts))
     return results

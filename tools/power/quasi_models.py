@@ -18,6 +18,7 @@ from tools.results import ToolRequest, ToolResult
 __all__ = [
     "DEFAULT_SIMULATIONS",
     "MAX_SIMULATIONS",
+    "QUASI_DESIGNS",
     "EchoedDesign",
     "QuasiDesign",
     "QuasiKind",
@@ -30,6 +31,8 @@ MAX_COUNT = 10**12  # units, periods or donors: a sanity bound (not shown in the
 MAX_COHORTS = 100
 
 QuasiKind = Literal["did", "rdd", "synth"]
+#: recommend_method's design that each kind sizes (its name in sentences: ``tools.recommend.METHOD_NAMES``).
+QUASI_DESIGNS: dict[QuasiKind, str] = {"did": "diff_in_diff", "rdd": "rdd", "synth": "synthetic_control"}
 MAX_SEED = 2**32 - 1
 
 

@@ -86,7 +86,6 @@ class ArmMatches:
     counterfactual: FloatArray  # per query unit: mean outcome of its matches (NaN if unmatched)
     use: FloatArray  # per pool unit (sorted order): sum of 1/#matches over the queries that use it (K)
     use_squared: FloatArray  # per pool unit (sorted order): sum of 1/#matches^2 (K2)
-    size: IntArray  # per query unit: its number of matches (0 if unmatched)
 
 
 def _match_arm(
@@ -106,8 +105,7 @@ def _match_arm(
     weight = np.where(matched, 1.0 / count, 0.0)
     _scatter(use, first, last, weight)
     _scatter(use_squared, first, last, weight**2)
-    size = np.where(matched, last - first, 0).astype(np.intp)
-    return ArmMatches(matched, counterfactual, np.cumsum(use)[:m], np.cumsum(use_squared)[:m], size)
+    return ArmMatches(matched, counterfactual, np.cumsum(use)[:m], np.cumsum(use_squared)[:m])
 
 
 def _scatter(target: FloatArray, first: IntArray, last: IntArray, weight: FloatArray) -> None:
@@ -176,10 +174,6 @@ class MatchResult:
     unmatched_treated: int
     unmatched_control: int
     weights: FloatArray  # per unit (original order): treated 1 if matched; controls their use K (ATT); ATE: 1 + K
-    #: The treated units' matched sets (in score order): each matched treated unit's outcome minus the mean outcome
-    #: of its matched controls, and how many controls that mean is over (for Rosenbaum bounds).
-    set_gaps: FloatArray | None = None
-    set_sizes: IntArray | None = None
 
 
 def match_estimate(
@@ -216,7 +210,7 @@ def match_estimate(
             sigma2 = _own_variance(c_score, c_y)
             variance = (np.sum((gaps - estimate) ** 2) + np.sum((use**2 - use2) * sigma2)) / n_used**2
             std_error = _adjusted(variance, score, treated, outcome, model, estimand, k, estimate, order)
-        return MatchResult(estimate, std_error, n_used, int((~ok).sum()), 0, weights, gaps, to_control.size[ok])
+        return MatchResult(estimate, std_error, n_used, int((~ok).sum()), 0, weights)
     to_treated = _match_arm(c_score, t_score, t_y, k, caliper)
     ok_t, ok_c = to_control.matched, to_treated.matched
     n_used = int(ok_t.sum() + ok_c.sum())
@@ -238,17 +232,7 @@ def match_estimate(
         )
         variance = (np.sum((gaps - estimate) ** 2) + extra) / n_used**2
         std_error = _adjusted(variance, score, treated, outcome, model, estimand, k, estimate, order)
-    set_gaps = t_y[ok_t] - to_control.counterfactual[ok_t]
-    return MatchResult(
-        estimate,
-        std_error,
-        n_used,
-        int((~ok_t).sum()),
-        int((~ok_c).sum()),
-        weights,
-        set_gaps,
-        to_control.size[ok_t],
-    )
+    return MatchResult(estimate, std_error, n_used, int((~ok_t).sum()), int((~ok_c).sum()), weights)
 
 
 def _adjusted(

@@ -33,7 +33,7 @@ from tools.propensity.report import checks_and_warnings, describe_estimand, desc
 from tools.propensity.weighting import OutcomeModel, WeightedEstimate, fit_outcome, weighted_estimate
 from tools.results import Estimate, require_inference
 
-__all__ = ["BOUNDS_CALIPER", "bounds_pairs", "design", "headline", "matched_sets", "propensity"]
+__all__ = ["BOUNDS_CALIPER", "bounds_pairs", "design", "headline", "propensity"]
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -196,16 +196,6 @@ def headline(request: PropensityRequest, data: pd.DataFrame | None) -> float:
     prepared = prepare(request, data)
     fitted = _fitted(request, prepared)
     return _run(request, prepared, fitted, _headline_method(request), with_se=False).estimate
-
-
-def matched_sets(request: PropensityRequest, data: pd.DataFrame | None) -> MatchResult:
-    """The matching estimate of ``propensity(request, data)`` with its treated units' matched sets (``set_gaps``,
-    ``set_sizes``), without standard errors (Rosenbaum bounds read the sets)."""
-    prepared = prepare(request, data)
-    fitted = _fitted(request, prepared)
-    result = _run(request, prepared, fitted, "matching", with_se=False)
-    assert isinstance(result, MatchResult)
-    return result
 
 
 def bounds_pairs(request: PropensityRequest, data: pd.DataFrame | None) -> DisjointPairs:

@@ -10,7 +10,7 @@ import pandas as pd
 from tools.data.names import display_name
 from tools.errors import ToolError
 from tools.propensity.models import PropensityRequest
-from tools.propensity.tool import BOUNDS_CALIPER, bounds_pairs, matched_sets, propensity
+from tools.propensity.tool import BOUNDS_CALIPER, bounds_pairs, propensity
 from tools.propensity.tool import design as propensity_design
 from tools.propensity.tool import headline as propensity_headline
 from tools.refute.designs.base import Design, Draw, parse_target, random_name
@@ -312,7 +312,6 @@ class PropensityScoreDesign(Design):
                 f"matching used {request.neighbors} neighbours per treated unit; the signed-rank bounds hold for 1:1 "
                 "pairs (matched sets with several controls need another statistic): rerun with neighbors 1."
             )
-        match = matched_sets(request, self.frame)
         pairs = bounds_pairs(request, self.frame)
         gaps = pairs.gaps
         context = (
@@ -328,7 +327,8 @@ class PropensityScoreDesign(Design):
             "): the bounds assume independent pairs, which a control reused across pairs would break (the matching "
             "estimate itself reuses controls, and its standard error accounts for it)."
         )
-        if match.estimate * self.original.estimate < 0 and self.result.effect.method != "matching":
+        matching = next(e for e in self.result.estimates if e.method == "matching")  # the target ran matching
+        if matching.estimate * self.original.estimate < 0 and self.result.effect.method != "matching":
             context += " The matching estimate has the opposite sign of the headline estimate."
         check, self._rosenbaum = rosenbaum_check(gaps, self.alpha, context=context)
         if len(gaps):
